@@ -1,0 +1,42 @@
+//! Why an image could not be opened: always the file and one cause on one line.
+
+use std::path::PathBuf;
+
+use crate::format::FormatError;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {cause}", path.display())]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub cause: LoadCause,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadCause {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a shared library (ELF, Mach-O or PE): {0}")]
+    NotSharedLibrary(String),
+    #[error("not an aotlink image: it exports no `{}` symbol", crate::format::ROOT_SYMBOL)]
+    NotAnImage,
+    #[error("damaged image: {0}")]
+    Format(#[from] FormatError),
+    #[error("the image was never sealed (checksum field is zero): link it with aotlink")]
+    Unsealed,
+    #[error("checksum mismatch: the file is damaged or was changed after linking (stored {stored:016x}, computed {computed:016x})")]
+    Checksum { stored: u64, computed: u64 },
+    #[error("image is for {image}, this host is {host}")]
+    Foreign { image: String, host: String },
+    #[error("{0}")]
+    NoCompatibleTarget(String),
+    #[error("the dynamic loader refused the image: {0}")]
+    Dlopen(String),
+    #[error("the process already holds a different image loaded from this path (dlopen returned the old copy)")]
+    Stale,
+}
+
+impl LoadCause {
+    pub fn at(self, path: impl Into<PathBuf>) -> LoadError {
+        LoadError { path: path.into(), cause: self }
+    }
+}

@@ -1,0 +1,151 @@
+//! An image read as a file: root, metadata and shard tables decoded from its bytes, without
+//! loading it. Works on images of any object format, whatever the host (for `inspect`, and so
+//! that `Image::open` can verify everything before the dynamic loader runs any of it).
+
+use object::{Object, ObjectSegment};
+
+use crate::error::LoadCause;
+use crate::format::{image_checksum, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_SYMBOL};
+use crate::meta::Meta;
+
+/// A decoded image file. Addresses are the file's own virtual addresses (before load bias).
+#[derive(Clone, Debug)]
+pub struct ImageFile {
+    pub format: object::BinaryFormat,
+    pub arch: object::Architecture,
+    pub kind: crate::format::ImageKind,
+    pub checksum: u64,
+    pub root_vaddr: u64,
+    /// Where the checksum field sits in the file.
+    pub checksum_file_offset: usize,
+    pub meta: Meta,
+    pub image_data_vaddr: u64,
+    /// Where the image data sits in the file.
+    pub image_data_file_range: std::ops::Range<usize>,
+    /// Each shard's table and its virtual address.
+    pub shards: Vec<(u64, ShardTable)>,
+    /// Names of the symbols the file exports (without Mach-O's `_` prefix).
+    pub exported_symbols: Vec<String>,
+}
+
+impl ImageFile {
+    /// Decodes an image from the bytes of its file.
+    pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
+        let file = object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
+        let format = file.format();
+        let exports = file.exports().map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
+        let strip = |name: &[u8]| {
+            let name = String::from_utf8_lossy(name).into_owned();
+            match format {
+                object::BinaryFormat::MachO => name.strip_prefix('_').map(str::to_owned).unwrap_or(name),
+                _ => name,
+            }
+        };
+        let mut exported_symbols: Vec<String> = exports.iter().map(|e| strip(e.name())).collect();
+        exported_symbols.sort();
+        exported_symbols.dedup();
+        let root_vaddr = exports
+            .iter()
+            .find(|e| strip(e.name()) == ROOT_SYMBOL)
+            .map(|e| e.address())
+            .ok_or(LoadCause::NotAnImage)?;
+
+        let at = |vaddr: u64, what: &'static str| {
+            file_bytes_at(&file, bytes, vaddr).ok_or(crate::format::FormatError::Truncated(what))
+        };
+        let root_bytes = at(root_vaddr, "root symbol")?;
+        let root = RootView::parse(root_bytes)?;
+        let meta = Meta::decode(root.meta)?;
+        let shards = root
+            .shard_offsets
+            .iter()
+            .map(|&off| {
+                let vaddr = root_vaddr.wrapping_add_signed(off as i64);
+                Ok((vaddr, ShardTable::parse(at(vaddr, "shard table")?)?))
+            })
+            .collect::<Result<Vec<_>, LoadCause>>()?;
+        check_indices(&meta, &shards)?;
+        let image_data_vaddr = root_vaddr.wrapping_add_signed(root.head.image_data_offset as i64);
+        let image_data_file_range = match root.head.image_data_len as usize {
+            0 => 0..0,
+            len => {
+                let data = at(image_data_vaddr, "image data")?;
+                if data.len() < len {
+                    return Err(crate::format::FormatError::Truncated("image data").into());
+                }
+                let start = bytes.len() - data.len();
+                start..start + len
+            }
+        };
+        let root_file_offset = bytes.len() - root_bytes.len();
+        Ok(ImageFile {
+            format,
+            arch: file.architecture(),
+            kind: root.kind(),
+            checksum: root.head.checksum,
+            root_vaddr,
+            checksum_file_offset: root_file_offset + CHECKSUM_OFFSET,
+            meta,
+            image_data_vaddr,
+            image_data_file_range,
+            shards,
+            exported_symbols,
+        })
+    }
+
+    /// Checks the stored checksum against the file's bytes.
+    pub fn verify_checksum(&self, bytes: &[u8]) -> Result<(), LoadCause> {
+        if self.checksum == 0 {
+            return Err(LoadCause::Unsealed);
+        }
+        let computed = image_checksum(bytes, self.checksum_file_offset);
+        if computed != self.checksum {
+            return Err(LoadCause::Checksum { stored: self.checksum, computed });
+        }
+        Ok(())
+    }
+
+    /// The image data as stored in the file `bytes` this was parsed from.
+    pub fn image_data<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[self.image_data_file_range.clone()]
+    }
+}
+
+/// Every fvar and gvar index appears exactly once over all shards.
+fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCause> {
+    let invalid = |what: &str| Err(crate::format::FormatError::Invalid(what.to_string()).into());
+    let mut seen_f = vec![false; meta.methods.len()];
+    let mut seen_g = vec![false; meta.gvars.len()];
+    for (_, table) in shards {
+        if table.clones.len() + 1 != meta.targets.len() {
+            return invalid("a shard table's target count differs from the image's");
+        }
+        for (seen, idxs) in [(&mut seen_f, &table.fvar_idxs), (&mut seen_g, &table.gvar_idxs)] {
+            for &i in idxs {
+                match seen.get_mut(i as usize) {
+                    Some(slot) if !*slot => *slot = true,
+                    _ => return invalid("a shard table lists an index twice or out of range"),
+                }
+            }
+        }
+        if table.slot_fvars.iter().any(|&f| f as usize >= meta.methods.len()) {
+            return invalid("a dispatch slot names an fvar out of range");
+        }
+    }
+    if seen_f.contains(&false) || seen_g.contains(&false) {
+        return invalid("the shard tables miss some functions or globals");
+    }
+    Ok(())
+}
+
+/// The file's bytes from virtual address `vaddr` to the end of its segment's file contents.
+fn file_bytes_at<'a>(file: &object::File, bytes: &'a [u8], vaddr: u64) -> Option<&'a [u8]> {
+    file.segments().find_map(|seg| {
+        let (offset, size) = seg.file_range();
+        let start = vaddr.checked_sub(seg.address())?;
+        if start >= size {
+            return None;
+        }
+        bytes.get((offset + start) as usize..(offset + size) as usize)
+    })
+}

@@ -1,0 +1,455 @@
+//! The image format: the one definition that the writer (`aotlink dump`) and this loader share.
+//!
+//! An image is an ordinary shared library that exports one data symbol, [`ROOT_SYMBOL`]. Its
+//! bytes are a [`Blob`]: a fixed [`RootHead`], one `i32` per shard locating that shard's table,
+//! then the encoded [`crate::meta::Meta`]. Each shard table is a [`Blob`] of 32-bit words laid out
+//! by [`ShardTable`]. Every reference from these structures to code or data is a 32-bit offset
+//! relative to the start of the structure that holds it, resolved by the static linker, so the
+//! tables carry no dynamic relocation and read the same from the file as from memory.
+//!
+//! All integers are little-endian (every supported target is).
+
+/// First bytes of the root symbol.
+pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
+/// Bumped on every incompatible change of anything in this file or in `meta.rs`.
+pub const FORMAT_VERSION: u32 = 1;
+/// The one symbol an image exports besides the user's own exports.
+pub const ROOT_SYMBOL: &str = "aotlink_image";
+/// Hidden symbols the header object defines, for C code that wants its image data.
+pub const IMAGE_DATA_SYMBOL: &str = "aotlink_image_data";
+pub const IMAGE_DATA_SIZE_SYMBOL: &str = "aotlink_image_data_size";
+/// First word of every shard table.
+pub const SHARD_MAGIC: u32 = u32::from_le_bytes(*b"SHRD");
+
+/// Name of shard `index`'s table symbol (hidden; referenced from the root).
+pub fn shard_table_symbol(index: u32) -> String {
+    format!("aotlink_shard_{index}")
+}
+
+/// What the image is for; package images are validated against a method table at load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ImageKind {
+    Sysimg = 1,
+    Pkg = 2,
+}
+
+impl ImageKind {
+    pub fn from_u32(v: u32) -> Option<ImageKind> {
+        match v {
+            1 => Some(ImageKind::Sysimg),
+            2 => Some(ImageKind::Pkg),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageKind::Sysimg => "sysimg",
+            ImageKind::Pkg => "pkg",
+        }
+    }
+}
+
+/// The fixed start of the root symbol. Followed by `[i32; nshards]` (offset of each shard table
+/// from the root's first byte) and `meta_len` bytes of encoded metadata.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootHead {
+    /// [`MAGIC`].
+    pub magic: [u8; 8],
+    /// [`FORMAT_VERSION`] of the writer.
+    pub version: u32,
+    /// [`ImageKind`] as u32.
+    pub kind: u32,
+    /// xxh3-64 of the whole image file read with these 8 bytes as zero (see [`image_checksum`]).
+    /// Zero until the linked file is sealed.
+    pub checksum: u64,
+    /// Number of shards (and of shard offsets after this head).
+    pub nshards: u32,
+    /// Bytes of encoded metadata after the shard offsets.
+    pub meta_len: u32,
+    /// Bytes of image data.
+    pub image_data_len: u64,
+    /// Offset of the image data ([`IMAGE_DATA_SYMBOL`]) from the root's first byte.
+    pub image_data_offset: i32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// Size of [`RootHead`] in bytes.
+pub const ROOT_HEAD_SIZE: usize = std::mem::size_of::<RootHead>();
+/// Where the checksum sits inside the root.
+pub const CHECKSUM_OFFSET: usize = std::mem::offset_of!(RootHead, checksum);
+
+const _: () = assert!(ROOT_HEAD_SIZE == 48);
+
+impl RootHead {
+    fn to_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(ROOT_HEAD_SIZE);
+        out.extend_from_slice(&self.magic);
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&self.kind.to_le_bytes());
+        out.extend_from_slice(&self.checksum.to_le_bytes());
+        out.extend_from_slice(&self.nshards.to_le_bytes());
+        out.extend_from_slice(&self.meta_len.to_le_bytes());
+        out.extend_from_slice(&self.image_data_len.to_le_bytes());
+        out.extend_from_slice(&self.image_data_offset.to_le_bytes());
+        out.extend_from_slice(&self.reserved.to_le_bytes());
+        debug_assert_eq!(out.len(), ROOT_HEAD_SIZE);
+        out
+    }
+
+    /// Reads a head from the first [`ROOT_HEAD_SIZE`] bytes; `None` when too short.
+    pub fn parse(bytes: &[u8]) -> Option<RootHead> {
+        let head = bytes.get(..ROOT_HEAD_SIZE)?;
+        let mut r = WordReader { bytes: head, pos: 8 };
+        Some(RootHead {
+            magic: head[..8].try_into().ok()?,
+            version: r.u32()?,
+            kind: r.u32()?,
+            checksum: r.u64()?,
+            nshards: r.u32()?,
+            meta_len: r.u32()?,
+            image_data_len: r.u64()?,
+            image_data_offset: r.i32()?,
+            reserved: r.u32()?,
+        })
+    }
+}
+
+/// Bytes plus the places where the static linker must put `i32` offsets of symbols relative to
+/// the blob's first byte. The writer turns a blob into one global; the loader reads the result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blob<S> {
+    pub bytes: Vec<u8>,
+    /// (byte offset of an `i32` hole in `bytes`, symbol whose offset goes there).
+    pub fixups: Vec<(usize, S)>,
+}
+
+impl<S> Blob<S> {
+    fn new() -> Self {
+        Blob { bytes: Vec::new(), fixups: Vec::new() }
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn offset_of(&mut self, symbol: S) {
+        self.fixups.push((self.bytes.len(), symbol));
+        self.u32(0);
+    }
+}
+
+/// A symbol a root or shard table refers to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableRef {
+    /// Shard `n`'s table ([`shard_table_symbol`]).
+    ShardTable(u32),
+    /// The image data ([`IMAGE_DATA_SYMBOL`]).
+    ImageData,
+    /// A function or global of the shard, by its symbol name.
+    Symbol(String),
+}
+
+/// Lays out the root symbol.
+pub fn encode_root(kind: ImageKind, nshards: u32, image_data_len: u64, meta: &[u8]) -> Blob<TableRef> {
+    let head = RootHead {
+        magic: MAGIC,
+        version: FORMAT_VERSION,
+        kind: kind as u32,
+        checksum: 0,
+        nshards,
+        meta_len: meta.len() as u32,
+        image_data_len,
+        image_data_offset: 0,
+        reserved: 0,
+    };
+    let mut blob = Blob::new();
+    blob.bytes = head.to_bytes();
+    blob.fixups.push((std::mem::offset_of!(RootHead, image_data_offset), TableRef::ImageData));
+    for shard in 0..nshards {
+        blob.offset_of(TableRef::ShardTable(shard));
+    }
+    blob.bytes.extend_from_slice(meta);
+    blob
+}
+
+/// The root as read back from bytes (file or memory).
+#[derive(Clone, Debug)]
+pub struct RootView<'a> {
+    pub head: RootHead,
+    /// Offset of each shard table from the root's first byte.
+    pub shard_offsets: Vec<i32>,
+    pub meta: &'a [u8],
+}
+
+impl<'a> RootView<'a> {
+    /// Parses the root from `bytes`, which start at the root symbol and may run past its end.
+    pub fn parse(bytes: &'a [u8]) -> Result<RootView<'a>, FormatError> {
+        let head = RootHead::parse(bytes).ok_or(FormatError::Truncated("root header"))?;
+        if head.magic != MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        if head.version != FORMAT_VERSION {
+            return Err(FormatError::Version { found: head.version, expected: FORMAT_VERSION });
+        }
+        if ImageKind::from_u32(head.kind).is_none() {
+            return Err(FormatError::Invalid(format!("unknown image kind {}", head.kind)));
+        }
+        let mut r = WordReader { bytes, pos: ROOT_HEAD_SIZE };
+        let shard_offsets = (0..head.nshards)
+            .map(|_| r.i32().ok_or(FormatError::Truncated("shard offsets")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = bytes
+            .get(r.pos..r.pos + head.meta_len as usize)
+            .ok_or(FormatError::Truncated("metadata"))?;
+        Ok(RootView { head, shard_offsets, meta })
+    }
+
+    pub fn kind(&self) -> ImageKind {
+        ImageKind::from_u32(self.head.kind).expect("checked in parse")
+    }
+}
+
+/// What the writer knows about one shard, in shard-local order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardSpec {
+    pub index: u32,
+    /// (global fvar index, symbol of the base-target version), in shard-local order.
+    pub fvars: Vec<(u32, String)>,
+    /// (global gvar index, symbol), in shard-local order.
+    pub gvars: Vec<(u32, String)>,
+    /// For each target after the first: (shard-local fvar position, symbol of its clone).
+    pub clones: Vec<Vec<(u32, String)>>,
+    /// Dispatch slots: (global fvar index the slot points at, symbol of the pointer-sized slot).
+    pub slots: Vec<(u32, String)>,
+}
+
+/// Lays out a shard table: six header words, then
+/// `fvar_idxs[nf] fvar_offsets[nf] gvar_idxs[ng] gvar_offsets[ng]`,
+/// then per target after the first `count, positions[count], offsets[count]`,
+/// then `slot_fvars[ns] slot_offsets[ns]`. Offsets are from the table's first byte.
+pub fn encode_shard_table(spec: &ShardSpec, ntargets: u32) -> Blob<TableRef> {
+    assert_eq!(spec.clones.len() as u32, ntargets.saturating_sub(1));
+    let mut blob = Blob::new();
+    for word in [
+        SHARD_MAGIC,
+        spec.index,
+        spec.fvars.len() as u32,
+        spec.gvars.len() as u32,
+        ntargets,
+        spec.slots.len() as u32,
+    ] {
+        blob.u32(word);
+    }
+    let pairs = |blob: &mut Blob<TableRef>, list: &[(u32, String)]| {
+        list.iter().for_each(|(i, _)| blob.u32(*i));
+        list.iter().for_each(|(_, s)| blob.offset_of(TableRef::Symbol(s.clone())));
+    };
+    pairs(&mut blob, &spec.fvars);
+    pairs(&mut blob, &spec.gvars);
+    for clones in &spec.clones {
+        blob.u32(clones.len() as u32);
+        pairs(&mut blob, clones);
+    }
+    pairs(&mut blob, &spec.slots);
+    blob
+}
+
+/// A shard table read back: offsets stay relative to the table's first byte.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardTable {
+    pub index: u32,
+    pub fvar_idxs: Vec<u32>,
+    pub fvar_offsets: Vec<i32>,
+    pub gvar_idxs: Vec<u32>,
+    pub gvar_offsets: Vec<i32>,
+    /// Per target after the first: (shard-local fvar positions, clone offsets).
+    pub clones: Vec<(Vec<u32>, Vec<i32>)>,
+    pub slot_fvars: Vec<u32>,
+    pub slot_offsets: Vec<i32>,
+}
+
+impl ShardTable {
+    /// Parses a shard table from `bytes` (starting at the table, may run past its end).
+    pub fn parse(bytes: &[u8]) -> Result<ShardTable, FormatError> {
+        let truncated = || FormatError::Truncated("shard table");
+        let mut r = WordReader { bytes, pos: 0 };
+        if r.u32().ok_or_else(truncated)? != SHARD_MAGIC {
+            return Err(FormatError::Invalid("shard table magic is wrong".into()));
+        }
+        let index = r.u32().ok_or_else(truncated)?;
+        let nf = r.u32().ok_or_else(truncated)? as usize;
+        let ng = r.u32().ok_or_else(truncated)? as usize;
+        let ntargets = r.u32().ok_or_else(truncated)? as usize;
+        let ns = r.u32().ok_or_else(truncated)? as usize;
+        let fvar_idxs = r.u32s(nf).ok_or_else(truncated)?;
+        let fvar_offsets = r.i32s(nf).ok_or_else(truncated)?;
+        let gvar_idxs = r.u32s(ng).ok_or_else(truncated)?;
+        let gvar_offsets = r.i32s(ng).ok_or_else(truncated)?;
+        let mut clones = Vec::with_capacity(ntargets.saturating_sub(1).min(1024));
+        for _ in 1..ntargets {
+            let n = r.u32().ok_or_else(truncated)? as usize;
+            let positions = r.u32s(n).ok_or_else(truncated)?;
+            if positions.iter().any(|&p| p as usize >= nf) {
+                return Err(FormatError::Invalid("clone names a function outside its shard".into()));
+            }
+            clones.push((positions, r.i32s(n).ok_or_else(truncated)?));
+        }
+        let slot_fvars = r.u32s(ns).ok_or_else(truncated)?;
+        let slot_offsets = r.i32s(ns).ok_or_else(truncated)?;
+        Ok(ShardTable {
+            index,
+            fvar_idxs,
+            fvar_offsets,
+            gvar_idxs,
+            gvar_offsets,
+            clones,
+            slot_fvars,
+            slot_offsets,
+        })
+    }
+
+    /// Size of the encoded table in bytes.
+    pub fn encoded_len(&self) -> usize {
+        let clone_words: usize = self.clones.iter().map(|(p, _)| 1 + 2 * p.len()).sum();
+        4 * (6 + 2 * self.fvar_idxs.len() + 2 * self.gvar_idxs.len() + clone_words + 2 * self.slot_fvars.len())
+    }
+}
+
+/// The image checksum: xxh3-64 over the file with the 8 checksum bytes at `field` read as zero.
+pub fn image_checksum(file: &[u8], field: usize) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&file[..field]);
+    hasher.update(&[0u8; 8]);
+    hasher.update(&file[field + 8..]);
+    hasher.digest()
+}
+
+/// What is wrong with bytes that should be an image's tables.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("no aotlink image header (bad magic)")]
+    BadMagic,
+    #[error("image format version {found}, this loader reads version {expected}")]
+    Version { found: u32, expected: u32 },
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Bounds-checked little-endian reads: `None` past the end, never a panic.
+pub(crate) struct WordReader<'a> {
+    pub bytes: &'a [u8],
+    pub pos: usize,
+}
+
+impl WordReader<'_> {
+    pub fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.pos.checked_add(n)?;
+        let out = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(out)
+    }
+
+    pub fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    pub fn i32(&mut self) -> Option<i32> {
+        self.u32().map(|v| v as i32)
+    }
+
+    pub fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
+        let bytes = self.take(n.checked_mul(4)?)?;
+        Some(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect())
+    }
+
+    fn i32s(&mut self, n: usize) -> Option<Vec<i32>> {
+        Some(self.u32s(n)?.into_iter().map(|v| v as i32).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resolves every fixup as if the symbol sat `base + 16 * k` bytes after the blob.
+    fn link(blob: &Blob<TableRef>) -> Vec<u8> {
+        let mut bytes = blob.bytes.clone();
+        for (k, (at, _)) in blob.fixups.iter().enumerate() {
+            let off = (1000 + 16 * k) as i32;
+            bytes[*at..*at + 4].copy_from_slice(&off.to_le_bytes());
+        }
+        bytes
+    }
+
+    #[test]
+    fn root_round_trips() {
+        let meta = b"metadata bytes".to_vec();
+        let blob = encode_root(ImageKind::Pkg, 3, 77, &meta);
+        let bytes = link(&blob);
+        let root = RootView::parse(&bytes).unwrap();
+        assert_eq!(root.kind(), ImageKind::Pkg);
+        assert_eq!(root.head.nshards, 3);
+        assert_eq!(root.head.image_data_len, 77);
+        assert_eq!(root.head.image_data_offset, 1000);
+        assert_eq!(root.shard_offsets, vec![1016, 1032, 1048]);
+        assert_eq!(root.meta, &meta[..]);
+        assert_eq!(&bytes[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 8], &[0; 8]);
+    }
+
+    #[test]
+    fn shard_table_round_trips() {
+        let s = |n: &str| n.to_string();
+        let spec = ShardSpec {
+            index: 2,
+            fvars: vec![(5, s("f")), (9, s("g"))],
+            gvars: vec![(1, s("x"))],
+            clones: vec![vec![(1, s("g.t1"))], vec![]],
+            slots: vec![(9, s("g.slot"))],
+        };
+        let blob = encode_shard_table(&spec, 3);
+        let table = ShardTable::parse(&link(&blob)).unwrap();
+        assert_eq!(table.index, 2);
+        assert_eq!(table.fvar_idxs, vec![5, 9]);
+        assert_eq!(table.fvar_offsets, vec![1000, 1016]);
+        assert_eq!(table.gvar_idxs, vec![1]);
+        assert_eq!(table.gvar_offsets, vec![1032]);
+        assert_eq!(table.clones, vec![(vec![1], vec![1048]), (vec![], vec![])]);
+        assert_eq!(table.slot_fvars, vec![9]);
+        assert_eq!(table.slot_offsets, vec![1064]);
+        assert_eq!(table.encoded_len(), blob.bytes.len());
+    }
+
+    #[test]
+    fn truncated_tables_are_errors_not_panics() {
+        let blob = encode_root(ImageKind::Sysimg, 2, 0, b"abc");
+        let bytes = link(&blob);
+        for cut in 0..bytes.len() {
+            assert!(RootView::parse(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let spec = ShardSpec { index: 0, fvars: vec![(0, "f".into())], ..Default::default() };
+        let bytes = link(&encode_shard_table(&spec, 1));
+        for cut in 0..bytes.len() {
+            assert!(ShardTable::parse(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn checksum_ignores_only_its_own_field() {
+        let mut file = vec![7u8; 100];
+        let sum = image_checksum(&file, 40);
+        file[40..48].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(image_checksum(&file, 40), sum);
+        file[99] ^= 1;
+        assert_ne!(image_checksum(&file, 40), sum);
+    }
+}

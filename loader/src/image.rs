@@ -1,0 +1,163 @@
+//! Opening an image: verify the file, pick the CPU target, dlopen, merge the shard tables.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::path::{Path, PathBuf};
+
+use crate::error::{LoadCause, LoadError};
+use crate::file::ImageFile;
+use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
+use crate::meta::Meta;
+use crate::select::{self, choose_target, HostCpu};
+
+/// How to open an image.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Use the target with this CPU name instead of choosing one (it must still be usable).
+    pub target: Option<String>,
+    /// Pretend to be this CPU instead of detecting the host (tests, reproducible runs).
+    pub host: Option<HostCpu>,
+}
+
+/// A loaded image: its functions and globals as flat tables indexed by fvar / gvar index.
+pub struct Image {
+    path: PathBuf,
+    file: ImageFile,
+    target: usize,
+    fvars: Vec<*const c_void>,
+    gvars: Vec<*mut c_void>,
+    image_data: (*const u8, usize),
+    by_name: HashMap<String, u32>,
+    _library: libloading::Library,
+}
+
+// The tables are written once in `open` and only read afterwards.
+unsafe impl Send for Image {}
+unsafe impl Sync for Image {}
+
+impl Image {
+    /// Opens the image at `path`. Nothing in the image runs (not even its initializers) unless
+    /// its checksum, tables and target all check out.
+    pub fn open(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Image, LoadError> {
+        let path = path.as_ref();
+        let fail = |cause: LoadCause| cause.at(path);
+        // An absolute path: dlopen would search the library path for a bare file name.
+        let path = std::fs::canonicalize(path).map_err(|e| fail(e.into()))?;
+        let bytes = std::fs::read(&path).map_err(|e| fail(e.into()))?;
+        let file = ImageFile::parse(&bytes).map_err(fail)?;
+        file.verify_checksum(&bytes).map_err(fail)?;
+        select::check_native(&file).map_err(fail)?;
+        let host = match &options.host {
+            Some(host) => host.clone(),
+            None => HostCpu::detect(),
+        };
+        let target = choose_target(&file.meta, &host, options.target.as_deref()).map_err(fail)?;
+
+        // SAFETY: the file was verified above; its initializers are the image's own code.
+        let library = unsafe { libloading::Library::new(&path) }
+            .map_err(|e| fail(LoadCause::Dlopen(e.to_string())))?;
+        let root = unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes()) }
+            .map_err(|e| fail(LoadCause::Dlopen(e.to_string())))?;
+        let root = *root as *const u8;
+        // SAFETY: the symbol is the verified root, at least ROOT_HEAD_SIZE bytes long.
+        let in_memory = unsafe { std::slice::from_raw_parts(root, ROOT_HEAD_SIZE) };
+        let in_file = &bytes[file.checksum_file_offset - crate::format::CHECKSUM_OFFSET..][..ROOT_HEAD_SIZE];
+        if in_memory != in_file {
+            return Err(fail(LoadCause::Stale));
+        }
+        let bias = (root as u64).wrapping_sub(file.root_vaddr);
+        let (fvars, gvars) = merge_shard_tables(&file, target, bias);
+        fill_dispatch_slots(&file, &fvars, bias);
+        let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
+        let image_data = (data_addr, file.image_data_file_range.len());
+        let by_name = file.meta.methods.iter().enumerate().map(|(i, m)| (m.name.clone(), i as u32)).collect();
+        Ok(Image { path, file, target, fvars, gvars, image_data, by_name, _library: library })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn kind(&self) -> ImageKind {
+        self.file.kind
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.file.meta
+    }
+
+    /// Index of the chosen target in `meta().targets`.
+    pub fn target_index(&self) -> usize {
+        self.target
+    }
+
+    /// CPU name of the chosen target.
+    pub fn target_name(&self) -> &str {
+        &self.file.meta.targets[self.target].name
+    }
+
+    /// Function pointers by fvar index, for the chosen target.
+    pub fn fvars(&self) -> &[*const c_void] {
+        &self.fvars
+    }
+
+    /// Global addresses by gvar index.
+    pub fn gvars(&self) -> &[*mut c_void] {
+        &self.gvars
+    }
+
+    /// The function named `name` (any kept function, exported or not).
+    pub fn lookup(&self, name: &str) -> Option<*const c_void> {
+        self.by_name.get(name).map(|&i| self.fvars[i as usize])
+    }
+
+    /// fvar index of the function named `name`.
+    pub fn fvar_index(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The opaque bytes given at build time (`--image-data`), as mapped in memory.
+    pub fn image_data(&self) -> &[u8] {
+        match self.image_data {
+            (_, 0) => &[],
+            // SAFETY: verified in the file to lie inside a loaded segment, alive as long as self.
+            (ptr, len) => unsafe { std::slice::from_raw_parts(ptr, len) },
+        }
+    }
+}
+
+/// Julia's array-of-arrays merge: every shard lists its functions and globals with their global
+/// indices; flatten them into one table each, taking the chosen target's clones where they exist.
+fn merge_shard_tables(file: &ImageFile, target: usize, bias: u64) -> (Vec<*const c_void>, Vec<*mut c_void>) {
+    let mut fvars = vec![std::ptr::null(); file.meta.methods.len()];
+    let mut gvars = vec![std::ptr::null_mut(); file.meta.gvars.len()];
+    let versions = select::version_chain(&file.meta, target);
+    for (table_vaddr, table) in &file.shards {
+        let at = |off: i32| table_vaddr.wrapping_add_signed(off as i64).wrapping_add(bias);
+        let mut local: Vec<i32> = table.fvar_offsets.clone();
+        for &t in versions.iter().filter(|&&t| t > 0) {
+            let (positions, offsets) = &table.clones[t - 1];
+            for (&p, &off) in positions.iter().zip(offsets) {
+                local[p as usize] = off;
+            }
+        }
+        for (&idx, &off) in table.fvar_idxs.iter().zip(&local) {
+            fvars[idx as usize] = at(off) as *const c_void;
+        }
+        for (&idx, &off) in table.gvar_idxs.iter().zip(&table.gvar_offsets) {
+            gvars[idx as usize] = at(off) as *mut c_void;
+        }
+    }
+    (fvars, gvars)
+}
+
+/// Points every dispatch slot at the chosen version of its function.
+fn fill_dispatch_slots(file: &ImageFile, fvars: &[*const c_void], bias: u64) {
+    for (table_vaddr, table) in &file.shards {
+        for (&fvar, &off) in table.slot_fvars.iter().zip(&table.slot_offsets) {
+            let slot = table_vaddr.wrapping_add_signed(off as i64).wrapping_add(bias) as *mut *const c_void;
+            // SAFETY: the slot is a pointer-sized writable global of the verified image.
+            unsafe { slot.write(fvars[fvar as usize]) };
+        }
+    }
+}

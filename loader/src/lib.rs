@@ -1,0 +1,23 @@
+//! `aotload`: opens images built by aotlink. No LLVM inside.
+//!
+//! [`Image::open`] verifies the file (root, tables, checksum) before the dynamic loader runs any
+//! of it, picks the CPU target for this host, merges the per-shard tables into flat `fvars` /
+//! `gvars` and fills the dispatch slots. [`ImageFile`] reads an image of any format without
+//! loading it. The C ABI is in `capi` and `include/aotload.h`.
+
+pub mod call;
+mod capi;
+mod error;
+pub mod features;
+mod file;
+pub mod format;
+mod image;
+pub mod meta;
+mod select;
+
+pub use error::{LoadCause, LoadError};
+pub use file::ImageFile;
+pub use format::ImageKind;
+pub use image::{Image, LoadOptions};
+pub use meta::Meta;
+pub use select::{choose_target, HostCpu};

@@ -1,0 +1,112 @@
+//! Which of an image's CPU targets this host runs, and whether the image is for this host at all.
+
+use crate::error::LoadCause;
+use crate::file::ImageFile;
+use crate::meta::{Meta, TARGET_BASE};
+
+/// The CPU the loader picks a target for: its name and feature bitmask over the versioned list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostCpu {
+    pub name: String,
+    pub features: Vec<u64>,
+}
+
+impl HostCpu {
+    /// The CPU this process runs on.
+    pub fn detect() -> HostCpu {
+        crate::features::detect_host()
+    }
+
+    fn has_all(&self, required: &[u64]) -> bool {
+        required.iter().enumerate().all(|(i, &want)| {
+            let have = self.features.get(i).copied().unwrap_or(0);
+            want & !have == 0
+        })
+    }
+}
+
+/// Refuses images of another object format or architecture than this process.
+pub fn check_native(file: &ImageFile) -> Result<(), LoadCause> {
+    let (format, arch) = (host_format(), host_arch());
+    if file.format != format || file.arch != arch {
+        return Err(LoadCause::Foreign {
+            image: format!("{:?} {:?}", file.arch, file.format),
+            host: format!("{arch:?} {format:?}"),
+        });
+    }
+    Ok(())
+}
+
+fn host_format() -> object::BinaryFormat {
+    if cfg!(target_os = "macos") {
+        object::BinaryFormat::MachO
+    } else if cfg!(windows) {
+        object::BinaryFormat::Pe
+    } else {
+        object::BinaryFormat::Elf
+    }
+}
+
+fn host_arch() -> object::Architecture {
+    if cfg!(target_arch = "aarch64") {
+        object::Architecture::Aarch64
+    } else {
+        object::Architecture::X86_64
+    }
+}
+
+/// Julia's rule: a target is usable when the host has all its features; among usable ones
+/// prefer the host's own CPU name, then the widest vectors, then the most features; a tie goes
+/// to the later target. `forced` names a target to take instead (it must still be usable).
+pub fn choose_target(meta: &Meta, host: &HostCpu, forced: Option<&str>) -> Result<usize, LoadCause> {
+    let usable = |i: usize| host.has_all(&meta.targets[i].features);
+    if let Some(name) = forced {
+        let i = meta.targets.iter().position(|t| t.name == name).ok_or_else(|| {
+            let names: Vec<&str> = meta.targets.iter().map(|t| t.name.as_str()).collect();
+            LoadCause::NoCompatibleTarget(format!("no target named `{name}` in the image (it has: {})", names.join(", ")))
+        })?;
+        return if usable(i) { Ok(i) } else { Err(no_target(meta, host)) };
+    }
+    let rank = |i: usize| {
+        let t = &meta.targets[i];
+        let popcount: u32 = t.features.iter().map(|w| w.count_ones()).sum();
+        (t.name == host.name, t.vector_bits, popcount, i)
+    };
+    (0..meta.targets.len()).filter(|&i| usable(i)).max_by_key(|&i| rank(i)).ok_or_else(|| no_target(meta, host))
+}
+
+fn no_target(meta: &Meta, host: &HostCpu) -> LoadCause {
+    let reasons: Vec<String> = meta
+        .targets
+        .iter()
+        .map(|t| {
+            let missing = crate::features::names_of(&crate::features::missing(&t.features, &host.features), &meta.triple);
+            if missing.is_empty() {
+                format!("{}: usable", t.name)
+            } else {
+                format!("{}: host lacks {}", t.name, missing.join(","))
+            }
+        })
+        .collect();
+    LoadCause::NoCompatibleTarget(format!(
+        "unable to find a compatible target for host CPU `{}` ({})",
+        host.name,
+        reasons.join("; ")
+    ))
+}
+
+/// The targets whose code makes up target `t`'s function table, first to last: the base
+/// target, then the chain of `base(N)` targets, then `t` itself (later ones override).
+pub fn version_chain(meta: &Meta, t: usize) -> Vec<usize> {
+    let mut chain = vec![t];
+    let mut cur = t;
+    while meta.targets[cur].flags & TARGET_BASE != 0 {
+        cur = meta.targets[cur].base as usize;
+        chain.push(cur);
+    }
+    if cur != 0 {
+        chain.push(0);
+    }
+    chain.reverse();
+    chain
+}
