@@ -1,1 +1,12 @@
-use inkwell as _; use lld_rs as _; use ar_archive_writer as _;
+//! aotlink: LLVM IR in, loadable multiversioned shared-library images out.
+//!
+//! The pipeline shows in the modules: [`codegen`] (load, select, index) -> [`dump`] (partition,
+//! emit on threads, tables, archive) -> [`link`] (LLD in-process or the system C compiler) ->
+//! `aotload` (the loader crate).
+
+pub mod codegen;
+pub mod dump;
+pub mod inspect;
+pub(crate) mod ir;
+pub mod link;
+pub mod target;

@@ -118,15 +118,6 @@ static long d2l(double x)
     return (long)x;
 }
 
-/* Reinterpret a double's bits (for checksums that must see every bit). */
-static uint64_t dbits(double x)
-{
-    uint64_t u;
-    x = canon(x);
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
 /* dst[i] = a + i * b */
 static void fill_linear(double *dst, size_t n, double a, double b)
 {
@@ -583,7 +574,7 @@ unsigned long isqrt_u(unsigned long x)
     return res;
 }
 
-/* base^exp mod m, with m = 1 + (|m| mod 2^32 - 1) so products fit in 64 bits. */
+/* base^exp mod m, m = 1 + ((unsigned)mod mod (2^32 - 1)) so products fit in 64 bits. */
 long pow_mod(long base, long exp, long mod)
 {
     uint64_t m = 1 + (uint64_t)mod % 0xffffffffULL;

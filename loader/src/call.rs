@@ -58,7 +58,9 @@ pub const MAX_FLOAT_ARGS: usize = 8;
 impl Signature {
     /// Parses an LLVM function type such as `double (i64, double)`; `Err` says what is unsupported.
     pub fn parse(text: &str) -> Result<Signature, String> {
-        let unsupported = || format!("unsupported signature `{text}`: only integer and floating-point scalars can be passed");
+        let unsupported = || {
+            format!("unsupported signature `{text}`: only integer and floating-point scalars can be passed")
+        };
         let (ret, rest) = text.split_once('(').ok_or_else(unsupported)?;
         let params = rest.trim().strip_suffix(')').ok_or_else(unsupported)?;
         let ret = match ret.trim() {
@@ -67,9 +69,15 @@ impl Signature {
         };
         let params: Vec<Scalar> = match params.trim() {
             "" => Vec::new(),
-            list => list.split(',').map(|p| scalar(p.trim()).ok_or_else(unsupported)).collect::<Result<_, _>>()?,
+            list => list
+                .split(',')
+                .map(|p| scalar(p.trim()).ok_or_else(unsupported))
+                .collect::<Result<_, _>>()?,
         };
-        let ints = params.iter().filter(|p| matches!(p, Scalar::Int(_))).count();
+        let ints = params
+            .iter()
+            .filter(|p| matches!(p, Scalar::Int(_)))
+            .count();
         if ints > MAX_INT_ARGS || params.len() - ints > MAX_FLOAT_ARGS {
             return Err(format!(
                 "unsupported signature `{text}`: at most {MAX_INT_ARGS} integer and {MAX_FLOAT_ARGS} floating-point parameters"
@@ -80,7 +88,13 @@ impl Signature {
 
     /// Parses `text` as a value of parameter `i`'s type.
     pub fn parse_arg(&self, i: usize, text: &str) -> Result<Value, String> {
-        let bad = || format!("argument {} `{text}` is not a valid {:?}", i + 1, self.params[i]);
+        let bad = || {
+            format!(
+                "argument {} `{text}` is not a valid {:?}",
+                i + 1,
+                self.params[i]
+            )
+        };
         Ok(match self.params[i] {
             Scalar::Int(_) => Value::Int(parse_int(text).ok_or_else(bad)?),
             Scalar::Float => Value::Float(text.parse().map_err(|_| bad())?),
@@ -103,7 +117,10 @@ fn scalar(text: &str) -> Option<Scalar> {
 fn parse_int(text: &str) -> Option<i64> {
     match text.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).ok().map(|v| v as i64),
-        None => text.parse::<i64>().ok().or_else(|| text.parse::<u64>().ok().map(|v| v as i64)),
+        None => text
+            .parse::<i64>()
+            .ok()
+            .or_else(|| text.parse::<u64>().ok().map(|v| v as i64)),
     }
 }
 
@@ -113,8 +130,38 @@ fn sign_extend(v: i64, bits: u32) -> i64 {
     (v << shift) >> shift
 }
 
-type IntCall = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, f64, f64, f64, f64, f64, f64, f64, f64) -> i64;
-type FloatCall = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, f64, f64, f64, f64, f64, f64, f64, f64) -> f64;
+type IntCall = unsafe extern "C" fn(
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+) -> i64;
+type FloatCall = unsafe extern "C" fn(
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+) -> f64;
 
 /// Calls `fptr` with `args`.
 ///
@@ -122,9 +169,17 @@ type FloatCall = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, f64, f64, f6
 /// `fptr` must be a function of type `sig` following the platform's C convention, and calling
 /// it with these arguments must be safe.
 #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(windows)))]
-pub unsafe fn call(fptr: *const c_void, sig: &Signature, args: &[Value]) -> Result<Option<Value>, String> {
+pub unsafe fn call(
+    fptr: *const c_void,
+    sig: &Signature,
+    args: &[Value],
+) -> Result<Option<Value>, String> {
     if args.len() != sig.params.len() {
-        return Err(format!("expected {} arguments, got {}", sig.params.len(), args.len()));
+        return Err(format!(
+            "expected {} arguments, got {}",
+            sig.params.len(),
+            args.len()
+        ));
     }
     let (mut ints, mut floats) = ([0i64; MAX_INT_ARGS], [0f64; MAX_FLOAT_ARGS]);
     let (mut ni, mut nf) = (0, 0);
@@ -176,7 +231,10 @@ mod tests {
     fn parses_llvm_function_types() {
         let sig = Signature::parse("double (i64, double, i32)").unwrap();
         assert_eq!(sig.ret, Some(Scalar::Double));
-        assert_eq!(sig.params, vec![Scalar::Int(64), Scalar::Double, Scalar::Int(32)]);
+        assert_eq!(
+            sig.params,
+            vec![Scalar::Int(64), Scalar::Double, Scalar::Int(32)]
+        );
         assert_eq!(Signature::parse("void ()").unwrap().ret, None);
         assert!(Signature::parse("i8* (i64)").is_err());
         assert!(Signature::parse("i64 (i64, ...)").is_err());
@@ -194,11 +252,23 @@ mod tests {
     #[test]
     fn calls_mixed_scalar_signatures() {
         let sig = Signature::parse("double (i64, double, i32, float)").unwrap();
-        let args = [Value::Int(3), Value::Double(1.5), Value::Int(-2), Value::Float(0.25)];
+        let args = [
+            Value::Int(3),
+            Value::Double(1.5),
+            Value::Int(-2),
+            Value::Float(0.25),
+        ];
         let out = unsafe { call(mixed as *const c_void, &sig, &args) }.unwrap();
         assert_eq!(out, Some(Value::Double(4.0)));
         let sig = Signature::parse("i32 (i32, i8)").unwrap();
-        let out = unsafe { call(narrow as *const c_void, &sig, &[Value::Int(-7), Value::Int(300)]) }.unwrap();
+        let out = unsafe {
+            call(
+                narrow as *const c_void,
+                &sig,
+                &[Value::Int(-7), Value::Int(300)],
+            )
+        }
+        .unwrap();
         assert_eq!(out, Some(Value::Int(-7 * (300i64 as i8) as i64)));
     }
 }

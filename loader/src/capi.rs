@@ -29,14 +29,23 @@ pub unsafe extern "C" fn aotload_open(path: *const c_char) -> *mut Image {
 /// # Safety
 /// `path` and `target` (when not NULL) are NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_open_target(path: *const c_char, target: *const c_char) -> *mut Image {
+pub unsafe extern "C" fn aotload_open_target(
+    path: *const c_char,
+    target: *const c_char,
+) -> *mut Image {
     if path.is_null() {
         set_error("aotload_open: path is NULL".into());
         return std::ptr::null_mut();
     }
     let path = CStr::from_ptr(path).to_string_lossy().into_owned();
     let target = (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
-    match Image::open(&path, &LoadOptions { target, ..Default::default() }) {
+    match Image::open(
+        &path,
+        &LoadOptions {
+            target,
+            ..Default::default()
+        },
+    ) {
         Ok(image) => Box::into_raw(Box::new(image)),
         Err(e) => {
             set_error(e.to_string());
@@ -69,11 +78,20 @@ pub unsafe extern "C" fn aotload_ngvars(image: *const Image) -> u32 {
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_fptr(image: *const Image, index: u32) -> *const c_void {
-    let Some(image) = image.as_ref() else { return std::ptr::null() };
-    image.fvars().get(index as usize).copied().unwrap_or_else(|| {
-        set_error(format!("aotload_fptr: fvar {index} out of range ({} functions)", image.fvars().len()));
-        std::ptr::null()
-    })
+    let Some(image) = image.as_ref() else {
+        return std::ptr::null();
+    };
+    image
+        .fvars()
+        .get(index as usize)
+        .copied()
+        .unwrap_or_else(|| {
+            set_error(format!(
+                "aotload_fptr: fvar {index} out of range ({} functions)",
+                image.fvars().len()
+            ));
+            std::ptr::null()
+        })
 }
 
 /// The global with gvar index `index`; NULL when out of range.
@@ -82,11 +100,20 @@ pub unsafe extern "C" fn aotload_fptr(image: *const Image, index: u32) -> *const
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_gvar(image: *const Image, index: u32) -> *mut c_void {
-    let Some(image) = image.as_ref() else { return std::ptr::null_mut() };
-    image.gvars().get(index as usize).copied().unwrap_or_else(|| {
-        set_error(format!("aotload_gvar: gvar {index} out of range ({} globals)", image.gvars().len()));
-        std::ptr::null_mut()
-    })
+    let Some(image) = image.as_ref() else {
+        return std::ptr::null_mut();
+    };
+    image
+        .gvars()
+        .get(index as usize)
+        .copied()
+        .unwrap_or_else(|| {
+            set_error(format!(
+                "aotload_gvar: gvar {index} out of range ({} globals)",
+                image.gvars().len()
+            ));
+            std::ptr::null_mut()
+        })
 }
 
 /// The function named `name` (exported or not); NULL when the image has none.
@@ -95,10 +122,15 @@ pub unsafe extern "C" fn aotload_gvar(image: *const Image, index: u32) -> *mut c
 /// `image` comes from `aotload_open`; `name` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_lookup(image: *const Image, name: *const c_char) -> *const c_void {
-    let (Some(image), false) = (image.as_ref(), name.is_null()) else { return std::ptr::null() };
+    let (Some(image), false) = (image.as_ref(), name.is_null()) else {
+        return std::ptr::null();
+    };
     let name = CStr::from_ptr(name).to_string_lossy();
     image.lookup(&name).unwrap_or_else(|| {
-        set_error(format!("aotload_lookup: no function `{name}` in {}", image.path().display()));
+        set_error(format!(
+            "aotload_lookup: no function `{name}` in {}",
+            image.path().display()
+        ));
         std::ptr::null()
     })
 }
@@ -123,7 +155,9 @@ pub unsafe extern "C" fn aotload_image_data(image: *const Image, len: *mut usize
 #[no_mangle]
 pub unsafe extern "C" fn aotload_target_name(image: *const Image) -> *const c_char {
     thread_local! { static NAME: RefCell<CString> = RefCell::new(CString::default()); }
-    let Some(image) = image.as_ref() else { return std::ptr::null() };
+    let Some(image) = image.as_ref() else {
+        return std::ptr::null();
+    };
     NAME.with(|n| {
         *n.borrow_mut() = CString::new(image.target_name()).unwrap_or_default();
         n.borrow().as_ptr()

@@ -17,7 +17,10 @@ pub enum LoadCause {
     Io(#[from] std::io::Error),
     #[error("not a shared library (ELF, Mach-O or PE): {0}")]
     NotSharedLibrary(String),
-    #[error("not an aotlink image: it exports no `{}` symbol", crate::format::ROOT_SYMBOL)]
+    #[error(
+        "not an aotlink image: it exports no `{}` symbol",
+        crate::format::ROOT_SYMBOL
+    )]
     NotAnImage,
     #[error("damaged image: {0}")]
     Format(#[from] FormatError),
@@ -37,6 +40,9 @@ pub enum LoadCause {
 
 impl LoadCause {
     pub fn at(self, path: impl Into<PathBuf>) -> LoadError {
-        LoadError { path: path.into(), cause: self }
+        LoadError {
+            path: path.into(),
+            cause: self,
+        }
     }
 }

@@ -8,11 +8,52 @@ pub const FEATURE_LIST_VERSION: u32 = 1;
 
 /// x86_64 features that change what code LLVM may emit.
 pub const X86_FEATURES: &[&str] = &[
-    "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "sse4a", "popcnt", "cx16", "sahf", "lzcnt",
-    "movbe", "prfchw", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "xsave", "xsaveopt", "xsavec",
-    "xsaves", "rdrnd", "rdseed", "adx", "aes", "pclmul", "sha", "fxsr", "avx512f", "avx512cd",
-    "avx512dq", "avx512bw", "avx512vl", "avx512vnni", "avx512bf16", "avx512ifma", "avx512vbmi",
-    "avx512vbmi2", "avx512bitalg", "avx512vpopcntdq", "vaes", "vpclmulqdq", "gfni", "avxvnni",
+    "sse",
+    "sse2",
+    "sse3",
+    "ssse3",
+    "sse4.1",
+    "sse4.2",
+    "sse4a",
+    "popcnt",
+    "cx16",
+    "sahf",
+    "lzcnt",
+    "movbe",
+    "prfchw",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "bmi",
+    "bmi2",
+    "xsave",
+    "xsaveopt",
+    "xsavec",
+    "xsaves",
+    "rdrnd",
+    "rdseed",
+    "adx",
+    "aes",
+    "pclmul",
+    "sha",
+    "fxsr",
+    "avx512f",
+    "avx512cd",
+    "avx512dq",
+    "avx512bw",
+    "avx512vl",
+    "avx512vnni",
+    "avx512bf16",
+    "avx512ifma",
+    "avx512vbmi",
+    "avx512vbmi2",
+    "avx512bitalg",
+    "avx512vpopcntdq",
+    "vaes",
+    "vpclmulqdq",
+    "gfni",
+    "avxvnni",
 ];
 
 /// aarch64 features that change what code LLVM may emit.
@@ -32,10 +73,16 @@ pub fn feature_list(triple: &str) -> &'static [&'static str] {
 }
 
 /// The bitmask of `names` over `list`; names not in the list are returned as the error.
-pub fn mask_of<'a>(list: &[&str], names: impl IntoIterator<Item = &'a str>) -> Result<Vec<u64>, String> {
+pub fn mask_of<'a>(
+    list: &[&str],
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<u64>, String> {
     let mut mask = vec![0u64; list.len().div_ceil(64)];
     for name in names {
-        let bit = list.iter().position(|&f| f == name).ok_or_else(|| name.to_string())?;
+        let bit = list
+            .iter()
+            .position(|&f| f == name)
+            .ok_or_else(|| name.to_string())?;
         mask[bit / 64] |= 1 << (bit % 64);
     }
     Ok(mask)
@@ -43,13 +90,20 @@ pub fn mask_of<'a>(list: &[&str], names: impl IntoIterator<Item = &'a str>) -> R
 
 /// Bits set in `required` but not in `have`.
 pub fn missing(required: &[u64], have: &[u64]) -> Vec<u64> {
-    required.iter().enumerate().map(|(i, &r)| r & !have.get(i).copied().unwrap_or(0)).collect()
+    required
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| r & !have.get(i).copied().unwrap_or(0))
+        .collect()
 }
 
 /// The feature names a mask over `triple`'s list stands for.
 pub fn names_of(mask: &[u64], triple: &str) -> Vec<&'static str> {
     let list = feature_list(triple);
-    (0..list.len()).filter(|&bit| mask.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 == 1)).map(|bit| list[bit]).collect()
+    (0..list.len())
+        .filter(|&bit| mask.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 == 1))
+        .map(|bit| list[bit])
+        .collect()
 }
 
 /// Widest vector register the features give, in bits.
@@ -79,7 +133,10 @@ pub fn detect_host() -> crate::select::HostCpu {
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        crate::select::HostCpu { name: "unknown".into(), features: Vec::new() }
+        crate::select::HostCpu {
+            name: "unknown".into(),
+            features: Vec::new(),
+        }
     }
 }
 
@@ -144,8 +201,12 @@ mod x86 {
             }
         };
         let names = super::X86_FEATURES.iter().copied().filter(|f| have(f));
-        let features = super::mask_of(super::X86_FEATURES, names).expect("names come from the list");
-        HostCpu { name: cpu_name(), features }
+        let features =
+            super::mask_of(super::X86_FEATURES, names).expect("names come from the list");
+        HostCpu {
+            name: cpu_name(),
+            features,
+        }
     }
 
     fn extended_ecx() -> u32 {
@@ -166,8 +227,17 @@ mod x86 {
         }
         let sig = __cpuid(1).eax;
         let base_family = (sig >> 8) & 0xf;
-        let family = if base_family == 0xf { base_family + ((sig >> 20) & 0xff) } else { base_family };
-        let model = ((sig >> 4) & 0xf) | if base_family >= 6 { ((sig >> 16) & 0xf) << 4 } else { 0 };
+        let family = if base_family == 0xf {
+            base_family + ((sig >> 20) & 0xff)
+        } else {
+            base_family
+        };
+        let model = ((sig >> 4) & 0xf)
+            | if base_family >= 6 {
+                ((sig >> 16) & 0xf) << 4
+            } else {
+                0
+            };
         let name = match (&vendor[..], family, model) {
             (b"GenuineIntel", 6, 0x2a | 0x2d) => "sandybridge",
             (b"GenuineIntel", 6, 0x3a | 0x3e) => "ivybridge",
@@ -231,7 +301,11 @@ mod aarch64 {
             }
         };
         let names = super::AARCH64_FEATURES.iter().copied().filter(|f| have(f));
-        let features = super::mask_of(super::AARCH64_FEATURES, names).expect("names come from the list");
-        HostCpu { name: "generic".into(), features }
+        let features =
+            super::mask_of(super::AARCH64_FEATURES, names).expect("names come from the list");
+        HostCpu {
+            name: "generic".into(),
+            features,
+        }
     }
 }

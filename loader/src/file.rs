@@ -31,13 +31,18 @@ pub struct ImageFile {
 impl ImageFile {
     /// Decodes an image from the bytes of its file.
     pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
-        let file = object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
+        let file =
+            object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
         let format = file.format();
-        let exports = file.exports().map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
+        let exports = file
+            .exports()
+            .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
         let strip = |name: &[u8]| {
             let name = String::from_utf8_lossy(name).into_owned();
             match format {
-                object::BinaryFormat::MachO => name.strip_prefix('_').map(str::to_owned).unwrap_or(name),
+                object::BinaryFormat::MachO => {
+                    name.strip_prefix('_').map(str::to_owned).unwrap_or(name)
+                }
                 _ => name,
             }
         };
@@ -73,11 +78,11 @@ impl ImageFile {
                 if data.len() < len {
                     return Err(crate::format::FormatError::Truncated("image data").into());
                 }
-                let start = bytes.len() - data.len();
+                let start = offset_in(bytes, data);
                 start..start + len
             }
         };
-        let root_file_offset = bytes.len() - root_bytes.len();
+        let root_file_offset = offset_in(bytes, root_bytes);
         Ok(ImageFile {
             format,
             arch: file.architecture(),
@@ -100,7 +105,10 @@ impl ImageFile {
         }
         let computed = image_checksum(bytes, self.checksum_file_offset);
         if computed != self.checksum {
-            return Err(LoadCause::Checksum { stored: self.checksum, computed });
+            return Err(LoadCause::Checksum {
+                stored: self.checksum,
+                computed,
+            });
         }
         Ok(())
     }
@@ -120,7 +128,10 @@ fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCa
         if table.clones.len() + 1 != meta.targets.len() {
             return invalid("a shard table's target count differs from the image's");
         }
-        for (seen, idxs) in [(&mut seen_f, &table.fvar_idxs), (&mut seen_g, &table.gvar_idxs)] {
+        for (seen, idxs) in [
+            (&mut seen_f, &table.fvar_idxs),
+            (&mut seen_g, &table.gvar_idxs),
+        ] {
             for &i in idxs {
                 match seen.get_mut(i as usize) {
                     Some(slot) if !*slot => *slot = true,
@@ -128,7 +139,11 @@ fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCa
                 }
             }
         }
-        if table.slot_fvars.iter().any(|&f| f as usize >= meta.methods.len()) {
+        if table
+            .slot_fvars
+            .iter()
+            .any(|&f| f as usize >= meta.methods.len())
+        {
             return invalid("a dispatch slot names an fvar out of range");
         }
     }
@@ -136,6 +151,11 @@ fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCa
         return invalid("the shard tables miss some functions or globals");
     }
     Ok(())
+}
+
+/// Where `part`, a subslice of `whole`, starts in it.
+fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
 }
 
 /// The file's bytes from virtual address `vaddr` to the end of its segment's file contents.

@@ -103,7 +103,10 @@ impl RootHead {
     /// Reads a head from the first [`ROOT_HEAD_SIZE`] bytes; `None` when too short.
     pub fn parse(bytes: &[u8]) -> Option<RootHead> {
         let head = bytes.get(..ROOT_HEAD_SIZE)?;
-        let mut r = WordReader { bytes: head, pos: 8 };
+        let mut r = WordReader {
+            bytes: head,
+            pos: 8,
+        };
         Some(RootHead {
             magic: head[..8].try_into().ok()?,
             version: r.u32()?,
@@ -129,7 +132,10 @@ pub struct Blob<S> {
 
 impl<S> Blob<S> {
     fn new() -> Self {
-        Blob { bytes: Vec::new(), fixups: Vec::new() }
+        Blob {
+            bytes: Vec::new(),
+            fixups: Vec::new(),
+        }
     }
 
     fn u32(&mut self, v: u32) {
@@ -154,7 +160,12 @@ pub enum TableRef {
 }
 
 /// Lays out the root symbol.
-pub fn encode_root(kind: ImageKind, nshards: u32, image_data_len: u64, meta: &[u8]) -> Blob<TableRef> {
+pub fn encode_root(
+    kind: ImageKind,
+    nshards: u32,
+    image_data_len: u64,
+    meta: &[u8],
+) -> Blob<TableRef> {
     let head = RootHead {
         magic: MAGIC,
         version: FORMAT_VERSION,
@@ -168,7 +179,10 @@ pub fn encode_root(kind: ImageKind, nshards: u32, image_data_len: u64, meta: &[u
     };
     let mut blob = Blob::new();
     blob.bytes = head.to_bytes();
-    blob.fixups.push((std::mem::offset_of!(RootHead, image_data_offset), TableRef::ImageData));
+    blob.fixups.push((
+        std::mem::offset_of!(RootHead, image_data_offset),
+        TableRef::ImageData,
+    ));
     for shard in 0..nshards {
         blob.offset_of(TableRef::ShardTable(shard));
     }
@@ -193,19 +207,32 @@ impl<'a> RootView<'a> {
             return Err(FormatError::BadMagic);
         }
         if head.version != FORMAT_VERSION {
-            return Err(FormatError::Version { found: head.version, expected: FORMAT_VERSION });
+            return Err(FormatError::Version {
+                found: head.version,
+                expected: FORMAT_VERSION,
+            });
         }
         if ImageKind::from_u32(head.kind).is_none() {
-            return Err(FormatError::Invalid(format!("unknown image kind {}", head.kind)));
+            return Err(FormatError::Invalid(format!(
+                "unknown image kind {}",
+                head.kind
+            )));
         }
-        let mut r = WordReader { bytes, pos: ROOT_HEAD_SIZE };
+        let mut r = WordReader {
+            bytes,
+            pos: ROOT_HEAD_SIZE,
+        };
         let shard_offsets = (0..head.nshards)
             .map(|_| r.i32().ok_or(FormatError::Truncated("shard offsets")))
             .collect::<Result<Vec<_>, _>>()?;
         let meta = bytes
             .get(r.pos..r.pos + head.meta_len as usize)
             .ok_or(FormatError::Truncated("metadata"))?;
-        Ok(RootView { head, shard_offsets, meta })
+        Ok(RootView {
+            head,
+            shard_offsets,
+            meta,
+        })
     }
 
     pub fn kind(&self) -> ImageKind {
@@ -246,7 +273,8 @@ pub fn encode_shard_table(spec: &ShardSpec, ntargets: u32) -> Blob<TableRef> {
     }
     let pairs = |blob: &mut Blob<TableRef>, list: &[(u32, String)]| {
         list.iter().for_each(|(i, _)| blob.u32(*i));
-        list.iter().for_each(|(_, s)| blob.offset_of(TableRef::Symbol(s.clone())));
+        list.iter()
+            .for_each(|(_, s)| blob.offset_of(TableRef::Symbol(s.clone())));
     };
     pairs(&mut blob, &spec.fvars);
     pairs(&mut blob, &spec.gvars);
@@ -294,7 +322,9 @@ impl ShardTable {
             let n = r.u32().ok_or_else(truncated)? as usize;
             let positions = r.u32s(n).ok_or_else(truncated)?;
             if positions.iter().any(|&p| p as usize >= nf) {
-                return Err(FormatError::Invalid("clone names a function outside its shard".into()));
+                return Err(FormatError::Invalid(
+                    "clone names a function outside its shard".into(),
+                ));
             }
             clones.push((positions, r.i32s(n).ok_or_else(truncated)?));
         }
@@ -315,7 +345,11 @@ impl ShardTable {
     /// Size of the encoded table in bytes.
     pub fn encoded_len(&self) -> usize {
         let clone_words: usize = self.clones.iter().map(|(p, _)| 1 + 2 * p.len()).sum();
-        4 * (6 + 2 * self.fvar_idxs.len() + 2 * self.gvar_idxs.len() + clone_words + 2 * self.slot_fvars.len())
+        4 * (6
+            + 2 * self.fvar_idxs.len()
+            + 2 * self.gvar_idxs.len()
+            + clone_words
+            + 2 * self.slot_fvars.len())
     }
 }
 
@@ -369,7 +403,12 @@ impl WordReader<'_> {
 
     fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
         let bytes = self.take(n.checked_mul(4)?)?;
-        Some(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect())
+        Some(
+            bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        )
     }
 
     fn i32s(&mut self, n: usize) -> Option<Vec<i32>> {
@@ -436,7 +475,11 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(RootView::parse(&bytes[..cut]).is_err(), "cut at {cut}");
         }
-        let spec = ShardSpec { index: 0, fvars: vec![(0, "f".into())], ..Default::default() };
+        let spec = ShardSpec {
+            index: 0,
+            fvars: vec![(0, "f".into())],
+            ..Default::default()
+        };
         let bytes = link(&encode_shard_table(&spec, 1));
         for cut in 0..bytes.len() {
             assert!(ShardTable::parse(&bytes[..cut]).is_err(), "cut at {cut}");

@@ -61,7 +61,8 @@ impl Image {
         let root = *root as *const u8;
         // SAFETY: the symbol is the verified root, at least ROOT_HEAD_SIZE bytes long.
         let in_memory = unsafe { std::slice::from_raw_parts(root, ROOT_HEAD_SIZE) };
-        let in_file = &bytes[file.checksum_file_offset - crate::format::CHECKSUM_OFFSET..][..ROOT_HEAD_SIZE];
+        let in_file =
+            &bytes[file.checksum_file_offset - crate::format::CHECKSUM_OFFSET..][..ROOT_HEAD_SIZE];
         if in_memory != in_file {
             return Err(fail(LoadCause::Stale));
         }
@@ -70,8 +71,23 @@ impl Image {
         fill_dispatch_slots(&file, &fvars, bias);
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
-        let by_name = file.meta.methods.iter().enumerate().map(|(i, m)| (m.name.clone(), i as u32)).collect();
-        Ok(Image { path, file, target, fvars, gvars, image_data, by_name, _library: library })
+        let by_name = file
+            .meta
+            .methods
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), i as u32))
+            .collect();
+        Ok(Image {
+            path,
+            file,
+            target,
+            fvars,
+            gvars,
+            image_data,
+            by_name,
+            _library: library,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -128,12 +144,20 @@ impl Image {
 
 /// Julia's array-of-arrays merge: every shard lists its functions and globals with their global
 /// indices; flatten them into one table each, taking the chosen target's clones where they exist.
-fn merge_shard_tables(file: &ImageFile, target: usize, bias: u64) -> (Vec<*const c_void>, Vec<*mut c_void>) {
+fn merge_shard_tables(
+    file: &ImageFile,
+    target: usize,
+    bias: u64,
+) -> (Vec<*const c_void>, Vec<*mut c_void>) {
     let mut fvars = vec![std::ptr::null(); file.meta.methods.len()];
     let mut gvars = vec![std::ptr::null_mut(); file.meta.gvars.len()];
     let versions = select::version_chain(&file.meta, target);
     for (table_vaddr, table) in &file.shards {
-        let at = |off: i32| table_vaddr.wrapping_add_signed(off as i64).wrapping_add(bias);
+        let at = |off: i32| {
+            table_vaddr
+                .wrapping_add_signed(off as i64)
+                .wrapping_add(bias)
+        };
         let mut local: Vec<i32> = table.fvar_offsets.clone();
         for &t in versions.iter().filter(|&&t| t > 0) {
             let (positions, offsets) = &table.clones[t - 1];
@@ -155,7 +179,9 @@ fn merge_shard_tables(file: &ImageFile, target: usize, bias: u64) -> (Vec<*const
 fn fill_dispatch_slots(file: &ImageFile, fvars: &[*const c_void], bias: u64) {
     for (table_vaddr, table) in &file.shards {
         for (&fvar, &off) in table.slot_fvars.iter().zip(&table.slot_offsets) {
-            let slot = table_vaddr.wrapping_add_signed(off as i64).wrapping_add(bias) as *mut *const c_void;
+            let slot = table_vaddr
+                .wrapping_add_signed(off as i64)
+                .wrapping_add(bias) as *mut *const c_void;
             // SAFETY: the slot is a pointer-sized writable global of the verified image.
             unsafe { slot.write(fvars[fvar as usize]) };
         }

@@ -126,12 +126,21 @@ impl Meta {
                     hash: d.u64()?,
                     callees: d.list(|d| d.u32())?,
                     external: d.list(|d| {
-                        Ok(ExternalEdge { name: d.str()?, signature: d.str()?, hash: d.u64()? })
+                        Ok(ExternalEdge {
+                            name: d.str()?,
+                            signature: d.str()?,
+                            hash: d.u64()?,
+                        })
                     })?,
                 })
             })?,
             gvars: d.list(|d| d.str())?,
-            exports: d.list(|d| Ok(Export { name: d.str()?, fvar: d.u32()? }))?,
+            exports: d.list(|d| {
+                Ok(Export {
+                    name: d.str()?,
+                    fvar: d.u32()?,
+                })
+            })?,
         };
         meta.check()?;
         Ok(meta)
@@ -146,10 +155,17 @@ impl Meta {
         }
         for (i, t) in self.targets.iter().enumerate() {
             if t.flags & TARGET_BASE != 0 && t.base as usize >= i {
-                return bad(format!("target {i} has base {} that is not an earlier target", t.base));
+                return bad(format!(
+                    "target {i} has base {} that is not an earlier target",
+                    t.base
+                ));
             }
         }
-        if let Some(m) = self.methods.iter().find(|m| m.callees.iter().any(|&c| c >= nf)) {
+        if let Some(m) = self
+            .methods
+            .iter()
+            .find(|m| m.callees.iter().any(|&c| c >= nf))
+        {
             return bad(format!("method {} has a callee index out of range", m.name));
         }
         if let Some(x) = self.exports.iter().find(|x| x.fvar >= nf) {
@@ -222,17 +238,30 @@ mod tests {
                 ..Default::default()
             }],
             methods: vec![
-                Method { name: "f".into(), signature: "i64 (i64)".into(), hash: 9, callees: vec![1], external: vec![] },
+                Method {
+                    name: "f".into(),
+                    signature: "i64 (i64)".into(),
+                    hash: 9,
+                    callees: vec![1],
+                    external: vec![],
+                },
                 Method {
                     name: "g".into(),
                     signature: "void ()".into(),
                     hash: 10,
                     callees: vec![],
-                    external: vec![ExternalEdge { name: "h".into(), signature: "i32 ()".into(), hash: 4 }],
+                    external: vec![ExternalEdge {
+                        name: "h".into(),
+                        signature: "i32 ()".into(),
+                        hash: 4,
+                    }],
                 },
             ],
             gvars: vec!["x".into()],
-            exports: vec![Export { name: "f".into(), fvar: 0 }],
+            exports: vec![Export {
+                name: "f".into(),
+                fvar: 0,
+            }],
         }
     }
 

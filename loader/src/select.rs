@@ -58,21 +58,39 @@ fn host_arch() -> object::Architecture {
 /// Julia's rule: a target is usable when the host has all its features; among usable ones
 /// prefer the host's own CPU name, then the widest vectors, then the most features; a tie goes
 /// to the later target. `forced` names a target to take instead (it must still be usable).
-pub fn choose_target(meta: &Meta, host: &HostCpu, forced: Option<&str>) -> Result<usize, LoadCause> {
+pub fn choose_target(
+    meta: &Meta,
+    host: &HostCpu,
+    forced: Option<&str>,
+) -> Result<usize, LoadCause> {
     let usable = |i: usize| host.has_all(&meta.targets[i].features);
     if let Some(name) = forced {
-        let i = meta.targets.iter().position(|t| t.name == name).ok_or_else(|| {
-            let names: Vec<&str> = meta.targets.iter().map(|t| t.name.as_str()).collect();
-            LoadCause::NoCompatibleTarget(format!("no target named `{name}` in the image (it has: {})", names.join(", ")))
-        })?;
-        return if usable(i) { Ok(i) } else { Err(no_target(meta, host)) };
+        let i = meta
+            .targets
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = meta.targets.iter().map(|t| t.name.as_str()).collect();
+                LoadCause::NoCompatibleTarget(format!(
+                    "no target named `{name}` in the image (it has: {})",
+                    names.join(", ")
+                ))
+            })?;
+        return if usable(i) {
+            Ok(i)
+        } else {
+            Err(no_target(meta, host))
+        };
     }
     let rank = |i: usize| {
         let t = &meta.targets[i];
         let popcount: u32 = t.features.iter().map(|w| w.count_ones()).sum();
         (t.name == host.name, t.vector_bits, popcount, i)
     };
-    (0..meta.targets.len()).filter(|&i| usable(i)).max_by_key(|&i| rank(i)).ok_or_else(|| no_target(meta, host))
+    (0..meta.targets.len())
+        .filter(|&i| usable(i))
+        .max_by_key(|&i| rank(i))
+        .ok_or_else(|| no_target(meta, host))
 }
 
 fn no_target(meta: &Meta, host: &HostCpu) -> LoadCause {
@@ -80,7 +98,10 @@ fn no_target(meta: &Meta, host: &HostCpu) -> LoadCause {
         .targets
         .iter()
         .map(|t| {
-            let missing = crate::features::names_of(&crate::features::missing(&t.features, &host.features), &meta.triple);
+            let missing = crate::features::names_of(
+                &crate::features::missing(&t.features, &host.features),
+                &meta.triple,
+            );
             if missing.is_empty() {
                 format!("{}: usable", t.name)
             } else {

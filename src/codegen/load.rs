@@ -1,0 +1,66 @@
+//! Reading `.ll` / `.bc` files and merging them into one module with the LLVM linker.
+
+use std::path::{Path, PathBuf};
+
+use inkwell::context::Context;
+use inkwell::memory_buffer::MemoryBuffer;
+use inkwell::module::Module;
+
+use super::CodegenError;
+
+/// Parses every input (text IR or bitcode, told apart by content) and links them into one module.
+pub fn load_inputs<'ctx>(
+    context: &'ctx Context,
+    inputs: &[PathBuf],
+) -> Result<Module<'ctx>, CodegenError> {
+    let (first, rest) = inputs.split_first().ok_or(CodegenError::NoInputs)?;
+    let module = load_one(context, first)?;
+    for path in rest {
+        let other = load_one(context, path)?;
+        if crate::ir::triple(&other) != crate::ir::triple(&module) {
+            return Err(CodegenError::Input {
+                path: path.clone(),
+                cause: format!(
+                    "target triple `{}` differs from `{}` of {}",
+                    crate::ir::triple(&other),
+                    crate::ir::triple(&module),
+                    first.display()
+                ),
+            });
+        }
+        module
+            .link_in_module(other)
+            .map_err(|e| CodegenError::Input {
+                path: path.clone(),
+                cause: one_line(&e.to_string()),
+            })?;
+    }
+    Ok(module)
+}
+
+fn load_one<'ctx>(context: &'ctx Context, path: &Path) -> Result<Module<'ctx>, CodegenError> {
+    let fail = |cause: String| CodegenError::Input {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
+    let module = context
+        .create_module_from_ir(buffer)
+        .map_err(|e| fail(one_line(&e.to_string())))?;
+    module
+        .verify()
+        .map_err(|e| fail(format!("invalid IR: {}", one_line(&e.to_string()))))?;
+    Ok(module)
+}
+
+/// LLVM's messages span lines (source line, caret); keep the first, without the buffer name
+/// that LLVM puts in front (the caller names the file).
+pub fn one_line(message: &str) -> String {
+    let first = message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown LLVM error");
+    first.to_string()
+}

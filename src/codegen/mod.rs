@@ -1,0 +1,182 @@
+//! codegen: load and merge the IR, keep what the trace reaches, index functions and globals,
+//! and make every kept symbol nameable across shards.
+
+mod index;
+mod load;
+mod trace;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use aotload::meta::Method;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use llvm_sys::LLVMLinkage;
+
+use crate::ir::{self, Global, GlobalKind};
+pub use index::content_hash;
+pub use load::one_line;
+
+#[derive(Clone, Debug, Default)]
+pub struct CodegenOptions {
+    pub inputs: Vec<PathBuf>,
+    /// Functions a runtime recorded as compiled; `None` keeps every definition.
+    pub trace: Option<PathBuf>,
+    /// Functions to export as C-ABI entry points.
+    pub exports: Vec<String>,
+    /// Also export every kept function that had external linkage in the inputs.
+    pub export_all: bool,
+}
+
+/// The selected, indexed module, ready for dump.
+pub struct Program<'ctx> {
+    pub module: Module<'ctx>,
+    pub triple: String,
+    /// fvar index -> function name.
+    pub fvars: Vec<String>,
+    /// gvar index -> global name.
+    pub gvars: Vec<String>,
+    /// Exported function names, sorted.
+    pub exports: Vec<String>,
+    /// Manifest entry per fvar.
+    pub methods: Vec<Method>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    #[error("no input IR files given")]
+    NoInputs,
+    #[error("{}: {cause}", path.display())]
+    Input { path: PathBuf, cause: String },
+    #[error("{}:{line}: {cause}", path.display())]
+    Trace {
+        path: PathBuf,
+        line: usize,
+        cause: String,
+    },
+    #[error("--export {name}: {cause}")]
+    Export { name: String, cause: String },
+    #[error("LLVM failed while selecting functions: {0}")]
+    Llvm(String),
+}
+
+/// Names the image defines itself; inputs may declare but not define them.
+const RESERVED_PREFIX: &str = "aotlink_";
+
+pub fn codegen<'ctx>(
+    context: &'ctx Context,
+    options: &CodegenOptions,
+) -> Result<Program<'ctx>, CodegenError> {
+    let module = load::load_inputs(context, &options.inputs)?;
+    let first_input = &options.inputs[0];
+    let globals = ir::globals(&module);
+    if let Some(g) = globals
+        .iter()
+        .find(|g| !g.is_declaration() && g.name().starts_with(RESERVED_PREFIX))
+    {
+        return Err(CodegenError::Input {
+            path: first_input.clone(),
+            cause: format!(
+                "defines `{}`: names starting with `{RESERVED_PREFIX}` belong to the image",
+                g.name()
+            ),
+        });
+    }
+    // Copies of functions defined elsewhere: the real definition is not part of this image.
+    for g in globals
+        .iter()
+        .filter(|g| g.linkage() == LLVMLinkage::LLVMAvailableExternallyLinkage)
+    {
+        g.drop_definition();
+    }
+    let by_name: HashMap<String, Global> = globals
+        .iter()
+        .filter(|g| !g.name().is_empty())
+        .map(|g| (g.name(), *g))
+        .collect();
+
+    let mut exports = export_names(options, &by_name)?;
+    let mut roots: Vec<Global> = match &options.trace {
+        Some(path) => trace::trace_roots(path, &trace::read_trace(path)?, &by_name)?,
+        None => globals
+            .iter()
+            .copied()
+            .filter(|g| !g.is_declaration())
+            .collect(),
+    };
+    roots.extend(exports.iter().map(|n| by_name[n]));
+    // Constructors, llvm.used and the like are roots whatever the trace says.
+    roots.extend(
+        globals
+            .iter()
+            .copied()
+            .filter(|g| g.is_llvm_special() && !g.is_declaration()),
+    );
+    let keep = trace::reachable(&roots);
+    if options.export_all {
+        exports.extend(
+            keep.iter()
+                .filter(|g| {
+                    g.kind() == GlobalKind::Function && !g.is_declaration() && !g.is_local()
+                })
+                .filter(|g| !g.is_llvm_special())
+                .map(|g| g.name()),
+        );
+    }
+    let kept_names: BTreeSet<String> = keep
+        .iter()
+        .filter(|g| !g.is_declaration())
+        .map(|g| g.name())
+        .collect();
+    trace::remove_unkept(&module, &globals, &keep).map_err(CodegenError::Llvm)?;
+
+    let globals = ir::globals(&module);
+    // Kept unnamed definitions have no name to compare; every named one must have survived.
+    let left: BTreeSet<String> = globals
+        .iter()
+        .filter(|g| !g.is_declaration())
+        .map(|g| g.name())
+        .collect();
+    if let Some(lost) = kept_names
+        .iter()
+        .find(|n| !n.is_empty() && !left.contains(*n))
+    {
+        return Err(CodegenError::Llvm(format!(
+            "selection removed `{lost}`, which the trace reaches"
+        )));
+    }
+    index::externalize(&globals, &exports);
+    let (fvars, gvars) = index::index(&globals);
+    let methods = index::methods(&fvars);
+    Ok(Program {
+        triple: ir::triple(&module),
+        fvars: fvars.iter().map(|g| g.name()).collect(),
+        gvars: gvars.iter().map(|g| g.name()).collect(),
+        exports: exports.into_iter().collect(),
+        methods,
+        module,
+    })
+}
+
+/// The `--export` names, each checked to be a function the inputs define.
+fn export_names(
+    options: &CodegenOptions,
+    by_name: &HashMap<String, Global>,
+) -> Result<BTreeSet<String>, CodegenError> {
+    let mut exports = BTreeSet::new();
+    for name in &options.exports {
+        let fail = |cause: &str| CodegenError::Export {
+            name: name.clone(),
+            cause: cause.to_string(),
+        };
+        match by_name.get(name) {
+            None => return Err(fail("no such function in the inputs")),
+            Some(g) if g.kind() != GlobalKind::Function => return Err(fail("is not a function")),
+            Some(g) if g.is_declaration() => {
+                return Err(fail("is declared but not defined in the inputs"))
+            }
+            Some(_) => exports.insert(name.clone()),
+        };
+    }
+    Ok(exports)
+}

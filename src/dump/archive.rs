@@ -1,0 +1,36 @@
+//! Writing the archive: members in a fixed order (shards by index, then the header), with a
+//! symbol table, zero timestamps and owners, written to a temp file and renamed.
+
+use std::io::{Cursor, Write};
+use std::path::Path;
+
+use ar_archive_writer::{
+    write_archive_to_stream, ArchiveKind, NewArchiveMember, DEFAULT_OBJECT_READER,
+};
+
+/// Writes `members` (name, bytes) as a GNU archive at `path`.
+pub fn write_archive(path: &Path, members: &[(String, &[u8])]) -> std::io::Result<()> {
+    let new_members: Vec<NewArchiveMember> = members
+        .iter()
+        .map(|(name, bytes)| NewArchiveMember::new(*bytes, &DEFAULT_OBJECT_READER, name.clone()))
+        .collect();
+    let mut out = Cursor::new(Vec::new());
+    write_archive_to_stream(&mut out, &new_members, ArchiveKind::Gnu, false, None)?;
+    write_atomically(path, out.get_ref())
+}
+
+/// Writes `bytes` to a temp file beside `path`, then renames it over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".aotlink-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

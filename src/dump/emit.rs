@@ -1,0 +1,260 @@
+//! Emitting shards on T threads. Each thread owns an LLVM context and target machine; a shard
+//! reaches it as the whole program's bitcode, from which the thread keeps only the shard's
+//! definitions (the rest become declarations), adds the shard table, optimizes and emits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use aotload::format::{encode_shard_table, shard_table_symbol, ShardSpec};
+use inkwell::context::Context;
+use inkwell::memory_buffer::MemoryBuffer;
+use inkwell::module::Module;
+use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::OptimizationLevel;
+use llvm_sys::LLVMVisibility;
+
+use super::partition::ShardPlan;
+use super::tables::{add_blob_global, named_global};
+use crate::ir::{self, GlobalKind};
+use crate::target::CpuTarget;
+
+/// Which outputs to produce, like Julia's `--output-o/--output-bc/--output-asm`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmitKinds {
+    pub obj: bool,
+    pub bc: bool,
+    pub asm: bool,
+}
+
+impl Default for EmitKinds {
+    fn default() -> Self {
+        EmitKinds {
+            obj: true,
+            bc: false,
+            asm: false,
+        }
+    }
+}
+
+/// The files one module (a shard or the header) became.
+#[derive(Clone, Debug, Default)]
+pub struct Emitted {
+    pub object: Option<Vec<u8>>,
+    pub bitcode: Option<Vec<u8>>,
+    pub assembly: Option<Vec<u8>>,
+}
+
+/// What every shard needs to know besides its plan.
+pub struct EmitConfig<'a> {
+    pub triple: &'a str,
+    pub targets: &'a [CpuTarget],
+    pub kinds: EmitKinds,
+    pub fvar_index: &'a HashMap<String, u32>,
+    pub gvar_index: &'a HashMap<String, u32>,
+}
+
+/// Registers the LLVM targets aotlink emits for; safe to call from anywhere, any number of times.
+pub fn init_llvm_targets() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let config = inkwell::targets::InitializationConfig::default();
+        Target::initialize_x86(&config);
+        Target::initialize_aarch64(&config);
+    });
+}
+
+/// A target machine for `triple` and `cpu`, for position-independent code.
+pub fn target_machine(triple: &str, cpu: &CpuTarget) -> Result<TargetMachine, String> {
+    let triple = TargetTriple::create(triple);
+    let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
+    target
+        .create_target_machine(
+            &triple,
+            &cpu.cpu,
+            &cpu.llvm_features(),
+            OptimizationLevel::Default,
+            RelocMode::PIC,
+            CodeModel::Default,
+        )
+        .ok_or_else(|| {
+            format!(
+                "LLVM cannot make a target machine for {} / {}",
+                triple, cpu.cpu
+            )
+        })
+}
+
+/// Writes the requested outputs of `module`. Bitcode first (it is the optimized IR); the
+/// assembly comes from a copy, because emitting code changes the module it runs on.
+pub fn emit_module(
+    module: &Module,
+    machine: &TargetMachine,
+    kinds: EmitKinds,
+) -> Result<Emitted, String> {
+    let bitcode = kinds
+        .bc
+        .then(|| module.write_bitcode_to_memory().as_slice().to_vec());
+    let for_asm = kinds.asm.then(|| module.clone());
+    let object = match kinds.obj {
+        true => Some(
+            machine
+                .write_to_memory_buffer(module, FileType::Object)
+                .map_err(|e| e.to_string())?
+                .as_slice()
+                .to_vec(),
+        ),
+        false => None,
+    };
+    let assembly = match for_asm {
+        Some(m) => Some(
+            machine
+                .write_to_memory_buffer(&m, FileType::Assembly)
+                .map_err(|e| e.to_string())?
+                .as_slice()
+                .to_vec(),
+        ),
+        None => None,
+    };
+    Ok(Emitted {
+        object,
+        bitcode,
+        assembly,
+    })
+}
+
+/// Emits every shard on `threads` threads; results come back in shard order. `on_done` gets
+/// (shards done, shards in all) after each shard, for progress.
+pub fn emit_shards(
+    program: &[u8],
+    plans: &[ShardPlan],
+    config: &EmitConfig,
+    threads: usize,
+    on_done: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Emitted>, (u32, String)> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<Emitted, String>>>> = Mutex::new(vec![None; plans.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= plans.len() || failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let result = build_shard(program, &plans[i], config);
+                failed.fetch_or(result.is_err(), Ordering::SeqCst);
+                results.lock().expect("no thread panics while holding it")[i] = Some(result);
+                on_done(done.fetch_add(1, Ordering::SeqCst) + 1, plans.len());
+            });
+        }
+    });
+    let results = results.into_inner().expect("threads joined");
+    let mut out = Vec::with_capacity(plans.len());
+    for (plan, result) in plans.iter().zip(results) {
+        match result {
+            Some(Ok(emitted)) => out.push(emitted),
+            Some(Err(e)) => return Err((plan.index, e)),
+            // Skipped because another shard failed first; that error is reported below.
+            None => continue,
+        }
+    }
+    if out.len() != plans.len() {
+        return Err((
+            u32::MAX,
+            "emission stopped after an earlier shard failed".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// One shard, start to finish, in this thread's own context.
+fn build_shard(program: &[u8], plan: &ShardPlan, config: &EmitConfig) -> Result<Emitted, String> {
+    let context = Context::create();
+    let buffer = MemoryBuffer::create_from_memory_range(program, "aotlink.program");
+    let module = Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
+    keep_only_shard(&module, plan)?;
+    let base = &config.targets[0];
+    set_target_attributes(&module, base);
+    add_shard_table(&module, plan, config)?;
+    let machine = target_machine(config.triple, base)?;
+    ir::run_passes(&module, "default<O2>", Some(&machine))?;
+    emit_module(&module, &machine, config.kinds)
+}
+
+/// Turns every definition that is not the shard's into a declaration. LLVM's own globals
+/// (constructors, llvm.used) live in shard 0.
+fn keep_only_shard(module: &Module, plan: &ShardPlan) -> Result<(), String> {
+    let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
+    let mut dead_aliases = false;
+    for g in ir::globals(module) {
+        if g.is_declaration() {
+            continue;
+        }
+        if g.is_llvm_special() {
+            if plan.index != 0 {
+                unsafe { llvm_sys::core::LLVMDeleteGlobal(g.0) };
+            }
+            continue;
+        }
+        if members.contains(g.name().as_str()) {
+            continue;
+        }
+        match g.kind() {
+            GlobalKind::Alias => {
+                g.replace_alias_with_declaration();
+                dead_aliases = true;
+            }
+            _ => g.drop_definition(),
+        }
+    }
+    if dead_aliases {
+        ir::run_passes(module, "globaldce", None)?;
+    }
+    Ok(())
+}
+
+/// Every function is compiled for the target's CPU and features, whatever the frontend said.
+fn set_target_attributes(module: &Module, target: &CpuTarget) {
+    for g in ir::globals(module)
+        .into_iter()
+        .filter(|g| g.kind() == GlobalKind::Function && !g.is_declaration())
+    {
+        g.set_function_attribute("target-cpu", &target.cpu);
+        g.remove_function_attribute("tune-cpu");
+        match target.llvm_features().as_str() {
+            "" => g.remove_function_attribute("target-features"),
+            features => g.set_function_attribute("target-features", features),
+        }
+    }
+}
+
+/// The shard's table: its fvars and gvars with their global indices and offsets.
+fn add_shard_table(module: &Module, plan: &ShardPlan, config: &EmitConfig) -> Result<(), String> {
+    let pick = |index: &HashMap<String, u32>| -> Vec<(u32, String)> {
+        plan.members
+            .iter()
+            .filter_map(|n| index.get(n).map(|&i| (i, n.clone())))
+            .collect()
+    };
+    let spec = ShardSpec {
+        index: plan.index,
+        fvars: pick(config.fvar_index),
+        gvars: pick(config.gvar_index),
+        clones: vec![Vec::new(); config.targets.len() - 1],
+        slots: Vec::new(),
+    };
+    let blob = encode_shard_table(&spec, config.targets.len() as u32);
+    add_blob_global(
+        module,
+        &shard_table_symbol(plan.index),
+        &blob,
+        LLVMVisibility::LLVMHiddenVisibility,
+        |r| match r {
+            aotload::format::TableRef::Symbol(name) => named_global(module, name),
+            _ => None,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The header object: the root symbol `aotlink_image` (format head, shard table offsets,
+//! metadata) and the image data.
+
+use std::ffi::CString;
+
+use aotload::format::{
+    encode_root, shard_table_symbol, ImageKind, TableRef, IMAGE_DATA_SIZE_SYMBOL,
+    IMAGE_DATA_SYMBOL, ROOT_SYMBOL,
+};
+use inkwell::context::Context;
+use inkwell::module::Module;
+use llvm_sys::core::*;
+use llvm_sys::LLVMVisibility;
+
+use super::tables::{add_blob_global, declare_hidden};
+
+/// Builds the header module for an image of `nshards` shards.
+pub fn header_module<'ctx>(
+    context: &'ctx Context,
+    triple: &str,
+    data_layout: &str,
+    kind: ImageKind,
+    nshards: u32,
+    meta: &[u8],
+    image_data: &[u8],
+) -> Result<Module<'ctx>, String> {
+    let module = context.create_module("aotlink.header");
+    module.set_triple(&inkwell::targets::TargetTriple::create(triple));
+    let dl = CString::new(data_layout).expect("no NUL in data layouts");
+    unsafe { LLVMSetDataLayout(module.as_mut_ptr(), dl.as_ptr()) };
+
+    let data = add_image_data(&module, image_data);
+    let tables: Vec<_> = (0..nshards)
+        .map(|i| declare_hidden(&module, &shard_table_symbol(i)))
+        .collect();
+    let root = encode_root(kind, nshards, image_data.len() as u64, meta);
+    add_blob_global(
+        &module,
+        ROOT_SYMBOL,
+        &root,
+        LLVMVisibility::LLVMDefaultVisibility,
+        |r| match r {
+            TableRef::ShardTable(i) => tables.get(*i as usize).copied(),
+            TableRef::ImageData => Some(data),
+            TableRef::Symbol(_) => None,
+        },
+    )?;
+    Ok(module)
+}
+
+/// `aotlink_image_data` (the bytes) and `aotlink_image_data_size` (an u64), both hidden, for
+/// C code of the image that declares them.
+fn add_image_data(module: &Module, bytes: &[u8]) -> llvm_sys::prelude::LLVMValueRef {
+    let m = module.as_mut_ptr();
+    unsafe {
+        let ctx = LLVMGetModuleContext(m);
+        let init = LLVMConstStringInContext(ctx, bytes.as_ptr() as *const _, bytes.len() as u32, 1);
+        let name = CString::new(IMAGE_DATA_SYMBOL).unwrap();
+        let data = LLVMAddGlobal(m, LLVMTypeOf(init), name.as_ptr());
+        LLVMSetInitializer(data, init);
+        LLVMSetGlobalConstant(data, 1);
+        LLVMSetVisibility(data, LLVMVisibility::LLVMHiddenVisibility);
+        LLVMSetAlignment(data, 16);
+        let i64t = LLVMInt64TypeInContext(ctx);
+        let name = CString::new(IMAGE_DATA_SIZE_SYMBOL).unwrap();
+        let size = LLVMAddGlobal(m, i64t, name.as_ptr());
+        LLVMSetInitializer(size, LLVMConstInt(i64t, bytes.len() as u64, 0));
+        LLVMSetGlobalConstant(size, 1);
+        LLVMSetVisibility(size, LLVMVisibility::LLVMHiddenVisibility);
+        data
+    }
+}

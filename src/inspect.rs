@@ -1,0 +1,134 @@
+//! `aotlink inspect`: what an image file holds, read without loading it (any format, any host).
+
+use serde::Serialize;
+
+use aotload::features::names_of;
+use aotload::{ImageFile, LoadCause};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub kind: String,
+    pub format: String,
+    pub arch: String,
+    pub triple: String,
+    pub checksum: String,
+    pub shards: Vec<ShardReport>,
+    pub fvars: usize,
+    pub gvars: usize,
+    pub image_data_bytes: usize,
+    pub targets: Vec<TargetReport>,
+    pub exports: Vec<String>,
+    /// Symbols the file itself exports (the root plus the exports, if all is well).
+    pub exported_symbols: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShardReport {
+    pub fvars: usize,
+    pub gvars: usize,
+    pub dispatch_slots: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetReport {
+    pub name: String,
+    pub flags: Vec<&'static str>,
+    pub base: Option<u32>,
+    pub features: Vec<&'static str>,
+    pub clones: u32,
+}
+
+/// Reads and verifies the image in `bytes`.
+pub fn inspect(bytes: &[u8]) -> Result<Report, LoadCause> {
+    let file = ImageFile::parse(bytes)?;
+    file.verify_checksum(bytes)?;
+    let meta = &file.meta;
+    Ok(Report {
+        kind: file.kind.name().to_string(),
+        format: format!("{:?}", file.format),
+        arch: format!("{:?}", file.arch),
+        triple: meta.triple.clone(),
+        checksum: format!("{:016x}", file.checksum),
+        shards: file
+            .shards
+            .iter()
+            .map(|(_, t)| ShardReport {
+                fvars: t.fvar_idxs.len(),
+                gvars: t.gvar_idxs.len(),
+                dispatch_slots: t.slot_fvars.len(),
+            })
+            .collect(),
+        fvars: meta.methods.len(),
+        gvars: meta.gvars.len(),
+        image_data_bytes: file.image_data_file_range.len(),
+        targets: meta
+            .targets
+            .iter()
+            .map(|t| TargetReport {
+                name: t.name.clone(),
+                flags: target_flags(t.flags),
+                base: (t.flags & aotload::meta::TARGET_BASE != 0).then_some(t.base),
+                features: names_of(&t.features, &meta.triple),
+                clones: t.nclones,
+            })
+            .collect(),
+        exports: meta.exports.iter().map(|e| e.name.clone()).collect(),
+        exported_symbols: file.exported_symbols.clone(),
+    })
+}
+
+fn target_flags(flags: u32) -> Vec<&'static str> {
+    use aotload::meta::*;
+    [
+        (TARGET_CLONE_ALL, "clone_all"),
+        (TARGET_OPT_SIZE, "opt_size"),
+        (TARGET_MIN_SIZE, "min_size"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| flags & bit != 0)
+    .map(|(_, name)| name)
+    .collect()
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "kind:       {}", self.kind)?;
+        writeln!(
+            f,
+            "file:       {} {} ({})",
+            self.format, self.arch, self.triple
+        )?;
+        writeln!(f, "checksum:   {} (verified)", self.checksum)?;
+        writeln!(f, "functions:  {}", self.fvars)?;
+        writeln!(f, "globals:    {}", self.gvars)?;
+        writeln!(f, "image data: {} bytes", self.image_data_bytes)?;
+        writeln!(f, "shards:     {}", self.shards.len())?;
+        for (i, s) in self.shards.iter().enumerate() {
+            writeln!(
+                f,
+                "  shard {i}: {} functions, {} globals, {} dispatch slots",
+                s.fvars, s.gvars, s.dispatch_slots
+            )?;
+        }
+        writeln!(f, "targets:    {}", self.targets.len())?;
+        for (i, t) in self.targets.iter().enumerate() {
+            let mut line = format!("  {i}: {}", t.name);
+            if !t.flags.is_empty() {
+                line += &format!(" [{}]", t.flags.join(","));
+            }
+            if let Some(b) = t.base {
+                line += &format!(" base({b})");
+            }
+            line += &format!(", {} clones", t.clones);
+            writeln!(f, "{line}")?;
+            if !t.features.is_empty() {
+                writeln!(f, "     features: {}", t.features.join(","))?;
+            }
+        }
+        writeln!(f, "exports:    {}", self.exports.len())?;
+        for e in &self.exports {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}

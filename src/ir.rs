@@ -1,0 +1,341 @@
+//! Small safe helpers over the LLVM C API for what inkwell does not cover: walking the global
+//! values of a module and what each one references, and changing linkage and visibility.
+//!
+//! Every function takes values that belong to a live module; that is the one invariant the
+//! `unsafe` blocks rely on.
+
+use std::collections::HashSet;
+use std::ffi::CStr;
+
+use inkwell::module::Module;
+use llvm_sys::core::*;
+use llvm_sys::prelude::*;
+use llvm_sys::{LLVMLinkage, LLVMVisibility};
+
+/// A function, global variable or alias of a module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Global(pub LLVMValueRef);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalKind {
+    Function,
+    Variable,
+    Alias,
+}
+
+impl Global {
+    pub fn name(self) -> String {
+        let mut len = 0;
+        unsafe {
+            let ptr = LLVMGetValueName2(self.0, &mut len);
+            String::from_utf8_lossy(std::slice::from_raw_parts(ptr as *const u8, len)).into_owned()
+        }
+    }
+
+    pub fn set_name(self, name: &str) {
+        unsafe { LLVMSetValueName2(self.0, name.as_ptr() as *const _, name.len()) }
+    }
+
+    pub fn kind(self) -> GlobalKind {
+        unsafe {
+            if !LLVMIsAFunction(self.0).is_null() {
+                GlobalKind::Function
+            } else if !LLVMIsAGlobalVariable(self.0).is_null() {
+                GlobalKind::Variable
+            } else {
+                GlobalKind::Alias
+            }
+        }
+    }
+
+    pub fn is_declaration(self) -> bool {
+        unsafe { LLVMIsDeclaration(self.0) != 0 }
+    }
+
+    /// An intrinsic (`llvm.memcpy...`) or LLVM's own special globals (`llvm.used`, ctors).
+    pub fn is_llvm_special(self) -> bool {
+        self.name().starts_with("llvm.")
+    }
+
+    pub fn linkage(self) -> LLVMLinkage {
+        unsafe { LLVMGetLinkage(self.0) }
+    }
+
+    pub fn set_linkage(self, linkage: LLVMLinkage) {
+        unsafe { LLVMSetLinkage(self.0, linkage) }
+    }
+
+    pub fn set_visibility(self, visibility: LLVMVisibility) {
+        unsafe { LLVMSetVisibility(self.0, visibility) }
+    }
+
+    /// Local to its module (internal or private linkage).
+    pub fn is_local(self) -> bool {
+        matches!(
+            self.linkage(),
+            LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage
+        )
+    }
+
+    /// Leaves no comdat group: every symbol gets exactly one definition in one shard.
+    pub fn clear_comdat(self) {
+        unsafe { llvm_sys::comdat::LLVMSetComdat(self.0, std::ptr::null_mut()) }
+    }
+
+    /// The LLVM type of the function (`i64 (i64, double)`) or variable.
+    pub fn value_type_string(self) -> String {
+        unsafe { take_message(LLVMPrintTypeToString(LLVMGlobalGetValueType(self.0))) }
+    }
+
+    /// The value printed as IR.
+    pub fn to_ir_string(self) -> String {
+        unsafe { take_message(LLVMPrintValueToString(self.0)) }
+    }
+
+    /// The globals this one refers to directly: from a function's instructions (and personality),
+    /// a variable's initializer or an alias's aliasee, looking through constant expressions.
+    pub fn references(self) -> Vec<Global> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        unsafe {
+            match self.kind() {
+                GlobalKind::Function => {
+                    if LLVMHasPersonalityFn(self.0) != 0 {
+                        collect_globals(LLVMGetPersonalityFn(self.0), &mut out, &mut seen);
+                    }
+                    let mut bb = LLVMGetFirstBasicBlock(self.0);
+                    while !bb.is_null() {
+                        let mut inst = LLVMGetFirstInstruction(bb);
+                        while !inst.is_null() {
+                            for i in 0..LLVMGetNumOperands(inst) {
+                                collect_globals(
+                                    LLVMGetOperand(inst, i as u32),
+                                    &mut out,
+                                    &mut seen,
+                                );
+                            }
+                            inst = LLVMGetNextInstruction(inst);
+                        }
+                        bb = LLVMGetNextBasicBlock(bb);
+                    }
+                }
+                GlobalKind::Variable => {
+                    let init = LLVMGetInitializer(self.0);
+                    if !init.is_null() {
+                        collect_globals(init, &mut out, &mut seen);
+                    }
+                }
+                GlobalKind::Alias => {
+                    collect_globals(LLVMAliasGetAliasee(self.0), &mut out, &mut seen)
+                }
+            }
+        }
+        out
+    }
+
+    /// Turns a definition into a declaration (drops the body or initializer).
+    pub fn drop_definition(self) {
+        unsafe {
+            match self.kind() {
+                GlobalKind::Function => {
+                    let mut bb = LLVMGetFirstBasicBlock(self.0);
+                    // Instructions may use each other across blocks: drop all uses first.
+                    while !bb.is_null() {
+                        let mut inst = LLVMGetFirstInstruction(bb);
+                        while !inst.is_null() {
+                            let next = LLVMGetNextInstruction(inst);
+                            LLVMReplaceAllUsesWith(inst, LLVMGetUndef(LLVMTypeOf(inst)));
+                            inst = next;
+                        }
+                        bb = LLVMGetNextBasicBlock(bb);
+                    }
+                    while !LLVMGetFirstBasicBlock(self.0).is_null() {
+                        LLVMDeleteBasicBlock(LLVMGetFirstBasicBlock(self.0));
+                    }
+                    if LLVMHasPersonalityFn(self.0) != 0 {
+                        LLVMSetPersonalityFn(self.0, std::ptr::null_mut());
+                    }
+                }
+                GlobalKind::Variable => LLVMSetInitializer(self.0, std::ptr::null_mut()),
+                GlobalKind::Alias => {}
+            }
+        }
+        self.clear_comdat();
+        self.set_linkage(LLVMLinkage::LLVMExternalLinkage);
+    }
+}
+
+unsafe fn collect_globals(
+    value: LLVMValueRef,
+    out: &mut Vec<Global>,
+    seen: &mut HashSet<LLVMValueRef>,
+) {
+    if value.is_null() || !seen.insert(value) {
+        return;
+    }
+    if !LLVMIsAGlobalValue(value).is_null() {
+        out.push(Global(value));
+    } else if !LLVMIsAConstant(value).is_null() {
+        for i in 0..LLVMGetNumOperands(value) {
+            collect_globals(LLVMGetOperand(value, i as u32), out, seen);
+        }
+    }
+}
+
+unsafe fn take_message(ptr: *mut std::os::raw::c_char) -> String {
+    let s = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+    LLVMDisposeMessage(ptr);
+    s
+}
+
+/// All functions, global variables and aliases of `module`, in module order.
+pub fn globals(module: &Module) -> Vec<Global> {
+    let m = module.as_mut_ptr();
+    let mut out = Vec::new();
+    unsafe {
+        let mut f = LLVMGetFirstFunction(m);
+        while !f.is_null() {
+            out.push(Global(f));
+            f = LLVMGetNextFunction(f);
+        }
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            out.push(Global(g));
+            g = LLVMGetNextGlobal(g);
+        }
+        let mut a = LLVMGetFirstGlobalAlias(m);
+        while !a.is_null() {
+            out.push(Global(a));
+            a = LLVMGetNextGlobalAlias(a);
+        }
+    }
+    out
+}
+
+/// The module's own target triple.
+pub fn triple(module: &Module) -> String {
+    module.get_triple().as_str().to_string_lossy().into_owned()
+}
+
+/// Runs a new-pass-manager pipeline (`opt -passes=...` syntax) over `module`.
+pub fn run_passes(
+    module: &Module,
+    passes: &str,
+    machine: Option<&inkwell::targets::TargetMachine>,
+) -> Result<(), String> {
+    use llvm_sys::transforms::pass_builder::*;
+    let passes = std::ffi::CString::new(passes).expect("pass names have no NUL");
+    unsafe {
+        let options = LLVMCreatePassBuilderOptions();
+        let tm = machine.map_or(std::ptr::null_mut(), |m| m.as_mut_ptr());
+        let error = LLVMRunPasses(module.as_mut_ptr(), passes.as_ptr(), tm, options);
+        LLVMDisposePassBuilderOptions(options);
+        if error.is_null() {
+            Ok(())
+        } else {
+            let message = llvm_sys::error::LLVMGetErrorMessage(error);
+            let text = CStr::from_ptr(message).to_string_lossy().into_owned();
+            llvm_sys::error::LLVMDisposeErrorMessage(message);
+            Err(text)
+        }
+    }
+}
+
+impl Global {
+    /// Sets a function attribute such as `target-cpu`.
+    pub fn set_function_attribute(self, key: &str, value: &str) {
+        unsafe {
+            let ctx = LLVMGetModuleContext(LLVMGetGlobalParent(self.0));
+            let attr = LLVMCreateStringAttribute(
+                ctx,
+                key.as_ptr() as *const _,
+                key.len() as u32,
+                value.as_ptr() as *const _,
+                value.len() as u32,
+            );
+            LLVMAddAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, attr);
+        }
+    }
+
+    pub fn remove_function_attribute(self, key: &str) {
+        unsafe {
+            LLVMRemoveStringAttributeAtIndex(
+                self.0,
+                llvm_sys::LLVMAttributeFunctionIndex,
+                key.as_ptr() as *const _,
+                key.len() as u32,
+            )
+        }
+    }
+
+    /// Instructions plus basic blocks: the cost estimate of a function (0 for data).
+    pub fn size_estimate(self) -> u64 {
+        if self.kind() != GlobalKind::Function {
+            return 0;
+        }
+        let mut size = 0;
+        unsafe {
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                size += 1;
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    size += 1;
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        size
+    }
+
+    /// Whether the initializer holds a difference of addresses (`sub (ptrtoint a, ptrtoint b)`,
+    /// as in relative lookup tables): those only resolve when both ends land in one object.
+    pub fn has_relative_reference(self) -> bool {
+        unsafe fn walk(c: LLVMValueRef, seen: &mut HashSet<LLVMValueRef>) -> bool {
+            if c.is_null()
+                || !seen.insert(c)
+                || !LLVMIsAGlobalValue(c).is_null()
+                || LLVMIsAConstant(c).is_null()
+            {
+                return false;
+            }
+            if !LLVMIsAConstantExpr(c).is_null()
+                && LLVMGetConstOpcode(c) == llvm_sys::LLVMOpcode::LLVMSub
+            {
+                return true;
+            }
+            (0..LLVMGetNumOperands(c)).any(|i| walk(LLVMGetOperand(c, i as u32), seen))
+        }
+        if self.kind() != GlobalKind::Variable {
+            return false;
+        }
+        unsafe { walk(LLVMGetInitializer(self.0), &mut HashSet::new()) }
+    }
+
+    /// Replaces this alias by a declaration of the same name and type, and leaves the alias
+    /// internal and unused for GlobalDCE to delete (the C API cannot delete aliases).
+    pub fn replace_alias_with_declaration(self) {
+        let name = self.name();
+        unsafe {
+            let module = LLVMGetGlobalParent(self.0);
+            let value_type = LLVMGlobalGetValueType(self.0);
+            self.set_name(&format!("{name}.aotlink.dead"));
+            let cname = std::ffi::CString::new(name).expect("LLVM names have no NUL");
+            let decl =
+                if LLVMGetTypeKind(value_type) == llvm_sys::LLVMTypeKind::LLVMFunctionTypeKind {
+                    LLVMAddFunction(module, cname.as_ptr(), value_type)
+                } else {
+                    LLVMAddGlobal(module, value_type, cname.as_ptr())
+                };
+            LLVMSetVisibility(decl, LLVMGetVisibility(self.0));
+            let decl = if LLVMTypeOf(decl) == LLVMTypeOf(self.0) {
+                decl
+            } else {
+                LLVMConstBitCast(decl, LLVMTypeOf(self.0))
+            };
+            LLVMReplaceAllUsesWith(self.0, decl);
+        }
+        self.set_linkage(LLVMLinkage::LLVMInternalLinkage);
+    }
+}

@@ -1,0 +1,60 @@
+//! The system C compiler driver as linker (`aotlink sysimg --cc`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::{expand_args, first_error_line, write_export_list, LinkError, LinkJob, Linker};
+
+/// Links by running a C compiler driver (`cc -shared ...`); flags from the platform's `[cc]`.
+pub struct Cc {
+    pub program: PathBuf,
+}
+
+impl Cc {
+    /// Finds `name` (a program on PATH or a path); `None` means `$CC`, then `cc`.
+    pub fn find(name: Option<&str>) -> Result<Cc, LinkError> {
+        let env = std::env::var("CC").ok().filter(|s| !s.trim().is_empty());
+        let name = name
+            .map(str::to_owned)
+            .or(env)
+            .unwrap_or_else(|| "cc".to_string());
+        let program = which::which(&name).map_err(|_| LinkError::CcNotFound(name.clone()))?;
+        Ok(Cc { program })
+    }
+}
+
+impl Linker for Cc {
+    fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError> {
+        let scratch = tempfile::tempdir().map_err(|e| LinkError::Output {
+            path: job.output.clone(),
+            cause: format!("cannot create a temp dir: {e}"),
+        })?;
+        let export_list = write_export_list(job, scratch.path())?;
+        let args = expand_args(
+            &job.platform.cc.args,
+            &[
+                ("output", &job.output.display().to_string()),
+                ("archive", &job.archive.display().to_string()),
+                ("export_list", &export_list.display().to_string()),
+            ],
+            &[],
+        );
+        let program = self.program.display().to_string();
+        let out = Command::new(&self.program)
+            .args(&args)
+            .output()
+            .map_err(|e| LinkError::Cc {
+                program: program.clone(),
+                status: "could not start".into(),
+                message: e.to_string(),
+            })?;
+        if !out.status.success() {
+            return Err(LinkError::Cc {
+                program,
+                status: out.status.to_string(),
+                message: first_error_line(&String::from_utf8_lossy(&out.stderr)),
+            });
+        }
+        Ok(job.output.clone())
+    }
+}

@@ -1,0 +1,10 @@
+//! What an image is built for: the triple and OS ([`Triple`], [`Platform`]) and the CPU
+//! targets of multiversioning ([`CpuTarget`]).
+
+mod cpu;
+mod platform;
+mod triple;
+
+pub use cpu::CpuTarget;
+pub use platform::Platform;
+pub use triple::{Arch, Os, Triple, SUPPORTED};
