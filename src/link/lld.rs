@@ -7,18 +7,18 @@ use super::{expand_args, first_error_line, write_export_list, LinkError, LinkJob
 /// Links with the LLD linked into aotlink; flags come from the platform's `[lld]` table.
 pub struct Lld;
 
-impl Linker for Lld {
-    fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError> {
-        let scratch = tempfile::tempdir()
-            .map_err(|e| LinkError::Lld(format!("cannot create a temp dir: {e}")))?;
-        let export_list = write_export_list(job, scratch.path())?;
+impl Lld {
+    /// The LLD arguments for `job` (without the program name); the export list and stub
+    /// libraries they name are written into `scratch`. A standalone `ld.lld` takes them too.
+    pub fn arguments(job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
+        let export_list = write_export_list(job, scratch)?;
         let stubs = job
             .platform
             .stub_libraries
             .iter()
-            .map(|soname| make_stub_library(job, soname, scratch.path()))
+            .map(|soname| make_stub_library(job, soname, scratch))
             .collect::<Result<Vec<_>, _>>()?;
-        let args = expand_args(
+        Ok(expand_args(
             &job.platform.lld.args,
             &[
                 ("output", &job.output.display().to_string()),
@@ -26,7 +26,15 @@ impl Linker for Lld {
                 ("export_list", &export_list.display().to_string()),
             ],
             &stubs,
-        );
+        ))
+    }
+}
+
+impl Linker for Lld {
+    fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError> {
+        let scratch = tempfile::tempdir()
+            .map_err(|e| LinkError::Lld(format!("cannot create a temp dir: {e}")))?;
+        let args = Lld::arguments(job, scratch.path())?;
         run_lld(&job.platform.lld.flavor, &args)?;
         Ok(job.output.clone())
     }
