@@ -10,7 +10,7 @@ use aotload::{Image, ImageKind, LoadOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use aotlink::codegen::{codegen, CodegenOptions};
-use aotlink::dump::{self, DumpOptions, EmitKinds};
+use aotlink::dump::{self, DumpOptions, EmitKinds, OutputKind};
 use aotlink::link::{self, Cc, Linker, Lld};
 use aotlink::target::{CpuTarget, Platform, Triple};
 
@@ -285,9 +285,9 @@ fn progress_bar() -> indicatif::ProgressBar {
 
 /// The bitcode/assembly archives of a build go beside the image (`x.so` -> `x.bc.a`, `x.s.a`).
 fn copy_side_archives(archive: &Path, output: &Path) -> Result<()> {
-    let (_, bc, asm) = dump::archive_paths(archive);
-    let (_, out_bc, out_asm) = dump::archive_paths(&output.with_extension("a"));
-    for (from, to) in [(bc, out_bc), (asm, out_asm)] {
+    for kind in [OutputKind::Bitcode, OutputKind::Assembly] {
+        let from = dump::archive_path(archive, kind);
+        let to = dump::archive_path(&output.with_extension("a"), kind);
         if from.exists() {
             let bytes = std::fs::read(&from)?;
             dump::write_atomically(&to, &bytes)

@@ -58,7 +58,7 @@ impl Image {
             .map_err(|e| fail(LoadCause::Dlopen(e.to_string())))?;
         let root = unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes()) }
             .map_err(|e| fail(LoadCause::Dlopen(e.to_string())))?;
-        let root = *root as *const u8;
+        let root: *const u8 = *root;
         // SAFETY: the symbol is the verified root, at least ROOT_HEAD_SIZE bytes long.
         let in_memory = unsafe { std::slice::from_raw_parts(root, ROOT_HEAD_SIZE) };
         let in_file =

@@ -45,6 +45,40 @@ pub struct Emitted {
     pub assembly: Option<Vec<u8>>,
 }
 
+/// One kind of output, and the file ending its archive members get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputKind {
+    Object,
+    Bitcode,
+    Assembly,
+}
+
+impl OutputKind {
+    pub const ALL: [OutputKind; 3] = [
+        OutputKind::Object,
+        OutputKind::Bitcode,
+        OutputKind::Assembly,
+    ];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputKind::Object => "o",
+            OutputKind::Bitcode => "bc",
+            OutputKind::Assembly => "s",
+        }
+    }
+}
+
+impl Emitted {
+    pub fn get(&self, kind: OutputKind) -> Option<&[u8]> {
+        match kind {
+            OutputKind::Object => self.object.as_deref(),
+            OutputKind::Bitcode => self.bitcode.as_deref(),
+            OutputKind::Assembly => self.assembly.as_deref(),
+        }
+    }
+}
+
 /// What every shard needs to know besides its plan.
 pub struct EmitConfig<'a> {
     pub triple: &'a str,

@@ -16,7 +16,7 @@ use aotload::meta::{Export, Meta, TargetRecord};
 use inkwell::context::Context;
 
 pub use archive::write_atomically;
-pub use emit::{init_llvm_targets, target_machine, EmitKinds, Emitted};
+pub use emit::{init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind};
 pub use partition::{plan_shards, ShardPlan};
 
 use crate::codegen::Program;
@@ -172,40 +172,36 @@ fn emit_header(
     emit::emit_module(&module, &machine, options.emit)
 }
 
-/// Where each kind of output goes for `-o PATH`: objects at PATH itself, bitcode and assembly
+/// Where `kind`'s archive goes for `-o PATH`: objects at PATH itself, bitcode and assembly
 /// beside it (`x.a` -> `x.bc.a`, `x.s.a`).
-pub fn archive_paths(output: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub fn archive_path(output: &Path, kind: OutputKind) -> PathBuf {
     let text = output.display().to_string();
     let stem = text.strip_suffix(".a").unwrap_or(&text);
-    (
-        output.to_path_buf(),
-        PathBuf::from(format!("{stem}.bc.a")),
-        PathBuf::from(format!("{stem}.s.a")),
-    )
+    match kind {
+        OutputKind::Object => output.to_path_buf(),
+        other => PathBuf::from(format!("{stem}.{}.a", other.extension())),
+    }
 }
 
 /// Writes one archive per emitted kind; returns their paths (objects first).
 pub fn write_archives(dumped: &Dumped, output: &Path) -> Result<Vec<PathBuf>, DumpError> {
-    let (obj_path, bc_path, asm_path) = archive_paths(output);
-    let kinds: [(&dyn Fn(&Emitted) -> Option<&Vec<u8>>, &str, PathBuf); 3] = [
-        (&|e| e.object.as_ref(), "o", obj_path),
-        (&|e| e.bitcode.as_ref(), "bc", bc_path),
-        (&|e| e.assembly.as_ref(), "s", asm_path),
-    ];
     let mut written = Vec::new();
-    for (get, ext, path) in kinds {
-        let Some(header) = get(&dumped.header) else {
+    for kind in OutputKind::ALL {
+        let Some(header) = dumped.header.get(kind) else {
             continue;
         };
+        let ext = kind.extension();
         let mut members: Vec<(String, &[u8])> = dumped
             .plans
             .iter()
             .zip(&dumped.shards)
             .filter_map(|(plan, e)| {
-                get(e).map(|b| (format!("shard_{}.{ext}", plan.index), b.as_slice()))
+                e.get(kind)
+                    .map(|b| (format!("shard_{}.{ext}", plan.index), b))
             })
             .collect();
-        members.push((format!("header.{ext}"), header.as_slice()));
+        members.push((format!("header.{ext}"), header));
+        let path = archive_path(output, kind);
         archive::write_archive(&path, &members).map_err(|e| DumpError::Write {
             path: path.clone(),
             cause: e.to_string(),

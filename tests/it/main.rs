@@ -1,1 +1,9 @@
+//! Integration tests: IR -> image -> loader -> call, through the `aotlink` binary and the
+//! `aotload` crate. One test binary (modules below), fixtures built at test time from sources
+//! in the repository.
 
+mod bad_input;
+mod capi;
+mod common;
+mod determinism;
+mod pipeline;

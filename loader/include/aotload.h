@@ -1,0 +1,59 @@
+/*
+ * aotload.h - C interface of the aotlink image loader (libaotload).
+ *
+ * An image is a shared library built by aotlink. aotload_open verifies it (format, checksum of
+ * the whole file, CPU target) before the dynamic loader runs any of it, then merges its shard
+ * tables: functions and globals are then reachable by index (fvar / gvar) or function name.
+ *
+ * Errors: functions returning pointers return NULL and set a message that
+ * aotload_last_error() returns (per thread, until the next failing call on that thread).
+ */
+#ifndef AOTLOAD_H
+#define AOTLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct aotload_image aotload_image;
+
+/* Opens, verifies and loads the image at `path`, choosing the best CPU target for this host. */
+aotload_image *aotload_open(const char *path);
+
+/* Like aotload_open, but with the CPU target named `target` (NULL: choose). The target must be
+ * usable on this host. */
+aotload_image *aotload_open_target(const char *path, const char *target);
+
+/* Number of functions (fvars) and globals (gvars) of the image. */
+uint32_t aotload_nfvars(const aotload_image *image);
+uint32_t aotload_ngvars(const aotload_image *image);
+
+/* The function of fvar index `index`, in the version for the chosen target. NULL if out of range. */
+const void *aotload_fptr(const aotload_image *image, uint32_t index);
+
+/* The address of the global of gvar index `index`. NULL if out of range. */
+void *aotload_gvar(const aotload_image *image, uint32_t index);
+
+/* The function named `name` (exported or not). NULL if the image has none. */
+const void *aotload_lookup(const aotload_image *image, const char *name);
+
+/* The image data given at build time (--image-data); its size goes to *len (if len != NULL). */
+const uint8_t *aotload_image_data(const aotload_image *image, size_t *len);
+
+/* CPU name of the chosen target. */
+const char *aotload_target_name(const aotload_image *image);
+
+/* Message of the last failing call on this thread, "" if none. */
+const char *aotload_last_error(void);
+
+/* Closes the image; its function and data pointers become invalid. */
+void aotload_close(aotload_image *image);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AOTLOAD_H */

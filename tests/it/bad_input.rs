@@ -1,0 +1,258 @@
+//! Bad input at every stage: one clear line, non-zero exit, no panic, no output left behind,
+//! and nothing of a damaged image runs.
+
+use std::path::Path;
+
+use aotload::{Image, LoadCause, LoadOptions};
+
+use crate::common::*;
+
+fn build_into(dir: &Path, inputs: &[&Path], extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = vec!["build".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend(["-o".into(), dir.join("out.so").display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run_aotlink(&args)
+}
+
+#[test]
+fn missing_input_file() {
+    let dir = scratch("bad-missing");
+    let out = build_into(&dir, &[&dir.join("nope.ll")], &[]);
+    assert_clean_failure(&out, "nope.ll: cannot read");
+    assert_only_files(&dir, &[]);
+}
+
+#[test]
+fn malformed_ir() {
+    let dir = scratch("bad-ir");
+    let ll = dir.join("broken.ll");
+    std::fs::write(&ll, "define i32 @f() {\n  ret i32 %undefined_value\n}\n").unwrap();
+    let out = build_into(&dir, &[&ll], &[]);
+    assert_clean_failure(&out, "broken.ll");
+    assert_only_files(&dir, &["broken.ll"]);
+    std::fs::write(&ll, b"BC\xc0\xde garbage that is not bitcode").unwrap();
+    assert_clean_failure(&build_into(&dir, &[&ll], &[]), "broken.ll");
+    assert_only_files(&dir, &["broken.ll"]);
+}
+
+#[test]
+fn trace_naming_an_unknown_function() {
+    let dir = scratch("bad-trace");
+    let trace = dir.join("trace.txt");
+    std::fs::write(&trace, "# comment\ndot_product\n\nno_such_function\n").unwrap();
+    let out = build_into(
+        &dir,
+        &[kernels_ll()],
+        &["--trace", &trace.display().to_string()],
+    );
+    assert_clean_failure(
+        &out,
+        "trace.txt:4: `no_such_function` is not a function of the inputs",
+    );
+    assert_only_files(&dir, &["trace.txt"]);
+}
+
+#[test]
+fn export_of_an_unknown_function() {
+    let dir = scratch("bad-export");
+    let out = build_into(&dir, &[kernels_ll()], &["--export", "nothing_here"]);
+    assert_clean_failure(&out, "--export nothing_here");
+    assert_only_files(&dir, &[]);
+}
+
+#[test]
+fn unknown_cc_program() {
+    let dir = scratch("bad-cc");
+    let out = build_into(
+        &dir,
+        &[kernels_ll()],
+        &["--kind", "sysimg", "--cc", "no-such-cc-1234"],
+    );
+    assert_clean_failure(&out, "no-such-cc-1234");
+    assert_only_files(&dir, &[]);
+}
+
+/// A good archive from `dump`, for damaging.
+fn good_archive(dir: &Path) -> Vec<u8> {
+    let archive = dir.join("good.a");
+    aotlink_ok([
+        "dump".as_ref(),
+        kernels_ll().as_os_str(),
+        "--shards".as_ref(),
+        "2".as_ref(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::remove_file(archive).unwrap();
+    bytes
+}
+
+#[test]
+fn corrupt_and_truncated_archives_given_to_pkg() {
+    let dir = scratch("bad-archive");
+    let good = good_archive(&dir);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.a", Vec::new()),
+        (
+            "random.a",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+        ),
+        ("truncated.a", good[..good.len() / 2].to_vec()),
+        ("header-only.a", good[..8].to_vec()),
+    ];
+    for (name, bytes) in &cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = run_aotlink([
+            "pkg".as_ref(),
+            path.as_os_str(),
+            "-o".as_ref(),
+            dir.join("out.so").as_os_str(),
+        ]);
+        assert_clean_failure(&out, name);
+        let out = run_aotlink([
+            "sysimg".as_ref(),
+            path.as_os_str(),
+            "-o".as_ref(),
+            dir.join("out.so").as_os_str(),
+        ]);
+        assert_clean_failure(&out, name);
+    }
+    let names: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    assert_only_files(&dir, &names);
+}
+
+fn good_image() -> Vec<u8> {
+    std::fs::read(example_image("for-damage", &["--export-all"])).unwrap()
+}
+
+#[test]
+fn truncated_image_given_to_inspect_and_run() {
+    let dir = scratch("bad-truncated-image");
+    let good = good_image();
+    for cut in [0, 64, good.len() / 3, good.len() - 16] {
+        let path = dir.join(format!("cut{cut}.so"));
+        std::fs::write(&path, &good[..cut]).unwrap();
+        for cmd in [vec!["inspect"], vec!["run"]] {
+            let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+            args.push(path.display().to_string());
+            if cmd[0] == "run" {
+                args.extend(["prime_at".to_string(), "1".to_string()]);
+            }
+            assert_clean_failure(&run_aotlink(&args), &format!("cut{cut}.so"));
+        }
+    }
+}
+
+#[test]
+fn foreign_files_are_not_images() {
+    // A shared library that is not an aotlink image.
+    let out = run_aotlink(["inspect", reference_library().to_str().unwrap()]);
+    assert_clean_failure(&out, "not an aotlink image");
+    // Text is not a shared library at all.
+    let out = run_aotlink(["run", data_file().to_str().unwrap(), "f"]);
+    assert_clean_failure(&out, "not a shared library");
+}
+
+#[test]
+fn image_for_another_architecture_is_refused_before_loading() {
+    let dir = scratch("bad-foreign-arch");
+    let c = dir.join("tiny.c");
+    std::fs::write(&c, "long twice(long x) { return 2 * x; }\n").unwrap();
+    let ll = dir.join("tiny.ll");
+    let status = std::process::Command::new("clang-14")
+        .args([
+            "--target=aarch64-unknown-linux-gnu",
+            "-O2",
+            "-S",
+            "-emit-llvm",
+            "-o",
+        ])
+        .arg(&ll)
+        .arg(&c)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let image = dir.join("tiny-aarch64.so");
+    aotlink_ok([
+        "build".as_ref(),
+        ll.as_os_str(),
+        "--export-all".as_ref(),
+        "-o".as_ref(),
+        image.as_os_str(),
+    ]);
+    // inspect reads it whatever the host; run refuses it.
+    let report = aotlink_ok(["inspect".as_ref(), image.as_os_str()]);
+    assert!(String::from_utf8_lossy(&report.stdout).contains("Aarch64"));
+    assert_clean_failure(
+        &run_aotlink([
+            "run".as_ref(),
+            image.as_os_str(),
+            "twice".as_ref(),
+            "2".as_ref(),
+        ]),
+        "image is for Aarch64",
+    );
+}
+
+#[test]
+fn damaged_code_is_caught_by_the_checksum_before_anything_runs() {
+    let dir = scratch("bad-checksum");
+    let mut bytes = good_image();
+    // Flip a byte in the middle of the file (inside the code).
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    let path = dir.join("damaged.so");
+    std::fs::write(&path, &bytes).unwrap();
+    assert_clean_failure(
+        &run_aotlink(["run", path.to_str().unwrap(), "prime_at", "1"]),
+        "checksum mismatch",
+    );
+    assert_clean_failure(
+        &run_aotlink(["inspect", path.to_str().unwrap()]),
+        "checksum mismatch",
+    );
+    match Image::open(&path, &LoadOptions::default()) {
+        Err(e) => assert!(matches!(e.cause, LoadCause::Checksum { .. }), "{e}"),
+        Ok(_) => panic!("damaged image opened"),
+    }
+}
+
+#[test]
+fn header_parser_survives_random_damage() {
+    let good = good_image();
+    let file = aotload::ImageFile::parse(&good).unwrap();
+    let root = file.checksum_file_offset - aotload::format::CHECKSUM_OFFSET;
+    let mut rng = Args::new(99);
+    let mut next = move || match rng.value(aotload::call::Scalar::Int(64)) {
+        aotload::call::Value::Int(v) => v as u64,
+        _ => unreachable!(),
+    };
+    for round in 0..3000 {
+        let mut bytes = good.clone();
+        // Mostly damage the root and metadata, sometimes anywhere, sometimes cut.
+        for _ in 0..1 + next() % 4 {
+            let at = match round % 3 {
+                0 => root + (next() as usize % 4096).min(bytes.len() - root - 1),
+                _ => next() as usize % bytes.len(),
+            };
+            bytes[at] = next() as u8;
+        }
+        if round % 7 == 0 {
+            bytes.truncate(next() as usize % bytes.len());
+        }
+        // Never a panic; a parse that succeeds still fails the checksum unless nothing changed.
+        if let Ok(parsed) = aotload::ImageFile::parse(&bytes) {
+            if bytes != good {
+                assert!(
+                    parsed.verify_checksum(&bytes).is_err(),
+                    "round {round}: damage not detected"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The C ABI, used from C: a program built by cc against aotload.h and libaotload.
+
+use std::process::Command;
+
+use crate::common::*;
+
+const HARNESS: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include "aotload.h"
+
+int main(int argc, char **argv) {
+    if (aotload_open("/nonexistent/image.so") != NULL) return 10;
+    if (strstr(aotload_last_error(), "/nonexistent/image.so") == NULL) return 11;
+
+    aotload_image *img = aotload_open(argv[1]);
+    if (!img) { fprintf(stderr, "open: %s\n", aotload_last_error()); return 12; }
+    long (*prime_at)(long) = (long (*)(long))aotload_lookup(img, "prime_at");
+    long (*apply_op)(long, long, long) = (long (*)(long, long, long))aotload_lookup(img, "apply_op");
+    if (!prime_at || !apply_op) return 13;
+    if (aotload_lookup(img, "no_such_function") != NULL) return 14;
+    size_t len = 0;
+    const uint8_t *data = aotload_image_data(img, &len);
+    if (aotload_fptr(img, aotload_nfvars(img)) != NULL) return 15;
+    if (aotload_gvar(img, aotload_ngvars(img)) != NULL) return 16;
+    printf("prime_at(10)=%ld apply_op(2,6,7)=%ld data=%zu first=%c target=%s\n",
+           prime_at(10), apply_op(2, 6, 7), len, data[0], aotload_target_name(img));
+    aotload_close(img);
+    return 0;
+}
+"#;
+
+#[test]
+fn c_programs_open_images_through_the_c_abi() {
+    let dir = scratch("capi");
+    let lib_dir = std::path::Path::new(aotlink()).parent().unwrap();
+    assert!(
+        lib_dir.join("libaotload.so").exists(),
+        "cargo did not build libaotload.so in {}",
+        lib_dir.display()
+    );
+    std::fs::write(dir.join("harness.c"), HARNESS).unwrap();
+    let exe = dir.join("harness");
+    let status = Command::new("cc")
+        .arg("-I")
+        .arg(repo().join("loader/include"))
+        .arg(dir.join("harness.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-laotload")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let image = example_image("capi", &["--export-all"]);
+    let out = Command::new(&exe).arg(&image).output().unwrap();
+    let data = std::fs::read(data_file()).unwrap();
+    assert!(
+        out.status.success(),
+        "harness failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = format!(
+        "prime_at(10)=31 apply_op(2,6,7)=42 data={} first={} target=generic\n",
+        data.len(),
+        data[0] as char
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}

@@ -1,0 +1,267 @@
+//! Fixtures: the example compiled to IR with clang-14, the same C built by cc as a reference,
+//! images built by the `aotlink` binary, and a generator of awkward arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+use aotload::call::{Scalar, Signature, Value};
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn aotlink() -> &'static str {
+    env!("CARGO_BIN_EXE_aotlink")
+}
+
+/// A fresh directory under cargo's per-target temp dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("it").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn kernels_c() -> PathBuf {
+    repo().join("examples/kernels/kernels.c")
+}
+
+pub fn trace_file() -> PathBuf {
+    repo().join("examples/kernels/trace.txt")
+}
+
+pub fn data_file() -> PathBuf {
+    repo().join("examples/kernels/data.txt")
+}
+
+/// The flags the example is compiled with (README, examples/kernels/README.md).
+pub const IR_FLAGS: &[&str] = &[
+    "-O2",
+    "-fno-vectorize",
+    "-fno-slp-vectorize",
+    "-ffp-contract=off",
+    "-emit-llvm",
+];
+
+fn check(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// examples/kernels/kernels.c as text IR (`.ll`), compiled once per test run.
+pub fn kernels_ll() -> &'static Path {
+    static IR: OnceLock<PathBuf> = OnceLock::new();
+    IR.get_or_init(|| {
+        let dir = scratch("fixtures-ir");
+        let out = dir.join("kernels.ll");
+        check(
+            Command::new("clang-14")
+                .args(IR_FLAGS)
+                .arg("-S")
+                .arg(kernels_c())
+                .arg("-o")
+                .arg(&out),
+        );
+        out
+    })
+}
+
+/// The same IR as bitcode.
+pub fn kernels_bc() -> &'static Path {
+    static BC: OnceLock<PathBuf> = OnceLock::new();
+    BC.get_or_init(|| {
+        let dir = scratch("fixtures-bc");
+        let out = dir.join("kernels.bc");
+        check(
+            Command::new("clang-14")
+                .args(IR_FLAGS)
+                .arg("-c")
+                .arg(kernels_c())
+                .arg("-o")
+                .arg(&out),
+        );
+        out
+    })
+}
+
+/// kernels.c built by the system C compiler as an ordinary shared library, with the image data
+/// symbols defined by a generated C file holding data.txt.
+pub fn reference_library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = scratch("fixtures-reference");
+        let data = std::fs::read(data_file()).unwrap();
+        let bytes: Vec<String> = data.iter().map(|b| b.to_string()).collect();
+        let c = format!(
+            "const unsigned char aotlink_image_data[] = {{{}}};\nconst unsigned long long aotlink_image_data_size = {};\n",
+            bytes.join(","),
+            data.len()
+        );
+        std::fs::write(dir.join("data.c"), c).unwrap();
+        let out = dir.join("libkernels_ref.so");
+        check(
+            Command::new("cc")
+                .args(["-O2", "-ffp-contract=off", "-fPIC", "-shared", "-o"])
+                .arg(&out)
+                .arg(kernels_c())
+                .arg(dir.join("data.c"))
+                .arg("-lm"),
+        );
+        out
+    })
+}
+
+/// Runs `aotlink ARGS`.
+pub fn run_aotlink<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(aotlink())
+        .args(args)
+        .output()
+        .expect("run aotlink")
+}
+
+/// Runs `aotlink ARGS` and expects success.
+pub fn aotlink_ok<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = run_aotlink(args);
+    assert!(
+        out.status.success(),
+        "aotlink failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `aotlink build` of the example IR with `extra` options into `dir/name`, cached per options.
+pub fn example_image(name: &str, extra: &[&str]) -> PathBuf {
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, PathBuf>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = format!("{name}|{}", extra.join(" "));
+    if let Some(p) = cache.lock().unwrap().get(&key) {
+        return p.clone();
+    }
+    let dir = scratch(&format!("image-{name}"));
+    let out = dir.join(format!("{name}.so"));
+    let mut args: Vec<String> = vec!["build".into(), kernels_ll().display().to_string()];
+    args.extend([
+        "--image-data".into(),
+        data_file().display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    aotlink_ok(&args);
+    cache.lock().unwrap().insert(key, out.clone());
+    out
+}
+
+/// Deterministic awkward arguments: extremes, random bit patterns, small values.
+pub struct Args(u64);
+
+impl Args {
+    pub fn new(seed: u64) -> Args {
+        Args(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn value(&mut self, ty: Scalar) -> Value {
+        let pick = self.next();
+        match ty {
+            Scalar::Int(_) => Value::Int(match pick % 4 {
+                0 => [
+                    0,
+                    1,
+                    -1,
+                    i64::MIN,
+                    i64::MAX,
+                    1024,
+                    1025,
+                    4096,
+                    1 << 32,
+                    -1025,
+                ][(pick >> 8) as usize % 10],
+                1 => (self.next() % 2000) as i64 - 1000,
+                _ => self.next() as i64,
+            }),
+            Scalar::Double | Scalar::Float => {
+                let d = match pick % 4 {
+                    0 => [
+                        0.0,
+                        -0.0,
+                        f64::NAN,
+                        f64::INFINITY,
+                        -f64::INFINITY,
+                        f64::MAX,
+                        f64::MIN_POSITIVE,
+                        1e-310,
+                    ][(pick >> 8) as usize % 8],
+                    1 => f64::from_bits(self.next()),
+                    _ => (self.next() % 2_000_000) as f64 / 1000.0 - 1000.0,
+                };
+                match ty {
+                    Scalar::Float => Value::Float(d as f32),
+                    _ => Value::Double(d),
+                }
+            }
+        }
+    }
+
+    pub fn values(&mut self, sig: &Signature) -> Vec<Value> {
+        sig.params.iter().map(|&t| self.value(t)).collect()
+    }
+}
+
+/// Asserts that a failed run printed one error line, no panic, and exited non-zero.
+pub fn assert_clean_failure(out: &Output, expect: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(
+        lines[0].starts_with("aotlink: error: "),
+        "unexpected error format: {stderr}"
+    );
+    assert!(
+        stderr.contains(expect),
+        "error should mention `{expect}`: {stderr}"
+    );
+}
+
+/// No file in `dir` but the ones listed (no output, no temp file left behind).
+pub fn assert_only_files(dir: &Path, allowed: &[&str]) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !allowed.contains(&n.as_str()))
+        .collect();
+    assert!(
+        names.is_empty(),
+        "unexpected files left in {}: {names:?}",
+        dir.display()
+    );
+}

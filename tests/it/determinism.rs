@@ -1,0 +1,135 @@
+//! The same inputs give the same bytes, whatever the thread count; --emit kinds.
+
+use crate::common::*;
+
+fn build(dir: &std::path::Path, name: &str, extra: &[&str]) -> Vec<u8> {
+    let out = dir.join(name);
+    let mut args = vec![
+        "build".to_string(),
+        kernels_ll().display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+    ];
+    args.extend(
+        ["--export-all", "--image-data"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    args.push(data_file().display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    aotlink_ok(&args);
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn image_bytes_do_not_depend_on_thread_count_or_run() {
+    let dir = scratch("determinism");
+    let one = build(&dir, "t1.so", &["--shards", "4", "--threads", "1"]);
+    let two = build(&dir, "t2.so", &["--shards", "4", "--threads", "2"]);
+    let again = build(&dir, "t2-again.so", &["--shards", "4", "--threads", "2"]);
+    assert!(
+        one == two,
+        "--threads 1 and --threads 2 gave different images"
+    );
+    assert!(two == again, "two runs gave different images");
+    let sysimg_one = build(
+        &dir,
+        "s1.so",
+        &["--shards", "3", "--threads", "1", "--kind", "sysimg"],
+    );
+    let sysimg_two = build(
+        &dir,
+        "s2.so",
+        &["--shards", "3", "--threads", "2", "--kind", "sysimg"],
+    );
+    assert!(
+        sysimg_one == sysimg_two,
+        "sysimg differs between thread counts"
+    );
+}
+
+#[test]
+fn threads_come_from_the_environment_when_not_given() {
+    let dir = scratch("threads-env");
+    let out = dir.join("env.so");
+    let status = std::process::Command::new(aotlink())
+        .env("AOTLINK_IMAGE_THREADS", "2")
+        .args([
+            "build".as_ref(),
+            kernels_ll().as_os_str(),
+            "--shards".as_ref(),
+            "2".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bad = std::process::Command::new(aotlink())
+        .env("AOTLINK_IMAGE_THREADS", "many")
+        .args([
+            "build".as_ref(),
+            kernels_ll().as_os_str(),
+            "-o".as_ref(),
+            dir.join("bad.so").as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("many"));
+}
+
+#[test]
+fn dump_writes_object_bitcode_and_assembly_archives() {
+    let dir = scratch("emit-kinds");
+    let archive = dir.join("image.a");
+    aotlink_ok([
+        "dump".as_ref(),
+        kernels_ll().as_os_str(),
+        "--shards".as_ref(),
+        "2".as_ref(),
+        "--emit".as_ref(),
+        "obj,bc,asm".as_ref(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let members = |path: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let bytes = std::fs::read(path).unwrap();
+        let archive = object::read::archive::ArchiveFile::parse(&*bytes).unwrap();
+        archive
+            .members()
+            .map(|m| {
+                let m = m.unwrap();
+                (
+                    String::from_utf8_lossy(m.name()).into_owned(),
+                    m.data(&*bytes).unwrap().to_vec(),
+                )
+            })
+            .collect()
+    };
+    let names = |v: &[(String, Vec<u8>)]| v.iter().map(|m| m.0.clone()).collect::<Vec<_>>();
+    let objects = members(&archive);
+    assert_eq!(names(&objects), ["shard_0.o", "shard_1.o", "header.o"]);
+    let bitcode = members(&dir.join("image.bc.a"));
+    assert_eq!(names(&bitcode), ["shard_0.bc", "shard_1.bc", "header.bc"]);
+    assert!(bitcode.iter().all(|(_, b)| b.starts_with(b"BC\xc0\xde")));
+    let assembly = members(&dir.join("image.s.a"));
+    assert!(assembly
+        .iter()
+        .all(|(_, s)| String::from_utf8_lossy(s).contains(".text")));
+    // The object archive links; the bitcode one is refused with a reason.
+    let image = dir.join("image.so");
+    aotlink_ok([
+        "pkg".as_ref(),
+        archive.as_os_str(),
+        "-o".as_ref(),
+        image.as_os_str(),
+    ]);
+    let refused = run_aotlink([
+        "pkg".as_ref(),
+        dir.join("image.bc.a").as_os_str(),
+        "-o".as_ref(),
+        dir.join("bc.so").as_os_str(),
+    ]);
+    assert_clean_failure(&refused, "only archives of objects");
+}
