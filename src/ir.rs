@@ -339,3 +339,138 @@ impl Global {
         self.set_linkage(LLVMLinkage::LLVMInternalLinkage);
     }
 }
+
+/// What the multiversioning pass needs to know about a function body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BodyTraits {
+    /// A branch goes back to an earlier (or the same) block: a loop.
+    pub has_loop: bool,
+    /// Some value is a vector.
+    pub uses_vectors: bool,
+    /// Floating-point arithmetic or math intrinsics.
+    pub does_float_math: bool,
+    /// Varargs or parameters passed in memory (byval, sret, ...): cannot sit behind a thunk.
+    pub abi_sensitive: bool,
+}
+
+impl Global {
+    pub fn body_traits(self) -> BodyTraits {
+        use llvm_sys::LLVMOpcode::*;
+        use llvm_sys::LLVMTypeKind::*;
+        let mut traits = BodyTraits::default();
+        unsafe {
+            let fnty = LLVMGlobalGetValueType(self.0);
+            traits.abi_sensitive = LLVMIsFunctionVarArg(fnty) != 0 || self.has_memory_params();
+            let mut index = std::collections::HashMap::new();
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                index.insert(bb, index.len());
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+            let is_vector = |v: LLVMValueRef| {
+                matches!(LLVMGetTypeKind(LLVMTypeOf(v)), LLVMVectorTypeKind | LLVMScalableVectorTypeKind)
+            };
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                let here = index[&bb];
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    match LLVMGetInstructionOpcode(inst) {
+                        LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem => traits.does_float_math = true,
+                        LLVMCall => {
+                            let callee = LLVMGetCalledValue(inst);
+                            if !LLVMIsAFunction(callee).is_null() {
+                                let name = Global(callee).name();
+                                let math = ["llvm.fma.", "llvm.fmuladd.", "llvm.sqrt.", "llvm.exp", "llvm.log", "llvm.pow."];
+                                traits.does_float_math |= math.iter().any(|m| name.starts_with(m));
+                            }
+                        }
+                        _ => {}
+                    }
+                    traits.uses_vectors |= is_vector(inst)
+                        || (0..LLVMGetNumOperands(inst)).any(|i| is_vector(LLVMGetOperand(inst, i as u32)));
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                let term = LLVMGetBasicBlockTerminator(bb);
+                if !term.is_null() {
+                    for s in 0..LLVMGetNumSuccessors(term) {
+                        if index.get(&LLVMGetSuccessor(term, s)).is_some_and(|&to| to <= here) {
+                            traits.has_loop = true;
+                        }
+                    }
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        traits
+    }
+
+    /// Whether a parameter or the result is passed in memory or otherwise ABI-special.
+    fn has_memory_params(self) -> bool {
+        const KINDS: [&str; 7] = ["byval", "sret", "inalloca", "preallocated", "swiftself", "swifterror", "nest"];
+        unsafe {
+            let n = LLVMCountParams(self.0);
+            KINDS.iter().any(|kind| {
+                let id = LLVMGetEnumAttributeKindForName(kind.as_ptr() as *const _, kind.len());
+                (1..=n).any(|i| !LLVMGetEnumAttributeAtIndex(self.0, i, id).is_null())
+            })
+        }
+    }
+
+    /// Adds an attribute without a value (`optsize`) to a function.
+    pub fn add_enum_function_attribute(self, name: &str) {
+        unsafe {
+            let ctx = LLVMGetModuleContext(LLVMGetGlobalParent(self.0));
+            let id = LLVMGetEnumAttributeKindForName(name.as_ptr() as *const _, name.len());
+            let attr = LLVMCreateEnumAttribute(ctx, id, 0);
+            LLVMAddAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, attr);
+        }
+    }
+
+    pub fn remove_enum_function_attribute(self, name: &str) {
+        unsafe {
+            let id = LLVMGetEnumAttributeKindForName(name.as_ptr() as *const _, name.len());
+            LLVMRemoveEnumAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, id);
+        }
+    }
+
+    /// Calls and invokes in this function's body, with the function they call directly.
+    pub fn direct_calls(self) -> Vec<(LLVMValueRef, Global)> {
+        let mut out = Vec::new();
+        unsafe {
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    if !LLVMIsACallInst(inst).is_null() || !LLVMIsAInvokeInst(inst).is_null() {
+                        let callee = LLVMGetCalledValue(inst);
+                        if !LLVMIsAFunction(callee).is_null() {
+                            out.push((inst, Global(callee)));
+                        }
+                    }
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        out
+    }
+}
+
+/// Makes call `inst` call `callee` instead (the callee is a call's last operand).
+pub fn set_callee(inst: LLVMValueRef, callee: Global) {
+    unsafe {
+        let last = LLVMGetNumOperands(inst) - 1;
+        LLVMSetOperand(inst, last as u32, callee.0);
+    }
+}
+
+extern "C" {
+    fn aotlink_shim_clone_function(f: LLVMValueRef, name: *const std::os::raw::c_char) -> LLVMValueRef;
+}
+
+/// A copy of function `f` in the same module, named `name`.
+pub fn clone_function(f: Global, name: &str) -> Global {
+    let cname = std::ffi::CString::new(name).expect("LLVM names have no NUL");
+    Global(unsafe { aotlink_shim_clone_function(f.0, cname.as_ptr()) })
+}

@@ -123,6 +123,10 @@ struct CompileArgs {
     /// Target triple; must agree with the IR's (default: the IR's own).
     #[arg(long)]
     target: Option<String>,
+    /// CPU targets to compile for, in Julia's JULIA_CPU_TARGET grammar
+    /// (default for x86_64: generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1)).
+    #[arg(long, env = "AOTLINK_CPU_TARGET")]
+    cpu_target: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -230,6 +234,8 @@ fn compile_emit(compile: &CompileArgs) -> EmitKinds {
 
 /// codegen + dump + archives.
 fn compile_to_archive(compile: &CompileArgs, kind: Kind, output: &Path) -> Result<()> {
+    // Grammar errors come before any work; names are checked with LLVM once the IR's triple is known.
+    let cpu_targets = compile.cpu_target.as_deref().map(CpuTarget::parse_list).transpose()?;
     let image_data = match &compile.image_data {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("{}: cannot read image data", path.display()))?,
@@ -257,7 +263,7 @@ fn compile_to_archive(compile: &CompileArgs, kind: Kind, output: &Path) -> Resul
         threads: compile.threads,
         emit: compile_emit(compile),
         image_data,
-        targets: vec![CpuTarget::generic()],
+        cpu_targets,
     };
     let progress = progress_bar();
     let dumped = dump::dump(&program, &options, &|done, total| {

@@ -59,7 +59,7 @@ pub const X86_FEATURES: &[&str] = &[
 /// aarch64 features that change what code LLVM may emit.
 pub const AARCH64_FEATURES: &[&str] = &[
     "neon", "fp-armv8", "crc", "lse", "rdm", "fullfp16", "dotprod", "rcpc", "sve", "sve2", "aes",
-    "sha2", "sha3", "sm4", "fp16fml", "jsconv", "fcma", "i8mm", "bf16", "ssbs", "sb", "dit",
+    "sha2", "sha3", "sm4", "fp16fml", "jsconv", "complxnum", "i8mm", "bf16", "ssbs", "sb", "dit",
     "flagm", "rand", "mte",
 ];
 
@@ -288,7 +288,7 @@ mod aarch64 {
                 "sm4" => has!("sm4"),
                 "fp16fml" => has!("fhm"),
                 "jsconv" => has!("jsconv"),
-                "fcma" => has!("fcma"),
+                "complxnum" => has!("fcma"),
                 "i8mm" => has!("i8mm"),
                 "bf16" => has!("bf16"),
                 "ssbs" => has!("ssbs"),

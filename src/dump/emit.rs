@@ -14,6 +14,8 @@ use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, Ta
 use inkwell::OptimizationLevel;
 use llvm_sys::LLVMVisibility;
 
+use super::annotate::CloneSets;
+use super::multiversion::{base_name, clone_name, multiversion, slot_name, Versions};
 use super::partition::ShardPlan;
 use super::tables::{add_blob_global, named_global};
 use crate::ir::{self, GlobalKind};
@@ -83,6 +85,8 @@ impl Emitted {
 pub struct EmitConfig<'a> {
     pub triple: &'a str,
     pub targets: &'a [CpuTarget],
+    /// Which functions get versions for which targets (whole program).
+    pub clone_sets: &'a CloneSets,
     pub kinds: EmitKinds,
     pub fvar_index: &'a HashMap<String, u32>,
     pub gvar_index: &'a HashMap<String, u32>,
@@ -209,10 +213,9 @@ fn build_shard(program: &[u8], plan: &ShardPlan, config: &EmitConfig) -> Result<
     let buffer = MemoryBuffer::create_from_memory_range(program, "aotlink.program");
     let module = Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
     keep_only_shard(&module, plan)?;
-    let base = &config.targets[0];
-    set_target_attributes(&module, base);
-    add_shard_table(&module, plan, config)?;
-    let machine = target_machine(config.triple, base)?;
+    let versions = multiversion(&module, plan, config.clone_sets, config.targets);
+    add_shard_table(&module, plan, config, &versions)?;
+    let machine = target_machine(config.triple, &config.targets[0])?;
     ir::run_passes(&module, "default<O2>", Some(&machine))?;
     emit_module(&module, &machine, config.kinds)
 }
@@ -249,36 +252,38 @@ fn keep_only_shard(module: &Module, plan: &ShardPlan) -> Result<(), String> {
     Ok(())
 }
 
-/// Every function is compiled for the target's CPU and features, whatever the frontend said.
-fn set_target_attributes(module: &Module, target: &CpuTarget) {
-    for g in ir::globals(module)
-        .into_iter()
-        .filter(|g| g.kind() == GlobalKind::Function && !g.is_declaration())
-    {
-        g.set_function_attribute("target-cpu", &target.cpu);
-        g.remove_function_attribute("tune-cpu");
-        match target.llvm_features().as_str() {
-            "" => g.remove_function_attribute("target-features"),
-            features => g.set_function_attribute("target-features", features),
-        }
-    }
-}
-
 /// The shard's table: its fvars and gvars with their global indices and offsets.
-fn add_shard_table(module: &Module, plan: &ShardPlan, config: &EmitConfig) -> Result<(), String> {
-    let pick = |index: &HashMap<String, u32>| -> Vec<(u32, String)> {
-        plan.members
-            .iter()
-            .filter_map(|n| index.get(n).map(|&i| (i, n.clone())))
-            .collect()
+fn add_shard_table(
+    module: &Module,
+    plan: &ShardPlan,
+    config: &EmitConfig,
+    versions: &Versions,
+) -> Result<(), String> {
+    let fvar_names: Vec<(u32, &String)> = (plan.members.iter())
+        .filter_map(|n| config.fvar_index.get(n).map(|&i| (i, n)))
+        .collect();
+    let fvar_symbol = |n: &String| match versions.versioned.contains(n) {
+        true => base_name(n),
+        false => n.clone(),
     };
-    let spec = ShardSpec {
-        index: plan.index,
-        fvars: pick(config.fvar_index),
-        gvars: pick(config.gvar_index),
-        clones: vec![Vec::new(); config.targets.len() - 1],
-        slots: Vec::new(),
-    };
+    let fvars = fvar_names.iter().map(|(i, n)| (*i, fvar_symbol(n))).collect();
+    let gvars = (plan.members.iter())
+        .filter_map(|n| config.gvar_index.get(n).map(|&i| (i, n.clone())))
+        .collect();
+    let clones = (1..config.targets.len())
+        .map(|t| {
+            let has = |n: &str| config.clone_sets.get(n).is_some_and(|s| s >> t & 1 == 1);
+            (fvar_names.iter().enumerate())
+                .filter(|(_, (_, n))| has(n))
+                .map(|(pos, (_, n))| (pos as u32, clone_name(n, t)))
+                .collect()
+        })
+        .collect();
+    let slots = (fvar_names.iter())
+        .filter(|(_, n)| versions.versioned.contains(*n))
+        .map(|(i, n)| (*i, slot_name(n)))
+        .collect();
+    let spec = ShardSpec { index: plan.index, fvars, gvars, clones, slots };
     let blob = encode_shard_table(&spec, config.targets.len() as u32);
     add_blob_global(
         module,

@@ -1,9 +1,11 @@
 //! dump (Julia's `jl_dump_native`): partition the program into shards, emit them on threads,
 //! add the header object, and pack the results into archives.
 
+mod annotate;
 mod archive;
 mod emit;
 mod header;
+mod multiversion;
 mod partition;
 mod tables;
 
@@ -20,7 +22,7 @@ pub use emit::{init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind
 pub use partition::{plan_shards, ShardPlan};
 
 use crate::codegen::Program;
-use crate::target::CpuTarget;
+use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple};
 
 #[derive(Clone, Debug)]
 pub struct DumpOptions {
@@ -32,8 +34,8 @@ pub struct DumpOptions {
     pub emit: EmitKinds,
     /// Opaque bytes stored in the image and handed back by the loader.
     pub image_data: Vec<u8>,
-    /// CPU targets, the base first.
-    pub targets: Vec<CpuTarget>,
+    /// CPU targets, the base first; `None`: the default for the IR's architecture.
+    pub cpu_targets: Option<Vec<CpuTarget>>,
 }
 
 impl Default for DumpOptions {
@@ -44,7 +46,7 @@ impl Default for DumpOptions {
             threads: None,
             emit: EmitKinds::default(),
             image_data: Vec::new(),
-            targets: vec![CpuTarget::generic()],
+            cpu_targets: None,
         }
     }
 }
@@ -59,6 +61,10 @@ pub struct Dumped {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DumpError {
+    #[error(transparent)]
+    CpuTarget(#[from] CpuTargetError),
+    #[error("{0}")]
+    Triple(String),
     #[error("emitting shard {shard}: {cause}")]
     Shard { shard: u32, cause: String },
     #[error("emitting the header: {0}")]
@@ -84,11 +90,10 @@ pub fn dump(
     on_shard_done: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Dumped, DumpError> {
     init_llvm_targets();
-    let plans = plan_shards(
-        &program.module,
-        options.shards,
-        options.targets.len() as u64,
-    );
+    let resolved = resolve_targets(program, options)?;
+    let targets: Vec<CpuTarget> = resolved.iter().map(|r| r.target.clone()).collect();
+    let clone_sets = annotate::annotate(&program.module, &resolved, &program.triple);
+    let plans = plan_shards(&program.module, options.shards, &clone_sets);
     let threads = thread_count(options.threads, plans.len());
     let bitcode = program.module.write_bitcode_to_memory().as_slice().to_vec();
     let index = |names: &[String]| -> HashMap<String, u32> {
@@ -101,15 +106,16 @@ pub fn dump(
     let (fvar_index, gvar_index) = (index(&program.fvars), index(&program.gvars));
     let config = emit::EmitConfig {
         triple: &program.triple,
-        targets: &options.targets,
+        targets: &targets,
+        clone_sets: &clone_sets,
         kinds: options.emit,
         fvar_index: &fvar_index,
         gvar_index: &gvar_index,
     };
     let shards = emit::emit_shards(&bitcode, &plans, &config, threads, on_shard_done)
         .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
-    let meta = image_meta(program, options, &fvar_index);
-    let header = emit_header(program, options, plans.len() as u32, &meta.encode())
+    let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
+    let header = emit_header(program, options, &targets[0], plans.len() as u32, &meta.encode())
         .map_err(DumpError::Header)?;
     Ok(Dumped {
         plans,
@@ -119,18 +125,44 @@ pub fn dump(
     })
 }
 
-fn image_meta(program: &Program, options: &DumpOptions, fvar_index: &HashMap<String, u32>) -> Meta {
+/// The requested CPU targets (or the default for the IR's architecture), resolved by LLVM.
+fn resolve_targets(
+    program: &Program,
+    options: &DumpOptions,
+) -> Result<Vec<ResolvedTarget>, DumpError> {
+    let targets = match &options.cpu_targets {
+        Some(t) => t.clone(),
+        None => {
+            let triple = Triple::parse(&program.triple).map_err(DumpError::Triple)?;
+            CpuTarget::parse_list(CpuTarget::default_string(&triple))?
+        }
+    };
+    Ok(targets
+        .iter()
+        .map(|t| t.resolve(&program.triple))
+        .collect::<Result<_, _>>()?)
+}
+
+fn image_meta(
+    program: &Program,
+    targets: &[ResolvedTarget],
+    clone_sets: &annotate::CloneSets,
+    fvar_index: &HashMap<String, u32>,
+) -> Meta {
+    let nclones = |t: usize| clone_sets.values().filter(|s| *s >> t & 1 == 1).count() as u32;
     Meta {
         triple: program.triple.clone(),
         feature_list_version: FEATURE_LIST_VERSION,
-        targets: options
-            .targets
+        targets: targets
             .iter()
-            .map(|t| TargetRecord {
-                name: t.cpu.clone(),
-                flags: t.flags,
-                base: t.base,
-                ..Default::default()
+            .enumerate()
+            .map(|(t, r)| TargetRecord {
+                name: r.target.cpu.clone(),
+                flags: r.target.flags,
+                base: r.target.base,
+                features: r.mask.clone(),
+                nclones: if t == 0 { 0 } else { nclones(t) },
+                vector_bits: r.vector_bits,
             })
             .collect(),
         methods: program.methods.clone(),
@@ -149,6 +181,7 @@ fn image_meta(program: &Program, options: &DumpOptions, fvar_index: &HashMap<Str
 fn emit_header(
     program: &Program,
     options: &DumpOptions,
+    base: &CpuTarget,
     nshards: u32,
     meta: &[u8],
 ) -> Result<Emitted, String> {
@@ -168,7 +201,7 @@ fn emit_header(
         meta,
         &options.image_data,
     )?;
-    let machine = target_machine(&program.triple, &options.targets[0])?;
+    let machine = target_machine(&program.triple, base)?;
     emit::emit_module(&module, &machine, options.emit)
 }
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use inkwell::module::Module;
 
+use super::annotate::CloneSets;
 use crate::ir::{self, Global, GlobalKind};
 
 /// The definitions one shard emits, sorted by name.
@@ -24,13 +25,14 @@ const MAX_DEFAULT_SHARDS: u64 = 32;
 /// How far over the average a shard may grow before a group goes elsewhere.
 const SLACK_PERCENT: u64 = 10;
 
-/// Plans `requested` shards, or as many as the module's size calls for.
-pub fn plan_shards(module: &Module, requested: Option<u32>, cost_factor: u64) -> Vec<ShardPlan> {
+/// Plans `requested` shards, or as many as the module's size calls for. A function costs its
+/// size times the number of versions it gets (`clone_sets`).
+pub fn plan_shards(module: &Module, requested: Option<u32>, clone_sets: &CloneSets) -> Vec<ShardPlan> {
     let defs: Vec<Global> = ir::globals(module)
         .into_iter()
         .filter(|g| !g.is_declaration() && !g.is_llvm_special())
         .collect();
-    let groups = group(&defs, cost_factor);
+    let groups = group(&defs, clone_sets);
     let total: u64 = groups.iter().map(|g| g.1).sum();
     let n = match requested {
         Some(n) => n.max(1) as u64,
@@ -42,7 +44,7 @@ pub fn plan_shards(module: &Module, requested: Option<u32>, cost_factor: u64) ->
 }
 
 /// Groups of definitions that must share a shard: (sorted names, weight).
-fn group(defs: &[Global], cost_factor: u64) -> Vec<(Vec<String>, u64)> {
+fn group(defs: &[Global], clone_sets: &CloneSets) -> Vec<(Vec<String>, u64)> {
     let index: HashMap<Global, usize> = defs.iter().enumerate().map(|(i, g)| (*g, i)).collect();
     let mut parent: Vec<usize> = (0..defs.len()).collect();
     fn find(parent: &mut [usize], mut i: usize) -> usize {
@@ -68,8 +70,10 @@ fn group(defs: &[Global], cost_factor: u64) -> Vec<(Vec<String>, u64)> {
     for (i, g) in defs.iter().enumerate() {
         let root = find(&mut parent, i);
         let entry = groups.entry(root).or_default();
-        entry.0.push(g.name());
-        entry.1 += (1 + g.size_estimate()) * cost_factor.max(1);
+        let name = g.name();
+        let versions = 1 + clone_sets.get(&name).map_or(0, |s| s.count_ones() as u64);
+        entry.0.push(name);
+        entry.1 += (1 + g.size_estimate()) * versions;
     }
     let mut groups: Vec<(Vec<String>, u64)> = groups.into_values().collect();
     for g in &mut groups {

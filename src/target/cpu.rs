@@ -1,4 +1,12 @@
-//! CPU targets of an image.
+//! CPU targets of multiversioning, in Julia's `JULIA_CPU_TARGET` grammar:
+//! targets separated by `;`, each `CPU[,+feat|-feat...][,clone_all][,base(N)][,opt_size|min_size]`.
+
+use std::ffi::{c_char, CString};
+
+use aotload::features::{feature_list, vector_bits};
+use aotload::meta::{TARGET_BASE, TARGET_CLONE_ALL, TARGET_MIN_SIZE, TARGET_OPT_SIZE};
+
+use super::triple::{Arch, Triple};
 
 /// One CPU target: an LLVM CPU name plus feature changes and flags (`aotload::meta::TARGET_*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -7,22 +15,238 @@ pub struct CpuTarget {
     /// `+feat` / `-feat` as LLVM spells them.
     pub features: Vec<String>,
     pub flags: u32,
+    /// With `TARGET_BASE`: the earlier `clone_all` target whose code this one falls back to.
     pub base: u32,
+}
+
+/// Julia's default for x86_64: a generic base, a full sandybridge copy, and haswell and
+/// AVX-512 versions of the functions that profit from them.
+pub const DEFAULT_X86_64: &str =
+    "generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1)";
+/// For aarch64: a generic base, versions for Armv8.2 cores (dot product, fp16, LSE atomics)
+/// and for SVE cores.
+pub const DEFAULT_AARCH64: &str = "generic;cortex-a76;neoverse-v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpuTargetError {
+    #[error("--cpu-target `{text}`: target {index} is empty")]
+    Empty { text: String, index: usize },
+    #[error("--cpu-target `{text}`: `{token}` is not a feature (+name/-name), clone_all, base(N), opt_size or min_size")]
+    BadToken { text: String, token: String },
+    #[error("--cpu-target: base({base}) of target {index} must name an earlier clone_all target")]
+    BadBase { index: usize, base: String },
+    #[error("--cpu-target: unknown CPU `{cpu}` for {triple}")]
+    UnknownCpu { cpu: String, triple: String },
+    #[error("--cpu-target: unknown feature `{feature}` for {triple} (known: {known})")]
+    UnknownFeature { feature: String, triple: String, known: String },
+    #[error("--cpu-target: LLVM has no target for {0}")]
+    NoLlvmTarget(String),
 }
 
 impl CpuTarget {
     /// The baseline CPU of an architecture, with no extra features.
     pub fn generic() -> CpuTarget {
-        CpuTarget {
-            cpu: "generic".into(),
-            features: Vec::new(),
-            flags: 0,
-            base: 0,
-        }
+        CpuTarget { cpu: "generic".into(), features: Vec::new(), flags: 0, base: 0 }
     }
 
     /// The feature string LLVM takes (`+avx2,-rdrnd`).
     pub fn llvm_features(&self) -> String {
         self.features.join(",")
+    }
+
+    /// The default target string for `triple`'s architecture.
+    pub fn default_string(triple: &Triple) -> &'static str {
+        match triple.arch {
+            Arch::X86_64 => DEFAULT_X86_64,
+            Arch::Aarch64 => DEFAULT_AARCH64,
+        }
+    }
+
+    /// Parses a target string; checks the grammar and the `base(N)` rules, not the names.
+    pub fn parse_list(text: &str) -> Result<Vec<CpuTarget>, CpuTargetError> {
+        let mut targets: Vec<CpuTarget> = Vec::new();
+        for (index, spec) in text.split(';').enumerate() {
+            let mut tokens = spec.split(',').map(str::trim);
+            let cpu = tokens.next().unwrap_or("");
+            if cpu.is_empty() {
+                return Err(CpuTargetError::Empty { text: text.into(), index });
+            }
+            let mut target = CpuTarget { cpu: cpu.to_string(), features: Vec::new(), flags: 0, base: 0 };
+            for token in tokens {
+                match token {
+                    "clone_all" => target.flags |= TARGET_CLONE_ALL,
+                    "opt_size" => target.flags |= TARGET_OPT_SIZE,
+                    "min_size" => target.flags |= TARGET_MIN_SIZE,
+                    t if (t.starts_with('+') || t.starts_with('-')) && t.len() > 1 => target.features.push(t.to_string()),
+                    t if t.starts_with("base(") && t.ends_with(')') => {
+                        let n = &t[5..t.len() - 1];
+                        let bad = || CpuTargetError::BadBase { index, base: n.to_string() };
+                        let base: usize = n.parse().map_err(|_| bad())?;
+                        let ok = base < index && (base == 0 || targets[base].flags & TARGET_CLONE_ALL != 0);
+                        if !ok {
+                            return Err(bad());
+                        }
+                        target.base = base as u32;
+                        target.flags |= TARGET_BASE;
+                    }
+                    t => return Err(CpuTargetError::BadToken { text: text.into(), token: t.to_string() }),
+                }
+            }
+            targets.push(target);
+        }
+        Ok(targets)
+    }
+
+    /// The full feature set of this target according to LLVM, as names of aotload's list.
+    pub fn resolve(&self, triple: &str) -> Result<ResolvedTarget, CpuTargetError> {
+        let list = feature_list(triple);
+        for f in &self.features {
+            if !list.contains(&&f[1..]) {
+                return Err(CpuTargetError::UnknownFeature {
+                    feature: f[1..].to_string(),
+                    triple: triple.into(),
+                    known: list.join(","),
+                });
+            }
+        }
+        let enabled = resolve_with_llvm(triple, &self.cpu, &self.llvm_features(), list)?;
+        let names: Vec<&str> = list.iter().zip(&enabled).filter(|(_, on)| **on).map(|(n, _)| *n).collect();
+        let mask = aotload::features::mask_of(list, names.iter().copied()).expect("names come from the list");
+        Ok(ResolvedTarget { vector_bits: vector_bits(&mask, triple), mask, target: self.clone() })
+    }
+}
+
+/// A target with its feature set resolved by LLVM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedTarget {
+    pub target: CpuTarget,
+    /// Bitmask over aotload's feature list for the triple.
+    pub mask: Vec<u64>,
+    pub vector_bits: u32,
+}
+
+impl ResolvedTarget {
+    pub fn has(&self, feature: &str, triple: &str) -> bool {
+        aotload::features::names_of(&self.mask, triple).contains(&feature)
+    }
+}
+
+extern "C" {
+    fn aotlink_shim_resolve_cpu(
+        triple: *const c_char,
+        cpu: *const c_char,
+        features: *const c_char,
+        names: *const *const c_char,
+        count: usize,
+        enabled: *mut u8,
+        error: *mut *mut c_char,
+    ) -> i32;
+    #[cfg(test)]
+    fn aotlink_shim_feature_known(triple: *const c_char, name: *const c_char) -> i32;
+    fn aotlink_shim_free(p: *mut c_char);
+}
+
+fn resolve_with_llvm(triple: &str, cpu: &str, features: &str, list: &[&str]) -> Result<Vec<bool>, CpuTargetError> {
+    crate::dump::init_llvm_targets();
+    let c = |s: &str| CString::new(s).expect("no NUL in target names");
+    let (ctriple, ccpu, cfeatures) = (c(triple), c(cpu), c(features));
+    let cnames: Vec<CString> = list.iter().map(|n| c(n)).collect();
+    let ptrs: Vec<*const c_char> = cnames.iter().map(|n| n.as_ptr()).collect();
+    let mut enabled = vec![0u8; list.len()];
+    let mut error = std::ptr::null_mut();
+    let status = unsafe {
+        aotlink_shim_resolve_cpu(
+            ctriple.as_ptr(),
+            ccpu.as_ptr(),
+            cfeatures.as_ptr(),
+            ptrs.as_ptr(),
+            ptrs.len(),
+            enabled.as_mut_ptr(),
+            &mut error,
+        )
+    };
+    match status {
+        0 => Ok(enabled.into_iter().map(|e| e != 0).collect()),
+        1 => {
+            let message = unsafe { std::ffi::CStr::from_ptr(error).to_string_lossy().into_owned() };
+            unsafe { aotlink_shim_free(error) };
+            Err(CpuTargetError::NoLlvmTarget(format!("{triple}: {message}")))
+        }
+        _ => Err(CpuTargetError::UnknownCpu { cpu: cpu.into(), triple: triple.into() }),
+    }
+}
+
+/// Whether LLVM knows `name` as a feature of `triple` (for checking aotload's feature lists).
+#[cfg(test)]
+fn llvm_knows_feature(triple: &str, name: &str) -> bool {
+    crate::dump::init_llvm_targets();
+    let (t, n) = (CString::new(triple).unwrap(), CString::new(name).unwrap());
+    unsafe { aotlink_shim_feature_known(t.as_ptr(), n.as_ptr()) != 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X86: &str = "x86_64-unknown-linux-gnu";
+    const ARM: &str = "aarch64-unknown-linux-gnu";
+
+    #[test]
+    fn julia_default_string_parses() {
+        let t = CpuTarget::parse_list(DEFAULT_X86_64).unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[1].cpu, "sandybridge");
+        assert_eq!(t[1].features, vec!["-xsaveopt"]);
+        assert_eq!(t[1].flags, TARGET_CLONE_ALL);
+        assert_eq!((t[2].flags, t[2].base), (TARGET_BASE, 1));
+        assert_eq!(CpuTarget::parse_list(DEFAULT_AARCH64).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn grammar_errors_are_caught_before_any_work() {
+        let err = |s| CpuTarget::parse_list(s).unwrap_err();
+        assert!(matches!(err("generic;;haswell"), CpuTargetError::Empty { index: 1, .. }));
+        assert!(matches!(err("generic;"), CpuTargetError::Empty { .. }));
+        assert!(matches!(err("generic;haswell,base(2)"), CpuTargetError::BadBase { .. }));
+        assert!(matches!(err("generic;haswell,base(1)"), CpuTargetError::BadBase { .. }));
+        assert!(matches!(err("generic;sandybridge;haswell,base(1)"), CpuTargetError::BadBase { .. }));
+        assert!(matches!(err("generic;haswell,base(x)"), CpuTargetError::BadBase { .. }));
+        assert!(matches!(err("generic;haswell,fast"), CpuTargetError::BadToken { .. }));
+    }
+
+    #[test]
+    fn llvm_resolves_cpu_names_to_feature_sets() {
+        let resolve = |s: &str| CpuTarget::parse_list(s).unwrap().remove(0).resolve(X86).unwrap();
+        let haswell = resolve("haswell");
+        assert!(haswell.has("avx2", X86) && haswell.has("fma", X86) && haswell.has("rdrnd", X86));
+        assert!(!haswell.has("avx512f", X86));
+        assert_eq!(haswell.vector_bits, 256);
+        assert!(!resolve("haswell,-rdrnd").has("rdrnd", X86));
+        // Removing a feature removes what depends on it.
+        assert!(!resolve("haswell,-avx").has("avx2", X86));
+        let v4 = resolve("x86-64-v4");
+        assert_eq!(v4.vector_bits, 512);
+        assert!(v4.has("avx512bw", X86) && v4.has("avx512vl", X86));
+        let generic = resolve("generic");
+        assert!(generic.has("sse2", X86) && !generic.has("sse3", X86));
+        let a76 = CpuTarget::parse_list("cortex-a76").unwrap()[0].resolve(ARM).unwrap();
+        assert!(a76.has("dotprod", ARM) && a76.has("neon", ARM));
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        let t = &CpuTarget::parse_list("pentium9000").unwrap()[0];
+        assert!(matches!(t.resolve(X86), Err(CpuTargetError::UnknownCpu { .. })));
+        let t = &CpuTarget::parse_list("haswell,+warp-drive").unwrap()[0];
+        assert!(matches!(t.resolve(X86), Err(CpuTargetError::UnknownFeature { .. })));
+    }
+
+    #[test]
+    fn every_name_of_the_feature_lists_is_an_llvm_feature() {
+        for (triple, list) in [(X86, aotload::features::X86_FEATURES), (ARM, aotload::features::AARCH64_FEATURES)] {
+            for name in list {
+                assert!(llvm_knows_feature(triple, name), "LLVM does not know {name} for {triple}");
+            }
+        }
     }
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what aotlink needs from Debian when it is missing: LLVM 14 (headers and static
+# libraries), LLD 14 (linked into aotlink), clang 14 (compiles the example to IR).
+# Idempotent; needs root or sudo only when something is missing.
+set -euo pipefail
+
+packages=(llvm-14-dev libpolly-14-dev liblld-14-dev clang-14 lld-14 zlib1g-dev libffi-dev)
+# The cross-image tests also use these when present (see docs/CROSS.md when that lands).
+packages+=("$@")
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  as_root=(sudo)
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

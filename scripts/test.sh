@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The tests: formatting, lints, unit and integration tests (installs what is missing first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace

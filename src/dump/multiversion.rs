@@ -1,0 +1,174 @@
+//! Making the versions of one shard's functions, as the annotation decided.
+//!
+//! A function `f` with versions becomes:
+//! - `f.aotlink.base`: its body for the base target (the fvar table points here);
+//! - `f.aotlink.t<k>`: a copy of the body for each target `k` it is cloned for;
+//! - `f.aotlink.slot`: a writable pointer, initially `f.aotlink.base`, that the loader points
+//!   at the chosen version;
+//! - `f` itself: a thunk that calls through the slot, keeping `f`'s linkage and visibility.
+//!   Every use of `f` (address stored in data, exports, calls from code) sees the thunk, so
+//!   addresses compare equal everywhere and a plain dlopen runs the base version.
+//!
+//! Calls between functions with the same clone set stay direct (version `k` calls version `k`):
+//! whatever target the loader picks, it picks matching versions of both.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::CString;
+
+use inkwell::module::Module;
+use llvm_sys::core::*;
+use llvm_sys::{LLVMLinkage, LLVMVisibility};
+
+use super::annotate::CloneSets;
+use super::partition::ShardPlan;
+use crate::ir::{self, Global, GlobalKind};
+use crate::target::CpuTarget;
+
+pub fn base_name(f: &str) -> String {
+    format!("{f}.aotlink.base")
+}
+
+pub fn clone_name(f: &str, target: usize) -> String {
+    format!("{f}.aotlink.t{target}")
+}
+
+pub fn slot_name(f: &str) -> String {
+    format!("{f}.aotlink.slot")
+}
+
+/// The symbols the shard table needs, by function name.
+#[derive(Default)]
+pub struct Versions {
+    /// Functions of this shard that have versions (so their fvar entry is `f.aotlink.base`).
+    pub versioned: HashSet<String>,
+}
+
+/// Creates versions, thunks and slots for the shard's functions and sets every function's
+/// target attributes. `sets` covers the whole program.
+pub fn multiversion(module: &Module, plan: &ShardPlan, sets: &CloneSets, targets: &[CpuTarget]) -> Versions {
+    let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
+    let set_of = |name: &str| sets.get(name).copied().unwrap_or(0);
+    let functions: Vec<Global> = ir::globals(module)
+        .into_iter()
+        .filter(|g| g.kind() == GlobalKind::Function && !g.is_declaration() && members.contains(g.name().as_str()))
+        .collect();
+
+    let mut versions = Versions::default();
+    // (function body, its owner's clone set, the target it is the version for)
+    let mut bodies: Vec<(Global, u64, usize)> = Vec::new();
+    for f in functions {
+        let name = f.name();
+        let set = set_of(&name);
+        if set == 0 {
+            set_target_attributes(f, &targets[0]);
+            bodies.push((f, 0, 0));
+            continue;
+        }
+        let thunk = make_thunk(module, f, &name);
+        set_target_attributes(f, &targets[0]);
+        set_target_attributes(thunk, &targets[0]);
+        bodies.push((f, set, 0));
+        for (t, target) in targets.iter().enumerate().skip(1).filter(|(t, _)| set >> t & 1 == 1) {
+            let copy = ir::clone_function(f, &clone_name(&name, t));
+            copy.set_linkage(LLVMLinkage::LLVMExternalLinkage);
+            copy.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
+            set_target_attributes(copy, target);
+            bodies.push((copy, set, t));
+        }
+        versions.versioned.insert(name);
+    }
+    // Direct calls between functions cloned alike go to the matching version.
+    let mut declared: BTreeMap<String, Global> = BTreeMap::new();
+    for (body, set, t) in bodies.into_iter().filter(|(_, set, _)| *set != 0) {
+        for (call, callee) in body.direct_calls() {
+            let callee_name = callee.name();
+            if set_of(&callee_name) != set {
+                continue;
+            }
+            let target_name = if t == 0 { base_name(&callee_name) } else { clone_name(&callee_name, t) };
+            let target = *declared
+                .entry(target_name.clone())
+                .or_insert_with(|| function_named(module, &target_name, callee));
+            ir::set_callee(call, target);
+        }
+    }
+    versions
+}
+
+/// Renames `f` to its base version and puts a thunk named `name` in its place, calling through
+/// a new slot. Returns the thunk.
+fn make_thunk(module: &Module, f: Global, name: &str) -> Global {
+    let m = module.as_mut_ptr();
+    unsafe {
+        let fnty = LLVMGlobalGetValueType(f.0);
+        let (linkage, visibility) = (f.linkage(), LLVMGetVisibility(f.0));
+        f.set_name(&base_name(name));
+        let cname = CString::new(name).expect("LLVM names have no NUL");
+        let thunk = Global(LLVMAddFunction(m, cname.as_ptr(), fnty));
+        LLVMReplaceAllUsesWith(f.0, thunk.0);
+        thunk.set_linkage(linkage);
+        thunk.set_visibility(visibility);
+        f.set_linkage(LLVMLinkage::LLVMExternalLinkage);
+        f.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
+        let cc = LLVMGetFunctionCallConv(f.0);
+        LLVMSetFunctionCallConv(thunk.0, cc);
+
+        let slot_type = LLVMTypeOf(f.0);
+        let cslot = CString::new(slot_name(name)).expect("LLVM names have no NUL");
+        let slot = LLVMAddGlobal(m, slot_type, cslot.as_ptr());
+        LLVMSetInitializer(slot, f.0);
+        LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
+
+        let ctx = LLVMGetModuleContext(m);
+        let builder = LLVMCreateBuilderInContext(ctx);
+        let entry = LLVMAppendBasicBlockInContext(ctx, thunk.0, c"entry".as_ptr());
+        LLVMPositionBuilderAtEnd(builder, entry);
+        let target = LLVMBuildLoad2(builder, slot_type, slot, c"version".as_ptr());
+        let mut args: Vec<_> = (0..LLVMCountParams(thunk.0)).map(|i| LLVMGetParam(thunk.0, i)).collect();
+        let returns_void = LLVMGetTypeKind(LLVMGetReturnType(fnty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind;
+        let call = LLVMBuildCall2(builder, fnty, target, args.as_mut_ptr(), args.len() as u32, c"".as_ptr());
+        LLVMSetInstructionCallConv(call, cc);
+        LLVMSetTailCall(call, 1);
+        if returns_void {
+            LLVMBuildRetVoid(builder);
+        } else {
+            LLVMBuildRet(builder, call);
+        }
+        LLVMDisposeBuilder(builder);
+        thunk
+    }
+}
+
+/// The function `name` of the module, or a hidden declaration of it typed like `like`.
+fn function_named(module: &Module, name: &str, like: Global) -> Global {
+    let cname = CString::new(name).expect("LLVM names have no NUL");
+    unsafe {
+        let m = module.as_mut_ptr();
+        let existing = LLVMGetNamedFunction(m, cname.as_ptr());
+        if !existing.is_null() {
+            return Global(existing);
+        }
+        let decl = Global(LLVMAddFunction(m, cname.as_ptr(), LLVMGlobalGetValueType(like.0)));
+        decl.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
+        LLVMSetFunctionCallConv(decl.0, LLVMGetFunctionCallConv(like.0));
+        decl
+    }
+}
+
+/// Every version is compiled for its target's CPU and features, whatever the frontend said.
+fn set_target_attributes(f: Global, target: &CpuTarget) {
+    f.set_function_attribute("target-cpu", &target.cpu);
+    f.remove_function_attribute("tune-cpu");
+    match target.llvm_features().as_str() {
+        "" => f.remove_function_attribute("target-features"),
+        features => f.set_function_attribute("target-features", features),
+    }
+    use aotload::meta::{TARGET_MIN_SIZE, TARGET_OPT_SIZE};
+    for (flag, attribute) in [(TARGET_OPT_SIZE, "optsize"), (TARGET_MIN_SIZE, "minsize")] {
+        if target.flags & flag != 0 {
+            f.add_enum_function_attribute(attribute);
+        } else {
+            f.remove_enum_function_attribute(attribute);
+        }
+    }
+}
