@@ -289,9 +289,10 @@ impl Global {
         size
     }
 
-    /// Whether the initializer holds a difference of addresses (`sub (ptrtoint a, ptrtoint b)`,
-    /// as in relative lookup tables): those only resolve when both ends land in one object.
-    pub fn has_relative_reference(self) -> bool {
+    /// Whether the initializer must land in the same object as what it refers to: it holds a
+    /// difference of addresses (`sub (ptrtoint a, ptrtoint b)`, as in relative lookup tables)
+    /// or the address of a basic block (computed-goto tables).
+    pub fn has_object_local_reference(self) -> bool {
         unsafe fn walk(c: LLVMValueRef, seen: &mut HashSet<LLVMValueRef>) -> bool {
             if c.is_null()
                 || !seen.insert(c)
@@ -299,6 +300,9 @@ impl Global {
                 || LLVMIsAConstant(c).is_null()
             {
                 return false;
+            }
+            if !LLVMIsABlockAddress(c).is_null() {
+                return true;
             }
             if !LLVMIsAConstantExpr(c).is_null()
                 && LLVMGetConstOpcode(c) == llvm_sys::LLVMOpcode::LLVMSub
@@ -349,8 +353,10 @@ pub struct BodyTraits {
     pub uses_vectors: bool,
     /// Floating-point arithmetic or math intrinsics.
     pub does_float_math: bool,
-    /// Varargs or parameters passed in memory (byval, sret, ...): cannot sit behind a thunk.
-    pub abi_sensitive: bool,
+    /// Cannot have versions: varargs or parameters passed in memory (byval, sret, ...) cannot
+    /// be forwarded by a thunk, and blocks whose address is taken (computed goto tables)
+    /// belong to one body only.
+    pub unclonable: bool,
 }
 
 impl Global {
@@ -360,7 +366,7 @@ impl Global {
         let mut traits = BodyTraits::default();
         unsafe {
             let fnty = LLVMGlobalGetValueType(self.0);
-            traits.abi_sensitive = LLVMIsFunctionVarArg(fnty) != 0 || self.has_memory_params();
+            traits.unclonable = LLVMIsFunctionVarArg(fnty) != 0 || self.has_memory_params();
             let mut index = std::collections::HashMap::new();
             let mut bb = LLVMGetFirstBasicBlock(self.0);
             while !bb.is_null() {
@@ -368,33 +374,54 @@ impl Global {
                 bb = LLVMGetNextBasicBlock(bb);
             }
             let is_vector = |v: LLVMValueRef| {
-                matches!(LLVMGetTypeKind(LLVMTypeOf(v)), LLVMVectorTypeKind | LLVMScalableVectorTypeKind)
+                matches!(
+                    LLVMGetTypeKind(LLVMTypeOf(v)),
+                    LLVMVectorTypeKind | LLVMScalableVectorTypeKind
+                )
             };
             let mut bb = LLVMGetFirstBasicBlock(self.0);
             while !bb.is_null() {
+                let mut block_use = LLVMGetFirstUse(LLVMBasicBlockAsValue(bb));
+                while !block_use.is_null() {
+                    traits.unclonable |= !LLVMIsABlockAddress(LLVMGetUser(block_use)).is_null();
+                    block_use = LLVMGetNextUse(block_use);
+                }
                 let here = index[&bb];
                 let mut inst = LLVMGetFirstInstruction(bb);
                 while !inst.is_null() {
                     match LLVMGetInstructionOpcode(inst) {
-                        LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem => traits.does_float_math = true,
+                        LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem => {
+                            traits.does_float_math = true
+                        }
                         LLVMCall => {
                             let callee = LLVMGetCalledValue(inst);
                             if !LLVMIsAFunction(callee).is_null() {
                                 let name = Global(callee).name();
-                                let math = ["llvm.fma.", "llvm.fmuladd.", "llvm.sqrt.", "llvm.exp", "llvm.log", "llvm.pow."];
+                                let math = [
+                                    "llvm.fma.",
+                                    "llvm.fmuladd.",
+                                    "llvm.sqrt.",
+                                    "llvm.exp",
+                                    "llvm.log",
+                                    "llvm.pow.",
+                                ];
                                 traits.does_float_math |= math.iter().any(|m| name.starts_with(m));
                             }
                         }
                         _ => {}
                     }
                     traits.uses_vectors |= is_vector(inst)
-                        || (0..LLVMGetNumOperands(inst)).any(|i| is_vector(LLVMGetOperand(inst, i as u32)));
+                        || (0..LLVMGetNumOperands(inst))
+                            .any(|i| is_vector(LLVMGetOperand(inst, i as u32)));
                     inst = LLVMGetNextInstruction(inst);
                 }
                 let term = LLVMGetBasicBlockTerminator(bb);
                 if !term.is_null() {
                     for s in 0..LLVMGetNumSuccessors(term) {
-                        if index.get(&LLVMGetSuccessor(term, s)).is_some_and(|&to| to <= here) {
+                        if index
+                            .get(&LLVMGetSuccessor(term, s))
+                            .is_some_and(|&to| to <= here)
+                        {
                             traits.has_loop = true;
                         }
                     }
@@ -407,7 +434,15 @@ impl Global {
 
     /// Whether a parameter or the result is passed in memory or otherwise ABI-special.
     fn has_memory_params(self) -> bool {
-        const KINDS: [&str; 7] = ["byval", "sret", "inalloca", "preallocated", "swiftself", "swifterror", "nest"];
+        const KINDS: [&str; 7] = [
+            "byval",
+            "sret",
+            "inalloca",
+            "preallocated",
+            "swiftself",
+            "swifterror",
+            "nest",
+        ];
         unsafe {
             let n = LLVMCountParams(self.0);
             KINDS.iter().any(|kind| {
@@ -466,7 +501,10 @@ pub fn set_callee(inst: LLVMValueRef, callee: Global) {
 }
 
 extern "C" {
-    fn aotlink_shim_clone_function(f: LLVMValueRef, name: *const std::os::raw::c_char) -> LLVMValueRef;
+    fn aotlink_shim_clone_function(
+        f: LLVMValueRef,
+        name: *const std::os::raw::c_char,
+    ) -> LLVMValueRef;
 }
 
 /// A copy of function `f` in the same module, named `name`.

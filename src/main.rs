@@ -235,7 +235,11 @@ fn compile_emit(compile: &CompileArgs) -> EmitKinds {
 /// codegen + dump + archives.
 fn compile_to_archive(compile: &CompileArgs, kind: Kind, output: &Path) -> Result<()> {
     // Grammar errors come before any work; names are checked with LLVM once the IR's triple is known.
-    let cpu_targets = compile.cpu_target.as_deref().map(CpuTarget::parse_list).transpose()?;
+    let cpu_targets = compile
+        .cpu_target
+        .as_deref()
+        .map(CpuTarget::parse_list)
+        .transpose()?;
     let image_data = match &compile.image_data {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("{}: cannot read image data", path.display()))?,

@@ -58,9 +58,31 @@ pub const X86_FEATURES: &[&str] = &[
 
 /// aarch64 features that change what code LLVM may emit.
 pub const AARCH64_FEATURES: &[&str] = &[
-    "neon", "fp-armv8", "crc", "lse", "rdm", "fullfp16", "dotprod", "rcpc", "sve", "sve2", "aes",
-    "sha2", "sha3", "sm4", "fp16fml", "jsconv", "complxnum", "i8mm", "bf16", "ssbs", "sb", "dit",
-    "flagm", "rand", "mte",
+    "neon",
+    "fp-armv8",
+    "crc",
+    "lse",
+    "rdm",
+    "fullfp16",
+    "dotprod",
+    "rcpc",
+    "sve",
+    "sve2",
+    "aes",
+    "sha2",
+    "sha3",
+    "sm4",
+    "fp16fml",
+    "jsconv",
+    "complxnum",
+    "i8mm",
+    "bf16",
+    "ssbs",
+    "sb",
+    "dit",
+    "flagm",
+    "rand",
+    "mte",
 ];
 
 /// The list for an LLVM triple's architecture.

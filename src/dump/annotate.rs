@@ -9,8 +9,9 @@
 //!   vectors than its base, and those doing floating-point math when it adds FMA;
 //! - then, to save dispatch, a function called by a cloned one joins when it calls a cloned
 //!   function itself, until nothing changes;
-//! - varargs functions and functions with parameters passed in memory are never cloned: their
-//!   calls cannot be forwarded through a dispatch thunk.
+//! - varargs functions and functions with parameters passed in memory are never cloned (their
+//!   calls cannot be forwarded through a dispatch thunk), nor functions whose block addresses
+//!   are taken (a computed-goto table can point into one body only).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -32,22 +33,33 @@ pub fn annotate(module: &Module, targets: &[ResolvedTarget], triple: &str) -> Cl
         .into_iter()
         .filter(|g| g.kind() == GlobalKind::Function && !g.is_declaration() && !g.is_llvm_special())
         .collect();
-    let index: HashMap<Global, usize> = functions.iter().enumerate().map(|(i, f)| (*f, i)).collect();
+    let index: HashMap<Global, usize> =
+        functions.iter().enumerate().map(|(i, f)| (*f, i)).collect();
     let callees: Vec<Vec<usize>> = functions
         .iter()
-        .map(|f| f.references().iter().filter_map(|r| index.get(r).copied()).collect())
+        .map(|f| {
+            f.references()
+                .iter()
+                .filter_map(|r| index.get(r).copied())
+                .collect()
+        })
         .collect();
     let traits: Vec<_> = functions.iter().map(|f| f.body_traits()).collect();
     let profile = |i: usize| {
         let t = traits[i];
         (if t.has_loop { LOOP } else { 0 })
-            | (if t.uses_vectors || t.does_float_math { VECTOR } else { 0 })
+            | (if t.uses_vectors || t.does_float_math {
+                VECTOR
+            } else {
+                0
+            })
             | (if t.does_float_math { MATH } else { 0 })
     };
     let mut sets = vec![0u64; functions.len()];
     for (t, target) in targets.iter().enumerate().skip(1) {
-        let clonable = (0..functions.len()).filter(|&i| !traits[i].abi_sensitive);
-        let chosen: BTreeSet<usize> = if target.target.flags & aotload::meta::TARGET_CLONE_ALL != 0 {
+        let clonable = (0..functions.len()).filter(|&i| !traits[i].unclonable);
+        let chosen: BTreeSet<usize> = if target.target.flags & aotload::meta::TARGET_CLONE_ALL != 0
+        {
             clonable.collect()
         } else {
             let base = &targets[target.target.base as usize];
@@ -59,7 +71,11 @@ pub fn annotate(module: &Module, targets: &[ResolvedTarget], triple: &str) -> Cl
             sets[i] |= 1 << t;
         }
     }
-    functions.iter().zip(sets).map(|(f, s)| (f.name(), s)).collect()
+    functions
+        .iter()
+        .zip(sets)
+        .map(|(f, s)| (f.name(), s))
+        .collect()
 }
 
 /// What makes a function worth a version for `target` over `base`.
@@ -85,7 +101,7 @@ fn expand_through_callees(
         let mut next = Vec::new();
         for f in frontier {
             for &c in &callees[f] {
-                if chosen.contains(&c) || traits[c].abi_sensitive {
+                if chosen.contains(&c) || traits[c].unclonable {
                     continue;
                 }
                 if callees[c].iter().any(|cc| chosen.contains(cc)) {

@@ -19,7 +19,7 @@ use super::multiversion::{base_name, clone_name, multiversion, slot_name, Versio
 use super::partition::ShardPlan;
 use super::tables::{add_blob_global, named_global};
 use crate::ir::{self, GlobalKind};
-use crate::target::CpuTarget;
+use crate::target::{CpuTarget, ResolvedTarget};
 
 /// Which outputs to produce, like Julia's `--output-o/--output-bc/--output-asm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Emitted {
 /// What every shard needs to know besides its plan.
 pub struct EmitConfig<'a> {
     pub triple: &'a str,
-    pub targets: &'a [CpuTarget],
+    pub targets: &'a [ResolvedTarget],
     /// Which functions get versions for which targets (whole program).
     pub clone_sets: &'a CloneSets,
     pub kinds: EmitKinds,
@@ -215,7 +215,7 @@ fn build_shard(program: &[u8], plan: &ShardPlan, config: &EmitConfig) -> Result<
     keep_only_shard(&module, plan)?;
     let versions = multiversion(&module, plan, config.clone_sets, config.targets);
     add_shard_table(&module, plan, config, &versions)?;
-    let machine = target_machine(config.triple, &config.targets[0])?;
+    let machine = target_machine(config.triple, &config.targets[0].target)?;
     ir::run_passes(&module, "default<O2>", Some(&machine))?;
     emit_module(&module, &machine, config.kinds)
 }
@@ -266,7 +266,10 @@ fn add_shard_table(
         true => base_name(n),
         false => n.clone(),
     };
-    let fvars = fvar_names.iter().map(|(i, n)| (*i, fvar_symbol(n))).collect();
+    let fvars = fvar_names
+        .iter()
+        .map(|(i, n)| (*i, fvar_symbol(n)))
+        .collect();
     let gvars = (plan.members.iter())
         .filter_map(|n| config.gvar_index.get(n).map(|&i| (i, n.clone())))
         .collect();
@@ -283,7 +286,13 @@ fn add_shard_table(
         .filter(|(_, n)| versions.versioned.contains(*n))
         .map(|(i, n)| (*i, slot_name(n)))
         .collect();
-    let spec = ShardSpec { index: plan.index, fvars, gvars, clones, slots };
+    let spec = ShardSpec {
+        index: plan.index,
+        fvars,
+        gvars,
+        clones,
+        slots,
+    };
     let blob = encode_shard_table(&spec, config.targets.len() as u32);
     add_blob_global(
         module,

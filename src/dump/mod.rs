@@ -106,7 +106,7 @@ pub fn dump(
     let (fvar_index, gvar_index) = (index(&program.fvars), index(&program.gvars));
     let config = emit::EmitConfig {
         triple: &program.triple,
-        targets: &targets,
+        targets: &resolved,
         clone_sets: &clone_sets,
         kinds: options.emit,
         fvar_index: &fvar_index,
@@ -115,8 +115,14 @@ pub fn dump(
     let shards = emit::emit_shards(&bitcode, &plans, &config, threads, on_shard_done)
         .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
     let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
-    let header = emit_header(program, options, &targets[0], plans.len() as u32, &meta.encode())
-        .map_err(DumpError::Header)?;
+    let header = emit_header(
+        program,
+        options,
+        &targets[0],
+        plans.len() as u32,
+        &meta.encode(),
+    )
+    .map_err(DumpError::Header)?;
     Ok(Dumped {
         plans,
         shards,

@@ -22,7 +22,7 @@ use llvm_sys::{LLVMLinkage, LLVMVisibility};
 use super::annotate::CloneSets;
 use super::partition::ShardPlan;
 use crate::ir::{self, Global, GlobalKind};
-use crate::target::CpuTarget;
+use crate::target::ResolvedTarget;
 
 pub fn base_name(f: &str) -> String {
     format!("{f}.aotlink.base")
@@ -45,12 +45,21 @@ pub struct Versions {
 
 /// Creates versions, thunks and slots for the shard's functions and sets every function's
 /// target attributes. `sets` covers the whole program.
-pub fn multiversion(module: &Module, plan: &ShardPlan, sets: &CloneSets, targets: &[CpuTarget]) -> Versions {
+pub fn multiversion(
+    module: &Module,
+    plan: &ShardPlan,
+    sets: &CloneSets,
+    targets: &[ResolvedTarget],
+) -> Versions {
     let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
     let set_of = |name: &str| sets.get(name).copied().unwrap_or(0);
     let functions: Vec<Global> = ir::globals(module)
         .into_iter()
-        .filter(|g| g.kind() == GlobalKind::Function && !g.is_declaration() && members.contains(g.name().as_str()))
+        .filter(|g| {
+            g.kind() == GlobalKind::Function
+                && !g.is_declaration()
+                && members.contains(g.name().as_str())
+        })
         .collect();
 
     let mut versions = Versions::default();
@@ -68,7 +77,12 @@ pub fn multiversion(module: &Module, plan: &ShardPlan, sets: &CloneSets, targets
         set_target_attributes(f, &targets[0]);
         set_target_attributes(thunk, &targets[0]);
         bodies.push((f, set, 0));
-        for (t, target) in targets.iter().enumerate().skip(1).filter(|(t, _)| set >> t & 1 == 1) {
+        for (t, target) in targets
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(t, _)| set >> t & 1 == 1)
+        {
             let copy = ir::clone_function(f, &clone_name(&name, t));
             copy.set_linkage(LLVMLinkage::LLVMExternalLinkage);
             copy.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
@@ -85,7 +99,11 @@ pub fn multiversion(module: &Module, plan: &ShardPlan, sets: &CloneSets, targets
             if set_of(&callee_name) != set {
                 continue;
             }
-            let target_name = if t == 0 { base_name(&callee_name) } else { clone_name(&callee_name, t) };
+            let target_name = if t == 0 {
+                base_name(&callee_name)
+            } else {
+                clone_name(&callee_name, t)
+            };
             let target = *declared
                 .entry(target_name.clone())
                 .or_insert_with(|| function_named(module, &target_name, callee));
@@ -124,9 +142,19 @@ fn make_thunk(module: &Module, f: Global, name: &str) -> Global {
         let entry = LLVMAppendBasicBlockInContext(ctx, thunk.0, c"entry".as_ptr());
         LLVMPositionBuilderAtEnd(builder, entry);
         let target = LLVMBuildLoad2(builder, slot_type, slot, c"version".as_ptr());
-        let mut args: Vec<_> = (0..LLVMCountParams(thunk.0)).map(|i| LLVMGetParam(thunk.0, i)).collect();
-        let returns_void = LLVMGetTypeKind(LLVMGetReturnType(fnty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind;
-        let call = LLVMBuildCall2(builder, fnty, target, args.as_mut_ptr(), args.len() as u32, c"".as_ptr());
+        let mut args: Vec<_> = (0..LLVMCountParams(thunk.0))
+            .map(|i| LLVMGetParam(thunk.0, i))
+            .collect();
+        let returns_void =
+            LLVMGetTypeKind(LLVMGetReturnType(fnty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind;
+        let call = LLVMBuildCall2(
+            builder,
+            fnty,
+            target,
+            args.as_mut_ptr(),
+            args.len() as u32,
+            c"".as_ptr(),
+        );
         LLVMSetInstructionCallConv(call, cc);
         LLVMSetTailCall(call, 1);
         if returns_void {
@@ -148,7 +176,11 @@ fn function_named(module: &Module, name: &str, like: Global) -> Global {
         if !existing.is_null() {
             return Global(existing);
         }
-        let decl = Global(LLVMAddFunction(m, cname.as_ptr(), LLVMGlobalGetValueType(like.0)));
+        let decl = Global(LLVMAddFunction(
+            m,
+            cname.as_ptr(),
+            LLVMGlobalGetValueType(like.0),
+        ));
         decl.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
         LLVMSetFunctionCallConv(decl.0, LLVMGetFunctionCallConv(like.0));
         decl
@@ -156,7 +188,16 @@ fn function_named(module: &Module, name: &str, like: Global) -> Global {
 }
 
 /// Every version is compiled for its target's CPU and features, whatever the frontend said.
-fn set_target_attributes(f: Global, target: &CpuTarget) {
+/// Targets with 512-bit vectors get them: LLVM tunes several AVX-512 CPUs (x86-64-v4,
+/// skylake-avx512) to prefer 256-bit vectors, which would make such a version no wider than
+/// a haswell one.
+fn set_target_attributes(f: Global, resolved: &ResolvedTarget) {
+    let target = &resolved.target;
+    if resolved.vector_bits >= 512 {
+        f.set_function_attribute("prefer-vector-width", &resolved.vector_bits.to_string());
+    } else {
+        f.remove_function_attribute("prefer-vector-width");
+    }
     f.set_function_attribute("target-cpu", &target.cpu);
     f.remove_function_attribute("tune-cpu");
     match target.llvm_features().as_str() {

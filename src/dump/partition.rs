@@ -1,6 +1,6 @@
 //! Splitting the module into shards. The shard count depends on the module (or `--shards`),
-//! never on the thread count. Globals that must share an object (relative references in an
-//! initializer, aliases and what they alias) form one group; groups go to shards by a hash of
+//! never on the thread count. Globals that must share an object (relative references or block
+//! addresses in an initializer, aliases and what they alias) form one group; groups go to shards by a hash of
 //! their name, unless that shard is full, so that changing one function moves nothing else,
 //! while the estimated cost (instructions + blocks) stays balanced.
 
@@ -27,7 +27,11 @@ const SLACK_PERCENT: u64 = 10;
 
 /// Plans `requested` shards, or as many as the module's size calls for. A function costs its
 /// size times the number of versions it gets (`clone_sets`).
-pub fn plan_shards(module: &Module, requested: Option<u32>, clone_sets: &CloneSets) -> Vec<ShardPlan> {
+pub fn plan_shards(
+    module: &Module,
+    requested: Option<u32>,
+    clone_sets: &CloneSets,
+) -> Vec<ShardPlan> {
     let defs: Vec<Global> = ir::globals(module)
         .into_iter()
         .filter(|g| !g.is_declaration() && !g.is_llvm_special())
@@ -55,7 +59,7 @@ fn group(defs: &[Global], clone_sets: &CloneSets) -> Vec<(Vec<String>, u64)> {
         i
     }
     for (i, g) in defs.iter().enumerate() {
-        let tied = g.kind() == GlobalKind::Alias || g.has_relative_reference();
+        let tied = g.kind() == GlobalKind::Alias || g.has_object_local_reference();
         if !tied {
             continue;
         }

@@ -38,7 +38,11 @@ pub enum CpuTargetError {
     #[error("--cpu-target: unknown CPU `{cpu}` for {triple}")]
     UnknownCpu { cpu: String, triple: String },
     #[error("--cpu-target: unknown feature `{feature}` for {triple} (known: {known})")]
-    UnknownFeature { feature: String, triple: String, known: String },
+    UnknownFeature {
+        feature: String,
+        triple: String,
+        known: String,
+    },
     #[error("--cpu-target: LLVM has no target for {0}")]
     NoLlvmTarget(String),
 }
@@ -46,7 +50,12 @@ pub enum CpuTargetError {
 impl CpuTarget {
     /// The baseline CPU of an architecture, with no extra features.
     pub fn generic() -> CpuTarget {
-        CpuTarget { cpu: "generic".into(), features: Vec::new(), flags: 0, base: 0 }
+        CpuTarget {
+            cpu: "generic".into(),
+            features: Vec::new(),
+            flags: 0,
+            base: 0,
+        }
     }
 
     /// The feature string LLVM takes (`+avx2,-rdrnd`).
@@ -69,27 +78,46 @@ impl CpuTarget {
             let mut tokens = spec.split(',').map(str::trim);
             let cpu = tokens.next().unwrap_or("");
             if cpu.is_empty() {
-                return Err(CpuTargetError::Empty { text: text.into(), index });
+                return Err(CpuTargetError::Empty {
+                    text: text.into(),
+                    index,
+                });
             }
-            let mut target = CpuTarget { cpu: cpu.to_string(), features: Vec::new(), flags: 0, base: 0 };
+            let mut target = CpuTarget {
+                cpu: cpu.to_string(),
+                features: Vec::new(),
+                flags: 0,
+                base: 0,
+            };
             for token in tokens {
                 match token {
                     "clone_all" => target.flags |= TARGET_CLONE_ALL,
                     "opt_size" => target.flags |= TARGET_OPT_SIZE,
                     "min_size" => target.flags |= TARGET_MIN_SIZE,
-                    t if (t.starts_with('+') || t.starts_with('-')) && t.len() > 1 => target.features.push(t.to_string()),
+                    t if (t.starts_with('+') || t.starts_with('-')) && t.len() > 1 => {
+                        target.features.push(t.to_string())
+                    }
                     t if t.starts_with("base(") && t.ends_with(')') => {
                         let n = &t[5..t.len() - 1];
-                        let bad = || CpuTargetError::BadBase { index, base: n.to_string() };
+                        let bad = || CpuTargetError::BadBase {
+                            index,
+                            base: n.to_string(),
+                        };
                         let base: usize = n.parse().map_err(|_| bad())?;
-                        let ok = base < index && (base == 0 || targets[base].flags & TARGET_CLONE_ALL != 0);
+                        let ok = base < index
+                            && (base == 0 || targets[base].flags & TARGET_CLONE_ALL != 0);
                         if !ok {
                             return Err(bad());
                         }
                         target.base = base as u32;
                         target.flags |= TARGET_BASE;
                     }
-                    t => return Err(CpuTargetError::BadToken { text: text.into(), token: t.to_string() }),
+                    t => {
+                        return Err(CpuTargetError::BadToken {
+                            text: text.into(),
+                            token: t.to_string(),
+                        })
+                    }
                 }
             }
             targets.push(target);
@@ -110,9 +138,19 @@ impl CpuTarget {
             }
         }
         let enabled = resolve_with_llvm(triple, &self.cpu, &self.llvm_features(), list)?;
-        let names: Vec<&str> = list.iter().zip(&enabled).filter(|(_, on)| **on).map(|(n, _)| *n).collect();
-        let mask = aotload::features::mask_of(list, names.iter().copied()).expect("names come from the list");
-        Ok(ResolvedTarget { vector_bits: vector_bits(&mask, triple), mask, target: self.clone() })
+        let names: Vec<&str> = list
+            .iter()
+            .zip(&enabled)
+            .filter(|(_, on)| **on)
+            .map(|(n, _)| *n)
+            .collect();
+        let mask = aotload::features::mask_of(list, names.iter().copied())
+            .expect("names come from the list");
+        Ok(ResolvedTarget {
+            vector_bits: vector_bits(&mask, triple),
+            mask,
+            target: self.clone(),
+        })
     }
 }
 
@@ -146,7 +184,12 @@ extern "C" {
     fn aotlink_shim_free(p: *mut c_char);
 }
 
-fn resolve_with_llvm(triple: &str, cpu: &str, features: &str, list: &[&str]) -> Result<Vec<bool>, CpuTargetError> {
+fn resolve_with_llvm(
+    triple: &str,
+    cpu: &str,
+    features: &str,
+    list: &[&str],
+) -> Result<Vec<bool>, CpuTargetError> {
     crate::dump::init_llvm_targets();
     let c = |s: &str| CString::new(s).expect("no NUL in target names");
     let (ctriple, ccpu, cfeatures) = (c(triple), c(cpu), c(features));
@@ -168,11 +211,18 @@ fn resolve_with_llvm(triple: &str, cpu: &str, features: &str, list: &[&str]) -> 
     match status {
         0 => Ok(enabled.into_iter().map(|e| e != 0).collect()),
         1 => {
-            let message = unsafe { std::ffi::CStr::from_ptr(error).to_string_lossy().into_owned() };
+            let message = unsafe {
+                std::ffi::CStr::from_ptr(error)
+                    .to_string_lossy()
+                    .into_owned()
+            };
             unsafe { aotlink_shim_free(error) };
             Err(CpuTargetError::NoLlvmTarget(format!("{triple}: {message}")))
         }
-        _ => Err(CpuTargetError::UnknownCpu { cpu: cpu.into(), triple: triple.into() }),
+        _ => Err(CpuTargetError::UnknownCpu {
+            cpu: cpu.into(),
+            triple: triple.into(),
+        }),
     }
 }
 
@@ -205,18 +255,42 @@ mod tests {
     #[test]
     fn grammar_errors_are_caught_before_any_work() {
         let err = |s| CpuTarget::parse_list(s).unwrap_err();
-        assert!(matches!(err("generic;;haswell"), CpuTargetError::Empty { index: 1, .. }));
+        assert!(matches!(
+            err("generic;;haswell"),
+            CpuTargetError::Empty { index: 1, .. }
+        ));
         assert!(matches!(err("generic;"), CpuTargetError::Empty { .. }));
-        assert!(matches!(err("generic;haswell,base(2)"), CpuTargetError::BadBase { .. }));
-        assert!(matches!(err("generic;haswell,base(1)"), CpuTargetError::BadBase { .. }));
-        assert!(matches!(err("generic;sandybridge;haswell,base(1)"), CpuTargetError::BadBase { .. }));
-        assert!(matches!(err("generic;haswell,base(x)"), CpuTargetError::BadBase { .. }));
-        assert!(matches!(err("generic;haswell,fast"), CpuTargetError::BadToken { .. }));
+        assert!(matches!(
+            err("generic;haswell,base(2)"),
+            CpuTargetError::BadBase { .. }
+        ));
+        assert!(matches!(
+            err("generic;haswell,base(1)"),
+            CpuTargetError::BadBase { .. }
+        ));
+        assert!(matches!(
+            err("generic;sandybridge;haswell,base(1)"),
+            CpuTargetError::BadBase { .. }
+        ));
+        assert!(matches!(
+            err("generic;haswell,base(x)"),
+            CpuTargetError::BadBase { .. }
+        ));
+        assert!(matches!(
+            err("generic;haswell,fast"),
+            CpuTargetError::BadToken { .. }
+        ));
     }
 
     #[test]
     fn llvm_resolves_cpu_names_to_feature_sets() {
-        let resolve = |s: &str| CpuTarget::parse_list(s).unwrap().remove(0).resolve(X86).unwrap();
+        let resolve = |s: &str| {
+            CpuTarget::parse_list(s)
+                .unwrap()
+                .remove(0)
+                .resolve(X86)
+                .unwrap()
+        };
         let haswell = resolve("haswell");
         assert!(haswell.has("avx2", X86) && haswell.has("fma", X86) && haswell.has("rdrnd", X86));
         assert!(!haswell.has("avx512f", X86));
@@ -229,23 +303,37 @@ mod tests {
         assert!(v4.has("avx512bw", X86) && v4.has("avx512vl", X86));
         let generic = resolve("generic");
         assert!(generic.has("sse2", X86) && !generic.has("sse3", X86));
-        let a76 = CpuTarget::parse_list("cortex-a76").unwrap()[0].resolve(ARM).unwrap();
+        let a76 = CpuTarget::parse_list("cortex-a76").unwrap()[0]
+            .resolve(ARM)
+            .unwrap();
         assert!(a76.has("dotprod", ARM) && a76.has("neon", ARM));
     }
 
     #[test]
     fn unknown_names_are_errors() {
         let t = &CpuTarget::parse_list("pentium9000").unwrap()[0];
-        assert!(matches!(t.resolve(X86), Err(CpuTargetError::UnknownCpu { .. })));
+        assert!(matches!(
+            t.resolve(X86),
+            Err(CpuTargetError::UnknownCpu { .. })
+        ));
         let t = &CpuTarget::parse_list("haswell,+warp-drive").unwrap()[0];
-        assert!(matches!(t.resolve(X86), Err(CpuTargetError::UnknownFeature { .. })));
+        assert!(matches!(
+            t.resolve(X86),
+            Err(CpuTargetError::UnknownFeature { .. })
+        ));
     }
 
     #[test]
     fn every_name_of_the_feature_lists_is_an_llvm_feature() {
-        for (triple, list) in [(X86, aotload::features::X86_FEATURES), (ARM, aotload::features::AARCH64_FEATURES)] {
+        for (triple, list) in [
+            (X86, aotload::features::X86_FEATURES),
+            (ARM, aotload::features::AARCH64_FEATURES),
+        ] {
             for name in list {
-                assert!(llvm_knows_feature(triple, name), "LLVM does not know {name} for {triple}");
+                assert!(
+                    llvm_knows_feature(triple, name),
+                    "LLVM does not know {name} for {triple}"
+                );
             }
         }
     }

@@ -62,7 +62,10 @@ fn c_programs_open_images_through_the_c_abi() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let chosen = aotload::Image::open(&image, &Default::default()).unwrap().target_name().to_string();
+    let chosen = aotload::Image::open(&image, &Default::default())
+        .unwrap()
+        .target_name()
+        .to_string();
     let expected = format!(
         "prime_at(10)=31 apply_op(2,6,7)=42 data={} first={} target={chosen}\n",
         data.len(),

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
-use aotload::call::{Scalar, Signature, Value};
+use std::ffi::c_void;
+
+use aotload::call::{call, Scalar, Signature, Value};
+use aotload::{Image, LoadOptions};
 
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -264,4 +267,49 @@ pub fn assert_only_files(dir: &Path, allowed: &[&str]) {
         "unexpected files left in {}: {names:?}",
         dir.display()
     );
+}
+
+/// The example's functions whose results depend on earlier calls.
+const STATEFUL: &[&str] = &["counter_add", "counter_get"];
+
+/// Calls every exported, stateless function of `image` with many awkward argument lists and
+/// compares the bits of each result with the cc-built reference library.
+pub fn assert_matches_reference(image: &Image, calls_per_function: usize) {
+    let reference = unsafe { libloading::Library::new(reference_library()) }.unwrap();
+    let mut compared = 0;
+    for export in &image.meta().exports {
+        if STATEFUL.contains(&export.name.as_str()) {
+            continue;
+        }
+        let method = &image.meta().methods[export.fvar as usize];
+        let sig = Signature::parse(&method.signature).unwrap();
+        let ours = image.fvars()[export.fvar as usize];
+        let theirs: *const c_void = unsafe {
+            *reference
+                .get::<*const c_void>(export.name.as_bytes())
+                .unwrap()
+        };
+        let mut args = Args::new(export.fvar as u64 + 7);
+        for _ in 0..calls_per_function {
+            let values = args.values(&sig);
+            let a = unsafe { call(ours, &sig, &values) }.unwrap();
+            let b = unsafe { call(theirs, &sig, &values) }.unwrap();
+            assert_eq!(
+                a.map(Value::bits),
+                b.map(Value::bits),
+                "{}{:?}: image {a:?}, cc {b:?}",
+                export.name,
+                values
+            );
+            compared += 1;
+        }
+    }
+    assert!(
+        compared > 30 * calls_per_function,
+        "too few functions compared: {compared}"
+    );
+}
+
+pub fn open(path: &Path) -> Image {
+    Image::open(path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }

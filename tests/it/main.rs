@@ -6,4 +6,5 @@ mod bad_input;
 mod capi;
 mod common;
 mod determinism;
+mod multiversion;
 mod pipeline;

@@ -1,56 +1,9 @@
 //! IR -> image -> loader -> call: results, globals, image data, trace selection, shards.
 
-use std::ffi::c_void;
-
 use aotload::call::{call, Signature, Value};
-use aotload::{Image, ImageKind, LoadOptions};
+use aotload::{Image, ImageKind};
 
 use crate::common::*;
-
-/// The example's functions whose results depend on earlier calls.
-const STATEFUL: &[&str] = &["counter_add", "counter_get"];
-
-/// Calls every exported, stateless function of `image` with many awkward argument lists and
-/// compares the bits of each result with the cc-built reference library.
-fn assert_matches_reference(image: &Image, calls_per_function: usize) {
-    let reference = unsafe { libloading::Library::new(reference_library()) }.unwrap();
-    let mut compared = 0;
-    for export in &image.meta().exports {
-        if STATEFUL.contains(&export.name.as_str()) {
-            continue;
-        }
-        let method = &image.meta().methods[export.fvar as usize];
-        let sig = Signature::parse(&method.signature).unwrap();
-        let ours = image.fvars()[export.fvar as usize];
-        let theirs: *const c_void = unsafe {
-            *reference
-                .get::<*const c_void>(export.name.as_bytes())
-                .unwrap()
-        };
-        let mut args = Args::new(export.fvar as u64 + 7);
-        for _ in 0..calls_per_function {
-            let values = args.values(&sig);
-            let a = unsafe { call(ours, &sig, &values) }.unwrap();
-            let b = unsafe { call(theirs, &sig, &values) }.unwrap();
-            assert_eq!(
-                a.map(Value::bits),
-                b.map(Value::bits),
-                "{}{:?}: image {a:?}, cc {b:?}",
-                export.name,
-                values
-            );
-            compared += 1;
-        }
-    }
-    assert!(
-        compared > 30 * calls_per_function,
-        "too few functions compared: {compared}"
-    );
-}
-
-fn open(path: &std::path::Path) -> Image {
-    Image::open(path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
-}
 
 #[test]
 fn pkg_image_linked_by_lld_matches_the_c_compiler() {
@@ -259,7 +212,13 @@ fn run_prints_the_result_alone_on_the_last_line() {
         String::from_utf8_lossy(&out.stdout).lines().last(),
         Some("2.5")
     );
-    let verbose = aotlink_ok(["run".as_ref(), path.as_os_str(), "-v".as_ref(), "prime_at".as_ref(), "3".as_ref()]);
+    let verbose = aotlink_ok([
+        "run".as_ref(),
+        path.as_os_str(),
+        "-v".as_ref(),
+        "prime_at".as_ref(),
+        "3".as_ref(),
+    ]);
     let chosen = open(&path).target_name().to_string();
     assert!(String::from_utf8_lossy(&verbose.stderr).contains(&format!("target: {chosen} ")));
     assert_eq!(String::from_utf8_lossy(&verbose.stdout).trim(), "7");

@@ -1,0 +1,370 @@
+//! Several CPU targets in one image: the loader picks the best one this CPU runs, every
+//! target gives the same results, fake hosts select each target, wide targets get wide code.
+
+use std::collections::HashSet;
+
+use aotload::features::{names_of, X86_FEATURES};
+use aotload::{HostCpu, Image, LoadCause, LoadOptions};
+
+use crate::common::*;
+
+/// /proc/cpuinfo's name for each LLVM feature of aotload's x86 list.
+fn cpuinfo_name(llvm: &str) -> &str {
+    match llvm {
+        "sse3" => "pni",
+        "sse4.1" => "sse4_1",
+        "sse4.2" => "sse4_2",
+        "sahf" => "lahf_lm",
+        "lzcnt" => "abm",
+        "prfchw" => "3dnowprefetch",
+        "bmi" => "bmi1",
+        "rdrnd" => "rdrand",
+        "pclmul" => "pclmulqdq",
+        "sha" => "sha_ni",
+        "avx512vnni" => "avx512_vnni",
+        "avx512bf16" => "avx512_bf16",
+        "avx512vbmi2" => "avx512_vbmi2",
+        "avx512bitalg" => "avx512_bitalg",
+        "avx512vpopcntdq" => "avx512_vpopcntdq",
+        "avxvnni" => "avx_vnni",
+        other => other,
+    }
+}
+
+fn cpuinfo_flags() -> HashSet<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .expect("flags line");
+    line.split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn default_image() -> std::path::PathBuf {
+    example_image("multiversion", &["--export-all"])
+}
+
+#[test]
+fn host_detection_agrees_with_proc_cpuinfo() {
+    let flags = cpuinfo_flags();
+    let host = HostCpu::detect();
+    let triple = "x86_64-unknown-linux-gnu";
+    let detected = names_of(&host.features, triple);
+    // The kernel may hide a feature the CPU reports (Linux turns off RDSEED on some Zen CPUs);
+    // such a feature must not be one that any default target requires.
+    let required: HashSet<&str> = aotlink_default_target_features();
+    for f in X86_FEATURES {
+        let (cpu, kernel) = (detected.contains(f), flags.contains(cpuinfo_name(f)));
+        if kernel {
+            assert!(cpu, "/proc/cpuinfo has {f}, the loader did not detect it");
+        } else if cpu {
+            eprintln!("note: the CPU reports {f}, the kernel hides it");
+            assert!(
+                !required.contains(f),
+                "{f} is hidden by the kernel but a default target needs it"
+            );
+        }
+    }
+}
+
+/// Every feature some target of the default x86_64 image requires.
+fn aotlink_default_target_features() -> HashSet<&'static str> {
+    let image = open(&default_image());
+    let meta = image.meta();
+    meta.targets
+        .iter()
+        .flat_map(|t| names_of(&t.features, &meta.triple))
+        .collect()
+}
+
+#[test]
+fn default_targets_pick_the_best_target_this_cpu_runs() {
+    let image = open(&default_image());
+    let flags = cpuinfo_flags();
+    let meta = image.meta();
+    assert_eq!(meta.targets.len(), 4);
+    let runs = |t: &aotload::meta::TargetRecord| {
+        names_of(&t.features, &meta.triple)
+            .iter()
+            .all(|f| flags.contains(cpuinfo_name(f)))
+    };
+    // Julia's order: the host's own name, then the widest vectors, then the most features,
+    // then the later target.
+    let host = HostCpu::detect();
+    let best = (0..meta.targets.len())
+        .filter(|&i| runs(&meta.targets[i]))
+        .max_by_key(|&i| {
+            let t = &meta.targets[i];
+            let features: u32 = t.features.iter().map(|w| w.count_ones()).sum();
+            (t.name == host.name, t.vector_bits, features, i)
+        })
+        .expect("this CPU runs at least the generic target");
+    assert_eq!(image.target_name(), meta.targets[best].name);
+    assert!(runs(&meta.targets[image.target_index()]));
+}
+
+#[test]
+fn every_target_this_cpu_runs_gives_the_same_results() {
+    let path = default_image();
+    let host = HostCpu::detect();
+    let meta = open(&path).meta().clone();
+    let mut tried = 0;
+    for target in &meta.targets {
+        let usable = aotload::features::missing(&target.features, &host.features)
+            .iter()
+            .all(|w| *w == 0);
+        if !usable {
+            eprintln!(
+                "skipping target {}: this CPU lacks its features",
+                target.name
+            );
+            continue;
+        }
+        let options = LoadOptions {
+            target: Some(target.name.clone()),
+            ..Default::default()
+        };
+        let image = Image::open(&path, &options).unwrap();
+        assert_eq!(image.target_name(), target.name);
+        assert_matches_reference(&image, 60);
+        tried += 1;
+    }
+    assert!(
+        tried >= 2,
+        "this CPU should run generic and sandybridge at least"
+    );
+}
+
+#[test]
+fn fake_hosts_select_each_target_in_turn() {
+    let path = default_image();
+    let meta = open(&path).meta().clone();
+    for (i, target) in meta.targets.iter().enumerate() {
+        // A CPU with exactly this target's features, and an unknown name.
+        let host = HostCpu {
+            name: "fake".into(),
+            features: target.features.clone(),
+        };
+        let chosen = aotload::choose_target(&meta, &host, None).unwrap();
+        assert_eq!(
+            chosen, i,
+            "host with {}'s features chose {}",
+            target.name, meta.targets[chosen].name
+        );
+    }
+    // The host's own CPU name wins over wider vectors.
+    let v4 = meta
+        .targets
+        .iter()
+        .position(|t| t.name == "x86-64-v4")
+        .unwrap();
+    let haswell = meta
+        .targets
+        .iter()
+        .position(|t| t.name == "haswell")
+        .unwrap();
+    let mut both = meta.targets[v4].features.clone();
+    for (w, h) in both.iter_mut().zip(&meta.targets[haswell].features) {
+        *w |= h;
+    }
+    let host = HostCpu {
+        name: "haswell".into(),
+        features: both.clone(),
+    };
+    assert_eq!(aotload::choose_target(&meta, &host, None).unwrap(), haswell);
+    let host = HostCpu {
+        name: "other".into(),
+        features: both,
+    };
+    assert_eq!(aotload::choose_target(&meta, &host, None).unwrap(), v4);
+}
+
+#[test]
+fn a_host_missing_base_features_gets_the_error_and_nothing_runs() {
+    let path = default_image();
+    let host = HostCpu {
+        name: "i486".into(),
+        features: Vec::new(),
+    };
+    let err = match Image::open(
+        &path,
+        &LoadOptions {
+            host: Some(host),
+            ..Default::default()
+        },
+    ) {
+        Err(e) => e,
+        Ok(_) => panic!("opened on a CPU without SSE2"),
+    };
+    assert!(matches!(err.cause, LoadCause::NoCompatibleTarget(_)));
+    let message = err.to_string();
+    for needle in [
+        "unable to find a compatible target",
+        "i486",
+        "generic: host lacks sse,sse2",
+        "x86-64-v4: host lacks",
+    ] {
+        assert!(
+            message.contains(needle),
+            "`{needle}` missing from: {message}"
+        );
+    }
+    // Forcing a target this CPU cannot run is refused the same way.
+    let host = HostCpu::detect();
+    let meta = open(&path).meta().clone();
+    if let Some(t) = meta.targets.iter().find(|t| {
+        aotload::features::missing(&t.features, &host.features)
+            .iter()
+            .any(|w| *w != 0)
+    }) {
+        let options = LoadOptions {
+            target: Some(t.name.clone()),
+            ..Default::default()
+        };
+        assert!(Image::open(&path, &options).is_err());
+    }
+    let options = LoadOptions {
+        target: Some("pentium9000".into()),
+        ..Default::default()
+    };
+    let err = Image::open(&path, &options)
+        .err()
+        .expect("unknown target name")
+        .to_string();
+    assert!(err.contains("no target named `pentium9000`"), "{err}");
+}
+
+/// The assembly of function `name` in an assembly archive member.
+fn function_asm<'a>(asm: &'a str, name: &str) -> &'a str {
+    let start = asm
+        .find(&format!("\n{name}:"))
+        .unwrap_or_else(|| panic!("no function {name}"));
+    let end = asm[start..]
+        .find(".Lfunc_end")
+        .map_or(asm.len(), |e| start + e);
+    &asm[start..end]
+}
+
+#[test]
+fn wide_vector_targets_get_wide_vector_code() {
+    let dir = scratch("mv-asm");
+    let archive = dir.join("k.a");
+    aotlink_ok([
+        "dump".as_ref(),
+        kernels_ll().as_os_str(),
+        "--shards".as_ref(),
+        "1".as_ref(),
+        "--emit".as_ref(),
+        "asm".as_ref(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let bytes = std::fs::read(dir.join("k.s.a")).unwrap();
+    let ar = object::read::archive::ArchiveFile::parse(&*bytes).unwrap();
+    let shard = ar
+        .members()
+        .map(|m| m.unwrap())
+        .find(|m| m.name() == b"shard_0.s")
+        .unwrap();
+    let asm = String::from_utf8(shard.data(&*bytes).unwrap().to_vec()).unwrap();
+    // targets: 0 generic, 1 sandybridge, 2 haswell, 3 x86-64-v4
+    for kernel in ["saxpy_checksum", "i32_sum"] {
+        let base = function_asm(&asm, &format!("{kernel}.aotlink.base"));
+        let haswell = function_asm(&asm, &format!("{kernel}.aotlink.t2"));
+        let v4 = function_asm(&asm, &format!("{kernel}.aotlink.t3"));
+        assert!(
+            !base.contains("%ymm") && !base.contains("%zmm"),
+            "{kernel}: generic code uses AVX"
+        );
+        assert!(
+            haswell.contains("%ymm") && !haswell.contains("%zmm"),
+            "{kernel}: haswell code is not 256-bit"
+        );
+        assert!(
+            v4.contains("%zmm"),
+            "{kernel}: x86-64-v4 code is not 512-bit"
+        );
+        // The exported symbol is a thunk through the dispatch slot.
+        let thunk = function_asm(&asm, kernel);
+        assert!(
+            thunk.contains(&format!("{kernel}.aotlink.slot")),
+            "{kernel} is not a thunk: {thunk}"
+        );
+    }
+}
+
+#[test]
+fn cpu_target_errors_come_before_any_work() {
+    let dir = scratch("mv-bad-targets");
+    for (spec, expect) in [
+        ("generic;;haswell", "target 1 is empty"),
+        ("generic;haswell,base(3)", "base(3)"),
+        ("generic;pentium9000", "unknown CPU `pentium9000`"),
+        (
+            "generic;haswell,+warp-drive",
+            "unknown feature `warp-drive`",
+        ),
+        ("generic;haswell,turbo", "`turbo` is not a feature"),
+    ] {
+        let out = run_aotlink([
+            "build".as_ref(),
+            kernels_ll().as_os_str(),
+            "--cpu-target".as_ref(),
+            spec.as_ref(),
+            "-o".as_ref(),
+            dir.join("x.so").as_os_str(),
+        ]);
+        assert_clean_failure(&out, expect);
+    }
+    assert_only_files(&dir, &[]);
+}
+
+#[test]
+fn a_single_target_image_has_no_clones_or_slots() {
+    let path = example_image(
+        "single-target",
+        &["--export-all", "--cpu-target", "generic"],
+    );
+    let report = aotlink_ok(["inspect".as_ref(), path.as_os_str(), "--json".as_ref()]);
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(json["targets"].as_array().unwrap().len(), 1);
+    assert!(json["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["dispatch_slots"] == 0));
+    assert_matches_reference(&open(&path), 20);
+}
+
+#[test]
+fn inspect_shows_targets_features_and_clone_counts() {
+    let report = aotlink_ok([
+        "inspect".as_ref(),
+        default_image().as_os_str(),
+        "--json".as_ref(),
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let targets = json["targets"].as_array().unwrap();
+    let names: Vec<&str> = targets
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["generic", "sandybridge", "haswell", "x86-64-v4"]);
+    assert_eq!(targets[1]["flags"], serde_json::json!(["clone_all"]));
+    assert_eq!(targets[1]["clones"], json["fvars"]);
+    assert_eq!(targets[2]["base"], 1);
+    let haswell_clones = targets[2]["clones"].as_u64().unwrap();
+    assert!(haswell_clones > 10 && haswell_clones < json["fvars"].as_u64().unwrap());
+    let features: Vec<&str> = targets[2]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(features.contains(&"avx2") && !features.contains(&"rdrnd"));
+}
