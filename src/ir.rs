@@ -137,25 +137,7 @@ impl Global {
     pub fn drop_definition(self) {
         unsafe {
             match self.kind() {
-                GlobalKind::Function => {
-                    let mut bb = LLVMGetFirstBasicBlock(self.0);
-                    // Instructions may use each other across blocks: drop all uses first.
-                    while !bb.is_null() {
-                        let mut inst = LLVMGetFirstInstruction(bb);
-                        while !inst.is_null() {
-                            let next = LLVMGetNextInstruction(inst);
-                            LLVMReplaceAllUsesWith(inst, LLVMGetUndef(LLVMTypeOf(inst)));
-                            inst = next;
-                        }
-                        bb = LLVMGetNextBasicBlock(bb);
-                    }
-                    while !LLVMGetFirstBasicBlock(self.0).is_null() {
-                        LLVMDeleteBasicBlock(LLVMGetFirstBasicBlock(self.0));
-                    }
-                    if LLVMHasPersonalityFn(self.0) != 0 {
-                        LLVMSetPersonalityFn(self.0, std::ptr::null_mut());
-                    }
-                }
+                GlobalKind::Function => aotlink_shim_delete_body(self.0),
                 GlobalKind::Variable => LLVMSetInitializer(self.0, std::ptr::null_mut()),
                 GlobalKind::Alias => {}
             }
@@ -501,6 +483,7 @@ pub fn set_callee(inst: LLVMValueRef, callee: Global) {
 }
 
 extern "C" {
+    fn aotlink_shim_delete_body(f: LLVMValueRef);
     fn aotlink_shim_clone_function(
         f: LLVMValueRef,
         name: *const std::os::raw::c_char,

@@ -1,6 +1,6 @@
-// The two things aotlink needs from LLVM's C++ API that its C API does not offer:
-// resolving a CPU name plus feature changes to the full feature set (MCSubtargetInfo), and
-// cloning a function within its module (CloneFunction).
+// What aotlink needs from LLVM's C++ API that its C API does not offer: resolving a CPU name
+// plus feature changes to the full feature set (MCSubtargetInfo), cloning a function within
+// its module (CloneFunction), and turning a function into a declaration (deleteBody).
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/IR/Function.h>
@@ -69,5 +69,9 @@ LLVMValueRef aotlink_shim_clone_function(LLVMValueRef f, const char *name) {
     copy->setName(name);
     return llvm::wrap(copy);
 }
+
+// Drops the body of function `f` (all references first, so blocks that branch to each other
+// or whose addresses are taken go cleanly), leaving a declaration.
+void aotlink_shim_delete_body(LLVMValueRef f) { llvm::unwrap<llvm::Function>(f)->deleteBody(); }
 
 }  // extern "C"

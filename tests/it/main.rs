@@ -6,5 +6,6 @@ mod bad_input;
 mod capi;
 mod common;
 mod determinism;
+mod lua;
 mod multiversion;
 mod pipeline;
