@@ -11,7 +11,7 @@
  * argument values (random 64-bit integers, INT64_MIN, NaN, infinities, ...).
  * Therefore every exported entry point:
  *
- *   - takes only int / long / long long / unsigned / unsigned long / double
+ *   - takes only int / int64_t / long long / unsigned / uint64_t / double
  *     arguments and returns one of those (or void), never pointers or structs;
  *   - is total and free of undefined behaviour for any argument values:
  *     integer arithmetic that could overflow is done in uint64_t/uint32_t,
@@ -29,10 +29,27 @@
  * disabled on the command line, and double results are passed through canon()
  * so that every NaN is returned as the same quiet NaN whatever its payload.
  */
-#include <math.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
+/* No system headers: the types come from the compiler's predefined macros and the few C
+ * library functions used are declared here, so the example compiles to IR for any target
+ * (Linux, macOS, Windows) without that target's SDK. */
+typedef __SIZE_TYPE__ size_t;
+typedef __INT32_TYPE__ int32_t;
+typedef __UINT32_TYPE__ uint32_t;
+typedef __INT64_TYPE__ int64_t;
+typedef __UINT64_TYPE__ uint64_t;
+#define INT64_MAX __INT64_MAX__
+#define INT64_MIN (-__INT64_MAX__ - 1)
+#define INT32_MAX __INT32_MAX__
+#define INT32_MIN (-__INT32_MAX__ - 1)
+
+double exp(double);
+double sin(double);
+double sqrt(double);
+double floor(double);
+void *memcpy(void *, const void *, size_t);
+void *memmove(void *, const void *, size_t);
+void *memset(void *, int, size_t);
+#define NAN (__builtin_nan(""))
 
 /* ------------------------------------------------------------------------ */
 /* Global data                                                              */
@@ -69,13 +86,13 @@ static uint32_t hist[64];
 /* ------------------------------------------------------------------------ */
 
 /* A length in [0, max] derived from an arbitrary argument. */
-static size_t clamp_len(long n, size_t max)
+static size_t clamp_len(int64_t n, size_t max)
 {
-    return (size_t)((unsigned long)n % (unsigned long)(max + 1));
+    return (size_t)((uint64_t)n % (uint64_t)(max + 1));
 }
 
 /* Fold a 64-bit seed into 32 bits. */
-static uint32_t seed32(long seed)
+static uint32_t seed32(int64_t seed)
 {
     uint64_t s = (uint64_t)seed;
     return (uint32_t)s ^ (uint32_t)(s >> 32);
@@ -106,8 +123,8 @@ static double canon(double r)
     return r == r ? r : (double)NAN;
 }
 
-/* double -> long without undefined behaviour: NaN -> 0, saturating. */
-static long d2l(double x)
+/* double -> int64_t without undefined behaviour: NaN -> 0, saturating. */
+static int64_t d2l(double x)
 {
     if (x != x)
         return 0;
@@ -115,7 +132,7 @@ static long d2l(double x)
         return INT64_MAX;
     if (x < -9223372036854775808.0)
         return INT64_MIN;
-    return (long)x;
+    return (int64_t)x;
 }
 
 /* dst[i] = a + i * b */
@@ -171,46 +188,46 @@ static uint64_t pow_mod_rec(uint64_t base, uint64_t exp, uint64_t mod)
 }
 
 /* The operations behind apply_op(); all wrap instead of overflowing. */
-static long op_add(long a, long b) { return (long)((uint64_t)a + (uint64_t)b); }
-static long op_sub(long a, long b) { return (long)((uint64_t)a - (uint64_t)b); }
-static long op_mul(long a, long b) { return (long)((uint64_t)a * (uint64_t)b); }
-static long op_xor(long a, long b) { return a ^ b; }
-static long op_and(long a, long b) { return a & b; }
-static long op_shl(long a, long b) { return (long)((uint64_t)a << ((uint64_t)b & 63)); }
-static long op_div(long a, long b)
+static int64_t op_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static int64_t op_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static int64_t op_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+static int64_t op_xor(int64_t a, int64_t b) { return a ^ b; }
+static int64_t op_and(int64_t a, int64_t b) { return a & b; }
+static int64_t op_shl(int64_t a, int64_t b) { return (int64_t)((uint64_t)a << ((uint64_t)b & 63)); }
+static int64_t op_div(int64_t a, int64_t b)
 {
     if (b == 0)
         return 0;
     if (b == -1)
-        return (long)(0 - (uint64_t)a); /* INT64_MIN / -1 would overflow */
+        return (int64_t)(0 - (uint64_t)a); /* INT64_MIN / -1 would overflow */
     return a / b;
 }
-static long op_min(long a, long b) { return a < b ? a : b; }
+static int64_t op_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* A constant function-pointer table in an initializer (relocated data). */
-static long (*const ops[8])(long, long) = {
+static int64_t (*const ops[8])(int64_t, int64_t) = {
     op_add, op_sub, op_mul, op_xor, op_and, op_shl, op_div, op_min,
 };
 
 /* The callbacks behind call_twice(). */
-static long cb_inc(long x) { return (long)((uint64_t)x + 1); }
-static long cb_dbl(long x) { return (long)((uint64_t)x << 1); }
-static long cb_sq(long x) { return (long)((uint64_t)x * (uint64_t)x); }
-static long cb_rot(long x)
+static int64_t cb_inc(int64_t x) { return (int64_t)((uint64_t)x + 1); }
+static int64_t cb_dbl(int64_t x) { return (int64_t)((uint64_t)x << 1); }
+static int64_t cb_sq(int64_t x) { return (int64_t)((uint64_t)x * (uint64_t)x); }
+static int64_t cb_rot(int64_t x)
 {
     uint64_t u = (uint64_t)x;
-    return (long)((u << 13) | (u >> 51));
+    return (int64_t)((u << 13) | (u >> 51));
 }
 
 /* A writable, exported function-pointer table (a test may read it). */
-long (*callback_table[4])(long) = { cb_inc, cb_dbl, cb_sq, cb_rot };
+int64_t (*callback_table[4])(int64_t) = { cb_inc, cb_dbl, cb_sq, cb_rot };
 
 /* ------------------------------------------------------------------------ */
 /* Vectorizable kernels                                                     */
 /* ------------------------------------------------------------------------ */
 
 /* sum over i < n of (a + i*b) * (c + i*d), n in [0, 1024] */
-double dot_product(long n, double a, double b, double c, double d)
+double dot_product(int64_t n, double a, double b, double c, double d)
 {
     size_t len = clamp_len(n, NMAX);
     fill_linear(xs, len, a, b);
@@ -222,7 +239,7 @@ double dot_product(long n, double a, double b, double c, double d)
 }
 
 /* y = alpha*x + y over pseudo-random x, y; returns a weighted checksum of y. */
-double saxpy_checksum(long n, double alpha, long seed)
+double saxpy_checksum(int64_t n, double alpha, int64_t seed)
 {
     size_t len = clamp_len(n, NMAX);
     uint32_t s = seed32(seed);
@@ -237,7 +254,7 @@ double saxpy_checksum(long n, double alpha, long seed)
 }
 
 /* sum over i < n of (a + i*b)^2 */
-double sum_squares(long n, double a, double b)
+double sum_squares(int64_t n, double a, double b)
 {
     size_t len = clamp_len(n, NMAX);
     fill_linear(xs, len, a, b);
@@ -248,13 +265,13 @@ double sum_squares(long n, double a, double b)
 }
 
 /* sqrt(sum_squares(n, a, b)) */
-double vec_norm2(long n, double a, double b)
+double vec_norm2(int64_t n, double a, double b)
 {
     return canon(sqrt(sum_squares(n, a, b)));
 }
 
 /* Evaluates c0 + c1 x + ... + c4 x^4 (Horner) at x = x0 + i*dx, i < n; returns the sum. */
-double horner_poly(long n, double c0, double c1, double c2, double c3, double c4,
+double horner_poly(int64_t n, double c0, double c1, double c2, double c3, double c4,
                    double x0, double dx)
 {
     size_t len = clamp_len(n, NMAX);
@@ -267,7 +284,7 @@ double horner_poly(long n, double c0, double c1, double c2, double c3, double c4
 }
 
 /* Mean of (a + i*b) * scale_factor over i < n (0 when n reduces to 0). */
-double scaled_mean(long n, double a, double b)
+double scaled_mean(int64_t n, double a, double b)
 {
     size_t len = clamp_len(n, NMAX);
     if (len == 0)
@@ -280,12 +297,12 @@ double scaled_mean(long n, double a, double b)
 }
 
 /* Three-point blur (weights 1/4, 1/2, 1/4), iters in [0, 4], of x = a + i*b. */
-double stencil_blur(long n, long iters, double a, double b)
+double stencil_blur(int64_t n, int64_t iters, double a, double b)
 {
     size_t len = clamp_len(n, NMAX);
-    unsigned long it = (unsigned long)iters % 5;
+    uint64_t it = (uint64_t)iters % 5;
     fill_linear(xs, len, a, b);
-    for (unsigned long k = 0; k < it; k++) {
+    for (uint64_t k = 0; k < it; k++) {
         if (len > 0) {
             ys[0] = xs[0];
             ys[len - 1] = xs[len - 1];
@@ -301,7 +318,7 @@ double stencil_blur(long n, long iters, double a, double b)
 }
 
 /* 16x16 matrix product of pseudo-random matrices (A scaled); returns a weighted sum of C. */
-double matmul16_checksum(long seed, double scale)
+double matmul16_checksum(int64_t seed, double scale)
 {
     uint32_t s = seed32(seed);
     fill_unit(mat_a, 256, s);
@@ -324,7 +341,7 @@ double matmul16_checksum(long seed, double scale)
 }
 
 /* sum of exp(x0 + i*dx) for i < n, n in [0, 256] (calls libm's exp). */
-double exp_sum(long n, double x0, double dx)
+double exp_sum(int64_t n, double x0, double dx)
 {
     size_t len = clamp_len(n, 256);
     double s = 0.0;
@@ -340,18 +357,18 @@ double sin_wave(double amp, double x)
 }
 
 /* Sum of n pseudo-random int32 values. */
-long i32_sum(long n, long seed)
+int64_t i32_sum(int64_t n, int64_t seed)
 {
     size_t len = clamp_len(n, NMAX);
     fill_i32(iv, len, seed32(seed));
     int64_t s = 0;
     for (size_t i = 0; i < len; i++)
         s += iv[i];
-    return (long)s;
+    return (int64_t)s;
 }
 
 /* max - min of n pseudo-random int32 values, packed with the min: (max-min) << 32 | (uint32)min. */
-long i32_minmax(long n, long seed)
+int64_t i32_minmax(int64_t n, int64_t seed)
 {
     size_t len = clamp_len(n, NMAX);
     fill_i32(iv, len, seed32(seed));
@@ -362,11 +379,11 @@ long i32_minmax(long n, long seed)
         mx = v > mx ? v : mx;
     }
     uint64_t range = (uint64_t)((int64_t)mx - (int64_t)mn);
-    return (long)((range << 32) | (uint32_t)mn);
+    return (int64_t)((range << 32) | (uint32_t)mn);
 }
 
 /* Sum of |a[i] - b[i]| over two pseudo-random int32 vectors. */
-long i32_abs_diff_sum(long n, long seed_a, long seed_b)
+int64_t i32_abs_diff_sum(int64_t n, int64_t seed_a, int64_t seed_b)
 {
     size_t len = clamp_len(n, NMAX);
     fill_i32(iv, len, seed32(seed_a));
@@ -376,22 +393,22 @@ long i32_abs_diff_sum(long n, long seed_a, long seed_b)
         int64_t d = (int64_t)iv[i] - (int64_t)jv[i];
         s += d < 0 ? -d : d;
     }
-    return (long)s;
+    return (int64_t)s;
 }
 
 /* Total number of set bits in n pseudo-random 32-bit words. */
-long popcount_sum(long n, long seed)
+int64_t popcount_sum(int64_t n, int64_t seed)
 {
     size_t len = clamp_len(n, NMAX);
     fill_i32(iv, len, seed32(seed));
     uint64_t s = 0;
     for (size_t i = 0; i < len; i++)
         s += popcount32((uint32_t)iv[i] ^ 0xa5a5a5a5U);
-    return (long)s;
+    return (int64_t)s;
 }
 
 /* Inclusive prefix sums of n pseudo-random int32 values, hashed. */
-long prefix_sum_checksum(long n, long seed)
+int64_t prefix_sum_checksum(int64_t n, int64_t seed)
 {
     size_t len = clamp_len(n, NMAX);
     fill_i32(iv, len, seed32(seed));
@@ -403,14 +420,14 @@ long prefix_sum_checksum(long n, long seed)
     uint64_t h = 0;
     for (size_t i = 0; i < len; i++)
         h = h * 31 + (uint64_t)pv[i];
-    return (long)mix64(h ^ len);
+    return (int64_t)mix64(h ^ len);
 }
 
 /* Histogram of n pseudo-random values into nbins in [1, 64] bins; returns a checksum. */
-long histogram_checksum(long n, long seed, long nbins)
+int64_t histogram_checksum(int64_t n, int64_t seed, int64_t nbins)
 {
     size_t len = clamp_len(n, NMAX);
-    uint32_t nb = 1 + (uint32_t)((unsigned long)nbins % 64);
+    uint32_t nb = 1 + (uint32_t)((uint64_t)nbins % 64);
     fill_i32(iv, len, seed32(seed));
     for (uint32_t b = 0; b < 64; b++)
         hist[b] = 0;
@@ -419,11 +436,11 @@ long histogram_checksum(long n, long seed, long nbins)
     uint64_t h = 0;
     for (uint32_t b = 0; b < nb; b++)
         h += (uint64_t)hist[b] * (b + 1) * (b + 1);
-    return (long)h;
+    return (int64_t)h;
 }
 
 /* memset / byte loop / memcpy / memmove over static byte buffers; returns a checksum. */
-long bytes_memops(long n, long fill, long seed)
+int64_t bytes_memops(int64_t n, int64_t fill, int64_t seed)
 {
     size_t len = clamp_len(n, BYTES_MAX);
     unsigned char f = (unsigned char)fill;
@@ -439,11 +456,11 @@ long bytes_memops(long n, long fill, long seed)
     uint64_t h = 0;
     for (size_t i = 0; i < len; i++)
         h += (uint64_t)buf_b[i] * ((i & 7) + 1);
-    return (long)h;
+    return (int64_t)h;
 }
 
 /* Bitwise CRC-32 (IEEE, reflected) of n in [0, 512] pseudo-random bytes. */
-unsigned long crc32_bytes(long n, long seed)
+uint64_t crc32_bytes(int64_t n, int64_t seed)
 {
     size_t len = clamp_len(n, 512);
     uint32_t s = seed32(seed);
@@ -460,7 +477,7 @@ unsigned long crc32_bytes(long n, long seed)
 
 /* Writes the scratch byte buffer. Every kernel fills what it reads first, so
  * this has no observable effect on any other result. */
-void scratch_touch(long seed)
+void scratch_touch(int64_t seed)
 {
     memset(buf_a, (unsigned char)seed32(seed), BYTES_MAX);
 }
@@ -470,57 +487,57 @@ void scratch_touch(long seed)
 /* ------------------------------------------------------------------------ */
 
 /* primes[i mod 32] */
-long prime_at(long i)
+int64_t prime_at(int64_t i)
 {
-    return (long)primes[(unsigned long)i & 31];
+    return (int64_t)primes[(uint64_t)i & 31];
 }
 
 /* STATEFUL: aot_counter += d (wrapping); returns the new value. */
-long counter_add(long d)
+int64_t counter_add(int64_t d)
 {
     aot_counter = (int64_t)((uint64_t)aot_counter + (uint64_t)d);
-    return (long)aot_counter;
+    return (int64_t)aot_counter;
 }
 
 /* STATEFUL: the current value of aot_counter. */
-long counter_get(void)
+int64_t counter_get(void)
 {
-    return (long)aot_counter;
+    return (int64_t)aot_counter;
 }
 
 /* ops[which mod 8](a, b): add, sub, mul, xor, and, shl, div, min. */
-long apply_op(long which, long a, long b)
+int64_t apply_op(int64_t which, int64_t a, int64_t b)
 {
-    return ops[(unsigned long)which & 7](a, b);
+    return ops[(uint64_t)which & 7](a, b);
 }
 
 /* f(f(x)) with f = callback_table[which mod 4]: inc, double, square, rotate. */
-long call_twice(long which, long x)
+int64_t call_twice(int64_t which, int64_t x)
 {
-    long (*f)(long) = callback_table[(unsigned long)which & 3];
+    int64_t (*f)(int64_t) = callback_table[(uint64_t)which & 3];
     return f(f(x));
 }
 
 /* Sum of primes[i] * apply_op(i, a, b) over all 8 ops. */
-long ops_sweep(long a, long b)
+int64_t ops_sweep(int64_t a, int64_t b)
 {
     uint64_t s = 0;
-    for (long i = 0; i < 8; i++)
+    for (int64_t i = 0; i < 8; i++)
         s += (uint64_t)prime_at(i) * (uint64_t)apply_op(i, a, b);
-    return (long)s;
+    return (int64_t)s;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Image data (defined by the image builder)                                */
 /* ------------------------------------------------------------------------ */
 
-long image_data_size(void)
+int64_t image_data_size(void)
 {
-    return (long)aotlink_image_data_size;
+    return (int64_t)aotlink_image_data_size;
 }
 
 /* Byte i of the image data, or -1 when i is out of range. */
-long image_data_byte(long i)
+int64_t image_data_byte(int64_t i)
 {
     if (i < 0 || (unsigned long long)i >= aotlink_image_data_size)
         return -1;
@@ -528,7 +545,7 @@ long image_data_byte(long i)
 }
 
 /* FNV-1a (64-bit) of all image data bytes. */
-long image_data_fnv1a(void)
+int64_t image_data_fnv1a(void)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     unsigned long long n = aotlink_image_data_size;
@@ -536,7 +553,7 @@ long image_data_fnv1a(void)
         h ^= aotlink_image_data[i];
         h *= 0x100000001b3ULL;
     }
-    return (long)h;
+    return (int64_t)h;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -557,7 +574,7 @@ long long ll_gcd(long long a, long long b)
 }
 
 /* floor(sqrt(x)) by the bitwise method (32 iterations). */
-unsigned long isqrt_u(unsigned long x)
+uint64_t isqrt_u(uint64_t x)
 {
     uint64_t op = x, res = 0, one = 1ULL << 62;
     while (one > op)
@@ -575,18 +592,18 @@ unsigned long isqrt_u(unsigned long x)
 }
 
 /* base^exp mod m, m = 1 + ((unsigned)mod mod (2^32 - 1)) so products fit in 64 bits. */
-long pow_mod(long base, long exp, long mod)
+int64_t pow_mod(int64_t base, int64_t exp, int64_t mod)
 {
     uint64_t m = 1 + (uint64_t)mod % 0xffffffffULL;
     uint64_t b = (uint64_t)base % m;
-    return (long)pow_mod_rec(b, (uint64_t)exp, m);
+    return (int64_t)pow_mod_rec(b, (uint64_t)exp, m);
 }
 
 /* Collatz steps from 1 + (n mod 2^20) until 1, capped at 1000 steps. */
-long collatz_steps(long n)
+int64_t collatz_steps(int64_t n)
 {
     uint64_t x = 1 + ((uint64_t)n & 0xfffff);
-    long steps = 0;
+    int64_t steps = 0;
     while (x != 1 && steps < 1000) {
         x = (x & 1) ? 3 * x + 1 : x >> 1;
         steps++;
@@ -609,8 +626,8 @@ double clamp_lerp(double a, double b, double t)
     return canon(a + (b - a) * t);
 }
 
-/* Saturating double -> long of x * scale. */
-long round_scaled(double x, double scale)
+/* Saturating double -> int64_t of x * scale. */
+int64_t round_scaled(double x, double scale)
 {
     return d2l(floor(x * scale + 0.5));
 }
@@ -619,7 +636,7 @@ long round_scaled(double x, double scale)
 /* Mixed signatures, for calling-convention coverage                        */
 /* ------------------------------------------------------------------------ */
 
-double mix_args(long a, double x, int b, double y, unsigned c, double z)
+double mix_args(int64_t a, double x, int b, double y, unsigned c, double z)
 {
     return canon(x * (double)a + y * (double)b - z * (double)c);
 }
@@ -630,18 +647,18 @@ int small_int(int a, int b)
     return (int)(int32_t)(r ^ (r >> 7));
 }
 
-unsigned long ulong_mix(unsigned long a, unsigned b)
+uint64_t ulong_mix(uint64_t a, unsigned b)
 {
     unsigned r = b & 63;
     uint64_t rot = r ? (a << r) | (a >> (64 - r)) : a;
     return mix64(rot ^ b);
 }
 
-long six_ints(long a, long b, long c, long d, long e, long f)
+int64_t six_ints(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, int64_t f)
 {
     uint64_t s = (uint64_t)a - 2 * (uint64_t)b + 3 * (uint64_t)c - 5 * (uint64_t)d +
                  7 * (uint64_t)e - 11 * (uint64_t)f;
-    return (long)s;
+    return (int64_t)s;
 }
 
 double eight_doubles(double a, double b, double c, double d, double e, double f,
@@ -652,11 +669,11 @@ double eight_doubles(double a, double b, double c, double d, double e, double f,
 }
 
 /* Six integer-class and eight double arguments at once (all registers full). */
-double all_regs(long a, int b, unsigned c, unsigned long d, long long e, long f,
+double all_regs(int64_t a, int b, unsigned c, uint64_t d, long long e, int64_t f,
                 double x0, double x1, double x2, double x3, double x4, double x5,
                 double x6, double x7)
 {
-    long ip = six_ints(a, b, (long)c, (long)d, e, f);
+    int64_t ip = six_ints(a, b, (int64_t)c, (int64_t)d, e, f);
     return canon((double)ip * 0x1p-40 + eight_doubles(x0, x1, x2, x3, x4, x5, x6, x7));
 }
 
@@ -666,16 +683,16 @@ double all_regs(long a, int b, unsigned c, unsigned long d, long long e, long f,
 /* ------------------------------------------------------------------------ */
 
 /* fib(n mod 94) mod 2^64, iteratively. */
-long unused_fib(long n)
+int64_t unused_fib(int64_t n)
 {
-    unsigned long k = (unsigned long)n % 94;
+    uint64_t k = (uint64_t)n % 94;
     uint64_t a = 0, b = 1;
-    for (unsigned long i = 0; i < k; i++) {
+    for (uint64_t i = 0; i < k; i++) {
         uint64_t t = a + b;
         a = b;
         b = t;
     }
-    return (long)a;
+    return (int64_t)a;
 }
 
 double unused_norm(double x, double y)
