@@ -87,11 +87,6 @@ impl Global {
         unsafe { take_message(LLVMPrintTypeToString(LLVMGlobalGetValueType(self.0))) }
     }
 
-    /// The value printed as IR.
-    pub fn to_ir_string(self) -> String {
-        unsafe { take_message(LLVMPrintValueToString(self.0)) }
-    }
-
     /// The globals this one refers to directly: from a function's instructions (and personality),
     /// a variable's initializer or an alias's aliasee, looking through constant expressions.
     pub fn references(self) -> Vec<Global> {

@@ -334,7 +334,7 @@ fn check_target(target: &str, ir_triple: &str, source: &Path) -> Result<()> {
     let wanted = Triple::parse(target).map_err(|e| anyhow::anyhow!("--target: {e}"))?;
     let have =
         Triple::parse(ir_triple).map_err(|e| anyhow::anyhow!("{}: {e}", source.display()))?;
-    if wanted != have {
+    if (wanted.arch, wanted.os) != (have.arch, have.os) {
         bail!(
             "{}: the IR is for {have}, not for --target {wanted}",
             source.display()

@@ -18,6 +18,9 @@ pub struct ImageFile {
     pub root_vaddr: u64,
     /// Where the checksum field sits in the file.
     pub checksum_file_offset: usize,
+    /// The checksum covers the file up to here: all of it, except a Mach-O code signature,
+    /// which is itself a hash of what comes before it.
+    pub checksum_end: usize,
     pub meta: Meta,
     pub image_data_vaddr: u64,
     /// Where the image data sits in the file.
@@ -61,11 +64,13 @@ impl ImageFile {
         let root_bytes = at(root_vaddr, "root symbol")?;
         let root = RootView::parse(root_bytes)?;
         let meta = Meta::decode(root.meta)?;
+        let pointers = relocated_pointers(&file);
         let shards = root
-            .shard_offsets
+            .shard_pointer_offsets
             .iter()
             .map(|&off| {
-                let vaddr = root_vaddr.wrapping_add_signed(off as i64);
+                let slot = root_vaddr.wrapping_add(off as u64);
+                let vaddr = pointer_at(&pointers, at(slot, "shard pointer")?, slot);
                 Ok((vaddr, ShardTable::parse(at(vaddr, "shard table")?)?))
             })
             .collect::<Result<Vec<_>, LoadCause>>()?;
@@ -90,6 +95,9 @@ impl ImageFile {
             checksum: root.head.checksum,
             root_vaddr,
             checksum_file_offset: root_file_offset + CHECKSUM_OFFSET,
+            checksum_end: code_signature_offset(&file)
+                .unwrap_or(bytes.len())
+                .min(bytes.len()),
             meta,
             image_data_vaddr,
             image_data_file_range,
@@ -103,7 +111,10 @@ impl ImageFile {
         if self.checksum == 0 {
             return Err(LoadCause::Unsealed);
         }
-        let computed = image_checksum(bytes, self.checksum_file_offset);
+        if self.checksum_file_offset + 8 > self.checksum_end || self.checksum_end > bytes.len() {
+            return Err(crate::format::FormatError::Truncated("file").into());
+        }
+        let computed = image_checksum(&bytes[..self.checksum_end], self.checksum_file_offset);
         if computed != self.checksum {
             return Err(LoadCause::Checksum {
                 stored: self.checksum,
@@ -151,6 +162,47 @@ fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCa
         return invalid("the shard tables miss some functions or globals");
     }
     Ok(())
+}
+
+/// The values the dynamic loader will write at relocated addresses, where the file does not
+/// hold them (ELF RELA relocations keep them in the relocation, not in place).
+fn relocated_pointers(file: &object::File) -> std::collections::HashMap<u64, u64> {
+    let Some(relocations) = file.dynamic_relocations() else {
+        return Default::default();
+    };
+    relocations
+        .filter(|(_, r)| matches!(r.target(), object::RelocationTarget::Absolute))
+        .map(|(at, r)| (at, r.addend() as u64))
+        .collect()
+}
+
+/// The pointer at `vaddr`, as it will be once loaded (before load bias): from a relocation
+/// where the file has one, else from the file's bytes (Mach-O rebases and PE base relocations
+/// keep the link-time address in place).
+fn pointer_at(relocated: &std::collections::HashMap<u64, u64>, bytes: &[u8], vaddr: u64) -> u64 {
+    match relocated.get(&vaddr) {
+        Some(&value) => value,
+        None => bytes
+            .get(..8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+    }
+}
+
+/// Where a Mach-O file's code signature starts, if it has one.
+fn code_signature_offset(file: &object::File) -> Option<usize> {
+    use object::read::macho::LoadCommandVariant;
+    let object::File::MachO64(macho) = file else {
+        return None;
+    };
+    let mut commands = macho.macho_load_commands().ok()?;
+    while let Ok(Some(command)) = commands.next() {
+        if command.cmd() == object::macho::LC_CODE_SIGNATURE {
+            if let Ok(LoadCommandVariant::LinkeditData(data)) = command.variant() {
+                return Some(data.dataoff.get(macho.endian()) as usize);
+            }
+        }
+    }
+    None
 }
 
 /// Where `part`, a subslice of `whole`, starts in it.

@@ -1,11 +1,13 @@
 //! The image format: the one definition that the writer (`aotlink dump`) and this loader share.
 //!
 //! An image is an ordinary shared library that exports one data symbol, [`ROOT_SYMBOL`]. Its
-//! bytes are a [`Blob`]: a fixed [`RootHead`], one `i32` per shard locating that shard's table,
-//! then the encoded [`crate::meta::Meta`]. Each shard table is a [`Blob`] of 32-bit words laid out
-//! by [`ShardTable`]. Every reference from these structures to code or data is a 32-bit offset
-//! relative to the start of the structure that holds it, resolved by the static linker, so the
-//! tables carry no dynamic relocation and read the same from the file as from memory.
+//! bytes are a [`Blob`]: a fixed [`RootHead`], one pointer per shard to that shard's table, then
+//! the encoded [`crate::meta::Meta`]. Each shard table is a [`Blob`] of 32-bit words laid out by
+//! [`ShardTable`]. References inside one object file (a shard table to its functions, the root to
+//! the image data) are 32-bit offsets from the start of the structure that holds them, resolved
+//! by the static linker: no dynamic relocation. The root's references to the shard tables cross
+//! object files, which a 32-bit difference cannot express on every format (x86_64 Mach-O), so
+//! they are ordinary pointers: one relocation per shard.
 //!
 //! All integers are little-endian (every supported target is).
 
@@ -121,13 +123,22 @@ impl RootHead {
     }
 }
 
-/// Bytes plus the places where the static linker must put `i32` offsets of symbols relative to
-/// the blob's first byte. The writer turns a blob into one global; the loader reads the result.
+/// Bytes plus the places where the linker puts the address of a symbol. The writer turns a
+/// blob into one global; the loader reads the result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Blob<S> {
     pub bytes: Vec<u8>,
-    /// (byte offset of an `i32` hole in `bytes`, symbol whose offset goes there).
-    pub fixups: Vec<(usize, S)>,
+    /// (byte offset of a hole in `bytes`, what goes there, symbol).
+    pub fixups: Vec<(usize, Fixup, S)>,
+}
+
+/// What the linker writes into a hole of a [`Blob`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fixup {
+    /// `i32`: the symbol's address minus the blob's first byte (symbol in the same object).
+    Offset32,
+    /// `u64`: the symbol's address (a relocation the dynamic loader applies).
+    Pointer64,
 }
 
 impl<S> Blob<S> {
@@ -143,8 +154,15 @@ impl<S> Blob<S> {
     }
 
     fn offset_of(&mut self, symbol: S) {
-        self.fixups.push((self.bytes.len(), symbol));
+        self.fixups
+            .push((self.bytes.len(), Fixup::Offset32, symbol));
         self.u32(0);
+    }
+
+    fn pointer_to(&mut self, symbol: S) {
+        self.fixups
+            .push((self.bytes.len(), Fixup::Pointer64, symbol));
+        self.bytes.extend_from_slice(&[0; 8]);
     }
 }
 
@@ -181,10 +199,11 @@ pub fn encode_root(
     blob.bytes = head.to_bytes();
     blob.fixups.push((
         std::mem::offset_of!(RootHead, image_data_offset),
+        Fixup::Offset32,
         TableRef::ImageData,
     ));
     for shard in 0..nshards {
-        blob.offset_of(TableRef::ShardTable(shard));
+        blob.pointer_to(TableRef::ShardTable(shard));
     }
     blob.bytes.extend_from_slice(meta);
     blob
@@ -195,7 +214,9 @@ pub fn encode_root(
 pub struct RootView<'a> {
     pub head: RootHead,
     /// Offset of each shard table from the root's first byte.
-    pub shard_offsets: Vec<i32>,
+    /// Where each shard table's pointer sits, from the root's first byte (the value itself
+    /// is a relocated pointer: read it from memory, or resolve it in the file).
+    pub shard_pointer_offsets: Vec<usize>,
     pub meta: &'a [u8],
 }
 
@@ -218,19 +239,18 @@ impl<'a> RootView<'a> {
                 head.kind
             )));
         }
-        let mut r = WordReader {
-            bytes,
-            pos: ROOT_HEAD_SIZE,
-        };
-        let shard_offsets = (0..head.nshards)
-            .map(|_| r.i32().ok_or(FormatError::Truncated("shard offsets")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let pointers_end = (head.nshards as usize)
+            .checked_mul(8)
+            .and_then(|n| n.checked_add(ROOT_HEAD_SIZE))
+            .filter(|&end| end <= bytes.len())
+            .ok_or(FormatError::Truncated("shard pointers"))?;
+        let shard_pointer_offsets = (ROOT_HEAD_SIZE..pointers_end).step_by(8).collect();
         let meta = bytes
-            .get(r.pos..r.pos + head.meta_len as usize)
+            .get(pointers_end..pointers_end + head.meta_len as usize)
             .ok_or(FormatError::Truncated("metadata"))?;
         Ok(RootView {
             head,
-            shard_offsets,
+            shard_pointer_offsets,
             meta,
         })
     }
@@ -420,12 +440,17 @@ impl WordReader<'_> {
 mod tests {
     use super::*;
 
-    /// Resolves every fixup as if the symbol sat `base + 16 * k` bytes after the blob.
+    /// Resolves every fixup as if the blob sat at address 0 and the k-th symbol at 1000 + 16k.
     fn link(blob: &Blob<TableRef>) -> Vec<u8> {
         let mut bytes = blob.bytes.clone();
-        for (k, (at, _)) in blob.fixups.iter().enumerate() {
-            let off = (1000 + 16 * k) as i32;
-            bytes[*at..*at + 4].copy_from_slice(&off.to_le_bytes());
+        for (k, (at, kind, _)) in blob.fixups.iter().enumerate() {
+            let address = 1000 + 16 * k as u64;
+            match kind {
+                Fixup::Offset32 => {
+                    bytes[*at..*at + 4].copy_from_slice(&(address as i32).to_le_bytes())
+                }
+                Fixup::Pointer64 => bytes[*at..*at + 8].copy_from_slice(&address.to_le_bytes()),
+            }
         }
         bytes
     }
@@ -440,7 +465,15 @@ mod tests {
         assert_eq!(root.head.nshards, 3);
         assert_eq!(root.head.image_data_len, 77);
         assert_eq!(root.head.image_data_offset, 1000);
-        assert_eq!(root.shard_offsets, vec![1016, 1032, 1048]);
+        assert_eq!(root.shard_pointer_offsets, vec![48, 56, 64]);
+        let pointer = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        assert_eq!(
+            root.shard_pointer_offsets
+                .iter()
+                .map(|&at| pointer(at))
+                .collect::<Vec<_>>(),
+            [1016, 1032, 1048]
+        );
         assert_eq!(root.meta, &meta[..]);
         assert_eq!(&bytes[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 8], &[0; 8]);
     }

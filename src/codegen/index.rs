@@ -2,7 +2,7 @@
 //! becomes an external symbol (hidden unless exported), and gets an fvar or gvar index in
 //! name order, so the same input always gives the same indices.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aotload::meta::Method;
 use llvm_sys::{LLVMLinkage, LLVMVisibility};
@@ -47,41 +47,102 @@ pub fn index(globals: &[Global]) -> (Vec<Global>, Vec<Global>) {
 
 /// One manifest entry per fvar: signature, content hash and the image functions it reaches
 /// (directly, or through the initializers of the globals it uses).
-pub fn methods(fvars: &[Global]) -> Vec<Method> {
-    let fvar_of: HashMap<Global, u32> = fvars
-        .iter()
-        .enumerate()
+pub fn methods(module: &inkwell::module::Module, fvars: &[Global]) -> Vec<Method> {
+    let fvar_of: HashMap<Global, u32> = (fvars.iter().enumerate())
         .map(|(i, g)| (*g, i as u32))
         .collect();
+    // Printing one function makes LLVM number the whole module: print the module once instead.
+    let text = module.print_to_string().to_string();
+    let bodies = function_texts(&text);
+    let mut through_data: HashMap<Global, Vec<u32>> = HashMap::new();
     fvars
         .iter()
         .map(|f| {
             let mut callees = BTreeSet::new();
-            let mut seen = std::collections::HashSet::new();
-            let mut work = f.references();
-            while let Some(g) = work.pop() {
-                if !seen.insert(g) {
-                    continue;
-                }
+            for g in f.references() {
                 match g.kind() {
-                    GlobalKind::Function => {
-                        if let Some(&i) = fvar_of.get(&g) {
-                            callees.insert(i);
-                        }
-                    }
+                    GlobalKind::Function => callees.extend(fvar_of.get(&g)),
                     // Data that holds function addresses makes those functions reachable.
-                    GlobalKind::Variable | GlobalKind::Alias => work.extend(g.references()),
+                    GlobalKind::Variable | GlobalKind::Alias => callees.extend(
+                        through_data
+                            .entry(g)
+                            .or_insert_with(|| functions_in_data(g, &fvar_of))
+                            .iter(),
+                    ),
                 }
             }
+            let name = f.name();
+            let body = bodies
+                .get(printed_name(&name).as_str())
+                .copied()
+                .unwrap_or("");
             Method {
-                name: f.name(),
                 signature: f.value_type_string(),
-                hash: content_hash(&f.to_ir_string()),
+                hash: content_hash(body),
                 callees: callees.into_iter().collect(),
                 external: Vec::new(),
+                name,
             }
         })
         .collect()
+}
+
+/// The fvars whose addresses data `root` holds, directly or through other data.
+fn functions_in_data(root: Global, fvar_of: &HashMap<Global, u32>) -> Vec<u32> {
+    let mut out = BTreeSet::new();
+    let mut seen = HashSet::new();
+    let mut work = vec![root];
+    while let Some(g) = work.pop() {
+        if !seen.insert(g) {
+            continue;
+        }
+        match g.kind() {
+            GlobalKind::Function => out.extend(fvar_of.get(&g)),
+            GlobalKind::Variable | GlobalKind::Alias => work.extend(g.references()),
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Each function definition's text in a printed module, by its printed name (`@f`, `@"a b"`).
+fn function_texts(module_text: &str) -> HashMap<&str, &str> {
+    let mut out = HashMap::new();
+    let mut rest = module_text;
+    while let Some(start) = rest.find("\ndefine ") {
+        let def = &rest[start + 1..];
+        let end = def.find("\n}\n").map_or(def.len(), |e| e + 3);
+        let header = def.lines().next().unwrap_or("");
+        if let Some(at) = header.find(" @") {
+            let name_and_rest = &header[at + 1..];
+            let name_end = name_and_rest.find('(').unwrap_or(name_and_rest.len());
+            out.insert(&name_and_rest[..name_end], &def[..end]);
+        }
+        rest = &def[end..];
+    }
+    out
+}
+
+/// How LLVM prints a global's name: `@name`, or quoted with `\XX` escapes when it has other
+/// characters than letters, digits and `-$._`.
+fn printed_name(name: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-$._".contains(c);
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| plain(c) && !c.is_ascii_digit());
+    if starts_ok && name.chars().all(plain) {
+        return format!("@{name}");
+    }
+    let mut out = String::from("@\"");
+    for b in name.bytes() {
+        match b {
+            b'"' | b'\\' => out += &format!("\\{b:02X}"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out += &format!("\\{b:02X}"),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Hash of a function's printed IR, without the module-wide numbering of attribute groups
@@ -103,6 +164,16 @@ pub fn content_hash(ir: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn function_texts_are_found_by_printed_name() {
+        let text = "; ModuleID = 'm'\ndefine i32 @f() #0 {\n  ret i32 1\n}\n\ndefine internal void @\"a b\"(i8* %x) {\n  ret void\n}\n";
+        let texts = function_texts(text);
+        assert_eq!(texts["@f"], "define i32 @f() #0 {\n  ret i32 1\n}\n");
+        assert!(texts[printed_name("a b").as_str()].contains("ret void"));
+        assert_eq!(printed_name("f.aotlink.t1"), "@f.aotlink.t1");
+        assert_eq!(printed_name("1x"), "@\"1x\"");
+    }
 
     #[test]
     fn content_hash_ignores_attribute_and_metadata_numbering() {

@@ -147,7 +147,7 @@ pub fn codegen<'ctx>(
     }
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
-    let methods = index::methods(&fvars);
+    let methods = index::methods(&module, &fvars);
     Ok(Program {
         triple: ir::triple(&module),
         fvars: fvars.iter().map(|g| g.name()).collect(),

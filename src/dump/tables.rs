@@ -1,10 +1,11 @@
-//! Turning a format [`Blob`] into an LLVM global: bytes as byte arrays, and at each fixup the
-//! constant `trunc(ptrtoint sym - ptrtoint blob)`, which the assembler emits as a PC-relative
-//! relocation and the static linker resolves: no dynamic relocation per entry.
+//! Turning a format [`Blob`] into an LLVM global: bytes as byte arrays, and at each fixup
+//! either the constant `trunc(ptrtoint sym - ptrtoint blob)`, which the assembler emits as a
+//! PC-relative relocation that the static linker resolves (no dynamic relocation per entry), or
+//! the symbol's address (`ptrtoint sym`) for references across object files.
 
 use std::ffi::CString;
 
-use aotload::format::{Blob, TableRef};
+use aotload::format::{Blob, Fixup, TableRef};
 use inkwell::module::Module;
 use llvm_sys::core::*;
 use llvm_sys::prelude::*;
@@ -28,14 +29,18 @@ pub fn add_blob_global(
             LLVMInt64TypeInContext(ctx),
         );
         // Pieces: byte runs between fixups, and the fixups themselves.
-        let mut pieces: Vec<Result<&[u8], &TableRef>> = Vec::new();
+        let mut pieces: Vec<Result<&[u8], (Fixup, &TableRef)>> = Vec::new();
         let mut at = 0;
-        for (offset, symbol) in &blob.fixups {
+        for (offset, kind, symbol) in &blob.fixups {
             if *offset > at {
                 pieces.push(Ok(&blob.bytes[at..*offset]));
             }
-            pieces.push(Err(symbol));
-            at = offset + 4;
+            pieces.push(Err((*kind, symbol)));
+            at = offset
+                + match kind {
+                    Fixup::Offset32 => 4,
+                    Fixup::Pointer64 => 8,
+                };
         }
         if at < blob.bytes.len() {
             pieces.push(Ok(&blob.bytes[at..]));
@@ -44,7 +49,8 @@ pub fn add_blob_global(
             .iter()
             .map(|p| match p {
                 Ok(bytes) => LLVMArrayType(i8t, bytes.len() as u32),
-                Err(_) => i32t,
+                Err((Fixup::Offset32, _)) => i32t,
+                Err((Fixup::Pointer64, _)) => i64t,
             })
             .collect();
         let ty = LLVMStructTypeInContext(ctx, types.as_mut_ptr(), types.len() as u32, 1);
@@ -57,10 +63,14 @@ pub fn add_blob_global(
                 Ok(bytes) => {
                     LLVMConstStringInContext(ctx, bytes.as_ptr() as *const _, bytes.len() as u32, 1)
                 }
-                Err(symbol) => {
+                Err((kind, symbol)) => {
                     let target = resolve(symbol)
                         .ok_or_else(|| format!("table {name} refers to missing {symbol:?}"))?;
-                    LLVMConstTrunc(LLVMConstSub(LLVMConstPtrToInt(target, i64t), base), i32t)
+                    let address = LLVMConstPtrToInt(target, i64t);
+                    match kind {
+                        Fixup::Offset32 => LLVMConstTrunc(LLVMConstSub(address, base), i32t),
+                        Fixup::Pointer64 => address,
+                    }
                 }
             });
         }

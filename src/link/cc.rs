@@ -1,9 +1,12 @@
-//! The system C compiler driver as linker (`aotlink sysimg --cc`).
+//! A C compiler driver as linker (`aotlink sysimg --cc`): the system `cc`, or a cross driver
+//! such as `aarch64-linux-gnu-gcc` or `x86_64-w64-mingw32-gcc` for another target.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{expand_args, first_error_line, write_export_list, LinkError, LinkJob, Linker};
+use super::{
+    expand_args, first_error_line, placeholders, write_export_list, LinkError, LinkJob, Linker,
+};
 
 /// Links by running a C compiler driver (`cc -shared ...`); flags from the platform's `[cc]`.
 pub struct Cc {
@@ -25,20 +28,17 @@ impl Cc {
 
 impl Linker for Cc {
     fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError> {
+        let flags = job
+            .platform
+            .cc
+            .as_ref()
+            .ok_or_else(|| LinkError::CcUnsupported(job.platform.os.clone()))?;
         let scratch = tempfile::tempdir().map_err(|e| LinkError::Output {
             path: job.output.clone(),
             cause: format!("cannot create a temp dir: {e}"),
         })?;
         let export_list = write_export_list(job, scratch.path())?;
-        let args = expand_args(
-            &job.platform.cc.args,
-            &[
-                ("output", &job.output.display().to_string()),
-                ("archive", &job.archive.display().to_string()),
-                ("export_list", &export_list.display().to_string()),
-            ],
-            &[],
-        );
+        let args = expand_args(&flags.args, &placeholders(job, &export_list), &[]);
         let program = self.program.display().to_string();
         let out = Command::new(&self.program)
             .args(&args)

@@ -1,16 +1,20 @@
 //! link: turns the archive of a dump into an image. A [`LinkJob`] says what to produce; an
-//! implementation of [`Linker`] turns that into flags ([`Lld`] in-process, [`Cc`] through the
-//! system C compiler driver). [`link_image`] writes to a temp file, seals it and renames it.
+//! implementation of [`Linker`] turns that into flags ([`Lld`] in-process, [`Cc`] through a C
+//! compiler driver), with the per-OS facts of [`Platform`]. [`link_image`] has the linker write
+//! a temp file, seals it and only then renames it to the output.
 
 mod archive_info;
 mod cc;
+mod codesign;
 mod lld;
 mod seal;
+mod system_libs;
 
 use std::path::{Path, PathBuf};
 
 pub use archive_info::{read_archive, ArchiveInfo};
 pub use cc::Cc;
+pub use codesign::verify_pages as verify_code_signature;
 pub use lld::Lld;
 pub use seal::seal;
 
@@ -23,6 +27,10 @@ pub struct LinkJob<'a> {
     pub archive: PathBuf,
     /// Where the linker writes the shared library.
     pub output: PathBuf,
+    /// The image's final file name (install name, soname, DLL name), whatever `output` is.
+    pub output_name: String,
+    /// Where the linker writes the import library, on platforms that have them.
+    pub import_library: Option<PathBuf>,
     /// Functions to export besides the root.
     pub exports: Vec<String>,
     pub platform: &'a Platform,
@@ -47,12 +55,15 @@ pub enum LinkError {
         status: String,
         message: String,
     },
+    #[error("linking {0} images with a C compiler driver is not supported: link with `aotlink pkg` (LLD)")]
+    CcUnsupported(String),
     #[error("{}: {cause}", path.display())]
     Output { path: PathBuf, cause: String },
 }
 
 /// Links `archive` into the image `output` with `linker`: the linker writes a temp file next to
-/// `output`, which is sealed (checksum written) and only then renamed to `output`.
+/// `output`, which is sealed (checksum written) and only then renamed to `output`. On platforms
+/// with import libraries one is written beside the image (`x.dll` -> `x.lib`).
 pub fn link_image(
     linker: &dyn Linker,
     archive: &Path,
@@ -69,20 +80,40 @@ pub fn link_image(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let temp = tempfile::Builder::new()
-        .prefix(".aotlink-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| out_err(format!("cannot create a file in {}: {e}", dir.display())))?;
+    let temp_in_dir = |suffix: &str| {
+        tempfile::Builder::new()
+            .prefix(".aotlink-")
+            .suffix(suffix)
+            .tempfile_in(dir)
+            .map_err(|e| out_err(format!("cannot create a file in {}: {e}", dir.display())))
+    };
+    let temp = temp_in_dir(".tmp")?;
+    let implib = platform
+        .import_library_suffix
+        .as_ref()
+        .map(|_| temp_in_dir(".lib.tmp"))
+        .transpose()?;
+    let output_name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let job = LinkJob {
         archive: archive.to_path_buf(),
         output: temp.path().to_path_buf(),
+        output_name,
+        import_library: implib.as_ref().map(|t| t.path().to_path_buf()),
         exports: info.meta.exports.iter().map(|e| e.name.clone()).collect(),
         platform,
     };
     linker.link(&job)?;
     seal(temp.path()).map_err(|e| out_err(e.to_string()))?;
     set_executable(temp.path()).map_err(|e| out_err(e.to_string()))?;
+    if let (Some(implib), Some(suffix)) = (implib, &platform.import_library_suffix) {
+        let path = output.with_extension(suffix.trim_start_matches('.'));
+        implib
+            .persist(&path)
+            .map_err(|e| out_err(format!("cannot write {}: {}", path.display(), e.error)))?;
+    }
     temp.persist(output)
         .map_err(|e| out_err(format!("cannot write: {}", e.error)))?;
     Ok(output.to_path_buf())
@@ -97,12 +128,37 @@ fn set_executable(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Replaces the platform's `{placeholder}` arguments; `{stubs}` expands to one argument each.
-fn expand_args(templates: &[String], values: &[(&str, &str)], stubs: &[PathBuf]) -> Vec<String> {
+/// The values of the platform files' `{placeholders}` for `job`.
+fn placeholders(job: &LinkJob, export_list: &Path) -> Vec<(&'static str, String)> {
+    let triple = job.platform.triple();
+    vec![
+        ("output", job.output.display().to_string()),
+        ("output_name", job.output_name.clone()),
+        ("archive", job.archive.display().to_string()),
+        ("export_list", export_list.display().to_string()),
+        (
+            "import_library",
+            job.import_library
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("darwin_arch", triple.darwin_arch().to_string()),
+        ("min_os", triple.min_os.clone().unwrap_or_default()),
+    ]
+}
+
+/// Replaces the `{placeholder}`s of the platform's arguments; `{system_libraries}` expands to
+/// one argument per library.
+fn expand_args(
+    templates: &[String],
+    values: &[(&str, String)],
+    system_libraries: &[PathBuf],
+) -> Vec<String> {
     let mut out = Vec::new();
     for t in templates {
-        if t == "{stubs}" {
-            out.extend(stubs.iter().map(|s| s.display().to_string()));
+        if t == "{system_libraries}" {
+            out.extend(system_libraries.iter().map(|s| s.display().to_string()));
             continue;
         }
         let mut arg = t.clone();
@@ -116,12 +172,21 @@ fn expand_args(templates: &[String], values: &[(&str, &str)], stubs: &[PathBuf])
 
 /// Writes the export list for `job` into `dir`.
 fn write_export_list(job: &LinkJob, dir: &Path) -> Result<PathBuf, LinkError> {
-    let path = dir.join("exports.list");
-    std::fs::write(&path, job.platform.export_list(&job.exports)).map_err(|e| {
-        LinkError::Output {
-            path: path.clone(),
-            cause: e.to_string(),
-        }
+    let ext = job
+        .platform
+        .export_list
+        .template
+        .rsplit('.')
+        .next()
+        .unwrap_or("list");
+    let path = dir.join(format!("exports.{ext}"));
+    std::fs::write(
+        &path,
+        job.platform.export_list(&job.exports, &job.output_name),
+    )
+    .map_err(|e| LinkError::Output {
+        path: path.clone(),
+        cause: e.to_string(),
     })?;
     Ok(path)
 }

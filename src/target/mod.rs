@@ -6,5 +6,5 @@ mod platform;
 mod triple;
 
 pub use cpu::{CpuTarget, CpuTargetError, ResolvedTarget, DEFAULT_AARCH64, DEFAULT_X86_64};
-pub use platform::Platform;
+pub use platform::{vendor_file, Platform, SystemLibraryKind};
 pub use triple::{Arch, Os, Triple, SUPPORTED};

@@ -1,5 +1,5 @@
 //! Per-OS facts for linking an image, read from `platform/*.toml`: one value, no `if os == ...`
-//! anywhere else.
+//! anywhere else. The files and the vendored stubs they name are compiled into aotlink.
 
 use serde::Deserialize;
 
@@ -9,21 +9,51 @@ use super::triple::{Os, Triple};
 #[derive(Clone, Debug, Deserialize)]
 pub struct Platform {
     pub os: String,
-    pub object_format: String,
     /// File name ending of images (`.so`).
     pub image_suffix: String,
     /// Prefix the OS's C symbol names carry in object files (`_` on Mach-O).
     pub symbol_prefix: String,
-    /// Name of the export-list template in `linker-scripts/`.
-    pub export_list_template: String,
-    /// System libraries the image records as dependencies, linked against generated stand-ins.
+    /// With it, an import library is written beside the image (`x.dll` -> `x.lib`).
     #[serde(default)]
-    pub stub_libraries: Vec<String>,
+    pub import_library_suffix: Option<String>,
+    pub export_list: ExportList,
+    /// The C runtime libraries the image links against.
+    #[serde(default, rename = "system_library")]
+    pub system_libraries: Vec<SystemLibrary>,
     pub lld: LldFlags,
-    pub cc: CcFlags,
+    /// How to link with a C compiler driver; `None`: not supported for this OS.
+    #[serde(default)]
+    pub cc: Option<CcFlags>,
     /// The target this platform value was made for (not in the file).
     #[serde(skip)]
     pub triple: Option<Triple>,
+}
+
+/// The file that says which symbols the image exports.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ExportList {
+    /// Name of the template in `linker-scripts/`.
+    pub template: String,
+    /// One export's line, `{name}` replaced.
+    pub line: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SystemLibrary {
+    pub kind: SystemLibraryKind,
+    /// A soname (`elf-stub`) or a path under `vendor/` (`vendor`, `import-library`).
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SystemLibraryKind {
+    /// An empty ELF shared object with this soname, made at link time.
+    ElfStub,
+    /// A file from `vendor/` given to the linker as is (a `.tbd` stub).
+    Vendor,
+    /// A COFF import library made at link time from a `.def` file in `vendor/`.
+    ImportLibrary,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -43,6 +73,8 @@ impl Platform {
     pub fn for_triple(triple: &Triple) -> Platform {
         let text = match triple.os {
             Os::Linux => include_str!("../../platform/linux.toml"),
+            Os::MacOs => include_str!("../../platform/macos.toml"),
+            Os::Windows => include_str!("../../platform/windows.toml"),
         };
         let mut platform: Platform =
             toml::from_str(text).expect("platform files are checked by tests");
@@ -55,13 +87,33 @@ impl Platform {
     }
 
     /// The export list for `exports` (plus the root), from the platform's template.
-    pub fn export_list(&self, exports: &[String]) -> String {
-        let template = match self.export_list_template.as_str() {
-            "elf.ver" => include_str!("../../linker-scripts/elf.ver"),
-            other => unreachable!("unknown export list template {other}"),
-        };
-        let lines: Vec<String> = exports.iter().map(|e| format!("    {e};")).collect();
-        template.replace("{exports}", &lines.join("\n"))
+    pub fn export_list(&self, exports: &[String], output_name: &str) -> String {
+        let lines: Vec<String> = exports
+            .iter()
+            .map(|e| self.export_list.line.replace("{name}", e))
+            .collect();
+        template(&self.export_list.template)
+            .replace("{output_name}", output_name)
+            .replace("{exports}", &lines.join("\n"))
+    }
+}
+
+/// The export-list templates of `linker-scripts/`.
+fn template(name: &str) -> &'static str {
+    match name {
+        "elf.ver" => include_str!("../../linker-scripts/elf.ver"),
+        "macho.exp" => include_str!("../../linker-scripts/macho.exp"),
+        "coff.def" => include_str!("../../linker-scripts/coff.def"),
+        other => panic!("no linker-scripts/{other} (platform files are checked by tests)"),
+    }
+}
+
+/// The files of `vendor/`.
+pub fn vendor_file(name: &str) -> Option<&'static str> {
+    match name {
+        "macos/libSystem.tbd" => Some(include_str!("../../vendor/macos/libSystem.tbd")),
+        "windows/msvcrt.def" => Some(include_str!("../../vendor/windows/msvcrt.def")),
+        _ => None,
     }
 }
 
@@ -70,9 +122,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_platform_file_parses() {
-        let linux = Platform::for_triple(&Triple::parse("x86_64-unknown-linux-gnu").unwrap());
-        assert_eq!(linux.image_suffix, ".so");
-        assert!(linux.export_list(&["f".into()]).contains("    f;"));
+    fn every_platform_file_parses_and_names_existing_files() {
+        for triple in [
+            "x86_64-unknown-linux-gnu",
+            "arm64-apple-macosx11.0",
+            "x86_64-w64-windows-gnu",
+        ] {
+            let p = Platform::for_triple(&Triple::parse(triple).unwrap());
+            let list = p.export_list(&["f".into()], "x");
+            assert!(
+                list.contains("aotlink_image") && list.contains('f'),
+                "{triple}: {list}"
+            );
+            assert!(!list.contains("{exports}"));
+            for lib in p
+                .system_libraries
+                .iter()
+                .filter(|l| l.kind != SystemLibraryKind::ElfStub)
+            {
+                assert!(
+                    vendor_file(&lib.name).is_some(),
+                    "{triple}: vendor/{} is not compiled in",
+                    lib.name
+                );
+            }
+        }
     }
 }

@@ -2,8 +2,12 @@
 
 use crate::common::*;
 
-fn build(dir: &std::path::Path, name: &str, extra: &[&str]) -> Vec<u8> {
-    let out = dir.join(name);
+/// Builds `image.so` in `dir/run`: the same file name every time, since the image records its
+/// own name (soname, install name, DLL name).
+fn build(dir: &std::path::Path, run: &str, extra: &[&str]) -> Vec<u8> {
+    let dir = dir.join(run);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("image.so");
     let mut args = vec![
         "build".to_string(),
         kernels_ll().display().to_string(),

@@ -14,7 +14,11 @@ fn lua_sources() -> PathBuf {
         .arg(repo().join("Cargo.toml"))
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let manifest = json["packages"]
         .as_array()
@@ -27,7 +31,12 @@ fn lua_sources() -> PathBuf {
     std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("lua-5.4"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("lua-5.4")
+        })
         .expect("lua-5.4 sources in lua-src")
 }
 
@@ -37,7 +46,9 @@ fn library_sources(dir: &Path) -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "c"))
-        .filter(|p| !["lua.c", "luac.c", "onelua.c"].contains(&p.file_name().unwrap().to_str().unwrap()))
+        .filter(|p| {
+            !["lua.c", "luac.c", "onelua.c"].contains(&p.file_name().unwrap().to_str().unwrap())
+        })
         .collect();
     files.sort();
     files
@@ -45,7 +56,11 @@ fn library_sources(dir: &Path) -> Vec<PathBuf> {
 
 fn run(cmd: &mut Command) -> std::process::Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -54,19 +69,39 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
     let src = lua_sources();
     let dir = scratch("lua");
     let sources = library_sources(&src);
-    assert!(sources.len() > 25, "found only {} Lua sources in {}", sources.len(), src.display());
+    assert!(
+        sources.len() > 25,
+        "found only {} Lua sources in {}",
+        sources.len(),
+        src.display()
+    );
 
     // IR from clang-14, one bitcode file per source (aotlink merges them).
     let ir_dir = dir.join("ir");
     std::fs::create_dir_all(&ir_dir).unwrap();
     run(Command::new("clang-14")
         .current_dir(&ir_dir)
-        .args(["-O2", "-fno-vectorize", "-fno-slp-vectorize", "-DLUA_USE_POSIX", "-c", "-emit-llvm"])
+        .args([
+            "-O2",
+            "-fno-vectorize",
+            "-fno-slp-vectorize",
+            "-DLUA_USE_POSIX",
+            "-c",
+            "-emit-llvm",
+        ])
         .args(&sources));
-    let mut bitcode: Vec<PathBuf> = std::fs::read_dir(&ir_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut bitcode: Vec<PathBuf> = std::fs::read_dir(&ir_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     bitcode.sort();
     let image = dir.join("liblua-aot.so");
-    let mut args = vec!["build".into(), "--export-all".into(), "-o".into(), image.display().to_string()];
+    let mut args = vec![
+        "build".into(),
+        "--export-all".into(),
+        "-o".into(),
+        image.display().to_string(),
+    ];
     args.extend(bitcode.iter().map(|p| p.display().to_string()));
     aotlink_ok(&args);
 
@@ -95,7 +130,11 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
     let lib_dir = Path::new(aotlink()).parent().unwrap();
     let loader_harness = dir.join("harness-loader");
     run(Command::new("cc")
-        .args([&include, &format!("-I{}", repo().join("loader/include").display()), "-o"])
+        .args([
+            &include,
+            &format!("-I{}", repo().join("loader/include").display()),
+            "-o",
+        ])
         .arg(&loader_harness)
         .arg(&harness)
         .arg(format!("-L{}", lib_dir.display()))
@@ -104,21 +143,42 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
 
     let script = repo().join("tests/it/lua/script.lua");
     let output = |exe: &Path, target: Option<&str>| {
-        let out = run(Command::new(exe).arg(&image).arg(&script).env("AOTLOAD_TARGET", target.unwrap_or("")));
+        let out = run(Command::new(exe)
+            .arg(&image)
+            .arg(&script)
+            .env("AOTLOAD_TARGET", target.unwrap_or("")));
         String::from_utf8(out.stdout).unwrap()
     };
     let expected = output(&direct_ref, None);
-    assert!(expected.contains("sort 2002 2001") && expected.trim_end().ends_with("end"), "{expected}");
+    assert!(
+        expected.contains("sort 2002 2001") && expected.trim_end().ends_with("end"),
+        "{expected}"
+    );
     assert!(!expected.contains("error:"), "{expected}");
-    assert_eq!(output(&direct_aot, None), expected, "plain dynamic link of the image");
+    assert_eq!(
+        output(&direct_aot, None),
+        expected,
+        "plain dynamic link of the image"
+    );
     let host = aotload::HostCpu::detect();
     let meta = open(&image).meta().clone();
     assert_eq!(meta.targets.len(), 4);
     for target in &meta.targets {
-        if aotload::features::missing(&target.features, &host.features).iter().any(|w| *w != 0) {
-            eprintln!("skipping target {}: this CPU lacks its features", target.name);
+        if aotload::features::missing(&target.features, &host.features)
+            .iter()
+            .any(|w| *w != 0)
+        {
+            eprintln!(
+                "skipping target {}: this CPU lacks its features",
+                target.name
+            );
             continue;
         }
-        assert_eq!(output(&loader_harness, Some(&target.name)), expected, "through the loader, target {}", target.name);
+        assert_eq!(
+            output(&loader_harness, Some(&target.name)),
+            expected,
+            "through the loader, target {}",
+            target.name
+        );
     }
 }
