@@ -442,6 +442,8 @@ fn bench_link(config: &Config, archive: &Path, dir: &Path, table: &mut Table) ->
     let job = |output: &str| LinkJob {
         archive: archive.to_path_buf(),
         output: dir.join(output),
+        output_name: output.to_string(),
+        import_library: None,
         exports: exports.clone(),
         platform: &platform,
     };

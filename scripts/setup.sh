@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what aotlink needs from Debian when it is missing: LLVM 14 (headers and static
-# libraries), LLD 14 (linked into aotlink), clang 14 (compiles the example to IR).
+# libraries), LLD 14 (linked into aotlink), clang 14 (compiles examples to IR).
+# With --cross, also what the cross-image tests run images with: qemu-user and an aarch64 gcc
+# and C library, wine and the MinGW gcc.
 # Idempotent; needs root or sudo only when something is missing.
 set -euo pipefail
 
 packages=(llvm-14-dev libpolly-14-dev liblld-14-dev clang-14 lld-14 zlib1g-dev libffi-dev)
-# The cross-image tests also use these when present (see docs/CROSS.md when that lands).
-packages+=("$@")
+if [ "${1:-}" = "--cross" ]; then
+  packages+=(qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

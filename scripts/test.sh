@@ -2,7 +2,7 @@
 # The tests: formatting, lints, unit and integration tests (installs what is missing first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --cross
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -66,6 +66,12 @@ pub fn add_blob_global(
                 Err((kind, symbol)) => {
                     let target = resolve(symbol)
                         .ok_or_else(|| format!("table {name} refers to missing {symbol:?}"))?;
+                    // A table entry is an address: the function must have one of its own (and on
+                    // AArch64 a difference to an unnamed_addr function becomes a PLT32
+                    // relocation, which GNU ld 2.40 cannot link).
+                    if !LLVMIsAGlobalValue(target).is_null() {
+                        LLVMSetUnnamedAddress(target, llvm_sys::LLVMUnnamedAddr::LLVMNoUnnamedAddr);
+                    }
                     let address = LLVMConstPtrToInt(target, i64t);
                     match kind {
                         Fixup::Offset32 => LLVMConstTrunc(LLVMConstSub(address, base), i32t),

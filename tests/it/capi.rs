@@ -33,12 +33,7 @@ int main(int argc, char **argv) {
 #[test]
 fn c_programs_open_images_through_the_c_abi() {
     let dir = scratch("capi");
-    let lib_dir = std::path::Path::new(aotlink()).parent().unwrap();
-    assert!(
-        lib_dir.join("libaotload.so").exists(),
-        "cargo did not build libaotload.so in {}",
-        lib_dir.display()
-    );
+    let lib_dir = aotload_c_library_dir();
     std::fs::write(dir.join("harness.c"), HARNESS).unwrap();
     let exe = dir.join("harness");
     let status = Command::new("cc")

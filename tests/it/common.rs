@@ -313,3 +313,34 @@ pub fn assert_matches_reference(image: &Image, calls_per_function: usize) {
 pub fn open(path: &Path) -> Image {
     Image::open(path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The directory holding a libaotload.so built from the current sources. `cargo test` builds
+/// the loader only as an rlib, so the C library is built here (once per run) with the same
+/// profile as the tests.
+pub fn aotload_c_library_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(aotlink()).parent().unwrap().to_path_buf();
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "aotload",
+                "--lib",
+                "--manifest-path",
+            ])
+            .arg(repo().join("Cargo.toml"));
+        if dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        check(&mut cargo);
+        assert!(
+            dir.join("libaotload.so").exists(),
+            "no libaotload.so in {}",
+            dir.display()
+        );
+        dir
+    })
+}

@@ -127,7 +127,7 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
     let direct_aot = dir.join("harness-aot");
     link_against(&reference, &direct_ref);
     link_against(&image, &direct_aot);
-    let lib_dir = Path::new(aotlink()).parent().unwrap();
+    let lib_dir = aotload_c_library_dir();
     let loader_harness = dir.join("harness-loader");
     run(Command::new("cc")
         .args([

@@ -5,6 +5,7 @@
 mod bad_input;
 mod capi;
 mod common;
+mod cross;
 mod determinism;
 mod lua;
 mod multiversion;
