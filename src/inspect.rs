@@ -20,6 +20,29 @@ pub struct Report {
     pub exports: Vec<String>,
     /// Symbols the file itself exports (the root plus the exports, if all is well).
     pub exported_symbols: Vec<String>,
+    /// Methods of other images this one calls.
+    pub externals: Vec<ExternalReport>,
+    /// With `--edges`: every method and what it calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<MethodReport>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExternalReport {
+    pub name: String,
+    pub signature: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MethodReport {
+    pub name: String,
+    pub signature: String,
+    pub hash: String,
+    /// Functions of this image it calls or references.
+    pub callees: Vec<String>,
+    /// Methods of other images it calls.
+    pub externals: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,8 +61,8 @@ pub struct TargetReport {
     pub clones: u32,
 }
 
-/// Reads and verifies the image in `bytes`.
-pub fn inspect(bytes: &[u8]) -> Result<Report, LoadCause> {
+/// Reads and verifies the image in `bytes`; `edges` adds every method's callees.
+pub fn inspect(bytes: &[u8], edges: bool) -> Result<Report, LoadCause> {
     let file = ImageFile::parse(bytes)?;
     file.verify_checksum(bytes)?;
     let meta = &file.meta;
@@ -74,6 +97,35 @@ pub fn inspect(bytes: &[u8]) -> Result<Report, LoadCause> {
             .collect(),
         exports: meta.exports.iter().map(|e| e.name.clone()).collect(),
         exported_symbols: file.exported_symbols.clone(),
+        externals: meta
+            .externals
+            .iter()
+            .map(|x| ExternalReport {
+                name: x.name.clone(),
+                signature: x.signature.clone(),
+                hash: format!("{:016x}", x.hash),
+            })
+            .collect(),
+        methods: edges.then(|| {
+            meta.methods
+                .iter()
+                .map(|m| MethodReport {
+                    name: m.name.clone(),
+                    signature: m.signature.clone(),
+                    hash: format!("{:016x}", m.hash),
+                    callees: m
+                        .callees
+                        .iter()
+                        .map(|&c| meta.methods[c as usize].name.clone())
+                        .collect(),
+                    externals: m
+                        .external
+                        .iter()
+                        .map(|&x| meta.externals[x as usize].name.clone())
+                        .collect(),
+                })
+                .collect()
+        }),
     })
 }
 
@@ -128,6 +180,22 @@ impl std::fmt::Display for Report {
         writeln!(f, "exports:    {}", self.exports.len())?;
         for e in &self.exports {
             writeln!(f, "  {e}")?;
+        }
+        writeln!(f, "externals:  {}", self.externals.len())?;
+        for x in &self.externals {
+            writeln!(f, "  {} ({}) {}", x.name, x.signature, x.hash)?;
+        }
+        if let Some(methods) = &self.methods {
+            writeln!(f, "methods:    {}", methods.len())?;
+            for m in methods {
+                writeln!(f, "  {} ({}) {}", m.name, m.signature, m.hash)?;
+                if !m.callees.is_empty() {
+                    writeln!(f, "    calls: {}", m.callees.join(", "))?;
+                }
+                if !m.externals.is_empty() {
+                    writeln!(f, "    external: {}", m.externals.join(", "))?;
+                }
+            }
         }
         Ok(())
     }

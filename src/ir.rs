@@ -490,3 +490,36 @@ pub fn clone_function(f: Global, name: &str) -> Global {
     let cname = std::ffi::CString::new(name).expect("LLVM names have no NUL");
     Global(unsafe { aotlink_shim_clone_function(f.0, cname.as_ptr()) })
 }
+
+/// Gives the (bodiless) function `thunk` a body that calls, with its own arguments, the
+/// function whose address global `slot` holds, and returns what that returns.
+pub fn fill_thunk_body(thunk: Global, slot: LLVMValueRef) {
+    unsafe {
+        let fnty = LLVMGlobalGetValueType(thunk.0);
+        let ctx = LLVMGetModuleContext(LLVMGetGlobalParent(thunk.0));
+        let builder = LLVMCreateBuilderInContext(ctx);
+        let entry = LLVMAppendBasicBlockInContext(ctx, thunk.0, c"entry".as_ptr());
+        LLVMPositionBuilderAtEnd(builder, entry);
+        let pointer_type = LLVMPointerType(fnty, 0);
+        let target = LLVMBuildLoad2(builder, pointer_type, slot, c"target".as_ptr());
+        let mut args: Vec<_> = (0..LLVMCountParams(thunk.0))
+            .map(|i| LLVMGetParam(thunk.0, i))
+            .collect();
+        let call = LLVMBuildCall2(
+            builder,
+            fnty,
+            target,
+            args.as_mut_ptr(),
+            args.len() as u32,
+            c"".as_ptr(),
+        );
+        LLVMSetInstructionCallConv(call, LLVMGetFunctionCallConv(thunk.0));
+        LLVMSetTailCall(call, 1);
+        if LLVMGetTypeKind(LLVMGetReturnType(fnty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind {
+            LLVMBuildRetVoid(builder);
+        } else {
+            LLVMBuildRet(builder, call);
+        }
+        LLVMDisposeBuilder(builder);
+    }
+}

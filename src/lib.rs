@@ -9,4 +9,5 @@ pub mod dump;
 pub mod inspect;
 pub(crate) mod ir;
 pub mod link;
+pub mod method_table_file;
 pub mod target;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use aotload::call::Signature;
-use aotload::{Image, ImageKind, LoadOptions};
+use aotload::{Image, ImageKind, LoadOptions, MethodTable};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use aotlink::codegen::{codegen, CodegenOptions};
@@ -77,6 +77,13 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Also list each method's callees and external methods.
+        #[arg(long)]
+        edges: bool,
+        /// Print the image's exported methods as a method table file (JSON) instead, for
+        /// `--method-table` of the images that will call them.
+        #[arg(long, conflicts_with_all = ["json", "edges"])]
+        method_table: bool,
     },
     /// Load an image with the loader and call one of its functions with integer or floating
     /// point arguments; the result is printed alone on the last line.
@@ -91,6 +98,10 @@ enum Command {
         /// Say which target was chosen (on stderr).
         #[arg(short, long)]
         verbose: bool,
+        /// Images to load first, in order, into the same method table (a system image, then
+        /// the package images IMAGE depends on). Invalidations are reported on stderr.
+        #[arg(long = "load", value_name = "IMAGE")]
+        load: Vec<PathBuf>,
     },
 }
 
@@ -123,6 +134,10 @@ struct CompileArgs {
     /// Target triple; must agree with the IR's (default: the IR's own).
     #[arg(long)]
     target: Option<String>,
+    /// Method table (JSON, from `aotlink inspect --method-table`) of an image this one will be
+    /// loaded with: calls to its methods are resolved and validated at load time (repeatable).
+    #[arg(long = "method-table", value_name = "FILE")]
+    method_tables: Vec<PathBuf>,
     /// CPU targets to compile for, in Julia's JULIA_CPU_TARGET grammar
     /// (default for x86_64: generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1)).
     #[arg(long, env = "AOTLINK_CPU_TARGET")]
@@ -193,10 +208,25 @@ fn run(command: Command) -> Result<()> {
             let linker = Cc::find(cc.as_deref().filter(|c| !c.is_empty()))?;
             link_archive(&linker, &archive, &output, target.as_deref())
         }
-        Command::Inspect { image, json } => {
+        Command::Inspect {
+            image,
+            json,
+            edges,
+            method_table,
+        } => {
             let bytes = std::fs::read(&image)
                 .with_context(|| format!("{}: cannot read", image.display()))?;
-            let report = aotlink::inspect::inspect(&bytes).map_err(|e| e.at(&image))?;
+            let report = aotlink::inspect::inspect(&bytes, edges).map_err(|e| e.at(&image))?;
+            if method_table {
+                let file = aotload::ImageFile::parse(&bytes).map_err(|e| e.at(&image))?;
+                let name = image
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let table =
+                    aotlink::method_table_file::MethodTableFile::from_image(&file.meta, &name);
+                return print_stdout(&format!("{}\n", serde_json::to_string_pretty(&table)?));
+            }
             match json {
                 true => print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
                 false => print_stdout(&report.to_string()),
@@ -208,7 +238,8 @@ fn run(command: Command) -> Result<()> {
             args,
             target,
             verbose,
-        } => run_function(&image, &function, &args, target, verbose),
+            load,
+        } => run_function(&image, &function, &args, target, verbose, &load),
     }
 }
 
@@ -253,6 +284,7 @@ fn compile_to_archive(compile: &CompileArgs, kind: Kind, output: &Path) -> Resul
             trace: compile.trace.clone(),
             exports: compile.exports.clone(),
             export_all: compile.export_all,
+            method_tables: compile.method_tables.clone(),
         },
     )?;
     if let Some(target) = &compile.target {
@@ -349,19 +381,35 @@ fn run_function(
     args: &[String],
     target: Option<String>,
     verbose: bool,
+    load: &[PathBuf],
 ) -> Result<()> {
-    let image = Image::open(
-        image,
-        &LoadOptions {
-            target,
-            ..Default::default()
-        },
-    )?;
+    let options = LoadOptions {
+        target,
+        ..Default::default()
+    };
+    let mut table = MethodTable::new();
+    let mut loaded = Vec::new();
+    for path in load.iter().map(PathBuf::as_path).chain([image]) {
+        let image = Image::open_in(path, &options, &mut table)?;
+        for invalid in image.invalidated() {
+            eprintln!("aotlink: {}: invalidated {invalid}", path.display());
+        }
+        loaded.push(image);
+    }
+    let image = loaded.last().expect("IMAGE is always loaded");
     if verbose {
         eprintln!(
             "target: {} (of {})",
             image.target_name(),
             image.meta().targets.len()
+        );
+    }
+    if let Some(invalid) = image.invalidated().iter().find(|i| i.method == function) {
+        bail!(
+            "{}: `{function}` was invalidated: it {} (culprit: {})",
+            image.path().display(),
+            invalid.reason,
+            invalid.culprit
         );
     }
     let index = image.fvar_index(function).with_context(|| {

@@ -20,6 +20,26 @@ extern "C" {
 
 typedef struct aotload_image aotload_image;
 
+/* The method table: which method (name + signature) is where, with the content hash it was
+ * compiled from. Images opened into a table add their valid exported methods to it; package
+ * images resolve the methods of other images through it and are validated against it. */
+typedef struct aotload_method_table aotload_method_table;
+
+aotload_method_table *aotload_method_table_new(void);
+void aotload_method_table_free(aotload_method_table *table);
+
+/* Adds a method the runtime provides. 0, or -1 when one with this name and signature exists. */
+int aotload_method_table_define(aotload_method_table *table, const char *name,
+                                const char *signature, uint64_t hash, const void *address);
+
+/* Adds or replaces a method (the runtime redefined it): package images opened afterwards see
+ * the new hash, and the methods that depended on the old one are invalid. */
+void aotload_method_table_redefine(aotload_method_table *table, const char *name,
+                                   const char *signature, uint64_t hash, const void *address);
+
+/* What invalid methods of package images point at instead of NULL (a "recompile" entry). */
+void aotload_method_table_set_recompile_stub(aotload_method_table *table, const void *stub);
+
 /* Opens, verifies and loads the image at `path`, choosing the best CPU target for this host. */
 aotload_image *aotload_open(const char *path);
 
@@ -27,11 +47,24 @@ aotload_image *aotload_open(const char *path);
  * usable on this host. */
 aotload_image *aotload_open_target(const char *path, const char *target);
 
+/* Opens an image into `table`: a package image is validated against it (methods whose edges
+ * no longer hold are invalidated), a system image is trusted; the image's valid exported
+ * methods then enter the table (a name + signature already there is an error). */
+aotload_image *aotload_open_in(aotload_method_table *table, const char *path, const char *target);
+
+/* Methods of a package image that did not validate: how many, and the `index`-th one's name,
+ * reason and culprit (the external method at the root of it). Strings live as long as the
+ * image. Returns 0, or -1 when index is out of range. */
+uint32_t aotload_ninvalidated(const aotload_image *image);
+int aotload_invalidated(const aotload_image *image, uint32_t index, const char **method,
+                        const char **reason, const char **culprit);
+
 /* Number of functions (fvars) and globals (gvars) of the image. */
 uint32_t aotload_nfvars(const aotload_image *image);
 uint32_t aotload_ngvars(const aotload_image *image);
 
-/* The function of fvar index `index`, in the version for the chosen target. NULL if out of range. */
+/* The function of fvar index `index`, in the version for the chosen target. NULL if out of
+ * range, or for an invalid method (unless the table has a recompile stub). */
 const void *aotload_fptr(const aotload_image *image, uint32_t index);
 
 /* The address of the global of gvar index `index`. NULL if out of range. */

@@ -5,6 +5,45 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 
 use crate::image::{Image, LoadOptions};
+use crate::method_table::MethodTable;
+
+/// The C handle: the image plus C copies of the strings the C ABI hands out.
+pub struct CImage {
+    image: Image,
+    /// (method, reason, culprit) of each invalidation.
+    invalidated: Vec<[CString; 3]>,
+    target: CString,
+}
+
+impl CImage {
+    fn new(image: Image) -> CImage {
+        let c = |s: String| CString::new(s.replace('\0', " ")).expect("NULs replaced");
+        let invalidated = image
+            .invalidated()
+            .iter()
+            .map(|i| {
+                [
+                    c(i.method.clone()),
+                    c(i.reason.to_string()),
+                    c(i.culprit.clone()),
+                ]
+            })
+            .collect();
+        let target = c(image.target_name().to_string());
+        CImage {
+            image,
+            invalidated,
+            target,
+        }
+    }
+}
+
+impl std::ops::Deref for CImage {
+    type Target = Image;
+    fn deref(&self) -> &Image {
+        &self.image
+    }
+}
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -20,7 +59,7 @@ fn set_error(message: String) {
 /// # Safety
 /// `path` is a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_open(path: *const c_char) -> *mut Image {
+pub unsafe extern "C" fn aotload_open(path: *const c_char) -> *mut CImage {
     aotload_open_target(path, std::ptr::null())
 }
 
@@ -32,21 +71,41 @@ pub unsafe extern "C" fn aotload_open(path: *const c_char) -> *mut Image {
 pub unsafe extern "C" fn aotload_open_target(
     path: *const c_char,
     target: *const c_char,
-) -> *mut Image {
+) -> *mut CImage {
+    let mut table = MethodTable::new();
+    aotload_open_in(&mut table, path, target)
+}
+
+/// Opens an image into a method table (see `Image::open_in`). NULL on error.
+///
+/// # Safety
+/// `table` comes from `aotload_method_table_new`; `path` and `target` (when not NULL) are
+/// NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_open_in(
+    table: *mut MethodTable,
+    path: *const c_char,
+    target: *const c_char,
+) -> *mut CImage {
+    let Some(table) = table.as_mut() else {
+        set_error("aotload_open_in: method table is NULL".into());
+        return std::ptr::null_mut();
+    };
     if path.is_null() {
         set_error("aotload_open: path is NULL".into());
         return std::ptr::null_mut();
     }
     let path = CStr::from_ptr(path).to_string_lossy().into_owned();
     let target = (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
-    match Image::open(
+    match Image::open_in(
         &path,
         &LoadOptions {
             target,
             ..Default::default()
         },
+        table,
     ) {
-        Ok(image) => Box::into_raw(Box::new(image)),
+        Ok(image) => Box::into_raw(Box::new(CImage::new(image))),
         Err(e) => {
             set_error(e.to_string());
             std::ptr::null_mut()
@@ -54,12 +113,135 @@ pub unsafe extern "C" fn aotload_open_target(
     }
 }
 
+/// A new, empty method table.
+#[no_mangle]
+pub extern "C" fn aotload_method_table_new() -> *mut MethodTable {
+    Box::into_raw(Box::new(MethodTable::new()))
+}
+
+/// Frees a method table (images opened into it stay usable).
+///
+/// # Safety
+/// `table` comes from `aotload_method_table_new` and is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_method_table_free(table: *mut MethodTable) {
+    if !table.is_null() {
+        drop(Box::from_raw(table));
+    }
+}
+
+/// Adds a method the runtime provides; -1 (and an error message) when the table already has
+/// one with this name and signature.
+///
+/// # Safety
+/// `table` comes from `aotload_method_table_new`; `name` and `signature` are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_method_table_define(
+    table: *mut MethodTable,
+    name: *const c_char,
+    signature: *const c_char,
+    hash: u64,
+    address: *const c_void,
+) -> i32 {
+    let (Some(table), false, false) = (table.as_mut(), name.is_null(), signature.is_null()) else {
+        return -1;
+    };
+    let (name, signature) = (
+        CStr::from_ptr(name).to_string_lossy(),
+        CStr::from_ptr(signature).to_string_lossy(),
+    );
+    match table.define(&name, &signature, hash, address) {
+        Ok(()) => 0,
+        Err(e) => {
+            set_error(e.to_string());
+            -1
+        }
+    }
+}
+
+/// Adds or replaces a method (the runtime redefined it): package images opened afterwards
+/// validate against the new hash.
+///
+/// # Safety
+/// As `aotload_method_table_define`.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_method_table_redefine(
+    table: *mut MethodTable,
+    name: *const c_char,
+    signature: *const c_char,
+    hash: u64,
+    address: *const c_void,
+) {
+    let (Some(table), false, false) = (table.as_mut(), name.is_null(), signature.is_null()) else {
+        return;
+    };
+    let (name, signature) = (
+        CStr::from_ptr(name).to_string_lossy(),
+        CStr::from_ptr(signature).to_string_lossy(),
+    );
+    table.redefine(&name, &signature, hash, address);
+}
+
+/// What invalid methods of package images point at (NULL: nothing).
+///
+/// # Safety
+/// `table` comes from `aotload_method_table_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_method_table_set_recompile_stub(
+    table: *mut MethodTable,
+    stub: *const c_void,
+) {
+    if let Some(table) = table.as_mut() {
+        table.set_recompile_stub((!stub.is_null()).then_some(stub));
+    }
+}
+
+/// Number of methods of the image that did not validate.
+///
+/// # Safety
+/// `image` comes from `aotload_open`.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_ninvalidated(image: *const CImage) -> u32 {
+    image.as_ref().map_or(0, |i| i.invalidated.len() as u32)
+}
+
+/// The `index`-th invalid method: its name, why, and the external method at the root of it
+/// (strings live as long as the image). Returns 0, or -1 when `index` is out of range.
+///
+/// # Safety
+/// `image` comes from `aotload_open`; the out pointers are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_invalidated(
+    image: *const CImage,
+    index: u32,
+    method: *mut *const c_char,
+    reason: *mut *const c_char,
+    culprit: *mut *const c_char,
+) -> i32 {
+    let Some(entry) = image
+        .as_ref()
+        .and_then(|i| i.invalidated.get(index as usize))
+    else {
+        return -1;
+    };
+    for (out, s) in [
+        (method, &entry[0]),
+        (reason, &entry[1]),
+        (culprit, &entry[2]),
+    ] {
+        if let Some(out) = out.as_mut() {
+            *out = s.as_ptr();
+        }
+    }
+    0
+}
+
 /// Number of functions (fvars) in the image.
 ///
 /// # Safety
 /// `image` comes from `aotload_open`.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_nfvars(image: *const Image) -> u32 {
+pub unsafe extern "C" fn aotload_nfvars(image: *const CImage) -> u32 {
     image.as_ref().map_or(0, |i| i.fvars().len() as u32)
 }
 
@@ -68,7 +250,7 @@ pub unsafe extern "C" fn aotload_nfvars(image: *const Image) -> u32 {
 /// # Safety
 /// `image` comes from `aotload_open`.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_ngvars(image: *const Image) -> u32 {
+pub unsafe extern "C" fn aotload_ngvars(image: *const CImage) -> u32 {
     image.as_ref().map_or(0, |i| i.gvars().len() as u32)
 }
 
@@ -77,7 +259,7 @@ pub unsafe extern "C" fn aotload_ngvars(image: *const Image) -> u32 {
 /// # Safety
 /// `image` comes from `aotload_open`.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_fptr(image: *const Image, index: u32) -> *const c_void {
+pub unsafe extern "C" fn aotload_fptr(image: *const CImage, index: u32) -> *const c_void {
     let Some(image) = image.as_ref() else {
         return std::ptr::null();
     };
@@ -99,7 +281,7 @@ pub unsafe extern "C" fn aotload_fptr(image: *const Image, index: u32) -> *const
 /// # Safety
 /// `image` comes from `aotload_open`.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_gvar(image: *const Image, index: u32) -> *mut c_void {
+pub unsafe extern "C" fn aotload_gvar(image: *const CImage, index: u32) -> *mut c_void {
     let Some(image) = image.as_ref() else {
         return std::ptr::null_mut();
     };
@@ -121,7 +303,10 @@ pub unsafe extern "C" fn aotload_gvar(image: *const Image, index: u32) -> *mut c
 /// # Safety
 /// `image` comes from `aotload_open`; `name` is a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_lookup(image: *const Image, name: *const c_char) -> *const c_void {
+pub unsafe extern "C" fn aotload_lookup(
+    image: *const CImage,
+    name: *const c_char,
+) -> *const c_void {
     let (Some(image), false) = (image.as_ref(), name.is_null()) else {
         return std::ptr::null();
     };
@@ -140,7 +325,7 @@ pub unsafe extern "C" fn aotload_lookup(image: *const Image, name: *const c_char
 /// # Safety
 /// `image` comes from `aotload_open`; `len` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_image_data(image: *const Image, len: *mut usize) -> *const u8 {
+pub unsafe extern "C" fn aotload_image_data(image: *const CImage, len: *mut usize) -> *const u8 {
     let data = image.as_ref().map_or(&[][..], |i| i.image_data());
     if let Some(len) = len.as_mut() {
         *len = data.len();
@@ -153,15 +338,10 @@ pub unsafe extern "C" fn aotload_image_data(image: *const Image, len: *mut usize
 /// # Safety
 /// `image` comes from `aotload_open`. The string lives as long as the image.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_target_name(image: *const Image) -> *const c_char {
-    thread_local! { static NAME: RefCell<CString> = RefCell::new(CString::default()); }
-    let Some(image) = image.as_ref() else {
-        return std::ptr::null();
-    };
-    NAME.with(|n| {
-        *n.borrow_mut() = CString::new(image.target_name()).unwrap_or_default();
-        n.borrow().as_ptr()
-    })
+pub unsafe extern "C" fn aotload_target_name(image: *const CImage) -> *const c_char {
+    image
+        .as_ref()
+        .map_or(std::ptr::null(), |i| i.target.as_ptr())
 }
 
 /// The message of the last failing call on this thread ("" when none).
@@ -175,7 +355,7 @@ pub extern "C" fn aotload_last_error() -> *const c_char {
 /// # Safety
 /// `image` comes from `aotload_open` and is not used afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_close(image: *mut Image) {
+pub unsafe extern "C" fn aotload_close(image: *mut CImage) {
     if !image.is_null() {
         drop(Box::from_raw(image));
     }

@@ -36,6 +36,14 @@ pub enum LoadCause {
     Dlopen(String),
     #[error("the process already holds a different image loaded from this path (dlopen returned the old copy)")]
     Stale,
+    #[error(transparent)]
+    Conflict(#[from] crate::method_table::Conflict),
+    #[error("system image calls `{name}` ({signature}), which no loaded image provides: {reason}")]
+    Unresolved {
+        name: String,
+        signature: String,
+        reason: String,
+    },
 }
 
 impl LoadCause {

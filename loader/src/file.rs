@@ -27,6 +27,8 @@ pub struct ImageFile {
     pub image_data_file_range: std::ops::Range<usize>,
     /// Each shard's table and its virtual address.
     pub shards: Vec<(u64, ShardTable)>,
+    /// Virtual address of each external method's slot.
+    pub external_slots: Vec<u64>,
     /// Names of the symbols the file exports (without Mach-O's `_` prefix).
     pub exported_symbols: Vec<String>,
 }
@@ -64,6 +66,17 @@ impl ImageFile {
         let root_bytes = at(root_vaddr, "root symbol")?;
         let root = RootView::parse(root_bytes)?;
         let meta = Meta::decode(root.meta)?;
+        if meta.externals.len() != root.external_slot_offsets.len() {
+            return Err(crate::format::FormatError::Invalid(
+                "external slots and methods differ in number".into(),
+            )
+            .into());
+        }
+        let external_slots = root
+            .external_slot_offsets
+            .iter()
+            .map(|&off| root_vaddr.wrapping_add_signed(off as i64))
+            .collect();
         let pointers = relocated_pointers(&file);
         let shards = root
             .shard_pointer_offsets
@@ -102,6 +115,7 @@ impl ImageFile {
             image_data_vaddr,
             image_data_file_range,
             shards,
+            external_slots,
             exported_symbols,
         })
     }

@@ -28,6 +28,16 @@ pub fn shard_table_symbol(index: u32) -> String {
     format!("aotlink_shard_{index}")
 }
 
+/// Name of the slot through which the image calls external method `index` (hidden, in the
+/// header object); the loader writes the method's address there.
+pub fn external_slot_symbol(index: u32) -> String {
+    format!("aotlink_external_{index}")
+}
+
+/// What an external slot holds until the loader fills it: a function that traps, so a call
+/// to an unresolved method stops the program instead of jumping to null.
+pub const UNRESOLVED_SYMBOL: &str = "aotlink_unresolved_method";
+
 /// What the image is for; package images are validated against a method table at load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
@@ -75,8 +85,9 @@ pub struct RootHead {
     pub image_data_len: u64,
     /// Offset of the image data ([`IMAGE_DATA_SYMBOL`]) from the root's first byte.
     pub image_data_offset: i32,
-    /// Zero.
-    pub reserved: u32,
+    /// Number of external methods (methods of other images this one calls), and of their slot
+    /// offsets after the shard pointers.
+    pub nexternals: u32,
 }
 
 /// Size of [`RootHead`] in bytes.
@@ -97,7 +108,7 @@ impl RootHead {
         out.extend_from_slice(&self.meta_len.to_le_bytes());
         out.extend_from_slice(&self.image_data_len.to_le_bytes());
         out.extend_from_slice(&self.image_data_offset.to_le_bytes());
-        out.extend_from_slice(&self.reserved.to_le_bytes());
+        out.extend_from_slice(&self.nexternals.to_le_bytes());
         debug_assert_eq!(out.len(), ROOT_HEAD_SIZE);
         out
     }
@@ -118,7 +129,7 @@ impl RootHead {
             meta_len: r.u32()?,
             image_data_len: r.u64()?,
             image_data_offset: r.i32()?,
-            reserved: r.u32()?,
+            nexternals: r.u32()?,
         })
     }
 }
@@ -173,14 +184,18 @@ pub enum TableRef {
     ShardTable(u32),
     /// The image data ([`IMAGE_DATA_SYMBOL`]).
     ImageData,
+    /// External method `n`'s slot ([`external_slot_symbol`]).
+    ExternalSlot(u32),
     /// A function or global of the shard, by its symbol name.
     Symbol(String),
 }
 
 /// Lays out the root symbol.
+/// Lays out the root symbol: head, shard table pointers, external slot offsets, metadata.
 pub fn encode_root(
     kind: ImageKind,
     nshards: u32,
+    nexternals: u32,
     image_data_len: u64,
     meta: &[u8],
 ) -> Blob<TableRef> {
@@ -193,7 +208,7 @@ pub fn encode_root(
         meta_len: meta.len() as u32,
         image_data_len,
         image_data_offset: 0,
-        reserved: 0,
+        nexternals,
     };
     let mut blob = Blob::new();
     blob.bytes = head.to_bytes();
@@ -205,6 +220,9 @@ pub fn encode_root(
     for shard in 0..nshards {
         blob.pointer_to(TableRef::ShardTable(shard));
     }
+    for external in 0..nexternals {
+        blob.offset_of(TableRef::ExternalSlot(external));
+    }
     blob.bytes.extend_from_slice(meta);
     blob
 }
@@ -213,10 +231,11 @@ pub fn encode_root(
 #[derive(Clone, Debug)]
 pub struct RootView<'a> {
     pub head: RootHead,
-    /// Offset of each shard table from the root's first byte.
     /// Where each shard table's pointer sits, from the root's first byte (the value itself
     /// is a relocated pointer: read it from memory, or resolve it in the file).
     pub shard_pointer_offsets: Vec<usize>,
+    /// Offset of each external method's slot from the root's first byte.
+    pub external_slot_offsets: Vec<i32>,
     pub meta: &'a [u8],
 }
 
@@ -245,12 +264,20 @@ impl<'a> RootView<'a> {
             .filter(|&end| end <= bytes.len())
             .ok_or(FormatError::Truncated("shard pointers"))?;
         let shard_pointer_offsets = (ROOT_HEAD_SIZE..pointers_end).step_by(8).collect();
+        let mut r = WordReader {
+            bytes,
+            pos: pointers_end,
+        };
+        let external_slot_offsets = (0..head.nexternals)
+            .map(|_| r.i32().ok_or(FormatError::Truncated("external slots")))
+            .collect::<Result<Vec<_>, _>>()?;
         let meta = bytes
-            .get(pointers_end..pointers_end + head.meta_len as usize)
+            .get(r.pos..r.pos + head.meta_len as usize)
             .ok_or(FormatError::Truncated("metadata"))?;
         Ok(RootView {
             head,
             shard_pointer_offsets,
+            external_slot_offsets,
             meta,
         })
     }
@@ -458,7 +485,7 @@ mod tests {
     #[test]
     fn root_round_trips() {
         let meta = b"metadata bytes".to_vec();
-        let blob = encode_root(ImageKind::Pkg, 3, 77, &meta);
+        let blob = encode_root(ImageKind::Pkg, 3, 2, 77, &meta);
         let bytes = link(&blob);
         let root = RootView::parse(&bytes).unwrap();
         assert_eq!(root.kind(), ImageKind::Pkg);
@@ -466,6 +493,8 @@ mod tests {
         assert_eq!(root.head.image_data_len, 77);
         assert_eq!(root.head.image_data_offset, 1000);
         assert_eq!(root.shard_pointer_offsets, vec![48, 56, 64]);
+        // Offsets are from the root's start: symbol k at 1000 + 16k.
+        assert_eq!(root.external_slot_offsets, vec![1064, 1080]);
         let pointer = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
         assert_eq!(
             root.shard_pointer_offsets
@@ -503,7 +532,7 @@ mod tests {
 
     #[test]
     fn truncated_tables_are_errors_not_panics() {
-        let blob = encode_root(ImageKind::Sysimg, 2, 0, b"abc");
+        let blob = encode_root(ImageKind::Sysimg, 2, 1, 0, b"abc");
         let bytes = link(&blob);
         for cut in 0..bytes.len() {
             assert!(RootView::parse(&bytes[..cut]).is_err(), "cut at {cut}");

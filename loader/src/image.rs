@@ -3,12 +3,15 @@
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{LoadCause, LoadError};
 use crate::file::ImageFile;
 use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
 use crate::meta::Meta;
+use crate::method_table::MethodTable;
 use crate::select::{self, choose_target, HostCpu};
+use crate::validate::{validate, Invalidation, Resolution};
 
 /// How to open an image.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +31,8 @@ pub struct Image {
     gvars: Vec<*mut c_void>,
     image_data: (*const u8, usize),
     by_name: HashMap<String, u32>,
-    _library: libloading::Library,
+    invalidated: Vec<Invalidation>,
+    _library: Arc<libloading::Library>,
 }
 
 // The tables are written once in `open` and only read afterwards.
@@ -36,9 +40,23 @@ unsafe impl Send for Image {}
 unsafe impl Sync for Image {}
 
 impl Image {
-    /// Opens the image at `path`. Nothing in the image runs (not even its initializers) unless
-    /// its checksum, tables and target all check out.
+    /// Opens the image at `path` on its own, with an empty method table: a package image that
+    /// calls methods of other images then has those methods, and what reaches them, invalid.
+    /// Nothing in the image runs (not even its initializers) unless its checksum, tables and
+    /// target all check out.
     pub fn open(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Image, LoadError> {
+        Image::open_in(path, options, &mut MethodTable::new())
+    }
+
+    /// Opens the image at `path` into `table`: its external methods resolve through the table,
+    /// a package image is validated against it (system images are trusted), and its exported
+    /// methods that are valid enter the table. A name and signature the table already has is
+    /// an error, before anything of the image runs.
+    pub fn open_in(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+        table: &mut MethodTable,
+    ) -> Result<Image, LoadError> {
         let path = path.as_ref();
         let fail = |cause: LoadCause| cause.at(path);
         // An absolute path: dlopen would search the library path for a bare file name.
@@ -52,6 +70,8 @@ impl Image {
             None => HostCpu::detect(),
         };
         let target = choose_target(&file.meta, &host, options.target.as_deref()).map_err(fail)?;
+        let resolution = validate(&file.meta, table, file.kind == ImageKind::Sysimg);
+        check_resolution(&file, &resolution, table).map_err(fail)?;
 
         // SAFETY: the file was verified above; its initializers are the image's own code.
         let library = unsafe { libloading::Library::new(&path) }
@@ -67,8 +87,33 @@ impl Image {
             return Err(fail(LoadCause::Stale));
         }
         let bias = (root as u64).wrapping_sub(file.root_vaddr);
-        let (fvars, gvars) = merge_shard_tables(&file, target, bias);
+        let (mut fvars, gvars) = merge_shard_tables(&file, target, bias);
         fill_dispatch_slots(&file, &fvars, bias);
+        fill_external_slots(&file, &resolution.externals, bias);
+        let invalid_address = table.recompile_stub().unwrap_or(std::ptr::null());
+        for (i, inv) in resolution.invalid.iter().enumerate() {
+            if inv.is_some() {
+                fvars[i] = invalid_address;
+            }
+        }
+        let library = Arc::new(library);
+        let provider = path.display().to_string();
+        for export in &file.meta.exports {
+            let i = export.fvar as usize;
+            if resolution.invalid[i].is_none() {
+                let m = &file.meta.methods[i];
+                table
+                    .insert(
+                        &m.name,
+                        &m.signature,
+                        m.hash,
+                        fvars[i],
+                        provider.clone(),
+                        Some(library.clone()),
+                    )
+                    .expect("checked before loading");
+            }
+        }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
         let by_name = file
@@ -78,6 +123,7 @@ impl Image {
             .enumerate()
             .map(|(i, m)| (m.name.clone(), i as u32))
             .collect();
+        let invalidated = resolution.invalid.into_iter().flatten().collect();
         Ok(Image {
             path,
             file,
@@ -86,8 +132,14 @@ impl Image {
             gvars,
             image_data,
             by_name,
+            invalidated,
             _library: library,
         })
+    }
+
+    /// The methods of a package image that did not validate, with why.
+    pub fn invalidated(&self) -> &[Invalidation] {
+        &self.invalidated
     }
 
     pub fn path(&self) -> &Path {
@@ -122,9 +174,13 @@ impl Image {
         &self.gvars
     }
 
-    /// The function named `name` (any kept function, exported or not).
+    /// The function named `name` (any kept function, exported or not); `None` for an invalid
+    /// method, unless the method table has a recompile stub.
     pub fn lookup(&self, name: &str) -> Option<*const c_void> {
-        self.by_name.get(name).map(|&i| self.fvars[i as usize])
+        self.by_name
+            .get(name)
+            .map(|&i| self.fvars[i as usize])
+            .filter(|p| !p.is_null())
     }
 
     /// fvar index of the function named `name`.
@@ -173,6 +229,50 @@ fn merge_shard_tables(
         }
     }
     (fvars, gvars)
+}
+
+/// Refuses what cannot load: a system image whose external methods do not resolve (it is not
+/// validated, so nothing would keep its callers from the trap), or exports the table already has.
+fn check_resolution(
+    file: &ImageFile,
+    resolution: &Resolution,
+    table: &MethodTable,
+) -> Result<(), LoadCause> {
+    if file.kind == ImageKind::Sysimg {
+        let unresolved = resolution.externals.iter().position(Option::is_none);
+        if let Some(x) = unresolved {
+            let edge = &file.meta.externals[x];
+            let reason = match table.signatures(&edge.name) {
+                now if now.is_empty() => "it is missing".to_string(),
+                now => format!("it is defined as {}", now.join(", ")),
+            };
+            return Err(LoadCause::Unresolved {
+                name: edge.name.clone(),
+                signature: edge.signature.clone(),
+                reason,
+            });
+        }
+    }
+    for export in &file.meta.exports {
+        let i = export.fvar as usize;
+        if resolution.invalid[i].is_none() {
+            let m = &file.meta.methods[i];
+            table.check_free(&m.name, &m.signature)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the resolved address of each external method into its slot; unresolved ones keep
+/// the trap they were linked with.
+fn fill_external_slots(file: &ImageFile, addresses: &[Option<*const c_void>], bias: u64) {
+    for (&slot, address) in file.external_slots.iter().zip(addresses) {
+        if let Some(address) = address {
+            let slot = slot.wrapping_add(bias) as *mut *const c_void;
+            // SAFETY: the slot is a pointer-sized writable global of the verified image.
+            unsafe { slot.write(*address) };
+        }
+    }
 }
 
 /// Points every dispatch slot at the chosen version of its function.

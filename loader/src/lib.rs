@@ -13,11 +13,15 @@ mod file;
 pub mod format;
 mod image;
 pub mod meta;
+mod method_table;
 mod select;
+mod validate;
 
 pub use error::{LoadCause, LoadError};
 pub use file::ImageFile;
 pub use format::ImageKind;
 pub use image::{Image, LoadOptions};
 pub use meta::Meta;
+pub use method_table::{Conflict, MethodEntry, MethodTable};
 pub use select::{choose_target, HostCpu};
+pub use validate::{validate, InvalidReason, Invalidation, Resolution};

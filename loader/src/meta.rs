@@ -14,6 +14,9 @@ pub struct Meta {
     pub targets: Vec<TargetRecord>,
     /// One method per fvar index.
     pub methods: Vec<Method>,
+    /// Methods of other images this one calls, as they were when it was compiled; the loader
+    /// resolves them through the method table (slot `i` of the root for external `i`).
+    pub externals: Vec<ExternalEdge>,
     /// gvar names, by gvar index.
     pub gvars: Vec<String>,
     /// C-ABI entry points the image exports as real symbols.
@@ -54,8 +57,8 @@ pub struct Method {
     pub hash: u64,
     /// fvar indices of functions of this image it calls or references.
     pub callees: Vec<u32>,
-    /// Methods of other images it calls.
-    pub external: Vec<ExternalEdge>,
+    /// Indices into [`Meta::externals`] of the methods of other images it calls.
+    pub external: Vec<u32>,
 }
 
 /// A method of another image, as seen when this one was compiled.
@@ -90,11 +93,12 @@ impl Meta {
             e.str(&m.signature);
             e.u64(m.hash);
             e.list(&m.callees, |e, c| e.u32(*c));
-            e.list(&m.external, |e, x| {
-                e.str(&x.name);
-                e.str(&x.signature);
-                e.u64(x.hash);
-            });
+            e.list(&m.external, |e, x| e.u32(*x));
+        });
+        e.list(&self.externals, |e, x| {
+            e.str(&x.name);
+            e.str(&x.signature);
+            e.u64(x.hash);
         });
         e.list(&self.gvars, |e, g| e.str(g));
         e.list(&self.exports, |e, x| {
@@ -125,13 +129,14 @@ impl Meta {
                     signature: d.str()?,
                     hash: d.u64()?,
                     callees: d.list(|d| d.u32())?,
-                    external: d.list(|d| {
-                        Ok(ExternalEdge {
-                            name: d.str()?,
-                            signature: d.str()?,
-                            hash: d.u64()?,
-                        })
-                    })?,
+                    external: d.list(|d| d.u32())?,
+                })
+            })?,
+            externals: d.list(|d| {
+                Ok(ExternalEdge {
+                    name: d.str()?,
+                    signature: d.str()?,
+                    hash: d.u64()?,
                 })
             })?,
             gvars: d.list(|d| d.str())?,
@@ -167,6 +172,17 @@ impl Meta {
             .find(|m| m.callees.iter().any(|&c| c >= nf))
         {
             return bad(format!("method {} has a callee index out of range", m.name));
+        }
+        let ne = self.externals.len() as u32;
+        if let Some(m) = self
+            .methods
+            .iter()
+            .find(|m| m.external.iter().any(|&x| x >= ne))
+        {
+            return bad(format!(
+                "method {} has an external edge out of range",
+                m.name
+            ));
         }
         if let Some(x) = self.exports.iter().find(|x| x.fvar >= nf) {
             return bad(format!("export {} names fvar {} of {nf}", x.name, x.fvar));
@@ -250,13 +266,14 @@ mod tests {
                     signature: "void ()".into(),
                     hash: 10,
                     callees: vec![],
-                    external: vec![ExternalEdge {
-                        name: "h".into(),
-                        signature: "i32 ()".into(),
-                        hash: 4,
-                    }],
+                    external: vec![0],
                 },
             ],
+            externals: vec![ExternalEdge {
+                name: "h".into(),
+                signature: "i32 ()".into(),
+                hash: 4,
+            }],
             gvars: vec!["x".into()],
             exports: vec![Export {
                 name: "f".into(),
@@ -283,6 +300,9 @@ mod tests {
     fn out_of_range_indices_are_rejected() {
         let mut meta = sample();
         meta.exports[0].fvar = 7;
+        assert!(Meta::decode(&meta.encode()).is_err());
+        let mut meta = sample();
+        meta.methods[1].external = vec![1];
         assert!(Meta::decode(&meta.encode()).is_err());
     }
 }

@@ -45,28 +45,50 @@ pub fn index(globals: &[Global]) -> (Vec<Global>, Vec<Global>) {
     (defined(GlobalKind::Function), defined(GlobalKind::Variable))
 }
 
-/// One manifest entry per fvar: signature, content hash and the image functions it reaches
-/// (directly, or through the initializers of the globals it uses).
-pub fn methods(module: &inkwell::module::Module, fvars: &[Global]) -> Vec<Method> {
-    let fvar_of: HashMap<Global, u32> = (fvars.iter().enumerate())
-        .map(|(i, g)| (*g, i as u32))
+/// What a reference to a function means for the manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Edge {
+    /// A function of this image (fvar index).
+    Internal(u32),
+    /// A method of another image (index into the externals).
+    External(u32),
+}
+
+/// One manifest entry per fvar: signature, content hash, the image functions it reaches and
+/// the external methods it calls (directly, or through the initializers of the globals it
+/// uses). `externals` maps the declared names of external methods to their indices.
+pub fn methods(
+    module: &inkwell::module::Module,
+    fvars: &[Global],
+    externals: &HashMap<String, u32>,
+) -> Vec<Method> {
+    let mut edge_of: HashMap<Global, Edge> = (fvars.iter().enumerate())
+        .map(|(i, g)| (*g, Edge::Internal(i as u32)))
         .collect();
+    for g in crate::ir::globals(module)
+        .into_iter()
+        .filter(|g| g.kind() == GlobalKind::Function && g.is_declaration())
+    {
+        if let Some(&x) = externals.get(&g.name()) {
+            edge_of.insert(g, Edge::External(x));
+        }
+    }
     // Printing one function makes LLVM number the whole module: print the module once instead.
     let text = module.print_to_string().to_string();
     let bodies = function_texts(&text);
-    let mut through_data: HashMap<Global, Vec<u32>> = HashMap::new();
+    let mut through_data: HashMap<Global, Vec<Edge>> = HashMap::new();
     fvars
         .iter()
         .map(|f| {
-            let mut callees = BTreeSet::new();
+            let mut edges = BTreeSet::new();
             for g in f.references() {
                 match g.kind() {
-                    GlobalKind::Function => callees.extend(fvar_of.get(&g)),
+                    GlobalKind::Function => edges.extend(edge_of.get(&g)),
                     // Data that holds function addresses makes those functions reachable.
-                    GlobalKind::Variable | GlobalKind::Alias => callees.extend(
+                    GlobalKind::Variable | GlobalKind::Alias => edges.extend(
                         through_data
                             .entry(g)
-                            .or_insert_with(|| functions_in_data(g, &fvar_of))
+                            .or_insert_with(|| edges_in_data(g, &edge_of))
                             .iter(),
                     ),
                 }
@@ -79,16 +101,34 @@ pub fn methods(module: &inkwell::module::Module, fvars: &[Global]) -> Vec<Method
             Method {
                 signature: f.value_type_string(),
                 hash: content_hash(body),
-                callees: callees.into_iter().collect(),
-                external: Vec::new(),
+                callees: edges
+                    .iter()
+                    .filter_map(|e| {
+                        if let Edge::Internal(i) = e {
+                            Some(*i)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
+                external: edges
+                    .iter()
+                    .filter_map(|e| {
+                        if let Edge::External(i) = e {
+                            Some(*i)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
                 name,
             }
         })
         .collect()
 }
 
-/// The fvars whose addresses data `root` holds, directly or through other data.
-fn functions_in_data(root: Global, fvar_of: &HashMap<Global, u32>) -> Vec<u32> {
+/// The functions whose addresses data `root` holds, directly or through other data.
+fn edges_in_data(root: Global, edge_of: &HashMap<Global, Edge>) -> Vec<Edge> {
     let mut out = BTreeSet::new();
     let mut seen = HashSet::new();
     let mut work = vec![root];
@@ -97,7 +137,7 @@ fn functions_in_data(root: Global, fvar_of: &HashMap<Global, u32>) -> Vec<u32> {
             continue;
         }
         match g.kind() {
-            GlobalKind::Function => out.extend(fvar_of.get(&g)),
+            GlobalKind::Function => out.extend(edge_of.get(&g)),
             GlobalKind::Variable | GlobalKind::Alias => work.extend(g.references()),
         }
     }

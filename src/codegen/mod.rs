@@ -1,6 +1,7 @@
 //! codegen: load and merge the IR, keep what the trace reaches, index functions and globals,
 //! and make every kept symbol nameable across shards.
 
+mod externals;
 mod index;
 mod load;
 mod trace;
@@ -26,6 +27,9 @@ pub struct CodegenOptions {
     pub exports: Vec<String>,
     /// Also export every kept function that had external linkage in the inputs.
     pub export_all: bool,
+    /// Method tables of the images this one will be loaded with: the functions the inputs
+    /// declare and a table provides become external methods.
+    pub method_tables: Vec<PathBuf>,
 }
 
 /// The selected, indexed module, ready for dump.
@@ -40,6 +44,8 @@ pub struct Program<'ctx> {
     pub exports: Vec<String>,
     /// Manifest entry per fvar.
     pub methods: Vec<Method>,
+    /// Methods of other images this one calls (see `externals.rs`).
+    pub externals: Vec<aotload::meta::ExternalEdge>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,13 +153,16 @@ pub fn codegen<'ctx>(
     }
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
-    let methods = index::methods(&module, &fvars);
+    let externals = externals::find_externals(&globals, &options.method_tables)?;
+    let methods = index::methods(&module, &fvars, &externals.index);
+    externals::bind(&module, &externals);
     Ok(Program {
         triple: ir::triple(&module),
         fvars: fvars.iter().map(|g| g.name()).collect(),
         gvars: gvars.iter().map(|g| g.name()).collect(),
         exports: exports.into_iter().collect(),
         methods,
+        externals: externals.edges,
         module,
     })
 }

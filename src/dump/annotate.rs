@@ -27,11 +27,22 @@ const LOOP: u32 = 1;
 const VECTOR: u32 = 2;
 const MATH: u32 = 4;
 
-/// Decides the clone sets of every function definition of `module`.
-pub fn annotate(module: &Module, targets: &[ResolvedTarget], triple: &str) -> CloneSets {
+/// Decides the clone sets of the image's functions (`fvars`; glue such as the thunks of
+/// external methods gets no versions).
+pub fn annotate(
+    module: &Module,
+    fvars: &[String],
+    targets: &[ResolvedTarget],
+    triple: &str,
+) -> CloneSets {
+    let fvars: std::collections::HashSet<&str> = fvars.iter().map(String::as_str).collect();
     let functions: Vec<Global> = ir::globals(module)
         .into_iter()
-        .filter(|g| g.kind() == GlobalKind::Function && !g.is_declaration() && !g.is_llvm_special())
+        .filter(|g| {
+            g.kind() == GlobalKind::Function
+                && !g.is_declaration()
+                && fvars.contains(g.name().as_str())
+        })
         .collect();
     let index: HashMap<Global, usize> =
         functions.iter().enumerate().map(|(i, f)| (*f, i)).collect();

@@ -1,11 +1,12 @@
-//! The header object: the root symbol `aotlink_image` (format head, shard table offsets,
-//! metadata) and the image data.
+//! The header object: the root symbol `aotlink_image` (format head, shard table pointers,
+//! external method slots, metadata), the image data, and the slots through which the image
+//! calls methods of other images.
 
 use std::ffi::CString;
 
 use aotload::format::{
-    encode_root, shard_table_symbol, ImageKind, TableRef, IMAGE_DATA_SIZE_SYMBOL,
-    IMAGE_DATA_SYMBOL, ROOT_SYMBOL,
+    encode_root, external_slot_symbol, shard_table_symbol, ImageKind, TableRef,
+    IMAGE_DATA_SIZE_SYMBOL, IMAGE_DATA_SYMBOL, ROOT_SYMBOL, UNRESOLVED_SYMBOL,
 };
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -14,13 +15,16 @@ use llvm_sys::LLVMVisibility;
 
 use super::tables::{add_blob_global, declare_hidden};
 
-/// Builds the header module for an image of `nshards` shards.
+/// Builds the header module for an image of `nshards` shards calling `nexternals` methods of
+/// other images.
+#[allow(clippy::too_many_arguments)]
 pub fn header_module<'ctx>(
     context: &'ctx Context,
     triple: &str,
     data_layout: &str,
     kind: ImageKind,
     nshards: u32,
+    nexternals: u32,
     meta: &[u8],
     image_data: &[u8],
 ) -> Result<Module<'ctx>, String> {
@@ -33,7 +37,8 @@ pub fn header_module<'ctx>(
     let tables: Vec<_> = (0..nshards)
         .map(|i| declare_hidden(&module, &shard_table_symbol(i)))
         .collect();
-    let root = encode_root(kind, nshards, image_data.len() as u64, meta);
+    let slots = add_external_slots(&module, nexternals);
+    let root = encode_root(kind, nshards, nexternals, image_data.len() as u64, meta);
     add_blob_global(
         &module,
         ROOT_SYMBOL,
@@ -42,10 +47,55 @@ pub fn header_module<'ctx>(
         |r| match r {
             TableRef::ShardTable(i) => tables.get(*i as usize).copied(),
             TableRef::ImageData => Some(data),
+            TableRef::ExternalSlot(i) => slots.get(*i as usize).copied(),
             TableRef::Symbol(_) => None,
         },
     )?;
     Ok(module)
+}
+
+/// One writable pointer per external method, hidden, holding a function that traps until the
+/// loader writes the method's address: a call to an unresolved method stops the program
+/// instead of jumping through null.
+fn add_external_slots(module: &Module, n: u32) -> Vec<llvm_sys::prelude::LLVMValueRef> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let m = module.as_mut_ptr();
+    unsafe {
+        let ctx = LLVMGetModuleContext(m);
+        let void_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), std::ptr::null_mut(), 0, 0);
+        let name = CString::new(UNRESOLVED_SYMBOL).unwrap();
+        let trap = LLVMAddFunction(m, name.as_ptr(), void_fn);
+        LLVMSetVisibility(trap, LLVMVisibility::LLVMHiddenVisibility);
+        let builder = LLVMCreateBuilderInContext(ctx);
+        LLVMPositionBuilderAtEnd(
+            builder,
+            LLVMAppendBasicBlockInContext(ctx, trap, c"entry".as_ptr()),
+        );
+        let trap_name = c"llvm.trap";
+        let intrinsic = LLVMAddFunction(m, trap_name.as_ptr(), void_fn);
+        LLVMBuildCall2(
+            builder,
+            void_fn,
+            intrinsic,
+            std::ptr::null_mut(),
+            0,
+            c"".as_ptr(),
+        );
+        LLVMBuildUnreachable(builder);
+        LLVMDisposeBuilder(builder);
+        let pointer = LLVMPointerType(LLVMInt8TypeInContext(ctx), 0);
+        (0..n)
+            .map(|i| {
+                let name = CString::new(external_slot_symbol(i)).unwrap();
+                let slot = LLVMAddGlobal(m, pointer, name.as_ptr());
+                LLVMSetInitializer(slot, LLVMConstBitCast(trap, pointer));
+                LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
+                slot
+            })
+            .collect()
+    }
 }
 
 /// `aotlink_image_data` (the bytes) and `aotlink_image_data_size` (an u64), both hidden, for

@@ -92,7 +92,8 @@ pub fn dump(
     init_llvm_targets();
     let resolved = resolve_targets(program, options)?;
     let targets: Vec<CpuTarget> = resolved.iter().map(|r| r.target.clone()).collect();
-    let clone_sets = annotate::annotate(&program.module, &resolved, &program.triple);
+    let clone_sets =
+        annotate::annotate(&program.module, &program.fvars, &resolved, &program.triple);
     let plans = plan_shards(&program.module, options.shards, &clone_sets);
     let threads = thread_count(options.threads, plans.len());
     let bitcode = program.module.write_bitcode_to_memory().as_slice().to_vec();
@@ -172,6 +173,7 @@ fn image_meta(
             })
             .collect(),
         methods: program.methods.clone(),
+        externals: program.externals.clone(),
         gvars: program.gvars.clone(),
         exports: program
             .exports
@@ -204,6 +206,7 @@ fn emit_header(
         &data_layout,
         options.kind,
         nshards,
+        program.externals.len() as u32,
         meta,
         &options.image_data,
     )?;

@@ -137,32 +137,7 @@ fn make_thunk(module: &Module, f: Global, name: &str) -> Global {
         LLVMSetInitializer(slot, f.0);
         LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
 
-        let ctx = LLVMGetModuleContext(m);
-        let builder = LLVMCreateBuilderInContext(ctx);
-        let entry = LLVMAppendBasicBlockInContext(ctx, thunk.0, c"entry".as_ptr());
-        LLVMPositionBuilderAtEnd(builder, entry);
-        let target = LLVMBuildLoad2(builder, slot_type, slot, c"version".as_ptr());
-        let mut args: Vec<_> = (0..LLVMCountParams(thunk.0))
-            .map(|i| LLVMGetParam(thunk.0, i))
-            .collect();
-        let returns_void =
-            LLVMGetTypeKind(LLVMGetReturnType(fnty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind;
-        let call = LLVMBuildCall2(
-            builder,
-            fnty,
-            target,
-            args.as_mut_ptr(),
-            args.len() as u32,
-            c"".as_ptr(),
-        );
-        LLVMSetInstructionCallConv(call, cc);
-        LLVMSetTailCall(call, 1);
-        if returns_void {
-            LLVMBuildRetVoid(builder);
-        } else {
-            LLVMBuildRet(builder, call);
-        }
-        LLVMDisposeBuilder(builder);
+        ir::fill_thunk_body(thunk, slot);
         thunk
     }
 }

@@ -68,3 +68,65 @@ fn c_programs_open_images_through_the_c_abi() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
 }
+
+const METHODS_HARNESS: &str = r#"
+#include <stdio.h>
+#include "aotload.h"
+
+static long new_g(long x) { return x + 1000; }
+
+int main(int argc, char **argv) {
+    aotload_method_table *table = aotload_method_table_new();
+    aotload_image *sys = aotload_open_in(table, argv[1], NULL);
+    if (!sys) { printf("sys: %s\n", aotload_last_error()); return 1; }
+    if (aotload_method_table_define(table, "f", "i64 (i64)", 1, (const void *)new_g) != -1) return 2;
+    aotload_method_table_redefine(table, "g", "i64 (i64)", 42, (const void *)new_g);
+    aotload_image *pkg = aotload_open_in(table, argv[2], NULL);
+    if (!pkg) { printf("pkg: %s\n", aotload_last_error()); return 3; }
+    for (unsigned i = 0; i < aotload_ninvalidated(pkg); i++) {
+        const char *method, *reason, *culprit;
+        aotload_invalidated(pkg, i, &method, &reason, &culprit);
+        printf("invalid %s (culprit %s)\n", method, culprit);
+    }
+    long (*uses_f)(long) = (long (*)(long))aotload_lookup(pkg, "uses_f");
+    printf("uses_f(5)=%ld uses_g=%p\n", uses_f(5), aotload_lookup(pkg, "uses_g"));
+    aotload_close(pkg);
+    aotload_close(sys);
+    aotload_method_table_free(table);
+    return 0;
+}
+"#;
+
+#[test]
+fn c_programs_use_method_tables() {
+    let dir = scratch("capi-methods");
+    let lib_dir = aotload_c_library_dir();
+    std::fs::write(dir.join("methods.c"), METHODS_HARNESS).unwrap();
+    let exe = dir.join("methods");
+    let status = Command::new("cc")
+        .arg("-I")
+        .arg(repo().join("loader/include"))
+        .arg(dir.join("methods.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-laotload")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (sys, pkg) = crate::methods::system_and_package();
+    let out = Command::new(&exe).arg(sys).arg(pkg).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let invalid: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("invalid "))
+        .collect();
+    assert_eq!(invalid.len(), 7, "{stdout}");
+    assert!(
+        invalid.iter().all(|l| l.ends_with("(culprit g)")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("uses_f(5)=32 uses_g=(nil)"), "{stdout}");
+}

@@ -8,5 +8,6 @@ mod common;
 mod cross;
 mod determinism;
 mod lua;
+mod methods;
 mod multiversion;
 mod pipeline;

@@ -1,0 +1,100 @@
+//! External methods: functions the inputs declare and another image provides (they are in the
+//! `--method-table`). Each becomes a hidden thunk that calls through a slot the loader fills
+//! from the method table at load time, so the image never asks the dynamic linker for another
+//! image's symbols and works the same on every OS. Calls to functions in no table (the C
+//! library) stay ordinary symbols.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::CString;
+use std::path::Path;
+
+use aotload::format::external_slot_symbol;
+use aotload::meta::ExternalEdge;
+use llvm_sys::core::*;
+use llvm_sys::{LLVMLinkage, LLVMVisibility};
+
+use super::CodegenError;
+use crate::ir::{self, Global, GlobalKind};
+use crate::method_table_file::MethodTableFile;
+
+/// The external methods of a module, by index (sorted by name, so indices are stable).
+#[derive(Clone, Debug, Default)]
+pub struct Externals {
+    pub edges: Vec<ExternalEdge>,
+    pub index: HashMap<String, u32>,
+}
+
+/// Reads the method table files and matches them with the module's function declarations.
+pub fn find_externals(
+    globals: &[Global],
+    tables: &[impl AsRef<Path>],
+) -> Result<Externals, CodegenError> {
+    // name -> (signature -> (hash, file))
+    let mut provided: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for path in tables {
+        let path = path.as_ref();
+        let file = MethodTableFile::read(path).map_err(|cause| CodegenError::Input {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+        for m in file.methods {
+            let hash = m.hash_value().expect("checked by read");
+            provided
+                .entry(m.name)
+                .or_default()
+                .insert(m.signature, hash);
+        }
+    }
+    let mut edges = Vec::new();
+    let mut declared: Vec<&Global> = globals
+        .iter()
+        .filter(|g| g.kind() == GlobalKind::Function && g.is_declaration() && !g.is_llvm_special())
+        .filter(|g| provided.contains_key(&g.name()))
+        .collect();
+    declared.sort_by_key(|g| g.name());
+    for g in declared {
+        let name = g.name();
+        let signature = g.value_type_string();
+        let signatures = &provided[&name];
+        let Some(&hash) = signatures.get(&signature) else {
+            let known: Vec<&str> = signatures.keys().map(String::as_str).collect();
+            return Err(CodegenError::Input {
+                path: tables[0].as_ref().to_path_buf(),
+                cause: format!(
+                    "`{name}` is declared as `{signature}` in the IR but the method table has `{}`",
+                    known.join("`, `")
+                ),
+            });
+        };
+        edges.push(ExternalEdge {
+            name,
+            signature,
+            hash,
+        });
+    }
+    let index = edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.clone(), i as u32))
+        .collect();
+    Ok(Externals { edges, index })
+}
+
+/// Turns each external method's declaration into a hidden thunk through its slot (declared
+/// here, defined by the header object).
+pub fn bind(module: &inkwell::module::Module, externals: &Externals) {
+    let m = module.as_mut_ptr();
+    for (i, edge) in externals.edges.iter().enumerate() {
+        let cname = CString::new(edge.name.as_str()).expect("LLVM names have no NUL");
+        let slot_name = CString::new(external_slot_symbol(i as u32)).expect("no NUL");
+        unsafe {
+            let f = Global(LLVMGetNamedFunction(m, cname.as_ptr()));
+            let slot_type = LLVMPointerType(LLVMGlobalGetValueType(f.0), 0);
+            let slot = LLVMAddGlobal(m, slot_type, slot_name.as_ptr());
+            LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
+            ir::fill_thunk_body(f, slot);
+            f.set_linkage(LLVMLinkage::LLVMExternalLinkage);
+            f.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
+        }
+    }
+}

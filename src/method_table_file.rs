@@ -1,0 +1,81 @@
+//! The method table as a file (JSON): the methods other images provide, which a package image
+//! is compiled against (`--method-table`). `aotlink inspect --method-table IMAGE` writes one.
+//!
+//! ```json
+//! { "format": "aotlink-method-table", "version": 1,
+//!   "methods": [ { "name": "f", "signature": "i64 (i64)", "hash": "5be0...", "image": "sys.so" } ] }
+//! ```
+//! `hash` is 16 hex digits (a u64 does not survive every JSON reader as a number).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: &str = "aotlink-method-table";
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodTableFile {
+    pub format: String,
+    pub version: u32,
+    pub methods: Vec<MethodRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodRecord {
+    pub name: String,
+    pub signature: String,
+    pub hash: String,
+    /// The image that provides it (informative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl MethodRecord {
+    pub fn hash_value(&self) -> Option<u64> {
+        u64::from_str_radix(&self.hash, 16)
+            .ok()
+            .filter(|_| self.hash.len() == 16)
+    }
+}
+
+impl MethodTableFile {
+    /// The exported methods of an image, as other images see them.
+    pub fn from_image(meta: &aotload::Meta, image: &str) -> MethodTableFile {
+        let methods = meta
+            .exports
+            .iter()
+            .map(|e| {
+                let m = &meta.methods[e.fvar as usize];
+                MethodRecord {
+                    name: m.name.clone(),
+                    signature: m.signature.clone(),
+                    hash: format!("{:016x}", m.hash),
+                    image: Some(image.to_string()),
+                }
+            })
+            .collect();
+        MethodTableFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            methods,
+        }
+    }
+
+    /// Reads and checks a method table file; the error says what is wrong, without the path.
+    pub fn read(path: &Path) -> Result<MethodTableFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+        let file: MethodTableFile =
+            serde_json::from_str(&text).map_err(|e| format!("not a method table: {e}"))?;
+        if file.format != FORMAT || file.version != VERSION {
+            return Err(format!("not a {FORMAT} version {VERSION} file"));
+        }
+        if let Some(bad) = file.methods.iter().find(|m| m.hash_value().is_none()) {
+            return Err(format!(
+                "method `{}`: hash `{}` is not 16 hex digits",
+                bad.name, bad.hash
+            ));
+        }
+        Ok(file)
+    }
+}
