@@ -22,6 +22,9 @@ $aotlink build "$out/kernels.ll" --trace examples/kernels/trace.txt --export-all
 
 $aotlink inspect "$out/kernels-pkg.so"
 echo
+# The loader picks the best CPU target this machine runs (-v says which).
+$aotlink run -v "$out/kernels-pkg.so" dot_product 1000 0.5 1 2 0.25 >/dev/null
+echo
 for image in "$out/kernels-pkg.so" "$out/kernels-sys.so"; do
   echo "== $image"
   echo "dot_product(1000, 0.5, 1, 2, 0.25) = $($aotlink run "$image" dot_product 1000 0.5 1 2 0.25)"

@@ -59,6 +59,12 @@ pub enum LinkError {
     CcUnsupported(String),
     #[error("{}: {cause}", path.display())]
     Output { path: PathBuf, cause: String },
+    #[error("{os} images can export at most {max} symbols; this one would export {count} (the root and {} --export functions)", count - 1)]
+    TooManyExports {
+        os: String,
+        max: usize,
+        count: usize,
+    },
 }
 
 /// Links `archive` into the image `output` with `linker`: the linker writes a temp file next to
@@ -72,6 +78,7 @@ pub fn link_image(
 ) -> Result<PathBuf, LinkError> {
     let info = read_archive(archive)?;
     info.check_platform(platform)?;
+    check_export_count(platform, info.meta.exports.len())?;
     let out_err = |cause: String| LinkError::Output {
         path: output.to_path_buf(),
         cause,
@@ -117,6 +124,20 @@ pub fn link_image(
     temp.persist(output)
         .map_err(|e| out_err(format!("cannot write: {}", e.error)))?;
     Ok(output.to_path_buf())
+}
+
+/// The root and `exports` functions must fit the format's export table (16-bit ordinals on
+/// Windows).
+fn check_export_count(platform: &Platform, exports: usize) -> Result<(), LinkError> {
+    let count = exports + 1;
+    match platform.max_exports {
+        Some(max) if count > max => Err(LinkError::TooManyExports {
+            os: platform.os.clone(),
+            max,
+            count,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn set_executable(path: &Path) -> std::io::Result<()> {
@@ -207,5 +228,26 @@ fn first_error_line(text: &str) -> String {
     match lines.len() {
         0 | 1 => line.to_string(),
         n => format!("{line} (and {} more lines)", n - 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Triple;
+
+    #[test]
+    fn windows_images_fit_the_16_bit_export_table() {
+        let windows = Platform::for_triple(&Triple::parse("x86_64-pc-windows-gnu").unwrap());
+        assert!(check_export_count(&windows, 65_534).is_ok());
+        let err = check_export_count(&windows, 65_535)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at most 65535 symbols") && err.contains("65535 --export functions"),
+            "{err}"
+        );
+        let linux = Platform::for_triple(&Triple::host());
+        assert!(check_export_count(&linux, 1_000_000).is_ok());
     }
 }

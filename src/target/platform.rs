@@ -16,6 +16,9 @@ pub struct Platform {
     /// With it, an import library is written beside the image (`x.dll` -> `x.lib`).
     #[serde(default)]
     pub import_library_suffix: Option<String>,
+    /// The most symbols an image can export (the root included), where the format limits it.
+    #[serde(default)]
+    pub max_exports: Option<usize>,
     pub export_list: ExportList,
     /// The C runtime libraries the image links against.
     #[serde(default, rename = "system_library")]
