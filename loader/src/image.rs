@@ -1,6 +1,5 @@
 //! Opening an image: verify the file, pick the CPU target, dlopen, merge the shard tables.
 
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +29,6 @@ pub struct Image {
     fvars: Vec<*const c_void>,
     gvars: Vec<*mut c_void>,
     image_data: (*const u8, usize),
-    by_name: HashMap<String, u32>,
     invalidated: Vec<Invalidation>,
     _library: Arc<libloading::Library>,
 }
@@ -116,13 +114,6 @@ impl Image {
         }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
-        let by_name = file
-            .meta
-            .methods
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.name.clone(), i as u32))
-            .collect();
         let invalidated = resolution.invalid.into_iter().flatten().collect();
         Ok(Image {
             path,
@@ -131,7 +122,6 @@ impl Image {
             fvars,
             gvars,
             image_data,
-            by_name,
             invalidated,
             _library: library,
         })
@@ -177,15 +167,12 @@ impl Image {
     /// The function named `name` (any kept function, exported or not); `None` for an invalid
     /// method, unless the method table has a recompile stub.
     pub fn lookup(&self, name: &str) -> Option<*const c_void> {
-        self.by_name
-            .get(name)
-            .map(|&i| self.fvars[i as usize])
-            .filter(|p| !p.is_null())
+        self.fvar_index(name).map(|i| self.fvars[i as usize]).filter(|p| !p.is_null())
     }
 
-    /// fvar index of the function named `name`.
+    /// fvar index of the function named `name` (methods are sorted by name: a binary search).
     pub fn fvar_index(&self, name: &str) -> Option<u32> {
-        self.by_name.get(name).copied()
+        self.file.meta.methods.binary_search_by(|m| m.name.as_str().cmp(name)).ok().map(|i| i as u32)
     }
 
     /// The opaque bytes given at build time (`--image-data`), as mapped in memory.

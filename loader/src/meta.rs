@@ -12,7 +12,7 @@ pub struct Meta {
     pub feature_list_version: u32,
     /// CPU targets; the first is the base every function exists for.
     pub targets: Vec<TargetRecord>,
-    /// One method per fvar index.
+    /// One method per fvar index, sorted by name (fvar indices are name order).
     pub methods: Vec<Method>,
     /// Methods of other images this one calls, as they were when it was compiled; the loader
     /// resolves them through the method table (slot `i` of the root for external `i`).
