@@ -151,25 +151,32 @@ where
 
 /// `aotlink build` of the example IR with `extra` options into `dir/name`, cached per options.
 pub fn example_image(name: &str, extra: &[&str]) -> PathBuf {
-    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, PathBuf>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+    type Cache = Mutex<std::collections::HashMap<String, std::sync::Arc<OnceLock<PathBuf>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let key = format!("{name}|{}", extra.join(" "));
-    if let Some(p) = cache.lock().unwrap().get(&key) {
-        return p.clone();
-    }
-    let dir = scratch(&format!("image-{name}"));
-    let out = dir.join(format!("{name}.so"));
-    let mut args: Vec<String> = vec!["build".into(), kernels_ll().display().to_string()];
-    args.extend([
-        "--image-data".into(),
-        data_file().display().to_string(),
-        "-o".into(),
-        out.display().to_string(),
-    ]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    aotlink_ok(&args);
-    cache.lock().unwrap().insert(key, out.clone());
-    out
+    // One build per key: tests asking for the same image wait for it, others go on.
+    let once = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(key)
+        .or_default()
+        .clone();
+    once.get_or_init(|| {
+        let dir = scratch(&format!("image-{name}"));
+        let out = dir.join(format!("{name}.so"));
+        let mut args: Vec<String> = vec!["build".into(), kernels_ll().display().to_string()];
+        args.extend([
+            "--image-data".into(),
+            data_file().display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        aotlink_ok(&args);
+        out
+    })
+    .clone()
 }
 
 /// Deterministic awkward arguments: extremes, random bit patterns, small values.

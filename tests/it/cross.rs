@@ -653,8 +653,14 @@ fn windows_dlls_run_under_wine() {
 }
 
 /// tests/it/methods/{sys,pkg}.c for `target`: the system image, and the package image built
-/// against its method table.
+/// against its method table (once per test run: several tests use them).
 fn cross_packages(target: &Target) -> (PathBuf, PathBuf) {
+    static BUILT: std::sync::Mutex<Vec<(&str, (PathBuf, PathBuf))>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, images)) = built.iter().find(|(t, _)| *t == target.clang) {
+        return images.clone();
+    }
     let dir = scratch(&format!("cross-methods-{}", target.clang));
     let suffix = match target.format {
         object::BinaryFormat::MachO => "dylib",
@@ -702,6 +708,7 @@ fn cross_packages(target: &Target) -> (PathBuf, PathBuf) {
         "-o".as_ref(),
         pkg.as_os_str(),
     ]);
+    built.push((target.clang, (sys.clone(), pkg.clone())));
     (sys, pkg)
 }
 
