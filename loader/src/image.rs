@@ -167,12 +167,19 @@ impl Image {
     /// The function named `name` (any kept function, exported or not); `None` for an invalid
     /// method, unless the method table has a recompile stub.
     pub fn lookup(&self, name: &str) -> Option<*const c_void> {
-        self.fvar_index(name).map(|i| self.fvars[i as usize]).filter(|p| !p.is_null())
+        self.fvar_index(name)
+            .map(|i| self.fvars[i as usize])
+            .filter(|p| !p.is_null())
     }
 
     /// fvar index of the function named `name` (methods are sorted by name: a binary search).
     pub fn fvar_index(&self, name: &str) -> Option<u32> {
-        self.file.meta.methods.binary_search_by(|m| m.name.as_str().cmp(name)).ok().map(|i| i as u32)
+        self.file
+            .meta
+            .methods
+            .binary_search_by(|m| m.name.as_str().cmp(name))
+            .ok()
+            .map(|i| i as u32)
     }
 
     /// The opaque bytes given at build time (`--image-data`), as mapped in memory.
