@@ -33,21 +33,9 @@ int main(int argc, char **argv) {
 #[test]
 fn c_programs_open_images_through_the_c_abi() {
     let dir = scratch("capi");
-    let lib_dir = aotload_c_library_dir();
     std::fs::write(dir.join("harness.c"), HARNESS).unwrap();
     let exe = dir.join("harness");
-    let status = Command::new("cc")
-        .arg("-I")
-        .arg(repo().join("loader/include"))
-        .arg(dir.join("harness.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .arg("-laotload")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    cc_with_aotload(&dir.join("harness.c"), &exe, &[]);
     let image = example_image("capi", &["--export-all"]);
     let out = Command::new(&exe).arg(&image).output().unwrap();
     let data = std::fs::read(data_file()).unwrap();
@@ -100,21 +88,9 @@ int main(int argc, char **argv) {
 #[test]
 fn c_programs_use_method_tables() {
     let dir = scratch("capi-methods");
-    let lib_dir = aotload_c_library_dir();
     std::fs::write(dir.join("methods.c"), METHODS_HARNESS).unwrap();
     let exe = dir.join("methods");
-    let status = Command::new("cc")
-        .arg("-I")
-        .arg(repo().join("loader/include"))
-        .arg(dir.join("methods.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .arg("-laotload")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    cc_with_aotload(&dir.join("methods.c"), &exe, &[]);
     let (sys, pkg) = crate::methods::system_and_package();
     let out = Command::new(&exe).arg(sys).arg(pkg).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

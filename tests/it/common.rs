@@ -321,6 +321,23 @@ pub fn open(path: &Path) -> Image {
     Image::open(path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Compiles the C program `source` into `exe` against aotload.h and libaotload (plus `extra`
+/// compiler arguments).
+pub fn cc_with_aotload(source: &Path, exe: &Path, extra: &[&str]) {
+    let lib_dir = aotload_c_library_dir();
+    check(
+        Command::new("cc")
+            .arg(format!("-I{}", repo().join("loader/include").display()))
+            .args(extra)
+            .arg(source)
+            .arg("-o")
+            .arg(exe)
+            .arg(format!("-L{}", lib_dir.display()))
+            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+            .arg("-laotload"),
+    );
+}
+
 /// The directory holding a libaotload.so built from the current sources. `cargo test` builds
 /// the loader only as an rlib, so the C library is built here (once per run) with the same
 /// profile as the tests.

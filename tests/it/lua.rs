@@ -127,19 +127,8 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
     let direct_aot = dir.join("harness-aot");
     link_against(&reference, &direct_ref);
     link_against(&image, &direct_aot);
-    let lib_dir = aotload_c_library_dir();
     let loader_harness = dir.join("harness-loader");
-    run(Command::new("cc")
-        .args([
-            &include,
-            &format!("-I{}", repo().join("loader/include").display()),
-            "-o",
-        ])
-        .arg(&loader_harness)
-        .arg(&harness)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .arg("-laotload"));
+    cc_with_aotload(&harness, &loader_harness, &[&include]);
 
     let script = repo().join("tests/it/lua/script.lua");
     let output = |exe: &Path, target: Option<&str>| {
