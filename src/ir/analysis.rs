@@ -1,0 +1,248 @@
+//! Reading function bodies and initializers: what a global refers to, what a function does
+//! (loops, vectors, floating point), how big it is, what it calls.
+
+use std::collections::HashSet;
+
+use llvm_sys::core::*;
+use llvm_sys::prelude::*;
+
+use super::{Global, GlobalKind};
+
+impl Global {
+    /// The globals this one refers to directly: from a function's instructions (and personality),
+    /// a variable's initializer or an alias's aliasee, looking through constant expressions.
+    pub fn references(self) -> Vec<Global> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        unsafe {
+            match self.kind() {
+                GlobalKind::Function => {
+                    if LLVMHasPersonalityFn(self.0) != 0 {
+                        collect_globals(LLVMGetPersonalityFn(self.0), &mut out, &mut seen);
+                    }
+                    let mut bb = LLVMGetFirstBasicBlock(self.0);
+                    while !bb.is_null() {
+                        let mut inst = LLVMGetFirstInstruction(bb);
+                        while !inst.is_null() {
+                            for i in 0..LLVMGetNumOperands(inst) {
+                                collect_globals(
+                                    LLVMGetOperand(inst, i as u32),
+                                    &mut out,
+                                    &mut seen,
+                                );
+                            }
+                            inst = LLVMGetNextInstruction(inst);
+                        }
+                        bb = LLVMGetNextBasicBlock(bb);
+                    }
+                }
+                GlobalKind::Variable => {
+                    let init = LLVMGetInitializer(self.0);
+                    if !init.is_null() {
+                        collect_globals(init, &mut out, &mut seen);
+                    }
+                }
+                GlobalKind::Alias => {
+                    collect_globals(LLVMAliasGetAliasee(self.0), &mut out, &mut seen)
+                }
+            }
+        }
+        out
+    }
+
+    /// Instructions plus basic blocks: the cost estimate of a function (0 for data).
+    pub fn size_estimate(self) -> u64 {
+        if self.kind() != GlobalKind::Function {
+            return 0;
+        }
+        let mut size = 0;
+        unsafe {
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                size += 1;
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    size += 1;
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        size
+    }
+
+    /// Whether the initializer must land in the same object as what it refers to: it holds a
+    /// difference of addresses (`sub (ptrtoint a, ptrtoint b)`, as in relative lookup tables)
+    /// or the address of a basic block (computed-goto tables).
+    pub fn has_object_local_reference(self) -> bool {
+        unsafe fn walk(c: LLVMValueRef, seen: &mut HashSet<LLVMValueRef>) -> bool {
+            if c.is_null()
+                || !seen.insert(c)
+                || !LLVMIsAGlobalValue(c).is_null()
+                || LLVMIsAConstant(c).is_null()
+            {
+                return false;
+            }
+            if !LLVMIsABlockAddress(c).is_null() {
+                return true;
+            }
+            if !LLVMIsAConstantExpr(c).is_null()
+                && LLVMGetConstOpcode(c) == llvm_sys::LLVMOpcode::LLVMSub
+            {
+                return true;
+            }
+            (0..LLVMGetNumOperands(c)).any(|i| walk(LLVMGetOperand(c, i as u32), seen))
+        }
+        if self.kind() != GlobalKind::Variable {
+            return false;
+        }
+        unsafe { walk(LLVMGetInitializer(self.0), &mut HashSet::new()) }
+    }
+
+    /// What the multiversioning pass needs to know about this function's body.
+    pub fn body_traits(self) -> BodyTraits {
+        use llvm_sys::LLVMOpcode::*;
+        use llvm_sys::LLVMTypeKind::*;
+        let mut traits = BodyTraits::default();
+        unsafe {
+            let fnty = LLVMGlobalGetValueType(self.0);
+            traits.unclonable = LLVMIsFunctionVarArg(fnty) != 0 || self.has_memory_params();
+            let mut index = std::collections::HashMap::new();
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                index.insert(bb, index.len());
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+            let is_vector = |v: LLVMValueRef| {
+                matches!(
+                    LLVMGetTypeKind(LLVMTypeOf(v)),
+                    LLVMVectorTypeKind | LLVMScalableVectorTypeKind
+                )
+            };
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                let mut block_use = LLVMGetFirstUse(LLVMBasicBlockAsValue(bb));
+                while !block_use.is_null() {
+                    traits.unclonable |= !LLVMIsABlockAddress(LLVMGetUser(block_use)).is_null();
+                    block_use = LLVMGetNextUse(block_use);
+                }
+                let here = index[&bb];
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    match LLVMGetInstructionOpcode(inst) {
+                        LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem => {
+                            traits.does_float_math = true
+                        }
+                        LLVMCall => {
+                            let callee = LLVMGetCalledValue(inst);
+                            if !LLVMIsAFunction(callee).is_null() {
+                                let name = Global(callee).name();
+                                let math = [
+                                    "llvm.fma.",
+                                    "llvm.fmuladd.",
+                                    "llvm.sqrt.",
+                                    "llvm.exp",
+                                    "llvm.log",
+                                    "llvm.pow.",
+                                ];
+                                traits.does_float_math |= math.iter().any(|m| name.starts_with(m));
+                            }
+                        }
+                        _ => {}
+                    }
+                    traits.uses_vectors |= is_vector(inst)
+                        || (0..LLVMGetNumOperands(inst))
+                            .any(|i| is_vector(LLVMGetOperand(inst, i as u32)));
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                let term = LLVMGetBasicBlockTerminator(bb);
+                if !term.is_null() {
+                    for s in 0..LLVMGetNumSuccessors(term) {
+                        if index
+                            .get(&LLVMGetSuccessor(term, s))
+                            .is_some_and(|&to| to <= here)
+                        {
+                            traits.has_loop = true;
+                        }
+                    }
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        traits
+    }
+
+    /// Whether a parameter or the result is passed in memory or otherwise ABI-special.
+    fn has_memory_params(self) -> bool {
+        const KINDS: [&str; 7] = [
+            "byval",
+            "sret",
+            "inalloca",
+            "preallocated",
+            "swiftself",
+            "swifterror",
+            "nest",
+        ];
+        unsafe {
+            let n = LLVMCountParams(self.0);
+            KINDS.iter().any(|kind| {
+                let id = LLVMGetEnumAttributeKindForName(kind.as_ptr() as *const _, kind.len());
+                (1..=n).any(|i| !LLVMGetEnumAttributeAtIndex(self.0, i, id).is_null())
+            })
+        }
+    }
+
+    /// Calls and invokes in this function's body, with the function they call directly.
+    pub fn direct_calls(self) -> Vec<(LLVMValueRef, Global)> {
+        let mut out = Vec::new();
+        unsafe {
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    if !LLVMIsACallInst(inst).is_null() || !LLVMIsAInvokeInst(inst).is_null() {
+                        let callee = LLVMGetCalledValue(inst);
+                        if !LLVMIsAFunction(callee).is_null() {
+                            out.push((inst, Global(callee)));
+                        }
+                    }
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        out
+    }
+}
+
+unsafe fn collect_globals(
+    value: LLVMValueRef,
+    out: &mut Vec<Global>,
+    seen: &mut HashSet<LLVMValueRef>,
+) {
+    if value.is_null() || !seen.insert(value) {
+        return;
+    }
+    if !LLVMIsAGlobalValue(value).is_null() {
+        out.push(Global(value));
+    } else if !LLVMIsAConstant(value).is_null() {
+        for i in 0..LLVMGetNumOperands(value) {
+            collect_globals(LLVMGetOperand(value, i as u32), out, seen);
+        }
+    }
+}
+
+/// What the multiversioning pass needs to know about a function body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BodyTraits {
+    /// A branch goes back to an earlier (or the same) block: a loop.
+    pub has_loop: bool,
+    /// Some value is a vector.
+    pub uses_vectors: bool,
+    /// Floating-point arithmetic or math intrinsics.
+    pub does_float_math: bool,
+    /// Cannot have versions: varargs or parameters passed in memory (byval, sret, ...) cannot
+    /// be forwarded by a thunk, and blocks whose address is taken (computed goto tables)
+    /// belong to one body only.
+    pub unclonable: bool,
+}

@@ -1,0 +1,147 @@
+//! Changing a module: definitions into declarations, attributes, aliases, call targets,
+//! function copies and thunks.
+
+use llvm_sys::core::*;
+use llvm_sys::prelude::*;
+use llvm_sys::LLVMLinkage;
+
+use super::{Global, GlobalKind};
+
+impl Global {
+    /// Turns a definition into a declaration (drops the body or initializer).
+    pub fn drop_definition(self) {
+        unsafe {
+            match self.kind() {
+                GlobalKind::Function => aotlink_shim_delete_body(self.0),
+                GlobalKind::Variable => LLVMSetInitializer(self.0, std::ptr::null_mut()),
+                GlobalKind::Alias => {}
+            }
+        }
+        self.clear_comdat();
+        self.set_linkage(LLVMLinkage::LLVMExternalLinkage);
+    }
+
+    /// Sets a function attribute such as `target-cpu`.
+    pub fn set_function_attribute(self, key: &str, value: &str) {
+        unsafe {
+            let ctx = LLVMGetModuleContext(LLVMGetGlobalParent(self.0));
+            let attr = LLVMCreateStringAttribute(
+                ctx,
+                key.as_ptr() as *const _,
+                key.len() as u32,
+                value.as_ptr() as *const _,
+                value.len() as u32,
+            );
+            LLVMAddAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, attr);
+        }
+    }
+
+    pub fn remove_function_attribute(self, key: &str) {
+        unsafe {
+            LLVMRemoveStringAttributeAtIndex(
+                self.0,
+                llvm_sys::LLVMAttributeFunctionIndex,
+                key.as_ptr() as *const _,
+                key.len() as u32,
+            )
+        }
+    }
+
+    /// Replaces this alias by a declaration of the same name and type, and leaves the alias
+    /// internal and unused for GlobalDCE to delete (the C API cannot delete aliases).
+    pub fn replace_alias_with_declaration(self) {
+        let name = self.name();
+        unsafe {
+            let module = LLVMGetGlobalParent(self.0);
+            let value_type = LLVMGlobalGetValueType(self.0);
+            self.set_name(&format!("{name}.aotlink.dead"));
+            let cname = std::ffi::CString::new(name).expect("LLVM names have no NUL");
+            let decl =
+                if LLVMGetTypeKind(value_type) == llvm_sys::LLVMTypeKind::LLVMFunctionTypeKind {
+                    LLVMAddFunction(module, cname.as_ptr(), value_type)
+                } else {
+                    LLVMAddGlobal(module, value_type, cname.as_ptr())
+                };
+            LLVMSetVisibility(decl, LLVMGetVisibility(self.0));
+            let decl = if LLVMTypeOf(decl) == LLVMTypeOf(self.0) {
+                decl
+            } else {
+                LLVMConstBitCast(decl, LLVMTypeOf(self.0))
+            };
+            LLVMReplaceAllUsesWith(self.0, decl);
+        }
+        self.set_linkage(LLVMLinkage::LLVMInternalLinkage);
+    }
+
+    /// Adds an attribute without a value (`optsize`) to a function.
+    pub fn add_enum_function_attribute(self, name: &str) {
+        unsafe {
+            let ctx = LLVMGetModuleContext(LLVMGetGlobalParent(self.0));
+            let id = LLVMGetEnumAttributeKindForName(name.as_ptr() as *const _, name.len());
+            let attr = LLVMCreateEnumAttribute(ctx, id, 0);
+            LLVMAddAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, attr);
+        }
+    }
+
+    pub fn remove_enum_function_attribute(self, name: &str) {
+        unsafe {
+            let id = LLVMGetEnumAttributeKindForName(name.as_ptr() as *const _, name.len());
+            LLVMRemoveEnumAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, id);
+        }
+    }
+}
+
+/// Makes call `inst` call `callee` instead (the callee is a call's last operand).
+pub fn set_callee(inst: LLVMValueRef, callee: Global) {
+    unsafe {
+        let last = LLVMGetNumOperands(inst) - 1;
+        LLVMSetOperand(inst, last as u32, callee.0);
+    }
+}
+
+extern "C" {
+    fn aotlink_shim_delete_body(f: LLVMValueRef);
+    fn aotlink_shim_clone_function(
+        f: LLVMValueRef,
+        name: *const std::os::raw::c_char,
+    ) -> LLVMValueRef;
+}
+
+/// A copy of function `f` in the same module, named `name`.
+pub fn clone_function(f: Global, name: &str) -> Global {
+    let cname = std::ffi::CString::new(name).expect("LLVM names have no NUL");
+    Global(unsafe { aotlink_shim_clone_function(f.0, cname.as_ptr()) })
+}
+
+/// Gives the (bodiless) function `thunk` a body that calls, with its own arguments, the
+/// function whose address global `slot` holds, and returns what that returns.
+pub fn fill_thunk_body(thunk: Global, slot: LLVMValueRef) {
+    unsafe {
+        let fnty = LLVMGlobalGetValueType(thunk.0);
+        let ctx = LLVMGetModuleContext(LLVMGetGlobalParent(thunk.0));
+        let builder = LLVMCreateBuilderInContext(ctx);
+        let entry = LLVMAppendBasicBlockInContext(ctx, thunk.0, c"entry".as_ptr());
+        LLVMPositionBuilderAtEnd(builder, entry);
+        let pointer_type = LLVMPointerType(fnty, 0);
+        let target = LLVMBuildLoad2(builder, pointer_type, slot, c"target".as_ptr());
+        let mut args: Vec<_> = (0..LLVMCountParams(thunk.0))
+            .map(|i| LLVMGetParam(thunk.0, i))
+            .collect();
+        let call = LLVMBuildCall2(
+            builder,
+            fnty,
+            target,
+            args.as_mut_ptr(),
+            args.len() as u32,
+            c"".as_ptr(),
+        );
+        LLVMSetInstructionCallConv(call, LLVMGetFunctionCallConv(thunk.0));
+        LLVMSetTailCall(call, 1);
+        if LLVMGetTypeKind(LLVMGetReturnType(fnty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind {
+            LLVMBuildRetVoid(builder);
+        } else {
+            LLVMBuildRet(builder, call);
+        }
+        LLVMDisposeBuilder(builder);
+    }
+}
