@@ -1,0 +1,148 @@
+//! The command line's options (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "aotlink",
+    version,
+    about = "LLVM IR in, loadable shared-library images out"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// IR to image in one step (codegen, dump, link).
+    Build {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The image to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// pkg: linked by the embedded LLD; sysimg: linked by the C compiler driver.
+        #[arg(long, value_enum, default_value_t = Kind::Pkg)]
+        kind: Kind,
+        /// C compiler driver for --kind sysimg (default: $CC, then cc).
+        #[arg(long, value_name = "CC")]
+        cc: Option<String>,
+    },
+    /// IR to an archive of objects (and bitcode/assembly archives with --emit).
+    Dump {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The object archive to write; bitcode and assembly go beside it (x.bc.a, x.s.a).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value_t = Kind::Pkg)]
+        kind: Kind,
+    },
+    /// Link an archive into a package image with the LLD inside aotlink.
+    Pkg {
+        archive: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Target triple (default: the archive's own).
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Link an archive into a system image with the C compiler driver.
+    Sysimg {
+        archive: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// C compiler driver (default: $CC, then cc).
+        #[arg(long, value_name = "CC", num_args = 0..=1, default_missing_value = "")]
+        cc: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Show what an image holds (any format, without loading it).
+    Inspect {
+        image: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Also list each method's callees and external methods.
+        #[arg(long)]
+        edges: bool,
+        /// Print the image's exported methods as a method table file (JSON) instead, for
+        /// `--method-table` of the images that will call them.
+        #[arg(long, conflicts_with_all = ["json", "edges"])]
+        method_table: bool,
+    },
+    /// Load an image with the loader and call one of its functions with integer or floating
+    /// point arguments; the result is printed alone on the last line.
+    Run {
+        image: PathBuf,
+        function: String,
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Use the CPU target of this name instead of the best one for this machine.
+        #[arg(long)]
+        target: Option<String>,
+        /// Say which target was chosen (on stderr).
+        #[arg(short, long)]
+        verbose: bool,
+        /// Images to load first, in order, into the same method table (a system image, then
+        /// the package images IMAGE depends on). Invalidations are reported on stderr.
+        #[arg(long = "load", value_name = "IMAGE")]
+        load: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct CompileArgs {
+    /// LLVM IR files (.ll or .bc); several are merged.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Functions to keep (one per line); they and what they reach are kept. Default: all.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Export this function as a C entry point (repeatable).
+    #[arg(long = "export", value_name = "NAME")]
+    pub exports: Vec<String>,
+    /// Export every kept function that is externally visible in the inputs.
+    #[arg(long)]
+    pub export_all: bool,
+    /// File whose bytes the image carries and the loader hands back.
+    #[arg(long)]
+    pub image_data: Option<PathBuf>,
+    /// Number of shards (default: from the module's size; independent of --threads).
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// Emission threads (default: half the cores).
+    #[arg(long, env = "AOTLINK_IMAGE_THREADS")]
+    pub threads: Option<usize>,
+    /// Outputs: any of obj, bc, asm (only obj archives can be linked).
+    #[arg(long, value_delimiter = ',', value_enum, default_value = "obj")]
+    pub emit: Vec<Emit>,
+    /// Target triple; must agree with the IR's (default: the IR's own).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Method table (JSON, from `aotlink inspect --method-table`) of an image this one will be
+    /// loaded with: calls to its methods are resolved and validated at load time (repeatable).
+    #[arg(long = "method-table", value_name = "FILE")]
+    pub method_tables: Vec<PathBuf>,
+    /// CPU targets to compile for, in Julia's JULIA_CPU_TARGET grammar
+    /// (default for x86_64: generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1)).
+    #[arg(long, env = "AOTLINK_CPU_TARGET")]
+    pub cpu_target: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Pkg,
+    Sysimg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    Obj,
+    Bc,
+    Asm,
+}
