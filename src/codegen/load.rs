@@ -51,6 +51,12 @@ fn load_one<'ctx>(context: &'ctx Context, path: &Path) -> Result<Module<'ctx>, C
     module
         .verify()
         .map_err(|e| fail(format!("invalid IR: {}", one_line(&e.to_string()))))?;
+    if crate::ir::triple(&module).is_empty() {
+        // IR is made for one target (type sizes, calling conventions): aotlink does not guess.
+        return Err(fail(
+            "names no target triple (`target triple = \"...\"`): compile it for a target".into(),
+        ));
+    }
     Ok(module)
 }
 

@@ -37,7 +37,7 @@ pub struct Platform {
 pub struct ExportList {
     /// Name of the template in `linker-scripts/`.
     pub template: String,
-    /// One export's line, `{name}` replaced.
+    /// One export's line, `{name}` replaced (with `\` and `"` escaped by a backslash).
     pub line: String,
 }
 
@@ -91,9 +91,10 @@ impl Platform {
 
     /// The export list for `exports` (plus the root), from the platform's template.
     pub fn export_list(&self, exports: &[String], output_name: &str) -> String {
+        let escape = |name: &str| name.replace('\\', "\\\\").replace('"', "\\\"");
         let lines: Vec<String> = exports
             .iter()
-            .map(|e| self.export_list.line.replace("{name}", e))
+            .map(|e| self.export_list.line.replace("{name}", &escape(e)))
             .collect();
         template(&self.export_list.template)
             .replace("{output_name}", output_name)
@@ -132,7 +133,7 @@ mod tests {
             "x86_64-w64-windows-gnu",
         ] {
             let p = Platform::for_triple(&Triple::parse(triple).unwrap());
-            let list = p.export_list(&["f".into()], "x");
+            let list = p.export_list(&["f".into(), "a \"b\"".into()], "x");
             assert!(
                 list.contains("aotlink_image") && list.contains('f'),
                 "{triple}: {list}"

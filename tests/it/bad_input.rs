@@ -31,6 +31,11 @@ fn malformed_ir() {
     let out = build_into(&dir, &[&ll], &[]);
     assert_clean_failure(&out, "broken.ll");
     assert_only_files(&dir, &["broken.ll"]);
+    std::fs::write(&ll, "define i32 @f(i32 %x) {\n  ret i32 %x\n}\n").unwrap();
+    assert_clean_failure(
+        &build_into(&dir, &[&ll], &[]),
+        "broken.ll: names no target triple",
+    );
     std::fs::write(&ll, b"BC\xc0\xde garbage that is not bitcode").unwrap();
     assert_clean_failure(&build_into(&dir, &[&ll], &[]), "broken.ll");
     assert_only_files(&dir, &["broken.ll"]);

@@ -223,3 +223,41 @@ fn run_prints_the_result_alone_on_the_last_line() {
     assert!(String::from_utf8_lossy(&verbose.stderr).contains(&format!("target: {chosen} ")));
     assert_eq!(String::from_utf8_lossy(&verbose.stdout).trim(), "7");
 }
+
+#[test]
+fn exported_names_are_taken_literally() {
+    // A name with a space, and one that would be a glob pattern in a version script.
+    let dir = scratch("literal-exports");
+    let ll = dir.join("names.ll");
+    std::fs::write(
+        &ll,
+        "target triple = \"x86_64-unknown-linux-gnu\"\n\
+         define i64 @\"two words\"(i64 %x) {\n  ret i64 %x\n}\n\
+         define i64 @\"any*\"(i64 %x) {\n  %y = add i64 %x, 1\n  ret i64 %y\n}\n\
+         define i64 @anything(i64 %x) {\n  %y = add i64 %x, 2\n  ret i64 %y\n}\n",
+    )
+    .unwrap();
+    let out = dir.join("names.so");
+    aotlink_ok([
+        "build".as_ref(),
+        ll.as_os_str(),
+        "--export".as_ref(),
+        "two words".as_ref(),
+        "--export".as_ref(),
+        "any*".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let file = aotload::ImageFile::parse(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        file.exported_symbols,
+        ["any*", "aotlink_image", "two words"]
+    );
+    let run = aotlink_ok([
+        "run".as_ref(),
+        out.as_os_str(),
+        "two words".as_ref(),
+        "41".as_ref(),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "41");
+}
