@@ -1,0 +1,127 @@
+//! Section `load`: `aotload::Image::open` vs a bare dlopen of the sealed module image, each on
+//! fresh copies (see `per_open`), then `Image::open`'s steps before dlopen, each on its own.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use aotlink::link::{self, Lld};
+use aotlink::target::{Platform, Triple};
+use aotload::{Image, ImageFile, Meta};
+
+use crate::per_open::{min_mean, per_open_on_copies, time_dlopen, LOAD_COPIES};
+use crate::report::Table;
+use crate::timing::{millis, min_reported, ratio};
+use crate::Config;
+
+pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table) -> Result<()> {
+    println!("\n[load] sealed image (embedded LLD), {LOAD_COPIES} fresh copies per repeat");
+    let platform = Platform::for_triple(&Triple::host());
+    let image = dir.join("image.so");
+    link::link_image(&Lld, archive, &image, &platform)?;
+    let size = std::fs::metadata(&image)?.len();
+    println!("  image size            : {size} bytes");
+    let target = check_image_loads(&image, config.functions)?;
+    println!("  target chosen on load : {target}");
+
+    let copies = dir.join("copies");
+    let open = time_image_open(config, &image, &copies)?;
+    let dlopen = time_dlopen(config, &image, &copies)?;
+    let steps = time_open_steps(config, &image)?;
+
+    let r = ratio(open, dlopen);
+    let verify = steps.parse + steps.checksum;
+    let share = 100.0 * ratio(verify, open);
+    println!("  Image::open           : {:.3} ms per open", millis(open));
+    println!(
+        "  dlopen + dlsym        : {:.3} ms per open",
+        millis(dlopen)
+    );
+    println!("  ratio Image::open / dlopen: {r:.2}");
+    println!(
+        "  in memory: parse {:.3} ms (of which Meta::decode {:.3} ms) + checksum {:.3} ms \
+         = {:.3} ms ({share:.0}% of Image::open)",
+        millis(steps.parse),
+        millis(steps.meta_decode),
+        millis(steps.checksum),
+        millis(verify)
+    );
+    println!(
+        "  reading the file (page cache): {:.3} ms per read",
+        millis(steps.read)
+    );
+    table.row("load (per open)", "Image::open", open, format!("{r:.2}"));
+    table.row("load (per open)", "dlopen + dlsym", dlopen, "1.00".into());
+    table.row(
+        "load (per open)",
+        &format!("of which parse + checksum ({share:.0}% of Image::open)"),
+        verify,
+        format!("{:.2}", ratio(verify, dlopen)),
+    );
+    table.image_size = Some(size);
+    Ok(())
+}
+
+/// Mean `aotload::Image::open` time (verify, dlopen, merge tables); the close is not timed.
+fn time_image_open(config: &Config, image: &Path, copies: &Path) -> Result<Duration> {
+    min_reported(config.repeat, || {
+        per_open_on_copies(image, copies, |path| {
+            let start = Instant::now();
+            let loaded = Image::open(path, &Default::default())?;
+            let elapsed = start.elapsed();
+            drop(loaded);
+            Ok(elapsed)
+        })
+    })
+}
+
+/// The image opens and has every function (the generated ones plus the dispatcher); returns
+/// the CPU target the loader chose for this machine.
+fn check_image_loads(image: &Path, functions: usize) -> Result<String> {
+    let loaded = Image::open(image, &Default::default())?;
+    let expected = functions + 1;
+    if loaded.fvars().len() != expected {
+        bail!(
+            "the image has {} functions, expected {expected}",
+            loaded.fvars().len()
+        );
+    }
+    Ok(loaded.target_name().to_string())
+}
+
+/// Mean times of the steps `Image::open` runs before dlopen, each on its own.
+struct OpenSteps {
+    /// `std::fs::read` of the file (from the page cache, as for the fresh copies).
+    read: Duration,
+    /// `ImageFile::parse` on the bytes in memory...
+    parse: Duration,
+    /// ...of which decoding the metadata (every method's name, signature, edges).
+    meta_decode: Duration,
+    /// `verify_checksum` on the bytes in memory.
+    checksum: Duration,
+}
+
+fn time_open_steps(config: &Config, image: &Path) -> Result<OpenSteps> {
+    let read = min_mean(config.repeat, || {
+        std::hint::black_box(std::fs::read(image)?);
+        Ok(())
+    })?;
+    let bytes = std::fs::read(image)?;
+    let parse = min_mean(config.repeat, || {
+        std::hint::black_box(ImageFile::parse(&bytes)?);
+        Ok(())
+    })?;
+    let file = ImageFile::parse(&bytes)?;
+    let encoded_meta = file.meta.encode();
+    let meta_decode = min_mean(config.repeat, || {
+        std::hint::black_box(Meta::decode(&encoded_meta)?);
+        Ok(())
+    })?;
+    let checksum = min_mean(config.repeat, || Ok(file.verify_checksum(&bytes)?))?;
+    Ok(OpenSteps {
+        read,
+        parse,
+        meta_decode,
+        checksum,
+    })
+}

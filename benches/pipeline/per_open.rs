@@ -1,0 +1,76 @@
+//! Timing opens of an image (the load and validate sections): each open gets a fresh copy of
+//! the file, because dlopen of a path that is already open only bumps a reference count.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use aotload::format::ROOT_SYMBOL;
+
+use crate::timing::min_reported;
+use crate::Config;
+
+/// Fresh copies of the image opened per repeat: dlopen of an open path is only a refcount bump.
+pub const LOAD_COPIES: usize = 20;
+
+/// Mean bare dlopen + lookup of the root symbol; the close is not timed.
+pub fn time_dlopen(config: &Config, image: &Path, copies: &Path) -> Result<Duration> {
+    min_reported(config.repeat, || {
+        per_open_on_copies(image, copies, |path| {
+            let start = Instant::now();
+            // SAFETY: our own image; its initializers are its own code.
+            let library = unsafe { libloading::Library::new(path)? };
+            let root = *unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes())? };
+            let elapsed = start.elapsed();
+            std::hint::black_box(root);
+            drop(library);
+            Ok(elapsed)
+        })
+    })
+}
+
+/// Copies `image` to `LOAD_COPIES` new paths, runs `open` once on each, and returns the mean
+/// of the durations it reports. The copies are deleted afterwards so each repeat gets new ones.
+pub fn per_open_on_copies(
+    image: &Path,
+    dir: &Path,
+    mut open: impl FnMut(&Path) -> Result<Duration>,
+) -> Result<Duration> {
+    std::fs::create_dir_all(dir)?;
+    let paths = (0..LOAD_COPIES)
+        .map(|k| {
+            let path = dir.join(format!("image-{}-{k}.so", fresh_id()));
+            std::fs::copy(image, &path)?;
+            Ok(path)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut total = Duration::ZERO;
+    for path in &paths {
+        total += open(path)?;
+    }
+    for path in &paths {
+        std::fs::remove_file(path)?;
+    }
+    Ok(total / LOAD_COPIES as u32)
+}
+
+/// A number never handed out before in this process, so no copy path is ever reused.
+fn fresh_id() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The minimum over `repeat` runs of the mean of `LOAD_COPIES` calls of `f`.
+pub fn min_mean(repeat: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    min_reported(repeat, || mean_of(LOAD_COPIES, &mut f))
+}
+
+/// Mean wall time of `count` calls of `f`.
+fn mean_of(count: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..count {
+        f()?;
+    }
+    Ok(start.elapsed() / count as u32)
+}
