@@ -121,6 +121,22 @@ pub fn open_any(path: &Path) -> ImageFile {
     ImageFile::parse(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// The wine program, with its prefix (~/.wine) set up once: the first start creates it, and
+/// two first starts at once (parallel tests) could trip over each other.
+pub fn wine() -> &'static str {
+    const WINE: &str = "/usr/lib/wine/wine64";
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let status = Command::new(WINE)
+            .arg("wineboot")
+            .arg("--init")
+            .env("WINEDEBUG", "-all")
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "wineboot failed");
+    });
+    WINE
+}
+
 /// Missing tools skip a test with a reason (CI installs them all).
 pub fn have(tools: &[&str]) -> bool {
     let missing: Vec<&&str> = tools

@@ -163,8 +163,8 @@ fn unresolved_external_methods_trap_under_qemu_and_wine() {
                 .arg(&pkg),
         );
     }
-    let wine = "/usr/lib/wine/wine64";
-    if have(&[wine, "x86_64-w64-mingw32-gcc"]) {
+    if have(&["/usr/lib/wine/wine64", "x86_64-w64-mingw32-gcc"]) {
+        let wine = wine();
         let (_, pkg) = cross_packages(&TARGETS[4]);
         let dir = pkg.parent().unwrap();
         std::fs::write(dir.join("trap.c"), TRAP_HARNESS).unwrap();

@@ -205,10 +205,10 @@ fn aarch64_linux_images_run_under_qemu() {
 
 #[test]
 fn windows_dlls_run_under_wine() {
-    let wine = "/usr/lib/wine/wine64";
-    if !have(&[wine, "x86_64-w64-mingw32-gcc"]) {
+    if !have(&["/usr/lib/wine/wine64", "x86_64-w64-mingw32-gcc"]) {
         return;
     }
+    let wine = wine();
     let target = &TARGETS[4];
     for (kind, extra) in [
         ("pkg", vec![]),
