@@ -2,13 +2,21 @@
 # Installs what aotlink needs from Debian when it is missing: LLVM 14 (headers and static
 # libraries), LLD 14 (linked into aotlink), clang 14 (compiles examples to IR).
 # With --cross, also what the cross-image tests run images with: qemu-user and an aarch64 gcc
-# and C library, wine and the MinGW gcc.
+# and C library, wine and the MinGW gcc, and the Rust standard library for aarch64 Linux and
+# Windows (the loader is built for them and run under qemu and wine).
 # Idempotent; needs root or sudo only when something is missing.
 set -euo pipefail
 
 packages=(llvm-14-dev libpolly-14-dev liblld-14-dev clang-14 lld-14 zlib1g-dev libffi-dev)
 if [ "${1:-}" = "--cross" ]; then
   packages+=(qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64)
+fi
+
+if [ "${1:-}" = "--cross" ] && command -v rustup >/dev/null; then
+  for t in aarch64-unknown-linux-gnu x86_64-pc-windows-gnu; do
+    rustup target list --installed | grep -qx "$t" || rustup target add "$t" >/dev/null 2>&1 ||
+      echo "setup: could not add the Rust target $t: the loader's cross tests will be skipped" >&2
+  done
 fi
 
 missing=()

@@ -5,8 +5,6 @@
 //! two independent register files, in order. So a call through a type with six integer and eight
 //! `f64` parameters passes any such argument list correctly: unused registers are ignored.
 
-use std::ffi::c_void;
-
 /// A scalar type as LLVM prints it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scalar {
@@ -124,12 +122,14 @@ fn parse_int(text: &str) -> Option<i64> {
     }
 }
 
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(windows)))]
 /// Sign-extends the low `bits` bits of `v`.
 fn sign_extend(v: i64, bits: u32) -> i64 {
     let shift = 64 - bits;
     (v << shift) >> shift
 }
 
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(windows)))]
 type IntCall = unsafe extern "C" fn(
     i64,
     i64,
@@ -146,6 +146,7 @@ type IntCall = unsafe extern "C" fn(
     f64,
     f64,
 ) -> i64;
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(windows)))]
 type FloatCall = unsafe extern "C" fn(
     i64,
     i64,
@@ -170,7 +171,7 @@ type FloatCall = unsafe extern "C" fn(
 /// it with these arguments must be safe.
 #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(windows)))]
 pub unsafe fn call(
-    fptr: *const c_void,
+    fptr: *const std::ffi::c_void,
     sig: &Signature,
     args: &[Value],
 ) -> Result<Option<Value>, String> {
@@ -225,6 +226,8 @@ pub unsafe fn call(
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::c_void;
+
     use super::*;
 
     #[test]

@@ -180,7 +180,7 @@ fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCa
 
 /// The values the dynamic loader will write at relocated addresses, where the file does not
 /// hold them (ELF RELA relocations keep them in the relocation, not in place).
-fn relocated_pointers(file: &object::File) -> std::collections::HashMap<u64, u64> {
+fn relocated_pointers(file: &object::File) -> std::collections::BTreeMap<u64, u64> {
     let Some(relocations) = file.dynamic_relocations() else {
         return Default::default();
     };
@@ -193,7 +193,7 @@ fn relocated_pointers(file: &object::File) -> std::collections::HashMap<u64, u64
 /// The pointer at `vaddr`, as it will be once loaded (before load bias): from a relocation
 /// where the file has one, else from the file's bytes (Mach-O rebases and PE base relocations
 /// keep the link-time address in place).
-fn pointer_at(relocated: &std::collections::HashMap<u64, u64>, bytes: &[u8], vaddr: u64) -> u64 {
+fn pointer_at(relocated: &std::collections::BTreeMap<u64, u64>, bytes: &[u8], vaddr: u64) -> u64 {
     match relocated.get(&vaddr) {
         Some(&value) => value,
         None => bytes

@@ -3,7 +3,7 @@
 //! external methods through it and are validated against it; a runtime can redefine a method
 //! so that the next package image sees the change.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub struct MethodEntry {
 /// Name + signature -> method. Not thread-safe by itself: wrap it in a lock to share it.
 #[derive(Default)]
 pub struct MethodTable {
-    methods: HashMap<String, Vec<MethodEntry>>,
+    methods: BTreeMap<String, Vec<MethodEntry>>,
     recompile_stub: Option<*const c_void>,
 }
 

@@ -85,7 +85,9 @@ pub fn choose_target(
     let rank = |i: usize| {
         let t = &meta.targets[i];
         let popcount: u32 = t.features.iter().map(|w| w.count_ones()).sum();
-        (t.name == host.name, t.vector_bits, popcount, i)
+        // "generic" is what detection says when it does not know the CPU: not a name to prefer.
+        let own_name = t.name == host.name && host.name != "generic";
+        (own_name, t.vector_bits, popcount, i)
     };
     (0..meta.targets.len())
         .filter(|&i| usable(i))

@@ -5,6 +5,7 @@
 //! are checked structurally. Package images link on every target; their unresolved calls trap
 //! (`packages`).
 
+mod loader;
 mod packages;
 mod run;
 mod structure;

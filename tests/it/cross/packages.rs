@@ -10,7 +10,7 @@ use crate::common::*;
 
 /// tests/it/methods/{sys,pkg}.c for `target`: the system image, and the package image built
 /// against its method table (once per test run: several tests use them).
-fn cross_packages(target: &Target) -> (PathBuf, PathBuf) {
+pub fn cross_packages(target: &Target) -> (PathBuf, PathBuf) {
     static BUILT: std::sync::Mutex<Vec<(&str, (PathBuf, PathBuf))>> =
         std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap();
