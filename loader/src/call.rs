@@ -129,40 +129,10 @@ fn sign_extend(v: i64, bits: u32) -> i64 {
     (v << shift) >> shift
 }
 
+/// Six integer and eight `f64` registers in, `R` out (see the module comment).
 #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(windows)))]
-type IntCall = unsafe extern "C" fn(
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-) -> i64;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(windows)))]
-type FloatCall = unsafe extern "C" fn(
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-) -> f64;
+#[rustfmt::skip]
+type Call<R> = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, f64, f64, f64, f64, f64, f64, f64, f64) -> R;
 
 /// Calls `fptr` with `args`.
 ///
@@ -206,7 +176,7 @@ pub unsafe fn call(
     let [p, q, r, s, t, u, v, w] = floats;
     Ok(match sig.ret {
         None | Some(Scalar::Int(_)) => {
-            let fun: IntCall = std::mem::transmute(fptr);
+            let fun: Call<i64> = std::mem::transmute(fptr);
             let out = fun(a, b, c, d, e, f, p, q, r, s, t, u, v, w);
             sig.ret.map(|ty| match ty {
                 Scalar::Int(bits) => Value::Int(sign_extend(out, bits)),
@@ -214,7 +184,7 @@ pub unsafe fn call(
             })
         }
         Some(ty) => {
-            let fun: FloatCall = std::mem::transmute(fptr);
+            let fun: Call<f64> = std::mem::transmute(fptr);
             let out = fun(a, b, c, d, e, f, p, q, r, s, t, u, v, w);
             Some(match ty {
                 Scalar::Float => Value::Float(f32::from_bits(out.to_bits() as u32)),
