@@ -96,7 +96,7 @@ pub fn inspect(bytes: &[u8], edges: bool) -> Result<Report, LoadCause> {
             })
             .collect(),
         exports: meta.exports.iter().map(|e| e.name.clone()).collect(),
-        exported_symbols: file.exported_symbols.clone(),
+        exported_symbols: aotload::exported_symbols(bytes)?,
         externals: meta
             .externals
             .iter()

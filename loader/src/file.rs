@@ -29,8 +29,6 @@ pub struct ImageFile {
     pub shards: Vec<(u64, ShardTable)>,
     /// Virtual address of each external method's slot.
     pub external_slots: Vec<u64>,
-    /// Names of the symbols the file exports (without Mach-O's `_` prefix).
-    pub exported_symbols: Vec<String>,
 }
 
 impl ImageFile {
@@ -42,21 +40,9 @@ impl ImageFile {
         let exports = file
             .exports()
             .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
-        let strip = |name: &[u8]| {
-            let name = String::from_utf8_lossy(name).into_owned();
-            match format {
-                object::BinaryFormat::MachO => {
-                    name.strip_prefix('_').map(str::to_owned).unwrap_or(name)
-                }
-                _ => name,
-            }
-        };
-        let mut exported_symbols: Vec<String> = exports.iter().map(|e| strip(e.name())).collect();
-        exported_symbols.sort();
-        exported_symbols.dedup();
         let root_vaddr = exports
             .iter()
-            .find(|e| strip(e.name()) == ROOT_SYMBOL)
+            .find(|e| c_name(format, e.name()) == ROOT_SYMBOL.as_bytes())
             .map(|e| e.address())
             .ok_or(LoadCause::NotAnImage)?;
 
@@ -77,13 +63,17 @@ impl ImageFile {
             .iter()
             .map(|&off| root_vaddr.wrapping_add_signed(off as i64))
             .collect();
-        let pointers = relocated_pointers(&file);
-        let shards = root
+        let slots: Vec<u64> = root
             .shard_pointer_offsets
             .iter()
-            .map(|&off| {
-                let slot = root_vaddr.wrapping_add(off as u64);
-                let vaddr = pointer_at(&pointers, at(slot, "shard pointer")?, slot);
+            .map(|&off| root_vaddr.wrapping_add(off as u64))
+            .collect();
+        let relocated = relocated_values(&file, &slots);
+        let shards = slots
+            .iter()
+            .zip(relocated)
+            .map(|(&slot, relocated)| {
+                let vaddr = relocated.unwrap_or(read_u64(at(slot, "shard pointer")?));
                 Ok((vaddr, ShardTable::parse(at(vaddr, "shard table")?)?))
             })
             .collect::<Result<Vec<_>, LoadCause>>()?;
@@ -116,7 +106,6 @@ impl ImageFile {
             image_data_file_range,
             shards,
             external_slots,
-            exported_symbols,
         })
     }
 
@@ -136,11 +125,6 @@ impl ImageFile {
             });
         }
         Ok(())
-    }
-
-    /// The image data as stored in the file `bytes` this was parsed from.
-    pub fn image_data<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
-        &bytes[self.image_data_file_range.clone()]
     }
 }
 
@@ -178,28 +162,52 @@ fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCa
     Ok(())
 }
 
-/// The values the dynamic loader will write at relocated addresses, where the file does not
-/// hold them (ELF RELA relocations keep them in the relocation, not in place).
-fn relocated_pointers(file: &object::File) -> std::collections::BTreeMap<u64, u64> {
-    let Some(relocations) = file.dynamic_relocations() else {
-        return Default::default();
-    };
-    relocations
-        .filter(|(_, r)| matches!(r.target(), object::RelocationTarget::Absolute))
-        .map(|(at, r)| (at, r.addend() as u64))
-        .collect()
+/// For each address in `slots`, the value the dynamic loader writes there when the file keeps
+/// it in a relocation rather than in place (ELF RELA); `None` where the bytes in place are the
+/// value (Mach-O rebases, PE base relocations). One pass over the relocations.
+fn relocated_values(file: &object::File, slots: &[u64]) -> Vec<Option<u64>> {
+    let mut values = vec![None; slots.len()];
+    if let Some(relocations) = file.dynamic_relocations() {
+        for (at, r) in
+            relocations.filter(|(_, r)| matches!(r.target(), object::RelocationTarget::Absolute))
+        {
+            if let Some(i) = slots.iter().position(|&s| s == at) {
+                values[i] = Some(r.addend() as u64);
+            }
+        }
+    }
+    values
 }
 
-/// The pointer at `vaddr`, as it will be once loaded (before load bias): from a relocation
-/// where the file has one, else from the file's bytes (Mach-O rebases and PE base relocations
-/// keep the link-time address in place).
-fn pointer_at(relocated: &std::collections::BTreeMap<u64, u64>, bytes: &[u8], vaddr: u64) -> u64 {
-    match relocated.get(&vaddr) {
-        Some(&value) => value,
-        None => bytes
-            .get(..8)
-            .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+fn read_u64(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..8)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// A symbol name as C spells it (Mach-O prefixes `_`).
+fn c_name(format: object::BinaryFormat, name: &[u8]) -> &[u8] {
+    match format {
+        object::BinaryFormat::MachO => name.strip_prefix(b"_").unwrap_or(name),
+        _ => name,
     }
+}
+
+/// The names of the symbols an image file exports, as C spells them, sorted (for `inspect`
+/// and tests; loading does not need them).
+pub fn exported_symbols(bytes: &[u8]) -> Result<Vec<String>, LoadCause> {
+    let file =
+        object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
+    let exports = file
+        .exports()
+        .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
+    let mut names: Vec<String> = exports
+        .iter()
+        .map(|e| String::from_utf8_lossy(c_name(file.format(), e.name())).into_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// Where a Mach-O file's code signature starts, if it has one.

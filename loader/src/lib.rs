@@ -18,7 +18,7 @@ mod select;
 mod validate;
 
 pub use error::{LoadCause, LoadError};
-pub use file::ImageFile;
+pub use file::{exported_symbols, ImageFile};
 pub use format::ImageKind;
 pub use image::{Image, LoadOptions};
 pub use meta::Meta;

@@ -131,20 +131,16 @@ pub fn link_archive(
     output: &Path,
     target: Option<&str>,
 ) -> Result<()> {
-    let triple = archive_triple(archive)?;
+    // The archive's header says which triple (and so which platform) it is for.
+    let info = link::read_archive(archive)?;
     if let Some(target) = target {
-        check_target(target, &triple, archive)?;
+        check_target(target, &info.meta.triple, archive)?;
     }
-    let triple =
-        Triple::parse(&triple).map_err(|e| anyhow::anyhow!("{}: {e}", archive.display()))?;
+    let triple = Triple::parse(&info.meta.triple)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", archive.display()))?;
     let platform = Platform::for_triple(&triple);
-    link::link_image(linker, archive, output, &platform)?;
+    link::link_checked_archive(linker, &info, output, &platform)?;
     Ok(())
-}
-
-/// The triple the archive's header records.
-fn archive_triple(archive: &Path) -> Result<String> {
-    Ok(link::read_archive(archive)?.meta.triple)
 }
 
 /// `--target` must name the same architecture and OS as the IR.

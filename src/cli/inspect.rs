@@ -9,9 +9,9 @@ use super::run::print_stdout;
 pub fn inspect(image: &Path, json: bool, edges: bool, method_table: bool) -> Result<()> {
     let bytes =
         std::fs::read(image).with_context(|| format!("{}: cannot read", image.display()))?;
-    let report = aotlink::inspect::inspect(&bytes, edges).map_err(|e| e.at(image))?;
     if method_table {
         let file = aotload::ImageFile::parse(&bytes).map_err(|e| e.at(image))?;
+        file.verify_checksum(&bytes).map_err(|e| e.at(image))?;
         let name = image
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -19,6 +19,7 @@ pub fn inspect(image: &Path, json: bool, edges: bool, method_table: bool) -> Res
         let table = aotlink::method_table_file::MethodTableFile::from_image(&file.meta, &name);
         return print_stdout(&format!("{}\n", serde_json::to_string_pretty(&table)?));
     }
+    let report = aotlink::inspect::inspect(&bytes, edges).map_err(|e| e.at(image))?;
     match json {
         true => print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
         false => print_stdout(&report.to_string()),

@@ -40,24 +40,6 @@ pub fn rehash_pages(bytes: &mut [u8], changed: Range<usize>) -> Result<(), Strin
     Ok(())
 }
 
-/// Checks every page hash of a signed file; `Ok(None)` for an unsigned one.
-pub fn verify_pages(bytes: &[u8]) -> Result<Option<usize>, String> {
-    let Some(cd) = code_directory(bytes)? else {
-        return Ok(None);
-    };
-    for page in 0..cd.code_slots {
-        let start = page * cd.page_size;
-        let end = (start + cd.page_size).min(cd.code_limit);
-        let slot = cd.hashes + page * 32;
-        if Sha256::digest(&bytes[start..end]).as_slice() != &bytes[slot..slot + 32] {
-            return Err(format!(
-                "code signature: page {page} does not match its hash"
-            ));
-        }
-    }
-    Ok(Some(cd.code_slots))
-}
-
 fn code_directory(bytes: &[u8]) -> Result<Option<CodeDirectory>, String> {
     let Some(blob) = signature_offset(bytes) else {
         return Ok(None);

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 pub use archive_info::{read_archive, ArchiveInfo};
 pub use cc::Cc;
-pub use codesign::verify_pages as verify_code_signature;
 pub use lld::Lld;
 pub use seal::seal;
 
@@ -76,7 +75,17 @@ pub fn link_image(
     output: &Path,
     platform: &Platform,
 ) -> Result<PathBuf, LinkError> {
-    let info = read_archive(archive)?;
+    link_checked_archive(linker, &read_archive(archive)?, output, platform)
+}
+
+/// [`link_image`] for an archive already read with [`read_archive`].
+pub fn link_checked_archive(
+    linker: &dyn Linker,
+    info: &ArchiveInfo,
+    output: &Path,
+    platform: &Platform,
+) -> Result<PathBuf, LinkError> {
+    let archive = info.path.as_path();
     info.check_platform(platform)?;
     check_export_count(platform, info.meta.exports.len())?;
     let out_err = |cause: String| LinkError::Output {

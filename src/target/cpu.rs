@@ -48,16 +48,6 @@ pub enum CpuTargetError {
 }
 
 impl CpuTarget {
-    /// The baseline CPU of an architecture, with no extra features.
-    pub fn generic() -> CpuTarget {
-        CpuTarget {
-            cpu: "generic".into(),
-            features: Vec::new(),
-            flags: 0,
-            base: 0,
-        }
-    }
-
     /// The feature string LLVM takes (`+avx2,-rdrnd`).
     pub fn llvm_features(&self) -> String {
         self.features.join(",")

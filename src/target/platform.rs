@@ -11,8 +11,6 @@ pub struct Platform {
     pub os: String,
     /// File name ending of images (`.so`).
     pub image_suffix: String,
-    /// Prefix the OS's C symbol names carry in object files (`_` on Mach-O).
-    pub symbol_prefix: String,
     /// With it, an import library is written beside the image (`x.dll` -> `x.lib`).
     #[serde(default)]
     pub import_library_suffix: Option<String>,
