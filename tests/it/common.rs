@@ -62,37 +62,27 @@ fn check(cmd: &mut Command) -> Output {
 /// examples/kernels/kernels.c as text IR (`.ll`), compiled once per test run.
 pub fn kernels_ll() -> &'static Path {
     static IR: OnceLock<PathBuf> = OnceLock::new();
-    IR.get_or_init(|| {
-        let dir = scratch("fixtures-ir");
-        let out = dir.join("kernels.ll");
-        check(
-            Command::new("clang-14")
-                .args(IR_FLAGS)
-                .arg("-S")
-                .arg(kernels_c())
-                .arg("-o")
-                .arg(&out),
-        );
-        out
-    })
+    IR.get_or_init(|| compile_kernels("kernels.ll", "-S"))
 }
 
 /// The same IR as bitcode.
 pub fn kernels_bc() -> &'static Path {
     static BC: OnceLock<PathBuf> = OnceLock::new();
-    BC.get_or_init(|| {
-        let dir = scratch("fixtures-bc");
-        let out = dir.join("kernels.bc");
-        check(
-            Command::new("clang-14")
-                .args(IR_FLAGS)
-                .arg("-c")
-                .arg(kernels_c())
-                .arg("-o")
-                .arg(&out),
-        );
-        out
-    })
+    BC.get_or_init(|| compile_kernels("kernels.bc", "-c"))
+}
+
+/// clang-14 with the example's flags; `mode` is `-S` (text) or `-c` (bitcode).
+fn compile_kernels(name: &str, mode: &str) -> PathBuf {
+    let out = scratch(&format!("fixtures-{name}")).join(name);
+    check(
+        Command::new("clang-14")
+            .args(IR_FLAGS)
+            .arg(mode)
+            .arg(kernels_c())
+            .arg("-o")
+            .arg(&out),
+    );
+    out
 }
 
 /// kernels.c built by the system C compiler as an ordinary shared library, with the image data
