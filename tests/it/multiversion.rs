@@ -82,8 +82,12 @@ fn aotlink_default_target_features() -> HashSet<&'static str> {
         .collect()
 }
 
+/// What holds on any x86_64 machine, whatever its model: the chosen target runs here (by
+/// /proc/cpuinfo, not by the loader's own detection), and no target that runs here is
+/// strictly better (all the chosen one's features and more). The rule itself is pinned by
+/// the faked hosts below.
 #[test]
-fn default_targets_pick_the_best_target_this_cpu_runs() {
+fn default_targets_pick_a_target_this_cpu_runs_and_none_strictly_better() {
     let image = open(&default_image());
     let flags = cpuinfo_flags();
     let meta = image.meta();
@@ -93,19 +97,124 @@ fn default_targets_pick_the_best_target_this_cpu_runs() {
             .iter()
             .all(|f| flags.contains(cpuinfo_name(f)))
     };
-    // Julia's order: the host's own name, then the widest vectors, then the most features,
-    // then the later target.
-    let host = HostCpu::detect();
-    let best = (0..meta.targets.len())
-        .filter(|&i| runs(&meta.targets[i]))
-        .max_by_key(|&i| {
-            let t = &meta.targets[i];
-            let features: u32 = t.features.iter().map(|w| w.count_ones()).sum();
-            (t.name == host.name, t.vector_bits, features, i)
-        })
-        .expect("this CPU runs at least the generic target");
-    assert_eq!(image.target_name(), meta.targets[best].name);
-    assert!(runs(&meta.targets[image.target_index()]));
+    let chosen = &meta.targets[image.target_index()];
+    assert_eq!(image.target_name(), chosen.name);
+    assert!(
+        runs(chosen),
+        "{} needs features this CPU lacks",
+        chosen.name
+    );
+    let chosen_features: HashSet<&str> = names_of(&chosen.features, &meta.triple)
+        .into_iter()
+        .collect();
+    for t in meta.targets.iter().filter(|t| runs(t)) {
+        let features: HashSet<&str> = names_of(&t.features, &meta.triple).into_iter().collect();
+        assert!(
+            !(features.is_superset(&chosen_features) && features.len() > chosen_features.len()),
+            "{} runs here and has every feature of the chosen {} and more",
+            t.name,
+            chosen.name
+        );
+    }
+}
+
+/// Feature sets of real CPUs, as /proc/cpuinfo shows them (LLVM's spelling), kept to the
+/// names of the loader's list.
+fn cpu_features(names: &[&str]) -> Vec<u64> {
+    let known: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| X86_FEATURES.contains(n))
+        .collect();
+    aotload::features::mask_of(X86_FEATURES, known).unwrap()
+}
+
+const NEHALEM: &[&str] = &[
+    "fxsr", "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cx16", "sahf",
+];
+const HASWELL_EXTRA: &[&str] = &[
+    "pclmul", "aes", "avx", "xsave", "xsaveopt", "f16c", "rdrnd", "avx2", "fma", "bmi", "bmi2",
+    "lzcnt", "movbe", "fsgsbase", "invpcid",
+];
+const SKYLAKE_AVX512_EXTRA: &[&str] = &[
+    "prfchw",
+    "rdseed",
+    "adx",
+    "xsavec",
+    "xsaves",
+    "clflushopt",
+    "avx512f",
+    "avx512cd",
+    "avx512dq",
+    "avx512bw",
+    "avx512vl",
+    "clwb",
+    "pku",
+];
+
+fn host(name: &str, parts: &[&[&str]]) -> HostCpu {
+    let names: Vec<&str> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+    HostCpu {
+        name: name.into(),
+        features: cpu_features(&names),
+    }
+}
+
+fn chosen_name(meta: &aotload::meta::Meta, host: &HostCpu) -> String {
+    let i = aotload::choose_target(meta, host, None).unwrap();
+    meta.targets[i].name.clone()
+}
+
+#[test]
+fn an_unknown_model_is_chosen_for_by_its_features() {
+    let meta = open(&default_image()).meta().clone();
+    // Detection names a model it does not know `generic`: that name is no preference.
+    let haswell_like = host("generic", &[NEHALEM, HASWELL_EXTRA]);
+    assert_eq!(chosen_name(&meta, &haswell_like), "haswell");
+    let avx512_like = host("generic", &[NEHALEM, HASWELL_EXTRA, SKYLAKE_AVX512_EXTRA]);
+    assert_eq!(chosen_name(&meta, &avx512_like), "x86-64-v4");
+}
+
+#[test]
+fn a_known_model_prefers_the_target_of_its_own_name() {
+    let meta = open(&default_image()).meta().clone();
+    // A Haswell runs sandybridge and haswell; named sandybridge, it takes its own name.
+    let named = host("sandybridge", &[NEHALEM, HASWELL_EXTRA]);
+    assert_eq!(chosen_name(&meta, &named), "sandybridge");
+    let named = host("haswell", &[NEHALEM, HASWELL_EXTRA]);
+    assert_eq!(chosen_name(&meta, &named), "haswell");
+    // A name the image has no target for is no preference.
+    let named = host("skylake", &[NEHALEM, HASWELL_EXTRA]);
+    assert_eq!(chosen_name(&meta, &named), "haswell");
+}
+
+#[test]
+fn a_host_without_avx_runs_generic() {
+    let meta = open(&default_image()).meta().clone();
+    assert_eq!(chosen_name(&meta, &host("nehalem", &[NEHALEM])), "generic");
+    // AVX state the OS does not save counts as no AVX: detection leaves the bits out.
+    let mut no_avx: Vec<&str> = HASWELL_EXTRA.to_vec();
+    no_avx.retain(|f| !f.starts_with("avx") && *f != "fma" && *f != "f16c");
+    assert_eq!(
+        chosen_name(&meta, &host("generic", &[NEHALEM, &no_avx])),
+        "generic"
+    );
+}
+
+#[test]
+fn an_avx512_host_runs_the_512_bit_target() {
+    let meta = open(&default_image()).meta().clone();
+    let skx = host(
+        "skylake-avx512",
+        &[NEHALEM, HASWELL_EXTRA, SKYLAKE_AVX512_EXTRA],
+    );
+    assert_eq!(chosen_name(&meta, &skx), "x86-64-v4");
+    // Without the AVX-512 BW/DQ/VL subsets x86-64-v4 is out of reach; haswell remains.
+    let knl_like = host(
+        "generic",
+        &[NEHALEM, HASWELL_EXTRA, &["avx512f", "avx512cd"]],
+    );
+    assert_eq!(chosen_name(&meta, &knl_like), "haswell");
 }
 
 #[test]
