@@ -45,9 +45,10 @@ fn load_one<'ctx>(context: &'ctx Context, path: &Path) -> Result<Module<'ctx>, C
     };
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
-    let module = context
-        .create_module_from_ir(buffer)
-        .map_err(|e| fail(one_line(&e.to_string())))?;
+    let module = context.create_module_from_ir(buffer).map_err(|e| {
+        let message = without_buffer_name(&one_line(&e.to_string()), path);
+        fail(super::producer::with_producer(message, &bytes))
+    })?;
     module
         .verify()
         .map_err(|e| fail(format!("invalid IR: {}", one_line(&e.to_string()))))?;
@@ -58,6 +59,33 @@ fn load_one<'ctx>(context: &'ctx Context, path: &Path) -> Result<Module<'ctx>, C
         ));
     }
     Ok(module)
+}
+
+/// LLVM names the buffer (our path) in front of a parse error, as `PATH: error: ...` or
+/// `PATH:LINE:COL: error: ...`; the caller names the file once, so keep `LINE:COL: ...`.
+fn without_buffer_name(message: &str, path: &Path) -> String {
+    let name = path.display().to_string();
+    let rest = message
+        .strip_prefix(name.as_str())
+        .and_then(|r| r.strip_prefix(':'))
+        .map(str::trim_start)
+        .unwrap_or(message);
+    match rest.split_once("error: ") {
+        Some((location, cause))
+            if location
+                .trim_end_matches([':', ' '])
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ':') =>
+        {
+            let location = location.trim_end_matches([':', ' ']);
+            if location.is_empty() {
+                cause.to_string()
+            } else {
+                format!("line {location}: {cause}")
+            }
+        }
+        _ => rest.to_string(),
+    }
 }
 
 /// LLVM's messages span lines (source line, caret); keep the first, without the buffer name

@@ -4,6 +4,7 @@
 mod externals;
 mod index;
 mod load;
+mod producer;
 mod trace;
 
 use std::collections::{BTreeSet, HashMap};

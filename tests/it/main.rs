@@ -11,3 +11,4 @@ mod lua;
 mod methods;
 mod multiversion;
 mod pipeline;
+mod producers;
