@@ -1,31 +1,52 @@
-//! Compiles src/llvm_shim.cpp against LLVM 14's headers (the LLVM libraries themselves are
-//! linked by llvm-sys).
+//! Compiles the two C++ shims against LLVM 19's headers: src/llvm_shim.cpp (LLVM C++ calls the
+//! C API lacks) and src/lld_shim.cpp (LLD's drivers, in the process). The LLVM libraries are
+//! linked by llvm-sys; the LLD libraries here, before them on the link line.
 
 use std::process::Command;
 
+const LLD_LIBRARIES: [&str; 5] = ["lldMinGW", "lldCOFF", "lldMachO", "lldELF", "lldCommon"];
+
 fn main() {
-    let prefix = std::env::var("LLVM_SYS_140_PREFIX").unwrap_or_else(|_| "/usr/lib/llvm-14".into());
+    let prefix = std::env::var("LLVM_SYS_191_PREFIX").unwrap_or_else(|_| "/usr/lib/llvm-19".into());
     let llvm_config = format!("{prefix}/bin/llvm-config");
-    let cxxflags = Command::new(&llvm_config)
-        .arg("--cxxflags")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {llvm_config}: {e} (install llvm-14-dev: scripts/setup.sh)")
-        });
-    let cxxflags = String::from_utf8(cxxflags.stdout).expect("llvm-config prints UTF-8");
+    let run = |arg: &str| {
+        let out = Command::new(&llvm_config)
+            .arg(arg)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {llvm_config}: {e} (install llvm-19-dev: scripts/setup.sh)")
+            });
+        String::from_utf8(out.stdout).expect("llvm-config prints UTF-8")
+    };
+    let cxxflags = run("--cxxflags");
+    let libdir = run("--libdir");
+    let libdir = libdir.trim();
+    for lib in LLD_LIBRARIES {
+        let path = format!("{libdir}/lib{lib}.a");
+        if !std::path::Path::new(&path).exists() {
+            panic!("{path} is missing (install liblld-19-dev: scripts/setup.sh)");
+        }
+    }
+
     let mut build = cc::Build::new();
-    build.cpp(true).file("src/llvm_shim.cpp");
-    // LLVM's own -std and warning flags are not ours to inherit.
-    for flag in cxxflags
-        .split_whitespace()
-        .filter(|f| !f.starts_with("-std=") && !f.starts_with("-W"))
-    {
+    build
+        .cpp(true)
+        .file("src/llvm_shim.cpp")
+        .file("src/lld_shim.cpp");
+    // LLVM's -std (c++17) and defines, not its warning flags.
+    for flag in cxxflags.split_whitespace().filter(|f| !f.starts_with("-W")) {
         build.flag(flag);
     }
-    build
-        .flag("-std=c++17")
-        .warnings(false)
-        .compile("aotlink_llvm_shim");
+    build.include(format!("{prefix}/include"));
+    build.warnings(false).compile("aotlink_llvm_shim");
+
+    println!("cargo:rustc-link-search=native={libdir}");
+    for lib in LLD_LIBRARIES {
+        println!("cargo:rustc-link-lib=static={lib}");
+    }
+    // LLD's COFF driver merges manifests with libxml2.
+    println!("cargo:rustc-link-lib=dylib=xml2");
     println!("cargo:rerun-if-changed=src/llvm_shim.cpp");
-    println!("cargo:rerun-if-env-changed=LLVM_SYS_140_PREFIX");
+    println!("cargo:rerun-if-changed=src/lld_shim.cpp");
+    println!("cargo:rerun-if-env-changed=LLVM_SYS_191_PREFIX");
 }

@@ -1,5 +1,5 @@
 //! Pipeline benchmark (`cargo bench --bench pipeline`): how long a runtime-sized module takes to
-//! emit (1 vs 2 threads), link (embedded LLD, standalone `ld.lld-14`, the C compiler driver) and
+//! emit (1 vs 2 threads), link (embedded LLD, standalone `ld.lld-19`, the C compiler driver) and
 //! load (`aotload::Image::open` vs a bare dlopen); what multiversioning buys at run time (the
 //! example's kernels on each CPU target of one image); what the default 4 CPU targets cost in
 //! dump time and image size against 1; how long the embedded LLD takes for each supported

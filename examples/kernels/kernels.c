@@ -3,7 +3,7 @@
  *
  * Compiled to LLVM IR with
  *
- *   clang-14 -O2 -fno-vectorize -fno-slp-vectorize -ffp-contract=off -emit-llvm -S
+ *   clang-19 -O2 -fno-vectorize -fno-slp-vectorize -ffp-contract=off -emit-llvm -S
  *
  * and then vectorized per CPU target by aotlink. Test harnesses compare every
  * exported function bit-for-bit with the same file built by

@@ -89,7 +89,7 @@ pub fn bind(module: &inkwell::module::Module, externals: &Externals) {
         let slot_name = CString::new(external_slot_symbol(i as u32)).expect("no NUL");
         unsafe {
             let f = Global(LLVMGetNamedFunction(m, cname.as_ptr()));
-            let slot_type = LLVMPointerType(LLVMGlobalGetValueType(f.0), 0);
+            let slot_type = LLVMPointerTypeInContext(LLVMGetModuleContext(m), 0);
             let slot = LLVMAddGlobal(m, slot_type, slot_name.as_ptr());
             LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
             ir::fill_thunk_body(f, slot);

@@ -85,12 +85,12 @@ fn add_external_slots(module: &Module, n: u32) -> Vec<llvm_sys::prelude::LLVMVal
         );
         LLVMBuildUnreachable(builder);
         LLVMDisposeBuilder(builder);
-        let pointer = LLVMPointerType(LLVMInt8TypeInContext(ctx), 0);
+        let pointer = LLVMPointerTypeInContext(ctx, 0);
         (0..n)
             .map(|i| {
                 let name = CString::new(external_slot_symbol(i)).unwrap();
                 let slot = LLVMAddGlobal(m, pointer, name.as_ptr());
-                LLVMSetInitializer(slot, LLVMConstBitCast(trap, pointer));
+                LLVMSetInitializer(slot, trap);
                 LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
                 slot
             })
@@ -104,7 +104,7 @@ fn add_image_data(module: &Module, bytes: &[u8]) -> llvm_sys::prelude::LLVMValue
     let m = module.as_mut_ptr();
     unsafe {
         let ctx = LLVMGetModuleContext(m);
-        let init = LLVMConstStringInContext(ctx, bytes.as_ptr() as *const _, bytes.len() as u32, 1);
+        let init = LLVMConstStringInContext2(ctx, bytes.as_ptr() as *const _, bytes.len(), 1);
         let name = CString::new(IMAGE_DATA_SYMBOL).unwrap();
         let data = LLVMAddGlobal(m, LLVMTypeOf(init), name.as_ptr());
         LLVMSetInitializer(data, init);

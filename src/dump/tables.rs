@@ -48,7 +48,7 @@ pub fn add_blob_global(
         let mut types: Vec<LLVMTypeRef> = pieces
             .iter()
             .map(|p| match p {
-                Ok(bytes) => LLVMArrayType(i8t, bytes.len() as u32),
+                Ok(bytes) => LLVMArrayType2(i8t, bytes.len() as u64),
                 Err((Fixup::Offset32, _)) => i32t,
                 Err((Fixup::Pointer64, _)) => i64t,
             })
@@ -61,7 +61,7 @@ pub fn add_blob_global(
         for piece in &pieces {
             values.push(match piece {
                 Ok(bytes) => {
-                    LLVMConstStringInContext(ctx, bytes.as_ptr() as *const _, bytes.len() as u32, 1)
+                    LLVMConstStringInContext2(ctx, bytes.as_ptr() as *const _, bytes.len(), 1)
                 }
                 Err((kind, symbol)) => {
                     let target = resolve(symbol)

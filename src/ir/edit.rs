@@ -63,11 +63,7 @@ impl Global {
                     LLVMAddGlobal(module, value_type, cname.as_ptr())
                 };
             LLVMSetVisibility(decl, LLVMGetVisibility(self.0));
-            let decl = if LLVMTypeOf(decl) == LLVMTypeOf(self.0) {
-                decl
-            } else {
-                LLVMConstBitCast(decl, LLVMTypeOf(self.0))
-            };
+            // Opaque pointers: the declaration's type is the alias's (`ptr`), no cast needed.
             LLVMReplaceAllUsesWith(self.0, decl);
         }
         self.set_linkage(LLVMLinkage::LLVMInternalLinkage);
@@ -122,8 +118,12 @@ pub fn fill_thunk_body(thunk: Global, slot: LLVMValueRef) {
         let builder = LLVMCreateBuilderInContext(ctx);
         let entry = LLVMAppendBasicBlockInContext(ctx, thunk.0, c"entry".as_ptr());
         LLVMPositionBuilderAtEnd(builder, entry);
-        let pointer_type = LLVMPointerType(fnty, 0);
-        let target = LLVMBuildLoad2(builder, pointer_type, slot, c"target".as_ptr());
+        let target = LLVMBuildLoad2(
+            builder,
+            LLVMPointerTypeInContext(ctx, 0),
+            slot,
+            c"target".as_ptr(),
+        );
         let mut args: Vec<_> = (0..LLVMCountParams(thunk.0))
             .map(|i| LLVMGetParam(thunk.0, i))
             .collect();

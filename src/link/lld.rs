@@ -1,6 +1,8 @@
-//! The LLD linker, inside this process (lld_rs).
+//! The LLD linker, inside this process (`src/lld_shim.cpp` over LLD 19's drivers).
 
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::system_libs::system_libraries;
 use super::{
@@ -34,19 +36,69 @@ impl Linker for Lld {
     }
 }
 
-/// Runs LLD of `flavor` with `args`. lld_rs serializes calls and resets LLD's global state.
+extern "C" {
+    fn aotlink_lld_link(
+        argv: *const *const c_char,
+        argc: usize,
+        output: *mut *mut c_char,
+        can_run_again: *mut c_int,
+    ) -> c_int;
+    fn aotlink_lld_free(p: *mut c_char);
+}
+
+/// LLD keeps global state for the length of a link: one link at a time per process. `false`
+/// inside once LLD said its state could not be reset (after a crash inside LLD).
+static LLD: Mutex<bool> = Mutex::new(true);
+
+/// Runs LLD of `flavor` (`gnu`, `darwin`, `link`) with `args`, one link at a time.
 pub(super) fn run_lld(flavor: &str, args: &[String]) -> Result<(), LinkError> {
-    let flavor = match flavor {
-        "gnu" => lld_rs::LldFlavor::Elf,
-        "darwin" => lld_rs::LldFlavor::MachO,
-        "link" => lld_rs::LldFlavor::Coff,
+    let program = match flavor {
+        "gnu" => "ld.lld",
+        "darwin" => "ld64.lld",
+        "link" => "lld-link",
         other => {
             return Err(LinkError::Lld(format!(
                 "unknown LLD flavor `{other}` in the platform file"
             )))
         }
     };
-    lld_rs::link(flavor, args)
-        .ok()
-        .map_err(|messages| LinkError::Lld(first_error_line(&messages)))
+    let owned: Vec<CString> = std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .map(|a| {
+            CString::new(a).map_err(|_| LinkError::Lld(format!("argument `{a}` contains NUL")))
+        })
+        .collect::<Result<_, _>>()?;
+    let argv: Vec<*const c_char> = owned.iter().map(|a| a.as_ptr()).collect();
+
+    let mut usable = LLD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !*usable {
+        return Err(LinkError::Lld(
+            "an earlier link crashed inside LLD; restart the process to link again".into(),
+        ));
+    }
+    let mut output: *mut c_char = std::ptr::null_mut();
+    let mut can_run_again: c_int = 0;
+    // SAFETY: argv points at `owned`'s NUL-terminated strings, alive for the call; the shim
+    // writes a malloc'd string to `output` (freed below) and an int to `can_run_again`; the
+    // lock keeps any other thread out of LLD until the call returns.
+    let code =
+        unsafe { aotlink_lld_link(argv.as_ptr(), argv.len(), &mut output, &mut can_run_again) };
+    let text = if output.is_null() {
+        String::new()
+    } else {
+        // SAFETY: a NUL-terminated string from strdup, freed once, right after the copy.
+        let text = unsafe { CStr::from_ptr(output) }
+            .to_string_lossy()
+            .into_owned();
+        unsafe { aotlink_lld_free(output) };
+        text
+    };
+    *usable = can_run_again != 0;
+    if code == 0 {
+        Ok(())
+    } else if text.trim().is_empty() {
+        Err(LinkError::Lld(format!("LLD exited with code {code}")))
+    } else {
+        Err(LinkError::Lld(first_error_line(&text)))
+    }
 }

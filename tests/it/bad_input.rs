@@ -169,7 +169,7 @@ fn image_for_another_architecture_is_refused_before_loading() {
     let c = dir.join("tiny.c");
     std::fs::write(&c, "long twice(long x) { return 2 * x; }\n").unwrap();
     let ll = dir.join("tiny.ll");
-    let status = std::process::Command::new("clang-14")
+    let status = std::process::Command::new(crate::common::CLANG)
         .args([
             "--target=aarch64-unknown-linux-gnu",
             "-O2",

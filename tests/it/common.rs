@@ -1,4 +1,4 @@
-//! Fixtures: the example compiled to IR with clang-14, the same C built by cc as a reference,
+//! Fixtures: the example compiled to IR with clang-19, the same C built by cc as a reference,
 //! images built by the `aotlink` binary, and a generator of awkward arguments.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +9,9 @@ use std::ffi::c_void;
 
 use aotload::call::{call, Scalar, Signature, Value};
 use aotload::{Image, LoadOptions};
+
+/// The C frontend the fixtures are compiled with: the clang of the LLVM aotlink links.
+pub const CLANG: &str = "clang-19";
 
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -71,11 +74,16 @@ pub fn kernels_bc() -> &'static Path {
     BC.get_or_init(|| compile_kernels("kernels.bc", "-c"))
 }
 
-/// clang-14 with the example's flags; `mode` is `-S` (text) or `-c` (bitcode).
+/// [`CLANG`] with the example's flags; `mode` is `-S` (text) or `-c` (bitcode).
 fn compile_kernels(name: &str, mode: &str) -> PathBuf {
+    compile_kernels_with(CLANG, name, mode)
+}
+
+/// `clang` (a program name) with the example's flags into a fixture directory of its own.
+pub fn compile_kernels_with(clang: &str, name: &str, mode: &str) -> PathBuf {
     let out = scratch(&format!("fixtures-{name}")).join(name);
     check(
-        Command::new("clang-14")
+        Command::new(clang)
             .args(IR_FLAGS)
             .arg(mode)
             .arg(kernels_c())
@@ -185,6 +193,19 @@ impl Args {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
+    /// A raw 64-bit pattern.
+    pub fn next_u64(&mut self) -> u64 {
+        self.next()
+    }
+
+    /// An awkward double (extremes, NaN, infinities, random bits, ordinary values).
+    pub fn next_f64(&mut self) -> f64 {
+        match self.value(Scalar::Double) {
+            Value::Double(d) => d,
+            _ => unreachable!("a double was asked for"),
+        }
+    }
+
     pub fn value(&mut self, ty: Scalar) -> Value {
         let pick = self.next();
         match ty {
@@ -272,6 +293,10 @@ const STATEFUL: &[&str] = &["counter_add", "counter_get"];
 /// Calls every exported, stateless function of `image` with many awkward argument lists and
 /// compares the bits of each result with the cc-built reference library.
 pub fn assert_matches_reference(image: &Image, calls_per_function: usize) {
+    // The example's kernels work in static buffers, and every test that loads the same file
+    // shares them (dlopen returns one handle per path): one comparison at a time.
+    static KERNEL_CALLS: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = KERNEL_CALLS.lock().unwrap_or_else(|p| p.into_inner());
     let reference = unsafe { libloading::Library::new(reference_library()) }.unwrap();
     let mut compared = 0;
     for export in &image.meta().exports {

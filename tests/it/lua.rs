@@ -76,10 +76,10 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
         src.display()
     );
 
-    // IR from clang-14, one bitcode file per source (aotlink merges them).
+    // IR from clang-19, one bitcode file per source (aotlink merges them).
     let ir_dir = dir.join("ir");
     std::fs::create_dir_all(&ir_dir).unwrap();
-    run(Command::new("clang-14")
+    run(Command::new(crate::common::CLANG)
         .current_dir(&ir_dir)
         .args([
             "-O2",

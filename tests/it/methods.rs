@@ -67,7 +67,7 @@ fn images() -> &'static Images {
         let ir = |name: &str| {
             let out = dir.join(format!("{name}.ll"));
             let src = repo().join(format!("tests/it/methods/{name}.c"));
-            let status = std::process::Command::new("clang-14")
+            let status = std::process::Command::new(crate::common::CLANG)
                 .args(["-O2", "-S", "-emit-llvm", "-o"])
                 .arg(&out)
                 .arg(src)
@@ -390,7 +390,7 @@ fn the_cli_loads_images_in_order_and_reports_invalidations() {
 fn bad_method_tables_are_clear_errors() {
     let dir = scratch("methods-bad-table");
     let pkg_ll = scratch("methods-bad-ir").join("pkg.ll");
-    let status = std::process::Command::new("clang-14")
+    let status = std::process::Command::new(crate::common::CLANG)
         .args(["-O2", "-S", "-emit-llvm", "-o"])
         .arg(&pkg_ll)
         .arg(repo().join("tests/it/methods/pkg.c"))

@@ -69,7 +69,7 @@ pub fn example_ir(target: &Target) -> PathBuf {
     }
     let dir = scratch(&format!("cross-ir-{}", target.clang));
     let out = dir.join("kernels.ll");
-    let status = Command::new("clang-14")
+    let status = Command::new(crate::common::CLANG)
         .arg(format!("--target={}", target.clang))
         .args(IR_FLAGS)
         .arg("-S")
@@ -78,7 +78,12 @@ pub fn example_ir(target: &Target) -> PathBuf {
         .arg(&out)
         .status()
         .unwrap();
-    assert!(status.success(), "clang-14 --target={}", target.clang);
+    assert!(
+        status.success(),
+        "{} --target={}",
+        crate::common::CLANG,
+        target.clang
+    );
     done.push((target.clang, out.clone()));
     out
 }

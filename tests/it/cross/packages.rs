@@ -25,7 +25,7 @@ pub fn cross_packages(target: &Target) -> (PathBuf, PathBuf) {
     };
     let ir = |name: &str| {
         let out = dir.join(format!("{name}.ll"));
-        let status = Command::new("clang-14")
+        let status = Command::new(crate::common::CLANG)
             .arg(format!("--target={}", target.clang))
             .args(["-O2", "-S", "-emit-llvm", "-o"])
             .arg(&out)
