@@ -63,6 +63,15 @@ pub fn choose_target(
     host: &HostCpu,
     forced: Option<&str>,
 ) -> Result<usize, LoadCause> {
+    // Masks index a versioned list: bits of another version mean other features.
+    if meta.feature_list_version != crate::features::FEATURE_LIST_VERSION {
+        return Err(LoadCause::NoCompatibleTarget(format!(
+            "the image's CPU feature masks use feature list version {}, this loader knows \
+             version {}: rebuild the image with a matching aotlink",
+            meta.feature_list_version,
+            crate::features::FEATURE_LIST_VERSION
+        )));
+    }
     let usable = |i: usize| host.has_all(&meta.targets[i].features);
     if let Some(name) = forced {
         let i = meta
@@ -132,4 +141,33 @@ pub fn version_chain(meta: &Meta, t: usize) -> Vec<usize> {
     }
     chain.reverse();
     chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::TargetRecord;
+
+    fn one_target(feature_list_version: u32) -> Meta {
+        Meta {
+            triple: "x86_64-unknown-linux-gnu".into(),
+            feature_list_version,
+            targets: vec![TargetRecord {
+                name: "generic".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unknown_feature_list_version_is_refused() {
+        let host = HostCpu::default();
+        let current = crate::features::FEATURE_LIST_VERSION;
+        assert_eq!(choose_target(&one_target(current), &host, None).unwrap(), 0);
+        for other in [current - 1, current + 1] {
+            let err = choose_target(&one_target(other), &host, None).unwrap_err();
+            assert!(err.to_string().contains("feature list version"), "{err}");
+        }
+    }
 }

@@ -275,7 +275,7 @@ fn add_shard_table(
         .collect();
     let clones = (1..config.targets.len())
         .map(|t| {
-            let has = |n: &str| config.clone_sets.get(n).is_some_and(|s| s >> t & 1 == 1);
+            let has = |n: &str| config.clone_sets.dispatched(n) >> t & 1 == 1;
             (fvar_names.iter().enumerate())
                 .filter(|(_, (_, n))| has(n))
                 .map(|(pos, (_, n))| (pos as u32, clone_name(n, t)))

@@ -156,7 +156,6 @@ fn image_meta(
     clone_sets: &annotate::CloneSets,
     fvar_index: &HashMap<String, u32>,
 ) -> Meta {
-    let nclones = |t: usize| clone_sets.values().filter(|s| *s >> t & 1 == 1).count() as u32;
     Meta {
         triple: program.triple.clone(),
         feature_list_version: FEATURE_LIST_VERSION,
@@ -168,7 +167,11 @@ fn image_meta(
                 flags: r.target.flags,
                 base: r.target.base,
                 features: r.mask.clone(),
-                nclones: if t == 0 { 0 } else { nclones(t) },
+                nclones: if t == 0 {
+                    0
+                } else {
+                    clone_sets.dispatched_count(t)
+                },
                 vector_bits: r.vector_bits,
             })
             .collect(),

@@ -11,6 +11,10 @@
 //!
 //! Calls between functions with the same clone set stay direct (version `k` calls version `k`):
 //! whatever target the loader picks, it picks matching versions of both.
+//!
+//! A *pinned* function (wide vectors in its signature, see `annotate.rs`) keeps its name for
+//! its base version and gets no thunk or slot; version `k` of any caller calls its version
+//! `k` if it has one, else its base version, which then has the same vector ABI.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::CString;
@@ -52,7 +56,6 @@ pub fn multiversion(
     targets: &[ResolvedTarget],
 ) -> Versions {
     let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
-    let set_of = |name: &str| sets.get(name).copied().unwrap_or(0);
     let functions: Vec<Global> = ir::globals(module)
         .into_iter()
         .filter(|g| {
@@ -63,46 +66,48 @@ pub fn multiversion(
         .collect();
 
     let mut versions = Versions::default();
-    // (function body, its owner's clone set, the target it is the version for)
+    // (function body, its owner's dispatched clone set, the target it is the version for)
     let mut bodies: Vec<(Global, u64, usize)> = Vec::new();
     for f in functions {
         let name = f.name();
-        let set = set_of(&name);
-        if set == 0 {
-            set_target_attributes(f, &targets[0]);
-            bodies.push((f, 0, 0));
-            continue;
+        let own_features = sets.own_features.get(&name).map(String::as_str);
+        let (dispatched, pinned) = (sets.dispatched(&name), sets.pinned(&name));
+        if dispatched != 0 {
+            let thunk = make_thunk(module, f, &name);
+            set_target_attributes(thunk, &targets[0], own_features);
+            versions.versioned.insert(name.clone());
         }
-        let thunk = make_thunk(module, f, &name);
-        set_target_attributes(f, &targets[0]);
-        set_target_attributes(thunk, &targets[0]);
-        bodies.push((f, set, 0));
+        set_target_attributes(f, &targets[0], own_features);
+        bodies.push((f, dispatched, 0));
         for (t, target) in targets
             .iter()
             .enumerate()
             .skip(1)
-            .filter(|(t, _)| set >> t & 1 == 1)
+            .filter(|(t, _)| (dispatched | pinned) >> t & 1 == 1)
         {
             let copy = ir::clone_function(f, &clone_name(&name, t));
             copy.set_linkage(LLVMLinkage::LLVMExternalLinkage);
             copy.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
-            set_target_attributes(copy, target);
-            bodies.push((copy, set, t));
+            set_target_attributes(copy, target, own_features);
+            bodies.push((copy, dispatched, t));
         }
-        versions.versioned.insert(name);
     }
-    // Direct calls between functions cloned alike go to the matching version.
+    // Direct calls between functions cloned alike go to the matching version; calls from
+    // version t to a pinned function go to its version t when it has one.
     let mut declared: BTreeMap<String, Global> = BTreeMap::new();
-    for (body, set, t) in bodies.into_iter().filter(|(_, set, _)| *set != 0) {
+    for (body, set, t) in bodies {
         for (call, callee) in body.direct_calls() {
             let callee_name = callee.name();
-            if set_of(&callee_name) != set {
-                continue;
-            }
-            let target_name = if t == 0 {
-                base_name(&callee_name)
-            } else {
+            let target_name = if set != 0 && sets.dispatched(&callee_name) == set {
+                if t == 0 {
+                    base_name(&callee_name)
+                } else {
+                    clone_name(&callee_name, t)
+                }
+            } else if t != 0 && sets.pinned(&callee_name) >> t & 1 == 1 {
                 clone_name(&callee_name, t)
+            } else {
+                continue;
             };
             let target = *declared
                 .entry(target_name.clone())
@@ -162,11 +167,13 @@ fn function_named(module: &Module, name: &str, like: Global) -> Global {
     }
 }
 
-/// Every version is compiled for its target's CPU and features, whatever the frontend said.
+/// Every version is compiled for its target's CPU and features, plus the function's own
+/// features (`__attribute__((target("avx2")))` behind a `__builtin_cpu_supports` check must
+/// keep AVX2 in every version; later features win in LLVM's list, so its own come last).
 /// Targets with 512-bit vectors get them: LLVM tunes several AVX-512 CPUs (x86-64-v4,
 /// skylake-avx512) to prefer 256-bit vectors, which would make such a version no wider than
 /// a haswell one.
-fn set_target_attributes(f: Global, resolved: &ResolvedTarget) {
+fn set_target_attributes(f: Global, resolved: &ResolvedTarget, own_features: Option<&str>) {
     let target = &resolved.target;
     if resolved.vector_bits >= 512 {
         f.set_function_attribute("prefer-vector-width", &resolved.vector_bits.to_string());
@@ -175,7 +182,14 @@ fn set_target_attributes(f: Global, resolved: &ResolvedTarget) {
     }
     f.set_function_attribute("target-cpu", &target.cpu);
     f.remove_function_attribute("tune-cpu");
-    match target.llvm_features().as_str() {
+    let features: Vec<&str> = target
+        .features
+        .iter()
+        .map(String::as_str)
+        .chain(own_features.into_iter().flat_map(|s| s.split(',')))
+        .filter(|s| !s.is_empty())
+        .collect();
+    match features.join(",").as_str() {
         "" => f.remove_function_attribute("target-features"),
         features => f.set_function_attribute("target-features", features),
     }

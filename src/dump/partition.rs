@@ -75,7 +75,7 @@ fn group(defs: &[Global], clone_sets: &CloneSets) -> Vec<(Vec<String>, u64)> {
         let root = find(&mut parent, i);
         let entry = groups.entry(root).or_default();
         let name = g.name();
-        let versions = 1 + clone_sets.get(&name).map_or(0, |s| s.count_ones() as u64);
+        let versions = clone_sets.body_count(&name);
         entry.0.push(name);
         entry.1 += (1 + g.size_estimate()) * versions;
     }

@@ -123,7 +123,8 @@ impl Global {
             while !bb.is_null() {
                 let mut block_use = LLVMGetFirstUse(LLVMBasicBlockAsValue(bb));
                 while !block_use.is_null() {
-                    traits.unclonable |= !LLVMIsABlockAddress(LLVMGetUser(block_use)).is_null();
+                    traits.block_address_taken |=
+                        !LLVMIsABlockAddress(LLVMGetUser(block_use)).is_null();
                     block_use = LLVMGetNextUse(block_use);
                 }
                 let here = index[&bb];
@@ -169,7 +170,44 @@ impl Global {
                 bb = LLVMGetNextBasicBlock(bb);
             }
         }
+        traits.unclonable |= traits.block_address_taken;
         traits
+    }
+
+    /// The widest vector (in bits) this function takes or returns; 0 for none. Vectors wider
+    /// than 128 bits travel in different registers depending on the CPU features (x86: in
+    /// memory or xmm pairs without AVX, in ymm with it, in zmm with AVX-512).
+    pub fn signature_vector_bits(self) -> u32 {
+        unsafe { function_type_vector_bits(LLVMGlobalGetValueType(self.0)) }
+    }
+
+    /// The calls and invokes of this function's body whose function type carries a vector
+    /// wider than 128 bits: the function called directly (`None`: through a pointer) and the
+    /// widest vector of the call's type.
+    pub fn wide_vector_calls(self) -> Vec<(Option<Global>, u32)> {
+        let mut out = Vec::new();
+        unsafe {
+            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            while !bb.is_null() {
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    if !LLVMIsACallInst(inst).is_null() || !LLVMIsAInvokeInst(inst).is_null() {
+                        let bits = function_type_vector_bits(LLVMGetCalledFunctionType(inst));
+                        let callee = LLVMGetCalledValue(inst);
+                        let is_intrinsic =
+                            !LLVMIsAFunction(callee).is_null() && LLVMGetIntrinsicID(callee) != 0;
+                        if bits > 128 && !is_intrinsic {
+                            let direct =
+                                (!LLVMIsAFunction(callee).is_null()).then_some(Global(callee));
+                            out.push((direct, bits));
+                        }
+                    }
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        out
     }
 
     /// Whether a parameter or the result is passed in memory or otherwise ABI-special.
@@ -215,6 +253,50 @@ impl Global {
     }
 }
 
+/// The widest fixed-length vector among a function type's result and parameters.
+unsafe fn function_type_vector_bits(fnty: LLVMTypeRef) -> u32 {
+    let n = LLVMCountParamTypes(fnty) as usize;
+    let mut params = vec![std::ptr::null_mut(); n];
+    LLVMGetParamTypes(fnty, params.as_mut_ptr());
+    params
+        .into_iter()
+        .chain(std::iter::once(LLVMGetReturnType(fnty)))
+        .map(|t| type_vector_bits(t))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The widest fixed-length vector in `ty`, looking into structs and arrays (a struct of two
+/// vectors is returned in two vector registers).
+unsafe fn type_vector_bits(ty: LLVMTypeRef) -> u32 {
+    use llvm_sys::LLVMTypeKind::*;
+    match LLVMGetTypeKind(ty) {
+        LLVMVectorTypeKind => {
+            let element = LLVMGetElementType(ty);
+            let element_bits = match LLVMGetTypeKind(element) {
+                LLVMIntegerTypeKind => LLVMGetIntTypeWidth(element),
+                LLVMHalfTypeKind | LLVMBFloatTypeKind => 16,
+                LLVMFloatTypeKind => 32,
+                LLVMDoubleTypeKind | LLVMPointerTypeKind => 64,
+                _ => 128,
+            };
+            element_bits.saturating_mul(LLVMGetVectorSize(ty))
+        }
+        LLVMStructTypeKind => {
+            let n = LLVMCountStructElementTypes(ty) as usize;
+            let mut elements = vec![std::ptr::null_mut(); n];
+            LLVMGetStructElementTypes(ty, elements.as_mut_ptr());
+            elements
+                .into_iter()
+                .map(|t| type_vector_bits(t))
+                .max()
+                .unwrap_or(0)
+        }
+        LLVMArrayTypeKind => type_vector_bits(LLVMGetElementType(ty)),
+        _ => 0,
+    }
+}
+
 unsafe fn collect_globals(
     value: LLVMValueRef,
     out: &mut Vec<Global>,
@@ -241,8 +323,10 @@ pub struct BodyTraits {
     pub uses_vectors: bool,
     /// Floating-point arithmetic or math intrinsics.
     pub does_float_math: bool,
-    /// Cannot have versions: varargs or parameters passed in memory (byval, sret, ...) cannot
-    /// be forwarded by a thunk, and blocks whose address is taken (computed goto tables)
-    /// belong to one body only.
+    /// Cannot have dispatched versions: varargs or parameters passed in memory (byval, sret,
+    /// ...) cannot be forwarded by a thunk, and blocks whose address is taken (computed goto
+    /// tables) belong to one body only.
     pub unclonable: bool,
+    /// A block's address is taken: no copy of the body at all (the table points into one).
+    pub block_address_taken: bool,
 }

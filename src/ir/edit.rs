@@ -36,6 +36,25 @@ impl Global {
         }
     }
 
+    /// The value of string function attribute `key` (`target-features`), if set.
+    pub fn string_attribute(self, key: &str) -> Option<String> {
+        unsafe {
+            let attr = LLVMGetStringAttributeAtIndex(
+                self.0,
+                llvm_sys::LLVMAttributeFunctionIndex,
+                key.as_ptr() as *const _,
+                key.len() as u32,
+            );
+            if attr.is_null() {
+                return None;
+            }
+            let mut len = 0;
+            let value = LLVMGetStringAttributeValue(attr, &mut len);
+            let bytes = std::slice::from_raw_parts(value as *const u8, len as usize);
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+
     pub fn remove_function_attribute(self, key: &str) {
         unsafe {
             LLVMRemoveStringAttributeAtIndex(
@@ -109,6 +128,13 @@ pub fn clone_function(f: Global, name: &str) -> Global {
     Global(unsafe { aotlink_shim_clone_function(f.0, cname.as_ptr()) })
 }
 
+/// Whether attribute kind `kind` passes a parameter in the caller's memory.
+unsafe fn is_memory_attribute(kind: u32) -> bool {
+    ["byval", "inalloca", "preallocated"]
+        .iter()
+        .any(|name| LLVMGetEnumAttributeKindForName(name.as_ptr() as *const _, name.len()) == kind)
+}
+
 /// Gives the (bodiless) function `thunk` a body that calls, with its own arguments, the
 /// function whose address global `slot` holds, and returns what that returns.
 pub fn fill_thunk_body(thunk: Global, slot: LLVMValueRef) {
@@ -136,7 +162,24 @@ pub fn fill_thunk_body(thunk: Global, slot: LLVMValueRef) {
             c"".as_ptr(),
         );
         LLVMSetInstructionCallConv(call, LLVMGetFunctionCallConv(thunk.0));
-        LLVMSetTailCall(call, 1);
+        // The call passes what the thunk received the way it received it: byval, sret,
+        // zeroext/signext and the like are part of the calling convention, so they are
+        // copied onto the call (index 0 is the result, 1.. the parameters).
+        let mut in_memory = false;
+        for index in 0..=LLVMCountParams(thunk.0) {
+            let count = LLVMGetAttributeCountAtIndex(thunk.0, index);
+            let mut attributes = vec![std::ptr::null_mut(); count as usize];
+            LLVMGetAttributesAtIndex(thunk.0, index, attributes.as_mut_ptr());
+            for attribute in attributes {
+                if LLVMIsEnumAttribute(attribute) != 0 || LLVMIsTypeAttribute(attribute) != 0 {
+                    let kind = LLVMGetEnumAttributeKind(attribute);
+                    in_memory |= index > 0 && is_memory_attribute(kind);
+                }
+                LLVMAddCallSiteAttribute(call, index, attribute);
+            }
+        }
+        // A tail call may not reuse the frame that byval / inalloca copies live in.
+        LLVMSetTailCall(call, (!in_memory) as i32);
         if LLVMGetTypeKind(LLVMGetReturnType(fnty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind {
             LLVMBuildRetVoid(builder);
         } else {

@@ -27,6 +27,9 @@ pub const DEFAULT_X86_64: &str =
 /// and for SVE cores.
 pub const DEFAULT_AARCH64: &str = "generic;cortex-a76;neoverse-v1";
 
+/// Clone sets are `u64` bit sets over the targets.
+pub const MAX_TARGETS: usize = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CpuTargetError {
     #[error("--cpu-target `{text}`: target {index} is empty")]
@@ -43,6 +46,8 @@ pub enum CpuTargetError {
         triple: String,
         known: String,
     },
+    #[error("--cpu-target: {count} targets; at most {MAX_TARGETS} are supported (clone sets are 64-bit sets)")]
+    TooMany { count: usize },
     #[error("--cpu-target: LLVM has no target for {0}")]
     NoLlvmTarget(String),
 }
@@ -63,6 +68,10 @@ impl CpuTarget {
 
     /// Parses a target string; checks the grammar and the `base(N)` rules, not the names.
     pub fn parse_list(text: &str) -> Result<Vec<CpuTarget>, CpuTargetError> {
+        let count = text.split(';').count();
+        if count > MAX_TARGETS {
+            return Err(CpuTargetError::TooMany { count });
+        }
         let mut targets: Vec<CpuTarget> = Vec::new();
         for (index, spec) in text.split(';').enumerate() {
             let mut tokens = spec.split(',').map(str::trim);
@@ -216,6 +225,29 @@ fn resolve_with_llvm(
     }
 }
 
+/// The `+feature`s of a function's own `target-features` that its `target-cpu` does not
+/// already give, in their order (`+avx,+avx2` for clang's `target("avx2")` on x86-64; nothing
+/// for the features a `-march` gave every function). An unknown CPU counts as generic.
+pub fn features_beyond_cpu(triple: &str, cpu: &str, features: &str) -> Vec<String> {
+    let added: Vec<&str> = features
+        .split(',')
+        .filter_map(|f| f.strip_prefix('+'))
+        .filter(|f| !f.is_empty())
+        .collect();
+    if added.is_empty() {
+        return Vec::new();
+    }
+    let implied = resolve_with_llvm(triple, cpu, "", &added)
+        .or_else(|_| resolve_with_llvm(triple, "", "", &added))
+        .unwrap_or_else(|_| vec![false; added.len()]);
+    added
+        .iter()
+        .zip(implied)
+        .filter(|(_, by_cpu)| !by_cpu)
+        .map(|(f, _)| format!("+{f}"))
+        .collect()
+}
+
 /// Whether LLVM knows `name` as a feature of `triple` (for checking aotload's feature lists).
 #[cfg(test)]
 fn llvm_knows_feature(triple: &str, name: &str) -> bool {
@@ -266,6 +298,12 @@ mod tests {
             err("generic;haswell,base(x)"),
             CpuTargetError::BadBase { .. }
         ));
+        let sixty_five = vec!["generic"; 65].join(";");
+        assert!(matches!(
+            err(&sixty_five),
+            CpuTargetError::TooMany { count: 65 }
+        ));
+        assert!(CpuTarget::parse_list(&vec!["generic"; 64].join(";")).is_ok());
         assert!(matches!(
             err("generic;haswell,fast"),
             CpuTargetError::BadToken { .. }

@@ -12,3 +12,4 @@ mod methods;
 mod multiversion;
 mod pipeline;
 mod producers;
+mod vectors;

@@ -349,7 +349,7 @@ fn a_host_missing_base_features_gets_the_error_and_nothing_runs() {
 }
 
 /// The assembly of function `name` in an assembly archive member.
-fn function_asm<'a>(asm: &'a str, name: &str) -> &'a str {
+pub fn function_asm<'a>(asm: &'a str, name: &str) -> &'a str {
     let start = asm
         .find(&format!("\n{name}:"))
         .unwrap_or_else(|| panic!("no function {name}"));
