@@ -24,9 +24,6 @@ fn function_name(i: usize) -> String {
     format!("julia_kernel_{i}")
 }
 
-/// Every function has this signature, so calls and the pointer table need no casts.
-const SIGNATURE: &str = "i64 (i64, double)";
-
 /// The functions exported as C entry points: the dispatcher and a few spread over the module.
 pub fn export_names(functions: usize) -> Vec<String> {
     let mut names = vec!["julia_dispatch".to_string()];
@@ -80,11 +77,11 @@ fn write_data_globals(ir: &mut String) {
 /// A method table of sorts: pointers to functions spread over the module.
 fn write_function_table(ir: &mut String, functions: usize) {
     let entries: Vec<String> = (0..TABLE_LEN)
-        .map(|k| format!("{SIGNATURE}* @{}", function_name(k * functions / TABLE_LEN)))
+        .map(|k| format!("ptr @{}", function_name(k * functions / TABLE_LEN)))
         .collect();
     let _ = writeln!(
         ir,
-        "@julia_fn_table = global [{TABLE_LEN} x {SIGNATURE}*] [{}], align 16\n",
+        "@julia_fn_table = global [{TABLE_LEN} x ptr] [{}], align 16\n",
         entries.join(", ")
     );
 }
@@ -112,7 +109,7 @@ fn write_function(ir: &mut String, i: usize) {
     if i % 16 == 3 {
         let _ = writeln!(
             ir,
-            "  %cnt = atomicrmw add i64* @julia_counter, i64 1 monotonic"
+            "  %cnt = atomicrmw add ptr @julia_counter, i64 1 monotonic"
         );
     }
     if i % 3 == 1 && i >= 2 {
@@ -146,9 +143,9 @@ fn write_array_read(ir: &mut String, value: &str, array: usize) -> String {
     let _ = writeln!(ir, "  %idx = and i64 {value}, {}", DATA_LEN - 1);
     let _ = writeln!(
         ir,
-        "  %slot = getelementptr inbounds {ty}, {ty}* @julia_data_{array}, i64 0, i64 %idx"
+        "  %slot = getelementptr inbounds {ty}, ptr @julia_data_{array}, i64 0, i64 %idx"
     );
-    let _ = writeln!(ir, "  %elt = load i64, i64* %slot, align 8");
+    let _ = writeln!(ir, "  %elt = load i64, ptr %slot, align 8");
     let _ = writeln!(ir, "  %read = add i64 {value}, %elt");
     "%read".to_string()
 }
@@ -167,7 +164,7 @@ fn write_calls(ir: &mut String, value: &str, i: usize) -> String {
 
 /// Calls through the pointer table, like a runtime's dynamic dispatch.
 fn write_dispatcher(ir: &mut String) {
-    let table = format!("[{TABLE_LEN} x {SIGNATURE}*]");
+    let table = format!("[{TABLE_LEN} x ptr]");
     let _ = writeln!(
         ir,
         "define i64 @julia_dispatch(i64 %k, i64 %a, double %b) {{"
@@ -176,11 +173,11 @@ fn write_dispatcher(ir: &mut String) {
     let _ = writeln!(ir, "  %idx = and i64 %k, {}", TABLE_LEN - 1);
     let _ = writeln!(
         ir,
-        "  %slot = getelementptr inbounds {table}, {table}* @julia_fn_table, i64 0, i64 %idx"
+        "  %slot = getelementptr inbounds {table}, ptr @julia_fn_table, i64 0, i64 %idx"
     );
     let _ = writeln!(
         ir,
-        "  %fn = load {SIGNATURE}*, {SIGNATURE}** %slot, align 8"
+        "  %fn = load ptr, ptr %slot, align 8"
     );
     let _ = writeln!(ir, "  %r = call i64 %fn(i64 %a, double %b)");
     let _ = writeln!(ir, "  ret i64 %r\n}}");

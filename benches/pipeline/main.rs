@@ -3,14 +3,16 @@
 //! load (`aotload::Image::open` vs a bare dlopen); what multiversioning buys at run time (the
 //! example's kernels on each CPU target of one image); what the default 4 CPU targets cost in
 //! dump time and image size against 1; how long the embedded LLD takes for each supported
-//! target platform; and what opening a package image into a method table (validating its
-//! edges) costs against a bare dlopen.
+//! target platform; what opening a package image into a method table (validating its
+//! edges) costs against a bare dlopen; and how `aotlink build` (the release binary) compares
+//! with `clang-19 -O2 -shared -fPIC` making a shared library of the same IR (Lua 5.4 and the
+//! module): wall time and each child's peak RSS.
 //!
 //! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_REPEAT` (default 3; every
 //! figure is the minimum over the repeats), `AOTLINK_BENCH_KEEP_IR=path` (also write the
 //! generated IR there) and `AOTLINK_BENCH_SECTIONS` (comma list of `emission`, `link`, `load`,
-//! `multiversion`, `size`, `cross`, `validate`; default all). Prints one line per figure, then
-//! Markdown tables.
+//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`; default all). Prints one line per
+//! figure, then Markdown tables.
 //!
 //! Layout: this file reads the knobs and runs the sections in order. Each section is the module
 //! of the same name, with one `bench_*` entry point that prints its figures and adds its
@@ -39,6 +41,7 @@ mod size;
 mod source;
 mod timing;
 mod validate;
+mod vs_clang;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -55,6 +58,7 @@ use crate::multiversion::bench_multiversion;
 use crate::report::Table;
 use crate::size::bench_size;
 use crate::validate::bench_validate;
+use crate::vs_clang::bench_vs_clang;
 
 const DEFAULT_FUNCTIONS: usize = 5_000;
 const DEFAULT_REPEAT: usize = 3;
@@ -78,6 +82,7 @@ const SECTIONS: &[&str] = &[
     "size",
     "cross",
     "validate",
+    "vs_clang",
 ];
 
 struct Config {
@@ -177,6 +182,9 @@ fn run() -> Result<()> {
     }
     if config.runs("validate") {
         bench_validate(&config, scratch.path(), &mut table)?;
+    }
+    if config.runs("vs_clang") {
+        bench_vs_clang(&config, &ir, scratch.path(), &mut table)?;
     }
     println!();
     table.others_cpu_percent = print_other_cpu_use(cpu_start, start.elapsed());

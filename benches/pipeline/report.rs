@@ -17,7 +17,8 @@ pub struct Table {
     pub image_size: Option<u64>,
     /// Share of the machine other processes used during the run.
     pub others_cpu_percent: Option<f64>,
-    /// Markdown of the later sections (multiversion, size, cross, validate), each complete.
+    /// Markdown of the later sections (multiversion, size, cross, validate, vs_clang), each
+    /// complete.
     pub sections: Vec<String>,
 }
 

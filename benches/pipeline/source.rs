@@ -19,7 +19,7 @@ use crate::Config;
 
 const EXAMPLE_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kernels/kernels.c");
 const EXAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kernels/data.txt");
-const CLANG: &str = "clang-19";
+pub const CLANG: &str = "clang-19";
 /// The example's flags (examples/kernels/README.md): vectorizing is left to each CPU target.
 const EXAMPLE_FLAGS: &[&str] = &[
     "-O2",
@@ -29,7 +29,7 @@ const EXAMPLE_FLAGS: &[&str] = &[
     "-emit-llvm",
     "-S",
 ];
-/// Emission threads of the multiversion, size and cross sections.
+/// Emission threads of the multiversion, size, cross and vs_clang sections.
 pub const DUMP_THREADS: usize = 2;
 
 /// Compiles examples/kernels/kernels.c to textual IR for `target` (it needs no SDK).
