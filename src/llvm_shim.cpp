@@ -1,6 +1,7 @@
 // What aotlink needs from LLVM's C++ API that its C API does not offer: resolving a CPU name
-// plus feature changes to the full feature set (MCSubtargetInfo), cloning a function within
-// its module (CloneFunction), and turning a function into a declaration (deleteBody).
+// plus feature changes to the full feature set (MCSubtargetInfo), listing the CPUs and the
+// instruction-set features LLVM knows, cloning a function within its module (CloneFunction),
+// and turning a function into a declaration (deleteBody).
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/IR/Function.h>
@@ -60,6 +61,44 @@ int aotlink_shim_feature_known(const char *triple, const char *name) {
 }
 
 void aotlink_shim_free(char *p) { free(p); }
+
+// Comma-separated names of every CPU LLVM knows for `triple` (NULL when it has no target).
+char *aotlink_shim_cpu_names(const char *triple) {
+    std::string message;
+    const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, message);
+    if (!target) {
+        return nullptr;
+    }
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(target->createMCSubtargetInfo(triple, "", ""));
+    std::string names;
+    for (const llvm::SubtargetSubTypeKV &cpu : sti->getAllProcessorDescriptions()) {
+        names += names.empty() ? "" : ",";
+        names += cpu.Key;
+    }
+    return strdup(names.c_str());
+}
+
+// Comma-separated features enabled by `cpu` plus `features` ("+a,-b") for `triple`, without
+// any tuning CPU: what the instruction set of such a CPU is, not how LLVM schedules for it.
+// NULL when LLVM has no target for the triple or does not know the CPU.
+char *aotlink_shim_isa_features(const char *triple, const char *cpu, const char *features) {
+    std::string message;
+    const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, message);
+    if (!target) {
+        return nullptr;
+    }
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(target->createMCSubtargetInfo(triple, "", ""));
+    if (!sti || (*cpu && !sti->isCPUStringValid(cpu))) {
+        return nullptr;
+    }
+    sti->setDefaultFeatures(cpu, "", features);
+    std::string names;
+    for (const llvm::SubtargetFeatureKV &feature : sti->getEnabledProcessorFeatures()) {
+        names += names.empty() ? "" : ",";
+        names += feature.Key;
+    }
+    return strdup(names.c_str());
+}
 
 // Copies function `f` into its own module under `name`; returns the copy.
 LLVMValueRef aotlink_shim_clone_function(LLVMValueRef f, const char *name) {

@@ -1,10 +1,15 @@
 //! The fixed, versioned list of CPU feature names that target bitmasks index, and detection of
 //! the host's features without LLVM (cpuid on x86_64, the kernel's HWCAP on aarch64).
 //!
-//! Names are LLVM's. Appending names keeps old images readable; any other change bumps
-//! [`FEATURE_LIST_VERSION`].
+//! Names are LLVM's. The lists hold every instruction-set feature that an LLVM 19 CPU implies
+//! and that can change the code LLVM emits; the rest of what CPUs imply is in the
+//! `*_NOT_VERSIONED` lists, each with the reason. A test in aotlink (which links LLVM) fails
+//! when LLVM knows a CPU feature that is in neither, so the lists cannot go stale silently.
+//! Any change to a list bumps [`FEATURE_LIST_VERSION`]: the loader refuses images of another
+//! version, whose masks mean other features (version 2 lacked AMX, AVX512-FP16, FMA4 and
+//! others, so it accepted targets a host could not run).
 
-pub const FEATURE_LIST_VERSION: u32 = 2;
+pub const FEATURE_LIST_VERSION: u32 = 3;
 
 /// x86_64 features that change what code LLVM may emit.
 pub const X86_FEATURES: &[&str] = &[
@@ -54,11 +59,75 @@ pub const X86_FEATURES: &[&str] = &[
     "vpclmulqdq",
     "gfni",
     "avxvnni",
+    // Added in version 3.
+    "x87",
+    "cx8",
+    "cmov",
+    "mmx",
+    "64bit",
+    "crc32",
+    "evex512",
+    "fsgsbase",
+    "invpcid",
+    "clflushopt",
+    "clwb",
+    "pku",
+    "waitpkg",
+    "shstk",
+    "rdpid",
+    "kl",
+    "widekl",
+    "cldemote",
+    "movdiri",
+    "movdir64b",
+    "enqcmd",
+    "uintr",
+    "avx512vp2intersect",
+    "serialize",
+    "tsxldtrk",
+    "pconfig",
+    "amx-bf16",
+    "avx512fp16",
+    "amx-tile",
+    "amx-int8",
+    "sha512",
+    "sm3",
+    "sm4",
+    "cmpccxadd",
+    "amx-fp16",
+    "hreset",
+    "avxifma",
+    "avxvnniint8",
+    "avxneconvert",
+    "amx-complex",
+    "avxvnniint16",
+    "prefetchi",
+    "usermsr",
+    "ptwrite",
+    "xop",
+    "lwp",
+    "fma4",
+    "tbm",
+    "mwaitx",
+    "clzero",
+    "rdpru",
+    "wbnoinvd",
 ];
 
-/// aarch64 features that change what code LLVM may emit. Left out on purpose: ssbs, sb, dit,
-/// flagm, rand, mte — only intrinsics reach them, and kernels and emulators often do not report
-/// them (qemu's cortex-a76 lacks ssbs), which would make a host needlessly miss a target.
+/// What LLVM 19's x86 CPUs imply but no host needs to be checked for, and why.
+pub const X86_NOT_VERSIONED: &[(&str, &str)] = &[
+    (
+        "ermsb",
+        "tells LLVM that `rep movsb` is fast; the instruction exists on every x86 CPU",
+    ),
+    (
+        "fsrm",
+        "tells LLVM that short `rep movsb` is fast; the instruction exists on every x86 CPU",
+    ),
+    ("nopl", "multi-byte NOPs, part of every x86-64 CPU"),
+];
+
+/// aarch64 features that change what code LLVM may emit.
 pub const AARCH64_FEATURES: &[&str] = &[
     "neon",
     "fp-armv8",
@@ -79,7 +148,105 @@ pub const AARCH64_FEATURES: &[&str] = &[
     "complxnum",
     "i8mm",
     "bf16",
+    // Added in version 3.
+    "lse2",
+    "rcpc-immo",
+    "sve2-bitperm",
+    "pauth",
+    "fptoint",
+    "cssc",
+    "sme",
+    "sme2",
+    "sme-f64f64",
+    "sme-i16i64",
 ];
+
+const ONLY_INTRINSICS: &str =
+    "reached only through intrinsics or inline assembly, which the code guards itself";
+const SYSTEM: &str =
+    "system registers and instructions of EL1 and above; LLVM never emits them for user code";
+const ARCH_VERSION: &str =
+    "an architecture version: it groups features that are listed (or here) one by one";
+
+/// What LLVM 19's aarch64 CPUs imply but no host needs to be checked for, and why. Kernels
+/// and emulators often do not report these (qemu's cortex-a76 lacks ssbs), which would make a
+/// host miss a target for nothing.
+pub const AARCH64_NOT_VERSIONED: &[(&str, &str)] = &[
+    ("altnzcv", ONLY_INTRINSICS),
+    (
+        "bti",
+        "BTI landing pads are hint instructions, NOPs on CPUs without BTI",
+    ),
+    ("ccdp", ONLY_INTRINSICS),
+    ("ccpp", ONLY_INTRINSICS),
+    ("dit", ONLY_INTRINSICS),
+    ("flagm", ONLY_INTRINSICS),
+    ("ls64", ONLY_INTRINSICS),
+    (
+        "mte",
+        "memory tagging: only intrinsics and -fsanitize=memtag emit it",
+    ),
+    ("predres", ONLY_INTRINSICS),
+    ("rand", ONLY_INTRINSICS),
+    ("sb", ONLY_INTRINSICS),
+    ("specrestrict", ONLY_INTRINSICS),
+    ("ssbs", ONLY_INTRINSICS),
+    ("wfxt", ONLY_INTRINSICS),
+    (
+        "use-scalar-inc-vl",
+        "a tuning choice among SVE instructions; SVE itself is listed",
+    ),
+    ("CONTEXTIDREL2", SYSTEM),
+    ("am", SYSTEM),
+    ("amvs", SYSTEM),
+    ("apple-a7-sysreg", SYSTEM),
+    ("brbe", SYSTEM),
+    ("ccidx", SYSTEM),
+    ("ecv", SYSTEM),
+    ("el2vmsa", SYSTEM),
+    ("el3", SYSTEM),
+    ("ete", SYSTEM),
+    ("fgt", SYSTEM),
+    ("hcx", SYSTEM),
+    ("lor", SYSTEM),
+    ("mpam", SYSTEM),
+    ("nv", SYSTEM),
+    ("pan", SYSTEM),
+    ("pan-rwv", SYSTEM),
+    ("perfmon", SYSTEM),
+    ("ras", SYSTEM),
+    ("rme", SYSTEM),
+    ("sel2", SYSTEM),
+    ("spe", SYSTEM),
+    ("spe-eef", SYSTEM),
+    ("tlb-rmi", SYSTEM),
+    ("tracev8.4", SYSTEM),
+    ("trbe", SYSTEM),
+    ("uaops", SYSTEM),
+    ("vh", SYSTEM),
+    ("xs", SYSTEM),
+    ("v8a", ARCH_VERSION),
+    ("v8.1a", ARCH_VERSION),
+    ("v8.2a", ARCH_VERSION),
+    ("v8.3a", ARCH_VERSION),
+    ("v8.4a", ARCH_VERSION),
+    ("v8.5a", ARCH_VERSION),
+    ("v8.6a", ARCH_VERSION),
+    ("v8.7a", ARCH_VERSION),
+    ("v8r", ARCH_VERSION),
+    ("v9a", ARCH_VERSION),
+    ("v9.1a", ARCH_VERSION),
+    ("v9.2a", ARCH_VERSION),
+];
+
+/// The features of `triple`'s architecture that are known not to need a host check.
+pub fn not_versioned(triple: &str) -> &'static [(&'static str, &'static str)] {
+    if triple.starts_with("aarch64") || triple.starts_with("arm64") {
+        AARCH64_NOT_VERSIONED
+    } else {
+        X86_NOT_VERSIONED
+    }
+}
 
 /// The list for an LLVM triple's architecture.
 pub fn feature_list(triple: &str) -> &'static [&'static str] {
@@ -160,164 +327,176 @@ pub fn detect_host() -> crate::select::HostCpu {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use std::arch::x86_64::__cpuid;
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
 
+    use crate::host_features::x86_features;
+    use crate::host_names::{x86_cpu_name, x86_family_model};
     use crate::select::HostCpu;
 
     pub fn detect() -> HostCpu {
-        let have = |name: &str| -> bool {
-            // std checks both cpuid and that the OS saves the wider registers (xgetbv).
-            match name {
-                "sse" => is_x86_feature_detected!("sse"),
-                "sse2" => is_x86_feature_detected!("sse2"),
-                "sse3" => is_x86_feature_detected!("sse3"),
-                "ssse3" => is_x86_feature_detected!("ssse3"),
-                "sse4.1" => is_x86_feature_detected!("sse4.1"),
-                "sse4.2" => is_x86_feature_detected!("sse4.2"),
-                "sse4a" => is_x86_feature_detected!("sse4a"),
-                "popcnt" => is_x86_feature_detected!("popcnt"),
-                "cx16" => is_x86_feature_detected!("cmpxchg16b"),
-                "lzcnt" => is_x86_feature_detected!("lzcnt"),
-                "movbe" => is_x86_feature_detected!("movbe"),
-                "avx" => is_x86_feature_detected!("avx"),
-                "avx2" => is_x86_feature_detected!("avx2"),
-                "fma" => is_x86_feature_detected!("fma"),
-                "f16c" => is_x86_feature_detected!("f16c"),
-                "bmi" => is_x86_feature_detected!("bmi1"),
-                "bmi2" => is_x86_feature_detected!("bmi2"),
-                "xsave" => is_x86_feature_detected!("xsave"),
-                "xsaveopt" => is_x86_feature_detected!("xsaveopt"),
-                "xsavec" => is_x86_feature_detected!("xsavec"),
-                "xsaves" => is_x86_feature_detected!("xsaves"),
-                "rdrnd" => is_x86_feature_detected!("rdrand"),
-                "rdseed" => is_x86_feature_detected!("rdseed"),
-                "adx" => is_x86_feature_detected!("adx"),
-                "aes" => is_x86_feature_detected!("aes"),
-                "pclmul" => is_x86_feature_detected!("pclmulqdq"),
-                "sha" => is_x86_feature_detected!("sha"),
-                "fxsr" => is_x86_feature_detected!("fxsr"),
-                "avx512f" => is_x86_feature_detected!("avx512f"),
-                "avx512cd" => is_x86_feature_detected!("avx512cd"),
-                "avx512dq" => is_x86_feature_detected!("avx512dq"),
-                "avx512bw" => is_x86_feature_detected!("avx512bw"),
-                "avx512vl" => is_x86_feature_detected!("avx512vl"),
-                "avx512vnni" => is_x86_feature_detected!("avx512vnni"),
-                "avx512bf16" => is_x86_feature_detected!("avx512bf16"),
-                "avx512ifma" => is_x86_feature_detected!("avx512ifma"),
-                "avx512vbmi" => is_x86_feature_detected!("avx512vbmi"),
-                "avx512vbmi2" => is_x86_feature_detected!("avx512vbmi2"),
-                "avx512bitalg" => is_x86_feature_detected!("avx512bitalg"),
-                "avx512vpopcntdq" => is_x86_feature_detected!("avx512vpopcntdq"),
-                "vaes" => is_x86_feature_detected!("vaes"),
-                "vpclmulqdq" => is_x86_feature_detected!("vpclmulqdq"),
-                "gfni" => is_x86_feature_detected!("gfni"),
-                "avxvnni" => is_x86_feature_detected!("avxvnni"),
-                // Not in std's list: read cpuid leaf 0x8000_0001 ecx directly.
-                "sahf" => extended_ecx() & 1 != 0,
-                "prfchw" => extended_ecx() >> 8 & 1 != 0,
-                _ => false,
-            }
+        // cpuid exists on every x86_64 CPU (safe to call since Rust 1.87).
+        let cpuid = |leaf: u32, subleaf: u32| {
+            let r = __cpuid_count(leaf, subleaf);
+            [r.eax, r.ebx, r.ecx, r.edx]
         };
-        let names = super::X86_FEATURES.iter().copied().filter(|f| have(f));
-        let features =
-            super::mask_of(super::X86_FEATURES, names).expect("names come from the list");
+        let osxsave = cpuid(1, 0)[2] >> 27 & 1 == 1;
+        let xcr0 = osxsave.then(|| {
+            let (lo, hi): (u32, u32);
+            // SAFETY: xgetbv exists when cpuid says the OS enabled XSAVE (OSXSAVE), checked
+            // above; it reads XCR0 and nothing else.
+            unsafe {
+                std::arch::asm!("xgetbv", in("ecx") 0, out("eax") lo, out("edx") hi,
+                    options(nomem, nostack, preserves_flags));
+            }
+            (hi as u64) << 32 | lo as u64
+        });
+        let names = x86_features(&cpuid, xcr0);
+        let features = super::mask_of(super::X86_FEATURES, names.iter().copied())
+            .expect("detection names come from the list");
         HostCpu {
-            name: cpu_name(),
+            name: cpu_name(&names),
             features,
         }
     }
 
-    fn extended_ecx() -> u32 {
-        // Leaf 0x8000_0000 says how far the extended leaves go.
-        if __cpuid(0x8000_0000).eax < 0x8000_0001 {
-            return 0;
+    /// LLVM's name for this CPU (`sys::getHostCPUName`), "generic" when it has none.
+    fn cpu_name(features: &[&str]) -> String {
+        let (l0, sig) = (__cpuid(0), __cpuid(1).eax);
+        if l0.eax < 1 {
+            return "generic".into();
         }
-        __cpuid(0x8000_0001).ecx
-    }
-
-    /// LLVM's name for this CPU from its cpuid family and model (as LLVM's Host.cpp does, for the
-    /// families that matter); "generic" when unknown.
-    fn cpu_name() -> String {
-        let l0 = __cpuid(0);
         let mut vendor = Vec::with_capacity(12);
         for reg in [l0.ebx, l0.edx, l0.ecx] {
             vendor.extend_from_slice(&reg.to_le_bytes());
         }
-        let sig = __cpuid(1).eax;
-        let base_family = (sig >> 8) & 0xf;
-        let family = if base_family == 0xf {
-            base_family + ((sig >> 20) & 0xff)
-        } else {
-            base_family
-        };
-        let model = ((sig >> 4) & 0xf)
-            | if base_family >= 6 {
-                ((sig >> 16) & 0xf) << 4
-            } else {
-                0
-            };
-        let name = match (&vendor[..], family, model) {
-            (b"GenuineIntel", 6, 0x2a | 0x2d) => "sandybridge",
-            (b"GenuineIntel", 6, 0x3a | 0x3e) => "ivybridge",
-            (b"GenuineIntel", 6, 0x3c | 0x3f | 0x45 | 0x46) => "haswell",
-            (b"GenuineIntel", 6, 0x3d | 0x47 | 0x4f | 0x56) => "broadwell",
-            (b"GenuineIntel", 6, 0x4e | 0x5e | 0x8e | 0x9e | 0xa5 | 0xa6) => "skylake",
-            (b"GenuineIntel", 6, 0x55) => "skylake-avx512",
-            (b"GenuineIntel", 6, 0x6a | 0x6c) => "icelake-server",
-            (b"GenuineIntel", 6, 0x7d | 0x7e) => "icelake-client",
-            (b"GenuineIntel", 6, 0x8c | 0x8d) => "tigerlake",
-            (b"GenuineIntel", 6, 0x8f) => "sapphirerapids",
-            (b"GenuineIntel", 6, 0x97 | 0x9a | 0xb7 | 0xba | 0xbf) => "alderlake",
-            (b"AuthenticAMD", 0x15, 0x00..=0x0f) => "bdver1",
-            (b"AuthenticAMD", 0x15, 0x10..=0x1f) => "bdver2",
-            (b"AuthenticAMD", 0x15, 0x30..=0x3f) => "bdver3",
-            (b"AuthenticAMD", 0x15, 0x60..=0x7f) => "bdver4",
-            (b"AuthenticAMD", 0x17, 0x00..=0x2f) => "znver1",
-            (b"AuthenticAMD", 0x17, _) => "znver2",
-            // LLVM 14 knows no later Zen: newer families are at least znver3.
-            (b"AuthenticAMD", 0x19.., _) => "znver3",
-            _ => "generic",
-        };
-        name.to_string()
+        let (family, model) = x86_family_model(sig);
+        x86_cpu_name(&vendor, family, model, &|f| features.contains(&f))
+            .unwrap_or("generic")
+            .to_string()
     }
 }
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64 {
+    use crate::host_features::AARCH64_DETECTION;
     use crate::select::HostCpu;
+
+    // Bits of AT_HWCAP2 (Linux, arch/arm64/include/uapi/asm/hwcap.h).
+    const HWCAP2_SME: u64 = 1 << 23;
+    const HWCAP2_SME_I16I64: u64 = 1 << 24;
+    const HWCAP2_SME_F64F64: u64 = 1 << 25;
+    const HWCAP2_CSSC: u64 = 1 << 34;
+    const HWCAP2_SME2: u64 = 1 << 37;
+
+    fn hwcap2(bit: u64) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: getauxval reads the process's auxiliary vector; no memory is passed.
+            (unsafe { libc::getauxval(libc::AT_HWCAP2) } as u64) & bit != 0
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = bit;
+            false
+        }
+    }
 
     pub fn detect() -> HostCpu {
         use std::arch::is_aarch64_feature_detected as has;
-        let have = |name: &str| -> bool {
+        // The macro takes literals only: one arm per name of AARCH64_DETECTION.
+        let kernel_has = |name: &str| -> bool {
             match name {
                 "neon" => has!("neon"),
-                "fp-armv8" => has!("fp"),
+                "fp" => has!("fp"),
                 "crc" => has!("crc"),
                 "lse" => has!("lse"),
+                "lse2" => has!("lse2"),
                 "rdm" => has!("rdm"),
-                "fullfp16" => has!("fp16"),
+                "fp16" => has!("fp16"),
                 "dotprod" => has!("dotprod"),
                 "rcpc" => has!("rcpc"),
+                "rcpc2" => has!("rcpc2"),
                 "sve" => has!("sve"),
                 "sve2" => has!("sve2"),
+                "sve2-bitperm" => has!("sve2-bitperm"),
                 "aes" => has!("aes"),
                 "sha2" => has!("sha2"),
                 "sha3" => has!("sha3"),
                 "sm4" => has!("sm4"),
-                "fp16fml" => has!("fhm"),
+                "fhm" => has!("fhm"),
                 "jsconv" => has!("jsconv"),
-                "complxnum" => has!("fcma"),
+                "fcma" => has!("fcma"),
                 "i8mm" => has!("i8mm"),
                 "bf16" => has!("bf16"),
+                "paca" => has!("paca"),
+                "frintts" => has!("frintts"),
+                // Not yet stable in std's detection: the kernel's HWCAP2 word directly.
+                "cssc" => hwcap2(HWCAP2_CSSC),
+                "sme" => hwcap2(HWCAP2_SME),
+                "sme2" => hwcap2(HWCAP2_SME2),
+                "sme-f64f64" => hwcap2(HWCAP2_SME_F64F64),
+                "sme-i16i64" => hwcap2(HWCAP2_SME_I16I64),
                 _ => false,
             }
         };
-        let names = super::AARCH64_FEATURES.iter().copied().filter(|f| have(f));
+        let names = AARCH64_DETECTION
+            .iter()
+            .filter(|(_, kernel)| kernel_has(kernel))
+            .map(|(llvm, _)| *llvm);
         let features =
             super::mask_of(super::AARCH64_FEATURES, names).expect("names come from the list");
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         HostCpu {
-            name: "generic".into(),
+            name: crate::host_names::aarch64_cpu_name_from_cpuinfo(&cpuinfo)
+                .unwrap_or("generic")
+                .to_string(),
             features,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_feature_has_a_detection_rule() {
+        use crate::host_features::{AARCH64_DETECTION, X86_CPUID_BITS, X86_DERIVED};
+        let x86: Vec<&str> = X86_CPUID_BITS
+            .iter()
+            .map(|b| b.feature)
+            .chain(X86_DERIVED.iter().map(|(f, _)| *f))
+            .collect();
+        for f in X86_FEATURES {
+            assert!(x86.contains(f), "x86 feature {f} has no cpuid rule");
+        }
+        assert_eq!(
+            x86.len(),
+            X86_FEATURES.len(),
+            "a rule for a feature not in the list"
+        );
+        for f in AARCH64_FEATURES {
+            assert!(
+                AARCH64_DETECTION.iter().any(|(llvm, _)| llvm == f),
+                "aarch64 feature {f} has no HWCAP rule"
+            );
+        }
+        assert_eq!(AARCH64_DETECTION.len(), AARCH64_FEATURES.len());
+    }
+
+    #[test]
+    fn no_feature_is_both_listed_and_not_versioned() {
+        for (list, skipped) in [
+            (X86_FEATURES, X86_NOT_VERSIONED),
+            (AARCH64_FEATURES, AARCH64_NOT_VERSIONED),
+        ] {
+            for (f, _) in skipped {
+                assert!(!list.contains(f), "{f} is both versioned and not");
+            }
+            let mut sorted = list.to_vec();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), list.len(), "a feature is listed twice");
         }
     }
 }

@@ -11,6 +11,8 @@ mod error;
 pub mod features;
 mod file;
 pub mod format;
+pub mod host_features;
+pub mod host_names;
 mod image;
 pub mod meta;
 mod method_table;

@@ -48,6 +48,12 @@ pub enum CpuTargetError {
     },
     #[error("--cpu-target: {count} targets; at most {MAX_TARGETS} are supported (clone sets are 64-bit sets)")]
     TooMany { count: usize },
+    #[error("--cpu-target: `{cpu}` for {triple} implies {features}, which the image's feature list cannot record (the loader could not check a host for it)")]
+    Unrepresentable {
+        cpu: String,
+        triple: String,
+        features: String,
+    },
     #[error("--cpu-target: LLVM has no target for {0}")]
     NoLlvmTarget(String),
 }
@@ -136,6 +142,7 @@ impl CpuTarget {
                 });
             }
         }
+        check_representable(triple, self, list)?;
         let enabled = resolve_with_llvm(triple, &self.cpu, &self.llvm_features(), list)?;
         let names: Vec<&str> = list
             .iter()
@@ -149,6 +156,33 @@ impl CpuTarget {
             vector_bits: vector_bits(&mask, triple),
             mask,
             target: self.clone(),
+        })
+    }
+}
+
+/// Refuses a target whose CPU and features imply an instruction-set feature that `list`
+/// (the versioned feature list) cannot record and that is not known to need no check: the
+/// loader could not tell whether a host has it.
+fn check_representable(
+    triple: &str,
+    target: &CpuTarget,
+    list: &[&str],
+) -> Result<(), CpuTargetError> {
+    let Some(implied) = llvm_isa_features(triple, &target.cpu, &target.llvm_features()) else {
+        return Ok(()); // an unknown CPU is reported by resolve_with_llvm
+    };
+    let skipped = aotload::features::not_versioned(triple);
+    let missing: Vec<String> = implied
+        .into_iter()
+        .filter(|f| !list.contains(&f.as_str()) && !skipped.iter().any(|(n, _)| n == f))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(CpuTargetError::Unrepresentable {
+            cpu: target.cpu.clone(),
+            triple: triple.into(),
+            features: missing.join(","),
         })
     }
 }
@@ -181,6 +215,50 @@ extern "C" {
     #[cfg(test)]
     fn aotlink_shim_feature_known(triple: *const c_char, name: *const c_char) -> i32;
     fn aotlink_shim_free(p: *mut c_char);
+    #[cfg(test)]
+    fn aotlink_shim_cpu_names(triple: *const c_char) -> *mut c_char;
+    fn aotlink_shim_isa_features(
+        triple: *const c_char,
+        cpu: *const c_char,
+        features: *const c_char,
+    ) -> *mut c_char;
+}
+
+/// Takes a comma-separated list the shim allocated.
+fn shim_list(p: *mut c_char) -> Option<Vec<String>> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated string from strdup, freed once, right after the copy.
+    let text = unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned();
+    unsafe { aotlink_shim_free(p) };
+    Some(
+        text.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Every CPU name LLVM knows for `triple` (empty when LLVM has no target for it).
+#[cfg(test)]
+pub fn llvm_cpu_names(triple: &str) -> Vec<String> {
+    crate::dump::init_llvm_targets();
+    let t = CString::new(triple).expect("no NUL in triples");
+    // SAFETY: a valid C string in; the shim returns an allocated list or NULL.
+    shim_list(unsafe { aotlink_shim_cpu_names(t.as_ptr()) }).unwrap_or_default()
+}
+
+/// The instruction-set features LLVM enables for `cpu` with `features` (no tuning
+/// features); `None` for an unknown CPU or triple.
+pub fn llvm_isa_features(triple: &str, cpu: &str, features: &str) -> Option<Vec<String>> {
+    crate::dump::init_llvm_targets();
+    let c = |s: &str| CString::new(s).expect("no NUL in target names");
+    let (t, p, f) = (c(triple), c(cpu), c(features));
+    // SAFETY: valid C strings in; the shim returns an allocated list or NULL.
+    shim_list(unsafe { aotlink_shim_isa_features(t.as_ptr(), p.as_ptr(), f.as_ptr()) })
 }
 
 fn resolve_with_llvm(
@@ -259,6 +337,74 @@ fn llvm_knows_feature(triple: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The feature lists of aotload against LLVM: every instruction-set feature any CPU LLVM
+    /// knows implies is either versioned or listed as not needing a check, with a reason.
+    #[test]
+    fn feature_lists_cover_every_feature_llvm_cpus_imply() {
+        for triple in [X86, ARM] {
+            let list = feature_list(triple);
+            let skipped = aotload::features::not_versioned(triple);
+            let cpus = llvm_cpu_names(triple);
+            assert!(
+                cpus.len() > 50,
+                "LLVM lists only {} CPUs for {triple}",
+                cpus.len()
+            );
+            let mut unknown = std::collections::BTreeMap::<String, String>::new();
+            for cpu in &cpus {
+                for f in llvm_isa_features(triple, cpu, "").unwrap() {
+                    if !list.contains(&f.as_str()) && !skipped.iter().any(|(n, _)| *n == f) {
+                        unknown.entry(f).or_insert_with(|| cpu.clone());
+                    }
+                }
+            }
+            assert!(
+                unknown.is_empty(),
+                "{triple}: LLVM CPUs imply features aotload's lists lack (feature: a CPU): {unknown:?}"
+            );
+        }
+    }
+
+    /// Every name the loader can give a host CPU is one LLVM 19 knows, so a stale table fails
+    /// here rather than naming a CPU no target can match.
+    #[test]
+    fn host_cpu_names_are_llvm_cpu_names() {
+        for (triple, names) in [
+            (X86, aotload::host_names::X86_HOST_NAMES),
+            (ARM, aotload::host_names::AARCH64_HOST_NAMES),
+        ] {
+            let llvm = llvm_cpu_names(triple);
+            for name in names {
+                assert!(
+                    llvm.iter().any(|n| n == name),
+                    "{triple}: LLVM has no CPU `{name}`"
+                );
+            }
+        }
+        // The features the x86 naming rules ask about are features the loader detects.
+        for f in aotload::host_names::X86_NAME_FEATURES {
+            assert!(
+                feature_list(X86).contains(f),
+                "naming asks for undetected {f}"
+            );
+        }
+    }
+
+    #[test]
+    fn targets_implying_unrepresentable_features_are_refused() {
+        let target = CpuTarget::parse_list("generic;sapphirerapids").unwrap()[1].clone();
+        assert!(target.resolve(X86).is_ok());
+        // A list without AMX cannot record what sapphirerapids implies.
+        let without_amx: Vec<&str> = feature_list(X86)
+            .iter()
+            .copied()
+            .filter(|f| !f.starts_with("amx-"))
+            .collect();
+        let err = check_representable(X86, &target, &without_amx).unwrap_err();
+        assert!(err.to_string().contains("amx-tile"), "{err}");
+        assert!(!err.to_string().contains("avx512f"), "{err}");
+    }
 
     const X86: &str = "x86_64-unknown-linux-gnu";
     const ARM: &str = "aarch64-unknown-linux-gnu";

@@ -27,6 +27,24 @@ fn cpuinfo_name(llvm: &str) -> &str {
         "avx512bitalg" => "avx512_bitalg",
         "avx512vpopcntdq" => "avx512_vpopcntdq",
         "avxvnni" => "avx_vnni",
+        "x87" => "fpu",
+        "64bit" => "lm",
+        "crc32" => "sse4_2",
+        "evex512" => "avx512f",
+        "avx512fp16" => "avx512_fp16",
+        "avx512vp2intersect" => "avx512_vp2intersect",
+        "amx-tile" => "amx_tile",
+        "amx-int8" => "amx_int8",
+        "amx-bf16" => "amx_bf16",
+        "amx-fp16" => "amx_fp16",
+        "avxifma" => "avx_ifma",
+        "avxvnniint8" => "avx_vnni_int8",
+        "avxneconvert" => "avx_ne_convert",
+        "shstk" => "user_shstk",
+        "kl" | "widekl" | "avxvnniint16" | "prefetchi" | "usermsr" | "sha512" | "sm3" | "sm4"
+        | "amx-complex" | "hreset" | "cmpccxadd" | "uintr" | "pconfig" | "tsxldtrk" => {
+            "(not in /proc/cpuinfo)"
+        }
         other => other,
     }
 }
@@ -130,7 +148,8 @@ fn cpu_features(names: &[&str]) -> Vec<u64> {
 }
 
 const NEHALEM: &[&str] = &[
-    "fxsr", "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cx16", "sahf",
+    "x87", "cx8", "cmov", "mmx", "64bit", "fxsr", "sse", "sse2", "sse3", "ssse3", "sse4.1",
+    "sse4.2", "crc32", "popcnt", "cx16", "sahf",
 ];
 const HASWELL_EXTRA: &[&str] = &[
     "pclmul", "aes", "avx", "xsave", "xsaveopt", "f16c", "rdrnd", "avx2", "fma", "bmi", "bmi2",
@@ -144,6 +163,7 @@ const SKYLAKE_AVX512_EXTRA: &[&str] = &[
     "xsaves",
     "clflushopt",
     "avx512f",
+    "evex512",
     "avx512cd",
     "avx512dq",
     "avx512bw",
@@ -212,7 +232,7 @@ fn an_avx512_host_runs_the_512_bit_target() {
     // Without the AVX-512 BW/DQ/VL subsets x86-64-v4 is out of reach; haswell remains.
     let knl_like = host(
         "generic",
-        &[NEHALEM, HASWELL_EXTRA, &["avx512f", "avx512cd"]],
+        &[NEHALEM, HASWELL_EXTRA, &["avx512f", "evex512", "avx512cd"]],
     );
     assert_eq!(chosen_name(&meta, &knl_like), "haswell");
 }
@@ -476,4 +496,56 @@ fn inspect_shows_targets_features_and_clone_counts() {
         .map(|f| f.as_str().unwrap())
         .collect();
     assert!(features.contains(&"avx2") && !features.contains(&"rdrnd"));
+}
+
+/// Targets of CPUs with AMX, AVX512-FP16 or FMA4 are refused on a host that lacks them, with
+/// the missing features named (feature list version 2 dropped them and accepted such hosts).
+#[test]
+fn a_target_implying_features_the_host_lacks_is_refused_naming_them() {
+    let dir = scratch("mv-implied");
+    for (cpu, lacking, missing) in [
+        (
+            "sapphirerapids",
+            &["amx-tile", "amx-int8", "amx-bf16"][..],
+            "amx-tile",
+        ),
+        ("sapphirerapids", &["avx512fp16"][..], "avx512fp16"),
+        ("bdver1", &["fma4", "xop"][..], "fma4"),
+    ] {
+        let image = dir.join(format!("{cpu}.so"));
+        aotlink_ok([
+            "build".as_ref(),
+            kernels_ll().as_os_str(),
+            "--export-all".as_ref(),
+            "--cpu-target".as_ref(),
+            format!("generic;{cpu}").as_ref(),
+            "-o".as_ref(),
+            image.as_os_str(),
+        ]);
+        let meta = open(&image).meta().clone();
+        let target = &meta.targets[1];
+        let names = names_of(&target.features, &meta.triple);
+        for f in lacking {
+            assert!(names.contains(f), "{cpu} should require {f}: {names:?}");
+        }
+        // A host with every feature of the target but the lacking ones.
+        let kept: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|f| !lacking.contains(f))
+            .collect();
+        let host = HostCpu {
+            name: cpu.into(),
+            features: aotload::features::mask_of(X86_FEATURES, kept).unwrap(),
+        };
+        let err = aotload::choose_target(&meta, &host, Some(cpu))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("{cpu}: host lacks")) && err.contains(missing),
+            "{err}"
+        );
+        // Without forcing, the same host falls back to generic.
+        assert_eq!(aotload::choose_target(&meta, &host, None).unwrap(), 0);
+    }
 }
