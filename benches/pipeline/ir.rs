@@ -175,10 +175,7 @@ fn write_dispatcher(ir: &mut String) {
         ir,
         "  %slot = getelementptr inbounds {table}, ptr @julia_fn_table, i64 0, i64 %idx"
     );
-    let _ = writeln!(
-        ir,
-        "  %fn = load ptr, ptr %slot, align 8"
-    );
+    let _ = writeln!(ir, "  %fn = load ptr, ptr %slot, align 8");
     let _ = writeln!(ir, "  %r = call i64 %fn(i64 %a, double %b)");
     let _ = writeln!(ir, "  ret i64 %r\n}}");
 }

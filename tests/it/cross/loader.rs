@@ -228,8 +228,7 @@ fn guest_hwcap(mut qemu: Command, program: &Path) -> u64 {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
-        .filter(|l| l.starts_with("AT_HWCAP:"))
-        .last()
+        .rfind(|l| l.starts_with("AT_HWCAP:"))
         .unwrap_or_else(|| panic!("no AT_HWCAP in LD_SHOW_AUXV output: {text}"));
     let value = line["AT_HWCAP:".len()..].trim().trim_start_matches("0x");
     u64::from_str_radix(value, 16).unwrap_or_else(|e| panic!("{line}: {e}"))
