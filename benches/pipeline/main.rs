@@ -11,7 +11,7 @@
 //! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_REPEAT` (default 3; every
 //! figure is the minimum over the repeats), `AOTLINK_BENCH_KEEP_IR=path` (also write the
 //! generated IR there) and `AOTLINK_BENCH_SECTIONS` (comma list of `emission`, `link`, `load`,
-//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`; default all). Prints one line per
+//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `lua_run`; default all). Prints one line per
 //! figure, then Markdown tables.
 //!
 //! Layout: this file reads the knobs and runs the sections in order. Each section is the module
@@ -32,6 +32,7 @@ mod ir;
 mod kernels;
 mod link;
 mod load;
+mod lua_run;
 mod multiversion;
 mod packages;
 mod per_open;
@@ -54,6 +55,7 @@ use crate::emission::{bench_emission, untimed_archive};
 use crate::ir::{generate_ir, TRIPLE};
 use crate::link::bench_link;
 use crate::load::bench_load;
+use crate::lua_run::bench_lua_run;
 use crate::multiversion::bench_multiversion;
 use crate::report::Table;
 use crate::size::bench_size;
@@ -83,6 +85,7 @@ const SECTIONS: &[&str] = &[
     "cross",
     "validate",
     "vs_clang",
+    "lua_run",
 ];
 
 struct Config {
@@ -185,6 +188,9 @@ fn run() -> Result<()> {
     }
     if config.runs("vs_clang") {
         bench_vs_clang(&config, &ir, scratch.path(), &mut table)?;
+    }
+    if config.runs("lua_run") {
+        bench_lua_run(scratch.path(), &mut table)?;
     }
     println!();
     table.others_cpu_percent = print_other_cpu_use(cpu_start, start.elapsed());

@@ -425,7 +425,7 @@ fn excerpt(stderr: &str) -> String {
 }
 
 /// Lua's library sources compiled to bitcode in `dir` (untimed), one file per source, sorted.
-fn lua_bitcode(clang: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn lua_bitcode(clang: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let sources = lua_library_sources(&lua_source_dir()?)?;
     if sources.len() < 25 {
         bail!("found only {} Lua sources", sources.len());

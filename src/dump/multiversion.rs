@@ -10,7 +10,9 @@
 //!   addresses compare equal everywhere and a plain dlopen runs the base version.
 //!
 //! Calls between functions with the same clone set stay direct (version `k` calls version `k`):
-//! whatever target the loader picks, it picks matching versions of both.
+//! whatever target the loader picks, it picks matching versions of both. Other direct calls
+//! to a function with versions load its slot and call what it holds, which is what the thunk
+//! would do, one jump earlier.
 //!
 //! A *pinned* function (wide vectors in its signature, see `annotate.rs`) keeps its name for
 //! its base version and gets no thunk or slot; version `k` of any caller calls its version
@@ -21,6 +23,7 @@ use std::ffi::CString;
 
 use inkwell::module::Module;
 use llvm_sys::core::*;
+use llvm_sys::prelude::LLVMValueRef;
 use llvm_sys::{LLVMLinkage, LLVMVisibility};
 
 use super::annotate::CloneSets;
@@ -106,6 +109,12 @@ pub fn multiversion(
                 }
             } else if t != 0 && sets.pinned(&callee_name) >> t & 1 == 1 {
                 clone_name(&callee_name, t)
+            } else if sets.dispatched(&callee_name) != 0 {
+                // Which version runs depends on the target the loader picks: call through
+                // the slot it fills, without the detour through the thunk.
+                let slot = slot_named(module, &slot_name(&callee_name));
+                ir::call_through_slot(call, slot);
+                continue;
             } else {
                 continue;
             };
@@ -144,6 +153,23 @@ fn make_thunk(module: &Module, f: Global, name: &str) -> Global {
 
         ir::fill_thunk_body(thunk, slot);
         thunk
+    }
+}
+
+/// The dispatch slot `name` of the module, or a hidden declaration of it (another shard
+/// defines it).
+fn slot_named(module: &Module, name: &str) -> LLVMValueRef {
+    let cname = CString::new(name).expect("LLVM names have no NUL");
+    unsafe {
+        let m = module.as_mut_ptr();
+        let existing = LLVMGetNamedGlobal(m, cname.as_ptr());
+        if !existing.is_null() {
+            return existing;
+        }
+        let ctx = LLVMGetModuleContext(m);
+        let slot = LLVMAddGlobal(m, LLVMPointerTypeInContext(ctx, 0), cname.as_ptr());
+        LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
+        slot
     }
 }
 

@@ -114,6 +114,25 @@ pub fn set_callee(inst: LLVMValueRef, callee: Global) {
     }
 }
 
+/// Makes call `inst` call the function whose address global `slot` holds, loaded right
+/// before the call (the call keeps its function type, attributes and calling convention).
+pub fn call_through_slot(inst: LLVMValueRef, slot: LLVMValueRef) {
+    unsafe {
+        let ctx = LLVMGetTypeContext(LLVMTypeOf(inst));
+        let builder = LLVMCreateBuilderInContext(ctx);
+        LLVMPositionBuilderBefore(builder, inst);
+        let target = LLVMBuildLoad2(
+            builder,
+            LLVMPointerTypeInContext(ctx, 0),
+            slot,
+            c"target".as_ptr(),
+        );
+        LLVMDisposeBuilder(builder);
+        let last = LLVMGetNumOperands(inst) - 1;
+        LLVMSetOperand(inst, last as u32, target);
+    }
+}
+
 extern "C" {
     fn aotlink_shim_delete_body(f: LLVMValueRef);
     fn aotlink_shim_clone_function(

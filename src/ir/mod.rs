@@ -15,7 +15,7 @@ use llvm_sys::prelude::*;
 use llvm_sys::{LLVMLinkage, LLVMVisibility};
 
 pub use analysis::BodyTraits;
-pub use edit::{clone_function, fill_thunk_body, set_callee};
+pub use edit::{call_through_slot, clone_function, fill_thunk_body, set_callee};
 
 /// A function, global variable or alias of a module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

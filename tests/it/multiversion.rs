@@ -549,3 +549,95 @@ fn a_target_implying_features_the_host_lacks_is_refused_naming_them() {
         assert_eq!(aotload::choose_target(&meta, &host, None).unwrap(), 0);
     }
 }
+
+/// A function without versions (varargs: no thunk can forward it) calls a versioned one
+/// through the dispatch slot directly, not through the thunk, and the result is what gcc
+/// computes.
+#[test]
+fn single_version_callers_call_through_the_slot() {
+    let dir = scratch("mv-slot-calls");
+    let c = dir.join("calls.c");
+    std::fs::write(
+        &c,
+        "#include <stdarg.h>\n\
+         __attribute__((noinline)) long sum_to(long n) { long s = 0; for (long i = 0; i < n; i++) s += i * i; return s; }\n\
+         long sum_args(int n, ...) { va_list ap; va_start(ap, n); long s = 0;\n\
+           for (int i = 0; i < n; i++) s += sum_to(va_arg(ap, long)); va_end(ap); return s; }\n\
+         long entry(long a) { return sum_args(3, a, a + 1, a * 2); }\n",
+    )
+    .unwrap();
+    let ll = dir.join("calls.ll");
+    let status = std::process::Command::new(CLANG)
+        .args(IR_FLAGS)
+        .arg("-S")
+        .arg(&c)
+        .arg("-o")
+        .arg(&ll)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let archive = dir.join("calls.a");
+    aotlink_ok([
+        "dump".as_ref(),
+        ll.as_os_str(),
+        "--shards".as_ref(),
+        "1".as_ref(),
+        "--emit".as_ref(),
+        "obj,asm".as_ref(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let bytes = std::fs::read(dir.join("calls.s.a")).unwrap();
+    let ar = object::read::archive::ArchiveFile::parse(&*bytes).unwrap();
+    let shard = ar
+        .members()
+        .map(|m| m.unwrap())
+        .find(|m| m.name() == b"shard_0.s")
+        .unwrap();
+    let asm = String::from_utf8(shard.data(&*bytes).unwrap().to_vec()).unwrap();
+    let caller = function_asm(&asm, "sum_args");
+    assert!(
+        caller.contains("*sum_to.aotlink.slot(%rip)"),
+        "sum_args should call through the slot: {caller}"
+    );
+    assert!(!caller.contains("call\tsum_to\n") && !caller.contains("callq\tsum_to\n"));
+    // And it computes what gcc's build computes, on every target this CPU runs.
+    let image = dir.join("calls.so");
+    aotlink_ok([
+        "pkg".as_ref(),
+        archive.as_os_str(),
+        "-o".as_ref(),
+        image.as_os_str(),
+    ]);
+    let reference = dir.join("libcalls-gcc.so");
+    let status = std::process::Command::new("gcc")
+        .args(["-O2", "-fPIC", "-shared", "-o"])
+        .arg(&reference)
+        .arg(&c)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // SAFETY: gcc's build of the same C.
+    let lib = unsafe { libloading::Library::new(&reference) }.unwrap();
+    let expected: extern "C" fn(i64) -> i64 = unsafe { *lib.get(b"entry").unwrap() };
+    let host = HostCpu::detect();
+    let meta = open(&image).meta().clone();
+    for target in meta.targets.iter().filter(|t| {
+        aotload::features::missing(&t.features, &host.features)
+            .iter()
+            .all(|w| *w == 0)
+    }) {
+        let copy = dir.join(format!("calls-{}.so", target.name));
+        std::fs::copy(&image, &copy).unwrap();
+        let options = LoadOptions {
+            target: Some(target.name.clone()),
+            ..Default::default()
+        };
+        let loaded = Image::open(&copy, &options).unwrap();
+        let entry: extern "C" fn(i64) -> i64 =
+            unsafe { std::mem::transmute(loaded.lookup("entry").unwrap()) };
+        for a in [0, 1, 17, 1000] {
+            assert_eq!(entry(a), expected(a), "{}: entry({a})", target.name);
+        }
+    }
+}
