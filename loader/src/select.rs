@@ -12,9 +12,11 @@ pub struct HostCpu {
 }
 
 impl HostCpu {
-    /// The CPU this process runs on.
+    /// The CPU this process runs on, detected once per process (cpuid traps to the
+    /// hypervisor in a VM, and the answer does not change).
     pub fn detect() -> HostCpu {
-        crate::features::detect_host()
+        static HOST: std::sync::OnceLock<HostCpu> = std::sync::OnceLock::new();
+        HOST.get_or_init(crate::features::detect_host).clone()
     }
 
     fn has_all(&self, required: &[u64]) -> bool {
