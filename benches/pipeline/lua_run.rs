@@ -21,6 +21,16 @@ use crate::vs_clang::lua_bitcode;
 
 const AOTLINK: &str = env!("CARGO_BIN_EXE_aotlink");
 const SCRIPT: &str = include_str!("lua_run.lua");
+/// The Lua C API functions [`Lua`] holds.
+const LUA_API: [&str; 7] = [
+    "luaL_newstate",
+    "luaL_openlibs",
+    "luaL_loadstring",
+    "lua_pcallk",
+    "lua_getglobal",
+    "lua_tolstring",
+    "lua_close",
+];
 /// Paired runs: every variant runs once per round.
 const ROUNDS: usize = 7;
 
@@ -108,18 +118,10 @@ fn open_image(path: &Path, target: Option<&str>, label: &str) -> Result<Lua> {
     let image = aotload::Image::open(path, &options)
         .with_context(|| format!("cannot open {}", path.display()))?;
     let label = format!("{label} (runs {})", image.target_name());
-    let lookups: Vec<(String, Option<*const c_void>)> = [
-        "luaL_newstate",
-        "luaL_openlibs",
-        "luaL_loadstring",
-        "lua_pcallk",
-        "lua_getglobal",
-        "lua_tolstring",
-        "lua_close",
-    ]
-    .iter()
-    .map(|n| (n.to_string(), image.lookup(n)))
-    .collect();
+    let lookups: Vec<(String, Option<*const c_void>)> = LUA_API
+        .iter()
+        .map(|n| (n.to_string(), image.lookup(n)))
+        .collect();
     Lua::from_lookup(label, Box::new(image), |name| {
         lookups
             .iter()
@@ -132,24 +134,16 @@ fn open_library(path: &Path, label: &str) -> Result<Lua> {
     // SAFETY: clang's build of Lua; its initializers are Lua's own.
     let library = unsafe { libloading::Library::new(path) }
         .with_context(|| format!("cannot load {}", path.display()))?;
-    let pointers: Vec<(String, Option<*const c_void>)> = [
-        "luaL_newstate",
-        "luaL_openlibs",
-        "luaL_loadstring",
-        "lua_pcallk",
-        "lua_getglobal",
-        "lua_tolstring",
-        "lua_close",
-    ]
-    .iter()
-    .map(|n| {
-        // SAFETY: looking a symbol up; the pointer is used with its C type only.
-        let p = unsafe { library.get::<*const c_void>(n.as_bytes()) }
-            .ok()
-            .map(|s| *s);
-        (n.to_string(), p)
-    })
-    .collect();
+    let pointers: Vec<(String, Option<*const c_void>)> = LUA_API
+        .iter()
+        .map(|n| {
+            // SAFETY: looking a symbol up; the pointer is used with its C type only.
+            let p = unsafe { library.get::<*const c_void>(n.as_bytes()) }
+                .ok()
+                .map(|s| *s);
+            (n.to_string(), p)
+        })
+        .collect();
     Lua::from_lookup(label.to_string(), Box::new(library), |name| {
         pointers
             .iter()

@@ -383,3 +383,46 @@ pub fn aotload_c_library_dir() -> &'static Path {
         dir
     })
 }
+
+/// `aotlink dump IR --shards 1 --emit EMIT -o ARCHIVE` (EMIT includes `asm`), and the one
+/// shard's assembly from the `.s.a` archive written beside ARCHIVE.
+pub fn one_shard_asm(ir: &Path, archive: &Path, emit: &str) -> String {
+    aotlink_ok([
+        "dump".as_ref(),
+        ir.as_os_str(),
+        "--shards".as_ref(),
+        "1".as_ref(),
+        "--emit".as_ref(),
+        emit.as_ref(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let asm_archive = archive.with_extension("s.a");
+    let bytes = std::fs::read(&asm_archive).unwrap();
+    let ar = object::read::archive::ArchiveFile::parse(&*bytes).unwrap();
+    let shard = ar
+        .members()
+        .map(|m| m.unwrap())
+        .find(|m| m.name() == b"shard_0.s")
+        .unwrap_or_else(|| panic!("no shard_0.s in {}", asm_archive.display()));
+    String::from_utf8(shard.data(&*bytes).unwrap().to_vec()).unwrap()
+}
+
+/// The assembly of function `name` in `asm`, up to its end label.
+pub fn function_asm<'a>(asm: &'a str, name: &str) -> &'a str {
+    let start = asm
+        .find(&format!("\n{name}:"))
+        .unwrap_or_else(|| panic!("no function {name}"));
+    let end = asm[start..]
+        .find(".Lfunc_end")
+        .map_or(asm.len(), |e| start + e);
+    &asm[start..end]
+}
+
+/// Whether this CPU has every feature `target` needs.
+pub fn host_runs(target: &aotload::meta::TargetRecord) -> bool {
+    let host = aotload::HostCpu::detect();
+    aotload::features::missing(&target.features, &host.features)
+        .iter()
+        .all(|w| *w == 0)
+}

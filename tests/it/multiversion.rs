@@ -369,38 +369,11 @@ fn a_host_missing_base_features_gets_the_error_and_nothing_runs() {
 }
 
 /// The assembly of function `name` in an assembly archive member.
-pub fn function_asm<'a>(asm: &'a str, name: &str) -> &'a str {
-    let start = asm
-        .find(&format!("\n{name}:"))
-        .unwrap_or_else(|| panic!("no function {name}"));
-    let end = asm[start..]
-        .find(".Lfunc_end")
-        .map_or(asm.len(), |e| start + e);
-    &asm[start..end]
-}
 
 #[test]
 fn wide_vector_targets_get_wide_vector_code() {
     let dir = scratch("mv-asm");
-    let archive = dir.join("k.a");
-    aotlink_ok([
-        "dump".as_ref(),
-        kernels_ll().as_os_str(),
-        "--shards".as_ref(),
-        "1".as_ref(),
-        "--emit".as_ref(),
-        "asm".as_ref(),
-        "-o".as_ref(),
-        archive.as_os_str(),
-    ]);
-    let bytes = std::fs::read(dir.join("k.s.a")).unwrap();
-    let ar = object::read::archive::ArchiveFile::parse(&*bytes).unwrap();
-    let shard = ar
-        .members()
-        .map(|m| m.unwrap())
-        .find(|m| m.name() == b"shard_0.s")
-        .unwrap();
-    let asm = String::from_utf8(shard.data(&*bytes).unwrap().to_vec()).unwrap();
+    let asm = one_shard_asm(kernels_ll(), &dir.join("k.a"), "asm");
     // targets: 0 generic, 1 sandybridge, 2 haswell, 3 x86-64-v4
     for kernel in ["saxpy_checksum", "i32_sum"] {
         let base = function_asm(&asm, &format!("{kernel}.aotlink.base"));
@@ -577,24 +550,7 @@ fn single_version_callers_call_through_the_slot() {
         .unwrap();
     assert!(status.success());
     let archive = dir.join("calls.a");
-    aotlink_ok([
-        "dump".as_ref(),
-        ll.as_os_str(),
-        "--shards".as_ref(),
-        "1".as_ref(),
-        "--emit".as_ref(),
-        "obj,asm".as_ref(),
-        "-o".as_ref(),
-        archive.as_os_str(),
-    ]);
-    let bytes = std::fs::read(dir.join("calls.s.a")).unwrap();
-    let ar = object::read::archive::ArchiveFile::parse(&*bytes).unwrap();
-    let shard = ar
-        .members()
-        .map(|m| m.unwrap())
-        .find(|m| m.name() == b"shard_0.s")
-        .unwrap();
-    let asm = String::from_utf8(shard.data(&*bytes).unwrap().to_vec()).unwrap();
+    let asm = one_shard_asm(&ll, &archive, "obj,asm");
     let caller = function_asm(&asm, "sum_args");
     assert!(
         caller.contains("*sum_to.aotlink.slot(%rip)"),
@@ -620,13 +576,8 @@ fn single_version_callers_call_through_the_slot() {
     // SAFETY: gcc's build of the same C.
     let lib = unsafe { libloading::Library::new(&reference) }.unwrap();
     let expected: extern "C" fn(i64) -> i64 = unsafe { *lib.get(b"entry").unwrap() };
-    let host = HostCpu::detect();
     let meta = open(&image).meta().clone();
-    for target in meta.targets.iter().filter(|t| {
-        aotload::features::missing(&t.features, &host.features)
-            .iter()
-            .all(|w| *w == 0)
-    }) {
+    for target in meta.targets.iter().filter(|t| host_runs(t)) {
         let copy = dir.join(format!("calls-{}.so", target.name));
         std::fs::copy(&image, &copy).unwrap();
         let options = LoadOptions {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use aotload::{HostCpu, Image, LoadOptions, MethodTable};
+use aotload::{Image, LoadOptions, MethodTable};
 
 use crate::common::*;
 
@@ -110,16 +110,11 @@ fn fixtures() -> &'static Fixtures {
 /// The image's targets this CPU runs, each with its own copy of the file (so each open has
 /// its own dispatch slots).
 fn usable_targets(image: &Path, dir: &Path) -> Vec<(String, PathBuf)> {
-    let host = HostCpu::detect();
     let meta = open(image).meta().clone();
     let usable: Vec<(String, PathBuf)> = meta
         .targets
         .iter()
-        .filter(|t| {
-            aotload::features::missing(&t.features, &host.features)
-                .iter()
-                .all(|w| *w == 0)
-        })
+        .filter(|t| host_runs(t))
         .map(|t| {
             let copy = dir.join(format!(
                 "{}-{}",
@@ -380,25 +375,8 @@ fn target_attribute_kernels_keep_their_features_in_every_version() {
     for (defines, kind) in [(&[][..], "pkg"), (&["-DDISPATCH_BUILTIN"][..], "sysimg")] {
         let ll = ir_with(&dir, "avx2_dispatch", defines);
         let archive = dir.join(format!("{kind}.a"));
-        aotlink_ok([
-            "dump".as_ref(),
-            ll.as_os_str(),
-            "--shards".as_ref(),
-            "1".as_ref(),
-            "--emit".as_ref(),
-            "obj,asm".as_ref(),
-            "-o".as_ref(),
-            archive.as_os_str(),
-        ]);
-        let asm = std::fs::read(dir.join(format!("{kind}.s.a"))).unwrap();
-        let ar = object::read::archive::ArchiveFile::parse(&*asm).unwrap();
-        let shard = ar
-            .members()
-            .map(|m| m.unwrap())
-            .find(|m| m.name() == b"shard_0.s")
-            .unwrap();
-        let asm = String::from_utf8(shard.data(&*asm).unwrap().to_vec()).unwrap();
-        let generic = crate::multiversion::function_asm(&asm, "weighted_sum_avx2.aotlink.base");
+        let asm = one_shard_asm(&ll, &archive, "obj,asm");
+        let generic = function_asm(&asm, "weighted_sum_avx2.aotlink.base");
         assert!(
             generic.contains("%ymm"),
             "{kind}: the generic version lost AVX2"
