@@ -29,7 +29,8 @@ fn run(command: Command) -> Result<()> {
             output,
             kind,
             cc,
-        } => compile::build(&compile, &output, kind, cc.as_deref()),
+            rtlib,
+        } => compile::build(&compile, &output, kind, cc.as_deref(), rtlib),
         Command::Dump {
             compile,
             output,
@@ -39,7 +40,13 @@ fn run(command: Command) -> Result<()> {
             archive,
             output,
             target,
-        } => compile::link_archive(&Lld, &archive, &output, target.as_deref()),
+            rtlib,
+        } => {
+            let linker = Lld {
+                compiler_runtime: rtlib,
+            };
+            compile::link_archive(&linker, &archive, &output, target.as_deref())
+        }
         Command::Sysimg {
             archive,
             output,

@@ -143,12 +143,12 @@ fn cross_link(
         platform: &platform,
     };
     let lld = min_time(repeat, || {
-        Lld.link(&job)?;
+        Lld::new().link(&job)?;
         Ok(())
     })?;
     let image = dir.join(image_name(stem, &platform));
     let sealed = min_time(repeat, || {
-        link::link_image(&Lld, &archive, &image, &platform)?;
+        link::link_image(&Lld::new(), &archive, &image, &platform)?;
         Ok(())
     })?;
     // Sealing is idempotent (the checksum field hashes as zeros), so the bare file takes it.

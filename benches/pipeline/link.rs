@@ -38,7 +38,7 @@ pub fn bench_link(config: &Config, archive: &Path, dir: &Path, table: &mut Table
     let embedded_job = job("link-embedded.so");
     let embedded = LinkTiming {
         link: min_time(config.repeat, || {
-            Lld.link(&embedded_job)?;
+            Lld::new().link(&embedded_job)?;
             Ok(())
         })?,
         startup: None,
@@ -120,7 +120,7 @@ fn report_link(
 fn time_lld_arguments(config: &Config, job: &LinkJob) -> Result<Duration> {
     min_time(config.repeat, || {
         let scratch = tempfile::tempdir()?;
-        Lld::arguments(job, scratch.path())?;
+        Lld::new().arguments(job, scratch.path())?;
         Ok(())
     })
 }
@@ -135,7 +135,7 @@ fn time_standalone_lld(config: &Config, job: &LinkJob, dir: &Path) -> Result<Opt
     // Arguments and stub libraries are made once, outside the timing.
     let scratch = dir.join("standalone-lld");
     std::fs::create_dir_all(&scratch)?;
-    let args = Lld::arguments(job, &scratch)?;
+    let args = Lld::new().arguments(job, &scratch)?;
     let link = min_time(config.repeat, || run_program(&program, &args));
     match link {
         Ok(link) => Ok(Some(LinkTiming {

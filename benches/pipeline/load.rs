@@ -18,7 +18,7 @@ pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table
     println!("\n[load] sealed image (embedded LLD), {LOAD_COPIES} fresh copies per repeat");
     let platform = Platform::for_triple(&Triple::host());
     let image = dir.join("image.so");
-    link::link_image(&Lld, archive, &image, &platform)?;
+    link::link_image(&Lld::new(), archive, &image, &platform)?;
     let size = std::fs::metadata(&image)?.len();
     println!("  image size            : {size} bytes");
     let target = check_image_loads(&image, config.functions)?;

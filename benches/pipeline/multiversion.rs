@@ -60,7 +60,7 @@ pub fn bench_multiversion(config: &Config, dir: &Path, table: &mut Table) -> Res
     let archive = dir.join("kernels.a");
     let built = build(&Source::example(ir)?, None, &archive)?;
     let image = dir.join(image_name("kernels", &platform));
-    link::link_image(&Lld, &archive, &image, &platform)?;
+    link::link_image(&Lld::new(), &archive, &image, &platform)?;
     println!(
         "  image: {} bytes; CPU targets: {}",
         std::fs::metadata(&image)?.len(),

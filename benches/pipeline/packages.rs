@@ -85,7 +85,7 @@ pub fn build_images(dir: &Path) -> Result<PackageImages> {
             &archive,
         )?;
         let image = dir.join(image_name(stem, &platform));
-        link::link_image(&Lld, &archive, &image, &platform)?;
+        link::link_image(&Lld::new(), &archive, &image, &platform)?;
         Ok((image, built))
     };
     let (system, system_build) = build_image("sys", system_ir(), ImageKind::Sysimg, Vec::new())?;

@@ -123,7 +123,7 @@ fn size_run(
     }
     let platform = host_target()?.platform();
     let image = dir.join(image_name(stem, &platform));
-    link::link_image(&Lld, &archive, &image, &platform)?;
+    link::link_image(&Lld::new(), &archive, &image, &platform)?;
     Ok(SizeRun {
         build: best.expect("repeat >= 1"),
         archive_size: std::fs::metadata(&archive)?.len(),

@@ -73,9 +73,9 @@ impl Image {
 
         // SAFETY: the file was verified above; its initializers are the image's own code.
         let library = unsafe { libloading::Library::new(&path) }
-            .map_err(|e| fail(LoadCause::Dlopen(e.to_string())))?;
+            .map_err(|e| fail(LoadCause::Dlopen(error_chain(&e))))?;
         let root = unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes()) }
-            .map_err(|e| fail(LoadCause::Dlopen(e.to_string())))?;
+            .map_err(|e| fail(LoadCause::Dlopen(error_chain(&e))))?;
         let root: *const u8 = *root;
         // SAFETY: the symbol is the verified root, at least ROOT_HEAD_SIZE bytes long.
         let in_memory = unsafe { std::slice::from_raw_parts(root, ROOT_HEAD_SIZE) };
@@ -280,4 +280,17 @@ fn fill_dispatch_slots(file: &ImageFile, fvars: &[*const c_void], bias: u64) {
             unsafe { slot.write(fvars[fvar as usize]) };
         }
     }
+}
+
+/// An error and its sources as one line: libloading's `dlopen failed` carries dlerror()'s
+/// (or LoadLibrary's) text as its source, which says why.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(e.to_string().trim());
+        source = e.source();
+    }
+    text
 }

@@ -30,6 +30,10 @@ pub enum Command {
         /// C compiler driver for --kind sysimg (default: $CC, then cc).
         #[arg(long, value_name = "CC")]
         cc: Option<String>,
+        /// Compiler-runtime archive (libgcc.a, libclang_rt.builtins) for --kind pkg
+        /// (default: found from the target's gcc or clang).
+        #[arg(long, value_name = "PATH")]
+        rtlib: Option<PathBuf>,
     },
     /// IR to an archive of objects (and bitcode/assembly archives with --emit).
     Dump {
@@ -49,6 +53,10 @@ pub enum Command {
         /// Target triple (default: the archive's own).
         #[arg(long)]
         target: Option<String>,
+        /// Compiler-runtime archive (libgcc.a, libclang_rt.builtins) (default: found from the
+        /// target's gcc or clang).
+        #[arg(long, value_name = "PATH")]
+        rtlib: Option<PathBuf>,
     },
     /// Link an archive into a system image with the C compiler driver.
     Sysimg {

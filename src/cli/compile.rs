@@ -1,7 +1,7 @@
 //! `build`, `dump`, `pkg`, `sysimg`: IR to archive (codegen + dump) and archive to image (link).
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use aotload::ImageKind;
@@ -14,8 +14,14 @@ use aotlink::target::{CpuTarget, Platform, Triple};
 use super::args::{CompileArgs, Emit, Kind};
 
 /// `build`: IR to archive in a temp dir, then the image (bitcode/assembly archives beside it).
-pub fn build(compile: &CompileArgs, output: &Path, kind: Kind, cc: Option<&str>) -> Result<()> {
-    let linker = linker_for(kind, cc)?;
+pub fn build(
+    compile: &CompileArgs,
+    output: &Path,
+    kind: Kind,
+    cc: Option<&str>,
+    rtlib: Option<PathBuf>,
+) -> Result<()> {
+    let linker = linker_for(kind, cc, rtlib)?;
     let scratch = tempfile::tempdir().context("cannot create a temp dir")?;
     let archive = scratch.path().join("image.a");
     let emit = compile_emit(compile);
@@ -29,15 +35,22 @@ pub fn build(compile: &CompileArgs, output: &Path, kind: Kind, cc: Option<&str>)
     link_archive(&*linker, &archive, output, compile.target.as_deref())
 }
 
-fn linker_for(kind: Kind, cc: Option<&str>) -> Result<Box<dyn Linker>> {
+fn linker_for(kind: Kind, cc: Option<&str>, rtlib: Option<PathBuf>) -> Result<Box<dyn Linker>> {
     Ok(match kind {
         Kind::Pkg => {
             if cc.is_some() {
                 bail!("--cc only applies to --kind sysimg (package images are linked by the embedded LLD)");
             }
-            Box::new(Lld)
+            Box::new(Lld {
+                compiler_runtime: rtlib,
+            })
         }
-        Kind::Sysimg => Box::new(Cc::find(cc)?),
+        Kind::Sysimg => {
+            if rtlib.is_some() {
+                bail!("--rtlib only applies to --kind pkg (the C compiler driver adds its own runtime)");
+            }
+            Box::new(Cc::find(cc)?)
+        }
     })
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::{
-    expand_args, first_error_line, placeholders, write_export_list, LinkError, LinkJob, Linker,
+    expand_args, linker_diagnostics, placeholders, write_export_list, LinkError, LinkJob, Linker,
 };
 
 /// Links by running a C compiler driver (`cc -shared ...`); flags from the platform's `[cc]`.
@@ -52,7 +52,7 @@ impl Linker for Cc {
             return Err(LinkError::Cc {
                 program,
                 status: out.status.to_string(),
-                message: first_error_line(&String::from_utf8_lossy(&out.stderr)),
+                message: linker_diagnostics(&String::from_utf8_lossy(&out.stderr)),
             });
         }
         Ok(job.output.clone())

@@ -4,20 +4,76 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::runtime::{c_name, compiler_runtime, runtime_definitions, runtime_symbols_needed};
 use super::system_libs::system_libraries;
 use super::{
-    expand_args, first_error_line, placeholders, write_export_list, LinkError, LinkJob, Linker,
+    expand_args, linker_diagnostics, placeholders, write_export_list, LinkError, LinkJob, Linker,
 };
 
 /// Links with the LLD linked into aotlink; flags come from the platform's `[lld]` table.
-pub struct Lld;
+#[derive(Clone, Debug, Default)]
+pub struct Lld {
+    /// The compiler-runtime archive to link (`--rtlib`); `None`: found per target.
+    pub compiler_runtime: Option<PathBuf>,
+}
 
 impl Lld {
+    /// LLD with the compiler runtime found for each target.
+    pub const fn new() -> Lld {
+        Lld {
+            compiler_runtime: None,
+        }
+    }
+
     /// The LLD arguments for `job` (without the program name); the export list and system
     /// libraries they name are written into `scratch`. A standalone `ld.lld` takes them too.
-    pub fn arguments(job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
+    pub fn arguments(&self, job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
         let export_list = write_export_list(job, scratch)?;
-        let libraries = system_libraries(job, scratch)?;
+        let mut libraries = system_libraries(job, scratch)?;
+        let runtime = compiler_runtime(job.platform, self.compiler_runtime.as_deref())?;
+        let needed = runtime_symbols_needed(&job.archive, job.platform)?;
+        let mut provided = std::collections::BTreeSet::new();
+        for path in &runtime {
+            let is_libgcc = path.file_name().is_some_and(|n| n == "libgcc.a");
+            provided.extend(runtime_definitions(path)?.into_iter().filter(|name| {
+                !(is_libgcc
+                    && job
+                        .platform
+                        .libgcc_unusable
+                        .iter()
+                        .any(|u| u == c_name(name)))
+            }));
+        }
+        let missing: Vec<&str> = needed
+            .iter()
+            .filter(|n| !provided.contains(*n))
+            .map(|n| c_name(n))
+            .collect();
+        if !missing.is_empty() {
+            let triple = job.platform.triple();
+            let how = match triple.gcc_triple() {
+                Some(gcc) => format!("install {gcc}-gcc (libgcc) or clang's compiler-rt for it"),
+                None => "install clang's compiler-rt for it".to_string(),
+            };
+            let paths: Vec<String> = runtime.iter().map(|p| p.display().to_string()).collect();
+            return Err(LinkError::Runtime(match paths.is_empty() {
+                true => format!(
+                    "the image calls compiler-runtime functions ({}) and no compiler runtime for {triple} was found: {how}, or pass --rtlib PATH",
+                    missing.join(", ")
+                ),
+                false => format!(
+                    "the image calls compiler-runtime functions that {} lack{} ({}): pass --rtlib with a runtime that has them (clang's compiler-rt does)",
+                    paths.join(" and "),
+                    if missing.iter().any(|m| job.platform.libgcc_unusable.iter().any(|u| u == m)) {
+                        " or have with another calling convention than LLVM's"
+                    } else {
+                        ""
+                    },
+                    missing.join(", ")
+                ),
+            }));
+        }
+        libraries.extend(runtime);
         Ok(expand_args(
             &job.platform.lld.args,
             &placeholders(job, &export_list),
@@ -30,7 +86,7 @@ impl Linker for Lld {
     fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError> {
         let scratch = tempfile::tempdir()
             .map_err(|e| LinkError::Lld(format!("cannot create a temp dir: {e}")))?;
-        let args = Lld::arguments(job, scratch.path())?;
+        let args = self.arguments(job, scratch.path())?;
         run_lld(&job.platform.lld.flavor, &args)?;
         Ok(job.output.clone())
     }
@@ -99,6 +155,6 @@ pub(super) fn run_lld(flavor: &str, args: &[String]) -> Result<(), LinkError> {
     } else if text.trim().is_empty() {
         Err(LinkError::Lld(format!("LLD exited with code {code}")))
     } else {
-        Err(LinkError::Lld(first_error_line(&text)))
+        Err(LinkError::Lld(linker_diagnostics(&text)))
     }
 }

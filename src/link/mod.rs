@@ -7,6 +7,7 @@ mod archive_info;
 mod cc;
 mod codesign;
 mod lld;
+mod runtime;
 mod seal;
 mod system_libs;
 
@@ -46,6 +47,8 @@ pub enum LinkError {
     Archive { path: PathBuf, cause: String },
     #[error("LLD failed: {0}")]
     Lld(String),
+    #[error("{0}")]
+    Runtime(String),
     #[error("cannot find the C compiler `{0}` (give --cc a compiler on PATH or a path to one)")]
     CcNotFound(String),
     #[error("`{program}` failed ({status}): {message}")]
@@ -221,8 +224,10 @@ fn write_export_list(job: &LinkJob, dir: &Path) -> Result<PathBuf, LinkError> {
     Ok(path)
 }
 
-/// First line of a tool's output that says what went wrong.
-fn first_error_line(text: &str) -> String {
+/// The linker's diagnostics as one line: the first line that says what went wrong, then, when
+/// there are more, how many and where all of them were saved (a `.log` file in the temp
+/// directory that is kept), so no line is lost.
+fn linker_diagnostics(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
@@ -234,9 +239,24 @@ fn first_error_line(text: &str) -> String {
         .or(lines.first())
         .copied()
         .unwrap_or("no message");
-    match lines.len() {
-        0 | 1 => line.to_string(),
-        n => format!("{line} (and {} more lines)", n - 1),
+    if lines.len() <= 1 {
+        return line.to_string();
+    }
+    let saved = tempfile::Builder::new()
+        .prefix("aotlink-link-")
+        .suffix(".log")
+        .tempfile()
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.keep().map_err(|e| e.error)
+        });
+    match saved {
+        Ok((_, path)) => format!(
+            "{line} (and {} more lines, all in {})",
+            lines.len() - 1,
+            path.display()
+        ),
+        Err(_) => format!("{line} (and {} more lines)", lines.len() - 1),
     }
 }
 

@@ -22,6 +22,18 @@ pub struct Platform {
     #[serde(default, rename = "system_library")]
     pub system_libraries: Vec<SystemLibrary>,
     pub lld: LldFlags,
+    /// Commands that print the path of the target's compiler-runtime archive, tried in order
+    /// (`{gcc_triple}`, `{clang_triple}` filled in); none: the target has no runtime here.
+    #[serde(default)]
+    pub compiler_runtime: Vec<Vec<String>>,
+    /// The OS's C library provides the runtime's functions at load time (macOS: libSystem
+    /// re-exports libcompiler_rt), all but those only a static runtime has (`__cpu_model`).
+    #[serde(default)]
+    pub system_provides_runtime: bool,
+    /// Runtime functions not to take from a `libgcc.a` (another calling convention than
+    /// LLVM's on this OS).
+    #[serde(default)]
+    pub libgcc_unusable: Vec<String>,
     /// How to link with a C compiler driver; `None`: not supported for this OS.
     #[serde(default)]
     pub cc: Option<CcFlags>,

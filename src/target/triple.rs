@@ -129,6 +129,17 @@ impl Triple {
         }
     }
 
+    /// The prefix of this target's GNU toolchain (`aarch64-linux-gnu-gcc`,
+    /// `x86_64-w64-mingw32-gcc`); macOS has none.
+    pub fn gcc_triple(&self) -> Option<&'static str> {
+        match (self.arch, self.os) {
+            (Arch::X86_64, Os::Linux) => Some("x86_64-linux-gnu"),
+            (Arch::Aarch64, Os::Linux) => Some("aarch64-linux-gnu"),
+            (Arch::X86_64, Os::Windows) => Some("x86_64-w64-mingw32"),
+            _ => None,
+        }
+    }
+
     /// The architecture as Apple's tools spell it (`-arch`).
     pub fn darwin_arch(&self) -> &'static str {
         match self.arch {

@@ -261,3 +261,94 @@ fn header_parser_survives_random_damage() {
         }
     }
 }
+
+/// A link that fails with many diagnostics says the first, how many more, and where all of
+/// them are: here a Windows DLL (every import must resolve at link time) calling 30 functions
+/// nothing defines.
+#[test]
+fn a_failed_link_keeps_every_diagnostic_line() {
+    let dir = scratch("bad-link-diagnostics");
+    let mut c = String::new();
+    for i in 0..30 {
+        c += &format!("long undefined_{i:02}(long);\n");
+    }
+    c += "long calls_all(long x) { long s = 0;\n";
+    for i in 0..30 {
+        c += &format!("  s += undefined_{i:02}(x);\n");
+    }
+    c += "  return s; }\n";
+    let source = dir.join("undefined.c");
+    std::fs::write(&source, c).unwrap();
+    let ll = dir.join("undefined.ll");
+    let status = std::process::Command::new(CLANG)
+        .args(["--target=x86_64-w64-mingw32", "-O2", "-S", "-emit-llvm"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&ll)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = build_into(&dir, &[&ll], &["--export-all"]);
+    assert_clean_failure(&out, "undefined_");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let log = stderr
+        .split("all in ")
+        .nth(1)
+        .and_then(|rest| rest.trim_end().strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no log file named: {stderr}"));
+    let text = std::fs::read_to_string(log).unwrap();
+    for i in 0..30 {
+        assert!(
+            text.contains(&format!("undefined_{i:02}")),
+            "undefined_{i:02} missing from {log}"
+        );
+    }
+    let _ = std::fs::remove_file(log);
+}
+
+/// When the dynamic loader refuses an image, its own reason (dlerror's text) reaches the Rust
+/// API's error and the CLI's line: here a function no library defines.
+#[test]
+fn a_dlopen_failure_carries_the_dynamic_loaders_reason() {
+    let dir = scratch("bad-dlopen-reason");
+    let source = dir.join("u.c");
+    std::fs::write(
+        &source,
+        "long no_such_function_anywhere(long);\nlong f(long x) { return no_such_function_anywhere(x) + 1; }\n",
+    )
+    .unwrap();
+    let ll = dir.join("u.ll");
+    let status = std::process::Command::new(CLANG)
+        .args(["-O2", "-S", "-emit-llvm"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&ll)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let image = dir.join("u.so");
+    aotlink_ok([
+        "build".as_ref(),
+        ll.as_os_str(),
+        "--export-all".as_ref(),
+        "-o".as_ref(),
+        image.as_os_str(),
+    ]);
+    let err = match Image::open(&image, &LoadOptions::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("an image with an undefined function loaded"),
+    };
+    assert!(matches!(err.cause, LoadCause::Dlopen(_)));
+    assert!(
+        err.to_string()
+            .contains("undefined symbol: no_such_function_anywhere"),
+        "{err}"
+    );
+    let out = run_aotlink([
+        "run".as_ref(),
+        image.as_os_str(),
+        "f".as_ref(),
+        "1".as_ref(),
+    ]);
+    assert_clean_failure(&out, "undefined symbol: no_such_function_anywhere");
+}

@@ -12,4 +12,5 @@ mod methods;
 mod multiversion;
 mod pipeline;
 mod producers;
+mod runtime;
 mod vectors;

@@ -7,7 +7,7 @@
 
 mod loader;
 mod packages;
-mod run;
+pub(crate) mod run;
 mod structure;
 
 use std::collections::BTreeSet;
@@ -20,10 +20,10 @@ use crate::common::*;
 
 pub struct Target {
     /// How the test spells it for clang and for `--target`.
-    clang: &'static str,
-    aotlink: &'static str,
-    format: object::BinaryFormat,
-    arch: object::Architecture,
+    pub clang: &'static str,
+    pub aotlink: &'static str,
+    pub format: object::BinaryFormat,
+    pub arch: object::Architecture,
 }
 
 pub const TARGETS: &[Target] = &[

@@ -1,0 +1,254 @@
+//! The compiler runtime an image links, as a C driver adds libgcc or compiler-rt: 128-bit
+//! division, overflow-checked multiplication, half-precision conversions, `__powidf2`,
+//! `__cpu_model` (x86 `__builtin_cpu_supports`), `___chkstk_ms` (Windows) and the like. LLVM
+//! emits calls to these for plain C; without them an image links and then fails at dlopen.
+//!
+//! Found, per target, by asking the drivers the platform file names
+//! (`x86_64-w64-mingw32-gcc -print-libgcc-file-name`, clang with `--rtlib=compiler-rt`),
+//! once per process; `--rtlib PATH` names one instead. Without one, an image that needs it is
+//! refused before LLD runs, naming the functions and how to provide a runtime.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use super::LinkError;
+use crate::target::{Platform, Triple};
+
+/// The runtime archives for `platform`'s target: `explicit` if given (it must exist), else
+/// every one the platform's discovery commands print and that exists, in the file's order
+/// (libgcc, then compiler-rt: LLD takes each function from the first archive that has it, and
+/// compiler-rt has a few LLVM calls that libgcc lacks, such as `__muloti4`).
+pub fn compiler_runtime(
+    platform: &Platform,
+    explicit: Option<&Path>,
+) -> Result<Vec<PathBuf>, LinkError> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            return Err(LinkError::Runtime(format!(
+                "--rtlib {}: no such file",
+                path.display()
+            )));
+        }
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let triple = platform.triple();
+    static FOUND: Mutex<Vec<(String, Vec<PathBuf>)>> = Mutex::new(Vec::new());
+    let key = triple.to_string();
+    let mut found = FOUND.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, paths)) = found.iter().find(|(k, _)| *k == key) {
+        return Ok(paths.clone());
+    }
+    let paths: Vec<PathBuf> = platform
+        .compiler_runtime
+        .iter()
+        .filter_map(|command| discover(command, triple))
+        .collect();
+    found.push((key, paths.clone()));
+    Ok(paths)
+}
+
+/// Runs one discovery command (`{gcc_triple}` and `{clang_triple}` filled in) and returns the
+/// path it prints when that file exists. gcc prints a bare `libgcc.a` when it has none.
+fn discover(command: &[String], triple: &Triple) -> Option<PathBuf> {
+    let gcc_triple = triple.gcc_triple();
+    let args: Option<Vec<String>> = command
+        .iter()
+        .map(|a| {
+            if a.contains("{gcc_triple}") {
+                gcc_triple.map(|g| a.replace("{gcc_triple}", g))
+            } else {
+                Some(a.replace("{clang_triple}", &triple.to_string()))
+            }
+        })
+        .collect();
+    let args = args?;
+    let (program, rest) = args.split_first()?;
+    let out = Command::new(program).args(rest).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let printed = String::from_utf8(out.stdout).ok()?;
+    let path = PathBuf::from(printed.trim());
+    (path.is_absolute() && path.is_file()).then_some(path)
+}
+
+/// Whether `name` is a function or variable of the compiler runtime (libgcc / compiler-rt
+/// builtins) rather than of the C library.
+pub fn is_runtime_symbol(name: &str) -> bool {
+    let name = name
+        .strip_prefix('_')
+        .filter(|n| n.starts_with("__"))
+        .unwrap_or(name);
+    let Some(rest) = name.strip_prefix("__") else {
+        return false;
+    };
+    const EXACT: &[&str] = &[
+        "cpu_model",
+        "cpu_features2",
+        "cpu_indicator_init",
+        "chkstk",
+        "chkstk_ms",
+        "gnu_h2f_ieee",
+        "gnu_f2h_ieee",
+        "clear_cache",
+        "emutls_get_address",
+    ];
+    if EXACT.contains(&rest) || rest.starts_with("aarch64_") {
+        return true;
+    }
+    // The builtins' naming: an operation and operand modes, a digit for the operand count
+    // (`__divti3`, `__muloti4`, `__extendhfsf2`, `__powidf2`, `__fixunsdfti`, `__clzti2`).
+    const OPERATIONS: &[&str] = &[
+        "div", "udiv", "mod", "umod", "mul", "mulo", "umulo", "ashl", "ashr", "lshr", "neg",
+        "negv", "add", "sub", "abs", "cmp", "ucmp", "clz", "ctz", "ffs", "popcount", "parity",
+        "bswap", "extend", "trunc", "fix", "fixuns", "float", "floatun", "floatuns", "powi",
+        "divmod", "udivmod", "eq", "ne", "ge", "gt", "le", "lt", "unord",
+    ];
+    const MODES: &[&str] = &[
+        "qi", "hi", "si", "di", "ti", "hf", "sf", "df", "xf", "tf", "bf",
+    ];
+    // Conversions (`__fixunsdfti`, `__floattidf`) end in their two modes, the rest in the
+    // operand count.
+    let (stem, conversion) = match rest.strip_suffix(|c: char| c.is_ascii_digit()) {
+        Some(stem) => (stem, false),
+        None => (rest, true),
+    };
+    OPERATIONS.iter().any(|op| {
+        let is_conversion = op.starts_with("fix") || op.starts_with("float");
+        stem.strip_prefix(op).is_some_and(|modes| {
+            (!conversion || (is_conversion && modes.len() == 4))
+                && !modes.is_empty()
+                && modes.len() % 2 == 0
+                && modes
+                    .as_bytes()
+                    .chunks(2)
+                    .all(|m| MODES.contains(&std::str::from_utf8(m).unwrap_or("")))
+        })
+    })
+}
+
+/// The symbols archive `runtime` defines (its members' definitions), read once per process.
+pub fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError> {
+    static READ: Mutex<Vec<(PathBuf, BTreeSet<String>)>> = Mutex::new(Vec::new());
+    let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, names)) = read.iter().find(|(p, _)| p == runtime) {
+        return Ok(names.clone());
+    }
+    let (defined, _) = archive_symbols(runtime)?;
+    read.push((runtime.to_path_buf(), defined.clone()));
+    Ok(defined)
+}
+
+/// The symbols the members of `archive` define and the ones they use without defining.
+fn archive_symbols(archive: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>), LinkError> {
+    use object::{Object as _, ObjectSymbol as _};
+    let fail = |cause: String| LinkError::Archive {
+        path: archive.to_path_buf(),
+        cause,
+    };
+    let bytes = std::fs::read(archive).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let ar = object::read::archive::ArchiveFile::parse(&*bytes)
+        .map_err(|e| fail(format!("not an archive: {e}")))?;
+    let (mut defined, mut undefined) = (BTreeSet::new(), BTreeSet::new());
+    for member in ar.members() {
+        let member = member.map_err(|e| fail(e.to_string()))?;
+        let data = member.data(&*bytes).map_err(|e| fail(e.to_string()))?;
+        let Ok(file) = object::File::parse(data) else {
+            continue;
+        };
+        for symbol in file.symbols() {
+            let Ok(name) = symbol.name() else { continue };
+            if symbol.is_undefined() {
+                undefined.insert(name.to_string());
+            } else if symbol.is_definition() {
+                defined.insert(name.to_string());
+            }
+        }
+    }
+    let undefined = undefined
+        .into_iter()
+        .filter(|n| !defined.contains(n))
+        .collect();
+    Ok((defined, undefined))
+}
+
+/// Runtime variables and functions that only a static runtime archive has (no OS library
+/// exports them).
+fn static_only(name: &str) -> bool {
+    let name = name.trim_start_matches('_');
+    ["cpu_model", "cpu_features2", "cpu_indicator_init"].contains(&name)
+}
+
+/// The compiler-runtime symbols the archive's objects use and do not define and that
+/// `platform` cannot resolve without a runtime archive, sorted.
+pub fn runtime_symbols_needed(
+    archive: &Path,
+    platform: &Platform,
+) -> Result<BTreeSet<String>, LinkError> {
+    let (_, undefined) = archive_symbols(archive)?;
+    Ok(undefined
+        .into_iter()
+        .filter(|n| is_runtime_symbol(n))
+        .filter(|n| !platform.system_provides_runtime || static_only(n))
+        .collect())
+}
+
+/// A runtime symbol name as C spells it (Mach-O puts a `_` in front).
+pub fn c_name(name: &str) -> &str {
+    name.strip_prefix('_')
+        .filter(|r| r.starts_with("__"))
+        .unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_are_told_from_c_library_functions() {
+        for name in [
+            "__divti3",
+            "__udivti3",
+            "__modti3",
+            "__umodti3",
+            "__muloti4",
+            "__extendhfsf2",
+            "__truncsfhf2",
+            "__truncdfhf2",
+            "__gnu_h2f_ieee",
+            "__gnu_f2h_ieee",
+            "__powidf2",
+            "__powisf2",
+            "__fixunsdfti",
+            "__floattidf",
+            "__clzti2",
+            "__cpu_model",
+            "__cpu_indicator_init",
+            "___chkstk_ms",
+            "__chkstk",
+            "__aarch64_cas8_acq_rel",
+            "__aarch64_ldadd4_relax",
+        ] {
+            assert!(is_runtime_symbol(name), "{name}");
+        }
+        for name in [
+            "memcpy",
+            "malloc",
+            "__errno_location",
+            "__stack_chk_fail",
+            "__assert_fail",
+            "__cxa_atexit",
+            "__isoc99_sscanf",
+            "__ctype_b_loc",
+            "__acrt_iob_func",
+            "sqrt",
+            "__mingw_vfprintf",
+            "__divide",
+            "__float",
+        ] {
+            assert!(!is_runtime_symbol(name), "{name}");
+        }
+    }
+}
