@@ -30,7 +30,11 @@ fn run(command: Command) -> Result<()> {
             kind,
             cc,
             rtlib,
-        } => compile::build(&compile, &output, kind, cc.as_deref(), rtlib),
+            verbose,
+        } => {
+            aotlink::link::set_verbose(verbose);
+            compile::build(&compile, &output, kind, cc.as_deref(), rtlib)
+        }
         Command::Dump {
             compile,
             output,
@@ -41,7 +45,9 @@ fn run(command: Command) -> Result<()> {
             output,
             target,
             rtlib,
+            verbose,
         } => {
+            aotlink::link::set_verbose(verbose);
             let linker = Lld {
                 compiler_runtime: rtlib,
             };
@@ -52,7 +58,9 @@ fn run(command: Command) -> Result<()> {
             output,
             cc,
             target,
+            verbose,
         } => {
+            aotlink::link::set_verbose(verbose);
             let linker = Cc::find(cc.as_deref().filter(|c| !c.is_empty()))?;
             compile::link_archive(&linker, &archive, &output, target.as_deref())
         }

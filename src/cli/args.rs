@@ -34,6 +34,9 @@ pub enum Command {
         /// (default: found from the target's gcc or clang).
         #[arg(long, value_name = "PATH")]
         rtlib: Option<PathBuf>,
+        /// Print the exact link command line.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// IR to an archive of objects (and bitcode/assembly archives with --emit).
     Dump {
@@ -57,6 +60,9 @@ pub enum Command {
         /// target's gcc or clang).
         #[arg(long, value_name = "PATH")]
         rtlib: Option<PathBuf>,
+        /// Print the exact link command line.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Link an archive into a system image with the C compiler driver.
     Sysimg {
@@ -68,6 +74,9 @@ pub enum Command {
         cc: Option<String>,
         #[arg(long)]
         target: Option<String>,
+        /// Print the exact link command line.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Show what an image holds (any format, without loading it).
     Inspect {

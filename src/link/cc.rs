@@ -40,7 +40,10 @@ impl Linker for Cc {
         let export_list = write_export_list(job, scratch.path())?;
         let args = expand_args(&flags.args, &placeholders(job, &export_list), &[]);
         let program = self.program.display().to_string();
+        super::show_link_line(&program, &args);
+        // LC_ALL=C: the driver's messages in English, as the error shows them.
         let out = Command::new(&self.program)
+            .env("LC_ALL", "C")
             .args(&args)
             .output()
             .map_err(|e| LinkError::Cc {

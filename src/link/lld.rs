@@ -118,6 +118,7 @@ pub(super) fn run_lld(flavor: &str, args: &[String]) -> Result<(), LinkError> {
             )))
         }
     };
+    super::show_link_line(&format!("{program} (in process)"), args);
     let owned: Vec<CString> = std::iter::once(program)
         .chain(args.iter().map(String::as_str))
         .map(|a| {

@@ -99,42 +99,44 @@ pub fn link_checked_archive(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let temp_in_dir = |suffix: &str| {
-        tempfile::Builder::new()
-            .prefix(".aotlink-")
-            .suffix(suffix)
-            .tempfile_in(dir)
-            .map_err(|e| out_err(format!("cannot create a file in {}: {e}", dir.display())))
-    };
-    let temp = temp_in_dir(".tmp")?;
-    let implib = platform
-        .import_library_suffix
-        .as_ref()
-        .map(|_| temp_in_dir(".lib.tmp"))
-        .transpose()?;
+    // Linked under its final file name, in a private directory beside the output: the name
+    // ends up inside the image (a DLL's export directory, a Mach-O signature's identifier),
+    // so a temporary name would make two builds differ. Renamed into place once sealed.
+    let private = tempfile::Builder::new()
+        .prefix(".aotlink-")
+        .tempdir_in(dir)
+        .map_err(|e| {
+            out_err(format!(
+                "cannot create a directory in {}: {e}",
+                dir.display()
+            ))
+        })?;
     let output_name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let temp = private.path().join(&output_name);
+    let implib = platform.import_library_suffix.as_ref().map(|suffix| {
+        let name = Path::new(&output_name).with_extension(suffix.trim_start_matches('.'));
+        private.path().join(name)
+    });
     let job = LinkJob {
         archive: archive.to_path_buf(),
-        output: temp.path().to_path_buf(),
+        output: temp.clone(),
         output_name,
-        import_library: implib.as_ref().map(|t| t.path().to_path_buf()),
+        import_library: implib.clone(),
         exports: info.meta.exports.iter().map(|e| e.name.clone()).collect(),
         platform,
     };
     linker.link(&job)?;
-    seal(temp.path()).map_err(|e| out_err(e.to_string()))?;
-    set_executable(temp.path()).map_err(|e| out_err(e.to_string()))?;
+    seal(&temp).map_err(|e| out_err(e.to_string()))?;
+    set_executable(&temp).map_err(|e| out_err(e.to_string()))?;
     if let (Some(implib), Some(suffix)) = (implib, &platform.import_library_suffix) {
         let path = output.with_extension(suffix.trim_start_matches('.'));
-        implib
-            .persist(&path)
-            .map_err(|e| out_err(format!("cannot write {}: {}", path.display(), e.error)))?;
+        std::fs::rename(&implib, &path)
+            .map_err(|e| out_err(format!("cannot write {}: {e}", path.display())))?;
     }
-    temp.persist(output)
-        .map_err(|e| out_err(format!("cannot write: {}", e.error)))?;
+    std::fs::rename(&temp, output).map_err(|e| out_err(format!("cannot write: {e}")))?;
     Ok(output.to_path_buf())
 }
 
@@ -222,6 +224,20 @@ fn write_export_list(job: &LinkJob, dir: &Path) -> Result<PathBuf, LinkError> {
         cause: e.to_string(),
     })?;
     Ok(path)
+}
+
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every link print its exact command line on stderr (`--verbose`).
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prints `program args...` on stderr when `--verbose` asked for it.
+fn show_link_line(program: &str, args: &[String]) {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("aotlink: link: {program} {}", args.join(" "));
+    }
 }
 
 /// The linker's diagnostics as one line: the first line that says what went wrong, then, when

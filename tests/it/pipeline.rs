@@ -260,3 +260,31 @@ fn exported_names_are_taken_literally() {
     ]);
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "41");
 }
+
+/// `--verbose` prints the exact link line, for LLD in the process and for the C driver.
+#[test]
+fn verbose_builds_print_the_link_line() {
+    let dir = scratch("verbose-link");
+    for (kind, program) in [("pkg", "ld.lld (in process)"), ("sysimg", "cc")] {
+        let out = dir.join(format!("v-{kind}.so"));
+        let result = aotlink_ok([
+            "build".as_ref(),
+            kernels_ll().as_os_str(),
+            "--export-all".as_ref(),
+            "--kind".as_ref(),
+            kind.as_ref(),
+            "--verbose".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("aotlink: link: ") && l.contains(&format!("v-{kind}.so")))
+            .unwrap_or_else(|| panic!("no link line: {stderr}"));
+        assert!(
+            line.contains(program) && line.contains("--version-script"),
+            "{line}"
+        );
+    }
+}

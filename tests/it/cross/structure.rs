@@ -303,3 +303,41 @@ fn target_spellings_and_mismatches() {
     assert_clean_failure(&out, "not supported");
     assert_only_files(&dir, &["w.dll", "w.lib", "mac.a"]);
 }
+
+/// Two builds of the same input give the same bytes on every target, and the names the
+/// images carry are their file names: a DLL's export directory and a Mach-O image's code
+/// signature identifier (they used to carry the temporary name the image was linked under).
+#[test]
+fn every_target_builds_reproducibly_under_its_own_name() {
+    for target in TARGETS {
+        let first = cross_image(target, "repro-1", &[]);
+        let second = cross_image(target, "repro-2", &[]);
+        let (a, b) = (
+            std::fs::read(&first).unwrap(),
+            std::fs::read(&second).unwrap(),
+        );
+        assert!(a == b, "{}: two builds differ", target.aotlink);
+        let name = first.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !a.windows(9).any(|w| w == b".aotlink-"),
+            "{}: a temporary name is inside the image",
+            target.aotlink
+        );
+        match target.format {
+            object::BinaryFormat::Pe => {
+                let pe = goblin::pe::PE::parse(&a).unwrap();
+                let export_name = pe.export_data.as_ref().and_then(|e| e.name).unwrap();
+                assert_eq!(export_name, name, "the DLL's export directory name");
+            }
+            object::BinaryFormat::MachO if target.arch == object::Architecture::Aarch64 => {
+                // The ad-hoc signature's code directory names the image.
+                let needle = format!("{name}\0");
+                assert!(
+                    a.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                    "the code signature identifier is not {name}"
+                );
+            }
+            _ => {}
+        }
+    }
+}
