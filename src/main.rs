@@ -31,9 +31,11 @@ fn run(command: Command) -> Result<()> {
             cc,
             rtlib,
             verbose,
+            libraries,
         } => {
             aotlink::link::set_verbose(verbose);
-            compile::build(&compile, &output, kind, cc.as_deref(), rtlib)
+            let libraries = libraries.libraries();
+            compile::build(&compile, &output, kind, cc.as_deref(), rtlib, &libraries)
         }
         Command::Dump {
             compile,
@@ -46,12 +48,14 @@ fn run(command: Command) -> Result<()> {
             target,
             rtlib,
             verbose,
+            libraries,
         } => {
             aotlink::link::set_verbose(verbose);
             let linker = Lld {
                 compiler_runtime: rtlib,
             };
-            compile::link_archive(&linker, &archive, &output, target.as_deref())
+            let libraries = libraries.libraries();
+            compile::link_archive(&linker, &archive, &output, target.as_deref(), &libraries)
         }
         Command::Sysimg {
             archive,
@@ -59,10 +63,12 @@ fn run(command: Command) -> Result<()> {
             cc,
             target,
             verbose,
+            libraries,
         } => {
             aotlink::link::set_verbose(verbose);
             let linker = Cc::find(cc.as_deref().filter(|c| !c.is_empty()))?;
-            compile::link_archive(&linker, &archive, &output, target.as_deref())
+            let libraries = libraries.libraries();
+            compile::link_archive(&linker, &archive, &output, target.as_deref(), &libraries)
         }
         Command::Inspect {
             image,

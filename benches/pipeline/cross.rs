@@ -140,6 +140,7 @@ fn cross_link(
             .as_ref()
             .map(|suffix| dir.join(format!("{stem}-lld{suffix}"))),
         exports,
+        libraries: Default::default(),
         platform: &platform,
     };
     let lld = min_time(repeat, || {

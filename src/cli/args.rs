@@ -37,6 +37,8 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        #[command(flatten)]
+        libraries: LibraryArgs,
     },
     /// IR to an archive of objects (and bitcode/assembly archives with --emit).
     Dump {
@@ -63,6 +65,8 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        #[command(flatten)]
+        libraries: LibraryArgs,
     },
     /// Link an archive into a system image with the C compiler driver.
     Sysimg {
@@ -77,6 +81,8 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        #[command(flatten)]
+        libraries: LibraryArgs,
     },
     /// Show what an image holds (any format, without loading it).
     Inspect {
@@ -110,6 +116,30 @@ pub enum Command {
         #[arg(long = "load", value_name = "IMAGE")]
         load: Vec<PathBuf>,
     },
+}
+
+/// Shared libraries the image depends on (a runtime's own library).
+#[derive(Args, Clone, Debug, Default)]
+pub struct LibraryArgs {
+    /// Link against library NAME (libNAME.so, libNAME.dylib/.tbd, NAME.lib/libNAME.dll.a/NAME.dll).
+    #[arg(short = 'l', value_name = "NAME")]
+    pub library: Vec<String>,
+    /// Search DIR for -l libraries.
+    #[arg(short = 'L', value_name = "DIR")]
+    pub library_dir: Vec<PathBuf>,
+    /// Link against the library file PATH (.so, .dylib, .tbd, .lib, .dll.a, .dll).
+    #[arg(long = "link-lib", value_name = "PATH")]
+    pub link_lib: Vec<PathBuf>,
+}
+
+impl LibraryArgs {
+    pub fn libraries(&self) -> aotlink::link::Libraries {
+        aotlink::link::Libraries {
+            dirs: self.library_dir.clone(),
+            names: self.library.clone(),
+            paths: self.link_lib.clone(),
+        }
+    }
 }
 
 #[derive(Args)]

@@ -20,6 +20,7 @@ pub fn build(
     kind: Kind,
     cc: Option<&str>,
     rtlib: Option<PathBuf>,
+    libraries: &link::Libraries,
 ) -> Result<()> {
     let linker = linker_for(kind, cc, rtlib)?;
     let scratch = tempfile::tempdir().context("cannot create a temp dir")?;
@@ -32,7 +33,13 @@ pub fn build(
     if emit.bc || emit.asm {
         copy_side_archives(&archive, output)?;
     }
-    link_archive(&*linker, &archive, output, compile.target.as_deref())
+    link_archive(
+        &*linker,
+        &archive,
+        output,
+        compile.target.as_deref(),
+        libraries,
+    )
 }
 
 fn linker_for(kind: Kind, cc: Option<&str>, rtlib: Option<PathBuf>) -> Result<Box<dyn Linker>> {
@@ -143,6 +150,7 @@ pub fn link_archive(
     archive: &Path,
     output: &Path,
     target: Option<&str>,
+    libraries: &link::Libraries,
 ) -> Result<()> {
     // The archive's header says which triple (and so which platform) it is for.
     let info = link::read_archive(archive)?;
@@ -152,7 +160,7 @@ pub fn link_archive(
     let triple = Triple::parse(&info.meta.triple)
         .map_err(|e| anyhow::anyhow!("{}: {e}", archive.display()))?;
     let platform = Platform::for_triple(&triple);
-    link::link_checked_archive(linker, &info, output, &platform)?;
+    link::link_checked_archive(linker, &info, output, &platform, libraries)?;
     Ok(())
 }
 

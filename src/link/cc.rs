@@ -38,7 +38,12 @@ impl Linker for Cc {
             cause: format!("cannot create a temp dir: {e}"),
         })?;
         let export_list = write_export_list(job, scratch.path())?;
-        let args = expand_args(&flags.args, &placeholders(job, &export_list), &[]);
+        let mut args = expand_args(&flags.args, &placeholders(job, &export_list), &[]);
+        // The driver searches and records libraries itself, on every OS.
+        let libs = &job.libraries;
+        args.extend(libs.dirs.iter().map(|d| format!("-L{}", d.display())));
+        args.extend(libs.names.iter().map(|n| format!("-l{n}")));
+        args.extend(libs.paths.iter().map(|p| p.display().to_string()));
         let program = self.program.display().to_string();
         super::show_link_line(&program, &args);
         // LC_ALL=C: the driver's messages in English, as the error shows them.

@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::libraries::library_arguments;
 use super::runtime::{c_name, compiler_runtime, runtime_definitions, runtime_symbols_needed};
 use super::system_libs::system_libraries;
 use super::{
@@ -29,7 +30,7 @@ impl Lld {
     /// libraries they name are written into `scratch`. A standalone `ld.lld` takes them too.
     pub fn arguments(&self, job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
         let export_list = write_export_list(job, scratch)?;
-        let mut libraries = system_libraries(job, scratch)?;
+        let libraries = system_libraries(job, scratch)?;
         let runtime = compiler_runtime(job.platform, self.compiler_runtime.as_deref())?;
         let needed = runtime_symbols_needed(&job.archive, job.platform)?;
         let mut provided = std::collections::BTreeSet::new();
@@ -73,11 +74,14 @@ impl Lld {
                 ),
             }));
         }
-        libraries.extend(runtime);
+        // The image's own dependencies first, then the C runtime, then the compiler runtime.
+        let mut arguments = library_arguments(job, scratch)?;
+        arguments.extend(libraries.iter().map(|p| p.display().to_string()));
+        arguments.extend(runtime.iter().map(|p| p.display().to_string()));
         Ok(expand_args(
             &job.platform.lld.args,
             &placeholders(job, &export_list),
-            &libraries,
+            &arguments,
         ))
     }
 }

@@ -6,6 +6,7 @@
 mod archive_info;
 mod cc;
 mod codesign;
+mod libraries;
 mod lld;
 mod runtime;
 mod seal;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub use archive_info::{read_archive, ArchiveInfo};
 pub use cc::Cc;
+pub use libraries::Libraries;
 pub use lld::Lld;
 pub use seal::seal;
 
@@ -33,6 +35,8 @@ pub struct LinkJob<'a> {
     pub import_library: Option<PathBuf>,
     /// Functions to export besides the root.
     pub exports: Vec<String>,
+    /// Shared libraries the image depends on (`-l`, `-L`, `--link-lib`).
+    pub libraries: Libraries,
     pub platform: &'a Platform,
 }
 
@@ -49,6 +53,8 @@ pub enum LinkError {
     Lld(String),
     #[error("{0}")]
     Runtime(String),
+    #[error("{0}")]
+    Library(String),
     #[error("cannot find the C compiler `{0}` (give --cc a compiler on PATH or a path to one)")]
     CcNotFound(String),
     #[error("`{program}` failed ({status}): {message}")]
@@ -78,7 +84,13 @@ pub fn link_image(
     output: &Path,
     platform: &Platform,
 ) -> Result<PathBuf, LinkError> {
-    link_checked_archive(linker, &read_archive(archive)?, output, platform)
+    link_checked_archive(
+        linker,
+        &read_archive(archive)?,
+        output,
+        platform,
+        &Libraries::default(),
+    )
 }
 
 /// [`link_image`] for an archive already read with [`read_archive`].
@@ -87,6 +99,7 @@ pub fn link_checked_archive(
     info: &ArchiveInfo,
     output: &Path,
     platform: &Platform,
+    libraries: &Libraries,
 ) -> Result<PathBuf, LinkError> {
     let archive = info.path.as_path();
     info.check_platform(platform)?;
@@ -126,6 +139,7 @@ pub fn link_checked_archive(
         output_name,
         import_library: implib.clone(),
         exports: info.meta.exports.iter().map(|e| e.name.clone()).collect(),
+        libraries: libraries.clone(),
         platform,
     };
     linker.link(&job)?;
@@ -188,12 +202,12 @@ fn placeholders(job: &LinkJob, export_list: &Path) -> Vec<(&'static str, String)
 fn expand_args(
     templates: &[String],
     values: &[(&str, String)],
-    system_libraries: &[PathBuf],
+    libraries: &[String],
 ) -> Vec<String> {
     let mut out = Vec::new();
     for t in templates {
         if t == "{system_libraries}" {
-            out.extend(system_libraries.iter().map(|s| s.display().to_string()));
+            out.extend(libraries.iter().cloned());
             continue;
         }
         let mut arg = t.clone();

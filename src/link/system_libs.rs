@@ -72,24 +72,47 @@ fn import_library(def: &str, name: &str, dir: &Path) -> Result<PathBuf, LinkErro
     let (dll, exports) = parse_def(def)
         .ok_or_else(|| LinkError::Lld(format!("vendor/{name} is not a valid .def file")))?;
     let path = dir.join(file_name(name).replace(".def", ".lib"));
-    let mut file = std::fs::File::create(&path).map_err(|e| LinkError::Output {
-        path: path.clone(),
-        cause: e.to_string(),
-    })?;
+    write_coff_import_library(&path, &dll, &exports)?;
+    Ok(path)
+}
+
+/// Writes the COFF import library of `dll` (x86_64) with `exports` to `path`.
+pub(super) fn write_coff_import_library(
+    path: &Path,
+    dll: &str,
+    exports: &[COFFShortExport],
+) -> Result<(), LinkError> {
+    let fail = |cause: String| LinkError::Output {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
     write_import_library(
         &mut file,
-        &dll,
-        &exports,
+        dll,
+        exports,
         MachineTypes::AMD64,
         true,
         false,
         &[],
     )
-    .map_err(|e| LinkError::Output {
-        path: path.clone(),
-        cause: e.to_string(),
-    })?;
-    Ok(path)
+    .map_err(|e| fail(e.to_string()))
+}
+
+/// An export of an import library: a function `name`, or data with `data`.
+pub(super) fn short_export(name: &str, data: bool) -> COFFShortExport {
+    COFFShortExport {
+        name: name.to_string(),
+        ext_name: None,
+        symbol_name: None,
+        import_name: None,
+        export_as: None,
+        ordinal: 0,
+        noname: false,
+        data,
+        private: false,
+        constant: false,
+    }
 }
 
 fn parse_def(def: &str) -> Option<(String, Vec<COFFShortExport>)> {
@@ -104,18 +127,7 @@ fn parse_def(def: &str) -> Option<(String, Vec<COFFShortExport>)> {
         match words.as_slice() {
             ["LIBRARY", name] => dll = Some(name.to_string()),
             ["EXPORTS"] => {}
-            [name, rest @ ..] => exports.push(COFFShortExport {
-                name: name.to_string(),
-                ext_name: None,
-                symbol_name: None,
-                import_name: None,
-                export_as: None,
-                ordinal: 0,
-                noname: false,
-                data: rest.contains(&"DATA"),
-                private: false,
-                constant: false,
-            }),
+            [name, rest @ ..] => exports.push(short_export(name, rest.contains(&"DATA"))),
             [] => {}
         }
     }

@@ -1,0 +1,125 @@
+//! Shared libraries an image depends on (`-l NAME`, `-L DIR`, `--link-lib PATH`): a package
+//! image calls into its runtime's library (a libjulia-like one). ELF records them as
+//! DT_NEEDED, Mach-O as LC_LOAD_DYLIB (a `.dylib` or `.tbd`, its install name kept); a Windows
+//! DLL needs an import library for each, taken as given (`.lib`, `.dll.a`) or made from the
+//! DLL's export table.
+
+use std::path::{Path, PathBuf};
+
+use super::system_libs::{short_export, write_coff_import_library};
+use super::{LinkError, LinkJob};
+
+/// What the image links against besides the C runtime.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Libraries {
+    /// `-L`: directories searched for `names`, in order.
+    pub dirs: Vec<PathBuf>,
+    /// `-l`: libraries by name (`jl` for libjl.so / libjl.dylib / jl.dll).
+    pub names: Vec<String>,
+    /// `--link-lib`: libraries by path.
+    pub paths: Vec<PathBuf>,
+}
+
+impl Libraries {
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.paths.is_empty()
+    }
+}
+
+/// The LLD arguments that link `job`'s libraries; import libraries made from DLLs go into
+/// `scratch`.
+pub fn library_arguments(job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
+    let libs = &job.libraries;
+    for dir in &libs.dirs {
+        if !dir.is_dir() {
+            return Err(LinkError::Library(format!(
+                "-L {}: no such directory",
+                dir.display()
+            )));
+        }
+    }
+    for path in &libs.paths {
+        if !path.is_file() {
+            return Err(LinkError::Library(format!(
+                "--link-lib {}: no such file",
+                path.display()
+            )));
+        }
+    }
+    if job.platform.lld.flavor != "link" {
+        // ELF and Mach-O LLD search and record libraries themselves.
+        let mut args: Vec<String> = libs
+            .dirs
+            .iter()
+            .map(|d| format!("-L{}", d.display()))
+            .collect();
+        args.extend(libs.names.iter().map(|n| format!("-l{n}")));
+        args.extend(libs.paths.iter().map(|p| p.display().to_string()));
+        return Ok(args);
+    }
+    // COFF: every library becomes an import library LLD is given by path.
+    let mut args = Vec::new();
+    for name in &libs.names {
+        let found = find_windows_library(name, &libs.dirs)?;
+        args.push(coff_input(&found, scratch)?);
+    }
+    for path in &libs.paths {
+        args.push(coff_input(path, scratch)?);
+    }
+    Ok(args)
+}
+
+/// `-l NAME` on Windows: the first of `NAME.lib`, `libNAME.dll.a`, `libNAME.a`, `NAME.dll`,
+/// `libNAME.dll` in the `-L` directories (MinGW's order, DLLs last).
+fn find_windows_library(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, LinkError> {
+    let candidates = [
+        format!("{name}.lib"),
+        format!("lib{name}.dll.a"),
+        format!("lib{name}.a"),
+        format!("{name}.dll"),
+        format!("lib{name}.dll"),
+    ];
+    dirs.iter()
+        .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            LinkError::Library(format!(
+                "-l {name}: none of {} in the -L directories ({})",
+                candidates.join(", "),
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+/// A library file as LLD's COFF driver takes it: import libraries as they are, a DLL through an
+/// import library made from its export table.
+fn coff_input(path: &Path, scratch: &Path) -> Result<String, LinkError> {
+    let is_dll = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("dll"));
+    if !is_dll {
+        return Ok(path.display().to_string());
+    }
+    let fail = |cause: String| LinkError::Library(format!("{}: {cause}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let pe = object::read::pe::PeFile64::parse(&*bytes)
+        .map_err(|e| fail(format!("not a 64-bit PE DLL: {e}")))?;
+    let dll_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let exports: Vec<_> = object::Object::exports(&pe)
+        .map_err(|e| fail(format!("cannot read its export table: {e}")))?
+        .iter()
+        .map(|e| short_export(&String::from_utf8_lossy(e.name()), false))
+        .collect();
+    if exports.is_empty() {
+        return Err(fail("exports nothing".into()));
+    }
+    let lib = scratch.join(format!("{dll_name}.lib"));
+    write_coff_import_library(&lib, &dll_name, &exports)?;
+    Ok(lib.display().to_string())
+}
