@@ -280,14 +280,8 @@ fn a_failed_link_keeps_every_diagnostic_line() {
     let source = dir.join("undefined.c");
     std::fs::write(&source, c).unwrap();
     let ll = dir.join("undefined.ll");
-    let status = std::process::Command::new(CLANG)
-        .args(["--target=x86_64-w64-mingw32", "-O2", "-S", "-emit-llvm"])
-        .arg(&source)
-        .arg("-o")
-        .arg(&ll)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let args = ["--target=x86_64-w64-mingw32", "-O2", "-S", "-emit-llvm"];
+    clang_ir(&source, &ll, &args);
     let out = build_into(&dir, &[&ll], &["--export-all"]);
     assert_clean_failure(&out, "undefined_");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -318,22 +312,9 @@ fn a_dlopen_failure_carries_the_dynamic_loaders_reason() {
     )
     .unwrap();
     let ll = dir.join("u.ll");
-    let status = std::process::Command::new(CLANG)
-        .args(["-O2", "-S", "-emit-llvm"])
-        .arg(&source)
-        .arg("-o")
-        .arg(&ll)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    clang_ir(&source, &ll, &["-O2", "-S", "-emit-llvm"]);
     let image = dir.join("u.so");
-    aotlink_ok([
-        "build".as_ref(),
-        ll.as_os_str(),
-        "--export-all".as_ref(),
-        "-o".as_ref(),
-        image.as_os_str(),
-    ]);
+    build_image(&ll, &image, &[]);
     let err = match Image::open(&image, &LoadOptions::default()) {
         Err(e) => e,
         Ok(_) => panic!("an image with an undefined function loaded"),

@@ -440,3 +440,27 @@ pub fn host_runs(target: &aotload::meta::TargetRecord) -> bool {
         .iter()
         .all(|w| *w == 0)
 }
+
+/// [`CLANG`] `args` `source` `-o out`, expecting success: C to IR for a test's own sources.
+pub fn clang_ir(source: &Path, out: &Path, args: &[&str]) {
+    check(
+        Command::new(CLANG)
+            .args(args)
+            .arg(source)
+            .arg("-o")
+            .arg(out),
+    );
+}
+
+/// `aotlink build IR --export-all -o image` with `extra` arguments, expecting success.
+pub fn build_image(ir: &Path, image: &Path, extra: &[String]) {
+    let mut args = vec![
+        "build".to_string(),
+        ir.display().to_string(),
+        "--export-all".into(),
+        "-o".into(),
+        image.display().to_string(),
+    ];
+    args.extend(extra.iter().cloned());
+    aotlink_ok(&args);
+}

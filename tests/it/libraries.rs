@@ -27,12 +27,12 @@ fn run(cmd: &mut Command) -> std::process::Output {
 /// uses_runtime.c as IR for `clang_target`.
 fn package_ir(dir: &Path, clang_target: &str) -> PathBuf {
     let ll = dir.join("uses_runtime.ll");
-    run(Command::new(CLANG)
-        .arg(format!("--target={clang_target}"))
-        .args(["-O2", "-S", "-emit-llvm"])
-        .arg(source("uses_runtime.c"))
-        .arg("-o")
-        .arg(&ll));
+    let target = format!("--target={clang_target}");
+    clang_ir(
+        &source("uses_runtime.c"),
+        &ll,
+        &[&target, "-O2", "-S", "-emit-llvm"],
+    );
     ll
 }
 
@@ -68,15 +68,7 @@ fn a_package_image_calls_its_runtime_library_on_linux() {
         ),
     ] {
         let image = dir.join(name);
-        let mut args = vec![
-            "build".to_string(),
-            ll.display().to_string(),
-            "--export-all".into(),
-            "-o".into(),
-            image.display().to_string(),
-        ];
-        args.extend(how);
-        aotlink_ok(&args);
+        build_image(&ll, &image, &how);
         let bytes = std::fs::read(&image).unwrap();
         let elf = goblin::elf::Elf::parse(&bytes).unwrap();
         assert!(
@@ -149,15 +141,7 @@ fn a_package_dll_calls_its_runtime_dll_under_wine() {
         ),
     ] {
         let image = dir.join(name);
-        let mut args = vec![
-            "build".to_string(),
-            ll.display().to_string(),
-            "--export-all".into(),
-            "-o".into(),
-            image.display().to_string(),
-        ];
-        args.extend(how);
-        aotlink_ok(&args);
+        build_image(&ll, &image, &how);
         let bytes = std::fs::read(&image).unwrap();
         let pe = goblin::pe::PE::parse(&bytes).unwrap();
         assert!(
@@ -196,32 +180,17 @@ fn a_macos_package_records_its_runtime_dylib() {
     let dir = scratch("libraries-macos");
     // The runtime library: an aotlink image for macOS is a dylib with an install name.
     let rt_ll = dir.join("runtime_lib.ll");
-    run(Command::new(CLANG)
-        .args(["--target=arm64-apple-macosx11.0", "-O2", "-S", "-emit-llvm"])
-        .arg(source("runtime_lib.c"))
-        .arg("-o")
-        .arg(&rt_ll));
-    let runtime = dir.join("libjlrt.dylib");
-    aotlink_ok([
-        "build".as_ref(),
-        rt_ll.as_os_str(),
-        "--export-all".as_ref(),
-        "-o".as_ref(),
-        runtime.as_os_str(),
-    ]);
+    let args = ["--target=arm64-apple-macosx11.0", "-O2", "-S", "-emit-llvm"];
+    clang_ir(&source("runtime_lib.c"), &rt_ll, &args);
+    build_image(&rt_ll, &dir.join("libjlrt.dylib"), &[]);
     let ll = package_ir(&dir, "arm64-apple-macosx11.0");
     let image = dir.join("pkg.dylib");
-    aotlink_ok([
-        "build".as_ref(),
-        ll.as_os_str(),
-        "--export-all".as_ref(),
-        "-l".as_ref(),
-        "jlrt".as_ref(),
-        "-L".as_ref(),
-        dir.as_os_str(),
-        "-o".as_ref(),
-        image.as_os_str(),
-    ]);
+    let lib_dir = dir.display().to_string();
+    build_image(
+        &ll,
+        &image,
+        &["-l".into(), "jlrt".into(), "-L".into(), lib_dir],
+    );
     let bytes = std::fs::read(&image).unwrap();
     let macho = match goblin::mach::Mach::parse(&bytes).unwrap() {
         goblin::mach::Mach::Binary(m) => m,

@@ -202,16 +202,9 @@ fn compiler_runtime_functions_work_in_windows_dlls_under_wine() {
 fn a_target_without_a_compiler_runtime_is_refused_naming_the_functions() {
     let dir = scratch("runtime-missing");
     let ll = dir.join("runtime.ll");
-    let status = Command::new(CLANG)
-        .args(["--target=x86_64-apple-macosx11.0"])
-        .args(IR_FLAGS)
-        .arg("-S")
-        .arg(source())
-        .arg("-o")
-        .arg(&ll)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut args = vec!["--target=x86_64-apple-macosx11.0", "-S"];
+    args.extend(IR_FLAGS);
+    clang_ir(&source(), &ll, &args);
     let out = dir.join("runtime.dylib");
     // libSystem provides __divti3 and the like at load time; __cpu_model only a static
     // compiler-rt has, and none for macOS is installed here.
