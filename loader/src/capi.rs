@@ -49,6 +49,23 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
+/// Runs `f`; a panic inside becomes `fallback` and an error message, since unwinding out of an
+/// `extern "C"` function would abort the host process.
+fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            set_error(format!("aotload: internal error: {what}"));
+            fallback
+        }
+    }
+}
+
 fn set_error(message: String) {
     let message = CString::new(message.replace('\0', " ")).expect("NULs replaced");
     LAST_ERROR.with(|e| *e.borrow_mut() = message);
@@ -60,7 +77,9 @@ fn set_error(message: String) {
 /// `path` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_open(path: *const c_char) -> *mut CImage {
-    aotload_open_target(path, std::ptr::null())
+    guard(std::ptr::null_mut(), || {
+        aotload_open_target(path, std::ptr::null())
+    })
 }
 
 /// Like `aotload_open`, but uses the target named `target` (NULL: choose).
@@ -72,8 +91,10 @@ pub unsafe extern "C" fn aotload_open_target(
     path: *const c_char,
     target: *const c_char,
 ) -> *mut CImage {
-    let mut table = MethodTable::new();
-    aotload_open_in(&mut table, path, target)
+    guard(std::ptr::null_mut(), || {
+        let mut table = MethodTable::new();
+        aotload_open_in(&mut table, path, target)
+    })
 }
 
 /// Opens an image into a method table (see `Image::open_in`). NULL on error.
@@ -87,36 +108,41 @@ pub unsafe extern "C" fn aotload_open_in(
     path: *const c_char,
     target: *const c_char,
 ) -> *mut CImage {
-    let Some(table) = table.as_mut() else {
-        set_error("aotload_open_in: method table is NULL".into());
-        return std::ptr::null_mut();
-    };
-    if path.is_null() {
-        set_error("aotload_open: path is NULL".into());
-        return std::ptr::null_mut();
-    }
-    let path = CStr::from_ptr(path).to_string_lossy().into_owned();
-    let target = (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
-    match Image::open_in(
-        &path,
-        &LoadOptions {
-            target,
-            ..Default::default()
-        },
-        table,
-    ) {
-        Ok(image) => Box::into_raw(Box::new(CImage::new(image))),
-        Err(e) => {
-            set_error(e.to_string());
-            std::ptr::null_mut()
+    guard(std::ptr::null_mut(), || {
+        let Some(table) = table.as_mut() else {
+            set_error("aotload_open_in: method table is NULL".into());
+            return std::ptr::null_mut();
+        };
+        if path.is_null() {
+            set_error("aotload_open: path is NULL".into());
+            return std::ptr::null_mut();
         }
-    }
+        let path = CStr::from_ptr(path).to_string_lossy().into_owned();
+        let target =
+            (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
+        match Image::open_in(
+            &path,
+            &LoadOptions {
+                target,
+                ..Default::default()
+            },
+            table,
+        ) {
+            Ok(image) => Box::into_raw(Box::new(CImage::new(image))),
+            Err(e) => {
+                set_error(e.to_string());
+                std::ptr::null_mut()
+            }
+        }
+    })
 }
 
 /// A new, empty method table.
 #[no_mangle]
 pub extern "C" fn aotload_method_table_new() -> *mut MethodTable {
-    Box::into_raw(Box::new(MethodTable::new()))
+    guard(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(MethodTable::new()))
+    })
 }
 
 /// Frees a method table (images opened into it stay usable).
@@ -125,9 +151,11 @@ pub extern "C" fn aotload_method_table_new() -> *mut MethodTable {
 /// `table` comes from `aotload_method_table_new` and is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_method_table_free(table: *mut MethodTable) {
-    if !table.is_null() {
-        drop(Box::from_raw(table));
-    }
+    guard((), || {
+        if !table.is_null() {
+            drop(Box::from_raw(table));
+        }
+    })
 }
 
 /// Adds a method the runtime provides; -1 (and an error message) when the table already has
@@ -143,20 +171,23 @@ pub unsafe extern "C" fn aotload_method_table_define(
     hash: u64,
     address: *const c_void,
 ) -> i32 {
-    let (Some(table), false, false) = (table.as_mut(), name.is_null(), signature.is_null()) else {
-        return -1;
-    };
-    let (name, signature) = (
-        CStr::from_ptr(name).to_string_lossy(),
-        CStr::from_ptr(signature).to_string_lossy(),
-    );
-    match table.define(&name, &signature, hash, address) {
-        Ok(()) => 0,
-        Err(e) => {
-            set_error(e.to_string());
-            -1
+    guard(-1, || {
+        let (Some(table), false, false) = (table.as_mut(), name.is_null(), signature.is_null())
+        else {
+            return -1;
+        };
+        let (name, signature) = (
+            CStr::from_ptr(name).to_string_lossy(),
+            CStr::from_ptr(signature).to_string_lossy(),
+        );
+        match table.define(&name, &signature, hash, address) {
+            Ok(()) => 0,
+            Err(e) => {
+                set_error(e.to_string());
+                -1
+            }
         }
-    }
+    })
 }
 
 /// Adds or replaces a method (the runtime redefined it): package images opened afterwards
@@ -172,14 +203,17 @@ pub unsafe extern "C" fn aotload_method_table_redefine(
     hash: u64,
     address: *const c_void,
 ) {
-    let (Some(table), false, false) = (table.as_mut(), name.is_null(), signature.is_null()) else {
-        return;
-    };
-    let (name, signature) = (
-        CStr::from_ptr(name).to_string_lossy(),
-        CStr::from_ptr(signature).to_string_lossy(),
-    );
-    table.redefine(&name, &signature, hash, address);
+    guard((), || {
+        let (Some(table), false, false) = (table.as_mut(), name.is_null(), signature.is_null())
+        else {
+            return;
+        };
+        let (name, signature) = (
+            CStr::from_ptr(name).to_string_lossy(),
+            CStr::from_ptr(signature).to_string_lossy(),
+        );
+        table.redefine(&name, &signature, hash, address);
+    })
 }
 
 /// What invalid methods of package images point at (NULL: nothing).
@@ -191,9 +225,11 @@ pub unsafe extern "C" fn aotload_method_table_set_recompile_stub(
     table: *mut MethodTable,
     stub: *const c_void,
 ) {
-    if let Some(table) = table.as_mut() {
-        table.set_recompile_stub((!stub.is_null()).then_some(stub));
-    }
+    guard((), || {
+        if let Some(table) = table.as_mut() {
+            table.set_recompile_stub((!stub.is_null()).then_some(stub));
+        }
+    })
 }
 
 /// Number of methods of the image that did not validate.
@@ -202,7 +238,9 @@ pub unsafe extern "C" fn aotload_method_table_set_recompile_stub(
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_ninvalidated(image: *const CImage) -> u32 {
-    image.as_ref().map_or(0, |i| i.invalidated.len() as u32)
+    guard(0, || {
+        image.as_ref().map_or(0, |i| i.invalidated.len() as u32)
+    })
 }
 
 /// The `index`-th invalid method: its name, why, and the external method at the root of it
@@ -218,22 +256,24 @@ pub unsafe extern "C" fn aotload_invalidated(
     reason: *mut *const c_char,
     culprit: *mut *const c_char,
 ) -> i32 {
-    let Some(entry) = image
-        .as_ref()
-        .and_then(|i| i.invalidated.get(index as usize))
-    else {
-        return -1;
-    };
-    for (out, s) in [
-        (method, &entry[0]),
-        (reason, &entry[1]),
-        (culprit, &entry[2]),
-    ] {
-        if let Some(out) = out.as_mut() {
-            *out = s.as_ptr();
+    guard(-1, || {
+        let Some(entry) = image
+            .as_ref()
+            .and_then(|i| i.invalidated.get(index as usize))
+        else {
+            return -1;
+        };
+        for (out, s) in [
+            (method, &entry[0]),
+            (reason, &entry[1]),
+            (culprit, &entry[2]),
+        ] {
+            if let Some(out) = out.as_mut() {
+                *out = s.as_ptr();
+            }
         }
-    }
-    0
+        0
+    })
 }
 
 /// Number of functions (fvars) in the image.
@@ -242,7 +282,7 @@ pub unsafe extern "C" fn aotload_invalidated(
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_nfvars(image: *const CImage) -> u32 {
-    image.as_ref().map_or(0, |i| i.fvars().len() as u32)
+    guard(0, || image.as_ref().map_or(0, |i| i.fvars().len() as u32))
 }
 
 /// Number of globals (gvars) in the image.
@@ -251,7 +291,7 @@ pub unsafe extern "C" fn aotload_nfvars(image: *const CImage) -> u32 {
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_ngvars(image: *const CImage) -> u32 {
-    image.as_ref().map_or(0, |i| i.gvars().len() as u32)
+    guard(0, || image.as_ref().map_or(0, |i| i.gvars().len() as u32))
 }
 
 /// The function with fvar index `index` for the chosen target; NULL when out of range.
@@ -260,20 +300,22 @@ pub unsafe extern "C" fn aotload_ngvars(image: *const CImage) -> u32 {
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_fptr(image: *const CImage, index: u32) -> *const c_void {
-    let Some(image) = image.as_ref() else {
-        return std::ptr::null();
-    };
-    image
-        .fvars()
-        .get(index as usize)
-        .copied()
-        .unwrap_or_else(|| {
-            set_error(format!(
-                "aotload_fptr: fvar {index} out of range ({} functions)",
-                image.fvars().len()
-            ));
-            std::ptr::null()
-        })
+    guard(std::ptr::null(), || {
+        let Some(image) = image.as_ref() else {
+            return std::ptr::null();
+        };
+        image
+            .fvars()
+            .get(index as usize)
+            .copied()
+            .unwrap_or_else(|| {
+                set_error(format!(
+                    "aotload_fptr: fvar {index} out of range ({} functions)",
+                    image.fvars().len()
+                ));
+                std::ptr::null()
+            })
+    })
 }
 
 /// The global with gvar index `index`; NULL when out of range.
@@ -282,20 +324,22 @@ pub unsafe extern "C" fn aotload_fptr(image: *const CImage, index: u32) -> *cons
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_gvar(image: *const CImage, index: u32) -> *mut c_void {
-    let Some(image) = image.as_ref() else {
-        return std::ptr::null_mut();
-    };
-    image
-        .gvars()
-        .get(index as usize)
-        .copied()
-        .unwrap_or_else(|| {
-            set_error(format!(
-                "aotload_gvar: gvar {index} out of range ({} globals)",
-                image.gvars().len()
-            ));
-            std::ptr::null_mut()
-        })
+    guard(std::ptr::null_mut(), || {
+        let Some(image) = image.as_ref() else {
+            return std::ptr::null_mut();
+        };
+        image
+            .gvars()
+            .get(index as usize)
+            .copied()
+            .unwrap_or_else(|| {
+                set_error(format!(
+                    "aotload_gvar: gvar {index} out of range ({} globals)",
+                    image.gvars().len()
+                ));
+                std::ptr::null_mut()
+            })
+    })
 }
 
 /// The function named `name` (exported or not); NULL when the image has none.
@@ -307,16 +351,18 @@ pub unsafe extern "C" fn aotload_lookup(
     image: *const CImage,
     name: *const c_char,
 ) -> *const c_void {
-    let (Some(image), false) = (image.as_ref(), name.is_null()) else {
-        return std::ptr::null();
-    };
-    let name = CStr::from_ptr(name).to_string_lossy();
-    image.lookup(&name).unwrap_or_else(|| {
-        set_error(format!(
-            "aotload_lookup: no function `{name}` in {}",
-            image.path().display()
-        ));
-        std::ptr::null()
+    guard(std::ptr::null(), || {
+        let (Some(image), false) = (image.as_ref(), name.is_null()) else {
+            return std::ptr::null();
+        };
+        let name = CStr::from_ptr(name).to_string_lossy();
+        image.lookup(&name).unwrap_or_else(|| {
+            set_error(format!(
+                "aotload_lookup: no function `{name}` in {}",
+                image.path().display()
+            ));
+            std::ptr::null()
+        })
     })
 }
 
@@ -326,11 +372,13 @@ pub unsafe extern "C" fn aotload_lookup(
 /// `image` comes from `aotload_open`; `len` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_image_data(image: *const CImage, len: *mut usize) -> *const u8 {
-    let data = image.as_ref().map_or(&[][..], |i| i.image_data());
-    if let Some(len) = len.as_mut() {
-        *len = data.len();
-    }
-    data.as_ptr()
+    guard(std::ptr::null(), || {
+        let data = image.as_ref().map_or(&[][..], |i| i.image_data());
+        if let Some(len) = len.as_mut() {
+            *len = data.len();
+        }
+        data.as_ptr()
+    })
 }
 
 /// CPU name of the target the loader chose.
@@ -339,15 +387,19 @@ pub unsafe extern "C" fn aotload_image_data(image: *const CImage, len: *mut usiz
 /// `image` comes from `aotload_open`. The string lives as long as the image.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_target_name(image: *const CImage) -> *const c_char {
-    image
-        .as_ref()
-        .map_or(std::ptr::null(), |i| i.target.as_ptr())
+    guard(std::ptr::null(), || {
+        image
+            .as_ref()
+            .map_or(std::ptr::null(), |i| i.target.as_ptr())
+    })
 }
 
 /// The message of the last failing call on this thread ("" when none).
 #[no_mangle]
 pub extern "C" fn aotload_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    guard(std::ptr::null(), || {
+        LAST_ERROR.with(|e| e.borrow().as_ptr())
+    })
 }
 
 /// Closes the image; its function and data pointers become invalid.
@@ -356,7 +408,9 @@ pub extern "C" fn aotload_last_error() -> *const c_char {
 /// `image` comes from `aotload_open` and is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_close(image: *mut CImage) {
-    if !image.is_null() {
-        drop(Box::from_raw(image));
-    }
+    guard((), || {
+        if !image.is_null() {
+            drop(Box::from_raw(image));
+        }
+    })
 }

@@ -31,6 +31,29 @@ pub struct ImageFile {
     pub external_slots: Vec<u64>,
 }
 
+/// Reads an image file, refusing anything but a regular file: `/dev/zero` would grow without
+/// end and a FIFO would block forever (an image is a shared library, always a regular file).
+pub fn read_image_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Opening a FIFO would wait for a writer: open without blocking, then look at what it is.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let mut file = options.open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    // Read what the file held when opened, not what it may grow to.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.by_ref().take(metadata.len()).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 impl ImageFile {
     /// Decodes an image from the bytes of its file.
     pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {

@@ -59,7 +59,7 @@ impl Image {
         let fail = |cause: LoadCause| cause.at(path);
         // An absolute path: dlopen would search the library path for a bare file name.
         let path = std::fs::canonicalize(path).map_err(|e| fail(e.into()))?;
-        let bytes = std::fs::read(&path).map_err(|e| fail(e.into()))?;
+        let bytes = crate::file::read_image_file(&path).map_err(|e| fail(e.into()))?;
         let file = ImageFile::parse(&bytes).map_err(fail)?;
         file.verify_checksum(&bytes).map_err(fail)?;
         select::check_native(&file).map_err(fail)?;

@@ -20,7 +20,7 @@ mod select;
 mod validate;
 
 pub use error::{LoadCause, LoadError};
-pub use file::{exported_symbols, ImageFile};
+pub use file::{exported_symbols, read_image_file, ImageFile};
 pub use format::ImageKind;
 pub use image::{Image, LoadOptions};
 pub use meta::Meta;

@@ -7,8 +7,8 @@ use anyhow::{Context as _, Result};
 use super::run::print_stdout;
 
 pub fn inspect(image: &Path, json: bool, edges: bool, method_table: bool) -> Result<()> {
-    let bytes =
-        std::fs::read(image).with_context(|| format!("{}: cannot read", image.display()))?;
+    let bytes = aotload::read_image_file(image)
+        .with_context(|| format!("{}: cannot read", image.display()))?;
     if method_table {
         let file = aotload::ImageFile::parse(&bytes).map_err(|e| e.at(image))?;
         file.verify_checksum(&bytes).map_err(|e| e.at(image))?;

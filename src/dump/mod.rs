@@ -71,6 +71,10 @@ pub enum DumpError {
     Header(String),
     #[error("{}: cannot write: {cause}", path.display())]
     Write { path: PathBuf, cause: String },
+    #[error(
+        "--shards {requested}: the module has {max} definitions to split, so at most {max} shards"
+    )]
+    TooManyShards { requested: u32, max: usize },
 }
 
 /// Threads to use: the request, or half the cores (at least one), never more than the shards.
@@ -94,7 +98,12 @@ pub fn dump(
     let targets: Vec<CpuTarget> = resolved.iter().map(|r| r.target.clone()).collect();
     let clone_sets =
         annotate::annotate(&program.module, &program.fvars, &resolved, &program.triple);
-    let plans = plan_shards(&program.module, options.shards, &clone_sets);
+    let plans = plan_shards(&program.module, options.shards, &clone_sets).map_err(|max| {
+        DumpError::TooManyShards {
+            requested: options.shards.unwrap_or(0),
+            max,
+        }
+    })?;
     let threads = thread_count(options.threads, plans.len());
     let bitcode = program.module.write_bitcode_to_memory().as_slice().to_vec();
     let index = |names: &[String]| -> HashMap<String, u32> {

@@ -26,12 +26,14 @@ const MAX_DEFAULT_SHARDS: u64 = 32;
 const SLACK_PERCENT: u64 = 10;
 
 /// Plans `requested` shards, or as many as the module's size calls for. A function costs its
-/// size times the number of versions it gets (`clone_sets`).
+/// size times the number of versions it gets (`clone_sets`). More shards than groups of
+/// definitions is an error carrying the most there can be (a huge `--shards` would otherwise
+/// allocate and emit that many empty objects).
 pub fn plan_shards(
     module: &Module,
     requested: Option<u32>,
     clone_sets: &CloneSets,
-) -> Vec<ShardPlan> {
+) -> Result<Vec<ShardPlan>, usize> {
     let defs: Vec<Global> = ir::globals(module)
         .into_iter()
         .filter(|g| !g.is_declaration() && !g.is_llvm_special())
@@ -39,12 +41,13 @@ pub fn plan_shards(
     let groups = group(&defs, clone_sets);
     let total: u64 = groups.iter().map(|g| g.1).sum();
     let n = match requested {
+        Some(n) if n as usize > groups.len().max(1) => return Err(groups.len().max(1)),
         Some(n) => n.max(1) as u64,
         None => total
             .div_ceil(WEIGHT_PER_SHARD)
             .clamp(1, MAX_DEFAULT_SHARDS),
     };
-    assign(groups, n)
+    Ok(assign(groups, n))
 }
 
 /// Groups of definitions that must share a shard: (sorted names, weight).

@@ -333,3 +333,38 @@ fn a_dlopen_failure_carries_the_dynamic_loaders_reason() {
     ]);
     assert_clean_failure(&out, "undefined symbol: no_such_function_anywhere");
 }
+
+/// Files that are not regular files are refused at once, by the loader, `run` and `inspect`:
+/// /dev/zero would grow without end, a FIFO would block forever.
+#[test]
+fn non_regular_files_are_refused_without_reading_them() {
+    let dir = scratch("bad-non-regular");
+    let fifo = dir.join("image.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for path in [Path::new("/dev/zero"), fifo.as_path()] {
+        let err = match Image::open(path, &LoadOptions::default()) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{} opened", path.display()),
+        };
+        assert!(err.contains("not a regular file"), "{err}");
+        let out = run_aotlink(["run".as_ref(), path.as_os_str(), "f".as_ref()]);
+        assert_clean_failure(&out, "not a regular file");
+        let out = run_aotlink(["inspect".as_ref(), path.as_os_str()]);
+        assert_clean_failure(&out, "not a regular file");
+    }
+}
+
+/// A shard count beyond the module's definitions is one clear error, not a huge allocation.
+#[test]
+fn shard_counts_beyond_the_definitions_are_refused() {
+    let dir = scratch("bad-shards");
+    for shards in ["4294967295", "100000"] {
+        let out = build_into(&dir, &[kernels_ll()], &["--shards", shards]);
+        assert_clean_failure(&out, &format!("--shards {shards}"));
+        assert_only_files(&dir, &[]);
+    }
+}
