@@ -129,7 +129,7 @@ pub fn is_runtime_symbol(name: &str) -> bool {
     })
 }
 
-/// The symbols archive `runtime` defines (its members' definitions), read once per process.
+/// The runtime builtins archive `runtime` defines, read once per process.
 pub fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError> {
     static READ: Mutex<Vec<(PathBuf, BTreeSet<String>)>> = Mutex::new(Vec::new());
     let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
@@ -141,7 +141,8 @@ pub fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError
     Ok(defined)
 }
 
-/// The symbols the members of `archive` define and the ones they use without defining.
+/// The runtime-builtin symbols the members of `archive` define and the ones they use without
+/// defining.
 fn archive_symbols(archive: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>), LinkError> {
     use object::{Object as _, ObjectSymbol as _};
     let fail = |cause: String| LinkError::Archive {
@@ -159,7 +160,12 @@ fn archive_symbols(archive: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>
             continue;
         };
         for symbol in file.symbols() {
+            // Only runtime-looking names matter: skipping the rest keeps this cheap for an
+            // archive of thousands of functions.
             let Ok(name) = symbol.name() else { continue };
+            if !name.starts_with("__") || !is_runtime_symbol(name) {
+                continue;
+            }
             if symbol.is_undefined() {
                 undefined.insert(name.to_string());
             } else if symbol.is_definition() {
