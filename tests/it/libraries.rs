@@ -202,3 +202,44 @@ fn a_macos_package_records_its_runtime_dylib() {
         macho.libs
     );
 }
+
+#[test]
+fn a_package_image_calls_its_runtime_library_on_aarch64_under_qemu() {
+    if !have(&["qemu-aarch64", "aarch64-linux-gnu-gcc"]) {
+        return;
+    }
+    let dir = scratch("libraries-aarch64");
+    run(Command::new("aarch64-linux-gnu-gcc")
+        .args(["-O2", "-fPIC", "-shared", "-Wl,-soname,libjlrt.so", "-o"])
+        .arg(dir.join("libjlrt.so"))
+        .arg(source("runtime_lib.c")));
+    let ll = package_ir(&dir, "aarch64-linux-gnu");
+    let image = dir.join("pkg.so");
+    let lib_dir = dir.display().to_string();
+    build_image(
+        &ll,
+        &image,
+        &["-l".into(), "jlrt".into(), "-L".into(), lib_dir],
+    );
+    let harness = dir.join("harness.c");
+    std::fs::write(
+        &harness,
+        "#include <dlfcn.h>\n#include <stdio.h>\nint main(void) {\n  void *m = dlopen(\"./pkg.so\", RTLD_NOW);\n  if (!m) { printf(\"%s\\n\", dlerror()); return 1; }\n  long long (*f)(long long) = (long long (*)(long long))dlsym(m, \"pkg_uses_runtime\");\n  printf(\"%lld %lld\\n\", f(5), f(-12));\n  return 0;\n}\n",
+    )
+    .unwrap();
+    let exe = dir.join("harness");
+    run(Command::new("aarch64-linux-gnu-gcc")
+        .arg(&harness)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-ldl"));
+    let out = run(Command::new("qemu-aarch64")
+        .args(["-L", "/usr/aarch64-linux-gnu", "-E"])
+        .arg(format!("LD_LIBRARY_PATH={}", dir.display()))
+        .arg(&exe)
+        .current_dir(&dir));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{} {}", expected(5), expected(-12))
+    );
+}
