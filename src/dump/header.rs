@@ -27,6 +27,7 @@ pub fn header_module<'ctx>(
     nexternals: u32,
     meta: &[u8],
     image_data: &[u8],
+    constructor_entry: Option<&str>,
 ) -> Result<Module<'ctx>, String> {
     let module = context.create_module("aotlink.header");
     module.set_triple(&inkwell::targets::TargetTriple::create(triple));
@@ -51,7 +52,35 @@ pub fn header_module<'ctx>(
             TableRef::Symbol(_) => None,
         },
     )?;
+    if let Some(entry) = constructor_entry {
+        add_constructor_entry(context, &module, entry, triple, data_layout)?;
+    }
     Ok(module)
+}
+
+/// Adds the DLL entry point `name` that runs the image's constructors and destructors
+/// (`dll_entry.ll`).
+fn add_constructor_entry<'ctx>(
+    context: &'ctx Context,
+    module: &Module<'ctx>,
+    name: &str,
+    triple: &str,
+    data_layout: &str,
+) -> Result<(), String> {
+    let text = format!(
+        "target triple = \"{triple}\"\ntarget datalayout = \"{data_layout}\"\n{}",
+        include_str!("dll_entry.ll").replace("@ENTRY", &format!("@{name}"))
+    );
+    let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(
+        text.as_bytes(),
+        "dll_entry",
+    );
+    let entry = context
+        .create_module_from_ir(buffer)
+        .map_err(|e| format!("the DLL entry point: {e}"))?;
+    module
+        .link_in_module(entry)
+        .map_err(|e| format!("the DLL entry point: {e}"))
 }
 
 /// One writable pointer per external method, hidden, holding a function that traps until the

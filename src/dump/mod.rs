@@ -221,9 +221,20 @@ fn emit_header(
         program.externals.len() as u32,
         meta,
         &options.image_data,
+        platform_of(&program.triple)
+            .and_then(|p| p.constructor_entry)
+            .as_deref(),
     )?;
     let machine = target_machine(&program.triple, base)?;
     emit::emit_module(&module, &machine, options.emit)
+}
+
+/// The platform facts of `triple` (`None` for a triple aotlink cannot parse, which codegen
+/// has refused already).
+fn platform_of(triple: &str) -> Option<crate::target::Platform> {
+    crate::target::Triple::parse(triple)
+        .ok()
+        .map(|t| crate::target::Platform::for_triple(&t))
 }
 
 /// Where `kind`'s archive goes for `-o PATH`: objects at PATH itself, bitcode and assembly

@@ -34,6 +34,10 @@ pub struct Platform {
     /// LLVM's on this OS).
     #[serde(default)]
     pub libgcc_unusable: Vec<String>,
+    /// The entry point the header object defines to run C constructors and destructors
+    /// (a DLL's entry), where the linker arguments name it.
+    #[serde(default)]
+    pub constructor_entry: Option<String>,
     /// How to link with a C compiler driver; `None`: not supported for this OS.
     #[serde(default)]
     pub cc: Option<CcFlags>,

@@ -183,17 +183,16 @@ fn compiler_runtime_functions_work_in_windows_dlls_under_wine() {
         return;
     }
     let dir = scratch("runtime-windows");
-    // has_avx2 reads __cpu_model, which libgcc's constructor fills; a pkg DLL is linked
-    // /noentry and runs no constructor (docs/DESIGN.md), so it is left out here.
     // powi: 3 of 25 results differ in their last bits from MinGW gcc's build (not
-    // investigated; __builtin_powi promises no rounding).
-    eprintln!("not compared on Windows: has_avx2 (DLL constructors do not run), powi");
+    // investigated; __builtin_powi promises no rounding). has_avx2 is compared: the DLL's
+    // entry runs libgcc's constructor that fills __cpu_model.
+    eprintln!("not compared on Windows: powi");
     run_under(
         &TARGETS[4],
         "x86_64-w64-mingw32-gcc",
         &dir,
         Command::new(wine()).env("WINEDEBUG", "-all"),
-        &["has_avx2", "powi"],
+        &["powi"],
         ("hf2", &["-DWITHOUT_HALF"]),
     );
 }
@@ -232,4 +231,55 @@ fn a_target_without_a_compiler_runtime_is_refused_naming_the_functions() {
         out.as_os_str(),
     ]);
     assert_clean_failure(&result, "nothing.a: no such file");
+}
+
+/// A package DLL runs its C constructors when loaded (its entry point walks the constructor
+/// list; it used to be linked without one): here a constructor whose effect no compiler can
+/// fold into a constant.
+#[test]
+fn windows_dlls_run_their_constructors_under_wine() {
+    if !have(&["/usr/lib/wine/wine64", "x86_64-w64-mingw32-gcc"]) {
+        return;
+    }
+    let dir = scratch("runtime-dll-constructors");
+    let c = dir.join("ctor.c");
+    std::fs::write(
+        &c,
+        "char *getenv(const char *);\nstatic long long initialized = 0;\n\
+         __attribute__((constructor)) static void setup(void) { initialized = getenv(\"PATH\") ? 42 : 7; }\n\
+         long long was_initialized(void) { return initialized; }\n",
+    )
+    .unwrap();
+    let ll = dir.join("ctor.ll");
+    clang_ir(
+        &c,
+        &ll,
+        &["--target=x86_64-w64-mingw32", "-O2", "-S", "-emit-llvm"],
+    );
+    build_image(&ll, &dir.join("ctor.dll"), &[]);
+    let harness = dir.join("harness.c");
+    std::fs::write(
+        &harness,
+        "#include <stdio.h>\n#include <windows.h>\nint main(void) {\n  HMODULE m = LoadLibraryA(\"./ctor.dll\");\n  if (!m) { printf(\"cannot load %lu\\n\", GetLastError()); return 1; }\n  long long (*f)(void) = (long long (*)(void))GetProcAddress(m, \"was_initialized\");\n  printf(\"%lld\\n\", f());\n  return 0;\n}\n",
+    )
+    .unwrap();
+    let exe = dir.join("harness.exe");
+    let status = Command::new("x86_64-w64-mingw32-gcc")
+        .arg(&harness)
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = Command::new(wine())
+        .env("WINEDEBUG", "-all")
+        .current_dir(&dir)
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "42",
+        "the constructor did not run"
+    );
 }
