@@ -185,29 +185,17 @@ impl Global {
     /// wider than 128 bits: the function called directly (`None`: through a pointer) and the
     /// widest vector of the call's type.
     pub fn wide_vector_calls(self) -> Vec<(Option<Global>, u32)> {
-        let mut out = Vec::new();
-        unsafe {
-            let mut bb = LLVMGetFirstBasicBlock(self.0);
-            while !bb.is_null() {
-                let mut inst = LLVMGetFirstInstruction(bb);
-                while !inst.is_null() {
-                    if !LLVMIsACallInst(inst).is_null() || !LLVMIsAInvokeInst(inst).is_null() {
-                        let bits = function_type_vector_bits(LLVMGetCalledFunctionType(inst));
-                        let callee = LLVMGetCalledValue(inst);
-                        let is_intrinsic =
-                            !LLVMIsAFunction(callee).is_null() && LLVMGetIntrinsicID(callee) != 0;
-                        if bits > 128 && !is_intrinsic {
-                            let direct =
-                                (!LLVMIsAFunction(callee).is_null()).then_some(Global(callee));
-                            out.push((direct, bits));
-                        }
-                    }
-                    inst = LLVMGetNextInstruction(inst);
-                }
-                bb = LLVMGetNextBasicBlock(bb);
-            }
-        }
-        out
+        self.calls()
+            .into_iter()
+            .filter_map(|inst| unsafe {
+                let bits = function_type_vector_bits(LLVMGetCalledFunctionType(inst));
+                let callee = LLVMGetCalledValue(inst);
+                let direct = (!LLVMIsAFunction(callee).is_null()).then_some(Global(callee));
+                // Intrinsics are instructions, not calls with an ABI.
+                let intrinsic = direct.is_some() && LLVMGetIntrinsicID(callee) != 0;
+                (bits > 128 && !intrinsic).then_some((direct, bits))
+            })
+            .collect()
     }
 
     /// Whether a parameter or the result is passed in memory or otherwise ABI-special.
@@ -232,6 +220,18 @@ impl Global {
 
     /// Calls and invokes in this function's body, with the function they call directly.
     pub fn direct_calls(self) -> Vec<(LLVMValueRef, Global)> {
+        self.calls()
+            .into_iter()
+            .filter_map(|inst| {
+                let callee = unsafe { LLVMGetCalledValue(inst) };
+                let direct = unsafe { !LLVMIsAFunction(callee).is_null() };
+                direct.then_some((inst, Global(callee)))
+            })
+            .collect()
+    }
+
+    /// The call and invoke instructions of this function's body, in order.
+    fn calls(self) -> Vec<LLVMValueRef> {
         let mut out = Vec::new();
         unsafe {
             let mut bb = LLVMGetFirstBasicBlock(self.0);
@@ -239,10 +239,7 @@ impl Global {
                 let mut inst = LLVMGetFirstInstruction(bb);
                 while !inst.is_null() {
                     if !LLVMIsACallInst(inst).is_null() || !LLVMIsAInvokeInst(inst).is_null() {
-                        let callee = LLVMGetCalledValue(inst);
-                        if !LLVMIsAFunction(callee).is_null() {
-                            out.push((inst, Global(callee)));
-                        }
+                        out.push(inst);
                     }
                     inst = LLVMGetNextInstruction(inst);
                 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::libraries::library_arguments;
-use super::runtime::{c_name, compiler_runtime, runtime_definitions, runtime_symbols_needed};
+use super::runtime::runtime_archives;
 use super::system_libs::system_libraries;
 use super::{
     expand_args, linker_diagnostics, placeholders, write_export_list, LinkError, LinkJob, Linker,
@@ -31,49 +31,7 @@ impl Lld {
     pub fn arguments(&self, job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
         let export_list = write_export_list(job, scratch)?;
         let libraries = system_libraries(job, scratch)?;
-        let runtime = compiler_runtime(job.platform, self.compiler_runtime.as_deref())?;
-        let needed = runtime_symbols_needed(&job.archive, job.platform)?;
-        let mut provided = std::collections::BTreeSet::new();
-        for path in &runtime {
-            let is_libgcc = path.file_name().is_some_and(|n| n == "libgcc.a");
-            provided.extend(runtime_definitions(path)?.into_iter().filter(|name| {
-                !(is_libgcc
-                    && job
-                        .platform
-                        .libgcc_unusable
-                        .iter()
-                        .any(|u| u == c_name(name)))
-            }));
-        }
-        let missing: Vec<&str> = needed
-            .iter()
-            .filter(|n| !provided.contains(*n))
-            .map(|n| c_name(n))
-            .collect();
-        if !missing.is_empty() {
-            let triple = job.platform.triple();
-            let how = match triple.gcc_triple() {
-                Some(gcc) => format!("install {gcc}-gcc (libgcc) or clang's compiler-rt for it"),
-                None => "install clang's compiler-rt for it".to_string(),
-            };
-            let paths: Vec<String> = runtime.iter().map(|p| p.display().to_string()).collect();
-            return Err(LinkError::Runtime(match paths.is_empty() {
-                true => format!(
-                    "the image calls compiler-runtime functions ({}) and no compiler runtime for {triple} was found: {how}, or pass --rtlib PATH",
-                    missing.join(", ")
-                ),
-                false => format!(
-                    "the image calls compiler-runtime functions that {} lack{} ({}): pass --rtlib with a runtime that has them (clang's compiler-rt does)",
-                    paths.join(" and "),
-                    if missing.iter().any(|m| job.platform.libgcc_unusable.iter().any(|u| u == m)) {
-                        " or have with another calling convention than LLVM's"
-                    } else {
-                        ""
-                    },
-                    missing.join(", ")
-                ),
-            }));
-        }
+        let runtime = runtime_archives(job, self.compiler_runtime.as_deref())?;
         // The image's own dependencies first, then the C runtime, then the compiler runtime.
         let mut arguments = library_arguments(job, scratch)?;
         arguments.extend(libraries.iter().map(|p| p.display().to_string()));

@@ -13,14 +13,64 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use super::LinkError;
+use super::{LinkError, LinkJob};
 use crate::target::{Platform, Triple};
+
+/// The runtime archives to link `job` with, after checking that they define every runtime
+/// function its archive calls (less what the OS provides and what an archive has with
+/// another calling convention): a missing one is an error naming it and how to get it.
+pub fn runtime_archives(job: &LinkJob, explicit: Option<&Path>) -> Result<Vec<PathBuf>, LinkError> {
+    let platform = job.platform;
+    let runtime = compiler_runtime(platform, explicit)?;
+    let needed = runtime_symbols_needed(&job.archive, platform)?;
+    let unusable = |archive: &Path, name: &str| {
+        archive.file_name().is_some_and(|n| n == "libgcc.a")
+            && platform.libgcc_unusable.iter().any(|u| u == c_name(name))
+    };
+    let mut provided = BTreeSet::new();
+    for path in &runtime {
+        provided.extend(
+            runtime_definitions(path)?
+                .into_iter()
+                .filter(|name| !unusable(path, name)),
+        );
+    }
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|n| !provided.contains(*n))
+        .map(|n| c_name(n))
+        .collect();
+    if missing.is_empty() {
+        return Ok(runtime);
+    }
+    let triple = platform.triple();
+    let names = missing.join(", ");
+    Err(LinkError::Runtime(if runtime.is_empty() {
+        let how = match triple.gcc_triple() {
+            Some(gcc) => format!("install {gcc}-gcc (libgcc) or clang's compiler-rt for it"),
+            None => "install clang's compiler-rt for it".to_string(),
+        };
+        format!(
+            "the image calls compiler-runtime functions ({names}) and no compiler runtime for {triple} was found: {how}, or pass --rtlib PATH"
+        )
+    } else {
+        let paths: Vec<String> = runtime.iter().map(|p| p.display().to_string()).collect();
+        let convention = missing
+            .iter()
+            .any(|m| platform.libgcc_unusable.iter().any(|u| u == m));
+        format!(
+            "the image calls compiler-runtime functions that {} lack{} ({names}): pass --rtlib with a runtime that has them (clang's compiler-rt does)",
+            paths.join(" and "),
+            if convention { " or have with another calling convention than LLVM's" } else { "" },
+        )
+    }))
+}
 
 /// The runtime archives for `platform`'s target: `explicit` if given (it must exist), else
 /// every one the platform's discovery commands print and that exists, in the file's order
 /// (libgcc, then compiler-rt: LLD takes each function from the first archive that has it, and
 /// compiler-rt has a few LLVM calls that libgcc lacks, such as `__muloti4`).
-pub fn compiler_runtime(
+fn compiler_runtime(
     platform: &Platform,
     explicit: Option<&Path>,
 ) -> Result<Vec<PathBuf>, LinkError> {
@@ -130,7 +180,7 @@ pub fn is_runtime_symbol(name: &str) -> bool {
 }
 
 /// The runtime builtins archive `runtime` defines, read once per process.
-pub fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError> {
+fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError> {
     static READ: Mutex<Vec<(PathBuf, BTreeSet<String>)>> = Mutex::new(Vec::new());
     let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, names)) = read.iter().find(|(p, _)| p == runtime) {
@@ -189,7 +239,7 @@ fn static_only(name: &str) -> bool {
 
 /// The compiler-runtime symbols the archive's objects use and do not define and that
 /// `platform` cannot resolve without a runtime archive, sorted.
-pub fn runtime_symbols_needed(
+fn runtime_symbols_needed(
     archive: &Path,
     platform: &Platform,
 ) -> Result<BTreeSet<String>, LinkError> {
@@ -202,7 +252,7 @@ pub fn runtime_symbols_needed(
 }
 
 /// A runtime symbol name as C spells it (Mach-O puts a `_` in front).
-pub fn c_name(name: &str) -> &str {
+fn c_name(name: &str) -> &str {
     name.strip_prefix('_')
         .filter(|r| r.starts_with("__"))
         .unwrap_or(name)

@@ -16,3 +16,15 @@ float call_v16f(v16f (*f)(v16f, v16f), float x) {
     float s = 0; for (int i = 0; i < 16; i++) s += r[i] * (i + 1);
     return s;
 }
+
+float call_ret8(v8f (*f)(float), float x) {
+    v8f r = f(x);
+    float s = 0; for (int i = 0; i < 8; i++) s += r[i] * (i + 1);
+    return s;
+}
+
+float call_ret16(v16f (*f)(float), float x) {
+    v16f r = f(x);
+    float s = 0; for (int i = 0; i < 16; i++) s += r[i] * (i + 1);
+    return s;
+}

@@ -25,6 +25,11 @@ NOINLINE v4i imix4(v4i a, v4i b) { v4i r; for (int i = 0; i < 4; i++) r[i] = (a[
 NOINLINE v8i imix8(v8i a, v8i b) { v8i r; for (int i = 0; i < 8; i++) r[i] = (a[i] ^ b[i]) + i * 7; return r; }
 NOINLINE v8l lmix8(v8l a, v8l b) { v8l r; for (int i = 0; i < 8; i++) r[i] = a[i] * 3 - (b[i] >> 1); return r; }
 
+/* Exported, vectors only in the result: no parameter in memory, so these can have versions
+ * (pinned: the exported symbol must stay the base-ABI version). */
+NOINLINE v8f splat8(float x) { v8f r; for (int i = 0; i < 8; i++) r[i] = x * (float)(i + 1) - 0.5f; return r; }
+NOINLINE v16f splat16(float x) { v16f r; for (int i = 0; i < 16; i++) r[i] = x / (float)(i + 2) + (float)i; return r; }
+
 /* Internal ones, reached only from this file. */
 static NOINLINE v8f scale8(v8f a, float s) { for (int i = 0; i < 8; i++) a[i] *= s; return a; }
 static NOINLINE v16f scale16(v16f a, float s) { for (int i = 0; i < 16; i++) a[i] *= s; return a; }
