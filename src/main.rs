@@ -30,12 +30,17 @@ fn run(command: Command) -> Result<()> {
             kind,
             cc,
             rtlib,
+            sysroot,
             verbose,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
             let libraries = libraries.libraries();
-            compile::build(&compile, &output, kind, cc.as_deref(), rtlib, &libraries)
+            let lld = Lld {
+                compiler_runtime: rtlib,
+                sysroot,
+            };
+            compile::build(&compile, &output, kind, cc.as_deref(), lld, &libraries)
         }
         Command::Dump {
             compile,
@@ -47,12 +52,14 @@ fn run(command: Command) -> Result<()> {
             output,
             target,
             rtlib,
+            sysroot,
             verbose,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
             let linker = Lld {
                 compiler_runtime: rtlib,
+                sysroot,
             };
             let libraries = libraries.libraries();
             compile::link_archive(&linker, &archive, &output, target.as_deref(), &libraries)

@@ -34,6 +34,10 @@ pub enum Command {
         /// (default: found from the target's gcc or clang).
         #[arg(long, value_name = "PATH")]
         rtlib: Option<PathBuf>,
+        /// Where the target's C runtime is, for --kind pkg (Windows: a MinGW-w64 sysroot,
+        /// DIR/lib or DIR/x86_64-w64-mingw32/lib; default: where x86_64-w64-mingw32-gcc has it).
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
@@ -62,6 +66,10 @@ pub enum Command {
         /// target's gcc or clang).
         #[arg(long, value_name = "PATH")]
         rtlib: Option<PathBuf>,
+        /// Where the target's C runtime is, for --kind pkg (Windows: a MinGW-w64 sysroot,
+        /// DIR/lib or DIR/x86_64-w64-mingw32/lib; default: where x86_64-w64-mingw32-gcc has it).
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,

@@ -1,7 +1,7 @@
 //! `build`, `dump`, `pkg`, `sysimg`: IR to archive (codegen + dump) and archive to image (link).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use aotload::ImageKind;
@@ -19,10 +19,10 @@ pub fn build(
     output: &Path,
     kind: Kind,
     cc: Option<&str>,
-    rtlib: Option<PathBuf>,
+    lld: Lld,
     libraries: &link::Libraries,
 ) -> Result<()> {
-    let linker = linker_for(kind, cc, rtlib)?;
+    let linker = linker_for(kind, cc, lld)?;
     let scratch = tempfile::tempdir().context("cannot create a temp dir")?;
     let archive = scratch.path().join("image.a");
     let emit = compile_emit(compile);
@@ -42,19 +42,22 @@ pub fn build(
     )
 }
 
-fn linker_for(kind: Kind, cc: Option<&str>, rtlib: Option<PathBuf>) -> Result<Box<dyn Linker>> {
+/// The linker for `kind`: `lld` (with the `--rtlib` and `--sysroot` it was given) for
+/// package images, the C compiler driver for system images.
+fn linker_for(kind: Kind, cc: Option<&str>, lld: Lld) -> Result<Box<dyn Linker>> {
     Ok(match kind {
         Kind::Pkg => {
             if cc.is_some() {
                 bail!("--cc only applies to --kind sysimg (package images are linked by the embedded LLD)");
             }
-            Box::new(Lld {
-                compiler_runtime: rtlib,
-            })
+            Box::new(lld)
         }
         Kind::Sysimg => {
-            if rtlib.is_some() {
+            if lld.compiler_runtime.is_some() {
                 bail!("--rtlib only applies to --kind pkg (the C compiler driver adds its own runtime)");
+            }
+            if lld.sysroot.is_some() {
+                bail!("--sysroot only applies to --kind pkg (give the C compiler driver its own --sysroot)");
             }
             Box::new(Cc::find(cc)?)
         }

@@ -122,3 +122,46 @@ fn read_root(
     let meta = Meta::decode(root.meta).map_err(|e| e.to_string())?;
     Ok((root.kind(), root.head.nshards, meta))
 }
+
+/// The symbols the members of `archive` define, and those they use without any member
+/// defining them; only names `keep` accepts are collected.
+pub(super) fn archive_symbols(
+    archive: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), LinkError> {
+    let fail = |cause: String| LinkError::Archive {
+        path: archive.to_path_buf(),
+        cause,
+    };
+    let bytes = std::fs::read(archive).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let ar = ArchiveFile::parse(&*bytes).map_err(|e| fail(format!("not an archive: {e}")))?;
+    let (mut defined, mut undefined) = (BTreeSet::new(), BTreeSet::new());
+    for member in ar.members() {
+        let member = member.map_err(|e| fail(e.to_string()))?;
+        let data = member.data(&*bytes).map_err(|e| fail(e.to_string()))?;
+        let Ok(file) = object::File::parse(data) else {
+            continue;
+        };
+        for symbol in file.symbols() {
+            let Ok(name) = symbol.name() else { continue };
+            if !keep(name) {
+                continue;
+            }
+            if symbol.is_undefined() {
+                undefined.insert(name.to_string());
+            } else if symbol.is_definition() {
+                defined.insert(name.to_string());
+            }
+        }
+    }
+    let undefined = undefined
+        .into_iter()
+        .filter(|n| !defined.contains(n))
+        .collect();
+    Ok((defined, undefined))
+}
+
+/// Every symbol the members of `archive` use and none of them defines.
+pub(super) fn undefined_symbols(archive: &Path) -> Result<BTreeSet<String>, LinkError> {
+    Ok(archive_symbols(archive, |_| true)?.1)
+}

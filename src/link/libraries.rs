@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::system_libs::{short_export, write_coff_import_library};
+use super::system_libs::{parse_def, short_export, write_coff_import_library};
 use super::{LinkError, LinkJob};
 
 /// What the image links against besides the C runtime.
@@ -94,16 +94,25 @@ fn find_windows_library(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, LinkErr
         })
 }
 
-/// A library file as LLD's COFF driver takes it: import libraries as they are, a DLL through an
-/// import library made from its export table.
+/// A library file as LLD's COFF driver takes it: import libraries as they are, a DLL or a
+/// `.def` file through an import library made from its exports.
 fn coff_input(path: &Path, scratch: &Path) -> Result<String, LinkError> {
-    let is_dll = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("dll"));
-    if !is_dll {
+    let has_extension = |ext: &str| {
+        path.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    };
+    let fail = |cause: String| LinkError::Library(format!("{}: {cause}", path.display()));
+    if has_extension("def") {
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let (dll, exports) = parse_def(&text)
+            .ok_or_else(|| fail("not a .def file (it has no LIBRARY line)".into()))?;
+        let lib = scratch.join(format!("{dll}.lib"));
+        write_coff_import_library(&lib, &dll, &exports)?;
+        return Ok(lib.display().to_string());
+    }
+    if !has_extension("dll") {
         return Ok(path.display().to_string());
     }
-    let fail = |cause: String| LinkError::Library(format!("{}: {cause}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     let pe = object::read::pe::PeFile64::parse(&*bytes)
         .map_err(|e| fail(format!("not a 64-bit PE DLL: {e}")))?;

@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::c_runtime::{c_runtime_files, missing_runtime_advice, CRuntimeFiles};
 use super::libraries::library_arguments;
 use super::runtime::runtime_archives;
 use super::system_libs::system_libraries;
@@ -16,6 +17,8 @@ use super::{
 pub struct Lld {
     /// The compiler-runtime archive to link (`--rtlib`); `None`: found per target.
     pub compiler_runtime: Option<PathBuf>,
+    /// Where the target's C runtime is (`--sysroot`, MinGW-w64); `None`: asked of its gcc.
+    pub sysroot: Option<PathBuf>,
 }
 
 impl Lld {
@@ -23,24 +26,60 @@ impl Lld {
     pub const fn new() -> Lld {
         Lld {
             compiler_runtime: None,
+            sysroot: None,
         }
     }
 
     /// The LLD arguments for `job` (without the program name); the export list and system
     /// libraries they name are written into `scratch`. A standalone `ld.lld` takes them too.
     pub fn arguments(&self, job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
+        Ok(self.link_line(job, scratch)?.0)
+    }
+
+    /// The arguments, and the C runtime they link (`None`: none, or none found).
+    fn link_line(
+        &self,
+        job: &LinkJob,
+        scratch: &Path,
+    ) -> Result<(Vec<String>, Option<CRuntimeFiles>), LinkError> {
         let export_list = write_export_list(job, scratch)?;
         let libraries = system_libraries(job, scratch)?;
+        let c_runtime = c_runtime_files(job, self.sysroot.as_deref())?;
         let runtime = runtime_archives(job, self.compiler_runtime.as_deref())?;
-        // The image's own dependencies first, then the C runtime, then the compiler runtime.
+        let paths = |list: &[PathBuf]| -> Vec<String> {
+            list.iter().map(|p| p.display().to_string()).collect()
+        };
+        // The image's own dependencies first, then the C runtime, then the compiler runtime,
+        // then the C runtime's closing objects: gcc's order.
         let mut arguments = library_arguments(job, scratch)?;
-        arguments.extend(libraries.iter().map(|p| p.display().to_string()));
-        arguments.extend(runtime.iter().map(|p| p.display().to_string()));
-        Ok(expand_args(
+        arguments.extend(paths(&libraries));
+        if let Some(c) = &c_runtime {
+            arguments.extend(paths(&c.libraries));
+        }
+        arguments.extend(paths(&runtime));
+        if let Some(c) = &c_runtime {
+            arguments.extend(paths(&c.end));
+        }
+        let mut values = placeholders(job, &export_list);
+        // The DLL entry: the C runtime's start-up code, else the header's own.
+        let entry = match &c_runtime {
+            Some(c) => c.entry.clone(),
+            None => job.platform.constructor_entry.clone().unwrap_or_default(),
+        };
+        values.push(("entry", entry));
+        let start = c_runtime
+            .as_ref()
+            .map(|c| paths(&c.start))
+            .unwrap_or_default();
+        let args = expand_args(
             &job.platform.lld.args,
-            &placeholders(job, &export_list),
-            &arguments,
-        ))
+            &values,
+            &[
+                ("{start_objects}", start),
+                ("{system_libraries}", arguments),
+            ],
+        );
+        Ok((args, c_runtime))
     }
 }
 
@@ -48,9 +87,15 @@ impl Linker for Lld {
     fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError> {
         let scratch = tempfile::tempdir()
             .map_err(|e| LinkError::Lld(format!("cannot create a temp dir: {e}")))?;
-        let args = self.arguments(job, scratch.path())?;
-        run_lld(&job.platform.lld.flavor, &args)?;
-        Ok(job.output.clone())
+        let (args, c_runtime) = self.link_line(job, scratch.path())?;
+        let without_runtime = job.platform.c_runtime.is_some() && c_runtime.is_none();
+        match run_lld(&job.platform.lld.flavor, &args) {
+            Err(LinkError::Lld(message)) if without_runtime && message.contains("undefined") => {
+                let advice = missing_runtime_advice(job.platform).unwrap_or_default();
+                Err(LinkError::Lld(format!("{message}; {advice}")))
+            }
+            other => other.map(|()| job.output.clone()),
+        }
     }
 }
 

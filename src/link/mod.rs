@@ -4,6 +4,7 @@
 //! a temp file, seals it and only then renames it to the output.
 
 mod archive_info;
+mod c_runtime;
 mod cc;
 mod codesign;
 mod libraries;
@@ -197,17 +198,17 @@ fn placeholders(job: &LinkJob, export_list: &Path) -> Vec<(&'static str, String)
     ]
 }
 
-/// Replaces the `{placeholder}`s of the platform's arguments; `{system_libraries}` expands to
-/// one argument per library.
+/// Replaces the `{placeholder}`s of the platform's arguments; an argument that is one of the
+/// `lists` (`{system_libraries}`) expands to its arguments.
 fn expand_args(
     templates: &[String],
     values: &[(&str, String)],
-    libraries: &[String],
+    lists: &[(&str, Vec<String>)],
 ) -> Vec<String> {
     let mut out = Vec::new();
     for t in templates {
-        if t == "{system_libraries}" {
-            out.extend(libraries.iter().cloned());
+        if let Some((_, list)) = lists.iter().find(|(name, _)| name == t) {
+            out.extend(list.iter().cloned());
             continue;
         }
         let mut arg = t.clone();
@@ -254,24 +255,41 @@ fn show_link_line(program: &str, args: &[String]) {
     }
 }
 
-/// The linker's diagnostics as one line: the first line that says what went wrong, then, when
-/// there are more, how many and where all of them were saved (a `.log` file in the temp
-/// directory that is kept), so no line is lost.
+/// The most errors a failed link's message names; the rest are counted and saved.
+const ERRORS_SHOWN: usize = 20;
+
+/// The linker's diagnostics as one line: its first errors (up to [`ERRORS_SHOWN`], the first
+/// one whole, the others without the repeated `program: error:`), and when it said more, how
+/// much and where all of it was saved (a `.log` file in the temp directory that is kept).
 fn linker_diagnostics(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let line = lines
+    let errors: Vec<&str> = lines
         .iter()
-        .find(|l| l.contains("error"))
-        .or(lines.first())
         .copied()
-        .unwrap_or("no message");
-    if lines.len() <= 1 {
-        return line.to_string();
+        .filter(|l| l.contains("error"))
+        .collect();
+    let shown: Vec<&str> = match errors.split_first() {
+        Some((first, rest)) => std::iter::once(*first)
+            .chain(
+                rest.iter()
+                    .take(ERRORS_SHOWN - 1)
+                    .map(|l| l.split_once("error: ").map_or(*l, |(_, message)| message)),
+            )
+            .collect(),
+        None => lines.first().copied().into_iter().collect(),
+    };
+    let summary = match shown.is_empty() {
+        true => "no message".to_string(),
+        false => shown.join("; "),
+    };
+    if lines.len() <= shown.len() {
+        return summary;
     }
+    let counted = format!("{} errors, {} lines of output", errors.len(), lines.len());
     let saved = tempfile::Builder::new()
         .prefix("aotlink-link-")
         .suffix(".log")
@@ -281,12 +299,8 @@ fn linker_diagnostics(text: &str) -> String {
             f.keep().map_err(|e| e.error)
         });
     match saved {
-        Ok((_, path)) => format!(
-            "{line} (and {} more lines, all in {})",
-            lines.len() - 1,
-            path.display()
-        ),
-        Err(_) => format!("{line} (and {} more lines)", lines.len() - 1),
+        Ok((_, path)) => format!("{summary} ({counted}, all in {})", path.display()),
+        Err(_) => format!("{summary} ({counted})"),
     }
 }
 
@@ -294,6 +308,28 @@ fn linker_diagnostics(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::target::Triple;
+
+    #[test]
+    fn link_errors_name_the_first_twenty_and_count_the_rest() {
+        let text: String = (0..30)
+            .map(|i| format!("ld.lld: error: undefined symbol: f{i:02}\n>>> referenced by x.o\n"))
+            .collect();
+        let message = linker_diagnostics(&text);
+        assert!(message.starts_with("ld.lld: error: undefined symbol: f00; undefined symbol: f01;"));
+        assert!(
+            message.contains("f19") && !message.contains("f20"),
+            "{message}"
+        );
+        assert!(
+            message.contains("(30 errors, 60 lines of output, all in "),
+            "{message}"
+        );
+        assert!(!message.contains('\n'));
+        assert_eq!(
+            linker_diagnostics("ld.lld: error: one\n"),
+            "ld.lld: error: one"
+        );
+    }
 
     #[test]
     fn windows_images_fit_the_16_bit_export_table() {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
+use super::archive_info::archive_symbols;
 use super::{LinkError, LinkJob};
 use crate::target::{Platform, Triple};
 
@@ -179,6 +180,12 @@ pub fn is_runtime_symbol(name: &str) -> bool {
     })
 }
 
+/// Only runtime-looking names matter: skipping the rest early keeps reading an archive of
+/// thousands of functions cheap.
+fn is_runtime_name(name: &str) -> bool {
+    name.starts_with("__") && is_runtime_symbol(name)
+}
+
 /// The runtime builtins archive `runtime` defines, read once per process.
 fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError> {
     static READ: Mutex<Vec<(PathBuf, BTreeSet<String>)>> = Mutex::new(Vec::new());
@@ -186,48 +193,9 @@ fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError> {
     if let Some((_, names)) = read.iter().find(|(p, _)| p == runtime) {
         return Ok(names.clone());
     }
-    let (defined, _) = archive_symbols(runtime)?;
+    let (defined, _) = archive_symbols(runtime, is_runtime_name)?;
     read.push((runtime.to_path_buf(), defined.clone()));
     Ok(defined)
-}
-
-/// The runtime-builtin symbols the members of `archive` define and the ones they use without
-/// defining.
-fn archive_symbols(archive: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>), LinkError> {
-    use object::{Object as _, ObjectSymbol as _};
-    let fail = |cause: String| LinkError::Archive {
-        path: archive.to_path_buf(),
-        cause,
-    };
-    let bytes = std::fs::read(archive).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let ar = object::read::archive::ArchiveFile::parse(&*bytes)
-        .map_err(|e| fail(format!("not an archive: {e}")))?;
-    let (mut defined, mut undefined) = (BTreeSet::new(), BTreeSet::new());
-    for member in ar.members() {
-        let member = member.map_err(|e| fail(e.to_string()))?;
-        let data = member.data(&*bytes).map_err(|e| fail(e.to_string()))?;
-        let Ok(file) = object::File::parse(data) else {
-            continue;
-        };
-        for symbol in file.symbols() {
-            // Only runtime-looking names matter: skipping the rest keeps this cheap for an
-            // archive of thousands of functions.
-            let Ok(name) = symbol.name() else { continue };
-            if !name.starts_with("__") || !is_runtime_symbol(name) {
-                continue;
-            }
-            if symbol.is_undefined() {
-                undefined.insert(name.to_string());
-            } else if symbol.is_definition() {
-                defined.insert(name.to_string());
-            }
-        }
-    }
-    let undefined = undefined
-        .into_iter()
-        .filter(|n| !defined.contains(n))
-        .collect();
-    Ok((defined, undefined))
 }
 
 /// Runtime variables and functions that only a static runtime archive has (no OS library
@@ -243,7 +211,7 @@ fn runtime_symbols_needed(
     archive: &Path,
     platform: &Platform,
 ) -> Result<BTreeSet<String>, LinkError> {
-    let (_, undefined) = archive_symbols(archive)?;
+    let (_, undefined) = archive_symbols(archive, is_runtime_name)?;
     Ok(undefined
         .into_iter()
         .filter(|n| is_runtime_symbol(n))

@@ -1,6 +1,7 @@
-//! The C runtime libraries an image links against, made from what aotlink ships: empty ELF
-//! stand-ins with the right sonames, the libSystem `.tbd` stub, COFF import libraries built
-//! from `.def` files. No SDK or sysroot of the target is needed.
+//! The OS libraries an image links against, made from what aotlink ships: empty ELF stand-ins
+//! with the right sonames, the libSystem `.tbd` stub. No SDK or sysroot of the target is
+//! needed. (Windows' C runtime comes from MinGW-w64 instead: `c_runtime.rs`.) Also COFF
+//! import libraries, for the libraries an image names (`libraries.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,6 @@ pub fn system_libraries(job: &LinkJob, dir: &Path) -> Result<Vec<PathBuf>, LinkE
                 write(&path, vendor(&lib.name)?.as_bytes())?;
                 Ok(path)
             }
-            SystemLibraryKind::ImportLibrary => import_library(vendor(&lib.name)?, &lib.name, dir),
         })
         .collect()
 }
@@ -66,16 +66,6 @@ fn elf_stub(job: &LinkJob, soname: &str, dir: &Path) -> Result<PathBuf, LinkErro
     Ok(output)
 }
 
-/// A COFF import library for the DLL a `.def` file describes (`LIBRARY x.dll`, then `EXPORTS`
-/// lines `name [DATA]`; `;` starts a comment).
-fn import_library(def: &str, name: &str, dir: &Path) -> Result<PathBuf, LinkError> {
-    let (dll, exports) = parse_def(def)
-        .ok_or_else(|| LinkError::Lld(format!("vendor/{name} is not a valid .def file")))?;
-    let path = dir.join(file_name(name).replace(".def", ".lib"));
-    write_coff_import_library(&path, &dll, &exports)?;
-    Ok(path)
-}
-
 /// Writes the COFF import library of `dll` (x86_64) with `exports` to `path`.
 pub(super) fn write_coff_import_library(
     path: &Path,
@@ -115,7 +105,9 @@ pub(super) fn short_export(name: &str, data: bool) -> COFFShortExport {
     }
 }
 
-fn parse_def(def: &str) -> Option<(String, Vec<COFFShortExport>)> {
+/// A `.def` file's DLL and exports (`LIBRARY x.dll`, then `EXPORTS` lines `name [DATA]`;
+/// `;` starts a comment).
+pub(super) fn parse_def(def: &str) -> Option<(String, Vec<COFFShortExport>)> {
     let mut dll = None;
     let mut exports = Vec::new();
     for line in def
@@ -146,11 +138,6 @@ mod tests {
         assert_eq!(dll, "msvcrt.dll");
         assert_eq!(exports.len(), 2);
         assert!(!exports[0].data && exports[1].data);
-        let shipped = vendor_file("windows/msvcrt.def").unwrap();
-        assert!(parse_def(shipped)
-            .unwrap()
-            .1
-            .iter()
-            .any(|e| e.name == "memcpy"));
+        assert!(parse_def("EXPORTS\n f\n").is_none(), "no LIBRARY line");
     }
 }

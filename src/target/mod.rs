@@ -8,5 +8,5 @@ mod triple;
 pub use cpu::{
     features_beyond_cpu, CpuTarget, CpuTargetError, ResolvedTarget, DEFAULT_AARCH64, DEFAULT_X86_64,
 };
-pub use platform::{vendor_file, Platform, SystemLibraryKind};
+pub use platform::{vendor_file, CRuntime, Platform, SystemLibraryKind};
 pub use triple::{Arch, Os, Triple, SUPPORTED};

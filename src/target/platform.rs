@@ -38,6 +38,10 @@ pub struct Platform {
     /// (a DLL's entry), where the linker arguments name it.
     #[serde(default)]
     pub constructor_entry: Option<String>,
+    /// The C runtime found in a sysroot of the target (MinGW-w64), linked as the target's gcc
+    /// links it; `None`: the OS's own libraries are enough (stubs of them, above).
+    #[serde(default)]
+    pub c_runtime: Option<CRuntime>,
     /// How to link with a C compiler driver; `None`: not supported for this OS.
     #[serde(default)]
     pub cc: Option<CcFlags>,
@@ -58,7 +62,7 @@ pub struct ExportList {
 #[derive(Clone, Debug, Deserialize)]
 pub struct SystemLibrary {
     pub kind: SystemLibraryKind,
-    /// A soname (`elf-stub`) or a path under `vendor/` (`vendor`, `import-library`).
+    /// A soname (`elf-stub`) or a path under `vendor/` (`vendor`).
     pub name: String,
 }
 
@@ -69,8 +73,32 @@ pub enum SystemLibraryKind {
     ElfStub,
     /// A file from `vendor/` given to the linker as is (a `.tbd` stub).
     Vendor,
-    /// A COFF import library made at link time from a `.def` file in `vendor/`.
-    ImportLibrary,
+}
+
+/// A C runtime that lives in a sysroot: its start-up objects and libraries, as the target's
+/// gcc links them (`gcc -dumpspecs`), found by asking that gcc or under `--sysroot`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CRuntime {
+    /// What to install when it is missing (one line of advice).
+    pub provided_by: String,
+    /// A command that prints the path of a file in the runtime's library directory
+    /// (`{gcc_triple}` filled in).
+    pub locate: Vec<String>,
+    /// Where the library directory is under `--sysroot DIR` (tried in order).
+    pub sysroot_lib_dirs: Vec<String>,
+    /// Objects linked before the image's own (the DLL start-up code).
+    pub start_objects: Vec<String>,
+    /// Libraries linked after them; `{crt}` is the Microsoft C runtime chosen from `crts`.
+    pub libraries: Vec<String>,
+    /// Objects linked last.
+    #[serde(default)]
+    pub end_objects: Vec<String>,
+    /// Import libraries of the C runtime DLLs the code may have been compiled against, the
+    /// default first: the first one that defines a function the code calls and the others
+    /// lack is taken.
+    pub crts: Vec<String>,
+    /// The entry point the start-up objects define.
+    pub entry: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -130,7 +158,6 @@ fn template(name: &str) -> &'static str {
 pub fn vendor_file(name: &str) -> Option<&'static str> {
     match name {
         "macos/libSystem.tbd" => Some(include_str!("../../vendor/macos/libSystem.tbd")),
-        "windows/msvcrt.def" => Some(include_str!("../../vendor/windows/msvcrt.def")),
         _ => None,
     }
 }

@@ -262,8 +262,8 @@ fn header_parser_survives_random_damage() {
     }
 }
 
-/// A link that fails with many diagnostics says the first, how many more, and where all of
-/// them are: here a Windows DLL (every import must resolve at link time) calling 30 functions
+/// A link that fails with many diagnostics names the first twenty, counts them, and says
+/// where all of them are: here a Windows DLL (every import must resolve at link time) calling 30 functions
 /// nothing defines.
 #[test]
 fn a_failed_link_keeps_every_diagnostic_line() {
@@ -285,6 +285,11 @@ fn a_failed_link_keeps_every_diagnostic_line() {
     let out = build_into(&dir, &[&ll], &["--export-all"]);
     assert_clean_failure(&out, "undefined_");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The message itself names the first twenty and counts them all.
+    for i in 0..20 {
+        assert!(stderr.contains(&format!("undefined_{i:02}")), "{stderr}");
+    }
+    assert!(stderr.contains("(30 errors, "), "{stderr}");
     let log = stderr
         .split("all in ")
         .nth(1)

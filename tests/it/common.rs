@@ -464,3 +464,27 @@ pub fn build_image(ir: &Path, image: &Path, extra: &[String]) {
     args.extend(extra.iter().cloned());
     aotlink_ok(&args);
 }
+
+/// The source directory of a crate this package depends on (its sources are test inputs),
+/// found through cargo's metadata.
+pub fn dev_dependency_dir(name: &str) -> PathBuf {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(repo().join("Cargo.toml"))
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .and_then(|p| p["manifest_path"].as_str())
+        .unwrap_or_else(|| panic!("{name} in cargo metadata"));
+    Path::new(manifest).parent().unwrap().to_path_buf()
+}

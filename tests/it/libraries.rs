@@ -121,7 +121,14 @@ fn a_package_dll_calls_its_runtime_dll_under_wine() {
         .arg(dir.join("jlrt.dll"))
         .arg(source("runtime_lib.c")));
     let ll = package_ir(&dir, "x86_64-w64-mingw32");
-    // An import library made from the DLL's exports, found by -l, and the DLL given by path.
+    let def = dir.join("jlrt.def");
+    std::fs::write(
+        &def,
+        "; what jlrt.dll exports\nLIBRARY jlrt.dll\nEXPORTS\n    rt_scale\n",
+    )
+    .unwrap();
+    // An import library made from the DLL's exports, found by -l, the DLL given by path, and
+    // one made from a .def file.
     for (name, how) in [
         (
             "bynamepkg.dll",
@@ -138,6 +145,10 @@ fn a_package_dll_calls_its_runtime_dll_under_wine() {
                 "--link-lib".to_string(),
                 dir.join("jlrt.dll").display().to_string(),
             ],
+        ),
+        (
+            "bydefpkg.dll",
+            vec!["--link-lib".to_string(), def.display().to_string()],
         ),
     ] {
         let image = dir.join(name);

@@ -7,28 +7,10 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// lua-src's Lua 5.4 source directory, found through cargo's metadata (it is a dev-dependency).
-fn lua_sources() -> PathBuf {
-    let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
-        .arg(repo().join("Cargo.toml"))
-        .output()
-        .expect("cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest = json["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "lua-src")
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("lua-src in cargo metadata");
-    let root = Path::new(manifest).parent().unwrap();
-    std::fs::read_dir(root)
+/// lua-src's Lua 5.4 source directory (lua-src is a dev-dependency).
+pub fn lua_sources() -> PathBuf {
+    let root = dev_dependency_dir("lua-src");
+    std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {
@@ -41,7 +23,7 @@ fn lua_sources() -> PathBuf {
 }
 
 /// The library's C files (without the stand-alone interpreter and compiler).
-fn library_sources(dir: &Path) -> Vec<PathBuf> {
+pub fn library_sources(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -54,7 +36,7 @@ fn library_sources(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn run(cmd: &mut Command) -> std::process::Output {
+pub fn run(cmd: &mut Command) -> std::process::Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),

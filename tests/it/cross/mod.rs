@@ -6,6 +6,7 @@
 //! (`packages`).
 
 mod loader;
+mod mingw;
 mod packages;
 pub(crate) mod run;
 mod structure;

@@ -207,7 +207,9 @@ fn assert_code_signature_holds(bytes: &[u8]) {
     }
 }
 
-/// PE: a DLL for x86_64 importing only from msvcrt.dll, only names the shipped .def lists.
+/// PE: a DLL for x86_64 that imports only what a MinGW-w64 DLL does: the C runtime
+/// (msvcrt.dll) and kernel32 (MinGW's start-up code), each name in the import library MinGW-w64
+/// has for that DLL, the authority on what the DLL exports.
 fn check_pe_imports(bytes: &[u8]) {
     let file = object::File::parse(bytes).unwrap();
     let object::File::Pe64(pe) = &file else {
@@ -219,23 +221,52 @@ fn check_pe_imports(bytes: &[u8]) {
         .characteristics
         .get(object::LittleEndian);
     assert_ne!(characteristics & object::pe::IMAGE_FILE_DLL, 0, "not a DLL");
-    let def = std::fs::read_to_string(repo().join("vendor/windows/msvcrt.def")).unwrap();
-    let listed: BTreeSet<&str> = def
-        .lines()
-        .skip_while(|l| !l.starts_with("EXPORTS"))
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
     let imports = file.imports().unwrap();
     assert!(!imports.is_empty());
+    let mingw_lib = mingw_lib_dir();
+    let mut listed: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
     for import in imports {
-        assert_eq!(import.library(), b"msvcrt.dll");
+        let library = String::from_utf8_lossy(import.library()).to_ascii_lowercase();
+        assert!(
+            ["msvcrt.dll", "kernel32.dll"].contains(&library.as_str()),
+            "imports from {library}"
+        );
+        let Some(dir) = &mingw_lib else { continue };
+        let names = listed.entry(library.clone()).or_insert_with(|| {
+            let lib = dir.join(format!("lib{}.a", library.trim_end_matches(".dll")));
+            import_names(&std::fs::read(&lib).unwrap())
+        });
         let name = String::from_utf8_lossy(import.name()).into_owned();
         assert!(
-            listed.contains(name.as_str()),
-            "`{name}` is not in msvcrt.def"
+            names.contains(&name),
+            "`{name}` is not exported by {library}"
         );
     }
+}
+
+/// MinGW-w64's library directory, if it is installed.
+fn mingw_lib_dir() -> Option<PathBuf> {
+    let out = Command::new("x86_64-w64-mingw32-gcc")
+        .arg("-print-file-name=libmsvcrt.a")
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    path.is_absolute()
+        .then(|| path.parent().unwrap().to_path_buf())
+}
+
+/// The names an import library imports from its DLL (as `__imp_<name>` symbols).
+fn import_names(archive: &[u8]) -> BTreeSet<String> {
+    let ar = object::read::archive::ArchiveFile::parse(archive).unwrap();
+    ar.symbols()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let name = String::from_utf8_lossy(s.unwrap().name()).into_owned();
+            name.strip_prefix("__imp_").map(str::to_string)
+        })
+        .collect()
 }
 
 #[test]
