@@ -360,9 +360,9 @@ impl ShardTable {
         let ng = r.u32().ok_or_else(truncated)? as usize;
         let ntargets = r.u32().ok_or_else(truncated)? as usize;
         let ns = r.u32().ok_or_else(truncated)? as usize;
-        if ntargets > crate::meta::MAX_TARGETS {
+        if ntargets == 0 || ntargets > crate::meta::MAX_TARGETS {
             return Err(FormatError::Invalid(format!(
-                "shard table lists {ntargets} targets, at most {} are possible",
+                "shard table lists {ntargets} targets, 1 to {} are possible",
                 crate::meta::MAX_TARGETS
             )));
         }
@@ -551,6 +551,18 @@ mod tests {
         let bytes = link(&encode_shard_table(&spec, 1));
         for cut in 0..bytes.len() {
             assert!(ShardTable::parse(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn target_counts_are_bounded() {
+        let spec = ShardSpec::default();
+        let mut bytes = link(&encode_shard_table(&spec, 1));
+        for (ntargets, ok) in [(0u32, false), (1, true), (65, false), (u32::MAX, false)] {
+            bytes[16..20].copy_from_slice(&ntargets.to_le_bytes());
+            bytes.resize(24 + 4 * 64, 0);
+            let parsed = ShardTable::parse(&bytes);
+            assert_eq!(parsed.is_ok(), ok, "{ntargets}: {parsed:?}");
         }
     }
 
