@@ -2,11 +2,17 @@
 //! loading it. Works on images of any object format, whatever the host (for `inspect`, and so
 //! that `Image::open` can verify everything before the dynamic loader runs any of it).
 
-use object::{Object, ObjectSegment};
+use std::collections::HashMap;
 
+use object::Object;
+
+use crate::checks;
 use crate::error::LoadCause;
-use crate::format::{image_checksum, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_SYMBOL};
+use crate::format::{
+    image_checksum, FormatError, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_HEAD_SIZE, ROOT_SYMBOL,
+};
 use crate::meta::Meta;
+pub use crate::segments::{Segment, Segments};
 
 /// A decoded image file. Addresses are the file's own virtual addresses (before load bias).
 #[derive(Clone, Debug)]
@@ -29,6 +35,8 @@ pub struct ImageFile {
     pub shards: Vec<(u64, ShardTable)>,
     /// Virtual address of each external method's slot.
     pub external_slots: Vec<u64>,
+    /// The program's segments with their permissions (what the checks above rely on).
+    pub segments: Segments,
 }
 
 /// Reads an image file, refusing anything but a regular file: `/dev/zero` would grow without
@@ -55,11 +63,13 @@ pub fn read_image_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 }
 
 impl ImageFile {
-    /// Decodes an image from the bytes of its file.
+    /// Decodes an image from the bytes of its file, checking every structural rule
+    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"). Linear in the file's size.
     pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
         let file =
             object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
         let format = file.format();
+        let segments = Segments::from_file(&file, bytes.len())?;
         let exports = file
             .exports()
             .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
@@ -70,65 +80,99 @@ impl ImageFile {
             .ok_or(LoadCause::NotAnImage)?;
 
         let at = |vaddr: u64, what: &'static str| {
-            file_bytes_at(&file, bytes, vaddr).ok_or(crate::format::FormatError::Truncated(what))
+            segments
+                .file_bytes_at(bytes, vaddr)
+                .ok_or(FormatError::Truncated(what))
         };
         let root_bytes = at(root_vaddr, "root symbol")?;
         let root = RootView::parse(root_bytes)?;
+        // After dlopen the loader compares the head in memory with the file's.
+        if !segments.is_readable_data(root_vaddr, ROOT_HEAD_SIZE as u64) {
+            return Err(invalid("the root is not in readable memory of the image").into());
+        }
         let meta = Meta::decode(root.meta)?;
         if meta.externals.len() != root.external_slot_offsets.len() {
-            return Err(crate::format::FormatError::Invalid(
-                "external slots and methods differ in number".into(),
-            )
-            .into());
+            return Err(invalid("external slots and methods differ in number").into());
         }
         let external_slots = root
             .external_slot_offsets
             .iter()
-            .map(|&off| root_vaddr.wrapping_add_signed(off as i64))
-            .collect();
+            .map(|&off| {
+                let slot = checks::address(root_vaddr, off)?;
+                match segments.is_writable_pointer(slot) {
+                    true => Ok(slot),
+                    false => Err(invalid(
+                        "an external slot is not an aligned pointer in writable memory of the image",
+                    )),
+                }
+            })
+            .collect::<Result<Vec<u64>, FormatError>>()?;
         let slots: Vec<u64> = root
             .shard_pointer_offsets
             .iter()
-            .map(|&off| root_vaddr.wrapping_add(off as u64))
-            .collect();
-        let relocated = relocated_values(&file, &slots);
-        let shards = slots
-            .iter()
-            .zip(relocated)
-            .map(|(&slot, relocated)| {
-                let vaddr = relocated.unwrap_or(read_u64(at(slot, "shard pointer")?));
-                Ok((vaddr, ShardTable::parse(at(vaddr, "shard table")?)?))
+            .map(|&off| {
+                root_vaddr
+                    .checked_add(off as u64)
+                    .ok_or(FormatError::Truncated("shard pointer"))
             })
-            .collect::<Result<Vec<_>, LoadCause>>()?;
-        check_indices(&meta, &shards)?;
-        let image_data_vaddr = root_vaddr.wrapping_add_signed(root.head.image_data_offset as i64);
-        let image_data_file_range = match root.head.image_data_len as usize {
+            .collect::<Result<_, _>>()?;
+        let relocated = relocated_values(&file, &slots);
+        let mut ranges = checks::TableRanges::default();
+        // Grown as tables parse (each at least 24 bytes of its own), not sized by nshards.
+        let mut shards = Vec::new();
+        for (i, (&slot, relocated)) in slots.iter().zip(relocated).enumerate() {
+            let vaddr = match relocated {
+                Some(vaddr) => vaddr,
+                None => read_u64(at(slot, "shard pointer")?)?,
+            };
+            let start = segments
+                .file_offset(vaddr)
+                .ok_or(FormatError::Truncated("shard table"))?;
+            // Refuse a table seen before without parsing it again: the total of the tables
+            // parsed stays within the file's size.
+            ranges.check_start(start)?;
+            let table = ShardTable::parse(at(vaddr, "shard table")?)?;
+            ranges.insert(start, table.encoded_len() as u64)?;
+            // The writer puts shard i's table behind pointer i.
+            if table.index as usize != i {
+                return Err(invalid(format!(
+                    "shard pointer {i} leads to the table of shard {}",
+                    table.index
+                ))
+                .into());
+            }
+            shards.push((vaddr, table));
+        }
+        checks::check_indices(&meta, &shards)?;
+        checks::check_clones(&meta, &shards)?;
+        checks::check_addresses(&shards, &segments)?;
+        let image_data_vaddr = checks::address(root_vaddr, root.head.image_data_offset)?;
+        let image_data_file_range = match root.head.image_data_len {
             0 => 0..0,
             len => {
-                let data = at(image_data_vaddr, "image data")?;
-                if data.len() < len {
-                    return Err(crate::format::FormatError::Truncated("image data").into());
+                if !segments.is_readable_data(image_data_vaddr, len) {
+                    return Err(FormatError::Truncated("image data").into());
                 }
-                let start = offset_in(bytes, data);
-                start..start + len
+                let start = offset_in(bytes, at(image_data_vaddr, "image data")?);
+                start..start + len as usize
             }
         };
         let root_file_offset = offset_in(bytes, root_bytes);
+        let checksum_file_offset = root_file_offset + CHECKSUM_OFFSET;
         Ok(ImageFile {
             format,
             arch: file.architecture(),
             kind: root.kind(),
             checksum: root.head.checksum,
             root_vaddr,
-            checksum_file_offset: root_file_offset + CHECKSUM_OFFSET,
-            checksum_end: code_signature_offset(&file)
-                .unwrap_or(bytes.len())
-                .min(bytes.len()),
+            checksum_file_offset,
+            checksum_end: checksum_end(&file, &segments, bytes.len(), checksum_file_offset)?,
             meta,
             image_data_vaddr,
             image_data_file_range,
             shards,
             external_slots,
+            segments,
         })
     }
 
@@ -151,50 +195,18 @@ impl ImageFile {
     }
 }
 
-/// Every fvar and gvar index appears exactly once over all shards.
-fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), LoadCause> {
-    let invalid = |what: &str| Err(crate::format::FormatError::Invalid(what.to_string()).into());
-    let mut seen_f = vec![false; meta.methods.len()];
-    let mut seen_g = vec![false; meta.gvars.len()];
-    for (_, table) in shards {
-        if table.clones.len() + 1 != meta.targets.len() {
-            return invalid("a shard table's target count differs from the image's");
-        }
-        for (seen, idxs) in [
-            (&mut seen_f, &table.fvar_idxs),
-            (&mut seen_g, &table.gvar_idxs),
-        ] {
-            for &i in idxs {
-                match seen.get_mut(i as usize) {
-                    Some(slot) if !*slot => *slot = true,
-                    _ => return invalid("a shard table lists an index twice or out of range"),
-                }
-            }
-        }
-        if table
-            .slot_fvars
-            .iter()
-            .any(|&f| f as usize >= meta.methods.len())
-        {
-            return invalid("a dispatch slot names an fvar out of range");
-        }
-    }
-    if seen_f.contains(&false) || seen_g.contains(&false) {
-        return invalid("the shard tables miss some functions or globals");
-    }
-    Ok(())
-}
-
 /// For each address in `slots`, the value the dynamic loader writes there when the file keeps
 /// it in a relocation rather than in place (ELF RELA); `None` where the bytes in place are the
-/// value (Mach-O rebases, PE base relocations). One pass over the relocations.
+/// value (Mach-O rebases, PE base relocations). One pass over the relocations, one hash lookup
+/// each (the slots are distinct: 8 bytes apart in the root).
 fn relocated_values(file: &object::File, slots: &[u64]) -> Vec<Option<u64>> {
     let mut values = vec![None; slots.len()];
+    let index: HashMap<u64, usize> = slots.iter().enumerate().map(|(i, &s)| (s, i)).collect();
     if let Some(relocations) = file.dynamic_relocations() {
         for (at, r) in
             relocations.filter(|(_, r)| matches!(r.target(), object::RelocationTarget::Absolute))
         {
-            if let Some(i) = slots.iter().position(|&s| s == at) {
+            if let Some(&i) = index.get(&at) {
                 values[i] = Some(r.addend() as u64);
             }
         }
@@ -202,10 +214,15 @@ fn relocated_values(file: &object::File, slots: &[u64]) -> Vec<Option<u64>> {
     values
 }
 
-fn read_u64(bytes: &[u8]) -> u64 {
+fn read_u64(bytes: &[u8]) -> Result<u64, FormatError> {
     bytes
         .get(..8)
-        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .ok_or(FormatError::Truncated("shard pointer"))
+}
+
+fn invalid(what: impl Into<String>) -> FormatError {
+    FormatError::Invalid(what.into())
 }
 
 /// A symbol name as C spells it (Mach-O prefixes `_`).
@@ -233,6 +250,28 @@ pub fn exported_symbols(bytes: &[u8]) -> Result<Vec<String>, LoadCause> {
     Ok(names)
 }
 
+/// The end of what the checksum covers: the whole file, or in a Mach-O file up to its code
+/// signature, which must then be the file's last contents (in the segment that runs last in
+/// the file, `__LINKEDIT`): everything the loader reads or maps is covered.
+fn checksum_end(
+    file: &object::File,
+    segments: &Segments,
+    len: usize,
+    checksum_file_offset: usize,
+) -> Result<usize, FormatError> {
+    let Some(end) = code_signature_offset(file) else {
+        return Ok(len);
+    };
+    let last = segments
+        .list()
+        .iter()
+        .all(|s| s.file.end <= end as u64 || s.file.contains(&(end as u64)));
+    if end > len || !last || checksum_file_offset.saturating_add(8) > end {
+        return Err(invalid("the code signature is not at the end of the file"));
+    }
+    Ok(end)
+}
+
 /// Where a Mach-O file's code signature starts, if it has one.
 fn code_signature_offset(file: &object::File) -> Option<usize> {
     use object::read::macho::LoadCommandVariant;
@@ -253,16 +292,4 @@ fn code_signature_offset(file: &object::File) -> Option<usize> {
 /// Where `part`, a subslice of `whole`, starts in it.
 fn offset_in(whole: &[u8], part: &[u8]) -> usize {
     part.as_ptr() as usize - whole.as_ptr() as usize
-}
-
-/// The file's bytes from virtual address `vaddr` to the end of its segment's file contents.
-fn file_bytes_at<'a>(file: &object::File, bytes: &'a [u8], vaddr: u64) -> Option<&'a [u8]> {
-    file.segments().find_map(|seg| {
-        let (offset, size) = seg.file_range();
-        let start = vaddr.checked_sub(seg.address())?;
-        if start >= size {
-            return None;
-        }
-        bytes.get((offset + start) as usize..(offset + size) as usize)
-    })
 }

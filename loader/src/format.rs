@@ -271,8 +271,8 @@ impl<'a> RootView<'a> {
         let external_slot_offsets = (0..head.nexternals)
             .map(|_| r.i32().ok_or(FormatError::Truncated("external slots")))
             .collect::<Result<Vec<_>, _>>()?;
-        let meta = bytes
-            .get(r.pos..r.pos + head.meta_len as usize)
+        let meta = r
+            .take(head.meta_len as usize)
             .ok_or(FormatError::Truncated("metadata"))?;
         Ok(RootView {
             head,
@@ -360,11 +360,17 @@ impl ShardTable {
         let ng = r.u32().ok_or_else(truncated)? as usize;
         let ntargets = r.u32().ok_or_else(truncated)? as usize;
         let ns = r.u32().ok_or_else(truncated)? as usize;
+        if ntargets == 0 || ntargets > crate::meta::MAX_TARGETS {
+            return Err(FormatError::Invalid(format!(
+                "shard table lists {ntargets} targets, 1 to {} are possible",
+                crate::meta::MAX_TARGETS
+            )));
+        }
         let fvar_idxs = r.u32s(nf).ok_or_else(truncated)?;
         let fvar_offsets = r.i32s(nf).ok_or_else(truncated)?;
         let gvar_idxs = r.u32s(ng).ok_or_else(truncated)?;
         let gvar_offsets = r.i32s(ng).ok_or_else(truncated)?;
-        let mut clones = Vec::with_capacity(ntargets.saturating_sub(1).min(1024));
+        let mut clones = Vec::with_capacity(ntargets.saturating_sub(1));
         for _ in 1..ntargets {
             let n = r.u32().ok_or_else(truncated)? as usize;
             let positions = r.u32s(n).ok_or_else(truncated)?;
@@ -428,8 +434,8 @@ pub(crate) struct WordReader<'a> {
     pub pos: usize,
 }
 
-impl WordReader<'_> {
-    pub fn take(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> WordReader<'a> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let out = self.bytes.get(self.pos..end)?;
         self.pos = end;
@@ -545,6 +551,18 @@ mod tests {
         let bytes = link(&encode_shard_table(&spec, 1));
         for cut in 0..bytes.len() {
             assert!(ShardTable::parse(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn target_counts_are_bounded() {
+        let spec = ShardSpec::default();
+        let mut bytes = link(&encode_shard_table(&spec, 1));
+        for (ntargets, ok) in [(0u32, false), (1, true), (65, false), (u32::MAX, false)] {
+            bytes[16..20].copy_from_slice(&ntargets.to_le_bytes());
+            bytes.resize(24 + 4 * 64, 0);
+            let parsed = ShardTable::parse(&bytes);
+            assert_eq!(parsed.is_ok(), ok, "{ntargets}: {parsed:?}");
         }
     }
 

@@ -109,7 +109,9 @@ impl Image {
                         provider.clone(),
                         Some(library.clone()),
                     )
-                    .expect("checked before loading");
+                    // Cannot fail: check_resolution found each export free, and Meta::check
+                    // keeps exports unique (sorted names, each its own method's name).
+                    .expect("exports are unique and were checked free before loading");
             }
         }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;

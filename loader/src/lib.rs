@@ -7,6 +7,7 @@
 
 pub mod call;
 mod capi;
+mod checks;
 mod error;
 pub mod features;
 mod file;
@@ -16,11 +17,12 @@ pub mod host_names;
 mod image;
 pub mod meta;
 mod method_table;
+mod segments;
 mod select;
 mod validate;
 
 pub use error::{LoadCause, LoadError};
-pub use file::{exported_symbols, read_image_file, ImageFile};
+pub use file::{exported_symbols, read_image_file, ImageFile, Segment, Segments};
 pub use format::ImageKind;
 pub use image::{Image, LoadOptions};
 pub use meta::Meta;

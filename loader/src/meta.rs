@@ -46,6 +46,8 @@ pub const TARGET_CLONE_ALL: u32 = 1;
 pub const TARGET_BASE: u32 = 2;
 pub const TARGET_OPT_SIZE: u32 = 4;
 pub const TARGET_MIN_SIZE: u32 = 8;
+/// At most this many targets: clone sets are 64-bit sets over the targets.
+pub const MAX_TARGETS: usize = 64;
 
 /// A compiled function with what it was compiled against.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -151,20 +153,39 @@ impl Meta {
         Ok(meta)
     }
 
-    /// Cross-field rules the decoder cannot see field by field.
-    fn check(&self) -> Result<(), FormatError> {
+    /// Cross-field rules the decoder cannot see field by field. Everything here is linear in
+    /// the number of entries (no sorting, no hashing): what must be unique is also sorted.
+    pub(crate) fn check(&self) -> Result<(), FormatError> {
         let nf = self.methods.len() as u32;
         let bad = |what: String| Err(FormatError::Invalid(what));
         if self.targets.is_empty() {
             return bad("image lists no CPU target".into());
         }
+        // Clone sets are 64-bit sets over the targets (the writer's limit too).
+        if self.targets.len() > MAX_TARGETS {
+            return bad(format!(
+                "image lists {} CPU targets, at most {MAX_TARGETS} are possible",
+                self.targets.len()
+            ));
+        }
         for (i, t) in self.targets.iter().enumerate() {
+            // `base` strictly earlier: version chains go down and end (no cycle, no self).
             if t.flags & TARGET_BASE != 0 && t.base as usize >= i {
                 return bad(format!(
                     "target {i} has base {} that is not an earlier target",
                     t.base
                 ));
             }
+        }
+        if self.targets[0].nclones != 0 {
+            return bad("the base target claims clones".into());
+        }
+        // fvar_index is a binary search by name: names strictly increasing (sorted, unique).
+        if let Some(w) = self.methods.windows(2).find(|w| w[0].name >= w[1].name) {
+            return bad(format!(
+                "methods are not sorted by name or not unique (`{}` before `{}`)",
+                w[0].name, w[1].name
+            ));
         }
         if let Some(m) = self
             .methods
@@ -186,6 +207,22 @@ impl Meta {
         }
         if let Some(x) = self.exports.iter().find(|x| x.fvar >= nf) {
             return bad(format!("export {} names fvar {} of {nf}", x.name, x.fvar));
+        }
+        // An export is the method of the same name (the writer numbers exports by name), and
+        // exports are sorted and unique: so no method enters the method table twice.
+        if let Some(x) =
+            (self.exports.iter()).find(|x| self.methods[x.fvar as usize].name != x.name)
+        {
+            return bad(format!(
+                "export {} names fvar {}, which is `{}`",
+                x.name, x.fvar, self.methods[x.fvar as usize].name
+            ));
+        }
+        if let Some(w) = self.exports.windows(2).find(|w| w[0].name >= w[1].name) {
+            return bad(format!(
+                "exports are not sorted by name or not unique (`{}` before `{}`)",
+                w[0].name, w[1].name
+            ));
         }
         Ok(())
     }
@@ -294,6 +331,67 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(Meta::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
+    }
+
+    fn refused(meta: &Meta, why: &str) {
+        match Meta::decode(&meta.encode()) {
+            Err(FormatError::Invalid(text)) => assert!(text.contains(why), "{text}"),
+            other => panic!("expected `{why}`, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_exports_are_rejected() {
+        // The same export twice: the loader would insert its method into the table twice.
+        let mut meta = sample();
+        meta.exports.push(meta.exports[0].clone());
+        refused(&meta, "exports are not sorted");
+        // Two export names for one fvar.
+        let mut meta = sample();
+        meta.exports.push(Export {
+            name: "g".into(),
+            fvar: 0,
+        });
+        refused(&meta, "export g names fvar 0");
+        let mut meta = sample();
+        meta.exports = vec![
+            Export {
+                name: "g".into(),
+                fvar: 1,
+            },
+            Export {
+                name: "f".into(),
+                fvar: 0,
+            },
+        ];
+        refused(&meta, "exports are not sorted");
+    }
+
+    #[test]
+    fn methods_must_be_strictly_sorted_by_name() {
+        let mut meta = sample();
+        meta.methods[1].name = "f".into();
+        refused(&meta, "methods are not sorted");
+        let mut meta = sample();
+        meta.methods.swap(0, 1);
+        meta.exports.clear();
+        refused(&meta, "methods are not sorted");
+    }
+
+    #[test]
+    fn targets_are_bounded_and_bases_go_down() {
+        let mut meta = sample();
+        meta.targets = vec![meta.targets[0].clone(); MAX_TARGETS + 1];
+        refused(&meta, "at most 64");
+        let mut meta = sample();
+        let mut t = meta.targets[0].clone();
+        t.flags = TARGET_BASE;
+        t.base = 1;
+        meta.targets.push(t);
+        refused(&meta, "not an earlier target");
+        let mut meta = sample();
+        meta.targets[0].nclones = 1;
+        refused(&meta, "base target claims clones");
     }
 
     #[test]

@@ -1,0 +1,294 @@
+//! Structural rules between an image's tables and its program, checked before `dlopen`: every
+//! index in range and used once, every address the loader writes, calls or reads inside a
+//! segment that allows it, and the clone lists as the writer lays them out. All checks are
+//! linear in the size of the tables.
+
+use std::collections::BTreeMap;
+
+use crate::format::{FormatError, ShardTable};
+use crate::meta::Meta;
+use crate::segments::Segments;
+
+fn invalid<T>(what: impl Into<String>) -> Result<T, FormatError> {
+    Err(FormatError::Invalid(what.into()))
+}
+
+/// Every fvar and gvar index appears exactly once over all shards, every shard table has the
+/// image's targets, and every dispatch slot names an fvar of the image.
+pub fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), FormatError> {
+    // Sized by the metadata, which was decoded from the file: bounded by its size.
+    let mut seen_f = vec![false; meta.methods.len()];
+    let mut seen_g = vec![false; meta.gvars.len()];
+    for (_, table) in shards {
+        if table.clones.len() + 1 != meta.targets.len() {
+            return invalid("a shard table's target count differs from the image's");
+        }
+        for (seen, idxs) in [
+            (&mut seen_f, &table.fvar_idxs),
+            (&mut seen_g, &table.gvar_idxs),
+        ] {
+            for &i in idxs {
+                match seen.get_mut(i as usize) {
+                    Some(slot) if !*slot => *slot = true,
+                    _ => return invalid("a shard table lists an index twice or out of range"),
+                }
+            }
+        }
+        if table
+            .slot_fvars
+            .iter()
+            .any(|&f| f as usize >= meta.methods.len())
+        {
+            return invalid("a dispatch slot names an fvar out of range");
+        }
+    }
+    if seen_f.contains(&false) || seen_g.contains(&false) {
+        return invalid("the shard tables miss some functions or globals");
+    }
+    Ok(())
+}
+
+/// The clone lists as the writer makes them: within one target, positions strictly increasing
+/// (so each function has at most one version per target), and per target the clones of all
+/// shards add up to the target's `nclones`.
+pub fn check_clones(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), FormatError> {
+    let mut counts = vec![0u64; meta.targets.len()];
+    for (_, table) in shards {
+        for (t, (positions, _)) in table.clones.iter().enumerate() {
+            if positions.windows(2).any(|w| w[0] >= w[1]) {
+                return invalid(format!(
+                    "a shard table lists the clones for target {} out of order or twice",
+                    t + 1
+                ));
+            }
+            if let Some(count) = counts.get_mut(t + 1) {
+                *count += positions.len() as u64;
+            }
+        }
+    }
+    for (t, (target, &count)) in meta.targets.iter().zip(&counts).enumerate().skip(1) {
+        if u64::from(target.nclones) != count {
+            return invalid(format!(
+                "target {t} claims {} clones, the shard tables list {count}",
+                target.nclones
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `table + off`, refusing an address that wraps around.
+pub fn address(table: u64, off: i32) -> Result<u64, FormatError> {
+    table
+        .checked_add_signed(i64::from(off))
+        .ok_or_else(|| FormatError::Invalid("a table offset wraps around the address space".into()))
+}
+
+/// Every function version is code, every dispatch slot a writable aligned pointer, every gvar
+/// an address of the program.
+pub fn check_addresses(
+    shards: &[(u64, ShardTable)],
+    segments: &Segments,
+) -> Result<(), FormatError> {
+    for (vaddr, table) in shards {
+        let clone_offsets = table.clones.iter().flat_map(|(_, offsets)| offsets);
+        for &off in table.fvar_offsets.iter().chain(clone_offsets) {
+            if !segments.is_code(address(*vaddr, off)?) {
+                return invalid("a function address lies outside the image's code");
+            }
+        }
+        for &off in &table.slot_offsets {
+            if !segments.is_writable_pointer(address(*vaddr, off)?) {
+                return invalid(
+                    "a dispatch slot is not an aligned pointer in writable memory of the image",
+                );
+            }
+        }
+        for &off in &table.gvar_offsets {
+            if !segments.is_mapped(address(*vaddr, off)?) {
+                return invalid("a global's address lies outside the image's memory");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file ranges of the shard tables read so far: no two tables may share bytes, so all of
+/// them together are at most the file (many shard pointers at one big table would otherwise
+/// each parse and keep a copy of it).
+#[derive(Default)]
+pub struct TableRanges(BTreeMap<u64, u64>);
+
+impl TableRanges {
+    /// Refuses a table starting at file offset `start` if an earlier table covers it.
+    pub fn check_start(&self, start: u64) -> Result<(), FormatError> {
+        match self.0.range(..=start).next_back() {
+            Some((_, &end)) if end > start => {
+                invalid("two shard tables share bytes (or a shard is listed twice)")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds `start .. start + len`, refusing it when it runs into a table after it.
+    pub fn insert(&mut self, start: u64, len: u64) -> Result<(), FormatError> {
+        self.check_start(start)?;
+        let end = start.saturating_add(len);
+        if self
+            .0
+            .range(start..)
+            .next()
+            .is_some_and(|(&next, _)| next < end)
+        {
+            return invalid("two shard tables share bytes");
+        }
+        self.0.insert(start, end);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{Method, TargetRecord};
+    use crate::segments::Segment;
+
+    fn meta(nclones: &[u32]) -> Meta {
+        Meta {
+            targets: nclones
+                .iter()
+                .map(|&nclones| TargetRecord {
+                    nclones,
+                    ..Default::default()
+                })
+                .collect(),
+            methods: ["a", "b", "c"]
+                .iter()
+                .map(|n| Method {
+                    name: n.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// One shard with fvars 0..3 at offsets 0x10, 0x20, 0x30 from a table at 0x1000 (code
+    /// 0x1000..0x2000); slot at 0x3000 (data 0x3000..0x3100).
+    fn table(clones: Vec<(Vec<u32>, Vec<i32>)>) -> (u64, ShardTable) {
+        (
+            0x1000,
+            ShardTable {
+                fvar_idxs: vec![0, 1, 2],
+                fvar_offsets: vec![0x10, 0x20, 0x30],
+                clones,
+                slot_fvars: vec![1],
+                slot_offsets: vec![0x2000],
+                ..Default::default()
+            },
+        )
+    }
+
+    fn segments() -> Segments {
+        let seg = |vaddr: std::ops::Range<u64>, file, writable| Segment {
+            vaddr,
+            file,
+            readable: true,
+            writable,
+            executable: !writable,
+        };
+        Segments::new(
+            vec![
+                seg(0x1000..0x2000, 0..0x1000, false),
+                seg(0x3000..0x3100, 0x1000..0x1100, true),
+            ],
+            vec![],
+        )
+        .unwrap()
+    }
+
+    fn refused(result: Result<(), FormatError>, why: &str) {
+        match result {
+            Err(FormatError::Invalid(text)) => assert!(text.contains(why), "{text}"),
+            other => panic!("expected `{why}`, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_table_passes() {
+        let shards = [table(vec![(vec![0, 2], vec![0x40, 0x50])])];
+        check_indices(&meta(&[0, 2]), &shards).unwrap();
+        check_clones(&meta(&[0, 2]), &shards).unwrap();
+        check_addresses(&shards, &segments()).unwrap();
+    }
+
+    #[test]
+    fn clone_positions_are_unique_and_sorted() {
+        let twice = [table(vec![(vec![1, 1], vec![0x40, 0x50])])];
+        refused(
+            check_clones(&meta(&[0, 2]), &twice),
+            "out of order or twice",
+        );
+        let unsorted = [table(vec![(vec![2, 0], vec![0x40, 0x50])])];
+        refused(check_clones(&meta(&[0, 2]), &unsorted), "out of order");
+    }
+
+    #[test]
+    fn clone_counts_match_the_targets() {
+        let shards = [table(vec![(vec![0], vec![0x40])])];
+        refused(check_clones(&meta(&[0, 2]), &shards), "claims 2 clones");
+    }
+
+    #[test]
+    fn function_addresses_must_be_code() {
+        let mut shards = [table(vec![(vec![0], vec![0x40])])];
+        shards[0].1.fvar_offsets[1] = 0x2000; // the data segment
+        refused(
+            check_addresses(&shards, &segments()),
+            "outside the image's code",
+        );
+        let mut shards = [table(vec![(vec![0], vec![-0x800])])];
+        refused(
+            check_addresses(&shards, &segments()),
+            "outside the image's code",
+        );
+        shards[0].1.clones[0].1[0] = i32::MIN;
+        refused(check_addresses(&shards, &segments()), "wraps around");
+    }
+
+    #[test]
+    fn dispatch_slots_must_be_writable_aligned_pointers() {
+        for bad in [0x100, 0x2004, 0x20fc, 0x2100, i32::MAX] {
+            let mut shards = [table(vec![(vec![], vec![])])];
+            shards[0].1.slot_offsets[0] = bad;
+            refused(
+                check_addresses(&shards, &segments()),
+                "not an aligned pointer",
+            );
+        }
+    }
+
+    #[test]
+    fn gvars_must_be_in_the_program() {
+        let mut shards = [table(vec![(vec![], vec![])])];
+        shards[0].1.gvar_offsets = vec![0x2100]; // the end of data: a zero-sized global
+        check_addresses(&shards, &segments()).unwrap();
+        shards[0].1.gvar_offsets = vec![0x1200];
+        refused(
+            check_addresses(&shards, &segments()),
+            "outside the image's memory",
+        );
+    }
+
+    #[test]
+    fn shard_tables_may_not_share_bytes() {
+        let mut ranges = TableRanges::default();
+        ranges.insert(100, 50).unwrap();
+        ranges.insert(150, 10).unwrap();
+        ranges.insert(60, 40).unwrap();
+        refused(ranges.check_start(100), "listed twice");
+        refused(ranges.check_start(120), "share bytes");
+        refused(ranges.insert(40, 21), "share bytes");
+        ranges.check_start(160).unwrap();
+    }
+}
