@@ -5,8 +5,11 @@ use serde::Serialize;
 use aotload::features::names_of;
 use aotload::{ImageFile, LoadCause};
 
+/// What `inspect` shows. Method names are borrowed from the image's metadata: a report with
+/// edges costs a pointer per edge, not a copy of a name per edge (a hostile image can list
+/// one long name as the callee of every method).
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub struct Report<'a> {
     pub kind: String,
     pub format: String,
     pub arch: String,
@@ -24,7 +27,7 @@ pub struct Report {
     pub externals: Vec<ExternalReport>,
     /// With `--edges`: every method and what it calls.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub methods: Option<Vec<MethodReport>>,
+    pub methods: Option<Vec<MethodReport<'a>>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -35,14 +38,14 @@ pub struct ExternalReport {
 }
 
 #[derive(Debug, Serialize)]
-pub struct MethodReport {
-    pub name: String,
-    pub signature: String,
+pub struct MethodReport<'a> {
+    pub name: &'a str,
+    pub signature: &'a str,
     pub hash: String,
     /// Functions of this image it calls or references.
-    pub callees: Vec<String>,
+    pub callees: Vec<&'a str>,
     /// Methods of other images it calls.
-    pub externals: Vec<String>,
+    pub externals: Vec<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,10 +64,20 @@ pub struct TargetReport {
     pub clones: u32,
 }
 
-/// Reads and verifies the image in `bytes`; `edges` adds every method's callees.
-pub fn inspect(bytes: &[u8], edges: bool) -> Result<Report, LoadCause> {
+/// Reads and verifies the image in `bytes`.
+pub fn read_verified(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
     let file = ImageFile::parse(bytes)?;
     file.verify_checksum(bytes)?;
+    Ok(file)
+}
+
+/// The report of a verified image `file` read from `bytes`; `edges` adds every method's
+/// callees.
+pub fn inspect<'a>(
+    file: &'a ImageFile,
+    bytes: &[u8],
+    edges: bool,
+) -> Result<Report<'a>, LoadCause> {
     let meta = &file.meta;
     Ok(Report {
         kind: file.kind.name().to_string(),
@@ -110,18 +123,18 @@ pub fn inspect(bytes: &[u8], edges: bool) -> Result<Report, LoadCause> {
             meta.methods
                 .iter()
                 .map(|m| MethodReport {
-                    name: m.name.clone(),
-                    signature: m.signature.clone(),
+                    name: &m.name,
+                    signature: &m.signature,
                     hash: format!("{:016x}", m.hash),
                     callees: m
                         .callees
                         .iter()
-                        .map(|&c| meta.methods[c as usize].name.clone())
+                        .map(|&c| meta.methods[c as usize].name.as_str())
                         .collect(),
                     externals: m
                         .external
                         .iter()
-                        .map(|&x| meta.externals[x as usize].name.clone())
+                        .map(|&x| meta.externals[x as usize].name.as_str())
                         .collect(),
                 })
                 .collect()
@@ -142,7 +155,7 @@ fn target_flags(flags: u32) -> Vec<&'static str> {
     .collect()
 }
 
-impl std::fmt::Display for Report {
+impl std::fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "kind:       {}", self.kind)?;
         writeln!(

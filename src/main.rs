@@ -24,6 +24,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<()> {
     match command {
+        Command::CheckIr { inputs } => Ok(aotlink::codegen::isolated::check_inputs(&inputs)?),
         Command::Build {
             compile,
             output,

@@ -17,6 +17,10 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Parses and verifies IR files, nothing else: run by aotlink itself in a child process
+    /// before it reads untrusted IR (`codegen::isolated`).
+    #[command(name = "__check-ir", hide = true)]
+    CheckIr { inputs: Vec<PathBuf> },
     /// IR to image in one step (codegen, dump, link).
     Build {
         #[command(flatten)]

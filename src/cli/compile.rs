@@ -85,6 +85,9 @@ pub fn compile_to_archive(compile: &CompileArgs, kind: Kind, output: &Path) -> R
             .with_context(|| format!("{}: cannot read image data", path.display()))?,
         None => Vec::new(),
     };
+    // LLVM can crash on damaged bitcode: a child process reads the inputs first.
+    let executable = std::env::current_exe().context("cannot find the aotlink executable")?;
+    aotlink::codegen::isolated::check_in_child(&executable, &compile.inputs)?;
     let context = inkwell::context::Context::create();
     let program = codegen(
         &context,

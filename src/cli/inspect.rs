@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use std::io::Write as _;
+
 use anyhow::{Context as _, Result};
 
 use super::run::print_stdout;
@@ -19,9 +21,19 @@ pub fn inspect(image: &Path, json: bool, edges: bool, method_table: bool) -> Res
         let table = aotlink::method_table_file::MethodTableFile::from_image(&file.meta, &name);
         return print_stdout(&format!("{}\n", serde_json::to_string_pretty(&table)?));
     }
-    let report = aotlink::inspect::inspect(&bytes, edges).map_err(|e| e.at(image))?;
-    match json {
-        true => print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
-        false => print_stdout(&report.to_string()),
+    let file = aotlink::inspect::read_verified(&bytes).map_err(|e| e.at(image))?;
+    let report = aotlink::inspect::inspect(&file, &bytes, edges).map_err(|e| e.at(image))?;
+    // Written as it is formatted: with --edges the text can be much larger than the file.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match json {
+        true => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        false => write!(out, "{report}"),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }

@@ -38,14 +38,18 @@ pub fn load_inputs<'ctx>(
     Ok(module)
 }
 
-fn load_one<'ctx>(context: &'ctx Context, path: &Path) -> Result<Module<'ctx>, CodegenError> {
+pub(super) fn load_one<'ctx>(
+    context: &'ctx Context,
+    path: &Path,
+) -> Result<Module<'ctx>, CodegenError> {
     let fail = |cause: String| CodegenError::Input {
         path: path.to_path_buf(),
         cause,
     };
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
-    let module = context.create_module_from_ir(buffer).map_err(|e| {
+    let parsed = super::isolated::reading(path, || context.create_module_from_ir(buffer));
+    let module = parsed.map_err(|e| {
         let message = without_buffer_name(&one_line(&e.to_string()), path);
         fail(super::producer::with_producer(message, &bytes))
     })?;

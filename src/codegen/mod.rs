@@ -3,6 +3,7 @@
 
 mod externals;
 mod index;
+pub mod isolated;
 mod load;
 mod producer;
 mod trace;
@@ -65,6 +66,9 @@ pub enum CodegenError {
     Export { name: String, cause: String },
     #[error("LLVM failed while selecting functions: {0}")]
     Llvm(String),
+    /// An input refused by the check in a child process, whose message names the file.
+    #[error("{0}")]
+    Checked(String),
 }
 
 /// Names the image defines itself; inputs may declare but not define them.
@@ -74,6 +78,7 @@ pub fn codegen<'ctx>(
     context: &'ctx Context,
     options: &CodegenOptions,
 ) -> Result<Program<'ctx>, CodegenError> {
+    isolated::install_fatal_error_handler();
     let module = load::load_inputs(context, &options.inputs)?;
     let first_input = &options.inputs[0];
     let globals = ir::globals(&module);

@@ -2,6 +2,7 @@
 //! and nothing of a damaged image runs.
 
 use std::path::Path;
+use std::process::Command;
 
 use aotload::{Image, LoadCause, LoadOptions};
 
@@ -372,4 +373,34 @@ fn shard_counts_beyond_the_definitions_are_refused() {
         assert_clean_failure(&out, &format!("--shards {shards}"));
         assert_only_files(&dir, &[]);
     }
+}
+
+/// Bitcode with one flipped bit that makes LLVM 19's reader crash (a segmentation fault
+/// inside LLVMParseIRInContext, found by flipping bits of clang-19's bitcode of the example):
+/// aotlink reads inputs in a child process first, so the crash is one error line naming the
+/// file, never a signal of aotlink itself.
+#[test]
+fn bitcode_that_crashes_llvm_is_one_error_line() {
+    let dir = scratch("bad-bitcode-crash");
+    let bc = dir.join("kernels.bc");
+    check(
+        Command::new(CLANG)
+            .args(["-O2", "-c", "-emit-llvm"])
+            .arg(kernels_c())
+            .arg("-o")
+            .arg(&bc),
+    );
+    let mut bytes = std::fs::read(&bc).unwrap();
+    assert!(
+        bytes.len() > 21831,
+        "clang's bitcode is {} bytes",
+        bytes.len()
+    );
+    bytes[21831] ^= 1 << 1;
+    let damaged = dir.join("damaged.bc");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = build_into(&dir, &[&damaged], &["--export-all"]);
+    assert_clean_failure(&out, "damaged.bc: ");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_only_files(&dir, &["kernels.bc", "damaged.bc"]);
 }

@@ -50,7 +50,7 @@ pub const IR_FLAGS: &[&str] = &[
     "-emit-llvm",
 ];
 
-fn check(cmd: &mut Command) -> Output {
+pub fn check(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));

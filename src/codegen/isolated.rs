@@ -1,0 +1,129 @@
+//! Reading untrusted IR without risking the process. LLVM 19's bitcode reader is not safe
+//! against damaged input: a flipped bit can end in `report_fatal_error` ("Invalid abbrev
+//! number", which aborts) or in a segmentation fault inside `LLVMParseIRInContext` (found by
+//! flipping bits of clang's bitcode). A fatal error can be caught ([`install_fatal_error_handler`]),
+//! a crash cannot; so the command line first parses and verifies every input in a child
+//! process (the `aotlink` executable itself, [`CHECK_COMMAND`]), and reads it in-process only
+//! when the child survived. A crash then costs the child, and the error names the file.
+
+use std::ffi::{c_char, CStr};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use super::CodegenError;
+
+/// The hidden subcommand that parses and verifies its arguments and exits.
+pub const CHECK_COMMAND: &str = "__check-ir";
+
+/// What is being read, for the fatal-error handler's message.
+static READING: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Makes LLVM's fatal errors one error line, `aotlink: error: FILE: <LLVM's message>`, and exit
+/// status 1, instead of LLVM's abort. Once per process.
+pub fn install_fatal_error_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the handler is a plain function that lives as long as the process.
+    ONCE.call_once(|| unsafe {
+        llvm_sys::error_handling::LLVMInstallFatalErrorHandler(Some(on_fatal_error))
+    });
+}
+
+extern "C" fn on_fatal_error(reason: *const c_char) {
+    let reason = match reason.is_null() {
+        true => "unknown error".into(),
+        // SAFETY: LLVM passes a NUL-terminated message, alive for the call.
+        false => unsafe { CStr::from_ptr(reason) }.to_string_lossy(),
+    };
+    let reading = READING.try_lock().ok().and_then(|r| r.clone());
+    let line = match reading {
+        Some(path) => format!("aotlink: error: {}: LLVM: {reason}\n", path.display()),
+        None => format!("aotlink: error: LLVM: {reason}\n"),
+    };
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    // Not `exit`: other threads may be inside LLVM, whose static destructors `exit` runs.
+    // SAFETY: _exit ends the process at once; nothing is left half-written that matters
+    // (outputs are temp files renamed only on success).
+    unsafe { libc::_exit(1) }
+}
+
+/// Runs `f` with `path` named as what is being read (for the fatal-error handler).
+pub fn reading<T>(path: &Path, f: impl FnOnce() -> T) -> T {
+    *READING.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
+    let out = f();
+    *READING.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    out
+}
+
+/// Parses and verifies `inputs` in a child process (`executable CHECK_COMMAND inputs...`): an
+/// input that makes LLVM crash or fail fatally is an error naming it, and this process never
+/// read it.
+pub fn check_in_child(executable: &Path, inputs: &[PathBuf]) -> Result<(), CodegenError> {
+    let out = Command::new(executable)
+        .arg(CHECK_COMMAND)
+        .args(inputs)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            CodegenError::Checked(format!(
+                "cannot start {} to check the inputs: {e}",
+                executable.display()
+            ))
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    // The child names each input on stdout before it reads it: the last one is the culprit.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let culprit = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.parse::<usize>().ok())
+        .and_then(|i| inputs.get(i))
+        .cloned()
+        .unwrap_or_else(|| inputs[0].clone());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let message = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("aotlink: error: "))
+        .map(str::to_string);
+    Err(match (message, signal_of(&out.status)) {
+        // The child's own one-line error already names the file.
+        (Some(message), None) => CodegenError::Checked(message),
+        (_, Some(signal)) => CodegenError::Input {
+            path: culprit,
+            cause: format!("LLVM crashed reading it (signal {signal}): the file is damaged"),
+        },
+        (None, None) => CodegenError::Input {
+            path: culprit,
+            cause: format!("reading it failed ({})", out.status),
+        },
+    })
+}
+
+/// The child side of [`check_in_child`]: parses and verifies each input, naming it (by index)
+/// on stdout first.
+pub fn check_inputs(inputs: &[PathBuf]) -> Result<(), CodegenError> {
+    install_fatal_error_handler();
+    let context = inkwell::context::Context::create();
+    for (i, path) in inputs.iter().enumerate() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{i}").and_then(|()| stdout.flush());
+        drop(stdout);
+        super::load::load_one(&context, path)?;
+    }
+    Ok(())
+}
+
+fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
+    #[cfg(unix)]
+    {
+        std::os::unix::process::ExitStatusExt::signal(status)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
+}
