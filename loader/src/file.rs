@@ -42,12 +42,25 @@ pub struct ImageFile {
 /// Reads an image file, refusing anything but a regular file: `/dev/zero` would grow without
 /// end and a FIFO would block forever (an image is a shared library, always a regular file).
 pub fn read_image_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    open_image_file(path).map(|(_, bytes)| bytes)
+}
+
+/// Opens an image file once and reads it: the open file (for the dynamic loader to map that
+/// same file, `library.rs`) and its bytes (to verify). Refuses anything but a regular file.
+/// On Windows the file is opened without sharing write or delete access: while it is open,
+/// nobody can change, replace or rename it.
+pub fn open_image_file(path: &std::path::Path) -> std::io::Result<(std::fs::File, Vec<u8>)> {
     use std::io::Read as _;
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     // Opening a FIFO would wait for a writer: open without blocking, then look at what it is.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    #[cfg(windows)]
+    {
+        const FILE_SHARE_READ: u32 = 1;
+        std::os::windows::fs::OpenOptionsExt::share_mode(&mut options, FILE_SHARE_READ);
+    }
     let mut file = options.open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
@@ -59,7 +72,7 @@ pub fn read_image_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     // Read what the file held when opened, not what it may grow to.
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
     file.by_ref().take(metadata.len()).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok((file, bytes))
 }
 
 impl ImageFile {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::error::{LoadCause, LoadError};
 use crate::file::ImageFile;
-use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
+use crate::format::{ImageKind, RootHead, ROOT_HEAD_SIZE, ROOT_SYMBOL};
+use crate::library::MappedLibrary;
 use crate::meta::Meta;
 use crate::method_table::MethodTable;
 use crate::select::{self, choose_target, HostCpu};
@@ -30,7 +31,7 @@ pub struct Image {
     gvars: Vec<*mut c_void>,
     image_data: (*const u8, usize),
     invalidated: Vec<Invalidation>,
-    _library: Arc<libloading::Library>,
+    _library: Arc<MappedLibrary>,
 }
 
 // The tables are written once in `open` and only read afterwards.
@@ -59,7 +60,8 @@ impl Image {
         let fail = |cause: LoadCause| cause.at(path);
         // An absolute path: dlopen would search the library path for a bare file name.
         let path = std::fs::canonicalize(path).map_err(|e| fail(e.into()))?;
-        let bytes = crate::file::read_image_file(&path).map_err(|e| fail(e.into()))?;
+        // Opened once: these bytes are verified, and the dynamic loader maps this open file.
+        let (opened, bytes) = crate::file::open_image_file(&path).map_err(|e| fail(e.into()))?;
         let file = ImageFile::parse(&bytes).map_err(fail)?;
         file.verify_checksum(&bytes).map_err(fail)?;
         select::check_native(&file).map_err(fail)?;
@@ -72,16 +74,12 @@ impl Image {
         check_resolution(&file, &resolution, table).map_err(fail)?;
 
         // SAFETY: the file was verified above; its initializers are the image's own code.
-        let library = unsafe { libloading::Library::new(&path) }
-            .map_err(|e| fail(LoadCause::Dlopen(error_chain(&e))))?;
-        let root = unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes()) }
-            .map_err(|e| fail(LoadCause::Dlopen(error_chain(&e))))?;
-        let root: *const u8 = *root;
-        // SAFETY: the symbol is the verified root, at least ROOT_HEAD_SIZE bytes long.
-        let in_memory = unsafe { std::slice::from_raw_parts(root, ROOT_HEAD_SIZE) };
-        let in_file =
-            &bytes[file.checksum_file_offset - crate::format::CHECKSUM_OFFSET..][..ROOT_HEAD_SIZE];
-        if in_memory != in_file {
+        let library = unsafe { MappedLibrary::open(&path, opened) }
+            .map_err(|e| fail(LoadCause::Dlopen(e)))?;
+        let root = library
+            .data_symbol(ROOT_SYMBOL)
+            .map_err(|e| fail(LoadCause::Dlopen(e)))?;
+        if !same_root_as_file(root, &file, &bytes) {
             return Err(fail(LoadCause::Stale));
         }
         let bias = (root as u64).wrapping_sub(file.root_vaddr);
@@ -284,15 +282,20 @@ fn fill_dispatch_slots(file: &ImageFile, fvars: &[*const c_void], bias: u64) {
     }
 }
 
-/// An error and its sources as one line: libloading's `dlopen failed` carries dlerror()'s
-/// (or LoadLibrary's) text as its source, which says why.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(e.to_string().trim());
-        source = e.source();
-    }
-    text
+/// Whether the root the dynamic loader mapped is the verified file's: its head (with the
+/// checksum) and everything after the shard pointers (relocated, so skipped), through the
+/// metadata. A different root means dlopen returned another copy it had loaded earlier.
+fn same_root_as_file(root: *const u8, file: &ImageFile, bytes: &[u8]) -> bool {
+    let start = file.checksum_file_offset - crate::format::CHECKSUM_OFFSET;
+    let Some(head) = RootHead::parse(&bytes[start..]) else {
+        return false;
+    };
+    let pointers_end = ROOT_HEAD_SIZE + 8 * head.nshards as usize;
+    let end = pointers_end + 4 * head.nexternals as usize + head.meta_len as usize;
+    // Parsing the file checked that the whole root lies in one segment's file contents.
+    let in_file = &bytes[start..start + end];
+    // SAFETY: the mapped root is the same symbol of a file with this layout, `end` bytes long.
+    let in_memory = unsafe { std::slice::from_raw_parts(root, end) };
+    in_memory[..ROOT_HEAD_SIZE] == in_file[..ROOT_HEAD_SIZE]
+        && in_memory[pointers_end..] == in_file[pointers_end..]
 }

@@ -15,6 +15,7 @@ pub mod format;
 pub mod host_features;
 pub mod host_names;
 mod image;
+mod library;
 pub mod meta;
 mod method_table;
 mod segments;
@@ -22,7 +23,7 @@ mod select;
 mod validate;
 
 pub use error::{LoadCause, LoadError};
-pub use file::{exported_symbols, read_image_file, ImageFile, Segment, Segments};
+pub use file::{exported_symbols, open_image_file, read_image_file, ImageFile, Segment, Segments};
 pub use format::ImageKind;
 pub use image::{Image, LoadOptions};
 pub use meta::Meta;

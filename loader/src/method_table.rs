@@ -16,7 +16,7 @@ pub struct MethodEntry {
     /// Who defined it: an image's path, or "runtime".
     pub provider: String,
     /// Keeps the providing image's code mapped while the table points into it.
-    _keep_alive: Option<Arc<libloading::Library>>,
+    _keep_alive: Option<Arc<crate::library::MappedLibrary>>,
 }
 
 /// Name + signature -> method. Not thread-safe by itself: wrap it in a lock to share it.
@@ -136,7 +136,7 @@ impl MethodTable {
         hash: u64,
         address: *const c_void,
         provider: String,
-        keep_alive: Option<Arc<libloading::Library>>,
+        keep_alive: Option<Arc<crate::library::MappedLibrary>>,
     ) -> Result<(), Conflict> {
         self.check_free(name, signature)?;
         let entry = MethodEntry {

@@ -7,6 +7,7 @@ mod capi;
 mod common;
 mod cross;
 mod determinism;
+mod hostile;
 mod libraries;
 mod lua;
 mod methods;

@@ -1,0 +1,80 @@
+//! Hostile files: what the loader opens is what it verified, whatever else happens to the path.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aotload::{Image, LoadOptions};
+
+use crate::common::*;
+
+/// The image of `hostile/which.c` built with `-DTAG=tag`.
+fn which_image(dir: &Path, tag: u32) -> PathBuf {
+    let ir = dir.join(format!("which{tag}.ll"));
+    let define = format!("-DTAG={tag}");
+    clang_ir(
+        &repo().join("tests/it/hostile/which.c"),
+        &ir,
+        &["-O2", "-S", "-emit-llvm", &define],
+    );
+    let image = dir.join(format!("which{tag}.so"));
+    build_image(&ir, &image, &["--cpu-target".into(), "generic".into()]);
+    image
+}
+
+/// A background thread keeps renaming fresh copies of two images over one path while the
+/// loader opens that path: every open that succeeds runs the code and the constructor of the
+/// file it verified (told by the method hash in its metadata), never the other one's.
+#[test]
+fn swapping_the_file_during_opens_never_runs_the_other_files_code() {
+    let dir = scratch("hostile-swap");
+    let images = [which_image(&dir, 1), which_image(&dir, 2)];
+    let hash_of = |path: &Path| open(path).meta().methods[0].hash;
+    let hashes = [hash_of(&images[0]), hash_of(&images[1])];
+    assert_ne!(hashes[0], hashes[1]);
+    let target = dir.join("image.so");
+    std::fs::copy(&images[0], &target).unwrap();
+
+    let stop = AtomicBool::new(false);
+    let (mut seen, mut refused) = ([0usize; 2], Vec::new());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                // A new file (a new inode) each time, renamed over the path atomically.
+                let fresh = dir.join(format!("fresh-{}.so", i % 4));
+                std::fs::copy(&images[i % 2], &fresh).unwrap();
+                std::fs::rename(&fresh, &target).unwrap();
+                i += 1;
+            }
+        });
+        for _ in 0..300 {
+            match Image::open(&target, &LoadOptions::default()) {
+                Ok(image) => {
+                    let which = hashes
+                        .iter()
+                        .position(|&h| h == image.meta().methods[0].hash)
+                        .expect("the metadata of one of the two images");
+                    let f = image.lookup("which").unwrap();
+                    // SAFETY: `which` is `long (void)` in both images.
+                    let f: extern "C" fn() -> i64 = unsafe { std::mem::transmute(f) };
+                    let expected = 11 * (which as i64 + 1);
+                    assert_eq!(
+                        f(),
+                        expected,
+                        "verified image {}, ran other code",
+                        which + 1
+                    );
+                    seen[which] += 1;
+                }
+                Err(e) => refused.push(e.to_string()),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    // Each open reads one whole file (renames are atomic), so none needs refusing.
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    assert!(
+        seen[0] > 0 && seen[1] > 0,
+        "opened {seen:?}: the swap did not happen"
+    );
+}
