@@ -31,11 +31,14 @@ fn run(command: Command) -> Result<()> {
             cc,
             rtlib,
             verbose,
+            sign,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
             let libraries = libraries.libraries();
-            compile::build(&compile, &output, kind, cc.as_deref(), rtlib, &libraries)
+            let key = secret_key(sign.as_deref())?;
+            let (cc, key) = (cc.as_deref(), key.as_ref());
+            compile::build(&compile, &output, kind, cc, rtlib, &libraries, key)
         }
         Command::Dump {
             compile,
@@ -48,14 +51,17 @@ fn run(command: Command) -> Result<()> {
             target,
             rtlib,
             verbose,
+            sign,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
+            let key = secret_key(sign.as_deref())?;
             let linker = Lld {
                 compiler_runtime: rtlib,
             };
             let libraries = libraries.libraries();
-            compile::link_archive(&linker, &archive, &output, target.as_deref(), &libraries)
+            let target = target.as_deref();
+            compile::link_archive(&linker, &archive, &output, target, &libraries, key.as_ref())
         }
         Command::Sysimg {
             archive,
@@ -63,12 +69,15 @@ fn run(command: Command) -> Result<()> {
             cc,
             target,
             verbose,
+            sign,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
+            let key = secret_key(sign.as_deref())?;
             let linker = Cc::find(cc.as_deref().filter(|c| !c.is_empty()))?;
             let libraries = libraries.libraries();
-            compile::link_archive(&linker, &archive, &output, target.as_deref(), &libraries)
+            let target = target.as_deref();
+            compile::link_archive(&linker, &archive, &output, target, &libraries, key.as_ref())
         }
         Command::Inspect {
             image,
@@ -83,6 +92,43 @@ fn run(command: Command) -> Result<()> {
             target,
             verbose,
             load,
-        } => run::run_function(&image, &function, &args, target, verbose, &load),
+            trusted_keys,
+        } => {
+            let keys = trusted_keys
+                .iter()
+                .map(|path| aotlink::sign::read_public_key(path))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            run::run_function(&image, &function, &args, target, verbose, &load, keys)
+        }
+        Command::Sign { image, key } => {
+            let key = aotlink::sign::SecretKey::read(&key).map_err(anyhow::Error::msg)?;
+            aotlink::sign::sign_image(&image, &key)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+            println!(
+                "{}: signed with key {}",
+                image.display(),
+                key.public_key().fingerprint()
+            );
+            Ok(())
+        }
+        Command::Keygen { out } => {
+            let public = aotlink::sign::keygen(&out).map_err(anyhow::Error::msg)?;
+            let (secret_path, public_path) = aotlink::sign::key_file_paths(&out);
+            println!(
+                "key {}: secret {}, public {}",
+                public.fingerprint(),
+                secret_path.display(),
+                public_path.display()
+            );
+            Ok(())
+        }
     }
+}
+
+/// The secret key of `--sign KEYFILE`, read before any work so a bad key file fails at once.
+fn secret_key(path: Option<&std::path::Path>) -> Result<Option<aotlink::sign::SecretKey>> {
+    path.map(aotlink::sign::SecretKey::read)
+        .transpose()
+        .map_err(anyhow::Error::msg)
 }

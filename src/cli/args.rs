@@ -37,6 +37,9 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
+        #[arg(long = "sign", value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
         #[command(flatten)]
         libraries: LibraryArgs,
     },
@@ -65,6 +68,9 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
+        #[arg(long = "sign", value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
         #[command(flatten)]
         libraries: LibraryArgs,
     },
@@ -81,6 +87,9 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
+        #[arg(long = "sign", value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
         #[command(flatten)]
         libraries: LibraryArgs,
     },
@@ -115,6 +124,23 @@ pub enum Command {
         /// the package images IMAGE depends on). Invalidations are reported on stderr.
         #[arg(long = "load", value_name = "IMAGE")]
         load: Vec<PathBuf>,
+        /// Accept images signed with the public key in PUBFILE (repeatable); every image loaded
+        /// must then carry a valid signature by one of these keys.
+        #[arg(long = "trusted-key", value_name = "PUBFILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
+    /// Sign an image (replacing any signature it has): ed25519 over a BLAKE3 hash of the file,
+    /// appended as a trailer that `run --trusted-key` and the loader check.
+    Sign {
+        image: PathBuf,
+        /// The secret key file (from `aotlink keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+    },
+    /// Make a signing key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    Keygen {
+        #[arg(long, value_name = "NAME")]
+        out: PathBuf,
     },
 }
 
