@@ -33,15 +33,18 @@ fn run(command: Command) -> Result<()> {
             rtlib,
             sysroot,
             verbose,
+            sign,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
             let libraries = libraries.libraries();
+            let key = secret_key(sign.as_deref())?;
             let lld = Lld {
                 compiler_runtime: rtlib,
                 sysroot,
             };
-            compile::build(&compile, &output, kind, cc.as_deref(), lld, &libraries)
+            let (cc, key) = (cc.as_deref(), key.as_ref());
+            compile::build(&compile, &output, kind, cc, lld, &libraries, key)
         }
         Command::Dump {
             compile,
@@ -55,15 +58,18 @@ fn run(command: Command) -> Result<()> {
             rtlib,
             sysroot,
             verbose,
+            sign,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
+            let key = secret_key(sign.as_deref())?;
             let linker = Lld {
                 compiler_runtime: rtlib,
                 sysroot,
             };
             let libraries = libraries.libraries();
-            compile::link_archive(&linker, &archive, &output, target.as_deref(), &libraries)
+            let target = target.as_deref();
+            compile::link_archive(&linker, &archive, &output, target, &libraries, key.as_ref())
         }
         Command::Sysimg {
             archive,
@@ -71,12 +77,15 @@ fn run(command: Command) -> Result<()> {
             cc,
             target,
             verbose,
+            sign,
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
+            let key = secret_key(sign.as_deref())?;
             let linker = Cc::find(cc.as_deref().filter(|c| !c.is_empty()))?;
             let libraries = libraries.libraries();
-            compile::link_archive(&linker, &archive, &output, target.as_deref(), &libraries)
+            let target = target.as_deref();
+            compile::link_archive(&linker, &archive, &output, target, &libraries, key.as_ref())
         }
         Command::Inspect {
             image,
@@ -91,6 +100,43 @@ fn run(command: Command) -> Result<()> {
             target,
             verbose,
             load,
-        } => run::run_function(&image, &function, &args, target, verbose, &load),
+            trusted_keys,
+        } => {
+            let keys = trusted_keys
+                .iter()
+                .map(|path| aotlink::sign::read_public_key(path))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            run::run_function(&image, &function, &args, target, verbose, &load, keys)
+        }
+        Command::Sign { image, key } => {
+            let key = aotlink::sign::SecretKey::read(&key).map_err(anyhow::Error::msg)?;
+            aotlink::sign::sign_image(&image, &key)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+            println!(
+                "{}: signed with key {}",
+                image.display(),
+                key.public_key().fingerprint()
+            );
+            Ok(())
+        }
+        Command::Keygen { out } => {
+            let public = aotlink::sign::keygen(&out).map_err(anyhow::Error::msg)?;
+            let (secret_path, public_path) = aotlink::sign::key_file_paths(&out);
+            println!(
+                "key {}: secret {}, public {}",
+                public.fingerprint(),
+                secret_path.display(),
+                public_path.display()
+            );
+            Ok(())
+        }
     }
+}
+
+/// The secret key of `--sign KEYFILE`, read before any work so a bad key file fails at once.
+fn secret_key(path: Option<&std::path::Path>) -> Result<Option<aotlink::sign::SecretKey>> {
+    path.map(aotlink::sign::SecretKey::read)
+        .transpose()
+        .map_err(anyhow::Error::msg)
 }

@@ -2,7 +2,7 @@
  * aotload.h - C interface of the aotlink image loader (libaotload).
  *
  * An image is a shared library built by aotlink. aotload_open verifies it (format, checksum of
- * the whole file, CPU target) before the dynamic loader runs any of it, then merges its shard
+ * the whole file, CPU target; its signature, when aotload_open_opts asks for one) before the dynamic loader runs any of it, then merges its shard
  * tables: functions and globals are then reachable by index (fvar / gvar) or function name.
  *
  * Errors: functions returning pointers return NULL and set a message that
@@ -51,6 +51,34 @@ aotload_image *aotload_open_target(const char *path, const char *target);
  * no longer hold are invalidated), a system image is trusted; the image's valid exported
  * methods then enter the table (a name + signature already there is an error). */
 aotload_image *aotload_open_in(aotload_method_table *table, const char *path, const char *target);
+
+/* Load options: which CPU target, and which signatures are accepted. An image signed with
+ * `aotlink sign` (or `--sign`) ends with an ed25519 signature over a BLAKE3 hash of the file;
+ * with a signature required, an unsigned image, one signed by a key not trusted here, or one
+ * whose signature does not match its bytes is refused before any of its structures is parsed
+ * and before the dynamic loader sees it. */
+typedef struct aotload_options aotload_options;
+
+/* Defaults: choose the target, no signature required, no key trusted. */
+aotload_options *aotload_options_new(void);
+void aotload_options_free(aotload_options *options);
+
+/* The CPU target named `target` (NULL: choose the best one for this host). */
+void aotload_options_set_target(aotload_options *options, const char *target);
+
+/* Nonzero: refuse an image without a valid signature by a trusted key. When keys are trusted
+ * but no signature is required, a signed image must still be signed by one of them. */
+void aotload_options_require_signature(aotload_options *options, int require);
+
+/* Trusts an ed25519 public key: its 32 bytes, or the file `aotlink keygen` wrote (NAME.pub).
+ * 0, or -1 when the key is not valid (or the file not readable or not a key file). */
+int aotload_options_trust_key(aotload_options *options, const uint8_t key[32]);
+int aotload_options_trust_key_file(aotload_options *options, const char *path);
+
+/* Opens an image with `options` (NULL: the defaults) into `table` (NULL: a table of its own,
+ * like aotload_open). */
+aotload_image *aotload_open_opts(aotload_method_table *table, const char *path,
+                                 const aotload_options *options);
 
 /* Methods of a package image that did not validate: how many, and the `index`-th one's name,
  * reason and culprit (the external method at the root of it). Strings live as long as the

@@ -113,27 +113,168 @@ pub unsafe extern "C" fn aotload_open_in(
             set_error("aotload_open_in: method table is NULL".into());
             return std::ptr::null_mut();
         };
-        if path.is_null() {
-            set_error("aotload_open: path is NULL".into());
-            return std::ptr::null_mut();
-        }
-        let path = CStr::from_ptr(path).to_string_lossy().into_owned();
         let target =
             (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
-        match Image::open_in(
-            &path,
-            &LoadOptions {
-                target,
-                ..Default::default()
-            },
-            table,
-        ) {
-            Ok(image) => Box::into_raw(Box::new(CImage::new(image))),
-            Err(e) => {
-                set_error(e.to_string());
-                std::ptr::null_mut()
+        let options = LoadOptions {
+            target,
+            ..Default::default()
+        };
+        open_with(table, path, &options)
+    })
+}
+
+/// Opens the image at the C string `path` with `options` into `table`.
+///
+/// # Safety
+/// `path` is NULL or NUL-terminated.
+unsafe fn open_with(
+    table: &mut MethodTable,
+    path: *const c_char,
+    options: &LoadOptions,
+) -> *mut CImage {
+    if path.is_null() {
+        set_error("aotload_open: path is NULL".into());
+        return std::ptr::null_mut();
+    }
+    let path = CStr::from_ptr(path).to_string_lossy().into_owned();
+    match Image::open_in(&path, options, table) {
+        Ok(image) => Box::into_raw(Box::new(CImage::new(image))),
+        Err(e) => {
+            set_error(e.to_string());
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// How `aotload_open_opts` opens an image (`LoadOptions`), built by the calls below.
+pub type COptions = LoadOptions;
+
+/// New load options: choose the target, no signature required, no key trusted.
+#[no_mangle]
+pub extern "C" fn aotload_options_new() -> *mut COptions {
+    guard(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(LoadOptions::default()))
+    })
+}
+
+/// Frees load options (images opened with them are not affected).
+///
+/// # Safety
+/// `options` comes from `aotload_options_new` and is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_options_free(options: *mut COptions) {
+    guard((), || {
+        if !options.is_null() {
+            drop(Box::from_raw(options));
+        }
+    })
+}
+
+/// Uses the target named `target` (NULL: choose the best one for this CPU).
+///
+/// # Safety
+/// `options` comes from `aotload_options_new`; `target` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_options_set_target(options: *mut COptions, target: *const c_char) {
+    guard((), || {
+        if let Some(options) = options.as_mut() {
+            options.target =
+                (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
+        }
+    })
+}
+
+/// Requires (nonzero) or not (0) a valid signature by a trusted key.
+///
+/// # Safety
+/// `options` comes from `aotload_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_options_require_signature(options: *mut COptions, require: i32) {
+    guard((), || {
+        if let Some(options) = options.as_mut() {
+            options.require_signature = require != 0;
+        }
+    })
+}
+
+/// Trusts the ed25519 public key of 32 bytes at `key`. 0, or -1 (and an error message) when
+/// the bytes are not a valid public key.
+///
+/// # Safety
+/// `options` comes from `aotload_options_new`; `key` points at 32 readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_options_trust_key(options: *mut COptions, key: *const u8) -> i32 {
+    guard(-1, || {
+        let (Some(options), false) = (options.as_mut(), key.is_null()) else {
+            set_error("aotload_options_trust_key: options or key is NULL".into());
+            return -1;
+        };
+        let bytes: [u8; 32] = std::slice::from_raw_parts(key, 32)
+            .try_into()
+            .expect("32 bytes");
+        match crate::signature::PublicKey::from_bytes(&bytes) {
+            Some(key) => {
+                options.trusted_keys.push(key);
+                0
+            }
+            None => {
+                set_error("aotload_options_trust_key: not a valid ed25519 public key".into());
+                -1
             }
         }
+    })
+}
+
+/// Trusts the public key in the file at `path` (written by `aotlink keygen`). 0, or -1 (and an
+/// error message naming the file).
+///
+/// # Safety
+/// `options` comes from `aotload_options_new`; `path` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_options_trust_key_file(
+    options: *mut COptions,
+    path: *const c_char,
+) -> i32 {
+    guard(-1, || {
+        let (Some(options), false) = (options.as_mut(), path.is_null()) else {
+            set_error("aotload_options_trust_key_file: options or path is NULL".into());
+            return -1;
+        };
+        let path = CStr::from_ptr(path).to_string_lossy().into_owned();
+        let key = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|text| crate::signature::PublicKey::parse(&text));
+        match key {
+            Ok(key) => {
+                options.trusted_keys.push(key);
+                0
+            }
+            Err(e) => {
+                set_error(format!("{path}: {e}"));
+                -1
+            }
+        }
+    })
+}
+
+/// Opens an image with `options` (NULL: the defaults) into `table` (NULL: a table of its own,
+/// as `aotload_open`). NULL on error.
+///
+/// # Safety
+/// `table` is NULL or comes from `aotload_method_table_new`; `path` is NUL-terminated;
+/// `options` is NULL or comes from `aotload_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_open_opts(
+    table: *mut MethodTable,
+    path: *const c_char,
+    options: *const COptions,
+) -> *mut CImage {
+    guard(std::ptr::null_mut(), || {
+        let mut own = MethodTable::new();
+        let table = table.as_mut().unwrap_or(&mut own);
+        let defaults = LoadOptions::default();
+        let options = options.as_ref().unwrap_or(&defaults);
+        open_with(table, path, options)
     })
 }
 

@@ -26,6 +26,12 @@ pub enum LoadCause {
     Format(#[from] FormatError),
     #[error("the image was never sealed (checksum field is zero): link it with aotlink")]
     Unsealed,
+    #[error("not signed (a signature is required)")]
+    NotSigned,
+    #[error("signed by a key that is not trusted (key {0})")]
+    UntrustedKey(String),
+    #[error("signature does not match the file's contents")]
+    BadSignature,
     #[error("checksum mismatch: the file is damaged or was changed after linking (stored {stored:016x}, computed {computed:016x})")]
     Checksum { stored: u64, computed: u64 },
     #[error("image is for {image}, this host is {host}")]

@@ -25,7 +25,7 @@ pub struct ImageFile {
     /// Where the checksum field sits in the file.
     pub checksum_file_offset: usize,
     /// The checksum covers the file up to here: all of it, except a Mach-O code signature,
-    /// which is itself a hash of what comes before it.
+    /// which is itself a hash of what comes before it, and a signature trailer (`aotlink sign`).
     pub checksum_end: usize,
     pub meta: Meta,
     pub image_data_vaddr: u64,
@@ -78,7 +78,9 @@ pub fn open_image_file(path: &std::path::Path) -> std::io::Result<(std::fs::File
 impl ImageFile {
     /// Decodes an image from the bytes of its file, checking every structural rule
     /// (`docs/FORMAT.md`, "What the loader checks before dlopen"). Linear in the file's size.
+    /// A signature trailer is not part of the image: it is left out.
     pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
+        let bytes = crate::signature::split_trailer(bytes).0;
         let file =
             object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
         let format = file.format();

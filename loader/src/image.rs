@@ -20,6 +20,12 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// Pretend to be this CPU instead of detecting the host (tests, reproducible runs).
     pub host: Option<HostCpu>,
+    /// Keys whose signatures are accepted. When not empty, a signed image must be signed by
+    /// one of them (an unsigned one still opens unless `require_signature`).
+    pub trusted_keys: Vec<crate::signature::PublicKey>,
+    /// Refuse an image without a valid signature by one of `trusted_keys`. Checked on the
+    /// bytes read, before any of the image's structures is parsed or the dynamic loader runs.
+    pub require_signature: bool,
 }
 
 /// A loaded image: its functions and globals as flat tables indexed by fvar / gvar index.
@@ -62,6 +68,9 @@ impl Image {
         let path = std::fs::canonicalize(path).map_err(|e| fail(e.into()))?;
         // Opened once: these bytes are verified, and the dynamic loader maps this open file.
         let (opened, bytes) = crate::file::open_image_file(&path).map_err(|e| fail(e.into()))?;
+        // Before parsing: with signatures required, bytes an untrusted party made are not read.
+        crate::signature::check(&bytes, &options.trusted_keys, options.require_signature)
+            .map_err(fail)?;
         let file = ImageFile::parse(&bytes).map_err(fail)?;
         file.verify_checksum(&bytes).map_err(fail)?;
         select::check_native(&file).map_err(fail)?;

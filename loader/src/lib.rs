@@ -3,7 +3,9 @@
 //! [`Image::open`] verifies the file (root, tables, checksum) before the dynamic loader runs any
 //! of it, picks the CPU target for this host, merges the per-shard tables into flat `fvars` /
 //! `gvars` and fills the dispatch slots. [`ImageFile`] reads an image of any format without
-//! loading it. The C ABI is in `capi` and `include/aotload.h`.
+//! loading it. With [`LoadOptions::require_signature`] or [`LoadOptions::trusted_keys`] the
+//! image's signature trailer ([`signature`]) is checked first, before any structure of the
+//! file is parsed. The C ABI is in `capi` and `include/aotload.h`.
 
 pub mod call;
 mod capi;
@@ -20,6 +22,7 @@ pub mod meta;
 mod method_table;
 mod segments;
 mod select;
+pub mod signature;
 mod validate;
 
 pub use error::{LoadCause, LoadError};
@@ -29,4 +32,5 @@ pub use image::{Image, LoadOptions};
 pub use meta::Meta;
 pub use method_table::{Conflict, MethodEntry, MethodTable};
 pub use select::{choose_target, HostCpu};
+pub use signature::PublicKey;
 pub use validate::{validate, InvalidReason, Invalidation, Resolution};

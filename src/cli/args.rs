@@ -45,6 +45,9 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
+        #[arg(long = "sign", value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
         #[command(flatten)]
         libraries: LibraryArgs,
     },
@@ -77,6 +80,9 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
+        #[arg(long = "sign", value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
         #[command(flatten)]
         libraries: LibraryArgs,
     },
@@ -93,6 +99,9 @@ pub enum Command {
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,
+        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
+        #[arg(long = "sign", value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
         #[command(flatten)]
         libraries: LibraryArgs,
     },
@@ -127,6 +136,23 @@ pub enum Command {
         /// the package images IMAGE depends on). Invalidations are reported on stderr.
         #[arg(long = "load", value_name = "IMAGE")]
         load: Vec<PathBuf>,
+        /// Accept images signed with the public key in PUBFILE (repeatable); every image loaded
+        /// must then carry a valid signature by one of these keys.
+        #[arg(long = "trusted-key", value_name = "PUBFILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
+    /// Sign an image (replacing any signature it has): ed25519 over a BLAKE3 hash of the file,
+    /// appended as a trailer that `run --trusted-key` and the loader check.
+    Sign {
+        image: PathBuf,
+        /// The secret key file (from `aotlink keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+    },
+    /// Make a signing key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    Keygen {
+        #[arg(long, value_name = "NAME")]
+        out: PathBuf,
     },
 }
 

@@ -1,4 +1,5 @@
-//! `build`, `dump`, `pkg`, `sysimg`: IR to archive (codegen + dump) and archive to image (link).
+//! `build`, `dump`, `pkg`, `sysimg`: IR to archive (codegen + dump) and archive to image (link,
+//! seal, and sign with `--sign`).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -9,6 +10,7 @@ use aotload::ImageKind;
 use aotlink::codegen::{codegen, CodegenOptions};
 use aotlink::dump::{self, DumpOptions, EmitKinds, OutputKind};
 use aotlink::link::{self, Cc, Linker, Lld};
+use aotlink::sign::SecretKey;
 use aotlink::target::{CpuTarget, Platform, Triple};
 
 use super::args::{CompileArgs, Emit, Kind};
@@ -21,6 +23,7 @@ pub fn build(
     cc: Option<&str>,
     lld: Lld,
     libraries: &link::Libraries,
+    key: Option<&SecretKey>,
 ) -> Result<()> {
     let linker = linker_for(kind, cc, lld)?;
     let scratch = tempfile::tempdir().context("cannot create a temp dir")?;
@@ -39,6 +42,7 @@ pub fn build(
         output,
         compile.target.as_deref(),
         libraries,
+        key,
     )
 }
 
@@ -157,6 +161,7 @@ pub fn link_archive(
     output: &Path,
     target: Option<&str>,
     libraries: &link::Libraries,
+    key: Option<&SecretKey>,
 ) -> Result<()> {
     // The archive's header says which triple (and so which platform) it is for.
     let info = link::read_archive(archive)?;
@@ -166,7 +171,7 @@ pub fn link_archive(
     let triple = Triple::parse(&info.meta.triple)
         .map_err(|e| anyhow::anyhow!("{}: {e}", archive.display()))?;
     let platform = Platform::for_triple(&triple);
-    link::link_checked_archive(linker, &info, output, &platform, libraries)?;
+    link::link_checked_archive(linker, &info, output, &platform, libraries, key)?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use aotload::call::Signature;
-use aotload::{Image, LoadOptions, MethodTable};
+use aotload::{Image, LoadOptions, MethodTable, PublicKey};
 
 pub fn run_function(
     image: &Path,
@@ -13,9 +13,13 @@ pub fn run_function(
     target: Option<String>,
     verbose: bool,
     load: &[PathBuf],
+    trusted_keys: Vec<PublicKey>,
 ) -> Result<()> {
+    // Trusting a key means requiring it: every image loaded must be signed by a trusted key.
     let options = LoadOptions {
         target,
+        require_signature: !trusted_keys.is_empty(),
+        trusted_keys,
         ..Default::default()
     };
     let mut table = MethodTable::new();

@@ -1,7 +1,7 @@
 //! link: turns the archive of a dump into an image. A [`LinkJob`] says what to produce; an
 //! implementation of [`Linker`] turns that into flags ([`Lld`] in-process, [`Cc`] through a C
 //! compiler driver), with the per-OS facts of [`Platform`]. [`link_image`] has the linker write
-//! a temp file, seals it and only then renames it to the output.
+//! a temp file, seals it (and signs it, if asked) and only then renames it to the output.
 
 mod archive_info;
 mod c_runtime;
@@ -91,16 +91,19 @@ pub fn link_image(
         output,
         platform,
         &Libraries::default(),
+        None,
     )
 }
 
-/// [`link_image`] for an archive already read with [`read_archive`].
+/// [`link_image`] for an archive already read with [`read_archive`]; with `key`, the sealed
+/// image is also signed before it is renamed to `output`.
 pub fn link_checked_archive(
     linker: &dyn Linker,
     info: &ArchiveInfo,
     output: &Path,
     platform: &Platform,
     libraries: &Libraries,
+    key: Option<&crate::sign::SecretKey>,
 ) -> Result<PathBuf, LinkError> {
     let archive = info.path.as_path();
     info.check_platform(platform)?;
@@ -146,6 +149,9 @@ pub fn link_checked_archive(
     linker.link(&job)?;
     seal(&temp).map_err(|e| out_err(e.to_string()))?;
     set_executable(&temp).map_err(|e| out_err(e.to_string()))?;
+    if let Some(key) = key {
+        crate::sign::sign_image(&temp, key).map_err(out_err)?;
+    }
     if let (Some(implib), Some(suffix)) = (implib, &platform.import_library_suffix) {
         let path = output.with_extension(suffix.trim_start_matches('.'));
         std::fs::rename(&implib, &path)

@@ -1,0 +1,209 @@
+//! Signing images (`aotlink keygen`, `aotlink sign`, `--sign`): ed25519 over BLAKE3 of the
+//! sealed file, in the trailer that `aotload::signature` defines and the loader verifies.
+//!
+//! Key files are two lines of text: a header line, then the key in hex. The secret key file
+//! (`NAME.key`, mode 0600) holds the 32-byte ed25519 seed; the public key file (`NAME.pub`) the
+//! 32-byte public key. Both are written to a temp file and renamed.
+
+use std::path::{Path, PathBuf};
+
+use aotload::signature::{
+    decode_hex, encode_hex, signed_message, split_trailer, PublicKey, Trailer, PUBLIC_KEY_HEADER,
+};
+use aotload::ImageFile;
+use ed25519_dalek::{Signer as _, SigningKey};
+
+/// First line of a secret key file; the second is the 32-byte seed in hex.
+pub const SECRET_KEY_HEADER: &str = "aotlink ed25519 secret key";
+
+/// An ed25519 key pair that signs images.
+pub struct SecretKey(SigningKey);
+
+impl SecretKey {
+    /// A new key from the operating system's random source.
+    pub fn generate() -> SecretKey {
+        SecretKey(SigningKey::generate(&mut rand_core::OsRng))
+    }
+
+    /// Reads a secret key file; errors name the file.
+    pub fn read(path: &Path) -> Result<SecretKey, String> {
+        let fail = |cause: &str| format!("{}: {cause}", path.display());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(&format!("cannot read the secret key: {e}")))?;
+        SecretKey::parse(&text).map_err(|e| fail(&e))
+    }
+
+    /// The text of a secret key file.
+    pub fn parse(text: &str) -> Result<SecretKey, String> {
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        match lines.next() {
+            Some(SECRET_KEY_HEADER) => {}
+            Some(PUBLIC_KEY_HEADER) => {
+                return Err("this is a public key file; signing needs the secret key (.key)".into())
+            }
+            _ => {
+                return Err(format!(
+                    "not an aotlink secret key file (the first line must be `{SECRET_KEY_HEADER}`)"
+                ))
+            }
+        }
+        let seed = lines
+            .next()
+            .and_then(decode_hex::<32>)
+            .ok_or("the key is not 64 hex digits")?;
+        if lines.next().is_some() {
+            return Err("unexpected text after the key".into());
+        }
+        Ok(SecretKey(SigningKey::from_bytes(&seed)))
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from_bytes(self.0.verifying_key().as_bytes())
+            .expect("a generated key is a valid public key")
+    }
+
+    fn to_file_text(&self) -> String {
+        format!("{SECRET_KEY_HEADER}\n{}\n", encode_hex(self.0.as_bytes()))
+    }
+
+    /// The trailer that signs `body` (the sealed image without any trailer).
+    pub fn sign(&self, body: &[u8]) -> Trailer {
+        Trailer {
+            signature: self.0.sign(&signed_message(body)).to_bytes(),
+            public_key: *self.0.verifying_key().as_bytes(),
+        }
+    }
+}
+
+/// Names the key by its public fingerprint; the secret never reaches a log.
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretKey(public {})", self.public_key().fingerprint())
+    }
+}
+
+/// Reads a public key file (`--trusted-key`); errors name the file.
+pub fn read_public_key(path: &Path) -> Result<PublicKey, String> {
+    let fail = |cause: &str| format!("{}: {cause}", path.display());
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(&format!("cannot read the public key: {e}")))?;
+    if text.trim_start().starts_with(SECRET_KEY_HEADER) {
+        return Err(fail(
+            "this is a secret key file; trust its public key (.pub) instead",
+        ));
+    }
+    PublicKey::parse(&text).map_err(|e| fail(&e))
+}
+
+/// `NAME.key` and `NAME.pub` for `--out NAME`.
+pub fn key_file_paths(name: &Path) -> (PathBuf, PathBuf) {
+    let with = |ext: &str| {
+        let mut path = name.as_os_str().to_owned();
+        path.push(ext);
+        PathBuf::from(path)
+    };
+    (with(".key"), with(".pub"))
+}
+
+/// Makes a key pair: `NAME.key` (mode 0600) and `NAME.pub`. An existing secret key is never
+/// overwritten. Returns the public key.
+pub fn keygen(name: &Path) -> Result<PublicKey, String> {
+    let (secret_path, public_path) = key_file_paths(name);
+    if secret_path.exists() {
+        return Err(format!(
+            "{}: already exists (a secret key is never overwritten)",
+            secret_path.display()
+        ));
+    }
+    let key = SecretKey::generate();
+    write_atomically(&secret_path, key.to_file_text().as_bytes(), 0o600)
+        .map_err(|e| format!("{}: cannot write: {e}", secret_path.display()))?;
+    let public = key.public_key();
+    write_atomically(&public_path, public.to_file_text().as_bytes(), 0o644)
+        .map_err(|e| format!("{}: cannot write: {e}", public_path.display()))?;
+    Ok(public)
+}
+
+/// Signs the image at `path` in place (temp file and rename, mode kept): a valid, sealed image
+/// gets a trailer, a signed one a new trailer. Deterministic: the same image and key give the
+/// same bytes. Errors do not name the file (the caller knows it by its final name).
+pub fn sign_image(path: &Path, key: &SecretKey) -> Result<(), String> {
+    let bytes = aotload::read_image_file(path).map_err(|e| format!("cannot read: {e}"))?;
+    // Only a whole, sealed image is signed: a signature over damaged bytes would vouch for them.
+    let image = ImageFile::parse(&bytes).map_err(|e| e.to_string())?;
+    image.verify_checksum(&bytes).map_err(|e| e.to_string())?;
+    let body = split_trailer(&bytes).0;
+    let mut signed = Vec::with_capacity(body.len() + aotload::signature::TRAILER_SIZE);
+    signed.extend_from_slice(body);
+    signed.extend_from_slice(&key.sign(body).encode());
+    let mode = file_mode(path).map_err(|e| format!("cannot read: {e}"))?;
+    write_atomically(path, &signed, mode).map_err(|e| format!("cannot write: {e}"))
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Path) -> std::io::Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(std::fs::metadata(path)?.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &Path) -> std::io::Result<u32> {
+    Ok(0o644)
+}
+
+/// Writes `bytes` to a temp file beside `path` with permissions `mode` (on Unix), then renames
+/// it over `path`. The temp file is created 0600, so a secret key is never readable by others.
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".aotlink-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_key_files_round_trip_and_name_their_mistakes() {
+        let key = SecretKey::generate();
+        let again = SecretKey::parse(&key.to_file_text()).unwrap();
+        assert_eq!(again.public_key(), key.public_key());
+        let public_text = key.public_key().to_file_text();
+        assert!(SecretKey::parse(&public_text)
+            .unwrap_err()
+            .contains("public key file"));
+        assert!(SecretKey::parse("hello\n")
+            .unwrap_err()
+            .contains("not an aotlink secret key file"));
+        let short = format!("{SECRET_KEY_HEADER}\nabcd\n");
+        assert_eq!(
+            SecretKey::parse(&short).unwrap_err(),
+            "the key is not 64 hex digits"
+        );
+    }
+
+    #[test]
+    fn signatures_are_deterministic() {
+        let key = SecretKey::parse(&format!("{SECRET_KEY_HEADER}\n{}\n", "11".repeat(32))).unwrap();
+        assert_eq!(key.sign(b"image"), key.sign(b"image"));
+        assert_ne!(key.sign(b"image"), key.sign(b"imagf"));
+    }
+}
