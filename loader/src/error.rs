@@ -34,6 +34,8 @@ pub enum LoadCause {
     BadSignature,
     #[error("checksum mismatch: the file is damaged or was changed after linking (stored {stored:016x}, computed {computed:016x})")]
     Checksum { stored: u64, computed: u64 },
+    #[error("tables digest mismatch: the tables were changed after linking and the checksum recomputed (stored {stored:016x}, computed {computed:016x})")]
+    TablesDigest { stored: u64, computed: u64 },
     #[error("image is for {image}, this host is {host}")]
     Foreign { image: String, host: String },
     #[error("{0}")]

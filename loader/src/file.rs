@@ -9,7 +9,8 @@ use object::Object;
 use crate::checks;
 use crate::error::LoadCause;
 use crate::format::{
-    image_checksum, FormatError, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_HEAD_SIZE, ROOT_SYMBOL,
+    image_checksum, tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET,
+    ROOT_HEAD_SIZE, ROOT_SYMBOL,
 };
 use crate::meta::Meta;
 pub use crate::segments::{Segment, Segments};
@@ -27,6 +28,9 @@ pub struct ImageFile {
     /// The checksum covers the file up to here: all of it, except a Mach-O code signature,
     /// which is itself a hash of what comes before it, and a signature trailer (`aotlink sign`).
     pub checksum_end: usize,
+    /// The tables digest the root stores, and the one computed from the tables parsed.
+    pub tables_digest: u64,
+    pub computed_tables_digest: u64,
     pub meta: Meta,
     pub image_data_vaddr: u64,
     /// Where the image data sits in the file.
@@ -135,6 +139,7 @@ impl ImageFile {
         let mut ranges = checks::TableRanges::default();
         // Grown as tables parse (each at least 24 bytes of its own), not sized by nshards.
         let mut shards = Vec::new();
+        let mut table_bytes = Vec::new();
         for (i, (&slot, relocated)) in slots.iter().zip(relocated).enumerate() {
             let vaddr = match relocated {
                 Some(vaddr) => vaddr,
@@ -146,8 +151,10 @@ impl ImageFile {
             // Refuse a table seen before without parsing it again: the total of the tables
             // parsed stays within the file's size.
             ranges.check_start(start)?;
-            let table = ShardTable::parse(at(vaddr, "shard table")?)?;
+            let bytes_from_start = at(vaddr, "shard table")?;
+            let table = ShardTable::parse(bytes_from_start)?;
             ranges.insert(start, table.encoded_len() as u64)?;
+            table_bytes.push((vaddr, &bytes_from_start[..table.encoded_len()]));
             // The writer puts shard i's table behind pointer i.
             if table.index as usize != i {
                 return Err(invalid(format!(
@@ -172,6 +179,8 @@ impl ImageFile {
                 start..start + len as usize
             }
         };
+        let computed_tables_digest =
+            tables_digest(&root_bytes[..root.encoded_len], table_bytes.into_iter());
         let root_file_offset = offset_in(bytes, root_bytes);
         let checksum_file_offset = root_file_offset + CHECKSUM_OFFSET;
         Ok(ImageFile {
@@ -179,6 +188,8 @@ impl ImageFile {
             arch: file.architecture(),
             kind: root.kind(),
             checksum: root.head.checksum,
+            tables_digest: root.head.tables_digest,
+            computed_tables_digest,
             root_vaddr,
             checksum_file_offset,
             checksum_end: checksum_end(&file, &segments, bytes.len(), checksum_file_offset)?,
@@ -191,7 +202,8 @@ impl ImageFile {
         })
     }
 
-    /// Checks the stored checksum against the file's bytes.
+    /// Checks the stored checksum against the file's bytes, then the stored tables digest
+    /// against the tables (see [`tables_digest`]).
     pub fn verify_checksum(&self, bytes: &[u8]) -> Result<(), LoadCause> {
         if self.checksum == 0 {
             return Err(LoadCause::Unsealed);
@@ -204,6 +216,12 @@ impl ImageFile {
             return Err(LoadCause::Checksum {
                 stored: self.checksum,
                 computed,
+            });
+        }
+        if self.computed_tables_digest != self.tables_digest {
+            return Err(LoadCause::TablesDigest {
+                stored: self.tables_digest,
+                computed: self.computed_tables_digest,
             });
         }
         Ok(())

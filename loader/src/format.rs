@@ -14,7 +14,7 @@
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
 /// Bumped on every incompatible change of anything in this file or in `meta.rs`.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The one symbol an image exports besides the user's own exports.
 pub const ROOT_SYMBOL: &str = "aotlink_image";
 /// Hidden symbols the header object defines, for C code that wants its image data.
@@ -77,6 +77,9 @@ pub struct RootHead {
     /// xxh3-64 of the whole image file read with these 8 bytes as zero (see [`image_checksum`]).
     /// Zero until the linked file is sealed.
     pub checksum: u64,
+    /// xxh3-64 of the tables the loader follows (see [`tables_digest`]), written when sealing
+    /// (the linker resolves the tables' offsets, so not before).
+    pub tables_digest: u64,
     /// Number of shards (and of shard offsets after this head).
     pub nshards: u32,
     /// Bytes of encoded metadata after the shard offsets.
@@ -95,7 +98,10 @@ pub const ROOT_HEAD_SIZE: usize = std::mem::size_of::<RootHead>();
 /// Where the checksum sits inside the root.
 pub const CHECKSUM_OFFSET: usize = std::mem::offset_of!(RootHead, checksum);
 
-const _: () = assert!(ROOT_HEAD_SIZE == 48);
+/// Where the tables digest sits inside the root.
+pub const TABLES_DIGEST_OFFSET: usize = std::mem::offset_of!(RootHead, tables_digest);
+
+const _: () = assert!(ROOT_HEAD_SIZE == 56);
 
 impl RootHead {
     fn to_bytes(self) -> Vec<u8> {
@@ -104,6 +110,7 @@ impl RootHead {
         out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&self.kind.to_le_bytes());
         out.extend_from_slice(&self.checksum.to_le_bytes());
+        out.extend_from_slice(&self.tables_digest.to_le_bytes());
         out.extend_from_slice(&self.nshards.to_le_bytes());
         out.extend_from_slice(&self.meta_len.to_le_bytes());
         out.extend_from_slice(&self.image_data_len.to_le_bytes());
@@ -125,6 +132,7 @@ impl RootHead {
             version: r.u32()?,
             kind: r.u32()?,
             checksum: r.u64()?,
+            tables_digest: r.u64()?,
             nshards: r.u32()?,
             meta_len: r.u32()?,
             image_data_len: r.u64()?,
@@ -204,6 +212,7 @@ pub fn encode_root(
         version: FORMAT_VERSION,
         kind: kind as u32,
         checksum: 0,
+        tables_digest: 0,
         nshards,
         meta_len: meta.len() as u32,
         image_data_len,
@@ -237,6 +246,8 @@ pub struct RootView<'a> {
     /// Offset of each external method's slot from the root's first byte.
     pub external_slot_offsets: Vec<i32>,
     pub meta: &'a [u8],
+    /// Bytes from the root's first byte through the end of its metadata.
+    pub encoded_len: usize,
 }
 
 impl<'a> RootView<'a> {
@@ -279,6 +290,7 @@ impl<'a> RootView<'a> {
             shard_pointer_offsets,
             external_slot_offsets,
             meta,
+            encoded_len: r.pos,
         })
     }
 
@@ -415,6 +427,35 @@ pub fn image_checksum(file: &[u8], field: usize) -> u64 {
     hasher.digest()
 }
 
+/// The tables digest: xxh3-64 of the root (its head with the checksum and the digest read as
+/// zero, then everything after the shard pointers through the metadata), then for each shard in
+/// order the address its pointer resolves to and the bytes of its table: everything the loader
+/// follows. The checksum covers the whole file, so a changed byte anywhere is an accident it
+/// catches; this hash covers again what decides which code runs, so a file whose tables were
+/// changed and whose checksum was then recomputed is still refused unless the digest was
+/// recomputed too. Neither is a defence against someone who knows the format: a signature
+/// decides trust (docs/DESIGN.md, "Trust model").
+///
+/// `root` is the root's `encoded_len` bytes, as [`RootView::parse`] accepted them.
+pub fn tables_digest<'a>(root: &[u8], tables: impl Iterator<Item = (u64, &'a [u8])>) -> u64 {
+    let nshards = RootHead::parse(root).map_or(0, |head| head.nshards as usize);
+    let pointers_end = (ROOT_HEAD_SIZE + 8 * nshards).min(root.len());
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(root.get(..CHECKSUM_OFFSET).unwrap_or(root));
+    hasher.update(&[0u8; 16]);
+    hasher.update(
+        root.get(TABLES_DIGEST_OFFSET + 8..ROOT_HEAD_SIZE)
+            .unwrap_or(&[]),
+    );
+    // The pointers' bytes in place may be unrelocated: their resolved values are hashed below.
+    hasher.update(&root[pointers_end..]);
+    for (vaddr, table) in tables {
+        hasher.update(&vaddr.to_le_bytes());
+        hasher.update(table);
+    }
+    hasher.digest()
+}
+
 /// What is wrong with bytes that should be an image's tables.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
@@ -498,7 +539,7 @@ mod tests {
         assert_eq!(root.head.nshards, 3);
         assert_eq!(root.head.image_data_len, 77);
         assert_eq!(root.head.image_data_offset, 1000);
-        assert_eq!(root.shard_pointer_offsets, vec![48, 56, 64]);
+        assert_eq!(root.shard_pointer_offsets, vec![56, 64, 72]);
         // Offsets are from the root's start: symbol k at 1000 + 16k.
         assert_eq!(root.external_slot_offsets, vec![1064, 1080]);
         let pointer = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());

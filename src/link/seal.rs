@@ -1,24 +1,29 @@
-//! Sealing: writing the image checksum into a freshly linked file (and, for a Mach-O file with
-//! an ad-hoc code signature, the new hash of the page that holds it).
+//! Sealing: writing the tables digest and then the image checksum into a freshly linked file
+//! (and, for a Mach-O file with an ad-hoc code signature, the new hash of the page that holds
+//! them). Both wait for the link: the tables hold offsets only the linker resolves.
 
 use std::path::Path;
 
-use aotload::format::image_checksum;
+use aotload::format::{image_checksum, CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
 use aotload::ImageFile;
 
 use super::codesign::rehash_pages;
 
-/// Computes the checksum of the image at `path` and stores it in its root.
+/// Computes the tables digest and the checksum of the image at `path` and stores them in its
+/// root.
 pub fn seal(path: &Path) -> Result<u64, String> {
     let mut bytes =
         std::fs::read(path).map_err(|e| format!("cannot read the linked image: {e}"))?;
     let image =
         ImageFile::parse(&bytes).map_err(|e| format!("the linked image is not readable: {e}"))?;
     let at = image.checksum_file_offset;
+    // The digest is computed with both fields read as zero, so it can be stored first.
+    let digest_at = at - CHECKSUM_OFFSET + TABLES_DIGEST_OFFSET;
+    bytes[digest_at..digest_at + 8].copy_from_slice(&image.computed_tables_digest.to_le_bytes());
     let checksum = image_checksum(&bytes[..image.checksum_end], at);
     bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
-    // The signature hashes the pages before it, the checksum field's page included.
-    rehash_pages(&mut bytes, at..at + 8)?;
+    // The signature hashes the pages before it, the pages of both fields included.
+    rehash_pages(&mut bytes, at.min(digest_at)..digest_at.max(at) + 8)?;
     // The linker's temp file, not yet the output: rewriting it in place is safe.
     std::fs::write(path, &bytes).map_err(|e| format!("cannot write the sealed image: {e}"))?;
     Ok(checksum)
