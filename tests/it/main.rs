@@ -12,6 +12,7 @@ mod libraries;
 mod lua;
 mod methods;
 mod multiversion;
+mod mutation;
 mod pipeline;
 mod producers;
 mod runtime;
