@@ -7,6 +7,11 @@
  *
  * Errors: functions returning pointers return NULL and set a message that
  * aotload_last_error() returns (per thread, until the next failing call on that thread).
+ *
+ * Strings: paths are taken as the bytes the OS uses (on Unix any bytes but NUL; on Windows
+ * UTF-8). Names, signatures and targets are UTF-8, as images store them; other bytes are an
+ * error, never a lossy near match. Panics never cross this interface: an internal error is a
+ * failed call with a message.
  */
 #ifndef AOTLOAD_H
 #define AOTLOAD_H
@@ -33,7 +38,8 @@ int aotload_method_table_define(aotload_method_table *table, const char *name,
                                 const char *signature, uint64_t hash, const void *address);
 
 /* Adds or replaces a method (the runtime redefined it): package images opened afterwards see
- * the new hash, and the methods that depended on the old one are invalid. */
+ * the new hash, and the methods that depended on the old one are invalid. A name or signature
+ * that is not UTF-8 changes nothing and sets the error message. */
 void aotload_method_table_redefine(aotload_method_table *table, const char *name,
                                    const char *signature, uint64_t hash, const void *address);
 
@@ -63,8 +69,9 @@ typedef struct aotload_options aotload_options;
 aotload_options *aotload_options_new(void);
 void aotload_options_free(aotload_options *options);
 
-/* The CPU target named `target` (NULL: choose the best one for this host). */
-void aotload_options_set_target(aotload_options *options, const char *target);
+/* The CPU target named `target` (NULL: choose the best one for this host). 0, or -1 when
+ * `options` is NULL or `target` is not UTF-8. */
+int aotload_options_set_target(aotload_options *options, const char *target);
 
 /* Nonzero: refuse an image without a valid signature by a trusted key. When keys are trusted
  * but no signature is required, a signed image must still be signed by one of them. */

@@ -71,6 +71,48 @@ fn set_error(message: String) {
     LAST_ERROR.with(|e| *e.borrow_mut() = message);
 }
 
+/// The path in the C string at `path`, as the OS spells it: on Unix any bytes (a path need not
+/// be UTF-8), elsewhere UTF-8 (a lossy conversion would open a different file).
+///
+/// # Safety
+/// `path` is non-NULL and NUL-terminated.
+unsafe fn c_path(path: *const c_char) -> Result<std::path::PathBuf, String> {
+    let bytes = CStr::from_ptr(path).to_bytes();
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(std::ffi::OsStr::from_bytes(bytes).into())
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes)
+            .map(Into::into)
+            .map_err(|_| format!("path is not UTF-8: {}", String::from_utf8_lossy(bytes)))
+    }
+}
+
+/// The text in the C string at `text` (a name, signature or target; the image stores them as
+/// UTF-8, so other bytes cannot match anything and are an error rather than a near miss).
+///
+/// # Safety
+/// `text` is non-NULL and NUL-terminated.
+unsafe fn c_text<'a>(text: *const c_char, what: &str) -> Result<&'a str, String> {
+    let bytes = CStr::from_ptr(text).to_bytes();
+    std::str::from_utf8(bytes)
+        .map_err(|_| format!("{what} is not UTF-8: {}", String::from_utf8_lossy(bytes)))
+}
+
+/// `c_text` of a string that may be NULL (absent).
+///
+/// # Safety
+/// `text` is NULL or NUL-terminated.
+unsafe fn c_optional_text(text: *const c_char, what: &str) -> Result<Option<String>, String> {
+    if text.is_null() {
+        return Ok(None);
+    }
+    c_text(text, what).map(|t| Some(t.to_string()))
+}
+
 /// Opens and verifies an image, choosing the best target for this CPU. NULL on error.
 ///
 /// # Safety
@@ -113,8 +155,13 @@ pub unsafe extern "C" fn aotload_open_in(
             set_error("aotload_open_in: method table is NULL".into());
             return std::ptr::null_mut();
         };
-        let target =
-            (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
+        let target = match c_optional_text(target, "aotload_open_in: target") {
+            Ok(target) => target,
+            Err(e) => {
+                set_error(e);
+                return std::ptr::null_mut();
+            }
+        };
         let options = LoadOptions {
             target,
             ..Default::default()
@@ -136,7 +183,13 @@ unsafe fn open_with(
         set_error("aotload_open: path is NULL".into());
         return std::ptr::null_mut();
     }
-    let path = CStr::from_ptr(path).to_string_lossy().into_owned();
+    let path = match c_path(path) {
+        Ok(path) => path,
+        Err(e) => {
+            set_error(format!("aotload_open: {e}"));
+            return std::ptr::null_mut();
+        }
+    };
     match Image::open_in(&path, options, table) {
         Ok(image) => Box::into_raw(Box::new(CImage::new(image))),
         Err(e) => {
@@ -170,16 +223,30 @@ pub unsafe extern "C" fn aotload_options_free(options: *mut COptions) {
     })
 }
 
-/// Uses the target named `target` (NULL: choose the best one for this CPU).
+/// Uses the target named `target` (NULL: choose the best one for this CPU). 0, or -1 (and an
+/// error message) when `options` is NULL or `target` is not UTF-8.
 ///
 /// # Safety
 /// `options` comes from `aotload_options_new`; `target` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn aotload_options_set_target(options: *mut COptions, target: *const c_char) {
-    guard((), || {
-        if let Some(options) = options.as_mut() {
-            options.target =
-                (!target.is_null()).then(|| CStr::from_ptr(target).to_string_lossy().into_owned());
+pub unsafe extern "C" fn aotload_options_set_target(
+    options: *mut COptions,
+    target: *const c_char,
+) -> i32 {
+    guard(-1, || {
+        let Some(options) = options.as_mut() else {
+            set_error("aotload_options_set_target: options is NULL".into());
+            return -1;
+        };
+        match c_optional_text(target, "aotload_options_set_target: target") {
+            Ok(target) => {
+                options.target = target;
+                0
+            }
+            Err(e) => {
+                set_error(e);
+                -1
+            }
         }
     })
 }
@@ -240,7 +307,13 @@ pub unsafe extern "C" fn aotload_options_trust_key_file(
             set_error("aotload_options_trust_key_file: options or path is NULL".into());
             return -1;
         };
-        let path = CStr::from_ptr(path).to_string_lossy().into_owned();
+        let path = match c_path(path) {
+            Ok(path) => path,
+            Err(e) => {
+                set_error(format!("aotload_options_trust_key_file: {e}"));
+                return -1;
+            }
+        };
         let key = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read: {e}"))
             .and_then(|text| crate::signature::PublicKey::parse(&text));
@@ -250,7 +323,7 @@ pub unsafe extern "C" fn aotload_options_trust_key_file(
                 0
             }
             Err(e) => {
-                set_error(format!("{path}: {e}"));
+                set_error(format!("{}: {e}", path.display()));
                 -1
             }
         }
@@ -317,11 +390,17 @@ pub unsafe extern "C" fn aotload_method_table_define(
         else {
             return -1;
         };
-        let (name, signature) = (
-            CStr::from_ptr(name).to_string_lossy(),
-            CStr::from_ptr(signature).to_string_lossy(),
-        );
-        match table.define(&name, &signature, hash, address) {
+        let (name, signature) = match (
+            c_text(name, "aotload_method_table_define: name"),
+            c_text(signature, "aotload_method_table_define: signature"),
+        ) {
+            (Ok(name), Ok(signature)) => (name, signature),
+            (Err(e), _) | (_, Err(e)) => {
+                set_error(e);
+                return -1;
+            }
+        };
+        match table.define(name, signature, hash, address) {
             Ok(()) => 0,
             Err(e) => {
                 set_error(e.to_string());
@@ -349,11 +428,17 @@ pub unsafe extern "C" fn aotload_method_table_redefine(
         else {
             return;
         };
-        let (name, signature) = (
-            CStr::from_ptr(name).to_string_lossy(),
-            CStr::from_ptr(signature).to_string_lossy(),
-        );
-        table.redefine(&name, &signature, hash, address);
+        let (name, signature) = match (
+            c_text(name, "aotload_method_table_redefine: name"),
+            c_text(signature, "aotload_method_table_redefine: signature"),
+        ) {
+            (Ok(name), Ok(signature)) => (name, signature),
+            (Err(e), _) | (_, Err(e)) => {
+                set_error(e);
+                return;
+            }
+        };
+        table.redefine(name, signature, hash, address);
     })
 }
 
@@ -496,8 +581,14 @@ pub unsafe extern "C" fn aotload_lookup(
         let (Some(image), false) = (image.as_ref(), name.is_null()) else {
             return std::ptr::null();
         };
-        let name = CStr::from_ptr(name).to_string_lossy();
-        image.lookup(&name).unwrap_or_else(|| {
+        let name = match c_text(name, "aotload_lookup: name") {
+            Ok(name) => name,
+            Err(e) => {
+                set_error(e);
+                return std::ptr::null();
+            }
+        };
+        image.lookup(name).unwrap_or_else(|| {
             set_error(format!(
                 "aotload_lookup: no function `{name}` in {}",
                 image.path().display()

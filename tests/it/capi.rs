@@ -56,6 +56,29 @@ fn c_programs_open_images_through_the_c_abi() {
     );
 }
 
+/// A path is bytes, not text: an image in a directory whose name is not UTF-8 opens through
+/// the C ABI (a lossy conversion would turn the byte into U+FFFD and name another file).
+#[cfg(unix)]
+#[test]
+fn c_paths_that_are_not_utf8_open_the_file_they_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("capi-bytes");
+    let exe = dir.join("loader_basic");
+    cc_with_aotload(&repo().join("tests/it/c/loader_basic.c"), &exe, &[]);
+    let odd = dir.join(std::ffi::OsStr::from_bytes(b"images-\xff\xfe"));
+    std::fs::create_dir_all(&odd).unwrap();
+    let image = odd.join("example.so");
+    std::fs::copy(example_image("capi-bytes", &["--export-all"]), &image).unwrap();
+    let out = Command::new(&exe).arg(&image).output().unwrap();
+    assert!(
+        out.status.success(),
+        "harness failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("prime_at(10)=31 "));
+}
+
 #[test]
 fn c_programs_use_method_tables() {
     let dir = scratch("capi-methods");

@@ -18,6 +18,8 @@ int main(int argc, char **argv) {
         (int64_t (*)(int64_t, int64_t, int64_t))aotload_lookup(img, "apply_op");
     if (!prime_at || !apply_op) return 13;
     if (aotload_lookup(img, "no_such_function") != NULL) return 14;
+    if (aotload_lookup(img, "prime_at\xff") != NULL) return 17;
+    if (strstr(aotload_last_error(), "not UTF-8") == NULL) return 18;
     size_t len = 0;
     const uint8_t *data = aotload_image_data(img, &len);
     if (aotload_fptr(img, aotload_nfvars(img)) != NULL) return 15;
