@@ -76,6 +76,19 @@ impl MethodTableFile {
                 bad.name, bad.hash
             ));
         }
+        // A method is one (name, signature); a second entry would silently win over the first
+        // at build time and fail to define at load time, so the file is refused instead.
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = file
+            .methods
+            .iter()
+            .find(|m| !seen.insert((m.name.as_str(), m.signature.as_str())))
+        {
+            return Err(format!(
+                "method `{}` with signature `{}` is listed twice",
+                twice.name, twice.signature
+            ));
+        }
         Ok(file)
     }
 }

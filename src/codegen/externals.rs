@@ -29,9 +29,9 @@ pub fn find_externals(
     globals: &[Global],
     tables: &[impl AsRef<Path>],
 ) -> Result<Externals, CodegenError> {
-    // name -> (signature -> (hash, file))
-    let mut provided: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for path in tables {
+    // name -> (signature -> (hash, index of the file that provides it))
+    let mut provided: BTreeMap<String, BTreeMap<String, (u64, usize)>> = BTreeMap::new();
+    for (index, path) in tables.iter().enumerate() {
         let path = path.as_ref();
         let file = MethodTableFile::read(path).map_err(|cause| CodegenError::Input {
             path: path.to_path_buf(),
@@ -39,10 +39,20 @@ pub fn find_externals(
         })?;
         for m in file.methods {
             let hash = m.hash_value().expect("checked by read");
-            provided
-                .entry(m.name)
-                .or_default()
-                .insert(m.signature, hash);
+            let signatures = provided.entry(m.name.clone()).or_default();
+            // Two images providing one method cannot both be loaded; say so at build time.
+            if let Some(&(_, first)) = signatures.get(&m.signature) {
+                return Err(CodegenError::Input {
+                    path: path.to_path_buf(),
+                    cause: format!(
+                        "method `{}` with signature `{}` is also in {}",
+                        m.name,
+                        m.signature,
+                        tables[first].as_ref().display()
+                    ),
+                });
+            }
+            signatures.insert(m.signature, (hash, index));
         }
     }
     let mut edges = Vec::new();
@@ -56,7 +66,7 @@ pub fn find_externals(
         let name = g.name();
         let signature = g.value_type_string();
         let signatures = &provided[&name];
-        let Some(&hash) = signatures.get(&signature) else {
+        let Some(&(hash, _)) = signatures.get(&signature) else {
             let known: Vec<&str> = signatures.keys().map(String::as_str).collect();
             return Err(CodegenError::Input {
                 path: tables[0].as_ref().to_path_buf(),

@@ -417,5 +417,28 @@ fn bad_method_tables_are_clear_errors() {
     );
     let bad_hash = r#"{"format":"aotlink-method-table","version":1,"methods":[{"name":"f","signature":"i64 (i64)","hash":"xyz"}]}"#;
     assert_clean_failure(&build(bad_hash), "hash `xyz` is not 16 hex digits");
-    assert_only_files(&dir, &["table.json"]);
+    let twice = r#"{"format":"aotlink-method-table","version":1,"methods":[{"name":"f","signature":"i64 (i64)","hash":"0000000000000001"},{"name":"g","signature":"i64 (i64)","hash":"0000000000000002"},{"name":"f","signature":"i64 (i64)","hash":"0000000000000003"}]}"#;
+    assert_clean_failure(
+        &build(twice),
+        "table.json: method `f` with signature `i64 (i64)` is listed twice",
+    );
+    // Two tables providing the same method: two images could not both define it at load time.
+    let one = r#"{"format":"aotlink-method-table","version":1,"methods":[{"name":"f","signature":"i64 (i64)","hash":"0000000000000001"}]}"#;
+    std::fs::write(dir.join("table.json"), one).unwrap();
+    std::fs::write(dir.join("other.json"), one).unwrap();
+    let both = run_aotlink([
+        "build".as_ref(),
+        pkg_ll.as_os_str(),
+        "--method-table".as_ref(),
+        dir.join("table.json").as_os_str(),
+        "--method-table".as_ref(),
+        dir.join("other.json").as_os_str(),
+        "-o".as_ref(),
+        dir.join("out.so").as_os_str(),
+    ]);
+    assert_clean_failure(
+        &both,
+        "other.json: method `f` with signature `i64 (i64)` is also in ",
+    );
+    assert_only_files(&dir, &["table.json", "other.json"]);
 }
