@@ -159,20 +159,13 @@ pub fn verify(body: &[u8], trailer: &Trailer, trusted: &[PublicKey]) -> Result<(
 }
 
 pub fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// `N` bytes from exactly `2N` hex digits (either case).
 pub fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let digits = text.as_bytes();
-    if digits.len() != 2 * N {
-        return None;
-    }
-    let value = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut out = [0u8; N];
-    for (byte, pair) in out.iter_mut().zip(digits.chunks(2)) {
-        *byte = (value(pair[0])? << 4) | value(pair[1])?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
