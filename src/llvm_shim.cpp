@@ -1,16 +1,19 @@
 // What aotlink needs from LLVM's C++ API that its C API does not offer: resolving a CPU name
 // plus feature changes to the full feature set (MCSubtargetInfo), listing the CPUs and the
 // instruction-set features LLVM knows, cloning a function within its module (CloneFunction),
-// and turning a function into a declaration (deleteBody).
+// turning a function into a declaration (deleteBody), and putting C constructors in
+// .init_array (TargetOptions::UseInitArray).
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/IR/Function.h>
 #include <llvm/IR/Module.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
+#include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 #include <llvm/Transforms/Utils/ValueMapper.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -112,5 +115,13 @@ LLVMValueRef aotlink_shim_clone_function(LLVMValueRef f, const char *name) {
 // Drops the body of function `f` (all references first, so blocks that branch to each other
 // or whose addresses are taken go cleanly), leaving a declaration.
 void aotlink_shim_delete_body(LLVMValueRef f) { llvm::unwrap<llvm::Function>(f)->deleteBody(); }
+
+// Makes ELF code put constructors and destructors in .init_array/.fini_array, as clang does,
+// instead of LLVM's default .ctors/.dtors: those only run through crtbegin.o, which an image
+// linked by LLD does not have, so its constructors would never run. Read when code is emitted
+// (the object file lowering is initialized then); no effect on COFF or Mach-O.
+void aotlink_shim_use_init_array(LLVMTargetMachineRef machine) {
+    reinterpret_cast<llvm::TargetMachine *>(machine)->Options.UseInitArray = true;
+}
 
 }  // extern "C"

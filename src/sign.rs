@@ -105,22 +105,38 @@ pub fn key_file_paths(name: &Path) -> (PathBuf, PathBuf) {
     (with(".key"), with(".pub"))
 }
 
-/// Makes a key pair: `NAME.key` (mode 0600) and `NAME.pub`. An existing secret key is never
-/// overwritten. Returns the public key.
+/// Makes a key pair: `NAME.key` (mode 0600) and `NAME.pub`. An existing key file, secret or
+/// public (a key someone else's images are trusted by), is never overwritten. Returns the
+/// public key.
 pub fn keygen(name: &Path) -> Result<PublicKey, String> {
     let (secret_path, public_path) = key_file_paths(name);
-    if secret_path.exists() {
-        return Err(format!(
-            "{}: already exists (a secret key is never overwritten)",
-            secret_path.display()
-        ));
+    let exists = |path: &Path| {
+        format!(
+            "{}: already exists (a key file is never overwritten)",
+            path.display()
+        )
+    };
+    for path in [&secret_path, &public_path] {
+        // symlink_metadata: a dangling link counts too (renaming over it would replace it).
+        if path.symlink_metadata().is_ok() {
+            return Err(exists(path));
+        }
     }
     let key = SecretKey::generate();
-    write_atomically(&secret_path, key.to_file_text().as_bytes(), 0o600)
-        .map_err(|e| format!("{}: cannot write: {e}", secret_path.display()))?;
+    let write_new = |path: &Path, text: String, mode: u32| {
+        write_atomically(path, text.as_bytes(), mode, false).map_err(|e| match e.kind() {
+            // Created by someone else since the check above.
+            std::io::ErrorKind::AlreadyExists => exists(path),
+            _ => format!("{}: cannot write: {e}", path.display()),
+        })
+    };
+    write_new(&secret_path, key.to_file_text(), 0o600)?;
     let public = key.public_key();
-    write_atomically(&public_path, public.to_file_text().as_bytes(), 0o644)
-        .map_err(|e| format!("{}: cannot write: {e}", public_path.display()))?;
+    if let Err(e) = write_new(&public_path, public.to_file_text(), 0o644) {
+        // A secret key without its public key is of no use: it was this call's, remove it.
+        let _ = std::fs::remove_file(&secret_path);
+        return Err(e);
+    }
     Ok(public)
 }
 
@@ -137,7 +153,7 @@ pub fn sign_image(path: &Path, key: &SecretKey) -> Result<(), String> {
     signed.extend_from_slice(body);
     signed.extend_from_slice(&key.sign(body).encode());
     let mode = file_mode(path).map_err(|e| format!("cannot read: {e}"))?;
-    write_atomically(path, &signed, mode).map_err(|e| format!("cannot write: {e}"))
+    write_atomically(path, &signed, mode, true).map_err(|e| format!("cannot write: {e}"))
 }
 
 #[cfg(unix)]
@@ -152,8 +168,10 @@ fn file_mode(_: &Path) -> std::io::Result<u32> {
 }
 
 /// Writes `bytes` to a temp file beside `path` with permissions `mode` (on Unix), then renames
-/// it over `path`. The temp file is created 0600, so a secret key is never readable by others.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+/// it over `path` (with `replace`; otherwise it is moved there only if `path` does not exist,
+/// an `AlreadyExists` error if it does). The temp file is created 0600, so a secret key is
+/// never readable by others.
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> std::io::Result<()> {
     use std::io::Write as _;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -173,7 +191,10 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     #[cfg(not(unix))]
     let _ = mode;
     temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
+    match replace {
+        true => temp.persist(path).map_err(|e| e.error)?,
+        false => temp.persist_noclobber(path).map_err(|e| e.error)?,
+    };
     Ok(())
 }
 

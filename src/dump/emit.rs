@@ -106,7 +106,7 @@ pub fn init_llvm_targets() {
 pub fn target_machine(triple: &str, cpu: &CpuTarget) -> Result<TargetMachine, String> {
     let triple = TargetTriple::create(triple);
     let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
-    target
+    let machine = target
         .create_target_machine(
             &triple,
             &cpu.cpu,
@@ -120,7 +120,15 @@ pub fn target_machine(triple: &str, cpu: &CpuTarget) -> Result<TargetMachine, St
                 "LLVM cannot make a target machine for {} / {}",
                 triple, cpu.cpu
             )
-        })
+        })?;
+    // ELF constructors in .init_array (what the dynamic loader runs), not .ctors.
+    // SAFETY: the pointer is the live target machine just made.
+    unsafe { aotlink_shim_use_init_array(machine.as_mut_ptr()) };
+    Ok(machine)
+}
+
+extern "C" {
+    fn aotlink_shim_use_init_array(machine: llvm_sys::target_machine::LLVMTargetMachineRef);
 }
 
 /// Writes the requested outputs of `module`. Bitcode first (it is the optimized IR); the

@@ -16,4 +16,5 @@ mod mutation;
 mod pipeline;
 mod producers;
 mod runtime;
+mod signing;
 mod vectors;
