@@ -2,7 +2,6 @@
 //! and nothing of a damaged image runs.
 
 use std::path::Path;
-use std::process::Command;
 
 use aotload::{Image, LoadCause, LoadOptions};
 
