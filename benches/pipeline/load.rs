@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use aotlink::link::{self, Lld};
 use aotlink::target::{Platform, Triple};
-use aotload::{Image, ImageFile, Meta};
+use aotload::{Image, ImageFile, LoadOptions, Meta};
 
 use crate::per_open::{min_mean, per_open_on_copies, time_dlopen, LOAD_COPIES};
 use crate::report::Table;
@@ -25,9 +25,29 @@ pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table
     println!("  target chosen on load : {target}");
 
     let copies = dir.join("copies");
-    let open = time_image_open(config, &image, &copies)?;
+    let key = aotlink::sign::SecretKey::generate();
+    let signed_image = dir.join("image-signed.so");
+    std::fs::copy(&image, &signed_image)?;
+    aotlink::sign::sign_image(&signed_image, &key).map_err(anyhow::Error::msg)?;
+    let signed_options = LoadOptions {
+        trusted_keys: vec![key.public_key()],
+        require_signature: true,
+        ..Default::default()
+    };
+    let open = time_image_open(config, &image, &copies, &Default::default())?;
+    let open_signed = time_image_open(config, &signed_image, &copies, &signed_options)?;
+    let open_c = time_c_open(config, &image, &copies)?;
     let dlopen = time_dlopen(config, &image, &copies)?;
     let steps = time_open_steps(config, &image)?;
+    let signed_bytes = std::fs::read(&signed_image)?;
+    let verify_signature = min_mean(config.repeat, || {
+        aotload::signature::check(&signed_bytes, &signed_options.trusted_keys, true)?;
+        Ok(())
+    })?;
+    let blake3 = min_mean(config.repeat, || {
+        std::hint::black_box(blake3::hash(&signed_bytes));
+        Ok(())
+    })?;
 
     let r = ratio(open, dlopen);
     let verify = steps.parse + steps.checksum;
@@ -38,6 +58,19 @@ pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table
         millis(dlopen)
     );
     println!("  ratio Image::open / dlopen: {r:.2}");
+    println!(
+        "  Image::open, signature required: {:.3} ms per open ({:.2} of unsigned; the \
+         signature check alone {:.3} ms, of which BLAKE3 of the file {:.3} ms)",
+        millis(open_signed),
+        ratio(open_signed, open),
+        millis(verify_signature),
+        millis(blake3)
+    );
+    println!(
+        "  aotload_open (C ABI)  : {:.3} ms per open ({:.2} of dlopen)",
+        millis(open_c),
+        ratio(open_c, dlopen)
+    );
     println!(
         "  in memory: parse {:.3} ms (of which Meta::decode {:.3} ms) + checksum {:.3} ms \
          = {:.3} ms ({share:.0}% of Image::open)",
@@ -51,6 +84,24 @@ pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table
         millis(steps.read)
     );
     table.row("load (per open)", "Image::open", open, format!("{r:.2}"));
+    table.row(
+        "load (per open)",
+        "Image::open, signature required",
+        open_signed,
+        format!("{:.2}", ratio(open_signed, dlopen)),
+    );
+    table.row(
+        "load (per open)",
+        "of which the signature check (BLAKE3 + ed25519)",
+        verify_signature,
+        format!("{:.2}", ratio(verify_signature, dlopen)),
+    );
+    table.row(
+        "load (per open)",
+        "aotload_open (C ABI)",
+        open_c,
+        format!("{:.2}", ratio(open_c, dlopen)),
+    );
     table.row("load (per open)", "dlopen + dlsym", dlopen, "1.00".into());
     table.row(
         "load (per open)",
@@ -63,13 +114,44 @@ pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table
 }
 
 /// Mean `aotload::Image::open` time (verify, dlopen, merge tables); the close is not timed.
-fn time_image_open(config: &Config, image: &Path, copies: &Path) -> Result<Duration> {
+fn time_image_open(
+    config: &Config,
+    image: &Path,
+    copies: &Path,
+    options: &LoadOptions,
+) -> Result<Duration> {
     min_reported(config.repeat, || {
         per_open_on_copies(image, copies, |path| {
             let start = Instant::now();
-            let loaded = Image::open(path, &Default::default())?;
+            let loaded = Image::open(path, options)?;
             let elapsed = start.elapsed();
             drop(loaded);
+            Ok(elapsed)
+        })
+    })
+}
+
+// The C ABI as a C host calls it (the symbols are in the aotload rlib this bench links).
+extern "C" {
+    fn aotload_open(path: *const std::ffi::c_char) -> *mut std::ffi::c_void;
+    fn aotload_close(image: *mut std::ffi::c_void);
+}
+
+/// Mean `aotload_open` time from a C string path; the close is not timed.
+fn time_c_open(config: &Config, image: &Path, copies: &Path) -> Result<Duration> {
+    use std::os::unix::ffi::OsStrExt;
+    min_reported(config.repeat, || {
+        per_open_on_copies(image, copies, |path| {
+            let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+            let start = Instant::now();
+            // SAFETY: a NUL-terminated path; the handle is closed once, below.
+            let handle = unsafe { aotload_open(c_path.as_ptr()) };
+            let elapsed = start.elapsed();
+            if handle.is_null() {
+                bail!("aotload_open failed on {}", path.display());
+            }
+            // SAFETY: a handle aotload_open returned, not used afterwards.
+            unsafe { aotload_close(handle) };
             Ok(elapsed)
         })
     })
