@@ -102,6 +102,26 @@ unsafe fn c_text<'a>(text: *const c_char, what: &str) -> Result<&'a str, String>
         .map_err(|_| format!("{what} is not UTF-8: {}", String::from_utf8_lossy(bytes)))
 }
 
+/// A method's name and signature from C strings (`function` names the caller in errors).
+///
+/// # Safety
+/// Both are non-NULL and NUL-terminated.
+unsafe fn c_name_and_signature<'a>(
+    name: *const c_char,
+    signature: *const c_char,
+    function: &str,
+) -> Result<(&'a str, &'a str), String> {
+    Ok((
+        c_text(name, &format!("{function}: name"))?,
+        c_text(signature, &format!("{function}: signature"))?,
+    ))
+}
+
+/// `result`'s value, or `None` once its error is the thread's last error.
+fn or_report<T>(result: Result<T, String>) -> Option<T> {
+    result.map_err(set_error).ok()
+}
+
 /// `c_text` of a string that may be NULL (absent).
 ///
 /// # Safety
@@ -155,12 +175,8 @@ pub unsafe extern "C" fn aotload_open_in(
             set_error("aotload_open_in: method table is NULL".into());
             return std::ptr::null_mut();
         };
-        let target = match c_optional_text(target, "aotload_open_in: target") {
-            Ok(target) => target,
-            Err(e) => {
-                set_error(e);
-                return std::ptr::null_mut();
-            }
+        let Some(target) = or_report(c_optional_text(target, "aotload_open_in: target")) else {
+            return std::ptr::null_mut();
         };
         let options = LoadOptions {
             target,
@@ -183,12 +199,8 @@ unsafe fn open_with(
         set_error("aotload_open: path is NULL".into());
         return std::ptr::null_mut();
     }
-    let path = match c_path(path) {
-        Ok(path) => path,
-        Err(e) => {
-            set_error(format!("aotload_open: {e}"));
-            return std::ptr::null_mut();
-        }
+    let Some(path) = or_report(c_path(path).map_err(|e| format!("aotload_open: {e}"))) else {
+        return std::ptr::null_mut();
     };
     match Image::open_in(&path, options, table) {
         Ok(image) => Box::into_raw(Box::new(CImage::new(image))),
@@ -238,15 +250,15 @@ pub unsafe extern "C" fn aotload_options_set_target(
             set_error("aotload_options_set_target: options is NULL".into());
             return -1;
         };
-        match c_optional_text(target, "aotload_options_set_target: target") {
-            Ok(target) => {
+        match or_report(c_optional_text(
+            target,
+            "aotload_options_set_target: target",
+        )) {
+            Some(target) => {
                 options.target = target;
                 0
             }
-            Err(e) => {
-                set_error(e);
-                -1
-            }
+            None => -1,
         }
     })
 }
@@ -307,12 +319,9 @@ pub unsafe extern "C" fn aotload_options_trust_key_file(
             set_error("aotload_options_trust_key_file: options or path is NULL".into());
             return -1;
         };
-        let path = match c_path(path) {
-            Ok(path) => path,
-            Err(e) => {
-                set_error(format!("aotload_options_trust_key_file: {e}"));
-                return -1;
-            }
+        let path = c_path(path).map_err(|e| format!("aotload_options_trust_key_file: {e}"));
+        let Some(path) = or_report(path) else {
+            return -1;
         };
         let key = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read: {e}"))
@@ -390,15 +399,9 @@ pub unsafe extern "C" fn aotload_method_table_define(
         else {
             return -1;
         };
-        let (name, signature) = match (
-            c_text(name, "aotload_method_table_define: name"),
-            c_text(signature, "aotload_method_table_define: signature"),
-        ) {
-            (Ok(name), Ok(signature)) => (name, signature),
-            (Err(e), _) | (_, Err(e)) => {
-                set_error(e);
-                return -1;
-            }
+        let names = c_name_and_signature(name, signature, "aotload_method_table_define");
+        let Some((name, signature)) = or_report(names) else {
+            return -1;
         };
         match table.define(name, signature, hash, address) {
             Ok(()) => 0,
@@ -428,15 +431,9 @@ pub unsafe extern "C" fn aotload_method_table_redefine(
         else {
             return;
         };
-        let (name, signature) = match (
-            c_text(name, "aotload_method_table_redefine: name"),
-            c_text(signature, "aotload_method_table_redefine: signature"),
-        ) {
-            (Ok(name), Ok(signature)) => (name, signature),
-            (Err(e), _) | (_, Err(e)) => {
-                set_error(e);
-                return;
-            }
+        let names = c_name_and_signature(name, signature, "aotload_method_table_redefine");
+        let Some((name, signature)) = or_report(names) else {
+            return;
         };
         table.redefine(name, signature, hash, address);
     })
@@ -581,12 +578,8 @@ pub unsafe extern "C" fn aotload_lookup(
         let (Some(image), false) = (image.as_ref(), name.is_null()) else {
             return std::ptr::null();
         };
-        let name = match c_text(name, "aotload_lookup: name") {
-            Ok(name) => name,
-            Err(e) => {
-                set_error(e);
-                return std::ptr::null();
-            }
+        let Some(name) = or_report(c_text(name, "aotload_lookup: name")) else {
+            return std::ptr::null();
         };
         image.lookup(name).unwrap_or_else(|| {
             set_error(format!(
