@@ -1,8 +1,9 @@
 // What aotlink needs from LLVM's C++ API that its C API does not offer: resolving a CPU name
 // plus feature changes to the full feature set (MCSubtargetInfo), listing the CPUs and the
 // instruction-set features LLVM knows, cloning a function within its module (CloneFunction),
-// turning a function into a declaration (deleteBody), and putting C constructors in
-// .init_array (TargetOptions::UseInitArray).
+// turning a function into a declaration (deleteBody), putting C constructors in
+// .init_array (TargetOptions::UseInitArray), and copying one shard's definitions out of the
+// program (CloneModule with a predicate).
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/IR/Function.h>
@@ -16,6 +17,8 @@
 #include <llvm-c/TargetMachine.h>
 
 #include <cstdlib>
+#include <unordered_set>
+#include <vector>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -122,6 +125,54 @@ void aotlink_shim_delete_body(LLVMValueRef f) { llvm::unwrap<llvm::Function>(f)-
 // (the object file lowering is initialized then); no effect on COFF or Mach-O.
 void aotlink_shim_use_init_array(LLVMTargetMachineRef machine) {
     reinterpret_cast<llvm::TargetMachine *>(machine)->Options.UseInitArray = true;
+}
+
+// A new module (in the same context) holding the definitions of `m` named in `names` and a
+// declaration of everything those reference. LLVM's own globals (`llvm.used`,
+// `llvm.global_ctors`) stay only when `keep_special`. What the shard never references is not
+// declared, so its bitcode changes only when something it uses does (the shard cache's key).
+LLVMModuleRef aotlink_shim_clone_shard(LLVMModuleRef m, const char *const *names, size_t count,
+                                       int keep_special) {
+    llvm::Module *program = llvm::unwrap(m);
+    std::unordered_set<const llvm::GlobalValue *> keep;
+    for (size_t i = 0; i < count; i++) {
+        if (const llvm::GlobalValue *g = program->getNamedValue(names[i])) {
+            keep.insert(g);
+        }
+    }
+    auto is_special = [](const llvm::GlobalValue &g) { return g.getName().starts_with("llvm."); };
+    llvm::ValueToValueMapTy map;
+    std::unique_ptr<llvm::Module> shard =
+        llvm::CloneModule(*program, map, [&](const llvm::GlobalValue *g) {
+            return keep.count(g) != 0 || (keep_special && is_special(*g));
+        });
+    // CloneModule declares an alias it does not copy with default visibility; keep the
+    // alias's, so references to a hidden one stay PC-relative.
+    for (const llvm::GlobalAlias &alias : program->aliases()) {
+        if (keep.count(&alias) == 0) {
+            if (auto *declared = llvm::dyn_cast_or_null<llvm::GlobalValue>(map.lookup(&alias))) {
+                declared->setVisibility(alias.getVisibility());
+                declared->setDSOLocal(alias.isDSOLocal());
+            }
+        }
+    }
+    std::vector<llvm::GlobalValue *> unused;
+    for (llvm::GlobalVariable &g : shard->globals()) {
+        if (g.isDeclaration() && (g.use_empty() || is_special(g))) {
+            unused.push_back(&g);
+        }
+    }
+    for (llvm::Function &f : *shard) {
+        if (f.isDeclaration() && f.use_empty()) {
+            unused.push_back(&f);
+        }
+    }
+    for (llvm::GlobalValue *g : unused) {
+        if (g->use_empty()) {
+            g->eraseFromParent();
+        }
+    }
+    return llvm::wrap(shard.release());
 }
 
 }  // extern "C"

@@ -5,6 +5,8 @@ use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 use llvm_sys::LLVMLinkage;
 
+use inkwell::module::Module;
+
 use super::{Global, GlobalKind};
 
 impl Global {
@@ -66,28 +68,6 @@ impl Global {
         }
     }
 
-    /// Replaces this alias by a declaration of the same name and type, and leaves the alias
-    /// internal and unused for GlobalDCE to delete (the C API cannot delete aliases).
-    pub fn replace_alias_with_declaration(self) {
-        let name = self.name();
-        unsafe {
-            let module = LLVMGetGlobalParent(self.0);
-            let value_type = LLVMGlobalGetValueType(self.0);
-            self.set_name(&format!("{name}.aotlink.dead"));
-            let cname = std::ffi::CString::new(name).expect("LLVM names have no NUL");
-            let decl =
-                if LLVMGetTypeKind(value_type) == llvm_sys::LLVMTypeKind::LLVMFunctionTypeKind {
-                    LLVMAddFunction(module, cname.as_ptr(), value_type)
-                } else {
-                    LLVMAddGlobal(module, value_type, cname.as_ptr())
-                };
-            LLVMSetVisibility(decl, LLVMGetVisibility(self.0));
-            // Opaque pointers: the declaration's type is the alias's (`ptr`), no cast needed.
-            LLVMReplaceAllUsesWith(self.0, decl);
-        }
-        self.set_linkage(LLVMLinkage::LLVMInternalLinkage);
-    }
-
     /// Adds an attribute without a value (`optsize`) to a function.
     pub fn add_enum_function_attribute(self, name: &str) {
         unsafe {
@@ -135,10 +115,43 @@ pub fn call_through_slot(inst: LLVMValueRef, slot: LLVMValueRef) {
 
 extern "C" {
     fn aotlink_shim_delete_body(f: LLVMValueRef);
+    fn aotlink_shim_clone_shard(
+        m: LLVMModuleRef,
+        names: *const *const std::os::raw::c_char,
+        count: usize,
+        keep_special: i32,
+    ) -> LLVMModuleRef;
     fn aotlink_shim_clone_function(
         f: LLVMValueRef,
         name: *const std::os::raw::c_char,
     ) -> LLVMValueRef;
+}
+
+/// A new module in `module`'s context with the definitions named in `names`, declarations of
+/// what they reference and nothing else; LLVM's own globals (`llvm.used`, constructors) only
+/// when `keep_special`. Costs the shard's bodies plus one declaration per global, not a copy
+/// of the whole module.
+pub fn clone_shard<'ctx>(
+    module: &Module<'ctx>,
+    names: &[String],
+    keep_special: bool,
+) -> Module<'ctx> {
+    let cnames: Vec<std::ffi::CString> = names
+        .iter()
+        .map(|n| std::ffi::CString::new(n.as_str()).expect("LLVM names have no NUL"))
+        .collect();
+    let pointers: Vec<*const std::os::raw::c_char> = cnames.iter().map(|c| c.as_ptr()).collect();
+    // SAFETY: the module is alive for the call, the names outlive it, and the shim returns a
+    // new module that nothing else owns, which `Module::new` takes over (and disposes of).
+    unsafe {
+        let shard = aotlink_shim_clone_shard(
+            module.as_mut_ptr(),
+            pointers.as_ptr(),
+            pointers.len(),
+            keep_special as i32,
+        );
+        Module::new(shard)
+    }
 }
 
 /// A copy of function `f` in the same module, named `name`.

@@ -15,7 +15,7 @@ use llvm_sys::prelude::*;
 use llvm_sys::{LLVMLinkage, LLVMVisibility};
 
 pub use analysis::BodyTraits;
-pub use edit::{call_through_slot, clone_function, fill_thunk_body, set_callee};
+pub use edit::{call_through_slot, clone_function, clone_shard, fill_thunk_body, set_callee};
 
 /// A function, global variable or alias of a module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,4 +150,13 @@ pub fn run_passes(
             Err(text)
         }
     }
+}
+
+/// The version of the LLVM aotlink is linked with ("19.1.7"): part of every shard cache key,
+/// since another LLVM may emit other code from the same IR.
+pub fn llvm_version() -> String {
+    let (mut major, mut minor, mut patch) = (0, 0, 0);
+    // SAFETY: LLVM writes three integers through the pointers it is given.
+    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    format!("{major}.{minor}.{patch}")
 }

@@ -9,7 +9,7 @@ use aotload::meta::{TARGET_BASE, TARGET_CLONE_ALL, TARGET_MIN_SIZE, TARGET_OPT_S
 use super::triple::{Arch, Triple};
 
 /// One CPU target: an LLVM CPU name plus feature changes and flags (`aotload::meta::TARGET_*`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CpuTarget {
     pub cpu: String,
     /// `+feat` / `-feat` as LLVM spells them.
@@ -188,7 +188,7 @@ fn check_representable(
 }
 
 /// A target with its feature set resolved by LLVM.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ResolvedTarget {
     pub target: CpuTarget,
     /// Bitmask over aotload's feature list for the triple.

@@ -1,0 +1,78 @@
+//! Splitting the program into self-contained shard jobs, once, in the calling thread: each
+//! job is the bitcode of a module holding only the shard's definitions and declarations of
+//! what they use, plus the slice of the whole-program facts (clone sets, fvar and gvar
+//! indices) that its emission reads. Emission threads then parse one shard's bitcode, not
+//! the whole program's, and a job is everything its emission depends on besides the
+//! configuration all shards share — which is what the shard cache's key hashes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use inkwell::module::Module;
+use serde::Serialize;
+
+use super::annotate::CloneSets;
+use super::partition::ShardPlan;
+use crate::ir::{self, GlobalKind};
+
+/// One shard's emission input.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShardJob {
+    pub plan: ShardPlan,
+    /// The clone sets of every function the shard defines or declares, and nothing else.
+    pub clone_sets: CloneSets,
+    /// The fvar index of each member that is an fvar, in member order.
+    pub fvars: Vec<(u32, String)>,
+    /// Likewise for gvars.
+    pub gvars: Vec<(u32, String)>,
+    /// The shard's module (hashed on its own, not serialized with the rest).
+    #[serde(skip)]
+    pub bitcode: Vec<u8>,
+}
+
+/// The jobs of `plans`, in plan order.
+pub fn split(
+    module: &Module,
+    plans: &[ShardPlan],
+    clone_sets: &CloneSets,
+    fvar_index: &HashMap<String, u32>,
+    gvar_index: &HashMap<String, u32>,
+) -> Vec<ShardJob> {
+    plans
+        .iter()
+        .map(|plan| {
+            // LLVM's own globals (constructors, llvm.used) live in shard 0.
+            let shard = ir::clone_shard(module, &plan.members, plan.index == 0);
+            let functions: Vec<String> = ir::globals(&shard)
+                .into_iter()
+                .filter(|g| g.kind() == GlobalKind::Function)
+                .map(|g| g.name())
+                .collect();
+            let indexed = |index: &HashMap<String, u32>| {
+                (plan.members.iter())
+                    .filter_map(|n| index.get(n).map(|&i| (i, n.clone())))
+                    .collect()
+            };
+            ShardJob {
+                plan: plan.clone(),
+                clone_sets: restrict(clone_sets, &functions),
+                fvars: indexed(fvar_index),
+                gvars: indexed(gvar_index),
+                bitcode: shard.write_bitcode_to_memory().as_slice().to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// The entries of `sets` for `names` only.
+fn restrict(sets: &CloneSets, names: &[String]) -> CloneSets {
+    fn pick<V: Clone>(map: &BTreeMap<String, V>, names: &[String]) -> BTreeMap<String, V> {
+        (names.iter())
+            .filter_map(|n| map.get(n).map(|v| (n.clone(), v.clone())))
+            .collect()
+    }
+    CloneSets {
+        dispatched: pick(&sets.dispatched, names),
+        pinned: pick(&sets.pinned, names),
+        own_features: pick(&sets.own_features, names),
+    }
+}
