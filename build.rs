@@ -46,7 +46,44 @@ fn main() {
     }
     // LLD's COFF driver merges manifests with libxml2.
     println!("cargo:rustc-link-lib=dylib=xml2");
+    println!("cargo:rustc-env=AOTLINK_SOURCE_DIGEST={}", source_digest());
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=loader/src");
+    println!("cargo:rerun-if-changed=platform");
     println!("cargo:rerun-if-changed=src/llvm_shim.cpp");
     println!("cargo:rerun-if-changed=src/lld_shim.cpp");
     println!("cargo:rerun-if-env-changed=LLVM_SYS_191_PREFIX");
+}
+
+/// BLAKE3 (first 16 hex digits) over the paths and contents of every file that decides what
+/// aotlink emits: its sources, the loader's (the table formats) and the platform data.
+fn source_digest() -> String {
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        let Ok(items) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for item in items.flatten() {
+            let path = item.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in ["src", "loader/src", "platform"] {
+        walk(std::path::Path::new(dir), &mut files);
+    }
+    files.sort();
+    let mut hasher = blake3::Hasher::new();
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let name = file.to_string_lossy();
+        hasher.update(&(name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    hasher.finalize().to_hex()[..16].to_string()
 }
