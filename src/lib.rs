@@ -4,6 +4,8 @@
 //! emit on threads, tables, archive) -> [`link`] (LLD in-process or the system C compiler) ->
 //! `aotload` (the loader crate); [`sign`] signs sealed images.
 
+pub mod build;
+pub mod cache;
 pub mod codegen;
 pub mod dump;
 pub mod inspect;
@@ -12,3 +14,14 @@ pub mod link;
 pub mod method_table_file;
 pub mod sign;
 pub mod target;
+
+pub use build::{Build, BuildError, BuildReport, CacheLocation};
+
+/// This build of aotlink: its version and a digest of the sources it was built from
+/// (build.rs). Cached shards are keyed by it, so a rebuilt aotlink never reuses what another
+/// build emitted, even at the same version number.
+pub const BUILD_ID: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "+",
+    env!("AOTLINK_SOURCE_DIGEST")
+);

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use aotlink::link::{Cc, Lld};
-use cli::args::{Cli, Command};
+use aotlink::link::Lld;
+use cli::args::{Cli, Command, Kind};
 use cli::{compile, inspect, run};
 
 fn main() -> ExitCode {
@@ -37,20 +37,23 @@ fn run(command: Command) -> Result<()> {
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
-            let libraries = libraries.libraries();
-            let key = secret_key(sign.as_deref())?;
-            let lld = Lld {
-                compiler_runtime: rtlib,
-                sysroot,
+            let link = compile::LinkChoice {
+                kind,
+                cc: cc.as_deref(),
+                lld: Lld {
+                    compiler_runtime: rtlib,
+                    sysroot,
+                },
+                libraries: libraries.libraries(),
+                key: secret_key(sign.as_deref())?,
             };
-            let (cc, key) = (cc.as_deref(), key.as_ref());
-            compile::build(&compile, &output, kind, cc, lld, &libraries, key)
+            compile::build(&compile, &output, link)
         }
         Command::Dump {
             compile,
             output,
             kind,
-        } => compile::compile_to_archive(&compile, kind, &output),
+        } => compile::dump(&compile, kind, &output),
         Command::Pkg {
             archive,
             output,
@@ -62,14 +65,17 @@ fn run(command: Command) -> Result<()> {
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
-            let key = secret_key(sign.as_deref())?;
-            let linker = Lld {
-                compiler_runtime: rtlib,
-                sysroot,
+            let link = compile::LinkChoice {
+                kind: Kind::Pkg,
+                cc: None,
+                lld: Lld {
+                    compiler_runtime: rtlib,
+                    sysroot,
+                },
+                libraries: libraries.libraries(),
+                key: secret_key(sign.as_deref())?,
             };
-            let libraries = libraries.libraries();
-            let target = target.as_deref();
-            compile::link_archive(&linker, &archive, &output, target, &libraries, key.as_ref())
+            compile::link_archive(&archive, &output, target.as_deref(), link)
         }
         Command::Sysimg {
             archive,
@@ -81,12 +87,16 @@ fn run(command: Command) -> Result<()> {
             libraries,
         } => {
             aotlink::link::set_verbose(verbose);
-            let key = secret_key(sign.as_deref())?;
-            let linker = Cc::find(cc.as_deref().filter(|c| !c.is_empty()))?;
-            let libraries = libraries.libraries();
-            let target = target.as_deref();
-            compile::link_archive(&linker, &archive, &output, target, &libraries, key.as_ref())
+            let link = compile::LinkChoice {
+                kind: Kind::Sysimg,
+                cc: cc.as_deref().filter(|c| !c.is_empty()),
+                lld: Lld::new(),
+                libraries: libraries.libraries(),
+                key: secret_key(sign.as_deref())?,
+            };
+            compile::link_archive(&archive, &output, target.as_deref(), link)
         }
+        Command::Cache { action, cache_dir } => compile::cache(action, cache_dir),
         Command::Inspect {
             image,
             json,

@@ -17,6 +17,7 @@ use ed25519_dalek::{Signer as _, SigningKey};
 pub const SECRET_KEY_HEADER: &str = "aotlink ed25519 secret key";
 
 /// An ed25519 key pair that signs images.
+#[derive(Clone)]
 pub struct SecretKey(SigningKey);
 
 impl SecretKey {

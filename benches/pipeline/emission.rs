@@ -35,7 +35,7 @@ impl EmissionRun {
 fn emit_once(config: &Config, ir: &Path, threads: usize, archive: &Path) -> Result<EmissionRun> {
     let context = inkwell::context::Context::create();
     let options = CodegenOptions {
-        inputs: vec![ir.to_path_buf()],
+        inputs: vec![ir.to_path_buf().into()],
         exports: export_names(config.functions),
         ..Default::default()
     };

@@ -142,7 +142,7 @@ impl Build {
 pub fn build(source: &Source, cpu_targets: Option<&str>, archive: &Path) -> Result<Build> {
     let context = inkwell::context::Context::create();
     let options = CodegenOptions {
-        inputs: vec![source.ir.clone()],
+        inputs: vec![source.ir.clone().into()],
         exports: source.exports.clone(),
         export_all: source.export_all,
         method_tables: source.method_tables.clone(),

@@ -149,11 +149,27 @@ pub enum Command {
         #[arg(long, value_name = "KEYFILE")]
         key: PathBuf,
     },
+    /// Show or empty the shard cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        /// The cache's directory (default: as for `build`).
+        #[arg(long, value_name = "DIR", global = true)]
+        cache_dir: Option<PathBuf>,
+    },
     /// Make a signing key pair: NAME.key (secret, mode 0600) and NAME.pub.
     Keygen {
         #[arg(long, value_name = "NAME")]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+pub enum CacheAction {
+    /// Where the cache is, how many shards it holds, its size and bound.
+    Stats,
+    /// Delete every cached shard.
+    Clear,
 }
 
 /// Shared libraries the image depends on (a runtime's own library).
@@ -217,6 +233,40 @@ pub struct CompileArgs {
     /// (default for x86_64: generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1)).
     #[arg(long, env = "AOTLINK_CPU_TARGET")]
     pub cpu_target: Option<String>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Print where the time went (phases, each shard with its thread, cache hits) on stderr;
+    /// `--timings=json` prints it as JSON.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub timings: Option<TimingsFormat>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimingsFormat {
+    Text,
+    Json,
+}
+
+/// The shard cache.
+#[derive(Args, Clone, Debug, Default)]
+pub struct CacheArgs {
+    /// The shard cache's directory (default: $AOTLINK_CACHE_DIR, $XDG_CACHE_HOME/aotlink or
+    /// ~/.cache/aotlink).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Emit every shard; neither read nor write the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// The cache's size bound (like 5G or 500M); least recently used shards go first.
+    #[arg(long, env = "AOTLINK_CACHE_MAX_SIZE", value_name = "SIZE", value_parser = aotlink::cache::parse_size)]
+    pub cache_max_size: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

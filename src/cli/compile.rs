@@ -1,137 +1,161 @@
-//! `build`, `dump`, `pkg`, `sysimg`: IR to archive (codegen + dump) and archive to image (link,
-//! seal, and sign with `--sign`).
+//! `build`, `dump`, `pkg`, `sysimg`: the command line's options made into an
+//! [`aotlink::Build`], which runs the pipeline; and `cache stats|clear`.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use aotload::ImageKind;
 
-use aotlink::codegen::{codegen, CodegenOptions};
-use aotlink::dump::{self, DumpOptions, EmitKinds, OutputKind};
-use aotlink::link::{self, Cc, Linker, Lld};
+use aotlink::build::{Build, BuildReport, CacheLocation};
+use aotlink::cache::{ShardCache, DEFAULT_MAX_SIZE};
+use aotlink::dump::EmitKinds;
+use aotlink::link::{Libraries, Lld};
 use aotlink::sign::SecretKey;
-use aotlink::target::{CpuTarget, Platform, Triple};
 
-use super::args::{CompileArgs, Emit, Kind};
+use super::args::{CacheAction, CacheArgs, CompileArgs, Emit, Kind, TimingsFormat};
 
-/// `build`: IR to archive in a temp dir, then the image (bitcode/assembly archives beside it).
-pub fn build(
-    compile: &CompileArgs,
+/// How an image is linked: the command line's `--kind`, `--cc`, `--rtlib`, `--sysroot`,
+/// libraries and key.
+pub struct LinkChoice<'a> {
+    pub kind: Kind,
+    pub cc: Option<&'a str>,
+    pub lld: Lld,
+    pub libraries: Libraries,
+    pub key: Option<SecretKey>,
+}
+
+/// `build`: IR to image.
+pub fn build(compile: &CompileArgs, output: &Path, link: LinkChoice) -> Result<()> {
+    let report = with_link(compile_build(compile, link.kind)?, link).build(output)?;
+    finish(compile, &report)
+}
+
+/// `dump`: IR to archives.
+pub fn dump(compile: &CompileArgs, kind: Kind, output: &Path) -> Result<()> {
+    let report = compile_build(compile, kind)?.dump(output)?;
+    finish(compile, &report)
+}
+
+/// `pkg` / `sysimg`: archive to image.
+pub fn link_archive(
+    archive: &Path,
     output: &Path,
-    kind: Kind,
-    cc: Option<&str>,
-    lld: Lld,
-    libraries: &link::Libraries,
-    key: Option<&SecretKey>,
+    target: Option<&str>,
+    link: LinkChoice,
 ) -> Result<()> {
-    let linker = linker_for(kind, cc, lld)?;
-    let scratch = tempfile::tempdir().context("cannot create a temp dir")?;
-    let archive = scratch.path().join("image.a");
-    let emit = compile_emit(compile);
-    if !emit.obj {
-        bail!("--emit must include obj to build an image (use `aotlink dump` for bc/asm only)");
+    let mut build = with_link(Build::new(), link);
+    if let Some(target) = target {
+        build = build.target(target);
     }
-    compile_to_archive(compile, kind, &archive)?;
-    if emit.bc || emit.asm {
-        copy_side_archives(&archive, output)?;
-    }
-    link_archive(
-        &*linker,
-        &archive,
-        output,
-        compile.target.as_deref(),
-        libraries,
-        key,
-    )
-}
-
-/// The linker for `kind`: `lld` (with the `--rtlib` and `--sysroot` it was given) for
-/// package images, the C compiler driver for system images.
-fn linker_for(kind: Kind, cc: Option<&str>, lld: Lld) -> Result<Box<dyn Linker>> {
-    Ok(match kind {
-        Kind::Pkg => {
-            if cc.is_some() {
-                bail!("--cc only applies to --kind sysimg (package images are linked by the embedded LLD)");
-            }
-            Box::new(lld)
-        }
-        Kind::Sysimg => {
-            if lld.compiler_runtime.is_some() {
-                bail!("--rtlib only applies to --kind pkg (the C compiler driver adds its own runtime)");
-            }
-            if lld.sysroot.is_some() {
-                bail!("--sysroot only applies to --kind pkg (give the C compiler driver its own --sysroot)");
-            }
-            Box::new(Cc::find(cc)?)
-        }
-    })
-}
-
-fn compile_emit(compile: &CompileArgs) -> EmitKinds {
-    EmitKinds {
-        obj: compile.emit.contains(&Emit::Obj),
-        bc: compile.emit.contains(&Emit::Bc),
-        asm: compile.emit.contains(&Emit::Asm),
-    }
-}
-
-/// codegen + dump + archives.
-pub fn compile_to_archive(compile: &CompileArgs, kind: Kind, output: &Path) -> Result<()> {
-    // Grammar errors come before any work; names are checked with LLVM once the IR's triple is known.
-    let cpu_targets = compile
-        .cpu_target
-        .as_deref()
-        .map(CpuTarget::parse_list)
-        .transpose()?;
-    let image_data = match &compile.image_data {
-        Some(path) => std::fs::read(path)
-            .with_context(|| format!("{}: cannot read image data", path.display()))?,
-        None => Vec::new(),
-    };
-    // LLVM can crash on damaged bitcode: a child process reads the inputs first.
-    let executable = std::env::current_exe().context("cannot find the aotlink executable")?;
-    aotlink::codegen::isolated::check_in_child(&executable, &compile.inputs)?;
-    let context = inkwell::context::Context::create();
-    let program = codegen(
-        &context,
-        &CodegenOptions {
-            inputs: compile.inputs.clone(),
-            trace: compile.trace.clone(),
-            exports: compile.exports.clone(),
-            export_all: compile.export_all,
-            method_tables: compile.method_tables.clone(),
-        },
-    )?;
-    if let Some(target) = &compile.target {
-        check_target(target, &program.triple, &compile.inputs[0])?;
-    }
-    let options = DumpOptions {
-        kind: match kind {
-            Kind::Pkg => ImageKind::Pkg,
-            Kind::Sysimg => ImageKind::Sysimg,
-        },
-        shards: compile.shards,
-        threads: compile.threads,
-        emit: compile_emit(compile),
-        image_data,
-        cpu_targets,
-    };
-    let progress = progress_bar();
-    let dumped = dump::dump(&program, &options, &|done, total| {
-        progress.set_length(total as u64);
-        progress.set_position(done as u64);
-    })?;
-    progress.finish_and_clear();
-    dump::write_archives(&dumped, output)?;
+    build.link(archive, output)?;
     Ok(())
 }
 
-/// A progress bar on a terminal, nothing otherwise.
-fn progress_bar() -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
+fn with_link(mut build: Build, link: LinkChoice) -> Build {
+    build = build.kind(image_kind(link.kind)).libraries(link.libraries);
+    if let Some(cc) = link.cc {
+        build = build.cc(cc);
     }
+    if let Some(rtlib) = link.lld.compiler_runtime {
+        build = build.rtlib(rtlib);
+    }
+    if let Some(sysroot) = link.lld.sysroot {
+        build = build.sysroot(sysroot);
+    }
+    if let Some(key) = link.key {
+        build = build.sign(key);
+    }
+    build
+}
+
+fn image_kind(kind: Kind) -> ImageKind {
+    match kind {
+        Kind::Pkg => ImageKind::Pkg,
+        Kind::Sysimg => ImageKind::Sysimg,
+    }
+}
+
+/// The options shared by `build` and `dump`.
+fn compile_build(compile: &CompileArgs, kind: Kind) -> Result<Build> {
+    let mut build = Build::new()
+        .kind(image_kind(kind))
+        .export_all(compile.export_all)
+        .emit(EmitKinds {
+            obj: compile.emit.contains(&Emit::Obj),
+            bc: compile.emit.contains(&Emit::Bc),
+            asm: compile.emit.contains(&Emit::Asm),
+        })
+        .cache(cache_location(&compile.cache))
+        .cache_max_size(compile.cache.cache_max_size.unwrap_or(DEFAULT_MAX_SIZE));
+    // LLVM can crash on damaged bitcode: a child process (this executable) reads the inputs first.
+    let executable = std::env::current_exe().context("cannot find the aotlink executable")?;
+    build = build.check_inputs_with(executable);
+    for input in &compile.inputs {
+        build = build.input(input);
+    }
+    for export in &compile.exports {
+        build = build.export(export);
+    }
+    for table in &compile.method_tables {
+        build = build.method_table(table);
+    }
+    if let Some(trace) = &compile.trace {
+        build = build.trace(trace);
+    }
+    if let Some(path) = &compile.image_data {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("{}: cannot read image data", path.display()))?;
+        build = build.image_data(bytes);
+    }
+    if let Some(shards) = compile.shards {
+        build = build.shards(shards);
+    }
+    if let Some(threads) = compile.threads {
+        build = build.threads(threads);
+    }
+    if let Some(target) = &compile.target {
+        build = build.target(target);
+    }
+    if let Some(spec) = &compile.cpu_target {
+        build = build.cpu_targets(spec);
+    }
+    if std::io::stderr().is_terminal() && compile.timings.is_none() {
+        let bar = progress_bar();
+        build = build.progress(move |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            if done == total {
+                bar.finish_and_clear();
+            }
+        });
+    }
+    Ok(build)
+}
+
+fn cache_location(args: &CacheArgs) -> CacheLocation {
+    match (&args.cache_dir, args.no_cache) {
+        (_, true) => CacheLocation::Off,
+        (Some(dir), false) => CacheLocation::Dir(dir.clone()),
+        (None, false) => CacheLocation::Default,
+    }
+}
+
+/// Warnings, then the timings when asked for.
+fn finish(compile: &CompileArgs, report: &BuildReport) -> Result<()> {
+    for warning in &report.warnings {
+        eprintln!("aotlink: warning: {warning}");
+    }
+    match compile.timings {
+        Some(TimingsFormat::Text) => eprint!("{}", report.to_text()),
+        Some(TimingsFormat::Json) => eprintln!("{}", report.to_json()),
+        None => {}
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal.
+fn progress_bar() -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) =
         indicatif::ProgressStyle::with_template("emitting shards {bar:30} {pos}/{len} {elapsed}")
@@ -141,50 +165,49 @@ fn progress_bar() -> indicatif::ProgressBar {
     bar
 }
 
-/// The bitcode/assembly archives of a build go beside the image (`x.so` -> `x.bc.a`, `x.s.a`).
-fn copy_side_archives(archive: &Path, output: &Path) -> Result<()> {
-    for kind in [OutputKind::Bitcode, OutputKind::Assembly] {
-        let from = dump::archive_path(archive, kind);
-        let to = dump::archive_path(&output.with_extension("a"), kind);
-        if from.exists() {
-            let bytes = std::fs::read(&from)?;
-            dump::write_atomically(&to, &bytes)
-                .with_context(|| format!("{}: cannot write", to.display()))?;
+/// `cache stats` / `cache clear`.
+pub fn cache(action: CacheAction, dir: Option<PathBuf>) -> Result<()> {
+    let dir = match dir.or_else(ShardCache::default_dir) {
+        Some(dir) => dir,
+        None => anyhow::bail!(
+            "no cache directory: set --cache-dir, AOTLINK_CACHE_DIR, XDG_CACHE_HOME or HOME"
+        ),
+    };
+    let max = std::env::var("AOTLINK_CACHE_MAX_SIZE")
+        .ok()
+        .map(|s| aotlink::cache::parse_size(&s).map_err(anyhow::Error::msg))
+        .transpose()
+        .context("AOTLINK_CACHE_MAX_SIZE")?
+        .unwrap_or(DEFAULT_MAX_SIZE);
+    let cache = ShardCache::open(&dir, max)
+        .with_context(|| format!("{}: cannot open the shard cache", dir.display()))?;
+    let fail = |e: std::io::Error| anyhow::anyhow!("{}: {e}", dir.display());
+    match action {
+        CacheAction::Stats => {
+            let stats = cache.stats().map_err(fail)?;
+            println!("cache directory  {}", dir.display());
+            println!("shards           {}", stats.entries);
+            println!("size             {}", human_size(stats.bytes));
+            println!("max size         {}", human_size(max));
+        }
+        CacheAction::Clear => {
+            let removed = cache.clear().map_err(fail)?;
+            println!(
+                "{}: removed {} shard(s), {}",
+                dir.display(),
+                removed.entries,
+                human_size(removed.bytes)
+            );
         }
     }
     Ok(())
 }
 
-pub fn link_archive(
-    linker: &dyn Linker,
-    archive: &Path,
-    output: &Path,
-    target: Option<&str>,
-    libraries: &link::Libraries,
-    key: Option<&SecretKey>,
-) -> Result<()> {
-    // The archive's header says which triple (and so which platform) it is for.
-    let info = link::read_archive(archive)?;
-    if let Some(target) = target {
-        check_target(target, &info.meta.triple, archive)?;
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
     }
-    let triple = Triple::parse(&info.meta.triple)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", archive.display()))?;
-    let platform = Platform::for_triple(&triple);
-    link::link_checked_archive(linker, &info, output, &platform, libraries, key)?;
-    Ok(())
-}
-
-/// `--target` must name the same architecture and OS as the IR.
-fn check_target(target: &str, ir_triple: &str, source: &Path) -> Result<()> {
-    let wanted = Triple::parse(target).map_err(|e| anyhow::anyhow!("--target: {e}"))?;
-    let have =
-        Triple::parse(ir_triple).map_err(|e| anyhow::anyhow!("{}: {e}", source.display()))?;
-    if (wanted.arch, wanted.os) != (have.arch, have.os) {
-        bail!(
-            "{}: the IR is for {have}, not for --target {wanted}",
-            source.display()
-        );
-    }
-    Ok(())
 }

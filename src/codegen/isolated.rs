@@ -111,7 +111,7 @@ pub fn check_inputs(inputs: &[PathBuf]) -> Result<(), CodegenError> {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{i}").and_then(|()| stdout.flush());
         drop(stdout);
-        super::load::load_one(&context, path)?;
+        super::load::load_one(&context, &super::Input::File(path.clone()), true)?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Reading `.ll` / `.bc` files and merging them into one module with the LLVM linker.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
@@ -8,30 +10,63 @@ use inkwell::module::Module;
 
 use super::CodegenError;
 
+/// One IR input: a file, or bytes in memory (a runtime's own codegen) with a name for messages.
+#[derive(Clone, Debug)]
+pub enum Input {
+    File(PathBuf),
+    Memory { name: PathBuf, bytes: Arc<[u8]> },
+}
+
+impl Input {
+    /// The file, or the name an in-memory input goes by in messages.
+    pub fn name(&self) -> &Path {
+        match self {
+            Input::File(path) => path,
+            Input::Memory { name, .. } => name,
+        }
+    }
+
+    fn bytes(&self) -> std::io::Result<Cow<'_, [u8]>> {
+        match self {
+            Input::File(path) => std::fs::read(path).map(Cow::Owned),
+            Input::Memory { bytes, .. } => Ok(Cow::Borrowed(bytes)),
+        }
+    }
+}
+
+impl From<PathBuf> for Input {
+    fn from(path: PathBuf) -> Input {
+        Input::File(path)
+    }
+}
+
 /// Parses every input (text IR or bitcode, told apart by content) and links them into one module.
+/// `verify: false` only for inputs verified already (by the child-process check, same bytes).
 pub fn load_inputs<'ctx>(
     context: &'ctx Context,
-    inputs: &[PathBuf],
+    inputs: &[Input],
+    verify: bool,
 ) -> Result<Module<'ctx>, CodegenError> {
     let (first, rest) = inputs.split_first().ok_or(CodegenError::NoInputs)?;
-    let module = load_one(context, first)?;
-    for path in rest {
-        let other = load_one(context, path)?;
+    let module = load_one(context, first, verify)?;
+    for input in rest {
+        let other = load_one(context, input, verify)?;
+        let path = input.name();
         if crate::ir::triple(&other) != crate::ir::triple(&module) {
             return Err(CodegenError::Input {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 cause: format!(
                     "target triple `{}` differs from `{}` of {}",
                     crate::ir::triple(&other),
                     crate::ir::triple(&module),
-                    first.display()
+                    first.name().display()
                 ),
             });
         }
         module
             .link_in_module(other)
             .map_err(|e| CodegenError::Input {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 cause: one_line(&e.to_string()),
             })?;
     }
@@ -40,22 +75,28 @@ pub fn load_inputs<'ctx>(
 
 pub(super) fn load_one<'ctx>(
     context: &'ctx Context,
-    path: &Path,
+    input: &Input,
+    verify: bool,
 ) -> Result<Module<'ctx>, CodegenError> {
+    let path = input.name();
     let fail = |cause: String| CodegenError::Input {
         path: path.to_path_buf(),
         cause,
     };
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let bytes = input
+        .bytes()
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
     let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
     let parsed = super::isolated::reading(path, || context.create_module_from_ir(buffer));
     let module = parsed.map_err(|e| {
         let message = without_buffer_name(&one_line(&e.to_string()), path);
         fail(super::producer::with_producer(message, &bytes))
     })?;
-    module
-        .verify()
-        .map_err(|e| fail(format!("invalid IR: {}", one_line(&e.to_string()))))?;
+    if verify {
+        module
+            .verify()
+            .map_err(|e| fail(format!("invalid IR: {}", one_line(&e.to_string()))))?;
+    }
     if crate::ir::triple(&module).is_empty() {
         // IR is made for one target (type sizes, calling conventions): aotlink does not guess.
         return Err(fail(

@@ -18,11 +18,11 @@ use llvm_sys::LLVMLinkage;
 
 use crate::ir::{self, Global, GlobalKind};
 pub use index::content_hash;
-pub use load::one_line;
+pub use load::{one_line, Input};
 
 #[derive(Clone, Debug, Default)]
 pub struct CodegenOptions {
-    pub inputs: Vec<PathBuf>,
+    pub inputs: Vec<Input>,
     /// Functions a runtime recorded as compiled; `None` keeps every definition.
     pub trace: Option<PathBuf>,
     /// Functions to export as C-ABI entry points.
@@ -32,6 +32,9 @@ pub struct CodegenOptions {
     /// Method tables of the images this one will be loaded with: the functions the inputs
     /// declare and a table provides become external methods.
     pub method_tables: Vec<PathBuf>,
+    /// The inputs were parsed and verified already, byte for byte, by this LLVM (the
+    /// child-process check): verifying them again would take as long again.
+    pub inputs_verified: bool,
 }
 
 /// The selected, indexed module, ready for dump.
@@ -79,8 +82,8 @@ pub fn codegen<'ctx>(
     options: &CodegenOptions,
 ) -> Result<Program<'ctx>, CodegenError> {
     isolated::install_fatal_error_handler();
-    let module = load::load_inputs(context, &options.inputs)?;
-    let first_input = &options.inputs[0];
+    let module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
+    let first_input = options.inputs[0].name().to_path_buf();
     let globals = ir::globals(&module);
     if let Some(g) = globals
         .iter()

@@ -1,10 +1,11 @@
 //! Emitting shards on T threads. Each thread owns an LLVM context and target machine; a shard
-//! reaches it as the whole program's bitcode, from which the thread keeps only the shard's
-//! definitions (the rest become declarations), adds the shard table, optimizes and emits.
+//! reaches it as its job (split.rs: its own bitcode and the facts it needs), to which the
+//! thread adds versions and the shard table, then optimizes and emits. With a shard cache, a
+//! job whose key is there is not emitted at all.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aotload::format::{encode_shard_table, shard_table_symbol, ShardSpec};
 use inkwell::context::Context;
@@ -14,15 +15,17 @@ use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, Ta
 use inkwell::OptimizationLevel;
 use llvm_sys::LLVMVisibility;
 
-use super::annotate::CloneSets;
+use serde::Serialize;
+
 use super::multiversion::{base_name, clone_name, multiversion, slot_name, Versions};
-use super::partition::ShardPlan;
+use super::split::ShardJob;
 use super::tables::{add_blob_global, named_global};
-use crate::ir::{self, GlobalKind};
+use crate::cache::{Key, Lookup, ShardCache};
+use crate::ir;
 use crate::target::{CpuTarget, ResolvedTarget};
 
 /// Which outputs to produce, like Julia's `--output-o/--output-bc/--output-asm`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct EmitKinds {
     pub obj: bool,
     pub bc: bool,
@@ -81,15 +84,12 @@ impl Emitted {
     }
 }
 
-/// What every shard needs to know besides its plan.
+/// What every shard's emission reads besides its own job: alike for all shards.
+#[derive(Serialize)]
 pub struct EmitConfig<'a> {
     pub triple: &'a str,
     pub targets: &'a [ResolvedTarget],
-    /// Which functions get versions for which targets (whole program).
-    pub clone_sets: &'a CloneSets,
     pub kinds: EmitKinds,
-    pub fvar_index: &'a HashMap<String, u32>,
-    pub gvar_index: &'a HashMap<String, u32>,
 }
 
 /// Registers the LLVM targets aotlink emits for; safe to call from anywhere, any number of times.
@@ -169,142 +169,195 @@ pub fn emit_module(
     })
 }
 
-/// Emits every shard on `threads` threads; results come back in shard order. `on_done` gets
-/// (shards done, shards in all) after each shard, for progress.
+/// How one shard was obtained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardSource {
+    Emitted,
+    Cached,
+    /// The cache entry failed its check (why); the shard was emitted again.
+    Damaged(String),
+}
+
+/// One shard's emission, for the build report.
+#[derive(Clone, Debug)]
+pub struct ShardRecord {
+    pub index: u32,
+    /// Which emission thread (0-based) handled it.
+    pub thread: usize,
+    pub time: Duration,
+    pub source: ShardSource,
+    pub key: Key,
+}
+
+/// Emits every shard on `threads` threads, or takes it from `cache`; results come back in
+/// shard order. `on_done` gets (shards done, shards in all) after each shard, for progress.
+/// A cache that cannot be written is a warning (`warn`), never a failed build.
 pub fn emit_shards(
-    program: &[u8],
-    plans: &[ShardPlan],
+    jobs: &[ShardJob],
     config: &EmitConfig,
     threads: usize,
+    cache: Option<&ShardCache>,
     on_done: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<Emitted>, (u32, String)> {
+    warn: &(dyn Fn(&str) + Sync),
+) -> Result<(Vec<Emitted>, Vec<ShardRecord>), (u32, String)> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<Emitted, String>>>> = Mutex::new(vec![None; plans.len()]);
+    let cache_warned = AtomicBool::new(false);
+    type Slot = Option<Result<(Emitted, ShardRecord), String>>;
+    let results: Mutex<Vec<Slot>> = Mutex::new(vec![None; jobs.len()]);
     std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
-            scope.spawn(|| loop {
+        for thread in 0..threads.max(1) {
+            let (next, done, failed, results) = (&next, &done, &failed, &results);
+            let cache_warned = &cache_warned;
+            scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= plans.len() || failed.load(Ordering::SeqCst) {
+                if i >= jobs.len() || failed.load(Ordering::SeqCst) {
                     break;
                 }
-                let result = build_shard(program, &plans[i], config);
+                let started = Instant::now();
+                let key = shard_key(&jobs[i], config);
+                let result = cached_or_built(&jobs[i], config, &key, cache, &|e| {
+                    if !cache_warned.swap(true, Ordering::SeqCst) {
+                        warn(e);
+                    }
+                })
+                .map(|(emitted, source)| {
+                    let record = ShardRecord {
+                        index: jobs[i].plan.index,
+                        thread,
+                        time: started.elapsed(),
+                        source,
+                        key,
+                    };
+                    (emitted, record)
+                });
                 failed.fetch_or(result.is_err(), Ordering::SeqCst);
                 results.lock().expect("no thread panics while holding it")[i] = Some(result);
-                on_done(done.fetch_add(1, Ordering::SeqCst) + 1, plans.len());
+                on_done(done.fetch_add(1, Ordering::SeqCst) + 1, jobs.len());
             });
         }
     });
     let results = results.into_inner().expect("threads joined");
-    let mut out = Vec::with_capacity(plans.len());
-    for (plan, result) in plans.iter().zip(results) {
+    let (mut out, mut records) = (Vec::new(), Vec::new());
+    for (job, result) in jobs.iter().zip(results) {
         match result {
-            Some(Ok(emitted)) => out.push(emitted),
-            Some(Err(e)) => return Err((plan.index, e)),
+            Some(Ok((emitted, record))) => {
+                out.push(emitted);
+                records.push(record);
+            }
+            Some(Err(e)) => return Err((job.plan.index, e)),
             // Skipped because another shard failed first; that error is reported below.
             None => continue,
         }
     }
-    if out.len() != plans.len() {
+    if out.len() != jobs.len() {
         return Err((
             u32::MAX,
             "emission stopped after an earlier shard failed".into(),
         ));
     }
-    Ok(out)
+    Ok((out, records))
 }
 
-/// One shard, start to finish, in this thread's own context.
-fn build_shard(program: &[u8], plan: &ShardPlan, config: &EmitConfig) -> Result<Emitted, String> {
+/// The shard from the cache when it holds a sound entry for `key`, else emitted (and stored).
+fn cached_or_built(
+    job: &ShardJob,
+    config: &EmitConfig,
+    key: &Key,
+    cache: Option<&ShardCache>,
+    warn: &dyn Fn(&str),
+) -> Result<(Emitted, ShardSource), String> {
+    let Some(cache) = cache else {
+        return Ok((build_shard(job, config)?, ShardSource::Emitted));
+    };
+    let source = match cache.get(key) {
+        Lookup::Hit(payload) => match Emitted::decode(&payload) {
+            Some(emitted) => return Ok((emitted, ShardSource::Cached)),
+            None => ShardSource::Damaged("the entry's payload is not a shard".into()),
+        },
+        Lookup::Miss => ShardSource::Emitted,
+        Lookup::Damaged(why) => ShardSource::Damaged(why),
+    };
+    let emitted = build_shard(job, config)?;
+    if let Err(e) = cache.put(key, &emitted.encode()) {
+        warn(&format!(
+            "cannot write to the shard cache at {}: {e} (building without it)",
+            cache.root().display()
+        ));
+    }
+    Ok((emitted, source))
+}
+
+/// The cache key of `job` under `config`: BLAKE3 of everything [`build_shard`] reads (the job,
+/// the shared configuration) and of what decides how it reads it (this aotlink build, LLVM's
+/// version).
+pub fn shard_key(job: &ShardJob, config: &EmitConfig) -> Key {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"aotlink shard key\0");
+    hasher.update(crate::BUILD_ID.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(crate::ir::llvm_version().as_bytes());
+    hasher.update(b"\0");
+    let facts = serde_json::to_vec(&(config, job)).expect("plain data serializes");
+    hasher.update(&(facts.len() as u64).to_le_bytes());
+    hasher.update(&facts);
+    hasher.update(&job.bitcode);
+    Key(*hasher.finalize().as_bytes())
+}
+
+/// One shard, start to finish, in this thread's own context, from its job alone.
+fn build_shard(job: &ShardJob, config: &EmitConfig) -> Result<Emitted, String> {
     let context = Context::create();
-    let buffer = MemoryBuffer::create_from_memory_range(program, "aotlink.program");
+    let buffer = MemoryBuffer::create_from_memory_range(&job.bitcode, "aotlink.shard");
     let module = Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
-    keep_only_shard(&module, plan)?;
-    let versions = multiversion(&module, plan, config.clone_sets, config.targets);
-    add_shard_table(&module, plan, config, &versions)?;
+    let versions = multiversion(&module, &job.plan, &job.clone_sets, config.targets);
+    add_shard_table(&module, job, config, &versions)?;
     let machine = target_machine(config.triple, &config.targets[0].target)?;
     ir::run_passes(&module, "default<O2>", Some(&machine))?;
     emit_module(&module, &machine, config.kinds)
 }
 
-/// Turns every definition that is not the shard's into a declaration. LLVM's own globals
-/// (constructors, llvm.used) live in shard 0.
-fn keep_only_shard(module: &Module, plan: &ShardPlan) -> Result<(), String> {
-    let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
-    let mut dead_aliases = false;
-    for g in ir::globals(module) {
-        if g.is_declaration() {
-            continue;
-        }
-        if g.is_llvm_special() {
-            if plan.index != 0 {
-                unsafe { llvm_sys::core::LLVMDeleteGlobal(g.0) };
-            }
-            continue;
-        }
-        if members.contains(g.name().as_str()) {
-            continue;
-        }
-        match g.kind() {
-            GlobalKind::Alias => {
-                g.replace_alias_with_declaration();
-                dead_aliases = true;
-            }
-            _ => g.drop_definition(),
-        }
-    }
-    if dead_aliases {
-        ir::run_passes(module, "globaldce", None)?;
-    }
-    Ok(())
-}
-
 /// The shard's table: its fvars and gvars with their global indices and offsets.
 fn add_shard_table(
     module: &Module,
-    plan: &ShardPlan,
+    job: &ShardJob,
     config: &EmitConfig,
     versions: &Versions,
 ) -> Result<(), String> {
-    let fvar_names: Vec<(u32, &String)> = (plan.members.iter())
-        .filter_map(|n| config.fvar_index.get(n).map(|&i| (i, n)))
-        .collect();
     let fvar_symbol = |n: &String| match versions.versioned.contains(n) {
         true => base_name(n),
         false => n.clone(),
     };
-    let fvars = fvar_names
+    let fvars = job
+        .fvars
         .iter()
         .map(|(i, n)| (*i, fvar_symbol(n)))
         .collect();
-    let gvars = (plan.members.iter())
-        .filter_map(|n| config.gvar_index.get(n).map(|&i| (i, n.clone())))
-        .collect();
     let clones = (1..config.targets.len())
         .map(|t| {
-            let has = |n: &str| config.clone_sets.dispatched(n) >> t & 1 == 1;
-            (fvar_names.iter().enumerate())
+            let has = |n: &str| job.clone_sets.dispatched(n) >> t & 1 == 1;
+            (job.fvars.iter().enumerate())
                 .filter(|(_, (_, n))| has(n))
                 .map(|(pos, (_, n))| (pos as u32, clone_name(n, t)))
                 .collect()
         })
         .collect();
-    let slots = (fvar_names.iter())
-        .filter(|(_, n)| versions.versioned.contains(*n))
+    let slots = (job.fvars.iter())
+        .filter(|(_, n)| versions.versioned.contains(n))
         .map(|(i, n)| (*i, slot_name(n)))
         .collect();
     let spec = ShardSpec {
-        index: plan.index,
+        index: job.plan.index,
         fvars,
-        gvars,
+        gvars: job.gvars.clone(),
         clones,
         slots,
     };
     let blob = encode_shard_table(&spec, config.targets.len() as u32);
     add_blob_global(
         module,
-        &shard_table_symbol(plan.index),
+        &shard_table_symbol(job.plan.index),
         &blob,
         LLVMVisibility::LLVMHiddenVisibility,
         |r| match r {
@@ -313,4 +366,47 @@ fn add_shard_table(
         },
     )?;
     Ok(())
+}
+
+impl Emitted {
+    /// The cache's payload: per kind, a presence byte, then length and bytes.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for kind in OutputKind::ALL {
+            match self.get(kind) {
+                Some(bytes) => {
+                    out.push(1);
+                    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                    out.extend_from_slice(bytes);
+                }
+                None => out.push(0),
+            }
+        }
+        out
+    }
+
+    fn decode(mut payload: &[u8]) -> Option<Emitted> {
+        let mut parts = Vec::new();
+        for _ in OutputKind::ALL {
+            let (&present, rest) = payload.split_first()?;
+            payload = rest;
+            parts.push(match present {
+                0 => None,
+                1 => {
+                    let len = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
+                    let len = usize::try_from(len).ok()?;
+                    let bytes = payload.get(8..8usize.checked_add(len)?)?.to_vec();
+                    payload = &payload[8 + len..];
+                    Some(bytes)
+                }
+                _ => return None,
+            });
+        }
+        let [object, bitcode, assembly] = <[Option<Vec<u8>>; 3]>::try_from(parts).ok()?;
+        payload.is_empty().then_some(Emitted {
+            object,
+            bitcode,
+            assembly,
+        })
+    }
 }

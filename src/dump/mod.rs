@@ -7,10 +7,13 @@ mod emit;
 mod header;
 mod multiversion;
 mod partition;
+mod split;
 mod tables;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aotload::features::FEATURE_LIST_VERSION;
 use aotload::format::ImageKind;
@@ -18,9 +21,13 @@ use aotload::meta::{Export, Meta, TargetRecord};
 use inkwell::context::Context;
 
 pub use archive::write_atomically;
-pub use emit::{init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind};
+pub use emit::{
+    init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind, ShardRecord, ShardSource,
+};
 pub use partition::{plan_shards, ShardPlan};
+pub use split::ShardJob;
 
+use crate::cache::ShardCache;
 use crate::codegen::Program;
 use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple};
 
@@ -36,6 +43,8 @@ pub struct DumpOptions {
     pub image_data: Vec<u8>,
     /// CPU targets, the base first; `None`: the default for the IR's architecture.
     pub cpu_targets: Option<Vec<CpuTarget>>,
+    /// Where emitted shards are looked up and stored; `None`: emit every shard.
+    pub cache: Option<ShardCache>,
 }
 
 impl Default for DumpOptions {
@@ -47,6 +56,7 @@ impl Default for DumpOptions {
             emit: EmitKinds::default(),
             image_data: Vec::new(),
             cpu_targets: None,
+            cache: None,
         }
     }
 }
@@ -57,6 +67,14 @@ pub struct Dumped {
     pub shards: Vec<Emitted>,
     pub header: Emitted,
     pub threads: usize,
+    /// How each shard was obtained, in shard order.
+    pub records: Vec<ShardRecord>,
+    /// Where the time went: (phase, time), in order.
+    pub phases: Vec<(&'static str, Duration)>,
+    /// Problems that did not stop the build (a cache that cannot be written).
+    pub warnings: Vec<String>,
+    /// Whether shards were looked up in a cache.
+    pub cache_used: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,18 +112,25 @@ pub fn dump(
     on_shard_done: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Dumped, DumpError> {
     init_llvm_targets();
+    let mut phases = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |phase: &'static str| {
+        phases.push((phase, clock.elapsed()));
+        clock = Instant::now();
+    };
     let resolved = resolve_targets(program, options)?;
     let targets: Vec<CpuTarget> = resolved.iter().map(|r| r.target.clone()).collect();
     let clone_sets =
         annotate::annotate(&program.module, &program.fvars, &resolved, &program.triple);
+    lap("annotate");
     let plans = plan_shards(&program.module, options.shards, &clone_sets).map_err(|max| {
         DumpError::TooManyShards {
             requested: options.shards.unwrap_or(0),
             max,
         }
     })?;
+    lap("partition");
     let threads = thread_count(options.threads, plans.len());
-    let bitcode = program.module.write_bitcode_to_memory().as_slice().to_vec();
     let index = |names: &[String]| -> HashMap<String, u32> {
         names
             .iter()
@@ -114,16 +139,35 @@ pub fn dump(
             .collect()
     };
     let (fvar_index, gvar_index) = (index(&program.fvars), index(&program.gvars));
+    let jobs = split::split(
+        &program.module,
+        &plans,
+        &clone_sets,
+        &fvar_index,
+        &gvar_index,
+    );
+    lap("split");
     let config = emit::EmitConfig {
         triple: &program.triple,
         targets: &resolved,
-        clone_sets: &clone_sets,
         kinds: options.emit,
-        fvar_index: &fvar_index,
-        gvar_index: &gvar_index,
     };
-    let shards = emit::emit_shards(&bitcode, &plans, &config, threads, on_shard_done)
-        .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
+    let warnings = Mutex::new(Vec::new());
+    let (shards, records) = emit::emit_shards(
+        &jobs,
+        &config,
+        threads,
+        options.cache.as_ref(),
+        on_shard_done,
+        &|w| {
+            warnings
+                .lock()
+                .expect("no panics holding it")
+                .push(w.to_string())
+        },
+    )
+    .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
+    lap("emit");
     let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
     let header = emit_header(
         program,
@@ -133,11 +177,34 @@ pub fn dump(
         &meta.encode(),
     )
     .map_err(DumpError::Header)?;
+    lap("header");
+    let mut warnings = warnings.into_inner().expect("threads joined");
+    for record in &records {
+        if let ShardSource::Damaged(why) = &record.source {
+            warnings.push(format!(
+                "shard {}: the cached copy was damaged ({why}); emitted it again",
+                record.index
+            ));
+        }
+    }
+    if let Some(cache) = &options.cache {
+        if let Err(e) = cache.evict() {
+            warnings.push(format!(
+                "cannot trim the shard cache at {}: {e}",
+                cache.root().display()
+            ));
+        }
+        lap("cache-evict");
+    }
     Ok(Dumped {
         plans,
         shards,
         header,
         threads,
+        records,
+        phases,
+        warnings,
+        cache_used: options.cache.is_some(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! in the repository.
 
 mod bad_input;
+mod cache;
 mod capi;
 mod common;
 mod cross;

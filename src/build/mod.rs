@@ -1,0 +1,544 @@
+//! The pipeline as a library: [`Build`] takes what the command line takes (inputs as files or
+//! in-memory bitcode) and runs codegen, dump (with the shard cache), link, seal and signing.
+//! The command line and the tests go through it; examples/embed.rs is a runnable example (the
+//! test suite runs it), of which this is the gist (not compiled as a doctest: rustdoc cannot
+//! link the loader crate, which is also built as a C library):
+//!
+//! ```ignore
+//! let report = aotlink::Build::new()
+//!     .input("kernels.bc")
+//!     .export("dot")
+//!     .cpu_targets("generic;haswell")
+//!     .build("kernels.so".as_ref())?;
+//! println!("{} shards, {} from the cache", report.shards.len(), report.cache.hits);
+//! # Ok::<(), aotlink::BuildError>(())
+//! ```
+
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use aotload::ImageKind;
+
+pub use report::{BuildReport, CacheCounts, Phase, ShardReport, Timings};
+
+use crate::cache::{Key, Lookup, ShardCache, DEFAULT_MAX_SIZE};
+use crate::codegen::{self, CodegenError, CodegenOptions, Input};
+use crate::dump::{self, DumpError, DumpOptions, EmitKinds, OutputKind};
+use crate::link::{self, Cc, Libraries, LinkError, Linker, Lld};
+use crate::sign::SecretKey;
+use crate::target::{CpuTarget, CpuTargetError, Platform, Triple};
+
+/// Where emitted shards are cached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheLocation {
+    /// [`ShardCache::default_dir`]: `$AOTLINK_CACHE_DIR`, `$XDG_CACHE_HOME/aotlink` or
+    /// `~/.cache/aotlink`.
+    Default,
+    Dir(PathBuf),
+    /// No cache: every shard is emitted.
+    Off,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Codegen(#[from] CodegenError),
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(transparent)]
+    CpuTarget(#[from] CpuTargetError),
+    /// Options that do not fit together, or an input that cannot be used (the message says).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// One image build. Setters take and return the builder; [`Build::build`] runs it.
+#[derive(Clone)]
+pub struct Build {
+    inputs: Vec<Input>,
+    trace: Option<PathBuf>,
+    exports: Vec<String>,
+    export_all: bool,
+    image_data: Vec<u8>,
+    method_tables: Vec<PathBuf>,
+    cpu_targets: Option<String>,
+    target: Option<String>,
+    kind: ImageKind,
+    cc: Option<String>,
+    lld: Lld,
+    libraries: Libraries,
+    threads: Option<usize>,
+    shards: Option<u32>,
+    emit: EmitKinds,
+    cache: CacheLocation,
+    cache_max_size: u64,
+    key: Option<SecretKey>,
+    checker: Option<PathBuf>,
+    progress: Option<Progress>,
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Build::new()
+    }
+}
+
+impl Build {
+    /// A package image for the IR's own triple and the default CPU targets, with the shard
+    /// cache in its default place.
+    pub fn new() -> Build {
+        Build {
+            inputs: Vec::new(),
+            trace: None,
+            exports: Vec::new(),
+            export_all: false,
+            image_data: Vec::new(),
+            method_tables: Vec::new(),
+            cpu_targets: None,
+            target: None,
+            kind: ImageKind::Pkg,
+            cc: None,
+            lld: Lld::new(),
+            libraries: Libraries::default(),
+            threads: None,
+            shards: None,
+            emit: EmitKinds::default(),
+            cache: CacheLocation::Default,
+            cache_max_size: DEFAULT_MAX_SIZE,
+            key: None,
+            checker: None,
+            progress: None,
+        }
+    }
+
+    /// An IR file (`.ll` or `.bc`); several are merged.
+    pub fn input(mut self, path: impl Into<PathBuf>) -> Build {
+        self.inputs.push(Input::File(path.into()));
+        self
+    }
+
+    /// IR in memory (bitcode or text), named `name` in messages.
+    pub fn bitcode(mut self, name: impl Into<PathBuf>, bytes: impl Into<Arc<[u8]>>) -> Build {
+        self.inputs.push(Input::Memory {
+            name: name.into(),
+            bytes: bytes.into(),
+        });
+        self
+    }
+
+    /// Functions to keep, one per line (they and what they reach).
+    pub fn trace(mut self, path: impl Into<PathBuf>) -> Build {
+        self.trace = Some(path.into());
+        self
+    }
+
+    /// Export `name` as a C entry point.
+    pub fn export(mut self, name: impl Into<String>) -> Build {
+        self.exports.push(name.into());
+        self
+    }
+
+    /// Export every kept function that is externally visible in the inputs.
+    pub fn export_all(mut self, yes: bool) -> Build {
+        self.export_all = yes;
+        self
+    }
+
+    /// Bytes the image carries and the loader hands back.
+    pub fn image_data(mut self, bytes: Vec<u8>) -> Build {
+        self.image_data = bytes;
+        self
+    }
+
+    /// The method table (JSON) of an image this one will be loaded with.
+    pub fn method_table(mut self, path: impl Into<PathBuf>) -> Build {
+        self.method_tables.push(path.into());
+        self
+    }
+
+    /// CPU targets in Julia's `JULIA_CPU_TARGET` grammar.
+    pub fn cpu_targets(mut self, spec: impl Into<String>) -> Build {
+        self.cpu_targets = Some(spec.into());
+        self
+    }
+
+    /// The target triple; must agree with the IR's.
+    pub fn target(mut self, triple: impl Into<String>) -> Build {
+        self.target = Some(triple.into());
+        self
+    }
+
+    /// Package image (linked by the embedded LLD) or system image (the C compiler driver).
+    pub fn kind(mut self, kind: ImageKind) -> Build {
+        self.kind = kind;
+        self
+    }
+
+    /// The C compiler driver of a system image (default: `$CC`, then `cc`).
+    pub fn cc(mut self, driver: impl Into<String>) -> Build {
+        self.cc = Some(driver.into());
+        self
+    }
+
+    /// The compiler-runtime archive a package image links (default: found per target).
+    pub fn rtlib(mut self, path: impl Into<PathBuf>) -> Build {
+        self.lld.compiler_runtime = Some(path.into());
+        self
+    }
+
+    /// Where the target's C runtime is, for a package image (MinGW-w64).
+    pub fn sysroot(mut self, dir: impl Into<PathBuf>) -> Build {
+        self.lld.sysroot = Some(dir.into());
+        self
+    }
+
+    /// Libraries the image links against (a runtime's own).
+    pub fn libraries(mut self, libraries: Libraries) -> Build {
+        self.libraries = libraries;
+        self
+    }
+
+    /// Emission threads (default: half the cores).
+    pub fn threads(mut self, threads: usize) -> Build {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Shard count (default: from the module's size).
+    pub fn shards(mut self, shards: u32) -> Build {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// Which outputs to emit (objects, bitcode, assembly).
+    pub fn emit(mut self, kinds: EmitKinds) -> Build {
+        self.emit = kinds;
+        self
+    }
+
+    /// Where the shard cache is, or [`CacheLocation::Off`].
+    pub fn cache(mut self, location: CacheLocation) -> Build {
+        self.cache = location;
+        self
+    }
+
+    /// The cache's size bound in bytes (least recently used entries go first).
+    pub fn cache_max_size(mut self, bytes: u64) -> Build {
+        self.cache_max_size = bytes;
+        self
+    }
+
+    /// Sign the sealed image with `key`.
+    pub fn sign(mut self, key: SecretKey) -> Build {
+        self.key = Some(key);
+        self
+    }
+
+    /// Parse and verify the inputs first in a child process, `executable __check-ir` (the
+    /// aotlink executable), so that damaged bitcode that crashes LLVM costs the child only.
+    /// Without it, inputs are parsed in this process: only for IR the caller trusts.
+    pub fn check_inputs_with(mut self, executable: impl Into<PathBuf>) -> Build {
+        self.checker = Some(executable.into());
+        self
+    }
+
+    /// Called with (shards done, shards in all) after each shard.
+    pub fn progress(mut self, f: impl Fn(usize, usize) + Send + Sync + 'static) -> Build {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The shard cache this build uses, opened (`None` when off). A cache directory that
+    /// cannot be created is an error: the user asked for it.
+    pub fn open_cache(&self) -> Result<Option<ShardCache>, BuildError> {
+        let dir = match &self.cache {
+            CacheLocation::Off => return Ok(None),
+            CacheLocation::Dir(dir) => dir.clone(),
+            CacheLocation::Default => match ShardCache::default_dir() {
+                Some(dir) => dir,
+                None => return Ok(None),
+            },
+        };
+        ShardCache::open(&dir, self.cache_max_size)
+            .map(Some)
+            .map_err(|e| {
+                BuildError::Invalid(format!(
+                    "{}: cannot use as the shard cache: {e}",
+                    dir.display()
+                ))
+            })
+    }
+
+    /// IR to image: dump into a private directory, link, seal (and sign); bitcode and assembly
+    /// archives, when asked for, go beside the image (`x.so` -> `x.bc.a`, `x.s.a`).
+    pub fn build(&self, output: &Path) -> Result<BuildReport, BuildError> {
+        if !self.emit.obj {
+            return Err(BuildError::Invalid(
+                "--emit must include obj to build an image (use `aotlink dump` for bc/asm only)"
+                    .into(),
+            ));
+        }
+        let linker = self.linker()?;
+        let scratch = tempfile::tempdir()
+            .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
+        let archive = scratch.path().join("image.a");
+        let mut report = self.dump(&archive)?;
+        if self.emit.bc || self.emit.asm {
+            copy_side_archives(&archive, output)?;
+        }
+        let linked = self.link_with(&*linker, &archive, output)?;
+        report.timings.phases.extend(linked.timings.phases);
+        report.timings.total += linked.timings.total;
+        report.image = linked.image;
+        Ok(report)
+    }
+
+    /// IR to archives: objects at `archive`, bitcode and assembly beside it.
+    pub fn dump(&self, archive: &Path) -> Result<BuildReport, BuildError> {
+        let started = Instant::now();
+        let mut timings = Timings::default();
+        // Grammar errors come before any work; names are checked by LLVM once the triple is known.
+        let cpu_targets = self
+            .cpu_targets
+            .as_deref()
+            .map(CpuTarget::parse_list)
+            .transpose()?;
+        let cache = self.open_cache()?;
+        // Read once: the child checks these bytes and this process parses the same ones.
+        let inputs = self.inputs_in_memory()?;
+        if let Some(checker) = &self.checker {
+            check_inputs_once(checker, &inputs, cache.as_ref())?;
+            timings.lap("check-inputs");
+        }
+        let context = inkwell::context::Context::create();
+        let program = codegen::codegen(
+            &context,
+            &CodegenOptions {
+                inputs,
+                trace: self.trace.clone(),
+                exports: self.exports.clone(),
+                export_all: self.export_all,
+                method_tables: self.method_tables.clone(),
+                inputs_verified: self.checker.is_some(),
+            },
+        )?;
+        timings.lap("codegen");
+        if let Some(target) = &self.target {
+            check_target(target, &program.triple, self.inputs[0].name())?;
+        }
+        let options = DumpOptions {
+            kind: self.kind,
+            shards: self.shards,
+            threads: self.threads,
+            emit: self.emit,
+            image_data: self.image_data.clone(),
+            cpu_targets,
+            cache,
+        };
+        let progress = self.progress.clone();
+        let dumped = dump::dump(&program, &options, &move |done, total| {
+            if let Some(f) = &progress {
+                f(done, total)
+            }
+        })?;
+        timings.absorb(&dumped.phases);
+        drop(program);
+        dump::write_archives(&dumped, archive)?;
+        timings.lap("archive");
+        timings.total = started.elapsed();
+        Ok(BuildReport::new(archive, &dumped, timings))
+    }
+
+    /// Every input's bytes, files read now.
+    fn inputs_in_memory(&self) -> Result<Vec<Input>, BuildError> {
+        if self.inputs.is_empty() {
+            return Err(CodegenError::NoInputs.into());
+        }
+        (self.inputs.iter())
+            .map(|input| match input {
+                Input::File(path) => match std::fs::read(path) {
+                    Ok(bytes) => Ok(Input::Memory {
+                        name: path.clone(),
+                        bytes: bytes.into(),
+                    }),
+                    Err(e) => Err(CodegenError::Input {
+                        path: path.clone(),
+                        cause: format!("cannot read: {e}"),
+                    }
+                    .into()),
+                },
+                memory => Ok(memory.clone()),
+            })
+            .collect()
+    }
+
+    /// Archive to image, with this build's linker, libraries and key.
+    pub fn link(&self, archive: &Path, output: &Path) -> Result<BuildReport, BuildError> {
+        self.link_with(&*self.linker()?, archive, output)
+    }
+
+    fn link_with(
+        &self,
+        linker: &dyn Linker,
+        archive: &Path,
+        output: &Path,
+    ) -> Result<BuildReport, BuildError> {
+        let mut timings = Timings::default();
+        // The archive's header says which triple (and so which platform) it is for.
+        let info = link::read_archive(archive)?;
+        if let Some(target) = &self.target {
+            check_target(target, &info.meta.triple, archive)?;
+        }
+        let triple = Triple::parse(&info.meta.triple)
+            .map_err(|e| BuildError::Invalid(format!("{}: {e}", archive.display())))?;
+        let platform = Platform::for_triple(&triple);
+        let image = link::link_checked_archive(
+            linker,
+            &info,
+            output,
+            &platform,
+            &self.libraries,
+            self.key.as_ref(),
+        )?;
+        // Sealing and signing happen inside: one phase, as the user sees it.
+        timings.lap("link+seal");
+        timings.total = timings.phases.iter().map(|p| p.time).sum();
+        Ok(BuildReport {
+            image,
+            timings,
+            ..BuildReport::default()
+        })
+    }
+
+    /// The embedded LLD for package images, the C compiler driver for system images.
+    fn linker(&self) -> Result<Box<dyn Linker>, BuildError> {
+        Ok(match self.kind {
+            ImageKind::Pkg => {
+                if self.cc.is_some() {
+                    return Err(BuildError::Invalid("--cc only applies to --kind sysimg (package images are linked by the embedded LLD)".into()));
+                }
+                Box::new(self.lld.clone())
+            }
+            ImageKind::Sysimg => {
+                if self.lld.compiler_runtime.is_some() {
+                    return Err(BuildError::Invalid("--rtlib only applies to --kind pkg (the C compiler driver adds its own runtime)".into()));
+                }
+                if self.lld.sysroot.is_some() {
+                    return Err(BuildError::Invalid("--sysroot only applies to --kind pkg (give the C compiler driver its own --sysroot)".into()));
+                }
+                Box::new(Cc::find(self.cc.as_deref())?)
+            }
+        })
+    }
+}
+
+/// Runs the child-process check on `inputs` (in memory: staged in temp files for the child),
+/// unless the cache records that these very bytes passed it with this aotlink and LLVM.
+fn check_inputs_once(
+    checker: &Path,
+    inputs: &[Input],
+    cache: Option<&ShardCache>,
+) -> Result<(), BuildError> {
+    let key = checked_inputs_key(inputs);
+    if let Some(cache) = cache {
+        if matches!(cache.get(&key), Lookup::Hit(_)) {
+            return Ok(());
+        }
+    }
+    let scratch = tempfile::tempdir()
+        .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
+    let mut staged = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let Input::Memory { name, bytes } = input else {
+            unreachable!("inputs are read into memory first")
+        };
+        let path = scratch.path().join(format!("input{i}"));
+        std::fs::write(&path, bytes).map_err(|e| {
+            BuildError::Invalid(format!(
+                "{}: cannot stage for checking: {e}",
+                name.display()
+            ))
+        })?;
+        staged.push(path);
+    }
+    codegen::isolated::check_in_child(checker, &staged).map_err(|e| -> BuildError {
+        // Name the input, not its staged copy.
+        let named = |text: String| {
+            (staged.iter().zip(inputs)).fold(text, |t, (path, input)| {
+                t.replace(
+                    &path.display().to_string(),
+                    &input.name().display().to_string(),
+                )
+            })
+        };
+        match e {
+            CodegenError::Input { path, cause } => {
+                let i = staged.iter().position(|p| *p == path).unwrap_or(0);
+                CodegenError::Input {
+                    path: inputs[i].name().to_path_buf(),
+                    cause: named(cause),
+                }
+                .into()
+            }
+            CodegenError::Checked(message) => CodegenError::Checked(named(message)).into(),
+            other => other.into(),
+        }
+    })?;
+    if let Some(cache) = cache {
+        // Only saves the next build a check; failing to record it costs nothing else.
+        let _ = cache.put(&key, b"");
+    }
+    Ok(())
+}
+
+/// The key under which the cache records that `inputs` passed the child-process check.
+fn checked_inputs_key(inputs: &[Input]) -> Key {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"aotlink checked inputs\0");
+    hasher.update(crate::BUILD_ID.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(crate::ir::llvm_version().as_bytes());
+    for input in inputs {
+        if let Input::Memory { bytes, .. } = input {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
+    }
+    Key(*hasher.finalize().as_bytes())
+}
+
+/// `--target` must name the same architecture and OS as the IR.
+fn check_target(target: &str, ir_triple: &str, source: &Path) -> Result<(), BuildError> {
+    let wanted =
+        Triple::parse(target).map_err(|e| BuildError::Invalid(format!("--target: {e}")))?;
+    let have = Triple::parse(ir_triple)
+        .map_err(|e| BuildError::Invalid(format!("{}: {e}", source.display())))?;
+    if (wanted.arch, wanted.os) != (have.arch, have.os) {
+        return Err(BuildError::Invalid(format!(
+            "{}: the IR is for {have}, not for --target {wanted}",
+            source.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The bitcode/assembly archives of a build go beside the image (`x.so` -> `x.bc.a`, `x.s.a`).
+fn copy_side_archives(archive: &Path, output: &Path) -> Result<(), BuildError> {
+    for kind in [OutputKind::Bitcode, OutputKind::Assembly] {
+        let from = dump::archive_path(archive, kind);
+        let to = dump::archive_path(&output.with_extension("a"), kind);
+        if from.exists() {
+            std::fs::read(&from)
+                .and_then(|bytes| dump::write_atomically(&to, &bytes))
+                .map_err(|e| BuildError::Invalid(format!("{}: cannot write: {e}", to.display())))?;
+        }
+    }
+    Ok(())
+}

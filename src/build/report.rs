@@ -1,0 +1,196 @@
+//! What a build did: its shards (emitted or taken from the cache, on which thread, how long)
+//! and where the time went. `aotlink build --timings` prints it; `--timings=json` writes it
+//! for tools.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::dump::{Dumped, ShardRecord, ShardSource};
+
+/// Durations in reports are milliseconds (a float), for people and tools alike.
+fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1e3)
+}
+
+/// One phase of a build and its wall time.
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    pub name: String,
+    #[serde(rename = "ms", serialize_with = "as_ms")]
+    pub time: Duration,
+}
+
+/// Phases in order, each with its wall time.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timings {
+    pub phases: Vec<Phase>,
+    /// The whole step (dump, link or build).
+    #[serde(rename = "total_ms", serialize_with = "as_ms")]
+    pub total: Duration,
+    #[serde(skip)]
+    clock: Instant,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            phases: Vec::new(),
+            total: Duration::ZERO,
+            clock: Instant::now(),
+        }
+    }
+}
+
+impl Timings {
+    /// Ends the phase `name`, which began at the last lap.
+    pub(super) fn lap(&mut self, name: &str) {
+        self.phases.push(Phase {
+            name: name.to_string(),
+            time: self.clock.elapsed(),
+        });
+        self.clock = Instant::now();
+    }
+
+    /// Takes phases timed elsewhere (dump's), which ended just now.
+    pub(super) fn absorb(&mut self, phases: &[(&'static str, Duration)]) {
+        self.phases.extend(phases.iter().map(|(n, d)| Phase {
+            name: n.to_string(),
+            time: *d,
+        }));
+        self.clock = Instant::now();
+    }
+}
+
+/// Shards taken from the cache and not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheCounts {
+    pub hits: usize,
+    /// Emitted, because no entry had their key.
+    pub misses: usize,
+    /// Emitted, because the entry with their key failed its check (and was removed).
+    pub damaged: usize,
+    /// Whether a cache was used at all.
+    pub enabled: bool,
+}
+
+/// One shard as the report shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShardReport {
+    pub index: u32,
+    pub thread: usize,
+    #[serde(rename = "ms", serialize_with = "as_ms")]
+    pub time: Duration,
+    /// `emitted`, `cached` or `damaged` (emitted again).
+    pub source: &'static str,
+    /// Why the entry was damaged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damage: Option<String>,
+    pub key: String,
+    pub functions: usize,
+}
+
+/// What [`super::Build::build`] (or `dump`, `link`) did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BuildReport {
+    /// The image (for `build` and `link`) or the object archive (for `dump`).
+    pub image: PathBuf,
+    pub shards: Vec<ShardReport>,
+    pub threads: usize,
+    pub cache: CacheCounts,
+    pub timings: Timings,
+    /// What went wrong without failing the build (a cache that could not be written).
+    pub warnings: Vec<String>,
+}
+
+impl BuildReport {
+    pub(super) fn new(archive: &Path, dumped: &Dumped, timings: Timings) -> BuildReport {
+        let mut cache = CacheCounts::default();
+        let shards = (dumped.records.iter().zip(&dumped.plans))
+            .map(|(r, plan): (&ShardRecord, _)| {
+                let (source, damage) = match &r.source {
+                    ShardSource::Emitted => ("emitted", None),
+                    ShardSource::Cached => ("cached", None),
+                    ShardSource::Damaged(why) => ("damaged", Some(why.clone())),
+                };
+                match source {
+                    "cached" => cache.hits += 1,
+                    "damaged" => cache.damaged += 1,
+                    _ => cache.misses += 1,
+                }
+                ShardReport {
+                    index: r.index,
+                    thread: r.thread,
+                    time: r.time,
+                    source,
+                    damage,
+                    key: r.key.hex(),
+                    functions: plan.members.len(),
+                }
+            })
+            .collect();
+        cache.enabled = dumped.cache_used;
+        BuildReport {
+            image: archive.to_path_buf(),
+            shards,
+            threads: dumped.threads,
+            cache,
+            timings,
+            warnings: dumped.warnings.clone(),
+        }
+    }
+
+    /// Shards emitted (not taken from the cache), damaged ones included.
+    pub fn emitted(&self) -> usize {
+        self.cache.misses + self.cache.damaged
+    }
+
+    /// The report as people read it: phases, then shards by time, then the cache.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let _ = writeln!(out, "timings (wall, ms):");
+        for phase in &self.timings.phases {
+            let _ = writeln!(out, "  {:<14} {:>10.1}", phase.name, ms(phase.time));
+        }
+        let _ = writeln!(out, "  {:<14} {:>10.1}", "total", ms(self.timings.total));
+        let _ = writeln!(
+            out,
+            "shards: {} on {} thread(s); slowest first:",
+            self.shards.len(),
+            self.threads
+        );
+        let mut by_time: Vec<&ShardReport> = self.shards.iter().collect();
+        by_time.sort_by(|a, b| b.time.cmp(&a.time).then(a.index.cmp(&b.index)));
+        for s in by_time {
+            let _ = writeln!(
+                out,
+                "  shard {:>3}  thread {}  {:>9.1} ms  {:>5} functions  {}",
+                s.index,
+                s.thread,
+                ms(s.time),
+                s.functions,
+                s.source
+            );
+        }
+        match self.cache.enabled {
+            true => {
+                let _ = writeln!(
+                    out,
+                    "cache: {} hit(s), {} miss(es), {} damaged",
+                    self.cache.hits, self.cache.misses, self.cache.damaged
+                );
+            }
+            false => {
+                let _ = writeln!(out, "cache: off");
+            }
+        }
+        out
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plain data serializes")
+    }
+}
