@@ -11,7 +11,7 @@
 //! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_REPEAT` (default 3; every
 //! figure is the minimum over the repeats), `AOTLINK_BENCH_KEEP_IR=path` (also write the
 //! generated IR there) and `AOTLINK_BENCH_SECTIONS` (comma list of `emission`, `link`, `load`,
-//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `lua_run`; default all). Prints one line per
+//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `rebuild`, `lua_run`; default all). Prints one line per
 //! figure, then Markdown tables.
 //!
 //! Layout: this file reads the knobs and runs the sections in order. Each section is the module
@@ -37,9 +37,11 @@ mod multiversion;
 mod packages;
 mod per_open;
 mod platforms;
+mod rebuild;
 mod report;
 mod size;
 mod source;
+mod sqlite;
 mod timing;
 mod validate;
 mod vs_clang;
@@ -57,6 +59,7 @@ use crate::link::bench_link;
 use crate::load::bench_load;
 use crate::lua_run::bench_lua_run;
 use crate::multiversion::bench_multiversion;
+use crate::rebuild::bench_rebuild;
 use crate::report::Table;
 use crate::size::bench_size;
 use crate::validate::bench_validate;
@@ -85,6 +88,7 @@ const SECTIONS: &[&str] = &[
     "cross",
     "validate",
     "vs_clang",
+    "rebuild",
     "lua_run",
 ];
 
@@ -188,6 +192,9 @@ fn run() -> Result<()> {
     }
     if config.runs("vs_clang") {
         bench_vs_clang(&config, &ir, scratch.path(), &mut table)?;
+    }
+    if config.runs("rebuild") {
+        bench_rebuild(&config, &ir, scratch.path(), &mut table)?;
     }
     if config.runs("lua_run") {
         bench_lua_run(scratch.path(), &mut table)?;

@@ -3,7 +3,8 @@
 //! generic`, once with the default CPU targets) and `clang-19 -O2 -shared -fPIC` (one target).
 //! Inputs: Lua 5.4 (the lua-src dev-dependency's C sources, compiled once, untimed, to one
 //! bitcode file each, as tests/it/lua.rs does; clang links them with `-Wl,-Bsymbolic`, see
-//! [`LUA_CLANG_EXTRA`]) and the generated module. Wall time (min of the repeats), aotlink /
+//! [`LUA_CLANG_EXTRA`]), SQLite's amalgamation (sqlite.rs) and the generated module. aotlink
+//! runs with `--no-cache`: every repeat is a clean build. Wall time (min of the repeats), aotlink /
 //! clang, and each child's peak RSS.
 //!
 //! Peak RSS comes from GNU time (`/usr/bin/time -f %M -o FILE`): the `ru_maxrss` of its `wait4`
@@ -87,6 +88,17 @@ pub fn bench_vs_clang(
         Err(e) => {
             println!("  Lua 5.4: skipped, {e:#}");
             let _ = writeln!(md, "Lua 5.4 skipped: {e:#}.\n");
+        }
+    }
+    match crate::sqlite::sqlite_bitcode(&dir.join("sqlite"), None) {
+        Ok(file) => inputs.push(Input {
+            label: "SQLite 3 amalgamation".into(),
+            files: vec![file],
+            clang_extra: &[],
+        }),
+        Err(e) => {
+            println!("  SQLite: skipped, {e:#}");
+            let _ = writeln!(md, "SQLite skipped: {e:#}.\n");
         }
     }
     inputs.push(Input {
@@ -237,6 +249,8 @@ impl Job {
         args.extend(inputs.iter().map(|p| p.clone().into_os_string()));
         args.extend(["--export-all".into(), "-o".into(), output.into()]);
         args.extend(["--threads".into(), DUMP_THREADS.to_string().into()]);
+        // A clean build each time: the shard cache would make the repeats free.
+        args.push("--no-cache".into());
         if let Some(cpu_target) = cpu_target {
             args.extend(["--cpu-target".into(), cpu_target.into()]);
         }
