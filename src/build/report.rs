@@ -111,15 +111,19 @@ impl BuildReport {
         let shards = (dumped.records.iter().zip(&dumped.plans))
             .map(|(r, plan): (&ShardRecord, _)| {
                 let (source, damage) = match &r.source {
-                    ShardSource::Emitted => ("emitted", None),
-                    ShardSource::Cached => ("cached", None),
-                    ShardSource::Damaged(why) => ("damaged", Some(why.clone())),
+                    ShardSource::Emitted => {
+                        cache.misses += 1;
+                        ("emitted", None)
+                    }
+                    ShardSource::Cached => {
+                        cache.hits += 1;
+                        ("cached", None)
+                    }
+                    ShardSource::Damaged(why) => {
+                        cache.damaged += 1;
+                        ("damaged", Some(why.clone()))
+                    }
                 };
-                match source {
-                    "cached" => cache.hits += 1,
-                    "damaged" => cache.damaged += 1,
-                    _ => cache.misses += 1,
-                }
                 ShardReport {
                     index: r.index,
                     thread: r.thread,

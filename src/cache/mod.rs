@@ -174,11 +174,15 @@ impl ShardCache {
 
     /// Deletes every entry; returns what was there.
     pub fn clear(&self) -> io::Result<Stats> {
-        let stats = self.stats()?;
+        let mut removed = Stats::default();
         for entry in self.entries()? {
-            let _ = fs::remove_file(&entry.path);
+            // Another build may have evicted it already.
+            if fs::remove_file(&entry.path).is_ok() {
+                removed.entries += 1;
+                removed.bytes += entry.bytes;
+            }
         }
-        Ok(stats)
+        Ok(removed)
     }
 
     fn subdirs(&self) -> io::Result<Vec<PathBuf>> {
