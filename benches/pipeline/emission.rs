@@ -56,7 +56,7 @@ fn emit_once(config: &Config, ir: &Path, threads: usize, archive: &Path) -> Resu
         codegen: codegen_time,
         dump: dump_time,
         dump_cpu,
-        shards: dumped.plans.len(),
+        shards: dumped.records.len(),
         threads: dumped.threads,
         archive_digest: xxhash_rust::xxh3::xxh3_64(&bytes),
     })

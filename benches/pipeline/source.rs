@@ -171,7 +171,7 @@ pub fn build(source: &Source, cpu_targets: Option<&str>, archive: &Path) -> Resu
     Ok(Build {
         codegen: codegen_time,
         dump: dump_time,
-        shards: dumped.plans.len(),
+        shards: dumped.records.len(),
         threads: dumped.threads,
         targets,
     })

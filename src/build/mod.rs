@@ -14,6 +14,7 @@
 //! # Ok::<(), aotlink::BuildError>(())
 //! ```
 
+mod memo;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -313,6 +314,17 @@ impl Build {
         let cache = self.open_cache()?;
         // Read once: the child checks these bytes and this process parses the same ones.
         let inputs = self.inputs_in_memory()?;
+        let memo = cache.as_ref().and_then(|_| memo::memo_key(self, &inputs));
+        timings.lap("read-inputs");
+        if let (Some(cache), Some(key)) = (&cache, &memo) {
+            if let Some(dumped) = memo::recall(cache, key) {
+                timings.lap("reuse-dump");
+                if let Some(f) = &self.progress {
+                    f(dumped.records.len(), dumped.records.len());
+                }
+                return self.finish_dump(&dumped, archive, timings, started);
+            }
+        }
         if let Some(checker) = &self.checker {
             check_inputs_once(checker, &inputs, cache.as_ref())?;
             timings.lap("check-inputs");
@@ -321,7 +333,7 @@ impl Build {
         let program = codegen::codegen(
             &context,
             &CodegenOptions {
-                inputs,
+                inputs: inputs.clone(),
                 trace: self.trace.clone(),
                 exports: self.exports.clone(),
                 export_all: self.export_all,
@@ -350,10 +362,26 @@ impl Build {
         })?;
         timings.absorb(&dumped.phases);
         drop(program);
-        dump::write_archives(&dumped, archive)?;
+        if let (Some(cache), Some(key)) = (&options.cache, &memo) {
+            // Only when the files codegen read (trace, method tables) still hash as before.
+            if memo::memo_key(self, &inputs).as_ref() == Some(key) {
+                memo::remember(cache, key, &dumped);
+            }
+        }
+        self.finish_dump(&dumped, archive, timings, started)
+    }
+
+    fn finish_dump(
+        &self,
+        dumped: &dump::Dumped,
+        archive: &Path,
+        mut timings: Timings,
+        started: Instant,
+    ) -> Result<BuildReport, BuildError> {
+        dump::write_archives(dumped, archive)?;
         timings.lap("archive");
         timings.total = started.elapsed();
-        Ok(BuildReport::new(archive, &dumped, timings))
+        Ok(BuildReport::new(archive, dumped, timings))
     }
 
     /// Every input's bytes, files read now.
@@ -448,7 +476,7 @@ fn check_inputs_once(
 ) -> Result<(), BuildError> {
     let key = checked_inputs_key(inputs);
     if let Some(cache) = cache {
-        if matches!(cache.get(&key), Lookup::Hit(_)) {
+        if matches!(cache.get_build(&key), Lookup::Hit(_)) {
             return Ok(());
         }
     }
@@ -493,7 +521,7 @@ fn check_inputs_once(
     })?;
     if let Some(cache) = cache {
         // Only saves the next build a check; failing to record it costs nothing else.
-        let _ = cache.put(&key, b"");
+        let _ = cache.put_build(&key, b"");
     }
     Ok(())
 }

@@ -74,6 +74,9 @@ pub struct CacheCounts {
     pub damaged: usize,
     /// Whether a cache was used at all.
     pub enabled: bool,
+    /// Whether the whole dump was reused: the build's inputs were those of an earlier build,
+    /// so nothing was parsed or emitted (every shard counts as a hit).
+    pub dump_reused: bool,
 }
 
 /// One shard as the report shows it.
@@ -108,8 +111,8 @@ pub struct BuildReport {
 impl BuildReport {
     pub(super) fn new(archive: &Path, dumped: &Dumped, timings: Timings) -> BuildReport {
         let mut cache = CacheCounts::default();
-        let shards = (dumped.records.iter().zip(&dumped.plans))
-            .map(|(r, plan): (&ShardRecord, _)| {
+        let shards = (dumped.records.iter())
+            .map(|r: &ShardRecord| {
                 let (source, damage) = match &r.source {
                     ShardSource::Emitted => {
                         cache.misses += 1;
@@ -131,11 +134,12 @@ impl BuildReport {
                     source,
                     damage,
                     key: r.key.hex(),
-                    functions: plan.members.len(),
+                    functions: r.functions,
                 }
             })
             .collect();
         cache.enabled = dumped.cache_used;
+        cache.dump_reused = dumped.reused;
         BuildReport {
             image: archive.to_path_buf(),
             shards,
@@ -160,12 +164,19 @@ impl BuildReport {
             let _ = writeln!(out, "  {:<14} {:>10.1}", phase.name, ms(phase.time));
         }
         let _ = writeln!(out, "  {:<14} {:>10.1}", "total", ms(self.timings.total));
-        let _ = writeln!(
-            out,
-            "shards: {} on {} thread(s); slowest first:",
-            self.shards.len(),
-            self.threads
-        );
+        match self.cache.dump_reused {
+            true => {
+                let _ = writeln!(out, "shards: {}, all from the cache:", self.shards.len());
+            }
+            false => {
+                let _ = writeln!(
+                    out,
+                    "shards: {} on {} thread(s); slowest first:",
+                    self.shards.len(),
+                    self.threads
+                );
+            }
+        }
         let mut by_time: Vec<&ShardReport> = self.shards.iter().collect();
         by_time.sort_by(|a, b| b.time.cmp(&a.time).then(a.index.cmp(&b.index)));
         for s in by_time {
@@ -183,8 +194,14 @@ impl BuildReport {
             true => {
                 let _ = writeln!(
                     out,
-                    "cache: {} hit(s), {} miss(es), {} damaged",
-                    self.cache.hits, self.cache.misses, self.cache.damaged
+                    "cache: {} hit(s), {} miss(es), {} damaged{}",
+                    self.cache.hits,
+                    self.cache.misses,
+                    self.cache.damaged,
+                    match self.cache.dump_reused {
+                        true => " (inputs unchanged: the whole dump reused)",
+                        false => "",
+                    }
                 );
             }
             false => {

@@ -1,8 +1,10 @@
 //! The shard cache: a content-addressed store of emitted shards on disk, shared by every build
 //! of the user (and by builds running at once).
 //!
-//! - An entry's name is its key (32 bytes of BLAKE3, hex): `ROOT/shards/ab/cdef...`. What the key
-//!   covers is the caller's business (`dump` hashes everything a shard's emission reads).
+//! - An entry's name is its key (32 bytes of BLAKE3, hex): `ROOT/shards/ab/cdef...` for emitted
+//!   shards, `ROOT/builds/ab/cdef...` for records of whole builds (which shards and header a
+//!   build's inputs gave, src/build/memo.rs; inputs that passed the child-process check). What a key covers is the caller's business (`dump` hashes
+//!   everything a shard's emission reads, the memo every input of the build).
 //! - An entry is `MAGIC`, the BLAKE3 of the payload, the payload's length, then the payload. A
 //!   read checks all four, so a flipped byte or a truncated file is a miss that says so, never
 //!   a payload handed out.
@@ -45,11 +47,44 @@ pub enum Lookup {
     Damaged(String),
 }
 
+/// Which kind of entry: the two live in their own directories and share the bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// Emitted shards.
+    Shards,
+    /// Records of whole builds: dump manifests, inputs that passed the check.
+    Builds,
+}
+
+impl Space {
+    const ALL: [Space; 2] = [Space::Shards, Space::Builds];
+
+    fn dir(self) -> &'static str {
+        match self {
+            Space::Shards => "shards",
+            Space::Builds => "builds",
+        }
+    }
+}
+
 /// How full the cache is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    pub entries: u64,
+    /// Emitted shards.
+    pub shards: u64,
+    /// Records of whole builds.
+    pub builds: u64,
     pub bytes: u64,
+}
+
+impl Stats {
+    fn add(&mut self, entry: &Entry) {
+        match entry.space {
+            Space::Shards => self.shards += 1,
+            Space::Builds => self.builds += 1,
+        }
+        self.bytes += entry.bytes;
+    }
 }
 
 /// A cache directory and its size bound.
@@ -63,7 +98,9 @@ impl ShardCache {
     /// The cache at `root` (created when missing), bounded to `max_size` bytes.
     pub fn open(root: impl Into<PathBuf>, max_size: u64) -> io::Result<ShardCache> {
         let root = root.into();
-        fs::create_dir_all(root.join("shards"))?;
+        for space in Space::ALL {
+            fs::create_dir_all(root.join(space.dir()))?;
+        }
         Ok(ShardCache { root, max_size })
     }
 
@@ -92,14 +129,33 @@ impl ShardCache {
         self.max_size
     }
 
-    fn entry_path(&self, key: &Key) -> PathBuf {
+    fn entry_path(&self, space: Space, key: &Key) -> PathBuf {
         let hex = key.hex();
-        self.root.join("shards").join(&hex[..2]).join(&hex[2..])
+        self.root.join(space.dir()).join(&hex[..2]).join(&hex[2..])
     }
 
-    /// The payload stored under `key`, checked against its hash.
+    /// The shard payload stored under `key`, checked against its hash; a damaged entry is
+    /// removed.
     pub fn get(&self, key: &Key) -> Lookup {
-        let path = self.entry_path(key);
+        self.lookup(Space::Shards, key, true)
+    }
+
+    /// The shard payload under `key` if it is there and sound. Unlike [`ShardCache::get`] it
+    /// leaves a damaged entry in place, for the emission that follows to find and report.
+    pub fn get_intact(&self, key: &Key) -> Option<Vec<u8>> {
+        match self.lookup(Space::Shards, key, false) {
+            Lookup::Hit(payload) => Some(payload),
+            Lookup::Miss | Lookup::Damaged(_) => None,
+        }
+    }
+
+    /// The build record under `key` (a damaged one is removed).
+    pub fn get_build(&self, key: &Key) -> Lookup {
+        self.lookup(Space::Builds, key, true)
+    }
+
+    fn lookup(&self, space: Space, key: &Key, remove_damaged: bool) -> Lookup {
+        let path = self.entry_path(space, key);
         let mut bytes = Vec::new();
         match fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
             Ok(_) => {}
@@ -116,15 +172,26 @@ impl ShardCache {
                 Lookup::Hit(bytes)
             }
             Err(why) => {
-                let _ = fs::remove_file(&path);
+                if remove_damaged {
+                    let _ = fs::remove_file(&path);
+                }
                 Lookup::Damaged(format!("{}: {why}", path.display()))
             }
         }
     }
 
-    /// Stores `payload` under `key`: temp file, then rename.
+    /// Stores the shard `payload` under `key`: temp file, then rename.
     pub fn put(&self, key: &Key, payload: &[u8]) -> io::Result<()> {
-        let path = self.entry_path(key);
+        self.store(Space::Shards, key, payload)
+    }
+
+    /// Stores a build record under `key`.
+    pub fn put_build(&self, key: &Key, payload: &[u8]) -> io::Result<()> {
+        self.store(Space::Builds, key, payload)
+    }
+
+    fn store(&self, space: Space, key: &Key, payload: &[u8]) -> io::Result<()> {
+        let path = self.entry_path(space, key);
         let dir = path.parent().expect("entries live in a subdirectory");
         fs::create_dir_all(dir)?;
         let mut temp = tempfile::Builder::new()
@@ -140,11 +207,11 @@ impl ShardCache {
 
     /// Entries and their total size.
     pub fn stats(&self) -> io::Result<Stats> {
-        let entries = self.entries()?;
-        Ok(Stats {
-            entries: entries.len() as u64,
-            bytes: entries.iter().map(|e| e.bytes).sum(),
-        })
+        let mut stats = Stats::default();
+        for entry in self.entries()? {
+            stats.add(&entry);
+        }
+        Ok(stats)
     }
 
     /// Deletes least recently used entries until the total is at most 90% of the bound (when
@@ -162,8 +229,7 @@ impl ShardCache {
                 }
                 // Another build may have evicted it already.
                 if fs::remove_file(&entry.path).is_ok() {
-                    removed.entries += 1;
-                    removed.bytes += entry.bytes;
+                    removed.add(&entry);
                 }
                 total -= entry.bytes;
             }
@@ -178,19 +244,26 @@ impl ShardCache {
         for entry in self.entries()? {
             // Another build may have evicted it already.
             if fs::remove_file(&entry.path).is_ok() {
-                removed.entries += 1;
-                removed.bytes += entry.bytes;
+                removed.add(&entry);
             }
         }
         Ok(removed)
     }
 
-    fn subdirs(&self) -> io::Result<Vec<PathBuf>> {
+    /// Every `SPACE/ab` directory, with its space.
+    fn subdirs(&self) -> io::Result<Vec<(Space, PathBuf)>> {
         let mut dirs = Vec::new();
-        for item in fs::read_dir(self.root.join("shards"))? {
-            let item = item?;
-            if item.file_type()?.is_dir() {
-                dirs.push(item.path());
+        for space in Space::ALL {
+            let top = self.root.join(space.dir());
+            // A cache made before build records existed has no `builds`.
+            if space == Space::Builds && !top.exists() {
+                continue;
+            }
+            for item in fs::read_dir(top)? {
+                let item = item?;
+                if item.file_type()?.is_dir() {
+                    dirs.push((space, item.path()));
+                }
             }
         }
         Ok(dirs)
@@ -198,7 +271,7 @@ impl ShardCache {
 
     fn entries(&self) -> io::Result<Vec<Entry>> {
         let mut entries = Vec::new();
-        for dir in self.subdirs()? {
+        for (space, dir) in self.subdirs()? {
             let Ok(items) = fs::read_dir(&dir) else {
                 continue;
             };
@@ -212,6 +285,7 @@ impl ShardCache {
                 let Ok(meta) = item.metadata() else { continue };
                 if is_entry && meta.is_file() {
                     entries.push(Entry {
+                        space,
                         path: item.path(),
                         bytes: meta.len(),
                         used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
@@ -225,7 +299,7 @@ impl ShardCache {
     fn remove_stale_temps(&self) {
         let Ok(dirs) = self.subdirs() else { return };
         let now = SystemTime::now();
-        for dir in dirs {
+        for (_, dir) in dirs {
             for item in fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let stale = item
                     .metadata()
@@ -241,6 +315,7 @@ impl ShardCache {
 }
 
 struct Entry {
+    space: Space,
     path: PathBuf,
     bytes: u64,
     used: SystemTime,

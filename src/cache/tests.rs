@@ -20,7 +20,7 @@ fn stored_payload_comes_back() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(c.get(&key(2)), Lookup::Miss));
-    assert_eq!(c.stats().unwrap().entries, 1);
+    assert_eq!(c.stats().unwrap().shards, 1);
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn every_flipped_byte_and_every_truncation_is_damage() {
     let (_d, c) = cache(1 << 20);
     let payload: Vec<u8> = (0..200u8).collect();
     c.put(&key(1), &payload).unwrap();
-    let path = c.entry_path(&key(1));
+    let path = c.entry_path(Space::Shards, &key(1));
     let good = fs::read(&path).unwrap();
     for at in 0..good.len() {
         let mut bad = good.clone();
@@ -59,7 +59,7 @@ fn eviction_keeps_the_bound_and_drops_the_least_recently_used() {
         // Entry n was last used n seconds after `old`.
         let file = fs::File::options()
             .append(true)
-            .open(c.entry_path(&key(n)))
+            .open(c.entry_path(Space::Shards, &key(n)))
             .unwrap();
         file.set_modified(old + Duration::from_secs(n as u64))
             .unwrap();
@@ -69,7 +69,7 @@ fn eviction_keeps_the_bound_and_drops_the_least_recently_used() {
     let removed = c.evict().unwrap();
     let after = c.stats().unwrap();
     assert!(after.bytes <= 9_000, "{after:?}");
-    assert_eq!(removed.entries + after.entries, 20);
+    assert_eq!(removed.shards + after.shards, 20);
     assert!(
         matches!(c.get(&key(0)), Lookup::Hit(_)),
         "recently used survives"
@@ -95,7 +95,7 @@ fn concurrent_writers_and_readers_never_see_a_torn_entry() {
             });
         }
     });
-    assert_eq!(c.stats().unwrap().entries, 1);
+    assert_eq!(c.stats().unwrap().shards, 1);
 }
 
 #[test]
@@ -104,6 +104,6 @@ fn clear_removes_everything() {
     for n in 0..5 {
         c.put(&key(n), b"x").unwrap();
     }
-    assert_eq!(c.clear().unwrap().entries, 5);
+    assert_eq!(c.clear().unwrap().shards, 5);
     assert_eq!(c.stats().unwrap(), Stats::default());
 }

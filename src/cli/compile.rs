@@ -186,16 +186,18 @@ pub fn cache(action: CacheAction, dir: Option<PathBuf>) -> Result<()> {
         CacheAction::Stats => {
             let stats = cache.stats().map_err(fail)?;
             println!("cache directory  {}", dir.display());
-            println!("shards           {}", stats.entries);
+            println!("shards           {}", stats.shards);
+            println!("build records    {}", stats.builds);
             println!("size             {}", human_size(stats.bytes));
             println!("max size         {}", human_size(max));
         }
         CacheAction::Clear => {
             let removed = cache.clear().map_err(fail)?;
             println!(
-                "{}: removed {} shard(s), {}",
+                "{}: removed {} shard(s) and {} build record(s), {}",
                 dir.display(),
-                removed.entries,
+                removed.shards,
+                removed.builds,
                 human_size(removed.bytes)
             );
         }

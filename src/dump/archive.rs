@@ -19,7 +19,10 @@ pub fn write_archive(path: &Path, members: &[(String, &[u8])]) -> std::io::Resul
     write_atomically(path, out.get_ref())
 }
 
-/// Writes `bytes` to a temp file beside `path`, then renames it over `path`.
+/// Writes `bytes` to a temp file beside `path`, then renames it over `path`: a reader sees
+/// the old file or the new one, whole, even if this process dies. No fsync: as with cc, ld
+/// and LLD, surviving a power cut is the filesystem's business, and an fsync of an archive
+/// that is linked and deleted a moment later cost a no-change SQLite rebuild 0.1 to 0.5 s.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -30,7 +33,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -187,6 +187,8 @@ pub struct ShardRecord {
     pub time: Duration,
     pub source: ShardSource,
     pub key: Key,
+    /// The functions the shard defines.
+    pub functions: usize,
 }
 
 /// Emits every shard on `threads` threads, or takes it from `cache`; results come back in
@@ -229,6 +231,7 @@ pub fn emit_shards(
                         time: started.elapsed(),
                         source,
                         key,
+                        functions: jobs[i].plan.members.len(),
                     };
                     (emitted, record)
                 });
@@ -370,7 +373,7 @@ fn add_shard_table(
 
 impl Emitted {
     /// The cache's payload: per kind, a presence byte, then length and bytes.
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for kind in OutputKind::ALL {
             match self.get(kind) {
@@ -385,7 +388,7 @@ impl Emitted {
         out
     }
 
-    fn decode(mut payload: &[u8]) -> Option<Emitted> {
+    pub(crate) fn decode(mut payload: &[u8]) -> Option<Emitted> {
         let mut parts = Vec::new();
         for _ in OutputKind::ALL {
             let (&present, rest) = payload.split_first()?;

@@ -63,7 +63,7 @@ impl Default for DumpOptions {
 
 /// The emitted shards and header, before they are written out.
 pub struct Dumped {
-    pub plans: Vec<ShardPlan>,
+    /// In shard order, as `records`.
     pub shards: Vec<Emitted>,
     pub header: Emitted,
     pub threads: usize,
@@ -75,6 +75,8 @@ pub struct Dumped {
     pub warnings: Vec<String>,
     /// Whether shards were looked up in a cache.
     pub cache_used: bool,
+    /// Whether the whole dump was taken from the cache (src/build/memo.rs), nothing run.
+    pub reused: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +199,6 @@ pub fn dump(
         lap("cache-evict");
     }
     Ok(Dumped {
-        plans,
         shards,
         header,
         threads,
@@ -205,6 +206,7 @@ pub fn dump(
         phases,
         warnings,
         cache_used: options.cache.is_some(),
+        reused: false,
     })
 }
 
@@ -323,13 +325,11 @@ pub fn write_archives(dumped: &Dumped, output: &Path) -> Result<Vec<PathBuf>, Du
             continue;
         };
         let ext = kind.extension();
-        let mut members: Vec<(String, &[u8])> = dumped
-            .plans
-            .iter()
+        let mut members: Vec<(String, &[u8])> = (dumped.records.iter())
             .zip(&dumped.shards)
-            .filter_map(|(plan, e)| {
+            .filter_map(|(record, e)| {
                 e.get(kind)
-                    .map(|b| (format!("shard_{}.{ext}", plan.index), b))
+                    .map(|b| (format!("shard_{}.{ext}", record.index), b))
             })
             .collect();
         members.push((format!("header.{ext}"), header));

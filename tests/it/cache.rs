@@ -513,3 +513,126 @@ fn the_embedding_example_runs() {
     assert!(stdout.contains("fib(20) = 6765"), "{stdout}");
     assert!(stdout.contains("dot = 32"), "{stdout}");
 }
+
+/// The dump memo (src/build/memo.rs): a rebuild with every input as before reuses the whole
+/// dump, and a change to any input the archives depend on, even in a file whose name stays,
+/// runs the dump and gives the image a `--no-cache` build gives. Each case would fail if its
+/// input were left out of the memo's key.
+#[test]
+fn the_whole_dump_is_reused_only_when_no_input_changed() {
+    let dir = scratch("cache-memo");
+    let cache = dir.join("cache");
+    let (ir, trace, data) = (
+        dir.join("in.ll"),
+        dir.join("trace.txt"),
+        dir.join("data.bin"),
+    );
+    let kernels = std::fs::read_to_string(kernels_ll()).unwrap();
+    std::fs::write(&ir, &kernels).unwrap();
+    std::fs::copy(trace_file(), &trace).unwrap();
+    std::fs::write(&data, b"first").unwrap();
+    let (ir_s, trace_s, data_s) = (
+        ir.display().to_string(),
+        trace.display().to_string(),
+        data.display().to_string(),
+    );
+    let base: Vec<&str> = vec![
+        "--cpu-target",
+        "generic;haswell",
+        "--shards",
+        "3",
+        "--trace",
+        &trace_s,
+        "--image-data",
+        &data_s,
+        "--export",
+        "dot_product",
+    ];
+    let n = std::cell::Cell::new(0);
+    let run = |args: &[&str], cached: bool| {
+        n.set(n.get() + 1);
+        // One file name throughout: the image records it (its soname).
+        let out_dir = dir.join(format!("run{}", n.get()));
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let out = out_dir.join("image.so");
+        let mut all: Vec<&std::ffi::OsStr> = vec![os("build"), os(&ir_s)];
+        all.extend(args.iter().map(|s| os(s)));
+        all.extend([os("-o"), out.as_os_str()]);
+        match cached {
+            true => all.extend([os("--cache-dir"), cache.as_os_str()]),
+            false => all.push(os("--no-cache")),
+        }
+        (build_report(&all), bytes(&out))
+    };
+    let reused = |report: &Value| report["cache"]["dump_reused"].as_bool().unwrap();
+    let (first, image) = run(&base, true);
+    assert!(!reused(&first));
+    let (again, same) = run(&base, true);
+    assert!(reused(&again), "nothing changed: {again}");
+    assert_eq!(emitted(&again), Vec::<u64>::new());
+    assert!(same == image, "the reused dump gives the same image");
+
+    // (what changes, arguments, a file rewritten in place before the build)
+    fn with<'a>(base: &[&'a str], from: &str, to: &'a str) -> Vec<&'a str> {
+        (base.iter())
+            .map(|a| if *a == from { to } else { a })
+            .collect()
+    }
+    /// A file rewritten in place before the build, and its new content.
+    type Rewrite<'a> = Option<(&'a Path, Vec<u8>)>;
+    let cases: Vec<(&str, Vec<&str>, Rewrite)> = vec![
+        (
+            "cpu targets",
+            with(&base, "generic;haswell", "generic;x86-64-v3"),
+            None,
+        ),
+        ("shard count", with(&base, "3", "2"), None),
+        ("exports", with(&base, "dot_product", "sum_squares"), None),
+        (
+            "emit kinds",
+            [&base[..], &["--emit", "obj,bc"]].concat(),
+            None,
+        ),
+        (
+            "image data file",
+            base.clone(),
+            Some((&data, b"second".to_vec())),
+        ),
+        (
+            "trace file",
+            base.clone(),
+            Some((&trace, b"dot_product\nsum_squares\n".to_vec())),
+        ),
+        (
+            "input file",
+            base.clone(),
+            Some((
+                &ir,
+                kernels
+                    .replacen(
+                        "define ",
+                        "define i32 @memo_extra() {\n  ret i32 7\n}\n\ndefine ",
+                        1,
+                    )
+                    .into_bytes(),
+            )),
+        ),
+    ];
+    for (what, args, rewrite) in cases {
+        if let Some((path, content)) = rewrite {
+            std::fs::write(path, content).unwrap();
+        }
+        let (report, cached) = run(&args, true);
+        assert!(
+            !reused(&report),
+            "{what} changed, the dump was reused: {report}"
+        );
+        let (_, uncached) = run(&args, false);
+        assert_eq!(
+            cached, uncached,
+            "{what}: the cached build differs from a clean one"
+        );
+        let (again, _) = run(&args, true);
+        assert!(reused(&again), "{what}: the second build reuses the first");
+    }
+}

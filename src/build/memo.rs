@@ -1,0 +1,161 @@
+//! The dump memo: a rebuild whose inputs did not change skips codegen and dump altogether.
+//!
+//! After a dump, the cache records a manifest under a key of *every input of the build that
+//! can change the archives* (the IR's bytes, trace, exports, method tables, image data, CPU
+//! targets, kind, shard count, emit kinds, this aotlink build, LLVM's version): the shards'
+//! keys in order and the header's objects. A later build with the same key packs the
+//! archives from those shard entries without parsing anything. When an entry is missing or
+//! damaged, the build runs as it would have without the memo (and that run reports the
+//! damage), so the memo can make a build faster and never different.
+//!
+//! [`memo_key`] destructures [`Build`]: a field added to it does not compile until it is
+//! either hashed or named here as one that cannot change the archives.
+
+use serde::{Deserialize, Serialize};
+
+use super::Build;
+use crate::cache::{Key, Lookup, ShardCache};
+use crate::codegen::Input;
+use crate::dump::{Dumped, Emitted, ShardRecord, ShardSource};
+
+/// The key of a build's dump, or `None` when an input file cannot be read (the build itself
+/// then reports it). `inputs` are the IR inputs, already in memory.
+pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<Key> {
+    let Build {
+        inputs: _, // read into `inputs` by the caller: hashed below
+        trace,
+        exports,
+        export_all,
+        image_data,
+        method_tables,
+        cpu_targets,
+        target,
+        kind,
+        shards,
+        emit,
+        // Output does not depend on the thread count (tested byte for byte).
+        threads: _,
+        // Link, seal and sign come after the archives; they run on every build.
+        cc: _,
+        lld: _,
+        libraries: _,
+        key: _,
+        // Where entries are and how many: not what they hold.
+        cache: _,
+        cache_max_size: _,
+        // Whether the inputs are parsed in a child first: the same archives either way.
+        checker: _,
+        progress: _,
+    } = build;
+    let mut h = Hasher::new();
+    h.field(b"aotlink dump memo");
+    h.field(crate::BUILD_ID.as_bytes());
+    h.field(crate::ir::llvm_version().as_bytes());
+    h.count(inputs.len());
+    for input in inputs {
+        let Input::Memory { name, bytes } = input else {
+            unreachable!("inputs are read into memory first")
+        };
+        // The name too: a text module without `source_filename` is named after its file.
+        h.field(name.as_os_str().as_encoded_bytes());
+        h.field(bytes);
+    }
+    match trace {
+        Some(path) => h.field(&std::fs::read(path).ok()?),
+        None => h.count(0),
+    }
+    h.count(method_tables.len());
+    for path in method_tables {
+        h.field(&std::fs::read(path).ok()?);
+    }
+    h.field(image_data);
+    let options = serde_json::to_vec(&(
+        exports,
+        export_all,
+        cpu_targets,
+        target,
+        *kind as u32,
+        shards,
+        emit,
+    ))
+    .expect("plain data serializes");
+    h.field(&options);
+    Some(Key(*h.0.finalize().as_bytes()))
+}
+
+/// BLAKE3 over length-prefixed fields, so that no two field lists hash alike.
+struct Hasher(blake3::Hasher);
+
+impl Hasher {
+    fn new() -> Hasher {
+        Hasher(blake3::Hasher::new())
+    }
+
+    fn count(&mut self, n: usize) {
+        self.0.update(&(n as u64).to_le_bytes());
+    }
+
+    fn field(&mut self, bytes: &[u8]) {
+        self.count(bytes.len());
+        self.0.update(bytes);
+    }
+}
+
+/// What the memo stores of a dump: the shards' keys (their bytes stay in their own entries)
+/// and the header, which is not a shard and has no entry of its own.
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    /// (shard index, functions it defines, its key in hex), in shard order.
+    shards: Vec<(u32, usize, String)>,
+}
+
+/// Records `dumped` under `key`. Failing costs the next build its shortcut, nothing else.
+pub(super) fn remember(cache: &ShardCache, key: &Key, dumped: &Dumped) {
+    let manifest = Manifest {
+        shards: (dumped.records.iter())
+            .map(|r| (r.index, r.functions, r.key.hex()))
+            .collect(),
+    };
+    let json = serde_json::to_vec(&manifest).expect("plain data serializes");
+    let mut payload = (json.len() as u64).to_le_bytes().to_vec();
+    payload.extend_from_slice(&json);
+    payload.extend_from_slice(&dumped.header.encode());
+    let _ = cache.put_build(key, &payload);
+}
+
+/// The dump recorded under `key`, its shards read from their entries; `None` when there is
+/// no record or any part of it is missing or unsound.
+pub(super) fn recall(cache: &ShardCache, key: &Key) -> Option<Dumped> {
+    let Lookup::Hit(payload) = cache.get_build(key) else {
+        return None;
+    };
+    let len = usize::try_from(u64::from_le_bytes(payload.get(..8)?.try_into().ok()?)).ok()?;
+    let json = payload.get(8..8usize.checked_add(len)?)?;
+    let manifest: Manifest = serde_json::from_slice(json).ok()?;
+    let header = Emitted::decode(&payload[8 + len..])?;
+    let mut shards = Vec::new();
+    let mut records = Vec::new();
+    for (index, functions, hex) in manifest.shards {
+        let key = Key(hex::decode(&hex).ok()?.try_into().ok()?);
+        // Left in place when damaged: the full build that follows finds and reports it.
+        shards.push(Emitted::decode(&cache.get_intact(&key)?)?);
+        records.push(ShardRecord {
+            index,
+            thread: 0,
+            time: std::time::Duration::ZERO,
+            source: ShardSource::Cached,
+            key,
+            functions,
+        });
+    }
+    Some(Dumped {
+        shards,
+        header,
+        threads: 0,
+        records,
+        phases: Vec::new(),
+        warnings: Vec::new(),
+        cache_used: true,
+        reused: true,
+    })
+}
