@@ -4,13 +4,14 @@
 # With --cross, also what the cross-image tests run images with: qemu-user and an aarch64 gcc
 # and C library, wine and the MinGW gcc, and the Rust standard library for aarch64 Linux and
 # Windows (the loader is built for them and run under qemu and wine), and clang 14, whose
-# typed-pointer bitcode a test feeds to aotlink (nothing links LLVM 14).
+# typed-pointer bitcode a test feeds to aotlink (nothing links LLVM 14), and BuildGrid 0.4.4
+# from PyPI in a venv (the remote-cache tests start it on 127.0.0.1 as their REAPI server).
 # Idempotent; needs root or sudo only when something is missing.
 set -euo pipefail
 
 packages=(llvm-19-dev libpolly-19-dev liblld-19-dev clang-19 lld-19 zlib1g-dev libzstd-dev libxml2-dev libffi-dev)
 if [ "${1:-}" = "--cross" ]; then
-  packages+=(clang-14 qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64)
+  packages+=(python3-venv clang-14 qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64)
 fi
 
 if [ "${1:-}" = "--cross" ] && command -v rustup >/dev/null; then
@@ -24,16 +25,25 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    as_root=(sudo)
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-as_root=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  as_root=(sudo)
+# BuildGrid for the remote-cache tests: a venv of its own, made once (about 35 s).
+if [ "${1:-}" = "--cross" ]; then
+  venv="${AOTLINK_BUILDGRID_VENV:-$HOME/.local/share/aotlink-test/buildgrid-0.4.4}"
+  if [ ! -x "$venv/bin/bgd" ]; then
+    echo "setup: installing BuildGrid 0.4.4 into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check buildgrid==0.4.4
+  fi
 fi
-echo "setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -43,6 +43,9 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<Key> {
         // Where entries are and how many: not what they hold.
         cache: _,
         cache_max_size: _,
+        // A remote cache holds shards alike to the local ones.
+        remote_cache: _,
+        remote_instance: _,
         // Whether the inputs are parsed in a child first: the same archives either way.
         checker: _,
         progress: _,
@@ -157,5 +160,6 @@ pub(super) fn recall(cache: &ShardCache, key: &Key) -> Option<Dumped> {
         warnings: Vec::new(),
         cache_used: true,
         reused: true,
+        remote: None,
     })
 }

@@ -25,6 +25,7 @@ use aotload::ImageKind;
 
 pub use report::{BuildReport, CacheCounts, Phase, ShardReport, Timings};
 
+use crate::cache::remote::RemoteCache;
 use crate::cache::{Key, Lookup, ShardCache, DEFAULT_MAX_SIZE};
 use crate::codegen::{self, CodegenError, CodegenOptions, Input};
 use crate::dump::{self, DumpError, DumpOptions, EmitKinds, OutputKind};
@@ -80,6 +81,8 @@ pub struct Build {
     emit: EmitKinds,
     cache: CacheLocation,
     cache_max_size: u64,
+    remote_cache: Option<String>,
+    remote_instance: String,
     key: Option<SecretKey>,
     checker: Option<PathBuf>,
     progress: Option<Progress>,
@@ -113,6 +116,8 @@ impl Build {
             emit: EmitKinds::default(),
             cache: CacheLocation::Default,
             cache_max_size: DEFAULT_MAX_SIZE,
+            remote_cache: None,
+            remote_instance: String::new(),
             key: None,
             checker: None,
             progress: None,
@@ -236,6 +241,20 @@ impl Build {
         self
     }
 
+    /// A REAPI v2 server (`grpc://host:port`) whose CAS and action cache hold shards behind
+    /// the local cache: shards are fetched from it, and those emitted here are uploaded.
+    /// A server that fails costs one warning and the build goes on locally.
+    pub fn remote_cache(mut self, url: impl Into<String>) -> Build {
+        self.remote_cache = Some(url.into());
+        self
+    }
+
+    /// The remote cache's instance name (default: the empty one).
+    pub fn remote_instance(mut self, name: impl Into<String>) -> Build {
+        self.remote_instance = name.into();
+        self
+    }
+
     /// Sign the sealed image with `key`.
     pub fn sign(mut self, key: SecretKey) -> Build {
         self.key = Some(key);
@@ -345,7 +364,13 @@ impl Build {
         if let Some(target) = &self.target {
             check_target(target, &program.triple, self.inputs[0].name())?;
         }
+        let mut warnings = Vec::new();
+        let remote = self.connect_remote(&mut warnings);
+        if self.remote_cache.is_some() {
+            timings.lap("remote-connect");
+        }
         let options = DumpOptions {
+            remote,
             kind: self.kind,
             shards: self.shards,
             threads: self.threads,
@@ -355,11 +380,13 @@ impl Build {
             cache,
         };
         let progress = self.progress.clone();
-        let dumped = dump::dump(&program, &options, &move |done, total| {
+        let mut dumped = dump::dump(&program, &options, &move |done, total| {
             if let Some(f) = &progress {
                 f(done, total)
             }
         })?;
+        warnings.append(&mut dumped.warnings);
+        dumped.warnings = warnings;
         timings.absorb(&dumped.phases);
         drop(program);
         if let (Some(cache), Some(key)) = (&options.cache, &memo) {
@@ -382,6 +409,22 @@ impl Build {
         timings.lap("archive");
         timings.total = started.elapsed();
         Ok(BuildReport::new(archive, dumped, timings))
+    }
+
+    /// The remote cache, connected; `None` without one, or (with a warning) when it cannot
+    /// be reached.
+    fn connect_remote(&self, warnings: &mut Vec<String>) -> Option<Arc<RemoteCache>> {
+        let url = self.remote_cache.as_deref()?;
+        if url.is_empty() {
+            return None;
+        }
+        match RemoteCache::connect(url, &self.remote_instance) {
+            Ok(remote) => Some(Arc::new(remote)),
+            Err(why) => {
+                warnings.push(format!("remote cache {url}: {why}; building locally"));
+                None
+            }
+        }
     }
 
     /// Every input's bytes, files read now.

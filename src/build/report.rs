@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::cache::remote::RemoteStats;
 use crate::dump::{Dumped, ShardRecord, ShardSource};
 
 /// Durations in reports are milliseconds (a float), for people and tools alike.
@@ -74,6 +75,8 @@ pub struct CacheCounts {
     pub damaged: usize,
     /// Whether a cache was used at all.
     pub enabled: bool,
+    /// Shards taken from the remote cache.
+    pub remote_hits: usize,
     /// Whether the whole dump was reused: the build's inputs were those of an earlier build,
     /// so nothing was parsed or emitted (every shard counts as a hit).
     pub dump_reused: bool,
@@ -103,6 +106,9 @@ pub struct BuildReport {
     pub shards: Vec<ShardReport>,
     pub threads: usize,
     pub cache: CacheCounts,
+    /// The remote cache's hits, misses, uploads and bytes moved, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteStats>,
     pub timings: Timings,
     /// What went wrong without failing the build (a cache that could not be written).
     pub warnings: Vec<String>,
@@ -121,6 +127,10 @@ impl BuildReport {
                     ShardSource::Cached => {
                         cache.hits += 1;
                         ("cached", None)
+                    }
+                    ShardSource::Remote => {
+                        cache.remote_hits += 1;
+                        ("remote", None)
                     }
                     ShardSource::Damaged(why) => {
                         cache.damaged += 1;
@@ -145,6 +155,7 @@ impl BuildReport {
             shards,
             threads: dumped.threads,
             cache,
+            remote: dumped.remote.clone(),
             timings,
             warnings: dumped.warnings.clone(),
         }
@@ -207,6 +218,23 @@ impl BuildReport {
             false => {
                 let _ = writeln!(out, "cache: off");
             }
+        }
+        if let Some(r) = &self.remote {
+            let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+            let _ = writeln!(
+                out,
+                "remote cache {}: {} hit(s), {} miss(es), {} stored, {:.1} MiB down, {:.1} MiB up{}",
+                r.url,
+                r.hits,
+                r.misses,
+                r.stored,
+                mib(r.bytes_downloaded),
+                mib(r.bytes_uploaded),
+                match &r.failure {
+                    Some(why) => format!(" (turned off: {why})"),
+                    None => String::new(),
+                }
+            );
         }
         out
     }

@@ -13,6 +13,7 @@
 //! - Least recently used first out: a hit touches the entry's mtime; [`ShardCache::evict`]
 //!   deletes the oldest entries until the total is under 90% of the bound.
 
+pub mod remote;
 mod size;
 
 use std::fs;

@@ -261,9 +261,17 @@ pub struct CacheArgs {
     /// ~/.cache/aotlink).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Emit every shard; neither read nor write the cache.
+    /// Emit every shard; neither read nor write the cache (nor the remote cache).
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
+    /// A Remote Execution API server whose CAS and action cache hold shards behind the local
+    /// cache, like grpc://127.0.0.1:50051: shards are fetched from it, and those emitted here
+    /// are uploaded. A server that fails costs one warning; the build goes on locally.
+    #[arg(long, env = "AOTLINK_REMOTE_CACHE", value_name = "URL")]
+    pub remote_cache: Option<String>,
+    /// The remote cache's instance name (default: the empty one).
+    #[arg(long, env = "AOTLINK_REMOTE_INSTANCE", value_name = "NAME")]
+    pub remote_instance: Option<String>,
     /// The cache's size bound (like 5G or 500M); least recently used shards go first.
     #[arg(long, env = "AOTLINK_CACHE_MAX_SIZE", value_name = "SIZE", value_parser = aotlink::cache::parse_size)]
     pub cache_max_size: Option<u64>,

@@ -120,6 +120,13 @@ fn compile_build(compile: &CompileArgs, kind: Kind) -> Result<Build> {
     if let Some(spec) = &compile.cpu_target {
         build = build.cpu_targets(spec);
     }
+    // --no-cache is a build from nothing: no remote cache either.
+    if let (Some(url), false) = (&compile.cache.remote_cache, compile.cache.no_cache) {
+        build = build.remote_cache(url);
+        if let Some(name) = &compile.cache.remote_instance {
+            build = build.remote_instance(name);
+        }
+    }
     if std::io::stderr().is_terminal() && compile.timings.is_none() {
         let bar = progress_bar();
         build = build.progress(move |done, total| {

@@ -1,7 +1,8 @@
 //! Emitting shards on T threads. Each thread owns an LLVM context and target machine; a shard
 //! reaches it as its job (split.rs: its own bitcode and the facts it needs), to which the
 //! thread adds versions and the shard table, then optimizes and emits. With a shard cache, a
-//! job whose key is there is not emitted at all.
+//! job whose key is there is not emitted at all; with a remote cache behind it, neither is a
+//! job whose Action the server has.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use super::multiversion::{base_name, clone_name, multiversion, slot_name, Versions};
 use super::split::ShardJob;
 use super::tables::{add_blob_global, named_global};
+use crate::cache::remote::{action::shard_action, RemoteCache};
 use crate::cache::{Key, Lookup, ShardCache};
 use crate::ir;
 use crate::target::{CpuTarget, ResolvedTarget};
@@ -70,6 +72,16 @@ impl OutputKind {
             OutputKind::Object => "o",
             OutputKind::Bitcode => "bc",
             OutputKind::Assembly => "s",
+        }
+    }
+}
+
+impl EmitKinds {
+    pub fn wants(&self, kind: OutputKind) -> bool {
+        match kind {
+            OutputKind::Object => self.obj,
+            OutputKind::Bitcode => self.bc,
+            OutputKind::Assembly => self.asm,
         }
     }
 }
@@ -174,6 +186,8 @@ pub fn emit_module(
 pub enum ShardSource {
     Emitted,
     Cached,
+    /// From the remote cache (and now in the local one).
+    Remote,
     /// The cache entry failed its check (why); the shard was emitted again.
     Damaged(String),
 }
@@ -199,6 +213,7 @@ pub fn emit_shards(
     config: &EmitConfig,
     threads: usize,
     cache: Option<&ShardCache>,
+    remote: Option<&RemoteCache>,
     on_done: &(dyn Fn(usize, usize) + Sync),
     warn: &(dyn Fn(&str) + Sync),
 ) -> Result<(Vec<Emitted>, Vec<ShardRecord>), (u32, String)> {
@@ -219,7 +234,7 @@ pub fn emit_shards(
                 }
                 let started = Instant::now();
                 let key = shard_key(&jobs[i], config);
-                let result = cached_or_built(&jobs[i], config, &key, cache, &|e| {
+                let result = cached_or_built(&jobs[i], config, &key, cache, remote, &|e| {
                     if !cache_warned.swap(true, Ordering::SeqCst) {
                         warn(e);
                     }
@@ -263,31 +278,59 @@ pub fn emit_shards(
     Ok((out, records))
 }
 
-/// The shard from the cache when it holds a sound entry for `key`, else emitted (and stored).
+/// The shard from the local cache when it holds a sound entry for `key`, else from the remote
+/// one, else emitted (and stored in both).
 fn cached_or_built(
     job: &ShardJob,
     config: &EmitConfig,
     key: &Key,
     cache: Option<&ShardCache>,
+    remote: Option<&RemoteCache>,
     warn: &dyn Fn(&str),
 ) -> Result<(Emitted, ShardSource), String> {
-    let Some(cache) = cache else {
-        return Ok((build_shard(job, config)?, ShardSource::Emitted));
-    };
-    let source = match cache.get(key) {
-        Lookup::Hit(payload) => match Emitted::decode(&payload) {
+    let source = match cache.map(|c| c.get(key)) {
+        Some(Lookup::Hit(payload)) => match Emitted::decode(&payload) {
             Some(emitted) => return Ok((emitted, ShardSource::Cached)),
             None => ShardSource::Damaged("the entry's payload is not a shard".into()),
         },
-        Lookup::Miss => ShardSource::Emitted,
-        Lookup::Damaged(why) => ShardSource::Damaged(why),
+        Some(Lookup::Damaged(why)) => ShardSource::Damaged(why),
+        Some(Lookup::Miss) | None => ShardSource::Emitted,
     };
+    let store_locally = |emitted: &Emitted| {
+        if let Some(cache) = cache {
+            if let Err(e) = cache.put(key, &emitted.encode()) {
+                warn(&format!(
+                    "cannot write to the shard cache at {}: {e} (building without it)",
+                    cache.root().display()
+                ));
+            }
+        }
+    };
+    let action = remote.map(|_| {
+        let kinds: Vec<OutputKind> = (OutputKind::ALL.into_iter())
+            .filter(|k| config.kinds.wants(*k))
+            .collect();
+        shard_action(
+            &job_facts(job, config),
+            &job.bitcode,
+            &kinds,
+            crate::BUILD_ID,
+            &ir::llvm_version(),
+        )
+    });
+    if let (Some(remote), Some(action)) = (remote, &action) {
+        // A damaged local entry is emitted again, not fetched: the report says it was damaged.
+        if source == ShardSource::Emitted {
+            if let Some(emitted) = remote.fetch(action) {
+                store_locally(&emitted);
+                return Ok((emitted, ShardSource::Remote));
+            }
+        }
+    }
     let emitted = build_shard(job, config)?;
-    if let Err(e) = cache.put(key, &emitted.encode()) {
-        warn(&format!(
-            "cannot write to the shard cache at {}: {e} (building without it)",
-            cache.root().display()
-        ));
+    store_locally(&emitted);
+    if let (Some(remote), Some(action)) = (remote, &action) {
+        remote.store(action, &emitted);
     }
     Ok((emitted, source))
 }
@@ -302,11 +345,17 @@ pub fn shard_key(job: &ShardJob, config: &EmitConfig) -> Key {
     hasher.update(b"\0");
     hasher.update(crate::ir::llvm_version().as_bytes());
     hasher.update(b"\0");
-    let facts = serde_json::to_vec(&(config, job)).expect("plain data serializes");
+    let facts = job_facts(job, config);
     hasher.update(&(facts.len() as u64).to_le_bytes());
     hasher.update(&facts);
     hasher.update(&job.bitcode);
     Key(*hasher.finalize().as_bytes())
+}
+
+/// The configuration and the job's facts (all but its bitcode), as the key and the remote
+/// Action's `job.json` hold them.
+fn job_facts(job: &ShardJob, config: &EmitConfig) -> Vec<u8> {
+    serde_json::to_vec(&(config, job)).expect("plain data serializes")
 }
 
 /// One shard, start to finish, in this thread's own context, from its job alone.

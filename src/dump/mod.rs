@@ -12,7 +12,7 @@ mod tables;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aotload::features::FEATURE_LIST_VERSION;
@@ -27,6 +27,7 @@ pub use emit::{
 pub use partition::{plan_shards, ShardPlan};
 pub use split::ShardJob;
 
+use crate::cache::remote::{RemoteCache, RemoteStats};
 use crate::cache::ShardCache;
 use crate::codegen::Program;
 use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple};
@@ -45,6 +46,8 @@ pub struct DumpOptions {
     pub cpu_targets: Option<Vec<CpuTarget>>,
     /// Where emitted shards are looked up and stored; `None`: emit every shard.
     pub cache: Option<ShardCache>,
+    /// A REAPI server behind the local cache (`--remote-cache`).
+    pub remote: Option<Arc<RemoteCache>>,
 }
 
 impl Default for DumpOptions {
@@ -57,6 +60,7 @@ impl Default for DumpOptions {
             image_data: Vec::new(),
             cpu_targets: None,
             cache: None,
+            remote: None,
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct Dumped {
     pub cache_used: bool,
     /// Whether the whole dump was taken from the cache (src/build/memo.rs), nothing run.
     pub reused: bool,
+    /// What the remote cache did, when there was one.
+    pub remote: Option<RemoteStats>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +166,7 @@ pub fn dump(
         &config,
         threads,
         options.cache.as_ref(),
+        options.remote.as_deref(),
         on_shard_done,
         &|w| {
             warnings
@@ -181,6 +188,12 @@ pub fn dump(
     .map_err(DumpError::Header)?;
     lap("header");
     let mut warnings = warnings.into_inner().expect("threads joined");
+    if let Some(why) = options.remote.as_ref().and_then(|r| r.stats().failure) {
+        warnings.push(format!(
+            "remote cache {}: {why}; the remaining shards were built locally",
+            options.remote.as_ref().expect("just read").url()
+        ));
+    }
     for record in &records {
         if let ShardSource::Damaged(why) = &record.source {
             warnings.push(format!(
@@ -207,6 +220,7 @@ pub fn dump(
         warnings,
         cache_used: options.cache.is_some(),
         reused: false,
+        remote: options.remote.as_ref().map(|r| r.stats()),
     })
 }
 

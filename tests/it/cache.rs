@@ -26,25 +26,25 @@ fn count(report: &Value, what: &str) -> u64 {
     report["cache"][what].as_u64().unwrap()
 }
 
-fn shards(report: &Value) -> u64 {
+pub(crate) fn shards(report: &Value) -> u64 {
     report["shards"].as_array().unwrap().len() as u64
 }
 
-/// The shard indices the report says were emitted (not taken from the cache).
-fn emitted(report: &Value) -> Vec<u64> {
+/// The shard indices the report says were emitted (not taken from the local or remote cache).
+pub(crate) fn emitted(report: &Value) -> Vec<u64> {
     (report["shards"].as_array().unwrap().iter())
-        .filter(|s| s["source"] != "cached")
+        .filter(|s| s["source"] == "emitted" || s["source"] == "damaged")
         .map(|s| s["index"].as_u64().unwrap())
         .collect()
 }
 
-fn os(s: &str) -> &std::ffi::OsStr {
+pub(crate) fn os(s: &str) -> &std::ffi::OsStr {
     std::ffi::OsStr::new(s)
 }
 
 /// Lua's library as bitcode, one file per source, compiled in `dir` from `sources` (copied
 /// there first, so an edited copy compiles under the same file names).
-fn lua_bitcode(dir: &Path, edit: Option<(&str, &str, &str)>) -> Vec<PathBuf> {
+pub(crate) fn lua_bitcode(dir: &Path, edit: Option<(&str, &str, &str)>) -> Vec<PathBuf> {
     let src = crate::lua::lua_sources();
     std::fs::create_dir_all(dir).unwrap();
     for entry in std::fs::read_dir(&src).unwrap() {
@@ -88,7 +88,7 @@ fn build(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Value {
     build_report(&args)
 }
 
-fn bytes(path: &Path) -> Vec<u8> {
+pub(crate) fn bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 

@@ -16,6 +16,7 @@ mod multiversion;
 mod mutation;
 mod pipeline;
 mod producers;
+mod remote;
 mod runtime;
 mod signing;
 mod vectors;
