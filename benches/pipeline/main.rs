@@ -11,7 +11,7 @@
 //! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_REPEAT` (default 3; every
 //! figure is the minimum over the repeats), `AOTLINK_BENCH_KEEP_IR=path` (also write the
 //! generated IR there) and `AOTLINK_BENCH_SECTIONS` (comma list of `emission`, `link`, `load`,
-//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `rebuild`, `lua_run`; default all). Prints one line per
+//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `rebuild`, `remote`, `lua_run`; default all). Prints one line per
 //! figure, then Markdown tables.
 //!
 //! Layout: this file reads the knobs and runs the sections in order. Each section is the module
@@ -25,6 +25,8 @@
 //! - `timing`, `cpu`, `report`: minimum-of-repeats helpers and duration formatting; the CPU's
 //!   name and other processes' CPU use; the Markdown summary.
 
+#[path = "../../tests/support/buildgrid.rs"]
+mod buildgrid;
 mod cpu;
 mod cross;
 mod emission;
@@ -38,6 +40,7 @@ mod packages;
 mod per_open;
 mod platforms;
 mod rebuild;
+mod remote;
 mod report;
 mod size;
 mod source;
@@ -60,6 +63,7 @@ use crate::load::bench_load;
 use crate::lua_run::bench_lua_run;
 use crate::multiversion::bench_multiversion;
 use crate::rebuild::bench_rebuild;
+use crate::remote::bench_remote;
 use crate::report::Table;
 use crate::size::bench_size;
 use crate::validate::bench_validate;
@@ -89,6 +93,7 @@ const SECTIONS: &[&str] = &[
     "validate",
     "vs_clang",
     "rebuild",
+    "remote",
     "lua_run",
 ];
 
@@ -195,6 +200,9 @@ fn run() -> Result<()> {
     }
     if config.runs("rebuild") {
         bench_rebuild(&config, &ir, scratch.path(), &mut table)?;
+    }
+    if config.runs("remote") {
+        bench_remote(&config, scratch.path(), &mut table)?;
     }
     if config.runs("lua_run") {
         bench_lua_run(scratch.path(), &mut table)?;

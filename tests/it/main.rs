@@ -3,6 +3,8 @@
 //! in the repository.
 
 mod bad_input;
+#[path = "../support/buildgrid.rs"]
+mod buildgrid;
 mod cache;
 mod capi;
 mod common;

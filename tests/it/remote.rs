@@ -3,144 +3,30 @@
 //! damage what the server stores. Real code: Lua 5.4, the kernels example, the method-table
 //! fixtures. Every image is compared with a `--no-cache` build of the same input.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::buildgrid::BuildGrid;
 use crate::cache::{bytes, emitted, lua_bitcode, os, shards};
 use crate::common::*;
 
-/// The BuildGrid server's `bgd`: `$AOTLINK_BUILDGRID_VENV/bin/bgd`, else where setup.sh puts it.
-fn bgd() -> PathBuf {
-    let venv = std::env::var_os("AOTLINK_BUILDGRID_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME");
-            PathBuf::from(home).join(".local/share/aotlink-test/buildgrid-0.4.4")
-        });
-    let bgd = venv.join("bin/bgd");
-    assert!(
-        bgd.exists(),
-        "{} is missing: scripts/setup.sh --cross installs BuildGrid (or set AOTLINK_BUILDGRID_VENV)",
-        bgd.display()
-    );
-    bgd
-}
-
-/// A running BuildGrid serving CAS, ByteStream and the action cache for the empty instance.
-struct BuildGrid {
-    child: Child,
-    port: u16,
-    storage: PathBuf,
-}
-
-impl BuildGrid {
-    fn start(dir: &Path) -> BuildGrid {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let storage = dir.join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
-        let config = dir.join("cas-ac.yml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"server:
-  - !channel
-    address: "127.0.0.1:{port}"
-    insecure-mode: true
-authorization:
-  method: none
-storages:
-  - !disk-storage &main-storage
-    path: "{}"
-caches:
-  - !lru-action-cache &main-action
-    storage: *main-storage
-    max-cached-refs: 4096
-    allow-updates: true
-    cache-failed-actions: true
-instances:
-  - name: ""
-    services:
-      - !action-cache
-        cache: *main-action
-      - !cas
-        storage: *main-storage
-      - !bytestream
-        storage: *main-storage
-thread-pool-size: 8
-"#,
-                storage.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("bgd.log")).unwrap();
-        let child = Command::new(bgd())
-            .args(["server", "start"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut server = BuildGrid {
-            child,
-            port,
-            storage,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "bgd exited ({status}): {}",
-                    std::fs::read_to_string(dir.join("bgd.log")).unwrap_or_default()
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "BuildGrid did not listen on {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+/// The blob files `server` stores.
+fn blobs(server: &BuildGrid) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let objects = server.storage.join("cas/objects");
+    for sub in std::fs::read_dir(objects).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(sub.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            files.push(f.path());
         }
-        server
     }
-
-    fn url(&self) -> String {
-        format!("grpc://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The blob files the server stores.
-    fn blobs(&self) -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        let objects = self.storage.join("cas/objects");
-        for sub in std::fs::read_dir(objects).into_iter().flatten().flatten() {
-            for f in std::fs::read_dir(sub.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                files.push(f.path());
-            }
-        }
-        files
-    }
-}
-
-impl Drop for BuildGrid {
-    fn drop(&mut self) {
-        self.stop();
-    }
+    files
 }
 
 /// `aotlink build` of `inputs` into `out`, with `extra` arguments; the report and stderr.
@@ -312,7 +198,7 @@ fn a_server_killed_mid_build_costs_one_warning() {
         .unwrap();
     // The first shard's upload is on the server's disk: the build is under way. Kill it.
     let started = Instant::now();
-    while server.blobs().is_empty() {
+    while blobs(&server).is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "nothing uploaded"
@@ -347,7 +233,7 @@ fn a_blob_that_does_not_match_its_digest_is_not_used() {
     machine(&dir, "a").build(&input, &url, &args);
     // Every stored object (the larger blobs) gets one byte flipped where the server keeps it.
     let mut damaged = 0;
-    for blob in server.blobs() {
+    for blob in blobs(&server) {
         let mut content = bytes(&blob);
         if content.len() > 4096 {
             let at = content.len() / 2;
