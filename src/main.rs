@@ -97,6 +97,10 @@ fn run(command: Command) -> Result<()> {
             compile::link_archive(&archive, &output, target.as_deref(), link)
         }
         Command::Cache { action, cache_dir } => compile::cache(action, cache_dir),
+        Command::Targets { json } => {
+            print!("{}", inspect::targets(json));
+            Ok(())
+        }
         Command::Inspect {
             image,
             json,

@@ -11,7 +11,9 @@ use aotload::ImageFile;
 
 use crate::cpu::{print_other_cpu_use, CpuSample};
 use crate::ir::generate_ir_for;
-use crate::platforms::{host_target, image_name, PlatformTarget, PLATFORM_TARGETS};
+use aotlink::target::{SupportedTarget, SUPPORTED_TARGETS};
+
+use crate::platforms::{host_target, image_name, TargetFacts as _};
 use crate::report::Table;
 use crate::source::{build, compile_example, Source, DUMP_THREADS};
 use crate::timing::{human, min_time, ratio};
@@ -44,15 +46,15 @@ pub fn bench_cross(config: &Config, dir: &Path, table: &mut Table) -> Result<()>
         "\n[cross] link with the embedded LLD for every target platform (min of {repeat}); \
          example: the default CPU targets; module ({} functions): the default on the host \
          ({}), `generic` only on the others to keep the run short",
-        config.functions, host.aotlink
+        config.functions, host.triple
     );
     let (start, cpu_start) = (Instant::now(), CpuSample::now());
     let mut example = Vec::new();
     let mut module = Vec::new();
-    for target in PLATFORM_TARGETS {
+    for target in SUPPORTED_TARGETS {
         let dir = dir.join("cross").join(target.clang);
         std::fs::create_dir_all(&dir)?;
-        println!("  {}:", target.aotlink);
+        println!("  {}:", target.triple);
         let result = (|| {
             let ir = dir.join("kernels.ll");
             compile_example(target, &ir)?;
@@ -100,7 +102,7 @@ pub fn bench_cross(config: &Config, dir: &Path, table: &mut Table) -> Result<()>
          adds the archive check (`read_archive` + `check_platform`), the seal (checksum, and a \
          Mach-O signature's page hash) and the rename, each of these timed alone too; ratio = \
          link_image time / the host's ({}). Dump: one run on {DUMP_THREADS} threads.",
-        host.aotlink
+        host.triple
     );
     if let Some(share) = others {
         let _ = writeln!(
@@ -115,7 +117,7 @@ pub fn bench_cross(config: &Config, dir: &Path, table: &mut Table) -> Result<()>
 /// Builds `source` for `target` (one dump) and times linking its archive.
 fn cross_link(
     repeat: usize,
-    target: &PlatformTarget,
+    target: &SupportedTarget,
     source: &Source,
     cpu_targets: Option<&str>,
     dir: &Path,
@@ -164,7 +166,7 @@ fn cross_link(
     let bytes = std::fs::read(&image)?;
     let file = ImageFile::parse(&bytes)?;
     file.verify_checksum(&bytes)?;
-    let triple = target.triple();
+    let triple = target.parsed();
     let expected = (triple.object_format(), triple.object_architecture());
     if (file.format, file.arch) != expected {
         bail!(
@@ -210,11 +212,11 @@ fn cross_markdown(md: &mut String, results: &[Result<CrossLink>]) {
          | Ratio | Image size | Dump |"
     );
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
-    let host = PLATFORM_TARGETS.iter().position(|t| t.is_host());
+    let host = SUPPORTED_TARGETS.iter().position(|t| t.is_host());
     let baseline = host
         .and_then(|h| results[h].as_ref().ok())
         .map(|l| l.link_image);
-    for (target, result) in PLATFORM_TARGETS.iter().zip(results) {
+    for (target, result) in SUPPORTED_TARGETS.iter().zip(results) {
         match result {
             Ok(link) => {
                 let r = baseline.map_or("-".to_string(), |b| {
@@ -223,7 +225,7 @@ fn cross_markdown(md: &mut String, results: &[Result<CrossLink>]) {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} | {} | {} | {r} | {} | {} |",
-                    target.aotlink,
+                    target.triple,
                     link.targets,
                     human(link.lld),
                     human(link.link_image),
@@ -237,7 +239,7 @@ fn cross_markdown(md: &mut String, results: &[Result<CrossLink>]) {
                 let _ = writeln!(
                     md,
                     "| {} | - | failed: {} | - | - | - | - | - | - |",
-                    target.aotlink,
+                    target.triple,
                     e.to_string().replace('|', "/")
                 );
             }

@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 
-/// The host target the module is generated for (the cross section swaps in others).
-pub const TRIPLE: &str = "x86_64-unknown-linux-gnu";
-pub const DATALAYOUT: &str =
-    "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-f80:128-n8:16:32:64-S128";
+/// The host target the module is generated for (the cross section swaps in others): the first
+/// of the supported targets, x86_64 Linux.
+pub const TRIPLE: &str = aotlink::target::SUPPORTED_TARGETS[0].llvm;
+pub const DATALAYOUT: &str = aotlink::target::SUPPORTED_TARGETS[0].datalayout;
 /// Entries of the global function-pointer table.
 const TABLE_LEN: usize = 64;
 /// Global data arrays, and the length of each.

@@ -13,7 +13,7 @@ use aotload::{Image, LoadOptions};
 
 use crate::cpu::{print_other_cpu_use, CpuSample};
 use crate::kernels::{kernels, Kernel};
-use crate::platforms::{host_target, image_name};
+use crate::platforms::{host_target, image_name, TargetFacts as _};
 use crate::report::Table;
 use crate::source::{build, compile_example, Build, Source};
 use crate::timing::{nanos, secs};

@@ -18,7 +18,7 @@ use aotlink::method_table_file::MethodTableFile;
 use aotload::{ImageFile, ImageKind};
 
 use crate::ir::{DATALAYOUT, TRIPLE};
-use crate::platforms::{host_target, image_name};
+use crate::platforms::{host_target, image_name, TargetFacts as _};
 use crate::source::{build, Build, Source};
 
 /// Functions of the system image, all exported.

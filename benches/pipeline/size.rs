@@ -9,7 +9,7 @@ use anyhow::Result;
 use aotlink::link::{self, Lld};
 
 use crate::cpu::{print_other_cpu_use, CpuSample};
-use crate::platforms::{host_target, image_name};
+use crate::platforms::{host_target, image_name, TargetFacts as _};
 use crate::report::Table;
 use crate::source::{build, compile_example, Build, Source, DUMP_THREADS};
 use crate::timing::{human, ratio};

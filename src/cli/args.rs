@@ -149,6 +149,12 @@ pub enum Command {
         #[arg(long, value_name = "KEYFILE")]
         key: PathBuf,
     },
+    /// The targets aotlink builds images for, in aotlink's, clang's and LLVM's spellings.
+    Targets {
+        /// As JSON (with each target's data layout), for tools.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show or empty the shard cache.
     Cache {
         #[command(subcommand)]

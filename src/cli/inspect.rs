@@ -37,3 +37,29 @@ pub fn inspect(image: &Path, json: bool, edges: bool, method_table: bool) -> Res
         other => Ok(other?),
     }
 }
+
+/// `aotlink targets`: the supported targets (the library's table), as a table or as JSON.
+pub fn targets(json: bool) -> String {
+    use aotlink::target::SUPPORTED_TARGETS;
+    if json {
+        let rows: Vec<serde_json::Value> = (SUPPORTED_TARGETS.iter())
+            .map(|t| {
+                serde_json::json!({
+                    "triple": t.triple,
+                    "clang": t.clang,
+                    "llvm": t.llvm,
+                    "datalayout": t.datalayout,
+                })
+            })
+            .collect();
+        return serde_json::to_string_pretty(&rows).expect("plain data") + "\n";
+    }
+    let mut out = format!(
+        "{:<28} {:<24} {}\n",
+        "--target", "clang --target", "IR triple"
+    );
+    for t in SUPPORTED_TARGETS {
+        out += &format!("{:<28} {:<24} {}\n", t.triple, t.clang, t.llvm);
+    }
+    out
+}

@@ -3,10 +3,12 @@
 
 mod cpu;
 mod platform;
+mod supported;
 mod triple;
 
 pub use cpu::{
     features_beyond_cpu, CpuTarget, CpuTargetError, ResolvedTarget, DEFAULT_AARCH64, DEFAULT_X86_64,
 };
 pub use platform::{vendor_file, CRuntime, Platform, SystemLibraryKind};
-pub use triple::{Arch, Os, Triple, SUPPORTED};
+pub use supported::{supported_target, SupportedTarget, SUPPORTED_TARGETS};
+pub use triple::{Arch, Os, Triple};

@@ -25,15 +25,6 @@ pub struct Triple {
     pub min_os: Option<String>,
 }
 
-/// The spellings `--target` accepts, for error messages.
-pub const SUPPORTED: &[&str] = &[
-    "x86_64-unknown-linux-gnu",
-    "aarch64-unknown-linux-gnu",
-    "x86_64-apple-macosx11.0",
-    "arm64-apple-macosx11.0",
-    "x86_64-pc-windows-gnu",
-];
-
 /// macOS releases before 11 cannot run arm64 code, and 11 is the oldest supported here.
 const MIN_MACOS: (u32, u32) = (11, 0);
 
@@ -45,7 +36,10 @@ impl Triple {
         let unsupported = || {
             format!(
                 "unsupported target `{text}` (supported: {})",
-                SUPPORTED.join(", ")
+                (super::SUPPORTED_TARGETS.iter())
+                    .map(|t| t.triple)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let parts: Vec<&str> = text.split('-').collect();

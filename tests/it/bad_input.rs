@@ -280,7 +280,11 @@ fn a_failed_link_keeps_every_diagnostic_line() {
     let source = dir.join("undefined.c");
     std::fs::write(&source, c).unwrap();
     let ll = dir.join("undefined.ll");
-    let args = ["--target=x86_64-w64-mingw32", "-O2", "-S", "-emit-llvm"];
+    let flag = format!(
+        "--target={}",
+        crate::cross::target("x86_64-pc-windows-gnu").clang
+    );
+    let args = [flag.as_str(), "-O2", "-S", "-emit-llvm"];
     clang_ir(&source, &ll, &args);
     let out = build_into(&dir, &[&ll], &["--export-all"]);
     assert_clean_failure(&out, "undefined_");

@@ -214,15 +214,18 @@ fn the_key_covers_the_triple() {
         .find(|l| l.starts_with("target datalayout"))
         .unwrap();
     // x86_64 Windows (COFF mangling in the datalayout), same code otherwise.
+    let target = crate::cross::target("x86_64-pc-windows-gnu");
     std::fs::write(
         &windows,
         text.replace(
-            text.lines().find(|l| l.starts_with("target triple")).unwrap(),
-            "target triple = \"x86_64-w64-windows-gnu\"",
+            text.lines()
+                .find(|l| l.starts_with("target triple"))
+                .unwrap(),
+            &format!("target triple = \"{}\"", target.llvm),
         )
         .replace(
             layout,
-            "target datalayout = \"e-m:w-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128\"",
+            &format!("target datalayout = \"{}\"", target.datalayout),
         ),
     )
     .unwrap();

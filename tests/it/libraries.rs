@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
-use crate::cross::{have, wine};
+use crate::cross::{have, target, wine};
 
 fn source(name: &str) -> PathBuf {
     repo().join("tests/it/libraries").join(name)
@@ -120,7 +120,7 @@ fn a_package_dll_calls_its_runtime_dll_under_wine() {
         .args(["-O2", "-shared", "-o"])
         .arg(dir.join("jlrt.dll"))
         .arg(source("runtime_lib.c")));
-    let ll = package_ir(&dir, "x86_64-w64-mingw32");
+    let ll = package_ir(&dir, &target("x86_64-pc-windows-gnu").clang);
     let def = dir.join("jlrt.def");
     std::fs::write(
         &def,
@@ -191,10 +191,11 @@ fn a_macos_package_records_its_runtime_dylib() {
     let dir = scratch("libraries-macos");
     // The runtime library: an aotlink image for macOS is a dylib with an install name.
     let rt_ll = dir.join("runtime_lib.ll");
-    let args = ["--target=arm64-apple-macosx11.0", "-O2", "-S", "-emit-llvm"];
+    let flag = format!("--target={}", target("arm64-apple-macosx11.0").clang);
+    let args = [flag.as_str(), "-O2", "-S", "-emit-llvm"];
     clang_ir(&source("runtime_lib.c"), &rt_ll, &args);
     build_image(&rt_ll, &dir.join("libjlrt.dylib"), &[]);
-    let ll = package_ir(&dir, "arm64-apple-macosx11.0");
+    let ll = package_ir(&dir, &target("arm64-apple-macosx11.0").clang);
     let image = dir.join("pkg.dylib");
     let lib_dir = dir.display().to_string();
     build_image(
@@ -224,7 +225,7 @@ fn a_package_image_calls_its_runtime_library_on_aarch64_under_qemu() {
         .args(["-O2", "-fPIC", "-shared", "-Wl,-soname,libjlrt.so", "-o"])
         .arg(dir.join("libjlrt.so"))
         .arg(source("runtime_lib.c")));
-    let ll = package_ir(&dir, "aarch64-linux-gnu");
+    let ll = package_ir(&dir, &target("aarch64-unknown-linux-gnu").clang);
     let image = dir.join("pkg.so");
     let lib_dir = dir.display().to_string();
     build_image(

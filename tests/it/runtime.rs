@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::common::*;
 use crate::cross::run::run_comparison;
-use crate::cross::{have, wine, Target, TARGETS};
+use crate::cross::{have, targets, wine, Target};
 
 fn source() -> PathBuf {
     repo().join("tests/it/runtime/runtime.c")
@@ -124,7 +124,7 @@ fn run_under(
         "so"
     };
     let file = format!("runtime.{suffix}");
-    let (mut image_path, result) = try_image(dir, target.clang, target.aotlink, &file, &[]);
+    let (mut image_path, result) = try_image(dir, &target.clang, &target.aotlink, &file, &[]);
     let mut defines: &[&str] = &[];
     if !result.status.success() {
         assert_clean_failure(&result, lacking);
@@ -133,7 +133,7 @@ fn run_under(
             target.aotlink
         );
         defines = without;
-        let (path, result) = try_image(dir, target.clang, target.aotlink, &file, defines);
+        let (path, result) = try_image(dir, &target.clang, &target.aotlink, &file, defines);
         assert!(
             result.status.success(),
             "{}",
@@ -168,7 +168,7 @@ fn compiler_runtime_functions_work_on_aarch64_under_qemu() {
     }
     let dir = scratch("runtime-aarch64");
     run_under(
-        &TARGETS[1],
+        &targets()[1],
         "aarch64-linux-gnu-gcc",
         &dir,
         Command::new("qemu-aarch64").args(["-L", "/usr/aarch64-linux-gnu"]),
@@ -188,7 +188,7 @@ fn compiler_runtime_functions_work_in_windows_dlls_under_wine() {
     // entry runs libgcc's constructor that fills __cpu_model.
     eprintln!("not compared on Windows: powi");
     run_under(
-        &TARGETS[4],
+        &targets()[4],
         "x86_64-w64-mingw32-gcc",
         &dir,
         Command::new(wine()).env("WINEDEBUG", "-all"),
@@ -201,7 +201,8 @@ fn compiler_runtime_functions_work_in_windows_dlls_under_wine() {
 fn a_target_without_a_compiler_runtime_is_refused_naming_the_functions() {
     let dir = scratch("runtime-missing");
     let ll = dir.join("runtime.ll");
-    let mut args = vec!["--target=x86_64-apple-macosx11.0", "-S"];
+    let flag = format!("--target={}", targets()[2].clang);
+    let mut args = vec![flag.as_str(), "-S"];
     args.extend(IR_FLAGS);
     clang_ir(&source(), &ll, &args);
     let out = dir.join("runtime.dylib");
@@ -254,7 +255,12 @@ fn windows_dlls_run_their_constructors_under_wine() {
     clang_ir(
         &c,
         &ll,
-        &["--target=x86_64-w64-mingw32", "-O2", "-S", "-emit-llvm"],
+        &[
+            &format!("--target={}", targets()[4].clang),
+            "-O2",
+            "-S",
+            "-emit-llvm",
+        ],
     );
     build_image(&ll, &dir.join("ctor.dll"), &[]);
     let harness = dir.join("harness.c");

@@ -116,7 +116,7 @@ fn the_loader_runs_on_aarch64_linux_under_qemu() {
         &lib_dir,
         &[&rpath],
     );
-    let image = cross_image(&TARGETS[1], "loader", &[]);
+    let image = cross_image(&targets()[1], "loader", &[]);
     check_basic(&stdout_of(qemu().arg(&basic).arg(&image)), &image);
     // qemu's CPU models: the loader reads their features from HWCAP and picks accordingly
     // (targets: generic; cortex-a76; neoverse-v1). neoverse-v1 needs, beyond cortex-a76,
@@ -154,7 +154,7 @@ fn the_loader_runs_on_aarch64_linux_under_qemu() {
         &lib_dir,
         &[&rpath],
     );
-    let (sys, pkg) = packages::cross_packages(&TARGETS[1]);
+    let (sys, pkg) = packages::cross_packages(&targets()[1]);
     check_loader_methods_output(&stdout_of(qemu().arg(&methods).arg(&sys).arg(&pkg)));
 }
 
@@ -178,9 +178,9 @@ fn the_loader_runs_on_windows_under_wine() {
         .status()
         .unwrap();
     assert!(status.success());
-    let image = cross_image(&TARGETS[4], "loader", &[]);
+    let image = cross_image(&targets()[4], "loader", &[]);
     std::fs::copy(&image, dir.join("kernels.dll")).unwrap();
-    let (sys, pkg) = packages::cross_packages(&TARGETS[4]);
+    let (sys, pkg) = packages::cross_packages(&targets()[4]);
     std::fs::copy(&sys, dir.join("sys.dll")).unwrap();
     std::fs::copy(&pkg, dir.join("pkg.dll")).unwrap();
     let wine = || {

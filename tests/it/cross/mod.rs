@@ -19,51 +19,66 @@ use aotload::ImageFile;
 
 use crate::common::*;
 
+/// A supported target, as `aotlink targets --json` (the library's one table) spells it, with
+/// what its images must be.
 pub struct Target {
-    /// How the test spells it for clang and for `--target`.
-    pub clang: &'static str,
-    pub aotlink: &'static str,
+    /// How clang spells it (`--target=`).
+    pub clang: String,
+    /// How aotlink spells it (`--target`).
+    pub aotlink: String,
+    /// How LLVM writes it in IR, and that IR's data layout.
+    pub llvm: String,
+    pub datalayout: String,
     pub format: object::BinaryFormat,
     pub arch: object::Architecture,
 }
 
-pub const TARGETS: &[Target] = &[
-    Target {
-        clang: "x86_64-linux-gnu",
-        aotlink: "x86_64-unknown-linux-gnu",
-        format: object::BinaryFormat::Elf,
-        arch: object::Architecture::X86_64,
-    },
-    Target {
-        clang: "aarch64-linux-gnu",
-        aotlink: "aarch64-unknown-linux-gnu",
-        format: object::BinaryFormat::Elf,
-        arch: object::Architecture::Aarch64,
-    },
-    Target {
-        clang: "x86_64-apple-macos11",
-        aotlink: "x86_64-apple-macosx11.0",
-        format: object::BinaryFormat::MachO,
-        arch: object::Architecture::X86_64,
-    },
-    Target {
-        clang: "arm64-apple-macos11",
-        aotlink: "arm64-apple-macosx",
-        format: object::BinaryFormat::MachO,
-        arch: object::Architecture::Aarch64,
-    },
-    Target {
-        clang: "x86_64-w64-mingw32",
-        aotlink: "x86_64-pc-windows-gnu",
-        format: object::BinaryFormat::Pe,
-        arch: object::Architecture::X86_64,
-    },
-];
+/// Every supported target, in the table's order (x86_64 Linux, aarch64 Linux, x86_64 macOS,
+/// arm64 macOS, x86_64 Windows), read once from `aotlink targets --json`.
+pub fn targets() -> &'static [Target] {
+    static TARGETS: std::sync::OnceLock<Vec<Target>> = std::sync::OnceLock::new();
+    TARGETS.get_or_init(|| {
+        let out = aotlink_ok(["targets", "--json"]);
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let text = |row: &serde_json::Value, key: &str| row[key].as_str().unwrap().to_string();
+        rows.iter()
+            .map(|row| {
+                let triple = text(row, "triple");
+                let format = match () {
+                    _ if triple.contains("linux") => object::BinaryFormat::Elf,
+                    _ if triple.contains("apple") => object::BinaryFormat::MachO,
+                    _ if triple.contains("windows") => object::BinaryFormat::Pe,
+                    _ => panic!("a target of an unknown format: {triple}"),
+                };
+                let arch = match triple.split('-').next() {
+                    Some("x86_64") => object::Architecture::X86_64,
+                    Some("aarch64" | "arm64") => object::Architecture::Aarch64,
+                    _ => panic!("a target of an unknown architecture: {triple}"),
+                };
+                Target {
+                    clang: text(row, "clang"),
+                    aotlink: triple,
+                    llvm: text(row, "llvm"),
+                    datalayout: text(row, "datalayout"),
+                    format,
+                    arch,
+                }
+            })
+            .collect()
+    })
+}
+
+/// The supported target aotlink spells `triple`.
+pub fn target(triple: &str) -> &'static Target {
+    (targets().iter())
+        .find(|t| t.aotlink == triple)
+        .unwrap_or_else(|| panic!("{triple} is not in `aotlink targets`"))
+}
 
 /// The example compiled to IR for `target` (no SDK needed: it includes no system header),
 /// once per test run.
 pub fn example_ir(target: &Target) -> PathBuf {
-    static DONE: std::sync::Mutex<Vec<(&str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    static DONE: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let mut done = DONE.lock().unwrap();
     if let Some((_, path)) = done.iter().find(|(t, _)| *t == target.clang) {
         return path.clone();
@@ -85,7 +100,7 @@ pub fn example_ir(target: &Target) -> PathBuf {
         crate::common::CLANG,
         target.clang
     );
-    done.push((target.clang, out.clone()));
+    done.push((target.clang.clone(), out.clone()));
     out
 }
 
@@ -103,7 +118,7 @@ pub fn cross_image(target: &Target, name: &str, extra: &[&str]) -> PathBuf {
         "build".into(),
         ir.display().to_string(),
         "--target".into(),
-        target.aotlink.into(),
+        target.aotlink.clone(),
     ];
     args.extend(["--export-all", "--image-data"].map(String::from));
     args.push(data_file().display().to_string());

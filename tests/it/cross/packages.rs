@@ -11,7 +11,7 @@ use crate::common::*;
 /// tests/it/methods/{sys,pkg}.c for `target`: the system image, and the package image built
 /// against its method table (once per test run: several tests use them).
 pub fn cross_packages(target: &Target) -> (PathBuf, PathBuf) {
-    static BUILT: std::sync::Mutex<Vec<(&str, (PathBuf, PathBuf))>> =
+    static BUILT: std::sync::Mutex<Vec<(String, (PathBuf, PathBuf))>> =
         std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap();
     if let Some((_, images)) = built.iter().find(|(t, _)| *t == target.clang) {
@@ -64,13 +64,13 @@ pub fn cross_packages(target: &Target) -> (PathBuf, PathBuf) {
         "-o".as_ref(),
         pkg.as_os_str(),
     ]);
-    built.push((target.clang, (sys.clone(), pkg.clone())));
+    built.push((target.clang.clone(), (sys.clone(), pkg.clone())));
     (sys, pkg)
 }
 
 #[test]
 fn package_images_with_external_methods_build_for_every_target() {
-    for target in TARGETS {
+    for target in targets() {
         let (_, pkg) = cross_packages(target);
         let image = open_any(&pkg);
         let externals: Vec<&str> = image
@@ -145,7 +145,7 @@ fn assert_traps(run: &mut Command) {
 #[test]
 fn unresolved_external_methods_trap_under_qemu_and_wine() {
     if have(&["qemu-aarch64", "aarch64-linux-gnu-gcc"]) {
-        let (_, pkg) = cross_packages(&TARGETS[1]);
+        let (_, pkg) = cross_packages(&targets()[1]);
         let dir = pkg.parent().unwrap();
         std::fs::write(dir.join("trap.c"), TRAP_HARNESS).unwrap();
         let status = Command::new("aarch64-linux-gnu-gcc")
@@ -165,7 +165,7 @@ fn unresolved_external_methods_trap_under_qemu_and_wine() {
     }
     if have(&["/usr/lib/wine/wine64", "x86_64-w64-mingw32-gcc"]) {
         let wine = wine();
-        let (_, pkg) = cross_packages(&TARGETS[4]);
+        let (_, pkg) = cross_packages(&targets()[4]);
         let dir = pkg.parent().unwrap();
         std::fs::write(dir.join("trap.c"), TRAP_HARNESS).unwrap();
         let status = Command::new("x86_64-w64-mingw32-gcc")

@@ -171,7 +171,7 @@ fn aarch64_linux_images_run_under_qemu() {
     if !have(&["qemu-aarch64", "aarch64-linux-gnu-gcc"]) {
         return;
     }
-    let target = &TARGETS[1];
+    let target = &targets()[1];
     for (kind, extra) in [
         ("pkg", vec![]),
         (
@@ -205,7 +205,7 @@ fn windows_dlls_run_under_wine() {
         return;
     }
     let wine = wine();
-    let target = &TARGETS[4];
+    let target = &targets()[4];
     for (kind, extra) in [
         ("pkg", vec![]),
         (
