@@ -2,17 +2,16 @@
 //! every run wrote the same archive. Also builds the archive the link and load sections use.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
-use aotlink::codegen::{codegen, CodegenOptions};
-use aotlink::dump::{self, DumpOptions};
 use aotlink::link;
+use aotlink::CacheLocation;
 
 use crate::cpu::{process_cpu_since, CpuSample};
 use crate::ir::export_names;
 use crate::report::Table;
-use crate::timing::{ratio, secs};
+use crate::timing::{codegen_and_dump, ratio, secs};
 use crate::Config;
 
 struct EmissionRun {
@@ -31,33 +30,29 @@ impl EmissionRun {
     }
 }
 
-/// One timed codegen + dump with `threads`; writes the object archive to `archive` (untimed).
+/// One codegen + dump with `threads` through [`aotlink::Build`] (no cache), timed apart by its
+/// report; writes the object archive to `archive` (not counted in either).
 fn emit_once(config: &Config, ir: &Path, threads: usize, archive: &Path) -> Result<EmissionRun> {
-    let context = inkwell::context::Context::create();
-    let options = CodegenOptions {
-        inputs: vec![ir.to_path_buf().into()],
-        exports: export_names(config.functions),
-        ..Default::default()
-    };
-    let start = Instant::now();
-    let program = codegen(&context, &options)?;
-    let codegen_time = start.elapsed();
-    let dump_options = DumpOptions {
-        threads: Some(threads),
-        ..Default::default()
-    };
-    let (start, cpu_start) = (Instant::now(), CpuSample::now());
-    let dumped = dump::dump(&program, &dump_options, &|_, _| {})?;
-    let dump_time = start.elapsed();
-    let dump_cpu = process_cpu_since(cpu_start);
-    dump::write_archives(&dumped, archive)?;
+    let mut build = aotlink::Build::new()
+        .input(ir)
+        .threads(threads)
+        .cache(CacheLocation::Off);
+    for name in export_names(config.functions) {
+        build = build.export(name);
+    }
+    let cpu_start = CpuSample::now();
+    let report = build.dump(archive)?;
+    let (codegen, dump) = codegen_and_dump(&report);
+    // CPU of the whole call, codegen's single thread included: a slight undercount of how
+    // busy dump alone kept the cores.
+    let dump_cpu = process_cpu_since(cpu_start).map(|c| c.saturating_sub(codegen));
     let bytes = std::fs::read(archive)?;
     Ok(EmissionRun {
-        codegen: codegen_time,
-        dump: dump_time,
+        codegen,
+        dump,
         dump_cpu,
-        shards: dumped.records.len(),
-        threads: dumped.threads,
+        shards: report.shards.len(),
+        threads: report.threads,
         archive_digest: xxhash_rust::xxh3::xxh3_64(&bytes),
     })
 }

@@ -4,17 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use aotlink::codegen::{codegen, CodegenOptions};
-use aotlink::dump::{self, DumpOptions};
 use aotlink::link;
-use aotlink::target::CpuTarget;
+use aotlink::target::SupportedTarget;
+use aotlink::CacheLocation;
 use aotload::ImageKind;
 
 use crate::ir::export_names;
-use crate::platforms::PlatformTarget;
+use crate::timing::codegen_and_dump;
 use crate::Config;
 
 const EXAMPLE_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kernels/kernels.c");
@@ -33,7 +32,7 @@ const EXAMPLE_FLAGS: &[&str] = &[
 pub const DUMP_THREADS: usize = 2;
 
 /// Compiles examples/kernels/kernels.c to textual IR for `target` (it needs no SDK).
-pub fn compile_example(target: &PlatformTarget, out: &Path) -> Result<()> {
+pub fn compile_example(target: &SupportedTarget, out: &Path) -> Result<()> {
     let clang = which::which(CLANG).with_context(|| {
         format!("{CLANG} is not on PATH (it compiles examples/kernels/kernels.c)")
     })?;
@@ -137,31 +136,28 @@ impl Build {
     }
 }
 
-/// Codegen + dump (timed apart, dump on [`DUMP_THREADS`] threads) of `source` with
-/// `cpu_targets` (`None`: the default for its architecture); writes `archive` (untimed).
+/// Codegen + dump (timed apart by the build's report, dump on [`DUMP_THREADS`] threads,
+/// no cache) of `source` with `cpu_targets` (`None`: the default for its architecture) through
+/// [`aotlink::Build`]; writes `archive` (not counted).
 pub fn build(source: &Source, cpu_targets: Option<&str>, archive: &Path) -> Result<Build> {
-    let context = inkwell::context::Context::create();
-    let options = CodegenOptions {
-        inputs: vec![source.ir.clone().into()],
-        exports: source.exports.clone(),
-        export_all: source.export_all,
-        method_tables: source.method_tables.clone(),
-        ..Default::default()
-    };
-    let start = Instant::now();
-    let program = codegen(&context, &options)?;
-    let codegen_time = start.elapsed();
-    let dump_options = DumpOptions {
-        kind: source.kind,
-        threads: Some(DUMP_THREADS),
-        image_data: source.image_data.clone(),
-        cpu_targets: cpu_targets.map(CpuTarget::parse_list).transpose()?,
-        ..Default::default()
-    };
-    let start = Instant::now();
-    let dumped = dump::dump(&program, &dump_options, &|_, _| {})?;
-    let dump_time = start.elapsed();
-    dump::write_archives(&dumped, archive)?;
+    let mut build = aotlink::Build::new()
+        .input(&source.ir)
+        .export_all(source.export_all)
+        .image_data(source.image_data.clone())
+        .kind(source.kind)
+        .threads(DUMP_THREADS)
+        .cache(CacheLocation::Off);
+    for name in &source.exports {
+        build = build.export(name);
+    }
+    for table in &source.method_tables {
+        build = build.method_table(table);
+    }
+    if let Some(spec) = cpu_targets {
+        build = build.cpu_targets(spec);
+    }
+    let report = build.dump(archive)?;
+    let (codegen_time, dump_time) = codegen_and_dump(&report);
     let targets = link::read_archive(archive)?
         .meta
         .targets
@@ -171,8 +167,8 @@ pub fn build(source: &Source, cpu_targets: Option<&str>, archive: &Path) -> Resu
     Ok(Build {
         codegen: codegen_time,
         dump: dump_time,
-        shards: dumped.records.len(),
-        threads: dumped.threads,
+        shards: report.shards.len(),
+        threads: report.threads,
         targets,
     })
 }

@@ -47,3 +47,11 @@ pub fn human(d: Duration) -> String {
 pub fn ratio(a: Duration, b: Duration) -> f64 {
     secs(a) / secs(b).max(f64::MIN_POSITIVE)
 }
+
+/// From a `Build::dump` report: (codegen, dump), where dump is every phase from annotation to
+/// the header, without reading the inputs, codegen and writing the archive.
+pub fn codegen_and_dump(report: &aotlink::BuildReport) -> (Duration, Duration) {
+    let t = &report.timings;
+    let outside = t.phase("read-inputs") + t.phase("codegen") + t.phase("archive");
+    (t.phase("codegen"), t.total.saturating_sub(outside))
+}

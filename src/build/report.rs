@@ -46,6 +46,14 @@ impl Default for Timings {
 }
 
 impl Timings {
+    /// The time of the phases named `name` (zero if none ran).
+    pub fn phase(&self, name: &str) -> Duration {
+        (self.phases.iter())
+            .filter(|p| p.name == name)
+            .map(|p| p.time)
+            .sum()
+    }
+
     /// Ends the phase `name`, which began at the last lap.
     pub(super) fn lap(&mut self, name: &str) {
         self.phases.push(Phase {
