@@ -329,7 +329,7 @@ fn cached_or_built(
     }
     let emitted = build_shard(job, config)?;
     store_locally(&emitted);
-    if let (Some(remote), Some(action)) = (remote, &action) {
+    if let (Some(remote), Some(action)) = (remote, action) {
         remote.store(action, &emitted);
     }
     Ok((emitted, source))

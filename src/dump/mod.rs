@@ -177,6 +177,10 @@ pub fn dump(
     )
     .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
     lap("emit");
+    if let Some(remote) = &options.remote {
+        remote.finish();
+        lap("remote-upload");
+    }
     let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
     let header = emit_header(
         program,

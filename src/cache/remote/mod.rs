@@ -13,12 +13,14 @@
 //!   locally. Calls are bounded by [`client::CALL_TIMEOUT`].
 //!
 //! The emission threads call it synchronously; one small tokio runtime drives the gRPC calls.
+//! Uploads run in the background while emission goes on ([`RemoteCache::store`]), and
+//! [`RemoteCache::finish`] waits for them once the shards are done.
 
 pub mod action;
 mod client;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bazel_remote_apis::build::bazel::remote::execution::v2::{ActionResult, OutputFile};
 use serde::Serialize;
@@ -50,6 +52,14 @@ pub struct RemoteCache {
     url: String,
     runtime: tokio::runtime::Runtime,
     clients: Clients,
+    state: Arc<State>,
+    /// Uploads under way.
+    pending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// What the build's calls share: whether the remote is off, why, and the counts.
+#[derive(Default)]
+struct State {
     off: AtomicBool,
     failure: Mutex<Option<String>>,
     hits: AtomicU64,
@@ -57,6 +67,19 @@ pub struct RemoteCache {
     stored: AtomicU64,
     bytes_down: AtomicU64,
     bytes_up: AtomicU64,
+}
+
+impl State {
+    /// The first failure turns the remote off and is kept for the warning.
+    fn fail(&self, why: String) {
+        if !self.off.swap(true, Ordering::SeqCst) {
+            *self.failure.lock().expect("no panics holding it") = Some(why);
+        }
+    }
+
+    fn is_off(&self) -> bool {
+        self.off.load(Ordering::SeqCst)
+    }
 }
 
 impl std::fmt::Debug for RemoteCache {
@@ -94,13 +117,8 @@ impl RemoteCache {
             url: url.to_string(),
             runtime,
             clients,
-            off: AtomicBool::new(false),
-            failure: Mutex::new(None),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            stored: AtomicU64::new(0),
-            bytes_down: AtomicU64::new(0),
-            bytes_up: AtomicU64::new(0),
+            state: Arc::default(),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -108,17 +126,10 @@ impl RemoteCache {
         &self.url
     }
 
-    /// The first failure turns the remote off and is kept for the warning.
-    fn fail(&self, why: String) {
-        if !self.off.swap(true, Ordering::SeqCst) {
-            *self.failure.lock().expect("no panics holding it") = Some(why);
-        }
-    }
-
     /// The shard's outputs if the server has them, whole and matching their digests; `None`
     /// on a miss, or once the remote is off.
     pub fn fetch(&self, action: &ShardAction) -> Option<Emitted> {
-        if self.off.load(Ordering::SeqCst) {
+        if self.state.is_off() {
             return None;
         }
         let mut clients = self.clients.clone();
@@ -142,13 +153,13 @@ impl RemoteCache {
         });
         match found {
             Ok(None) => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                self.state.misses.fetch_add(1, Ordering::Relaxed);
                 None
             }
             Ok(Some(blobs)) => {
                 let bytes: u64 = blobs.iter().map(|b| b.len() as u64).sum();
-                self.bytes_down.fetch_add(bytes, Ordering::Relaxed);
-                self.hits.fetch_add(1, Ordering::Relaxed);
+                self.state.bytes_down.fetch_add(bytes, Ordering::Relaxed);
+                self.state.hits.fetch_add(1, Ordering::Relaxed);
                 let mut emitted = Emitted::default();
                 for ((kind, _), blob) in action.outputs.iter().zip(blobs) {
                     *emitted_slot(&mut emitted, *kind) = Some(blob);
@@ -156,15 +167,16 @@ impl RemoteCache {
                 Some(emitted)
             }
             Err(why) => {
-                self.fail(why);
+                self.state.fail(why);
                 None
             }
         }
     }
 
-    /// Uploads the shard's outputs and Action and records its result (unless the remote is off).
-    pub fn store(&self, action: &ShardAction, emitted: &Emitted) {
-        if self.off.load(Ordering::SeqCst) {
+    /// Uploads the shard's outputs and Action and records its result, in the background
+    /// (unless the remote is off); [`RemoteCache::finish`] waits for it.
+    pub fn store(&self, action: ShardAction, emitted: &Emitted) {
+        if self.state.is_off() {
             return;
         }
         let outputs: Vec<(String, action::Blob)> = (action.outputs.iter())
@@ -174,9 +186,6 @@ impl RemoteCache {
                     .map(|b| (path.clone(), action::Blob::new(b.to_vec())))
             })
             .collect();
-        let mut blobs: Vec<&action::Blob> = outputs.iter().map(|(_, b)| b).collect();
-        blobs.extend(&action.inputs);
-        blobs.push(&action.action);
         let result = ActionResult {
             output_files: (outputs.iter())
                 .map(|(path, blob)| OutputFile {
@@ -189,31 +198,61 @@ impl RemoteCache {
             ..ActionResult::default()
         };
         let mut clients = self.clients.clone();
-        let done = self.runtime.block_on(async {
-            let sent = clients.upload_missing(&blobs).await?;
-            clients
-                .update_action_result(&action.action.digest, result)
-                .await?;
-            Ok::<_, String>(sent)
-        });
-        match done {
-            Ok(sent) => {
-                self.bytes_up.fetch_add(sent, Ordering::Relaxed);
-                self.stored.fetch_add(1, Ordering::Relaxed);
+        let state = self.state.clone();
+        let upload = self.runtime.spawn(async move {
+            if state.is_off() {
+                return;
             }
-            Err(why) => self.fail(why),
-        }
+            let mut blobs: Vec<&action::Blob> = outputs.iter().map(|(_, b)| b).collect();
+            blobs.extend(&action.inputs);
+            blobs.push(&action.action);
+            let done = async {
+                let sent = clients.upload_missing(&blobs).await?;
+                clients
+                    .update_action_result(&action.action.digest, result)
+                    .await?;
+                Ok::<_, String>(sent)
+            };
+            match done.await {
+                Ok(sent) => {
+                    state.bytes_up.fetch_add(sent, Ordering::Relaxed);
+                    state.stored.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(why) => state.fail(why),
+            }
+        });
+        self.pending
+            .lock()
+            .expect("no panics holding it")
+            .push(upload);
+    }
+
+    /// Waits for the uploads under way (each call is bounded by its timeout).
+    pub fn finish(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock().expect("no panics holding it"));
+        self.runtime.block_on(async {
+            for upload in pending {
+                if let Err(e) = upload.await {
+                    self.state.fail(format!("an upload stopped: {e}"));
+                }
+            }
+        });
     }
 
     pub fn stats(&self) -> RemoteStats {
         RemoteStats {
             url: self.url.clone(),
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            stored: self.stored.load(Ordering::Relaxed),
-            bytes_downloaded: self.bytes_down.load(Ordering::Relaxed),
-            bytes_uploaded: self.bytes_up.load(Ordering::Relaxed),
-            failure: self.failure.lock().expect("no panics holding it").clone(),
+            hits: self.state.hits.load(Ordering::Relaxed),
+            misses: self.state.misses.load(Ordering::Relaxed),
+            stored: self.state.stored.load(Ordering::Relaxed),
+            bytes_downloaded: self.state.bytes_down.load(Ordering::Relaxed),
+            bytes_uploaded: self.state.bytes_up.load(Ordering::Relaxed),
+            failure: self
+                .state
+                .failure
+                .lock()
+                .expect("no panics holding it")
+                .clone(),
         }
     }
 }
