@@ -3,7 +3,7 @@
 //! subprocess each time) as a clean build (`--no-cache`), a cold build into an empty cache, a
 //! rebuild with nothing changed, and a rebuild after one function's body changed; the shards
 //! each emitted, from the build's own report (`--timings=json`). Clean and cold builds
-//! alternate, twice each (the minimum counts); the no-change rebuild is the minimum of the
+//! alternate, max(2, repeats) times each (the minimum counts); the no-change rebuild is the minimum of the
 //! repeats; the edit is one build (after it, the edited shard is cached).
 
 use std::fmt::Write as _;
@@ -89,7 +89,7 @@ pub fn bench_rebuild(
          a subprocess): clean = `--no-cache`; cold = an empty `--cache-dir`; no change = the \
          same input again (min of {}); one edit = one function's body changed (SQLite: \
          `sqlite3_libversion_number` returns another number; the module: one function's first \
-         constant), one build. Clean and cold: min of two, alternating. Shards emitted: from \
+         constant), one build. Clean and cold: min of max(2, repeats), alternating. Shards emitted: from \
          the build's report (`--timings=json`).",
         config.repeat
     );
@@ -108,7 +108,7 @@ fn bench_input(config: &Config, input: &Input, dir: &Path, md: &mut String) -> R
             *best = Some(b);
         }
     };
-    for _ in 0..2 {
+    for _ in 0..config.repeat.max(2) {
         keep_min(&mut clean, build(&input.original, &out, None)?);
         let _ = std::fs::remove_dir_all(&cache);
         keep_min(&mut cold, build(&input.original, &out, Some(&cache))?);

@@ -3,7 +3,7 @@
 //! against BuildGrid 0.4.4 on loopback (tests/support/buildgrid.rs): a clean build
 //! (`--no-cache`); a cold remote (a fresh server and a fresh local cache: everything emitted
 //! and uploaded); a warm remote (a fresh local cache, the server of the cold build: another
-//! machine of the team). Clean and cold alternate, twice each; warm is the minimum of the
+//! machine of the team). Clean and cold alternate, max(2, repeats) times each; warm is the minimum of the
 //! repeats. Bytes moved are from the build's report.
 
 use std::fmt::Write as _;
@@ -49,7 +49,7 @@ pub fn bench_remote(config: &Config, dir: &Path, table: &mut Table) -> Result<()
     };
     let (mut clean, mut cold): (Option<Built>, Option<Built>) = (None, None);
     let mut server = None;
-    for round in 0..2 {
+    for round in 0..config.repeat.max(2) {
         keep_min(&mut clean, build(&bitcode, &out, None)?);
         // A fresh server each round: nothing on it yet.
         drop(server.take());
@@ -112,7 +112,7 @@ pub fn bench_remote(config: &Config, dir: &Path, table: &mut Table) -> Result<()
          subprocess) of SQLite with the default CPU targets. Clean = `--no-cache`; cold = a \
          fresh BuildGrid and a fresh local cache (every shard emitted and uploaded); warm = a \
          fresh local cache against the server a cold build filled (min of {}). Clean and cold: \
-         min of two, alternating. The server then held {:.1} MiB (the shards' objects and \
+         min of max(2, repeats), alternating. The server then held {:.1} MiB (the shards' objects and \
          their Actions' inputs).",
         config.repeat,
         held as f64 / (1u64 << 20) as f64
