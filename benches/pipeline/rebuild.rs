@@ -6,6 +6,7 @@
 //! alternate, max(2, repeats) times each (the minimum counts); the no-change rebuild is the minimum of the
 //! repeats; the edit is one build (after it, the edited shard is cached).
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -147,6 +148,31 @@ fn bench_input(config: &Config, input: &Input, dir: &Path, md: &mut String) -> R
 
 /// `aotlink build IR` with the default CPU targets, into `cache` or with `--no-cache`.
 fn build(ir: &Path, out: &Path, cache: Option<&Path>) -> Result<Built> {
+    let args: Vec<&OsStr> = match cache {
+        Some(dir) => vec!["--cache-dir".as_ref(), dir.as_os_str()],
+        None => vec!["--no-cache".as_ref()],
+    };
+    let (time, report) = timed_build(ir, out, &args)?;
+    let shards = report["shards"]
+        .as_array()
+        .context("no shards in the report")?;
+    Ok(Built {
+        time,
+        shards: shards.len(),
+        emitted: (shards.iter())
+            .filter(|s| s["source"] == "emitted" || s["source"] == "damaged")
+            .count(),
+    })
+}
+
+/// `aotlink build IR --export-all --threads 2` (the release binary, a subprocess) with the
+/// default CPU targets and `extra` arguments; its wall time and its report (`--timings=json`).
+/// The environment's target, thread and remote-cache settings are left out.
+pub fn timed_build(
+    ir: &Path,
+    out: &Path,
+    extra: &[&OsStr],
+) -> Result<(Duration, serde_json::Value)> {
     let mut cmd = Command::new(AOTLINK);
     cmd.arg("build")
         .arg(ir)
@@ -154,12 +180,10 @@ fn build(ir: &Path, out: &Path, cache: Option<&Path>) -> Result<Built> {
         .arg(DUMP_THREADS.to_string())
         .arg("-o")
         .arg(out)
+        .args(extra)
         .env_remove("AOTLINK_CPU_TARGET")
-        .env_remove("AOTLINK_IMAGE_THREADS");
-    match cache {
-        Some(dir) => cmd.arg("--cache-dir").arg(dir),
-        None => cmd.arg("--no-cache"),
-    };
+        .env_remove("AOTLINK_IMAGE_THREADS")
+        .env_remove("AOTLINK_REMOTE_CACHE");
     let start = Instant::now();
     let result = cmd.output().context("cannot run aotlink")?;
     let time = start.elapsed();
@@ -171,15 +195,7 @@ fn build(ir: &Path, out: &Path, cache: Option<&Path>) -> Result<Built> {
         .find('{')
         .map(|at| &stderr[at..])
         .context("no build report")?;
-    let report: serde_json::Value = serde_json::from_str(json)?;
-    let shards = report["shards"]
-        .as_array()
-        .context("no shards in the report")?;
-    Ok(Built {
-        time,
-        shards: shards.len(),
-        emitted: shards.iter().filter(|s| s["source"] != "cached").count(),
-    })
+    Ok((time, serde_json::from_str(json)?))
 }
 
 /// The generated module with function `which`'s first constant changed.

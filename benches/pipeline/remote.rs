@@ -6,20 +6,19 @@
 //! machine of the team). Clean and cold alternate, max(2, repeats) times each; warm is the minimum of the
 //! repeats. Bytes moved are from the build's report.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::Result;
 
 use crate::buildgrid::BuildGrid;
+use crate::rebuild::timed_build;
 use crate::report::Table;
 use crate::source::DUMP_THREADS;
 use crate::timing::{human, ratio};
 use crate::Config;
-
-const AOTLINK: &str = env!("CARGO_BIN_EXE_aotlink");
 
 struct Built {
     time: Duration,
@@ -139,33 +138,15 @@ fn keep_min(best: &mut Option<Built>, b: Built) {
 
 /// One build; `remote`: (local cache dir, server URL), else `--no-cache`.
 fn build(ir: &Path, out: &Path, remote: Option<(&Path, &str)>) -> Result<Built> {
-    let mut cmd = Command::new(AOTLINK);
-    cmd.arg("build")
-        .arg(ir)
-        .args(["--export-all", "--timings=json", "--threads"])
-        .arg(DUMP_THREADS.to_string())
-        .arg("-o")
-        .arg(out)
-        .env_remove("AOTLINK_CPU_TARGET")
-        .env_remove("AOTLINK_IMAGE_THREADS")
-        .env_remove("AOTLINK_REMOTE_CACHE");
-    match remote {
-        Some((cache, url)) => cmd
-            .arg("--cache-dir")
-            .arg(cache)
-            .args(["--remote-cache", url]),
-        None => cmd.arg("--no-cache"),
+    let args: Vec<&OsStr> = match remote {
+        Some((cache, url)) => vec![
+            "--cache-dir".as_ref(),
+            cache.as_os_str(),
+            "--remote-cache".as_ref(),
+            url.as_ref(),
+        ],
+        None => vec!["--no-cache".as_ref()],
     };
-    let start = Instant::now();
-    let result = cmd.output().context("cannot run aotlink")?;
-    let time = start.elapsed();
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    if !result.status.success() {
-        bail!("aotlink build {} failed: {stderr}", ir.display());
-    }
-    let json = &stderr[stderr.find('{').context("no build report")?..];
-    Ok(Built {
-        time,
-        report: serde_json::from_str(json)?,
-    })
+    let (time, report) = timed_build(ir, out, &args)?;
+    Ok(Built { time, report })
 }

@@ -253,10 +253,11 @@ fn the_key_covers_the_triple() {
     assert_eq!(bytes(&out("windows")), bytes(&out("windows-uncached")));
 }
 
-#[test]
-fn the_key_covers_the_hash_of_a_called_method() {
+/// Two method tables of the method-table fixtures' system image, the second with called
+/// method g's hash changed (g was recompiled elsewhere), and the package IR that calls g, in
+/// `dir`: (first, second, package IR).
+pub(crate) fn tables_differing_in_a_called_hash(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let (sys, _) = crate::methods::system_and_package();
-    let dir = scratch("cache-key-methods");
     let table = aotlink_ok([
         "inspect".as_ref(),
         "--method-table".as_ref(),
@@ -265,7 +266,6 @@ fn the_key_covers_the_hash_of_a_called_method() {
     let mut json: Value = serde_json::from_slice(&table.stdout).unwrap();
     let first = dir.join("first.json");
     std::fs::write(&first, serde_json::to_vec(&json).unwrap()).unwrap();
-    // g was recompiled elsewhere: its hash changes, nothing else.
     let g = (json["methods"].as_array_mut().unwrap().iter_mut())
         .find(|m| m["name"] == "g")
         .unwrap();
@@ -279,6 +279,12 @@ fn the_key_covers_the_hash_of_a_called_method() {
         &pkg_ll,
         &["-O2", "-S", "-emit-llvm"],
     );
+    (first, second, pkg_ll)
+}
+
+#[test]
+fn the_key_covers_the_hash_of_a_called_method() {
+    let (first, second, pkg_ll) = tables_differing_in_a_called_hash(&scratch("cache-key-methods"));
     key_covers(
         "cache-key-methods-build",
         &pkg_ll,

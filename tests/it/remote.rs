@@ -284,29 +284,8 @@ fn the_remote_cache_keeps_targets_and_method_hashes_apart() {
         &["--cpu-target", "x86-64-v2"],
         true,
     );
-    let (sys, _) = crate::methods::system_and_package();
-    let dir = scratch("remote-key-methods-input");
-    let table = aotlink_ok([
-        "inspect".as_ref(),
-        "--method-table".as_ref(),
-        sys.as_os_str(),
-    ]);
-    let mut json: Value = serde_json::from_slice(&table.stdout).unwrap();
-    let first = dir.join("first.json");
-    std::fs::write(&first, serde_json::to_vec(&json).unwrap()).unwrap();
-    let g = (json["methods"].as_array_mut().unwrap().iter_mut())
-        .find(|m| m["name"] == "g")
-        .unwrap();
-    let hash = u64::from_str_radix(g["hash"].as_str().unwrap(), 16).unwrap();
-    g["hash"] = Value::String(format!("{:016x}", hash ^ 1));
-    let second = dir.join("second.json");
-    std::fs::write(&second, serde_json::to_vec(&json).unwrap()).unwrap();
-    let pkg_ll = dir.join("pkg.ll");
-    clang_ir(
-        &repo().join("tests/it/methods/pkg.c"),
-        &pkg_ll,
-        &["-O2", "-S", "-emit-llvm"],
-    );
+    let (first, second, pkg_ll) =
+        crate::cache::tables_differing_in_a_called_hash(&scratch("remote-key-methods-input"));
     remote_key_covers(
         "remote-key-methods",
         &pkg_ll,
