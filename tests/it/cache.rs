@@ -92,21 +92,20 @@ pub(crate) fn bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
+/// math.abs of a negative integer now adds one: one function's body changes.
+pub(crate) const ONE_FUNCTION_EDIT: (&str, &str, &str) = (
+    "lmathlib.c",
+    "if (n < 0) n = (lua_Integer)(0u - (lua_Unsigned)n);",
+    "if (n < 0) n = (lua_Integer)(1u - (lua_Unsigned)n);",
+);
+
 #[test]
 fn an_edit_reemits_its_shard_only_and_gives_the_clean_builds_image() {
     let dir = scratch("cache-edit");
     let cache = dir.join("cache");
     let cache_arg = ["--cache-dir", cache.to_str().unwrap()];
     let original = lua_bitcode(&dir.join("original"), None);
-    // math.abs of a negative integer now adds one: one function's body changes.
-    let edited = lua_bitcode(
-        &dir.join("edited"),
-        Some((
-            "lmathlib.c",
-            "if (n < 0) n = (lua_Integer)(0u - (lua_Unsigned)n);",
-            "if (n < 0) n = (lua_Integer)(1u - (lua_Unsigned)n);",
-        )),
-    );
+    let edited = lua_bitcode(&dir.join("edited"), Some(ONE_FUNCTION_EDIT));
     let image = |name: &str| {
         let d = dir.join(name);
         std::fs::create_dir_all(&d).unwrap();

@@ -97,14 +97,7 @@ fn machines_share_shards_through_the_server_and_an_edit_uploads_one() {
     let server = BuildGrid::start(&dir);
     let url = server.url();
     let original = lua_bitcode(&dir.join("original"), None);
-    let edited = lua_bitcode(
-        &dir.join("edited"),
-        Some((
-            "lmathlib.c",
-            "if (n < 0) n = (lua_Integer)(0u - (lua_Unsigned)n);",
-            "if (n < 0) n = (lua_Integer)(1u - (lua_Unsigned)n);",
-        )),
-    );
+    let edited = lua_bitcode(&dir.join("edited"), Some(crate::cache::ONE_FUNCTION_EDIT));
     let targets = ["--cpu-target", "generic;haswell"];
 
     let (first, _) = machine(&dir, "a").build(&original, &url, &targets);
