@@ -11,6 +11,8 @@
 //! [`memo_key`] destructures [`Build`]: a field added to it does not compile until it is
 //! either hashed or named here as one that cannot change the archives.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use super::Build;
@@ -18,9 +20,23 @@ use crate::cache::{Key, Lookup, ShardCache};
 use crate::codegen::Input;
 use crate::dump::{Dumped, Emitted, ShardRecord, ShardSource};
 
+/// A build's memo key, and the digest of the files it read by path (trace, method tables).
+pub(super) struct MemoKey {
+    pub key: Key,
+    files: [u8; 32],
+}
+
+impl MemoKey {
+    /// Whether the trace and method tables still hold what the key hashed: codegen read them
+    /// again by path, and a file edited in between must not be recorded under the old key.
+    pub fn files_unchanged(&self, build: &Build) -> bool {
+        files_digest(&build.trace, &build.method_tables) == Some(self.files)
+    }
+}
+
 /// The key of a build's dump, or `None` when an input file cannot be read (the build itself
 /// then reports it). `inputs` are the IR inputs, already in memory.
-pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<Key> {
+pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
     let Build {
         inputs: _, // read into `inputs` by the caller: hashed below
         trace,
@@ -63,14 +79,8 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<Key> {
         h.field(name.as_os_str().as_encoded_bytes());
         h.field(bytes);
     }
-    match trace {
-        Some(path) => h.field(&std::fs::read(path).ok()?),
-        None => h.count(0),
-    }
-    h.count(method_tables.len());
-    for path in method_tables {
-        h.field(&std::fs::read(path).ok()?);
-    }
+    let files = files_digest(trace, method_tables)?;
+    h.field(&files);
     h.field(image_data);
     let options = serde_json::to_vec(&(
         exports,
@@ -83,7 +93,24 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<Key> {
     ))
     .expect("plain data serializes");
     h.field(&options);
-    Some(Key(*h.0.finalize().as_bytes()))
+    Some(MemoKey {
+        key: Key(*h.0.finalize().as_bytes()),
+        files,
+    })
+}
+
+/// BLAKE3 over the trace's and the method tables' content; `None` if one cannot be read.
+fn files_digest(trace: &Option<PathBuf>, method_tables: &[PathBuf]) -> Option<[u8; 32]> {
+    let mut h = Hasher::new();
+    match trace {
+        Some(path) => h.field(&std::fs::read(path).ok()?),
+        None => h.count(0),
+    }
+    h.count(method_tables.len());
+    for path in method_tables {
+        h.field(&std::fs::read(path).ok()?);
+    }
+    Some(*h.0.finalize().as_bytes())
 }
 
 /// BLAKE3 over length-prefixed fields, so that no two field lists hash alike.

@@ -335,8 +335,8 @@ impl Build {
         let inputs = self.inputs_in_memory()?;
         let memo = cache.as_ref().and_then(|_| memo::memo_key(self, &inputs));
         timings.lap("read-inputs");
-        if let (Some(cache), Some(key)) = (&cache, &memo) {
-            if let Some(dumped) = memo::recall(cache, key) {
+        if let (Some(cache), Some(memo)) = (&cache, &memo) {
+            if let Some(dumped) = memo::recall(cache, &memo.key) {
                 timings.lap("reuse-dump");
                 if let Some(f) = &self.progress {
                     f(dumped.records.len(), dumped.records.len());
@@ -389,10 +389,9 @@ impl Build {
         dumped.warnings = warnings;
         timings.absorb(&dumped.phases);
         drop(program);
-        if let (Some(cache), Some(key)) = (&options.cache, &memo) {
-            // Only when the files codegen read (trace, method tables) still hash as before.
-            if memo::memo_key(self, &inputs).as_ref() == Some(key) {
-                memo::remember(cache, key, &dumped);
+        if let (Some(cache), Some(memo)) = (&options.cache, &memo) {
+            if memo.files_unchanged(self) {
+                memo::remember(cache, &memo.key, &dumped);
             }
         }
         self.finish_dump(&dumped, archive, timings, started)

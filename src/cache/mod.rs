@@ -254,13 +254,9 @@ impl ShardCache {
     /// Every `SPACE/ab` directory, with its space.
     fn subdirs(&self) -> io::Result<Vec<(Space, PathBuf)>> {
         let mut dirs = Vec::new();
+        // `open` made every space's directory.
         for space in Space::ALL {
-            let top = self.root.join(space.dir());
-            // A cache made before build records existed has no `builds`.
-            if space == Space::Builds && !top.exists() {
-                continue;
-            }
-            for item in fs::read_dir(top)? {
+            for item in fs::read_dir(self.root.join(space.dir()))? {
                 let item = item?;
                 if item.file_type()?.is_dir() {
                     dirs.push((space, item.path()));

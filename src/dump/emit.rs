@@ -87,6 +87,15 @@ impl EmitKinds {
 }
 
 impl Emitted {
+    pub fn set(&mut self, kind: OutputKind, bytes: Vec<u8>) {
+        let slot = match kind {
+            OutputKind::Object => &mut self.object,
+            OutputKind::Bitcode => &mut self.bitcode,
+            OutputKind::Assembly => &mut self.assembly,
+        };
+        *slot = Some(bytes);
+    }
+
     pub fn get(&self, kind: OutputKind) -> Option<&[u8]> {
         match kind {
             OutputKind::Object => self.object.as_deref(),
@@ -233,8 +242,10 @@ pub fn emit_shards(
                     break;
                 }
                 let started = Instant::now();
-                let key = shard_key(&jobs[i], config);
-                let result = cached_or_built(&jobs[i], config, &key, cache, remote, &|e| {
+                // Serialized once: the local key and the remote Action both hash these bytes.
+                let facts = job_facts(&jobs[i], config);
+                let key = shard_key(&facts, &jobs[i].bitcode);
+                let result = cached_or_built(&jobs[i], config, &facts, &key, cache, remote, &|e| {
                     if !cache_warned.swap(true, Ordering::SeqCst) {
                         warn(e);
                     }
@@ -283,6 +294,7 @@ pub fn emit_shards(
 fn cached_or_built(
     job: &ShardJob,
     config: &EmitConfig,
+    facts: &[u8],
     key: &Key,
     cache: Option<&ShardCache>,
     remote: Option<&RemoteCache>,
@@ -306,49 +318,48 @@ fn cached_or_built(
             }
         }
     };
-    let action = remote.map(|_| {
+    // The remote cache with this shard's Action.
+    let remote = remote.map(|remote| {
         let kinds: Vec<OutputKind> = (OutputKind::ALL.into_iter())
             .filter(|k| config.kinds.wants(*k))
             .collect();
-        shard_action(
-            &job_facts(job, config),
+        let action = shard_action(
+            facts,
             &job.bitcode,
             &kinds,
             crate::BUILD_ID,
             &ir::llvm_version(),
-        )
+        );
+        (remote, action)
     });
-    if let (Some(remote), Some(action)) = (remote, &action) {
-        // A damaged local entry is emitted again, not fetched: the report says it was damaged.
-        if source == ShardSource::Emitted {
-            if let Some(emitted) = remote.fetch(action) {
-                store_locally(&emitted);
-                return Ok((emitted, ShardSource::Remote));
-            }
+    // A damaged local entry is emitted again, not fetched: the report says it was damaged.
+    if let (Some((remote, action)), ShardSource::Emitted) = (&remote, &source) {
+        if let Some(emitted) = remote.fetch(action) {
+            store_locally(&emitted);
+            return Ok((emitted, ShardSource::Remote));
         }
     }
     let emitted = build_shard(job, config)?;
     store_locally(&emitted);
-    if let (Some(remote), Some(action)) = (remote, action) {
+    if let Some((remote, action)) = remote {
         remote.store(action, &emitted);
     }
     Ok((emitted, source))
 }
 
-/// The cache key of `job` under `config`: BLAKE3 of everything [`build_shard`] reads (the job,
-/// the shared configuration) and of what decides how it reads it (this aotlink build, LLVM's
-/// version).
-pub fn shard_key(job: &ShardJob, config: &EmitConfig) -> Key {
+/// The cache key of a job under a configuration, from its [`job_facts`] and its bitcode: BLAKE3
+/// of everything [`build_shard`] reads (the job, the shared configuration) and of what decides
+/// how it reads it (this aotlink build, LLVM's version).
+fn shard_key(facts: &[u8], bitcode: &[u8]) -> Key {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"aotlink shard key\0");
     hasher.update(crate::BUILD_ID.as_bytes());
     hasher.update(b"\0");
     hasher.update(crate::ir::llvm_version().as_bytes());
     hasher.update(b"\0");
-    let facts = job_facts(job, config);
     hasher.update(&(facts.len() as u64).to_le_bytes());
-    hasher.update(&facts);
-    hasher.update(&job.bitcode);
+    hasher.update(facts);
+    hasher.update(bitcode);
     Key(*hasher.finalize().as_bytes())
 }
 

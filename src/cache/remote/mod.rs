@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use bazel_remote_apis::build::bazel::remote::execution::v2::{ActionResult, OutputFile};
 use serde::Serialize;
 
-use crate::dump::{Emitted, OutputKind};
+use crate::dump::Emitted;
 use action::ShardAction;
 use client::Clients;
 
@@ -162,7 +162,7 @@ impl RemoteCache {
                 self.state.hits.fetch_add(1, Ordering::Relaxed);
                 let mut emitted = Emitted::default();
                 for ((kind, _), blob) in action.outputs.iter().zip(blobs) {
-                    *emitted_slot(&mut emitted, *kind) = Some(blob);
+                    emitted.set(*kind, blob);
                 }
                 Some(emitted)
             }
@@ -254,14 +254,6 @@ impl RemoteCache {
                 .expect("no panics holding it")
                 .clone(),
         }
-    }
-}
-
-fn emitted_slot(emitted: &mut Emitted, kind: OutputKind) -> &mut Option<Vec<u8>> {
-    match kind {
-        OutputKind::Object => &mut emitted.object,
-        OutputKind::Bitcode => &mut emitted.bitcode,
-        OutputKind::Assembly => &mut emitted.assembly,
     }
 }
 
