@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::format::{FormatError, ShardTable};
-use crate::meta::Meta;
+use crate::meta::MetaView;
 use crate::segments::Segments;
 
 fn invalid<T>(what: impl Into<String>) -> Result<T, FormatError> {
@@ -15,10 +15,10 @@ fn invalid<T>(what: impl Into<String>) -> Result<T, FormatError> {
 
 /// Every fvar and gvar index appears exactly once over all shards, every shard table has the
 /// image's targets, and every dispatch slot names an fvar of the image.
-pub fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), FormatError> {
+pub fn check_indices(meta: &MetaView, shards: &[(u64, ShardTable)]) -> Result<(), FormatError> {
     // Sized by the metadata, which was decoded from the file: bounded by its size.
-    let mut seen_f = vec![false; meta.methods.len()];
-    let mut seen_g = vec![false; meta.gvars.len()];
+    let mut seen_f = vec![false; meta.method_count()];
+    let mut seen_g = vec![false; meta.gvar_count()];
     for (_, table) in shards {
         if table.clones.len() + 1 != meta.targets.len() {
             return invalid("a shard table's target count differs from the image's");
@@ -37,7 +37,7 @@ pub fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), Fo
         if table
             .slot_fvars
             .iter()
-            .any(|&f| f as usize >= meta.methods.len())
+            .any(|&f| f as usize >= meta.method_count())
         {
             return invalid("a dispatch slot names an fvar out of range");
         }
@@ -51,7 +51,7 @@ pub fn check_indices(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), Fo
 /// The clone lists as the writer makes them: within one target, positions strictly increasing
 /// (so each function has at most one version per target), and per target the clones of all
 /// shards add up to the target's `nclones`.
-pub fn check_clones(meta: &Meta, shards: &[(u64, ShardTable)]) -> Result<(), FormatError> {
+pub fn check_clones(meta: &MetaView, shards: &[(u64, ShardTable)]) -> Result<(), FormatError> {
     let mut counts = vec![0u64; meta.targets.len()];
     for (_, table) in shards {
         for (t, (positions, _)) in table.clones.iter().enumerate() {
@@ -91,10 +91,20 @@ pub fn check_addresses(
     segments: &Segments,
 ) -> Result<(), FormatError> {
     for (vaddr, table) in shards {
-        let clone_offsets = table.clones.iter().flat_map(|(_, offsets)| offsets);
-        for &off in table.fvar_offsets.iter().chain(clone_offsets) {
-            if !segments.is_code(address(*vaddr, off)?) {
-                return invalid("a function address lies outside the image's code");
+        // Code is contiguous within a segment: when the lowest and highest function addresses
+        // are code of one segment, all between are. Otherwise each is looked at.
+        let lists =
+            || std::iter::once(&table.fvar_offsets).chain(table.clones.iter().map(|c| &c.1));
+        let lowest = lists().filter_map(|l| l.iter().min()).min();
+        let highest = lists().filter_map(|l| l.iter().max()).max();
+        if let (Some(&lowest), Some(&highest)) = (lowest, highest) {
+            let (lowest, highest) = (address(*vaddr, lowest)?, address(*vaddr, highest)?);
+            if !segments.is_code_range(lowest, highest) {
+                for &off in lists().flatten() {
+                    if !segments.is_code(address(*vaddr, off)?) {
+                        return invalid("a function address lies outside the image's code");
+                    }
+                }
             }
         }
         for &off in &table.slot_offsets {
@@ -150,11 +160,13 @@ impl TableRanges {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Method, TargetRecord};
+    use crate::meta::{Meta, Method, TargetRecord};
     use crate::segments::Segment;
 
-    fn meta(nclones: &[u32]) -> Meta {
-        Meta {
+    /// Metadata with these targets' clone counts and three methods, read in place (the bytes
+    /// are leaked: a test's lifetime).
+    fn meta(nclones: &[u32]) -> MetaView<'static> {
+        let meta = Meta {
             targets: nclones
                 .iter()
                 .map(|&nclones| TargetRecord {
@@ -170,7 +182,8 @@ mod tests {
                 })
                 .collect(),
             ..Default::default()
-        }
+        };
+        MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
     }
 
     /// One shard with fvars 0..3 at offsets 0x10, 0x20, 0x30 from a table at 0x1000 (code

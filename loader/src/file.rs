@@ -2,8 +2,6 @@
 //! loading it. Works on images of any object format, whatever the host (for `inspect`, and so
 //! that `Image::open` can verify everything before the dynamic loader runs any of it).
 
-use std::collections::HashMap;
-
 use object::Object;
 
 use crate::checks;
@@ -12,12 +10,14 @@ use crate::format::{
     image_checksum, tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET,
     ROOT_HEAD_SIZE, ROOT_SYMBOL,
 };
-use crate::meta::Meta;
+use crate::meta::{Meta, MetaView};
 pub use crate::segments::{Segment, Segments};
 
 /// A decoded image file. Addresses are the file's own virtual addresses (before load bias).
+/// The metadata is owned ([`Meta`], from [`ImageFile::parse`]) or read in place from the
+/// file's bytes ([`MetaView`], from [`ImageFile::parse_in_place`], what the loader uses).
 #[derive(Clone, Debug)]
-pub struct ImageFile {
+pub struct ImageFile<M = Meta> {
     pub format: object::BinaryFormat,
     pub arch: object::Architecture,
     pub kind: crate::format::ImageKind,
@@ -31,7 +31,7 @@ pub struct ImageFile {
     /// The tables digest the root stores, and the one computed from the tables parsed.
     pub tables_digest: u64,
     pub computed_tables_digest: u64,
-    pub meta: Meta,
+    pub meta: M,
     pub image_data_vaddr: u64,
     /// Where the image data sits in the file.
     pub image_data_file_range: std::ops::Range<usize>,
@@ -55,6 +55,53 @@ pub fn read_image_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// nobody can change, replace or rename it.
 pub fn open_image_file(path: &std::path::Path) -> std::io::Result<(std::fs::File, Vec<u8>)> {
     use std::io::Read as _;
+    let (mut file, len) = open_regular_file(path)?;
+    // Read what the file held when opened, not what it may grow to.
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.by_ref().take(len).read_to_end(&mut bytes)?;
+    Ok((file, bytes))
+}
+
+/// Opens an image file once and maps it read-only, as [`open_image_file`] reads it: the
+/// loader hashes the pages of the page cache in place instead of copying them first (a copy of
+/// a 4 MB image cost about as much as hashing it), and the dynamic loader maps the same pages.
+/// Like any mapped file (the image's code after dlopen included), a file truncated by another
+/// process while mapped raises SIGBUS on access; on Windows the open file cannot be changed.
+pub fn map_image_file(path: &std::path::Path) -> std::io::Result<(std::fs::File, FileBytes)> {
+    let (file, len) = open_regular_file(path)?;
+    if len == 0 {
+        // Nothing to map (mmap refuses a length of 0); parsing then says what is wrong.
+        return Ok((file, FileBytes::Read(Vec::new())));
+    }
+    // SAFETY: a private read-only mapping of the regular file opened above; nothing of this
+    // process writes to the file. Another process could change it (in-place writes are not
+    // excluded for read either, DESIGN.md "Verify what you load"), which at worst changes what
+    // the checksum sees; a truncation would be a SIGBUS, as for the mapped code.
+    let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(&file)? };
+    Ok((file, FileBytes::Mapped(map)))
+}
+
+/// An image file's bytes: mapped, or read (an empty file).
+pub enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(map) => map,
+            FileBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+/// Opens `path` for reading, without blocking, and checks that it is a regular file: `/dev/zero`
+/// would grow without end and a FIFO would block forever (an image is a shared library, always
+/// a regular file). Returns the file and its length when opened.
+fn open_regular_file(path: &std::path::Path) -> std::io::Result<(std::fs::File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     // Opening a FIFO would wait for a writer: open without blocking, then look at what it is.
@@ -65,7 +112,7 @@ pub fn open_image_file(path: &std::path::Path) -> std::io::Result<(std::fs::File
         const FILE_SHARE_READ: u32 = 1;
         std::os::windows::fs::OpenOptionsExt::share_mode(&mut options, FILE_SHARE_READ);
     }
-    let mut file = options.open(path)?;
+    let file = options.open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(std::io::Error::new(
@@ -73,17 +120,41 @@ pub fn open_image_file(path: &std::path::Path) -> std::io::Result<(std::fs::File
             "not a regular file",
         ));
     }
-    // Read what the file held when opened, not what it may grow to.
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.by_ref().take(metadata.len()).read_to_end(&mut bytes)?;
-    Ok((file, bytes))
+    Ok((file, metadata.len()))
 }
 
 impl ImageFile {
     /// Decodes an image from the bytes of its file, checking every structural rule
-    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"). Linear in the file's size.
-    /// A signature trailer is not part of the image: it is left out.
+    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"), with owned metadata.
     pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
+        let file = ImageFile::parse_in_place(bytes)?;
+        let meta = file.meta.to_meta();
+        Ok(ImageFile {
+            format: file.format,
+            arch: file.arch,
+            kind: file.kind,
+            checksum: file.checksum,
+            root_vaddr: file.root_vaddr,
+            checksum_file_offset: file.checksum_file_offset,
+            checksum_end: file.checksum_end,
+            tables_digest: file.tables_digest,
+            computed_tables_digest: file.computed_tables_digest,
+            meta,
+            image_data_vaddr: file.image_data_vaddr,
+            image_data_file_range: file.image_data_file_range,
+            shards: file.shards,
+            external_slots: file.external_slots,
+            segments: file.segments,
+        })
+    }
+}
+
+impl<'a> ImageFile<MetaView<'a>> {
+    /// Reads an image from the bytes of its file, checking every structural rule
+    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"), with the metadata read in
+    /// place. Linear in the file's size. A signature trailer is not part of the image: it is
+    /// left out.
+    pub fn parse_in_place(bytes: &'a [u8]) -> Result<ImageFile<MetaView<'a>>, LoadCause> {
         let bytes = crate::signature::split_trailer(bytes).0;
         let file =
             object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
@@ -109,8 +180,8 @@ impl ImageFile {
         if !segments.is_readable_data(root_vaddr, ROOT_HEAD_SIZE as u64) {
             return Err(invalid("the root is not in readable memory of the image").into());
         }
-        let meta = Meta::decode(root.meta)?;
-        if meta.externals.len() != root.external_slot_offsets.len() {
+        let meta = MetaView::parse(root.meta)?;
+        if meta.external_count() != root.external_slot_offsets.len() {
             return Err(invalid("external slots and methods differ in number").into());
         }
         let external_slots = root
@@ -201,7 +272,9 @@ impl ImageFile {
             segments,
         })
     }
+}
 
+impl<M> ImageFile<M> {
     /// Checks the stored checksum against the file's bytes, then the stored tables digest
     /// against the tables (see [`tables_digest`]).
     pub fn verify_checksum(&self, bytes: &[u8]) -> Result<(), LoadCause> {
@@ -230,16 +303,27 @@ impl ImageFile {
 
 /// For each address in `slots`, the value the dynamic loader writes there when the file keeps
 /// it in a relocation rather than in place (ELF RELA); `None` where the bytes in place are the
-/// value (Mach-O rebases, PE base relocations). One pass over the relocations, one hash lookup
-/// each (the slots are distinct: 8 bytes apart in the root).
+/// value (Mach-O rebases, PE base relocations). The slots are the root's shard pointers, 8
+/// bytes apart from the first: one pass over the relocations, an O(1) test each.
 fn relocated_values(file: &object::File, slots: &[u64]) -> Vec<Option<u64>> {
     let mut values = vec![None; slots.len()];
-    let index: HashMap<u64, usize> = slots.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+    let Some(&first) = slots.first() else {
+        return values;
+    };
+    debug_assert!(slots
+        .iter()
+        .enumerate()
+        .all(|(i, &s)| s == first + 8 * i as u64));
+    let slot_of = |at: u64| {
+        let from_first = at.checked_sub(first)?;
+        let i = usize::try_from(from_first / 8).ok()?;
+        (from_first.is_multiple_of(8) && i < slots.len()).then_some(i)
+    };
     if let Some(relocations) = file.dynamic_relocations() {
         for (at, r) in
             relocations.filter(|(_, r)| matches!(r.target(), object::RelocationTarget::Absolute))
         {
-            if let Some(&i) = index.get(&at) {
+            if let Some(i) = slot_of(at) {
                 values[i] = Some(r.addend() as u64);
             }
         }

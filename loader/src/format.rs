@@ -14,7 +14,7 @@
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
 /// Bumped on every incompatible change of anything in this file or in `meta.rs`.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The one symbol an image exports besides the user's own exports.
 pub const ROOT_SYMBOL: &str = "aotlink_image";
 /// Hidden symbols the header object defines, for C code that wants its image data.

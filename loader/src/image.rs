@@ -8,7 +8,7 @@ use crate::error::{LoadCause, LoadError};
 use crate::file::ImageFile;
 use crate::format::{ImageKind, RootHead, ROOT_HEAD_SIZE, ROOT_SYMBOL};
 use crate::library::MappedLibrary;
-use crate::meta::Meta;
+use crate::meta::{Meta, MetaView};
 use crate::method_table::MethodTable;
 use crate::select::{self, choose_target, HostCpu};
 use crate::validate::{validate, Invalidation, Resolution};
@@ -31,7 +31,12 @@ pub struct LoadOptions {
 /// A loaded image: its functions and globals as flat tables indexed by fvar / gvar index.
 pub struct Image {
     path: PathBuf,
-    file: ImageFile,
+    kind: ImageKind,
+    /// The metadata in the mapped image, read in place. `'static` stands for "as long as
+    /// `_library`", which this struct holds; nothing hands out more than a borrow of `self`.
+    meta: MetaView<'static>,
+    /// Owned copies of the metadata, made on the first call of [`Image::meta`].
+    owned_meta: std::sync::OnceLock<Meta>,
     target: usize,
     fvars: Vec<*const c_void>,
     gvars: Vec<*mut c_void>,
@@ -67,11 +72,11 @@ impl Image {
         // An absolute path: dlopen would search the library path for a bare file name.
         let path = std::fs::canonicalize(path).map_err(|e| fail(e.into()))?;
         // Opened once: these bytes are verified, and the dynamic loader maps this open file.
-        let (opened, bytes) = crate::file::open_image_file(&path).map_err(|e| fail(e.into()))?;
+        let (opened, bytes) = crate::file::map_image_file(&path).map_err(|e| fail(e.into()))?;
         // Before parsing: with signatures required, bytes an untrusted party made are not read.
         crate::signature::check(&bytes, &options.trusted_keys, options.require_signature)
             .map_err(fail)?;
-        let file = ImageFile::parse(&bytes).map_err(fail)?;
+        let file = ImageFile::parse_in_place(&bytes).map_err(fail)?;
         file.verify_checksum(&bytes).map_err(fail)?;
         select::check_native(&file).map_err(fail)?;
         let host = match &options.host {
@@ -80,7 +85,11 @@ impl Image {
         };
         let target = choose_target(&file.meta, &host, options.target.as_deref()).map_err(fail)?;
         let resolution = validate(&file.meta, table, file.kind == ImageKind::Sysimg);
-        check_resolution(&file, &resolution, table).map_err(fail)?;
+        let valid_exports: Vec<u32> = (file.meta.exports())
+            .map(|(_, fvar)| fvar)
+            .filter(|&fvar| resolution.is_valid(fvar))
+            .collect();
+        check_resolution(&file, &resolution, &valid_exports, table).map_err(fail)?;
 
         // SAFETY: the file was verified above; its initializers are the image's own code.
         let library = unsafe { MappedLibrary::open(&path, opened) }
@@ -88,45 +97,37 @@ impl Image {
         let root = library
             .data_symbol(ROOT_SYMBOL)
             .map_err(|e| fail(LoadCause::Dlopen(e)))?;
-        if !same_root_as_file(root, &file, &bytes) {
+        let Some(mapped_meta) = same_root_as_file(root, &file, &bytes) else {
             return Err(fail(LoadCause::Stale));
-        }
+        };
+        let meta = file.meta.rebased(mapped_meta).map_err(|e| fail(e.into()))?;
         let bias = (root as u64).wrapping_sub(file.root_vaddr);
         let (mut fvars, gvars) = merge_shard_tables(&file, target, bias);
         fill_dispatch_slots(&file, &fvars, bias);
         fill_external_slots(&file, &resolution.externals, bias);
         let invalid_address = table.recompile_stub().unwrap_or(std::ptr::null());
-        for (i, inv) in resolution.invalid.iter().enumerate() {
-            if inv.is_some() {
-                fvars[i] = invalid_address;
-            }
+        for (i, _) in &resolution.invalid {
+            fvars[*i as usize] = invalid_address;
         }
         let library = Arc::new(library);
-        let provider = path.display().to_string();
-        for export in &file.meta.exports {
-            let i = export.fvar as usize;
-            if resolution.invalid[i].is_none() {
-                let m = &file.meta.methods[i];
-                table
-                    .insert(
-                        &m.name,
-                        &m.signature,
-                        m.hash,
-                        fvars[i],
-                        provider.clone(),
-                        Some(library.clone()),
-                    )
-                    // Cannot fail: check_resolution found each export free, and Meta::check
-                    // keeps exports unique (sorted names, each its own method's name).
-                    .expect("exports are unique and were checked free before loading");
-            }
+        // check_resolution found each of these free, and MetaView::parse keeps exports
+        // unique (sorted names, each its own method's name).
+        // The table keeps the image mapped only if it holds some of its methods.
+        if !valid_exports.is_empty() {
+            let exports = (valid_exports.iter())
+                .map(|&fvar| (fvar, fvars[fvar as usize]))
+                .collect();
+            let provider: Arc<str> = path.display().to_string().into();
+            table.add_image(meta.clone(), exports, provider, library.clone());
         }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
-        let invalidated = resolution.invalid.into_iter().flatten().collect();
+        let invalidated = resolution.invalid.into_iter().map(|(_, i)| i).collect();
         Ok(Image {
             path,
-            file,
+            kind: file.kind,
+            meta,
+            owned_meta: std::sync::OnceLock::new(),
             target,
             fvars,
             gvars,
@@ -146,11 +147,18 @@ impl Image {
     }
 
     pub fn kind(&self) -> ImageKind {
-        self.file.kind
+        self.kind
     }
 
+    /// The metadata as owned values, copied out of the image on the first call (tools and
+    /// tests; [`Image::meta_view`] reads it in place).
     pub fn meta(&self) -> &Meta {
-        &self.file.meta
+        self.owned_meta.get_or_init(|| self.meta.to_meta())
+    }
+
+    /// The metadata read in place in the mapped image.
+    pub fn meta_view(&self) -> &MetaView<'_> {
+        &self.meta
     }
 
     /// Index of the chosen target in `meta().targets`.
@@ -160,7 +168,7 @@ impl Image {
 
     /// CPU name of the chosen target.
     pub fn target_name(&self) -> &str {
-        &self.file.meta.targets[self.target].name
+        &self.meta.targets[self.target].name
     }
 
     /// Function pointers by fvar index, for the chosen target.
@@ -183,12 +191,7 @@ impl Image {
 
     /// fvar index of the function named `name` (methods are sorted by name: a binary search).
     pub fn fvar_index(&self, name: &str) -> Option<u32> {
-        self.file
-            .meta
-            .methods
-            .binary_search_by(|m| m.name.as_str().cmp(name))
-            .ok()
-            .map(|i| i as u32)
+        self.meta.fvar_index(name)
     }
 
     /// The opaque bytes given at build time (`--image-data`), as mapped in memory.
@@ -204,12 +207,12 @@ impl Image {
 /// Julia's array-of-arrays merge: every shard lists its functions and globals with their global
 /// indices; flatten them into one table each, taking the chosen target's clones where they exist.
 fn merge_shard_tables(
-    file: &ImageFile,
+    file: &ImageFile<MetaView>,
     target: usize,
     bias: u64,
 ) -> (Vec<*const c_void>, Vec<*mut c_void>) {
-    let mut fvars = vec![std::ptr::null(); file.meta.methods.len()];
-    let mut gvars = vec![std::ptr::null_mut(); file.meta.gvars.len()];
+    let mut fvars = vec![std::ptr::null(); file.meta.method_count()];
+    let mut gvars = vec![std::ptr::null_mut(); file.meta.gvar_count()];
     let versions = select::version_chain(&file.meta, target);
     for (table_vaddr, table) in &file.shards {
         let at = |off: i32| {
@@ -237,38 +240,33 @@ fn merge_shard_tables(
 /// Refuses what cannot load: a system image whose external methods do not resolve (it is not
 /// validated, so nothing would keep its callers from the trap), or exports the table already has.
 fn check_resolution(
-    file: &ImageFile,
+    file: &ImageFile<MetaView>,
     resolution: &Resolution,
+    valid_exports: &[u32],
     table: &MethodTable,
 ) -> Result<(), LoadCause> {
     if file.kind == ImageKind::Sysimg {
         let unresolved = resolution.externals.iter().position(Option::is_none);
         if let Some(x) = unresolved {
-            let edge = &file.meta.externals[x];
-            let reason = match table.signatures(&edge.name) {
+            let edge = file.meta.external(x);
+            let reason = match table.signatures(edge.name) {
                 now if now.is_empty() => "it is missing".to_string(),
                 now => format!("it is defined as {}", now.join(", ")),
             };
             return Err(LoadCause::Unresolved {
-                name: edge.name.clone(),
-                signature: edge.signature.clone(),
+                name: edge.name.to_string(),
+                signature: edge.signature.to_string(),
                 reason,
             });
         }
     }
-    for export in &file.meta.exports {
-        let i = export.fvar as usize;
-        if resolution.invalid[i].is_none() {
-            let m = &file.meta.methods[i];
-            table.check_free(&m.name, &m.signature)?;
-        }
-    }
+    table.check_all_free(&file.meta, valid_exports)?;
     Ok(())
 }
 
 /// Writes the resolved address of each external method into its slot; unresolved ones keep
 /// the trap they were linked with.
-fn fill_external_slots(file: &ImageFile, addresses: &[Option<*const c_void>], bias: u64) {
+fn fill_external_slots(file: &ImageFile<MetaView>, addresses: &[Option<*const c_void>], bias: u64) {
     for (&slot, address) in file.external_slots.iter().zip(addresses) {
         if let Some(address) = address {
             let slot = slot.wrapping_add(bias) as *mut *const c_void;
@@ -279,7 +277,7 @@ fn fill_external_slots(file: &ImageFile, addresses: &[Option<*const c_void>], bi
 }
 
 /// Points every dispatch slot at the chosen version of its function.
-fn fill_dispatch_slots(file: &ImageFile, fvars: &[*const c_void], bias: u64) {
+fn fill_dispatch_slots(file: &ImageFile<MetaView>, fvars: &[*const c_void], bias: u64) {
     for (table_vaddr, table) in &file.shards {
         for (&fvar, &off) in table.slot_fvars.iter().zip(&table.slot_offsets) {
             let slot = table_vaddr
@@ -294,17 +292,22 @@ fn fill_dispatch_slots(file: &ImageFile, fvars: &[*const c_void], bias: u64) {
 /// Whether the root the dynamic loader mapped is the verified file's: its head (with the
 /// checksum) and everything after the shard pointers (relocated, so skipped), through the
 /// metadata. A different root means dlopen returned another copy it had loaded earlier.
-fn same_root_as_file(root: *const u8, file: &ImageFile, bytes: &[u8]) -> bool {
+/// When it is the same: the metadata's bytes in the mapped image, valid while it is loaded.
+fn same_root_as_file(
+    root: *const u8,
+    file: &ImageFile<MetaView>,
+    bytes: &[u8],
+) -> Option<&'static [u8]> {
     let start = file.checksum_file_offset - crate::format::CHECKSUM_OFFSET;
-    let Some(head) = RootHead::parse(&bytes[start..]) else {
-        return false;
-    };
+    let head = RootHead::parse(&bytes[start..])?;
     let pointers_end = ROOT_HEAD_SIZE + 8 * head.nshards as usize;
     let end = pointers_end + 4 * head.nexternals as usize + head.meta_len as usize;
     // Parsing the file checked that the whole root lies in one segment's file contents.
     let in_file = &bytes[start..start + end];
     // SAFETY: the mapped root is the same symbol of a file with this layout, `end` bytes long.
-    let in_memory = unsafe { std::slice::from_raw_parts(root, end) };
-    in_memory[..ROOT_HEAD_SIZE] == in_file[..ROOT_HEAD_SIZE]
-        && in_memory[pointers_end..] == in_file[pointers_end..]
+    // The caller keeps the library loaded as long as it uses the returned slice.
+    let in_memory: &'static [u8] = unsafe { std::slice::from_raw_parts(root, end) };
+    let same = in_memory[..ROOT_HEAD_SIZE] == in_file[..ROOT_HEAD_SIZE]
+        && in_memory[pointers_end..] == in_file[pointers_end..];
+    same.then(|| &in_memory[end - head.meta_len as usize..])
 }

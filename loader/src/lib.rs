@@ -26,10 +26,13 @@ pub mod signature;
 mod validate;
 
 pub use error::{LoadCause, LoadError};
-pub use file::{exported_symbols, open_image_file, read_image_file, ImageFile, Segment, Segments};
+pub use file::{
+    exported_symbols, map_image_file, open_image_file, read_image_file, FileBytes, ImageFile,
+    Segment, Segments,
+};
 pub use format::ImageKind;
 pub use image::{Image, LoadOptions};
-pub use meta::Meta;
+pub use meta::{Meta, MetaView};
 pub use method_table::{Conflict, MethodEntry, MethodTable};
 pub use select::{choose_target, HostCpu};
 pub use signature::PublicKey;

@@ -1,7 +1,7 @@
 //! Handing a verified image file to the platform's dynamic loader so that it maps the file
 //! that was verified, not whatever the path names a moment later.
 //!
-//! - Linux: `dlopen("/proc/self/fd/N")` on the descriptor the bytes were read from. That path
+//! - Linux: `dlopen("/proc/self/fd/N")` on the descriptor the bytes were mapped from. That path
 //!   names the open file itself, so renaming another file over the image's path in between
 //!   changes nothing. (What remains: a process allowed to write the file can change its bytes
 //!   in place; a sealed private copy would exclude that too, at the cost of a copy of the file
@@ -9,7 +9,7 @@
 //!   megabytes needs.) glibc knows a loaded object by that name, and descriptor numbers are
 //!   reused: so the descriptor stays open while the object is loaded, and forever if
 //!   `dlclose` did not unload it.
-//! - Windows: the file was opened without sharing write or delete access (`open_image_file`),
+//! - Windows: the file was opened without sharing write or delete access (`map_image_file`),
 //!   so while it is held nobody can change, replace or rename it; `LoadLibrary` then maps that
 //!   file by its path.
 //! - macOS and others: `dlopen` by path, after checking that the path still names the opened

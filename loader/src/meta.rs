@@ -1,7 +1,8 @@
 //! The image metadata: what the root carries besides offsets (targets, names, manifest).
-//! Encoded as length-prefixed little-endian fields; decoding checks every length.
+//! Fixed-size little-endian records and one string table, read in place by [`MetaView`];
+//! [`Meta`] is the owned form the writer encodes and tools decode.
 
-use crate::format::{FormatError, WordReader};
+use crate::format::FormatError;
 
 /// Everything an image says about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,85 +79,268 @@ pub struct Export {
 }
 
 impl Meta {
+    /// The layout of `docs/FORMAT.md`, "Metadata": a fixed head, fixed-size records, two
+    /// arrays of edges and one string table (each string once), read in place by the loader.
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Encoder::default();
-        e.str(&self.triple);
-        e.u32(self.feature_list_version);
-        e.list(&self.targets, |e, t| {
-            e.str(&t.name);
-            e.u32(t.flags);
-            e.u32(t.base);
-            e.list(&t.features, |e, w| e.u64(*w));
-            e.u32(t.nclones);
-            e.u32(t.vector_bits);
-        });
-        e.list(&self.methods, |e, m| {
-            e.str(&m.name);
-            e.str(&m.signature);
-            e.u64(m.hash);
-            e.list(&m.callees, |e, c| e.u32(*c));
-            e.list(&m.external, |e, x| e.u32(*x));
-        });
-        e.list(&self.externals, |e, x| {
-            e.str(&x.name);
-            e.str(&x.signature);
-            e.u64(x.hash);
-        });
-        e.list(&self.gvars, |e, g| e.str(g));
-        e.list(&self.exports, |e, x| {
-            e.str(&x.name);
-            e.u32(x.fvar);
-        });
-        e.0
+        let mut strings = StringTable::default();
+        let mut features: Vec<u64> = Vec::new();
+        let (mut callees, mut external): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+        let mut records = Vec::new();
+        let mut put = |words: &[u32]| words.iter().for_each(|w| records.extend(w.to_le_bytes()));
+        for t in &self.targets {
+            let name = strings.add(&t.name);
+            let start = features.len() as u32;
+            features.extend(&t.features);
+            put(&[
+                name.0,
+                name.1,
+                t.flags,
+                t.base,
+                start,
+                t.features.len() as u32,
+            ]);
+            put(&[t.nclones, t.vector_bits]);
+        }
+        for m in &self.methods {
+            let (name, signature) = (strings.add(&m.name), strings.add(&m.signature));
+            put(&[name.0, name.1, signature.0, signature.1]);
+            put(&[m.hash as u32, (m.hash >> 32) as u32]);
+            put(&[callees.len() as u32, m.callees.len() as u32]);
+            put(&[external.len() as u32, m.external.len() as u32]);
+            callees.extend(&m.callees);
+            external.extend(&m.external);
+        }
+        for x in &self.externals {
+            let (name, signature) = (strings.add(&x.name), strings.add(&x.signature));
+            put(&[name.0, name.1, signature.0, signature.1]);
+            put(&[x.hash as u32, (x.hash >> 32) as u32]);
+        }
+        for g in &self.gvars {
+            let name = strings.add(g);
+            put(&[name.0, name.1]);
+        }
+        for x in &self.exports {
+            let name = strings.add(&x.name);
+            put(&[name.0, name.1, x.fvar]);
+        }
+        let triple = strings.add(&self.triple);
+        let counts = [
+            self.targets.len(),
+            self.methods.len(),
+            self.externals.len(),
+            self.gvars.len(),
+            self.exports.len(),
+            features.len(),
+            callees.len(),
+            external.len(),
+            strings.bytes.len(),
+        ];
+        let mut out = Vec::new();
+        let head = [triple.0, triple.1, self.feature_list_version];
+        for w in head.into_iter().chain(counts.map(|n| n as u32)) {
+            out.extend(w.to_le_bytes());
+        }
+        out.extend(records);
+        features.iter().for_each(|w| out.extend(w.to_le_bytes()));
+        callees.iter().for_each(|w| out.extend(w.to_le_bytes()));
+        external.iter().for_each(|w| out.extend(w.to_le_bytes()));
+        out.extend(strings.bytes);
+        out
     }
 
+    /// Decodes and checks encoded metadata into owned values (tools, tests; the loader reads
+    /// it in place through [`MetaView`]).
     pub fn decode(bytes: &[u8]) -> Result<Meta, FormatError> {
-        let mut d = Decoder(WordReader { bytes, pos: 0 });
-        let meta = Meta {
-            triple: d.str()?,
-            feature_list_version: d.u32()?,
-            targets: d.list(|d| {
-                Ok(TargetRecord {
-                    name: d.str()?,
-                    flags: d.u32()?,
-                    base: d.u32()?,
-                    features: d.list(|d| d.u64())?,
-                    nclones: d.u32()?,
-                    vector_bits: d.u32()?,
-                })
-            })?,
-            methods: d.list(|d| {
-                Ok(Method {
-                    name: d.str()?,
-                    signature: d.str()?,
-                    hash: d.u64()?,
-                    callees: d.list(|d| d.u32())?,
-                    external: d.list(|d| d.u32())?,
-                })
-            })?,
-            externals: d.list(|d| {
-                Ok(ExternalEdge {
-                    name: d.str()?,
-                    signature: d.str()?,
-                    hash: d.u64()?,
-                })
-            })?,
-            gvars: d.list(|d| d.str())?,
-            exports: d.list(|d| {
-                Ok(Export {
-                    name: d.str()?,
-                    fvar: d.u32()?,
-                })
-            })?,
+        MetaView::parse(bytes).map(|view| view.to_meta())
+    }
+}
+
+/// The string table the encoder builds: each distinct string once (signatures repeat).
+#[derive(Default)]
+struct StringTable<'a> {
+    bytes: Vec<u8>,
+    seen: std::collections::HashMap<&'a str, (u32, u32)>,
+}
+
+impl<'a> StringTable<'a> {
+    /// (offset, length) of `s` in the table.
+    fn add(&mut self, s: &'a str) -> (u32, u32) {
+        *self.seen.entry(s).or_insert_with(|| {
+            let at = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(s.as_bytes());
+            (at, s.len() as u32)
+        })
+    }
+}
+
+/// Words in the metadata's head: triple (offset, length), feature list version, then the
+/// counts of targets, methods, externals, gvars, exports, feature words, callee edges,
+/// external edges and string bytes.
+const HEAD_WORDS: usize = 12;
+/// Words per record of each kind (see [`Meta::encode`]).
+const TARGET_WORDS: usize = 8;
+const METHOD_WORDS: usize = 10;
+const EXTERNAL_WORDS: usize = 6;
+const GVAR_WORDS: usize = 2;
+const EXPORT_WORDS: usize = 3;
+
+/// Encoded metadata read in place: nothing is copied or allocated per method, edge or name
+/// (only the few targets are decoded). [`MetaView::parse`] checks every rule once, so the
+/// accessors below cannot fail.
+#[derive(Clone, Debug)]
+pub struct MetaView<'a> {
+    /// The LLVM target triple the code was compiled for.
+    pub triple: &'a str,
+    /// Version of the feature-name list the target bitmasks index (see `features.rs`).
+    pub feature_list_version: u32,
+    /// CPU targets; the first is the base every function exists for.
+    pub targets: Vec<TargetRecord>,
+    sections: Sections<'a>,
+}
+
+/// The sections of encoded metadata after its head, split by the counts in the head.
+#[derive(Clone, Copy, Debug)]
+struct Sections<'a> {
+    targets: &'a [u8],
+    methods: &'a [u8],
+    externals: &'a [u8],
+    gvars: &'a [u8],
+    exports: &'a [u8],
+    features: &'a [u8],
+    callees: &'a [u8],
+    external_edges: &'a [u8],
+    strings: &'a str,
+}
+
+/// The `N` little-endian words of one record (`record` is `4 * N` bytes: from `chunks_exact`).
+fn words<const N: usize>(record: &[u8]) -> [u32; N] {
+    std::array::from_fn(|k| u32::from_le_bytes(record[4 * k..4 * k + 4].try_into().unwrap()))
+}
+
+/// Record `i` of a section of `N`-word records (`i` below the section's count).
+fn record<const N: usize>(section: &[u8], i: usize) -> [u32; N] {
+    words(&section[4 * N * i..4 * N * (i + 1)])
+}
+
+fn hash_of(lo: u32, hi: u32) -> u64 {
+    u64::from(lo) | u64::from(hi) << 32
+}
+
+impl<'a> Sections<'a> {
+    /// Splits `bytes` into its sections: every size within the bytes, nothing after the
+    /// string table, the string table UTF-8. Returns the head's words too.
+    fn read(bytes: &'a [u8]) -> Result<([u32; HEAD_WORDS], Sections<'a>), FormatError> {
+        let truncated = || FormatError::Truncated("metadata");
+        let head: [u32; HEAD_WORDS] = words(bytes.get(..4 * HEAD_WORDS).ok_or_else(truncated)?);
+        let count = |k: usize| head[k] as usize;
+        // Each section's size from its count, checked: counts come from the file.
+        let sizes = [
+            count(3).checked_mul(4 * TARGET_WORDS),
+            count(4).checked_mul(4 * METHOD_WORDS),
+            count(5).checked_mul(4 * EXTERNAL_WORDS),
+            count(6).checked_mul(4 * GVAR_WORDS),
+            count(7).checked_mul(4 * EXPORT_WORDS),
+            count(8).checked_mul(8),
+            count(9).checked_mul(4),
+            count(10).checked_mul(4),
+            Some(count(11)),
+        ];
+        let mut rest = &bytes[4 * HEAD_WORDS..];
+        let mut split = [&bytes[..0]; 9];
+        for (section, size) in split.iter_mut().zip(sizes) {
+            let size = size.ok_or_else(truncated)?;
+            if size > rest.len() {
+                return Err(truncated());
+            }
+            (*section, rest) = rest.split_at(size);
+        }
+        if !rest.is_empty() {
+            return Err(invalid("metadata has bytes after its string table"));
+        }
+        let [targets, methods, externals, gvars, exports, features, callees, external_edges, strings] =
+            split;
+        let strings = std::str::from_utf8(strings)
+            .map_err(|_| invalid("metadata string table is not UTF-8"))?;
+        let sections = Sections {
+            targets,
+            methods,
+            externals,
+            gvars,
+            exports,
+            features,
+            callees,
+            external_edges,
+            strings,
         };
-        meta.check()?;
-        Ok(meta)
+        Ok((head, sections))
     }
 
-    /// Cross-field rules the decoder cannot see field by field. Everything here is linear in
-    /// the number of entries (no sorting, no hashing): what must be unique is also sorted.
-    pub(crate) fn check(&self) -> Result<(), FormatError> {
-        let nf = self.methods.len() as u32;
+    /// A string of the table, if (offset, length) lies inside it on character boundaries.
+    fn text(&self, off: u32, len: u32) -> Option<&'a str> {
+        let off = off as usize;
+        self.strings.get(off..off.checked_add(len as usize)?)
+    }
+}
+
+impl<'a> MetaView<'a> {
+    /// Reads encoded metadata in place, checking every length, string and index
+    /// (`docs/FORMAT.md`, "Metadata"). Linear in the bytes; allocates only the targets.
+    pub fn parse(bytes: &'a [u8]) -> Result<MetaView<'a>, FormatError> {
+        let (head, s) = Sections::read(bytes)?;
+        let text = |off, len| {
+            s.text(off, len)
+                .ok_or_else(|| invalid("a metadata string lies outside the string table"))
+        };
+        let nfeat = s.features.len() / 8;
+        let targets = (s.targets.chunks_exact(4 * TARGET_WORDS))
+            .map(|r| {
+                let [n0, n1, flags, base, f0, f1, nclones, vector_bits] = words(r);
+                let end = (f0 as usize).checked_add(f1 as usize);
+                let Some(end) = end.filter(|&end| end <= nfeat) else {
+                    return Err(invalid("a target's features lie outside the list"));
+                };
+                let features = s.features[8 * f0 as usize..8 * end]
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                    .collect();
+                Ok(TargetRecord {
+                    name: text(n0, n1)?.to_string(),
+                    flags,
+                    base,
+                    features,
+                    nclones,
+                    vector_bits,
+                })
+            })
+            .collect::<Result<Vec<_>, FormatError>>()?;
+        let view = MetaView {
+            triple: text(head[0], head[1])?,
+            feature_list_version: head[2],
+            targets,
+            sections: s,
+        };
+        view.check_targets()?;
+        view.check_methods()?;
+        view.check_externals_and_gvars()?;
+        view.check_exports()?;
+        Ok(view)
+    }
+
+    /// The same metadata read from another copy of its bytes (the image as the dynamic loader
+    /// mapped it), without checking the records again: the caller has compared `bytes` with
+    /// the bytes this view was parsed from. Were they different, an accessor could panic, but
+    /// nothing unsafe can happen.
+    pub fn rebased<'b>(&self, bytes: &'b [u8]) -> Result<MetaView<'b>, FormatError> {
+        let (head, sections) = Sections::read(bytes)?;
+        Ok(MetaView {
+            triple: sections.text(head[0], head[1]).unwrap_or_default(),
+            feature_list_version: head[2],
+            targets: self.targets.clone(),
+            sections,
+        })
+    }
+
+    fn check_targets(&self) -> Result<(), FormatError> {
         let bad = |what: String| Err(FormatError::Invalid(what));
         if self.targets.is_empty() {
             return bad("image lists no CPU target".into());
@@ -180,100 +364,282 @@ impl Meta {
         if self.targets[0].nclones != 0 {
             return bad("the base target claims clones".into());
         }
-        // fvar_index is a binary search by name: names strictly increasing (sorted, unique).
-        if let Some(w) = self.methods.windows(2).find(|w| w[0].name >= w[1].name) {
-            return bad(format!(
-                "methods are not sorted by name or not unique (`{}` before `{}`)",
-                w[0].name, w[1].name
-            ));
+        Ok(())
+    }
+
+    /// One pass over the method records (strings, edge ranges, names strictly increasing:
+    /// `fvar_index` is a binary search), then one over each edge array (every callee below
+    /// the number of methods, every external edge below the number of externals).
+    fn check_methods(&self) -> Result<(), FormatError> {
+        let s = &self.sections;
+        let (ncallees, nexternal) = (s.callees.len() / 4, s.external_edges.len() / 4);
+        let in_range = |start: u32, len: u32, n: usize| {
+            (start as usize)
+                .checked_add(len as usize)
+                .is_some_and(|end| end <= n)
+        };
+        let mut previous: Option<&str> = None;
+        for r in s.methods.chunks_exact(4 * METHOD_WORDS) {
+            let [n0, n1, s0, s1, _, _, c0, c1, x0, x1] = words(r);
+            let (Some(name), Some(_)) = (s.text(n0, n1), s.text(s0, s1)) else {
+                return Err(invalid("a metadata string lies outside the string table"));
+            };
+            if !in_range(c0, c1, ncallees) || !in_range(x0, x1, nexternal) {
+                return Err(invalid("a method's edges lie outside the edge lists"));
+            }
+            if let Some(before) = previous.filter(|&before| before >= name) {
+                return Err(FormatError::Invalid(format!(
+                    "methods are not sorted by name or not unique (`{before}` before `{name}`)"
+                )));
+            }
+            previous = Some(name);
         }
-        if let Some(m) = self
-            .methods
-            .iter()
-            .find(|m| m.callees.iter().any(|&c| c >= nf))
-        {
-            return bad(format!("method {} has a callee index out of range", m.name));
+        let out_of_range = |edges: &[u8], n: usize| {
+            let edges = Words(edges);
+            edges.iter().position(|e| e as usize >= n)
+        };
+        if let Some(k) = out_of_range(s.callees, self.method_count()) {
+            let culprit = self.methods().find(|m| m.callees.covers(k, s.callees));
+            return Err(FormatError::Invalid(match culprit {
+                Some(m) => format!("method {} has a callee index out of range", m.name),
+                None => "a callee index is out of range".into(),
+            }));
         }
-        let ne = self.externals.len() as u32;
-        if let Some(m) = self
-            .methods
-            .iter()
-            .find(|m| m.external.iter().any(|&x| x >= ne))
-        {
-            return bad(format!(
-                "method {} has an external edge out of range",
-                m.name
-            ));
-        }
-        if let Some(x) = self.exports.iter().find(|x| x.fvar >= nf) {
-            return bad(format!("export {} names fvar {} of {nf}", x.name, x.fvar));
-        }
-        // An export is the method of the same name (the writer numbers exports by name), and
-        // exports are sorted and unique: so no method enters the method table twice.
-        if let Some(x) =
-            (self.exports.iter()).find(|x| self.methods[x.fvar as usize].name != x.name)
-        {
-            return bad(format!(
-                "export {} names fvar {}, which is `{}`",
-                x.name, x.fvar, self.methods[x.fvar as usize].name
-            ));
-        }
-        if let Some(w) = self.exports.windows(2).find(|w| w[0].name >= w[1].name) {
-            return bad(format!(
-                "exports are not sorted by name or not unique (`{}` before `{}`)",
-                w[0].name, w[1].name
-            ));
+        if let Some(k) = out_of_range(s.external_edges, self.external_count()) {
+            let culprit = (self.methods()).find(|m| m.external.covers(k, s.external_edges));
+            return Err(FormatError::Invalid(match culprit {
+                Some(m) => format!("method {} has an external edge out of range", m.name),
+                None => "an external edge is out of range".into(),
+            }));
         }
         Ok(())
     }
-}
 
-#[derive(Default)]
-struct Encoder(Vec<u8>);
-
-impl Encoder {
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
-        self.u32(items.len() as u32);
-        items.iter().for_each(|item| each(self, item));
-    }
-}
-
-struct Decoder<'a>(WordReader<'a>);
-
-impl Decoder<'_> {
-    fn u32(&mut self) -> Result<u32, FormatError> {
-        self.0.u32().ok_or(FormatError::Truncated("metadata"))
-    }
-    fn u64(&mut self) -> Result<u64, FormatError> {
-        self.0.u64().ok_or(FormatError::Truncated("metadata"))
-    }
-    fn str(&mut self) -> Result<String, FormatError> {
-        let len = self.u32()? as usize;
-        let bytes = self.0.take(len).ok_or(FormatError::Truncated("metadata"))?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| FormatError::Invalid("metadata string is not UTF-8".into()))
-    }
-    fn list<T>(
-        &mut self,
-        mut each: impl FnMut(&mut Self) -> Result<T, FormatError>,
-    ) -> Result<Vec<T>, FormatError> {
-        let n = self.u32()? as usize;
-        // Every element takes at least 4 bytes: a count larger than what is left is corrupt.
-        if n > (self.0.bytes.len() - self.0.pos) / 4 + 1 {
-            return Err(FormatError::Truncated("metadata"));
+    /// Strings in range, and externals sorted by name (the loader merges them with the
+    /// method table's sorted exports).
+    fn check_externals_and_gvars(&self) -> Result<(), FormatError> {
+        let s = &self.sections;
+        let strings_ok = (s.externals.chunks_exact(4 * EXTERNAL_WORDS)).all(|r| {
+            let [n0, n1, s0, s1, _, _] = words(r);
+            s.text(n0, n1).is_some() && s.text(s0, s1).is_some()
+        }) && (s.gvars.chunks_exact(4 * GVAR_WORDS)).all(|r| {
+            let [n0, n1] = words(r);
+            s.text(n0, n1).is_some()
+        });
+        if !strings_ok {
+            return Err(invalid("a metadata string lies outside the string table"));
         }
-        (0..n).map(|_| each(self)).collect()
+        for x in 1..self.external_count() {
+            let (a, b) = (self.external_name(x - 1), self.external_name(x));
+            if a >= b {
+                return Err(FormatError::Invalid(format!(
+                    "externals are not sorted by name or not unique (`{a}` before `{b}`)"
+                )));
+            }
+        }
+        Ok(())
     }
+
+    /// An export is the method of the same name (the writer numbers exports by name), and
+    /// exports are sorted and unique: so no method enters the method table twice.
+    fn check_exports(&self) -> Result<(), FormatError> {
+        let s = &self.sections;
+        let nf = self.method_count() as u32;
+        let mut previous: Option<&str> = None;
+        for r in s.exports.chunks_exact(4 * EXPORT_WORDS) {
+            let [n0, n1, fvar] = words(r);
+            let name = (s.text(n0, n1))
+                .ok_or_else(|| invalid("a metadata string lies outside the string table"))?;
+            if fvar >= nf {
+                return Err(FormatError::Invalid(format!(
+                    "export {name} names fvar {fvar} of {nf}"
+                )));
+            }
+            let method = self.method_name(fvar as usize);
+            if method != name {
+                return Err(FormatError::Invalid(format!(
+                    "export {name} names fvar {fvar}, which is `{method}`"
+                )));
+            }
+            if let Some(before) = previous.filter(|&before| before >= name) {
+                return Err(FormatError::Invalid(format!(
+                    "exports are not sorted by name or not unique (`{before}` before `{name}`)"
+                )));
+            }
+            previous = Some(name);
+        }
+        Ok(())
+    }
+
+    /// A string the records point at, checked by [`MetaView::parse`].
+    fn text(&self, off: u32, len: u32) -> &'a str {
+        self.sections.text(off, len).unwrap_or_default()
+    }
+
+    pub fn method_count(&self) -> usize {
+        self.sections.methods.len() / (4 * METHOD_WORDS)
+    }
+
+    /// Method `i` (by fvar index, below [`MetaView::method_count`]).
+    pub fn method(&self, i: usize) -> MethodView<'a> {
+        let [n0, n1, s0, s1, h0, h1, c0, c1, x0, x1] = record(self.sections.methods, i);
+        let edges = |array: &'a [u8], start: u32, len: u32| {
+            Words(&array[4 * start as usize..4 * (start as usize + len as usize)])
+        };
+        MethodView {
+            name: self.text(n0, n1),
+            signature: self.text(s0, s1),
+            hash: hash_of(h0, h1),
+            callees: edges(self.sections.callees, c0, c1),
+            external: edges(self.sections.external_edges, x0, x1),
+        }
+    }
+
+    /// Method `i`'s name alone (what the binary search reads).
+    pub fn method_name(&self, i: usize) -> &'a str {
+        let [n0, n1] = words(&self.sections.methods[4 * METHOD_WORDS * i..][..8]);
+        self.text(n0, n1)
+    }
+
+    pub fn methods(&self) -> impl Iterator<Item = MethodView<'a>> + '_ {
+        (0..self.method_count()).map(|i| self.method(i))
+    }
+
+    /// fvar index of the method named `name` (names are sorted: a binary search in place).
+    pub fn fvar_index(&self, name: &str) -> Option<u32> {
+        let (mut lo, mut hi) = (0, self.method_count());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.method_name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid as u32),
+            }
+        }
+        None
+    }
+
+    pub fn external_count(&self) -> usize {
+        self.sections.externals.len() / (4 * EXTERNAL_WORDS)
+    }
+
+    pub fn external_name(&self, i: usize) -> &'a str {
+        let [n0, n1] = words(&self.sections.externals[4 * EXTERNAL_WORDS * i..][..8]);
+        self.text(n0, n1)
+    }
+
+    pub fn external(&self, i: usize) -> ExternalView<'a> {
+        let [n0, n1, s0, s1, h0, h1] = record(self.sections.externals, i);
+        ExternalView {
+            name: self.text(n0, n1),
+            signature: self.text(s0, s1),
+            hash: hash_of(h0, h1),
+        }
+    }
+
+    pub fn gvar_count(&self) -> usize {
+        self.sections.gvars.len() / (4 * GVAR_WORDS)
+    }
+
+    pub fn gvar_name(&self, i: usize) -> &'a str {
+        let [n0, n1] = record(self.sections.gvars, i);
+        self.text(n0, n1)
+    }
+
+    /// The exports as (name, fvar index), sorted by name.
+    pub fn exports(&self) -> impl Iterator<Item = (&'a str, u32)> + '_ {
+        (self.sections.exports.chunks_exact(4 * EXPORT_WORDS)).map(|r| {
+            let [n0, n1, fvar] = words(r);
+            (self.text(n0, n1), fvar)
+        })
+    }
+
+    /// Owned copies of everything (for tools; the loader reads in place).
+    pub fn to_meta(&self) -> Meta {
+        Meta {
+            triple: self.triple.to_string(),
+            feature_list_version: self.feature_list_version,
+            targets: self.targets.clone(),
+            methods: (self.methods())
+                .map(|m| Method {
+                    name: m.name.to_string(),
+                    signature: m.signature.to_string(),
+                    hash: m.hash,
+                    callees: m.callees.to_vec(),
+                    external: m.external.to_vec(),
+                })
+                .collect(),
+            externals: (0..self.external_count())
+                .map(|i| {
+                    let x = self.external(i);
+                    ExternalEdge {
+                        name: x.name.to_string(),
+                        signature: x.signature.to_string(),
+                        hash: x.hash,
+                    }
+                })
+                .collect(),
+            gvars: (0..self.gvar_count())
+                .map(|i| self.gvar_name(i).to_string())
+                .collect(),
+            exports: (self.exports())
+                .map(|(name, fvar)| Export {
+                    name: name.to_string(),
+                    fvar,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A list of `u32` in place (callees, external edges).
+#[derive(Clone, Copy, Debug)]
+pub struct Words<'a>(&'a [u8]);
+
+impl<'a> Words<'a> {
+    pub fn len(&self) -> usize {
+        self.0.len() / 4
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> + 'a {
+        (self.0.chunks_exact(4)).map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+    }
+
+    pub fn to_vec(&self) -> Vec<u32> {
+        self.iter().collect()
+    }
+
+    /// Whether word `k` of `array` is one of these (these being a part of `array`).
+    fn covers(&self, k: usize, array: &[u8]) -> bool {
+        let start = (self.0.as_ptr() as usize - array.as_ptr() as usize) / 4;
+        (start..start + self.len()).contains(&k)
+    }
+}
+
+/// One method read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodView<'a> {
+    pub name: &'a str,
+    pub signature: &'a str,
+    pub hash: u64,
+    pub callees: Words<'a>,
+    pub external: Words<'a>,
+}
+
+/// One external method read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct ExternalView<'a> {
+    pub name: &'a str,
+    pub signature: &'a str,
+    pub hash: u64,
+}
+
+fn invalid(what: &str) -> FormatError {
+    FormatError::Invalid(what.into())
 }
 
 #[cfg(test)]
@@ -401,6 +767,74 @@ mod tests {
         assert!(Meta::decode(&meta.encode()).is_err());
         let mut meta = sample();
         meta.methods[1].external = vec![1];
-        assert!(Meta::decode(&meta.encode()).is_err());
+        refused(&meta, "method g has an external edge out of range");
+        let mut meta = sample();
+        meta.methods[0].callees = vec![0, 2];
+        refused(&meta, "method f has a callee index out of range");
+    }
+
+    #[test]
+    fn externals_must_be_strictly_sorted_by_name() {
+        let mut meta = sample();
+        meta.externals.push(meta.externals[0].clone());
+        refused(&meta, "externals are not sorted");
+    }
+
+    /// Overwrites the little-endian word at byte `at`.
+    fn set_word(bytes: &mut [u8], at: usize, value: u32) {
+        bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    #[test]
+    fn damaged_layouts_are_errors_not_panics() {
+        let good = sample().encode();
+        let methods_at = 4 * HEAD_WORDS + 4 * TARGET_WORDS;
+        let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 6] = [
+            ("bytes after its string table", Box::new(|b| b.push(0))),
+            ("not UTF-8", Box::new(|b| *b.last_mut().unwrap() = 0xff)),
+            // The first method's name runs past the string table.
+            (
+                "outside the string table",
+                Box::new(move |b| set_word(b, methods_at + 4, 1 << 20)),
+            ),
+            // Its callee range starts past the callee array.
+            (
+                "edges lie outside",
+                Box::new(move |b| set_word(b, methods_at + 24, 9)),
+            ),
+            // A target's features past the feature words.
+            (
+                "features lie outside",
+                Box::new(|b| set_word(b, 4 * HEAD_WORDS + 16, 5)),
+            ),
+            // A count larger than the bytes.
+            ("truncated", Box::new(|b| set_word(b, 16, u32::MAX))),
+        ];
+        for (why, damage) in cases {
+            let mut bytes = good.clone();
+            damage(&mut bytes);
+            let err = MetaView::parse(&bytes).unwrap_err().to_string();
+            assert!(err.contains(why), "expected `{why}`, got `{err}`");
+        }
+    }
+
+    #[test]
+    fn a_view_reads_what_was_encoded() {
+        let meta = sample();
+        let bytes = meta.encode();
+        let view = MetaView::parse(&bytes).unwrap();
+        assert_eq!(view.fvar_index("g"), Some(1));
+        assert_eq!(view.fvar_index("a"), None);
+        assert_eq!(view.method(1).external.to_vec(), [0]);
+        assert_eq!(view.external(0).hash, 4);
+        // The same view over another copy of the bytes (as the loader rebases onto the
+        // mapped image).
+        let copy = bytes.clone();
+        assert_eq!(view.rebased(&copy).unwrap().to_meta(), meta);
+        // Signatures repeat in real images: each distinct string is stored once.
+        let mut twice = meta.clone();
+        twice.methods[1].signature = twice.methods[0].signature.clone();
+        let saved = meta.encode().len() - twice.encode().len();
+        assert_eq!(saved, "void ()".len());
     }
 }

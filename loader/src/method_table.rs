@@ -2,31 +2,88 @@
 //! compiled from. Images add their exported methods as they load; package images resolve their
 //! external methods through it and are validated against it; a runtime can redefine a method
 //! so that the next package image sees the change.
+//!
+//! An image's methods are not copied in: the table keeps the image's metadata, read in place
+//! in the mapped image, with the address of each valid export in name order (one allocation
+//! per image, not three per method). A lookup binary-searches each image. Methods the runtime
+//! defines are kept by name in a hash map.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 
+use crate::library::MappedLibrary;
+use crate::meta::MetaView;
+
 /// One method as the table knows it.
-#[derive(Clone, Debug)]
-pub struct MethodEntry {
-    pub signature: String,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MethodEntry<'a> {
+    pub signature: &'a str,
     pub hash: u64,
     pub address: *const c_void,
     /// Who defined it: an image's path, or "runtime".
-    pub provider: String,
-    /// Keeps the providing image's code mapped while the table points into it.
-    _keep_alive: Option<Arc<crate::library::MappedLibrary>>,
+    pub provider: &'a str,
+}
+
+/// A method the runtime defined.
+struct Defined {
+    signature: Box<str>,
+    hash: u64,
+    address: *const c_void,
+}
+
+/// The exported methods of one loaded image.
+struct ImageMethods {
+    /// The image's metadata in the mapped image. `'static` stands for "as long as `_library`",
+    /// which this struct holds; no borrow of it outlives a borrow of the table.
+    meta: MetaView<'static>,
+    /// (fvar index, address) of each valid export, sorted by name (the metadata's order).
+    exports: Vec<(u32, *const c_void)>,
+    /// Positions in `exports` removed since (empty until the first removal).
+    removed: Vec<bool>,
+    provider: Arc<str>,
+    /// Keeps the image mapped (`None` only in this module's tests, which have no image).
+    _library: Option<Arc<MappedLibrary>>,
+}
+
+impl ImageMethods {
+    fn name(&self, k: usize) -> &str {
+        self.meta.method_name(self.exports[k].0 as usize)
+    }
+
+    /// Position of the live export `name`, if the image has one.
+    fn find(&self, name: &str) -> Option<usize> {
+        let k = (self.exports)
+            .binary_search_by(|&(fvar, _)| self.meta.method_name(fvar as usize).cmp(name))
+            .ok()?;
+        (!self.removed.get(k).copied().unwrap_or(false)).then_some(k)
+    }
+
+    fn entry(&self, k: usize) -> MethodEntry<'_> {
+        let (fvar, address) = self.exports[k];
+        let method = self.meta.method(fvar as usize);
+        MethodEntry {
+            signature: method.signature,
+            hash: method.hash,
+            address,
+            provider: &self.provider,
+        }
+    }
+
+    fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.exports.len()).filter(|&k| !self.removed.get(k).copied().unwrap_or(false))
+    }
 }
 
 /// Name + signature -> method. Not thread-safe by itself: wrap it in a lock to share it.
 #[derive(Default)]
 pub struct MethodTable {
-    methods: BTreeMap<String, Vec<MethodEntry>>,
+    defined: HashMap<Box<str>, Vec<Defined>>,
+    images: Vec<ImageMethods>,
     recompile_stub: Option<*const c_void>,
 }
 
-// Addresses are plain values here; the code they point at is kept alive by the entries.
+// Addresses are plain values here; the code they point at is kept alive by the table.
 unsafe impl Send for MethodTable {}
 unsafe impl Sync for MethodTable {}
 
@@ -39,24 +96,36 @@ pub struct Conflict {
     pub provider: String,
 }
 
+const RUNTIME: &str = "runtime";
+
 impl MethodTable {
     pub fn new() -> MethodTable {
         MethodTable::default()
     }
 
     /// The method `name` with exactly this signature.
-    pub fn get(&self, name: &str, signature: &str) -> Option<&MethodEntry> {
-        self.methods
-            .get(name)?
-            .iter()
+    pub fn get(&self, name: &str, signature: &str) -> Option<MethodEntry<'_>> {
+        let defined = self.defined.get(name).into_iter().flatten();
+        if let Some(d) = defined.into_iter().find(|d| &*d.signature == signature) {
+            return Some(MethodEntry {
+                signature: &d.signature,
+                hash: d.hash,
+                address: d.address,
+                provider: RUNTIME,
+            });
+        }
+        (self.images.iter())
+            .filter_map(|image| image.find(name).map(|k| image.entry(k)))
             .find(|e| e.signature == signature)
     }
 
     /// The signatures under which `name` is defined (to explain a signature change).
     pub fn signatures(&self, name: &str) -> Vec<&str> {
-        self.methods.get(name).map_or(Vec::new(), |v| {
-            v.iter().map(|e| e.signature.as_str()).collect()
-        })
+        let defined = self.defined.get(name).into_iter().flatten();
+        let defined = defined.map(|d| &*d.signature);
+        let loaded = (self.images.iter())
+            .filter_map(|image| image.find(name).map(|k| image.entry(k).signature));
+        defined.chain(loaded).collect()
     }
 
     /// Adds a method; an existing one with the same name and signature is an error.
@@ -67,25 +136,46 @@ impl MethodTable {
         hash: u64,
         address: *const c_void,
     ) -> Result<(), Conflict> {
-        self.insert(name, signature, hash, address, "runtime".into(), None)
+        self.check_free(name, signature)?;
+        self.defined.entry(name.into()).or_default().push(Defined {
+            signature: signature.into(),
+            hash,
+            address,
+        });
+        Ok(())
     }
 
     /// Adds or replaces a method (a runtime recompiled it): package images loaded afterwards
     /// validate against the new hash and call the new address.
     pub fn redefine(&mut self, name: &str, signature: &str, hash: u64, address: *const c_void) {
         self.remove(name, signature);
-        self.insert(name, signature, hash, address, "runtime".into(), None)
+        self.define(name, signature, hash, address)
             .expect("removed above");
     }
 
     /// Removes a method; `false` when there was none.
     pub fn remove(&mut self, name: &str, signature: &str) -> bool {
-        let Some(entries) = self.methods.get_mut(name) else {
-            return false;
-        };
-        let before = entries.len();
-        entries.retain(|e| e.signature != signature);
-        before != entries.len()
+        if let Some(entries) = self.defined.get_mut(name) {
+            let before = entries.len();
+            entries.retain(|d| &*d.signature != signature);
+            if entries.len() != before {
+                if entries.is_empty() {
+                    self.defined.remove(name);
+                }
+                return true;
+            }
+        }
+        for image in &mut self.images {
+            if let Some(k) = image
+                .find(name)
+                .filter(|&k| image.entry(k).signature == signature)
+            {
+                image.removed.resize(image.exports.len(), false);
+                image.removed[k] = true;
+                return true;
+            }
+        }
+        false
     }
 
     /// What invalid methods of package images point at instead of nothing (the runtime's
@@ -100,7 +190,8 @@ impl MethodTable {
 
     /// Number of methods.
     pub fn len(&self) -> usize {
-        self.methods.values().map(Vec::len).sum()
+        let defined: usize = self.defined.values().map(Vec::len).sum();
+        defined + self.images.iter().map(|i| i.live().count()).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -108,13 +199,22 @@ impl MethodTable {
     }
 
     /// Every method, sorted by name then signature.
-    pub fn entries(&self) -> Vec<(&str, &MethodEntry)> {
-        let mut all: Vec<(&str, &MethodEntry)> = self
-            .methods
-            .iter()
-            .flat_map(|(n, v)| v.iter().map(move |e| (n.as_str(), e)))
-            .collect();
-        all.sort_by(|a, b| (a.0, &a.1.signature).cmp(&(b.0, &b.1.signature)));
+    pub fn entries(&self) -> Vec<(&str, MethodEntry<'_>)> {
+        let defined = self.defined.iter().flat_map(|(name, v)| {
+            v.iter().map(move |d| {
+                let entry = MethodEntry {
+                    signature: &d.signature,
+                    hash: d.hash,
+                    address: d.address,
+                    provider: RUNTIME,
+                };
+                (&**name, entry)
+            })
+        });
+        let loaded = (self.images.iter())
+            .flat_map(|image| image.live().map(move |k| (image.name(k), image.entry(k))));
+        let mut all: Vec<(&str, MethodEntry)> = defined.chain(loaded).collect();
+        all.sort_by(|a, b| (a.0, a.1.signature).cmp(&(b.0, b.1.signature)));
         all
     }
 
@@ -123,33 +223,224 @@ impl MethodTable {
             Some(e) => Err(Conflict {
                 name: name.into(),
                 signature: signature.into(),
-                provider: e.provider.clone(),
+                provider: e.provider.into(),
             }),
             None => Ok(()),
         }
     }
 
-    pub(crate) fn insert(
-        &mut self,
-        name: &str,
-        signature: &str,
-        hash: u64,
-        address: *const c_void,
-        provider: String,
-        keep_alive: Option<Arc<crate::library::MappedLibrary>>,
-    ) -> Result<(), Conflict> {
-        self.check_free(name, signature)?;
-        let entry = MethodEntry {
-            signature: signature.into(),
-            hash,
-            address,
-            provider,
-            _keep_alive: keep_alive,
+    /// The first of `fvars` (exports of `meta`, in name order) that the table already has.
+    pub(crate) fn check_all_free(&self, meta: &MetaView, fvars: &[u32]) -> Result<(), Conflict> {
+        let key = |i: usize| {
+            let method = meta.method(fvars[i] as usize);
+            (method.name, method.signature)
         };
-        self.methods
-            .entry(name.to_string())
-            .or_default()
-            .push(entry);
+        let conflict = |i: usize, provider: &str| {
+            let (name, signature) = key(i);
+            Err(Conflict {
+                name: name.into(),
+                signature: signature.into(),
+                provider: provider.into(),
+            })
+        };
+        if let Some(i) = (0..fvars.len()).find(|&i| self.defined_entry(key(i)).is_some()) {
+            return conflict(i, RUNTIME);
+        }
+        for image in &self.images {
+            let mut clash = None;
+            matches(image, fvars.len(), key, |i, _| {
+                clash = Some(i);
+                true
+            });
+            if let Some(i) = clash {
+                return conflict(i, &image.provider);
+            }
+        }
         Ok(())
+    }
+
+    /// The entry of each external method of `meta` (sorted by name, `MetaView::parse` checks),
+    /// `None` where the table has no method of that name and signature.
+    pub(crate) fn find_externals(&self, meta: &MetaView) -> Vec<Option<MethodEntry<'_>>> {
+        let key = |x: usize| {
+            let edge = meta.external(x);
+            (edge.name, edge.signature)
+        };
+        let n = meta.external_count();
+        let mut found: Vec<Option<MethodEntry>> =
+            (0..n).map(|x| self.defined_entry(key(x))).collect();
+        for image in &self.images {
+            matches(image, n, key, |x, k| {
+                found[x] = Some(image.entry(k));
+                false
+            });
+        }
+        found
+    }
+
+    /// The method the runtime defined with this name and signature.
+    fn defined_entry(&self, (name, signature): (&str, &str)) -> Option<MethodEntry<'_>> {
+        if self.defined.is_empty() {
+            return None;
+        }
+        let defined = self.defined.get(name).into_iter().flatten();
+        let d = defined.into_iter().find(|d| &*d.signature == signature)?;
+        Some(MethodEntry {
+            signature: &d.signature,
+            hash: d.hash,
+            address: d.address,
+            provider: RUNTIME,
+        })
+    }
+
+    /// Adds the valid exports of a loaded image: `exports` are (fvar, address) in name order,
+    /// checked free with [`MethodTable::check_all_free`].
+    pub(crate) fn add_image(
+        &mut self,
+        meta: MetaView<'static>,
+        exports: Vec<(u32, *const c_void)>,
+        provider: Arc<str>,
+        library: Arc<MappedLibrary>,
+    ) {
+        self.images.push(ImageMethods {
+            meta,
+            exports,
+            removed: Vec::new(),
+            provider,
+            _library: Some(library),
+        });
+    }
+}
+
+/// Calls `found(i, k)` for each of `n` keys (name, signature), sorted by name, that live export
+/// `k` of `image` has, until it returns `true`. One pass over both sorted lists, or a binary
+/// search per key when the image is much larger than the keys.
+fn matches<'k>(
+    image: &ImageMethods,
+    n: usize,
+    key: impl Fn(usize) -> (&'k str, &'k str),
+    mut found: impl FnMut(usize, usize) -> bool,
+) {
+    let m = image.exports.len();
+    let search = n.saturating_mul(m.max(2).ilog2() as usize) < n + m;
+    let mut k = 0;
+    for i in 0..n {
+        let (name, signature) = key(i);
+        let at = match search {
+            true => image.find(name),
+            false => {
+                while k < m && image.name(k) < name {
+                    k += 1;
+                }
+                let live = k < m && !image.removed.get(k).copied().unwrap_or(false);
+                (live && image.name(k) == name).then_some(k)
+            }
+        };
+        if let Some(at) = at.filter(|&at| image.entry(at).signature == signature) {
+            if found(i, at) {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{Export, Meta, Method, TargetRecord};
+
+    /// An image exporting `names` (sorted), each with signature "s" and hash = its position,
+    /// at address 0x1000 + position; its metadata leaked (a test's lifetime).
+    fn image(names: &[String], removed: &[usize]) -> ImageMethods {
+        let meta = Meta {
+            targets: vec![TargetRecord::default()],
+            methods: (names.iter().enumerate())
+                .map(|(i, n)| Method {
+                    name: n.clone(),
+                    signature: "s".into(),
+                    hash: i as u64,
+                    ..Default::default()
+                })
+                .collect(),
+            exports: (names.iter().enumerate())
+                .map(|(i, n)| Export {
+                    name: n.clone(),
+                    fvar: i as u32,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let meta = MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap();
+        let mut removed_flags = vec![false; names.len()];
+        removed.iter().for_each(|&k| removed_flags[k] = true);
+        ImageMethods {
+            meta,
+            exports: (0..names.len())
+                .map(|i| (i as u32, (0x1000 + i) as _))
+                .collect(),
+            removed: removed_flags,
+            provider: "image".into(),
+            _library: None,
+        }
+    }
+
+    fn names(prefix: &str, n: usize, step: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{:05}", i * step)).collect()
+    }
+
+    /// Both strategies of `matches` (merge and binary search) find exactly what a linear scan
+    /// finds, removed exports and other signatures excluded.
+    #[test]
+    fn matches_agrees_with_a_linear_scan_whichever_way_it_goes() {
+        // (image size, keys, key step): similar sizes merge, a large image is searched.
+        for (m, n, step) in [(8, 8, 1), (100, 90, 2), (4096, 3, 7), (5, 40, 1), (1, 1, 1)] {
+            let exported = names("f", m, 1);
+            let image = image(&exported, &[0, m / 2]);
+            let keys: Vec<(String, &str)> = (names("f", n, step).into_iter())
+                .enumerate()
+                .map(|(i, k)| (k, if i % 5 == 4 { "other" } else { "s" }))
+                .collect();
+            let mut found = Vec::new();
+            matches(
+                &image,
+                n,
+                |i| (&keys[i].0, keys[i].1),
+                |i, k| {
+                    found.push((i, k));
+                    false
+                },
+            );
+            let expected: Vec<(usize, usize)> = (keys.iter().enumerate())
+                .filter_map(|(i, (name, sig))| {
+                    let k = exported.iter().position(|e| e == name)?;
+                    (*sig == "s" && !image.removed[k]).then_some((i, k))
+                })
+                .collect();
+            assert_eq!(found, expected, "m {m}, n {n}, step {step}");
+        }
+    }
+
+    #[test]
+    fn a_table_of_images_resolves_and_refuses_like_a_map() {
+        let mut table = MethodTable::new();
+        table.images.push(image(&names("f", 300, 1), &[7]));
+        table.define("f00003", "other", 9, 0x9 as _).unwrap();
+        // An export the image has, one it removed, one the runtime defined.
+        assert_eq!(table.get("f00005", "s").unwrap().address, 0x1005 as _);
+        assert!(table.get("f00007", "s").is_none());
+        assert_eq!(table.signatures("f00003"), ["other", "s"]);
+        assert_eq!(table.len(), 300);
+        let package = image(&names("f", 300, 2), &[]);
+        let conflict = table.check_all_free(&package.meta, &[0, 1, 2]).unwrap_err();
+        assert_eq!(
+            (conflict.name.as_str(), conflict.provider.as_str()),
+            ("f00000", "image")
+        );
+        // f00007 was removed from the image: free again.
+        let fresh = image(&["f00007".to_string()], &[]);
+        table.check_all_free(&fresh.meta, &[0]).unwrap();
+        assert!(table.remove("f00005", "s") && !table.remove("f00005", "s"));
+        assert!(table.remove("f00003", "other"));
+        assert_eq!(table.len(), 298);
     }
 }

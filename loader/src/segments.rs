@@ -165,6 +165,16 @@ impl Segments {
             .is_some_and(|s| s.executable && vaddr - s.vaddr.start < s.file.end - s.file.start)
     }
 
+    /// Every address from `low` to `high` (both included) is code of one segment.
+    pub fn is_code_range(&self, low: u64, high: u64) -> bool {
+        low <= high
+            && self.find(low).is_some_and(|s| {
+                s.executable
+                    && high >= s.vaddr.start
+                    && high - s.vaddr.start < s.file.end - s.file.start
+            })
+    }
+
     /// `vaddr .. vaddr + len` lies in the file contents of one readable segment.
     pub fn is_readable_data(&self, vaddr: u64, len: u64) -> bool {
         len == 0

@@ -2,7 +2,7 @@
 
 use crate::error::LoadCause;
 use crate::file::ImageFile;
-use crate::meta::{Meta, TARGET_BASE};
+use crate::meta::{MetaView, TARGET_BASE};
 
 /// The CPU the loader picks a target for: its name and feature bitmask over the versioned list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl HostCpu {
 }
 
 /// Refuses images of another object format or architecture than this process.
-pub fn check_native(file: &ImageFile) -> Result<(), LoadCause> {
+pub fn check_native<M>(file: &ImageFile<M>) -> Result<(), LoadCause> {
     let (format, arch) = (host_format(), host_arch());
     if file.format != format || file.arch != arch {
         return Err(LoadCause::Foreign {
@@ -61,7 +61,7 @@ fn host_arch() -> object::Architecture {
 /// prefer the host's own CPU name, then the widest vectors, then the most features; a tie goes
 /// to the later target. `forced` names a target to take instead (it must still be usable).
 pub fn choose_target(
-    meta: &Meta,
+    meta: &MetaView,
     host: &HostCpu,
     forced: Option<&str>,
 ) -> Result<usize, LoadCause> {
@@ -106,14 +106,14 @@ pub fn choose_target(
         .ok_or_else(|| no_target(meta, host))
 }
 
-fn no_target(meta: &Meta, host: &HostCpu) -> LoadCause {
+fn no_target(meta: &MetaView, host: &HostCpu) -> LoadCause {
     let reasons: Vec<String> = meta
         .targets
         .iter()
         .map(|t| {
             let missing = crate::features::names_of(
                 &crate::features::missing(&t.features, &host.features),
-                &meta.triple,
+                meta.triple,
             );
             if missing.is_empty() {
                 format!("{}: usable", t.name)
@@ -131,7 +131,7 @@ fn no_target(meta: &Meta, host: &HostCpu) -> LoadCause {
 
 /// The targets whose code makes up target `t`'s function table, first to last: the base
 /// target, then the chain of `base(N)` targets, then `t` itself (later ones override).
-pub fn version_chain(meta: &Meta, t: usize) -> Vec<usize> {
+pub fn version_chain(meta: &MetaView, t: usize) -> Vec<usize> {
     let mut chain = vec![t];
     let mut cur = t;
     while meta.targets[cur].flags & TARGET_BASE != 0 {
@@ -148,10 +148,10 @@ pub fn version_chain(meta: &Meta, t: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::TargetRecord;
+    use crate::meta::{Meta, TargetRecord};
 
-    fn one_target(feature_list_version: u32) -> Meta {
-        Meta {
+    fn one_target(feature_list_version: u32) -> MetaView<'static> {
+        let meta = Meta {
             triple: "x86_64-unknown-linux-gnu".into(),
             feature_list_version,
             targets: vec![TargetRecord {
@@ -159,7 +159,8 @@ mod tests {
                 ..Default::default()
             }],
             ..Default::default()
-        }
+        };
+        MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
     }
 
     #[test]

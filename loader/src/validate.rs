@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
-use crate::meta::{ExternalEdge, Meta};
+use crate::meta::{ExternalView, MetaView};
 use crate::method_table::MethodTable;
 
 /// Why a method cannot be used.
@@ -64,69 +64,81 @@ impl std::fmt::Display for Invalidation {
 pub struct Resolution {
     /// Address of each external method, `None` where its edge does not hold.
     pub externals: Vec<Option<*const c_void>>,
-    /// Per method (fvar index), why it is invalid.
-    pub invalid: Vec<Option<Invalidation>>,
+    /// The invalid methods by fvar index (ascending), with why.
+    pub invalid: Vec<(u32, Invalidation)>,
 }
 
-/// Checks one external edge against the table.
-fn resolve(edge: &ExternalEdge, table: &MethodTable) -> Result<*const c_void, InvalidReason> {
-    match table.get(&edge.name, &edge.signature) {
-        Some(e) if e.hash == edge.hash => Ok(e.address),
-        Some(e) => Err(InvalidReason::Redefined {
-            was: edge.hash,
-            now: e.hash,
-        }),
-        None => match table.signatures(&edge.name) {
-            now if now.is_empty() => Err(InvalidReason::Missing),
-            now => Err(InvalidReason::SignatureChanged {
-                now: now.into_iter().map(String::from).collect(),
-            }),
+impl Resolution {
+    /// Why method `fvar` is invalid, if it is.
+    pub fn invalidation(&self, fvar: u32) -> Option<&Invalidation> {
+        let at = self.invalid.binary_search_by_key(&fvar, |(i, _)| *i).ok()?;
+        Some(&self.invalid[at].1)
+    }
+
+    pub fn is_valid(&self, fvar: u32) -> bool {
+        self.invalidation(fvar).is_none()
+    }
+}
+
+/// Why an external edge the table has no method for (that name and signature) fails.
+fn unresolved(edge: &ExternalView, table: &MethodTable) -> InvalidReason {
+    match table.signatures(edge.name) {
+        now if now.is_empty() => InvalidReason::Missing,
+        now => InvalidReason::SignatureChanged {
+            now: now.into_iter().map(String::from).collect(),
         },
     }
 }
 
 /// Resolves the external methods of `meta` and, unless `trust` (system images), computes which
-/// methods are invalid.
-pub fn validate(meta: &Meta, table: &MethodTable, trust: bool) -> Resolution {
-    let checked: Vec<Result<*const c_void, InvalidReason>> =
-        meta.externals.iter().map(|e| resolve(e, table)).collect();
+/// methods are invalid. When every external edge holds, that is all it does: one pass over the
+/// sorted external methods against the table, nothing per method or per edge of the image. Only when some edge
+/// fails are the image's edges read, to find who reaches it.
+pub fn validate(meta: &MetaView, table: &MethodTable, trust: bool) -> Resolution {
+    let checked: Vec<Result<*const c_void, InvalidReason>> = (table.find_externals(meta))
+        .into_iter()
+        .enumerate()
+        .map(|(x, entry)| match entry {
+            Some(e) if e.hash == meta.external(x).hash => Ok(e.address),
+            Some(e) => Err(InvalidReason::Redefined {
+                was: meta.external(x).hash,
+                now: e.hash,
+            }),
+            None => Err(unresolved(&meta.external(x), table)),
+        })
+        .collect();
     let externals = checked.iter().map(|r| r.as_ref().ok().copied()).collect();
-    let mut invalid: Vec<Option<Invalidation>> = vec![None; meta.methods.len()];
-    if trust {
+    if trust || checked.iter().all(Result::is_ok) {
+        let invalid = Vec::new();
         return Resolution { externals, invalid };
     }
+    let nm = meta.method_count();
+    let mut invalid: Vec<Option<Invalidation>> = vec![None; nm];
     let mut queue = VecDeque::new();
-    for (i, method) in meta.methods.iter().enumerate() {
-        if let Some((x, Err(reason))) = method
-            .external
-            .iter()
-            .map(|&x| (x, &checked[x as usize]))
+    for (i, method) in meta.methods().enumerate() {
+        if let Some((x, Err(reason))) = (method.external.iter())
+            .map(|x| (x, &checked[x as usize]))
             .find(|(_, r)| r.is_err())
         {
-            let culprit = meta.externals[x as usize].name.clone();
             invalid[i] = Some(Invalidation {
-                method: method.name.clone(),
+                method: method.name.to_string(),
                 reason: reason.clone(),
-                culprit,
+                culprit: meta.external(x as usize).name.to_string(),
             });
             queue.push_back(i);
         }
     }
-    let mut callers: Vec<Vec<usize>> = vec![Vec::new(); meta.methods.len()];
-    for (i, method) in meta.methods.iter().enumerate() {
-        for &c in &method.callees {
-            callers[c as usize].push(i);
-        }
-    }
+    let callers = Callers::of(meta);
     while let Some(m) = queue.pop_front() {
         let (callee, culprit) = {
             let inv = invalid[m].as_ref().expect("queued methods are invalid");
             (inv.method.clone(), inv.culprit.clone())
         };
-        for &caller in &callers[m] {
+        for &caller in callers.of_method(m) {
+            let caller = caller as usize;
             if invalid[caller].is_none() {
                 invalid[caller] = Some(Invalidation {
-                    method: meta.methods[caller].name.clone(),
+                    method: meta.method_name(caller).to_string(),
                     reason: InvalidReason::CalleeInvalid {
                         callee: callee.clone(),
                     },
@@ -136,13 +148,53 @@ pub fn validate(meta: &Meta, table: &MethodTable, trust: bool) -> Resolution {
             }
         }
     }
+    let invalid = (invalid.into_iter().enumerate())
+        .filter_map(|(i, inv)| Some((i as u32, inv?)))
+        .collect();
     Resolution { externals, invalid }
+}
+
+/// Who calls each method: the callee lists inverted, in two flat arrays (one allocation each,
+/// not one per method).
+struct Callers {
+    /// Method `m`'s callers are `callers[starts[m]..starts[m + 1]]`.
+    starts: Vec<u32>,
+    callers: Vec<u32>,
+}
+
+impl Callers {
+    fn of(meta: &MetaView) -> Callers {
+        let nm = meta.method_count();
+        let mut starts = vec![0u32; nm + 1];
+        for method in meta.methods() {
+            method
+                .callees
+                .iter()
+                .for_each(|c| starts[c as usize + 1] += 1);
+        }
+        for m in 0..nm {
+            starts[m + 1] += starts[m];
+        }
+        let mut next = starts.clone();
+        let mut callers = vec![0u32; starts[nm] as usize];
+        for (i, method) in meta.methods().enumerate() {
+            for c in method.callees.iter() {
+                callers[next[c as usize] as usize] = i as u32;
+                next[c as usize] += 1;
+            }
+        }
+        Callers { starts, callers }
+    }
+
+    fn of_method(&self, m: usize) -> &[u32] {
+        &self.callers[self.starts[m] as usize..self.starts[m + 1] as usize]
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::Method;
+    use crate::meta::{ExternalEdge, Meta, Method};
 
     fn method(name: &str, callees: &[u32], external: &[u32]) -> Method {
         Method {
@@ -162,28 +214,27 @@ mod tests {
         }
     }
 
-    /// a -> f (external), b -> g (external), c -> b, d -> d (self loop), e <-> c2 cycle with g
-    fn sample() -> Meta {
-        Meta {
+    /// a -> f (external), b -> g (external), c -> b, d -> d (self loop), e <-> e2 cycle with g
+    /// (read in place; the bytes are leaked: a test's lifetime).
+    fn sample() -> MetaView<'static> {
+        let meta = Meta {
             methods: vec![
                 method("a", &[], &[0]),
                 method("b", &[], &[1]),
                 method("c", &[1], &[]),
                 method("d", &[3], &[]),
                 method("e", &[5], &[]),
-                method("c2", &[4, 1], &[]),
+                method("e2", &[4, 1], &[]),
             ],
             externals: vec![edge("f", 10), edge("g", 20)],
+            targets: vec![Default::default()],
             ..Default::default()
-        }
+        };
+        MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
     }
 
     fn names(r: &Resolution) -> Vec<&str> {
-        r.invalid
-            .iter()
-            .flatten()
-            .map(|i| i.method.as_str())
-            .collect()
+        r.invalid.iter().map(|(_, i)| i.method.as_str()).collect()
     }
 
     #[test]
@@ -202,14 +253,14 @@ mod tests {
         table.define("f", "i64 (i64)", 10, 1 as _).unwrap();
         table.define("g", "i64 (i64)", 21, 2 as _).unwrap();
         let r = validate(&sample(), &table, false);
-        assert_eq!(names(&r), ["b", "c", "e", "c2"]);
-        assert!(r.invalid.iter().flatten().all(|i| i.culprit == "g"));
+        assert_eq!(names(&r), ["b", "c", "e", "e2"]);
+        assert!(r.invalid.iter().all(|(_, i)| i.culprit == "g"));
         assert_eq!(
-            r.invalid[1].as_ref().unwrap().reason,
+            r.invalidation(1).unwrap().reason,
             InvalidReason::Redefined { was: 20, now: 21 }
         );
         assert_eq!(
-            r.invalid[2].as_ref().unwrap().reason,
+            r.invalidation(2).unwrap().reason,
             InvalidReason::CalleeInvalid { callee: "b".into() }
         );
         assert_eq!(r.externals[1], None);
@@ -220,20 +271,14 @@ mod tests {
         let mut table = MethodTable::new();
         table.define("g", "i32 (i32)", 20, 2 as _).unwrap();
         let r = validate(&sample(), &table, false);
+        assert_eq!(r.invalidation(0).unwrap().reason, InvalidReason::Missing);
         assert_eq!(
-            r.invalid[0].as_ref().unwrap().reason,
-            InvalidReason::Missing
-        );
-        assert_eq!(
-            r.invalid[1].as_ref().unwrap().reason,
+            r.invalidation(1).unwrap().reason,
             InvalidReason::SignatureChanged {
                 now: vec!["i32 (i32)".into()]
             }
         );
-        assert!(
-            r.invalid[3].is_none(),
-            "a method calling only itself stays valid"
-        );
+        assert!(r.is_valid(3), "a method calling only itself stays valid");
     }
 
     #[test]

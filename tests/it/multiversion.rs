@@ -180,61 +180,65 @@ fn host(name: &str, parts: &[&[&str]]) -> HostCpu {
     }
 }
 
-fn chosen_name(meta: &aotload::meta::Meta, host: &HostCpu) -> String {
+fn chosen_name(meta: &aotload::meta::MetaView, host: &HostCpu) -> String {
     let i = aotload::choose_target(meta, host, None).unwrap();
     meta.targets[i].name.clone()
 }
 
 #[test]
 fn an_unknown_model_is_chosen_for_by_its_features() {
-    let meta = open(&default_image()).meta().clone();
+    let image = open(&default_image());
+    let meta = image.meta_view();
     // Detection names a model it does not know `generic`: that name is no preference.
     let haswell_like = host("generic", &[NEHALEM, HASWELL_EXTRA]);
-    assert_eq!(chosen_name(&meta, &haswell_like), "haswell");
+    assert_eq!(chosen_name(meta, &haswell_like), "haswell");
     let avx512_like = host("generic", &[NEHALEM, HASWELL_EXTRA, SKYLAKE_AVX512_EXTRA]);
-    assert_eq!(chosen_name(&meta, &avx512_like), "x86-64-v4");
+    assert_eq!(chosen_name(meta, &avx512_like), "x86-64-v4");
 }
 
 #[test]
 fn a_known_model_prefers_the_target_of_its_own_name() {
-    let meta = open(&default_image()).meta().clone();
+    let image = open(&default_image());
+    let meta = image.meta_view();
     // A Haswell runs sandybridge and haswell; named sandybridge, it takes its own name.
     let named = host("sandybridge", &[NEHALEM, HASWELL_EXTRA]);
-    assert_eq!(chosen_name(&meta, &named), "sandybridge");
+    assert_eq!(chosen_name(meta, &named), "sandybridge");
     let named = host("haswell", &[NEHALEM, HASWELL_EXTRA]);
-    assert_eq!(chosen_name(&meta, &named), "haswell");
+    assert_eq!(chosen_name(meta, &named), "haswell");
     // A name the image has no target for is no preference.
     let named = host("skylake", &[NEHALEM, HASWELL_EXTRA]);
-    assert_eq!(chosen_name(&meta, &named), "haswell");
+    assert_eq!(chosen_name(meta, &named), "haswell");
 }
 
 #[test]
 fn a_host_without_avx_runs_generic() {
-    let meta = open(&default_image()).meta().clone();
-    assert_eq!(chosen_name(&meta, &host("nehalem", &[NEHALEM])), "generic");
+    let image = open(&default_image());
+    let meta = image.meta_view();
+    assert_eq!(chosen_name(meta, &host("nehalem", &[NEHALEM])), "generic");
     // AVX state the OS does not save counts as no AVX: detection leaves the bits out.
     let mut no_avx: Vec<&str> = HASWELL_EXTRA.to_vec();
     no_avx.retain(|f| !f.starts_with("avx") && *f != "fma" && *f != "f16c");
     assert_eq!(
-        chosen_name(&meta, &host("generic", &[NEHALEM, &no_avx])),
+        chosen_name(meta, &host("generic", &[NEHALEM, &no_avx])),
         "generic"
     );
 }
 
 #[test]
 fn an_avx512_host_runs_the_512_bit_target() {
-    let meta = open(&default_image()).meta().clone();
+    let image = open(&default_image());
+    let meta = image.meta_view();
     let skx = host(
         "skylake-avx512",
         &[NEHALEM, HASWELL_EXTRA, SKYLAKE_AVX512_EXTRA],
     );
-    assert_eq!(chosen_name(&meta, &skx), "x86-64-v4");
+    assert_eq!(chosen_name(meta, &skx), "x86-64-v4");
     // Without the AVX-512 BW/DQ/VL subsets x86-64-v4 is out of reach; haswell remains.
     let knl_like = host(
         "generic",
         &[NEHALEM, HASWELL_EXTRA, &["avx512f", "evex512", "avx512cd"]],
     );
-    assert_eq!(chosen_name(&meta, &knl_like), "haswell");
+    assert_eq!(chosen_name(meta, &knl_like), "haswell");
 }
 
 #[test]
@@ -272,14 +276,15 @@ fn every_target_this_cpu_runs_gives_the_same_results() {
 #[test]
 fn fake_hosts_select_each_target_in_turn() {
     let path = default_image();
-    let meta = open(&path).meta().clone();
+    let image = open(&path);
+    let meta = image.meta_view();
     for (i, target) in meta.targets.iter().enumerate() {
         // A CPU with exactly this target's features, and an unknown name.
         let host = HostCpu {
             name: "fake".into(),
             features: target.features.clone(),
         };
-        let chosen = aotload::choose_target(&meta, &host, None).unwrap();
+        let chosen = aotload::choose_target(meta, &host, None).unwrap();
         assert_eq!(
             chosen, i,
             "host with {}'s features chose {}",
@@ -305,12 +310,12 @@ fn fake_hosts_select_each_target_in_turn() {
         name: "haswell".into(),
         features: both.clone(),
     };
-    assert_eq!(aotload::choose_target(&meta, &host, None).unwrap(), haswell);
+    assert_eq!(aotload::choose_target(meta, &host, None).unwrap(), haswell);
     let host = HostCpu {
         name: "other".into(),
         features: both,
     };
-    assert_eq!(aotload::choose_target(&meta, &host, None).unwrap(), v4);
+    assert_eq!(aotload::choose_target(meta, &host, None).unwrap(), v4);
 }
 
 #[test]
@@ -495,9 +500,10 @@ fn a_target_implying_features_the_host_lacks_is_refused_naming_them() {
             "-o".as_ref(),
             image.as_os_str(),
         ]);
-        let meta = open(&image).meta().clone();
+        let image = open(&image);
+        let meta = image.meta_view();
         let target = &meta.targets[1];
-        let names = names_of(&target.features, &meta.triple);
+        let names = names_of(&target.features, meta.triple);
         for f in lacking {
             assert!(names.contains(f), "{cpu} should require {f}: {names:?}");
         }
@@ -511,7 +517,7 @@ fn a_target_implying_features_the_host_lacks_is_refused_naming_them() {
             name: cpu.into(),
             features: aotload::features::mask_of(X86_FEATURES, kept).unwrap(),
         };
-        let err = aotload::choose_target(&meta, &host, Some(cpu))
+        let err = aotload::choose_target(meta, &host, Some(cpu))
             .unwrap_err()
             .to_string();
         assert!(
@@ -519,7 +525,7 @@ fn a_target_implying_features_the_host_lacks_is_refused_naming_them() {
             "{err}"
         );
         // Without forcing, the same host falls back to generic.
-        assert_eq!(aotload::choose_target(&meta, &host, None).unwrap(), 0);
+        assert_eq!(aotload::choose_target(meta, &host, None).unwrap(), 0);
     }
 }
 
