@@ -789,7 +789,8 @@ mod tests {
     fn damaged_layouts_are_errors_not_panics() {
         let good = sample().encode();
         let methods_at = 4 * HEAD_WORDS + 4 * TARGET_WORDS;
-        let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 6] = [
+        type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+        let cases: [(&str, Damage); 6] = [
             ("bytes after its string table", Box::new(|b| b.push(0))),
             ("not UTF-8", Box::new(|b| *b.last_mut().unwrap() = 0xff)),
             // The first method's name runs past the string table.
