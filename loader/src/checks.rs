@@ -107,16 +107,31 @@ pub fn check_addresses(
                 }
             }
         }
-        for &off in &table.slot_offsets {
-            if !segments.is_writable_pointer(address(*vaddr, off)?) {
-                return invalid(
-                    "a dispatch slot is not an aligned pointer in writable memory of the image",
-                );
-            }
+        // Likewise: aligned slots whose span is writable memory outside RELRO are each such a
+        // pointer; globals between two of one readable segment are in it.
+        let slots = (table.slot_offsets.iter()).map(|&off| address(*vaddr, off));
+        let slots = slots.collect::<Result<Vec<u64>, _>>()?;
+        let span = slots.iter().min().zip(slots.iter().max());
+        let all_aligned = slots.iter().all(|s| s.is_multiple_of(8));
+        let span_ok = span.is_some_and(|(&low, &high)| {
+            high.checked_add(8)
+                .is_some_and(|end| segments.is_writable_span(low, end))
+        });
+        if !(all_aligned && span_ok) && slots.iter().any(|&s| !segments.is_writable_pointer(s)) {
+            return invalid(
+                "a dispatch slot is not an aligned pointer in writable memory of the image",
+            );
         }
-        for &off in &table.gvar_offsets {
-            if !segments.is_mapped(address(*vaddr, off)?) {
-                return invalid("a global's address lies outside the image's memory");
+        let lowest = table.gvar_offsets.iter().min();
+        let highest = table.gvar_offsets.iter().max();
+        if let (Some(&lowest), Some(&highest)) = (lowest, highest) {
+            let (lowest, highest) = (address(*vaddr, lowest)?, address(*vaddr, highest)?);
+            if !segments.is_readable_span(lowest, highest) {
+                for &off in &table.gvar_offsets {
+                    if !segments.is_mapped(address(*vaddr, off)?) {
+                        return invalid("a global's address lies outside the image's memory");
+                    }
+                }
             }
         }
     }

@@ -74,10 +74,11 @@ impl Image {
         // Opened once: these bytes are verified, and the dynamic loader maps this open file.
         let (opened, bytes) = crate::file::map_image_file(&path).map_err(|e| fail(e.into()))?;
         // Before parsing: with signatures required, bytes an untrusted party made are not read.
-        crate::signature::check(&bytes, &options.trusted_keys, options.require_signature)
-            .map_err(fail)?;
+        let signature =
+            crate::signature::check(&bytes, &options.trusted_keys, options.require_signature)
+                .map_err(fail)?;
         let file = ImageFile::parse_in_place(&bytes).map_err(fail)?;
-        file.verify_checksum(&bytes).map_err(fail)?;
+        file.verify(&bytes, signature.verified).map_err(fail)?;
         select::check_native(&file).map_err(fail)?;
         let host = match &options.host {
             Some(host) => host.clone(),

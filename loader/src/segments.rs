@@ -159,6 +159,25 @@ impl Segments {
             })
     }
 
+    /// `low .. end` lies in one writable segment, outside RELRO (as [`Segments::is_writable_pointer`]
+    /// sees it).
+    pub fn is_writable_span(&self, low: u64, end: u64) -> bool {
+        end > low
+            && self.holding(low, end - low).is_some_and(|s| s.writable)
+            && !self.read_only_after_relocation.iter().any(|r| {
+                let start = r.start - r.start % MAX_PAGE;
+                low < r.end && end > start
+            })
+    }
+
+    /// `low` and `high` (`low <= high`) lie in the memory of one readable segment.
+    pub fn is_readable_span(&self, low: u64, high: u64) -> bool {
+        low <= high
+            && self
+                .find(low)
+                .is_some_and(|s| s.readable && high < s.vaddr.end)
+    }
+
     /// `vaddr` is code: inside the file contents of an executable segment.
     pub fn is_code(&self, vaddr: u64) -> bool {
         self.find(vaddr)

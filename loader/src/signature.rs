@@ -124,27 +124,43 @@ pub fn fingerprint(key: &[u8; 32]) -> String {
     encode_hex(&key[..8])
 }
 
+/// What [`check`] found.
+#[derive(Clone, Copy, Debug)]
+pub struct Checked<'a> {
+    /// The image without its signature trailer.
+    pub body: &'a [u8],
+    /// A trusted key's signature verified over the body.
+    pub verified: bool,
+}
+
 /// Checks the signature of the image `bytes` when `require` is set or `trusted` names any key:
 /// the trailer must name a trusted key and its signature verify over the body. An unsigned
 /// image is refused only when `require` is set. With neither, nothing is checked (the checksum
-/// still covers the body). Returns the body.
+/// still covers the body).
 pub fn check<'a>(
     bytes: &'a [u8],
     trusted: &[PublicKey],
     require: bool,
-) -> Result<&'a [u8], LoadCause> {
+) -> Result<Checked<'a>, LoadCause> {
     let (body, trailer) = split_trailer(bytes);
+    let unverified = Checked {
+        body,
+        verified: false,
+    };
     if !require && trusted.is_empty() {
-        return Ok(body);
+        return Ok(unverified);
     }
     let Some(trailer) = trailer else {
         return match require {
             true => Err(LoadCause::NotSigned),
-            false => Ok(body),
+            false => Ok(unverified),
         };
     };
     verify(body, &trailer, trusted)?;
-    Ok(body)
+    Ok(Checked {
+        body,
+        verified: true,
+    })
 }
 
 /// Verifies `trailer` over `body`: its key must be one of `trusted`, its signature valid.
@@ -234,7 +250,8 @@ mod tests {
         };
         let mut signed = body.clone();
         signed.extend_from_slice(&trailer.encode());
-        assert_eq!(check(&signed, &[public], true).unwrap(), &body[..]);
+        let checked = check(&signed, &[public], true).unwrap();
+        assert_eq!((checked.body, checked.verified), (&body[..], true));
         for i in 0..signed.len() {
             let mut damaged = signed.clone();
             damaged[i] ^= 0x20;
@@ -265,7 +282,8 @@ mod tests {
             }
             .encode(),
         );
-        assert_eq!(check(&signed, &[], false).unwrap(), &unsigned[..]);
+        let checked = check(&signed, &[], false).unwrap();
+        assert_eq!((checked.body, checked.verified), (&unsigned[..], false));
         let err = check(&signed, &[key()], false).unwrap_err();
         assert_eq!(
             err.to_string(),
