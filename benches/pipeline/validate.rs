@@ -37,6 +37,8 @@ struct ValidateTimes {
     open_redefined: Duration,
     validate_valid: Duration,
     validate_redefined: Duration,
+    /// `Resolution::invalidations` after the redefinition: every invalid method spelled out.
+    spell_out: Duration,
     parse_checksum: Duration,
     meta_decode: Duration,
     dlopen: Duration,
@@ -192,6 +194,12 @@ fn measure(config: &Config, images: &PackageImages, bytes: &[u8]) -> Result<Vali
     };
     let validate_valid = time_validate(TableState::Valid)?;
     let validate_redefined = time_validate(TableState::Redefined)?;
+    let redefined_table = system_table(images, TableState::Redefined)?;
+    let resolution = aotload::validate(&view, &redefined_table, false);
+    let spell_out = min_mean(config.repeat, || {
+        black_box(resolution.invalidations(&view));
+        Ok(())
+    })?;
     let parse_checksum = min_mean(config.repeat, || {
         let file = ImageFile::parse_in_place(bytes)?;
         file.verify_checksum(bytes)?;
@@ -208,6 +216,7 @@ fn measure(config: &Config, images: &PackageImages, bytes: &[u8]) -> Result<Vali
         open_redefined,
         validate_valid,
         validate_redefined,
+        spell_out,
         parse_checksum,
         meta_decode,
         dlopen,
@@ -265,6 +274,10 @@ fn print_times(t: &ValidateTimes) {
             rest_ms(open, validate, t)
         );
     }
+    println!(
+        "  spelling out the invalidations (names and reasons, Image::invalidated): {:.3} ms",
+        millis(t.spell_out)
+    );
     println!(
         "  parse + checksum (in memory): {:.3} ms (of which MetaView::parse {:.3} ms), {:.0}% of \
          Image::open_in (all valid)",
@@ -346,6 +359,11 @@ fn markdown(
         "of which the rest",
         rest_ms(redef, t.validate_redefined, t),
         Some(redef),
+    );
+    row(
+        "spelling out the invalidations (`Image::invalidated`, on demand, not in the open)",
+        millis(t.spell_out),
+        None,
     );
     row("dlopen + dlsym (bare)", millis(t.dlopen), None);
     let (callees, external) = edge_counts(meta);

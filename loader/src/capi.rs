@@ -10,31 +10,37 @@ use crate::method_table::MethodTable;
 /// The C handle: the image plus C copies of the strings the C ABI hands out.
 pub struct CImage {
     image: Image,
-    /// (method, reason, culprit) of each invalidation.
-    invalidated: Vec<[CString; 3]>,
+    /// (method, reason, culprit) of each invalidation, made on the first `aotload_invalidated`.
+    invalidated: std::sync::OnceLock<Vec<[CString; 3]>>,
     target: CString,
+}
+
+fn c_string(s: String) -> CString {
+    CString::new(s.replace('\0', " ")).expect("NULs replaced")
 }
 
 impl CImage {
     fn new(image: Image) -> CImage {
-        let c = |s: String| CString::new(s.replace('\0', " ")).expect("NULs replaced");
-        let invalidated = image
-            .invalidated()
-            .iter()
-            .map(|i| {
-                [
-                    c(i.method.clone()),
-                    c(i.reason.to_string()),
-                    c(i.culprit.clone()),
-                ]
-            })
-            .collect();
-        let target = c(image.target_name().to_string());
+        let target = c_string(image.target_name().to_string());
         CImage {
             image,
-            invalidated,
+            invalidated: std::sync::OnceLock::new(),
             target,
         }
+    }
+
+    fn invalidated(&self) -> &[[CString; 3]] {
+        self.invalidated.get_or_init(|| {
+            (self.image.invalidated().iter())
+                .map(|i| {
+                    [
+                        c_string(i.method.clone()),
+                        c_string(i.reason.to_string()),
+                        c_string(i.culprit.clone()),
+                    ]
+                })
+                .collect()
+        })
     }
 }
 
@@ -461,9 +467,7 @@ pub unsafe extern "C" fn aotload_method_table_set_recompile_stub(
 /// `image` comes from `aotload_open`.
 #[no_mangle]
 pub unsafe extern "C" fn aotload_ninvalidated(image: *const CImage) -> u32 {
-    guard(0, || {
-        image.as_ref().map_or(0, |i| i.invalidated.len() as u32)
-    })
+    guard(0, || image.as_ref().map_or(0, |i| i.invalid_count() as u32))
 }
 
 /// The `index`-th invalid method: its name, why, and the external method at the root of it
@@ -482,7 +486,7 @@ pub unsafe extern "C" fn aotload_invalidated(
     guard(-1, || {
         let Some(entry) = image
             .as_ref()
-            .and_then(|i| i.invalidated.get(index as usize))
+            .and_then(|i| i.invalidated().get(index as usize))
         else {
             return -1;
         };

@@ -41,7 +41,10 @@ pub struct Image {
     fvars: Vec<*const c_void>,
     gvars: Vec<*mut c_void>,
     image_data: (*const u8, usize),
-    invalidated: Vec<Invalidation>,
+    /// Which methods are invalid and why, compact.
+    resolution: Resolution,
+    /// The same spelled out, on the first call of [`Image::invalidated`].
+    invalidated: std::sync::OnceLock<Vec<Invalidation>>,
     _library: Arc<MappedLibrary>,
 }
 
@@ -107,8 +110,8 @@ impl Image {
         fill_dispatch_slots(&file, &fvars, bias);
         fill_external_slots(&file, &resolution.externals, bias);
         let invalid_address = table.recompile_stub().unwrap_or(std::ptr::null());
-        for (i, _) in &resolution.invalid {
-            fvars[*i as usize] = invalid_address;
+        for fvar in resolution.invalid_fvars() {
+            fvars[fvar as usize] = invalid_address;
         }
         let library = Arc::new(library);
         // check_resolution found each of these free, and MetaView::parse keeps exports
@@ -123,7 +126,6 @@ impl Image {
         }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
-        let invalidated = resolution.invalid.into_iter().map(|(_, i)| i).collect();
         Ok(Image {
             path,
             kind: file.kind,
@@ -133,14 +135,21 @@ impl Image {
             fvars,
             gvars,
             image_data,
-            invalidated,
+            resolution,
+            invalidated: std::sync::OnceLock::new(),
             _library: library,
         })
     }
 
     /// The methods of a package image that did not validate, with why.
     pub fn invalidated(&self) -> &[Invalidation] {
-        &self.invalidated
+        self.invalidated
+            .get_or_init(|| self.resolution.invalidations(&self.meta))
+    }
+
+    /// How many methods of a package image did not validate (without spelling out why).
+    pub fn invalid_count(&self) -> usize {
+        self.resolution.invalid_count()
     }
 
     pub fn path(&self) -> &Path {

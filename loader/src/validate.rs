@@ -60,23 +60,70 @@ impl std::fmt::Display for Invalidation {
     }
 }
 
-/// The outcome of resolving an image's external methods against a table.
+/// The outcome of resolving an image's external methods against a table. Compact: why each
+/// method is invalid is kept as indices, and spelled out ([`Invalidation`]) only when asked.
 pub struct Resolution {
     /// Address of each external method, `None` where its edge does not hold.
     pub externals: Vec<Option<*const c_void>>,
-    /// The invalid methods by fvar index (ascending), with why.
-    pub invalid: Vec<(u32, Invalidation)>,
+    /// Why each external edge fails (`None` where it holds).
+    reasons: Vec<Option<InvalidReason>>,
+    /// The invalid methods by fvar index (ascending), with what made them invalid.
+    invalid: Vec<(u32, Because)>,
+}
+
+/// What made a method invalid, as indices into the image's metadata.
+#[derive(Clone, Copy, Debug)]
+enum Because {
+    /// Its own edge to external method `external` fails.
+    Edge { external: u32 },
+    /// It calls method `callee` of the image, which is invalid because of `external`.
+    Callee { callee: u32, external: u32 },
 }
 
 impl Resolution {
-    /// Why method `fvar` is invalid, if it is.
-    pub fn invalidation(&self, fvar: u32) -> Option<&Invalidation> {
+    fn because(&self, fvar: u32) -> Option<Because> {
         let at = self.invalid.binary_search_by_key(&fvar, |(i, _)| *i).ok()?;
-        Some(&self.invalid[at].1)
+        Some(self.invalid[at].1)
     }
 
     pub fn is_valid(&self, fvar: u32) -> bool {
-        self.invalidation(fvar).is_none()
+        self.because(fvar).is_none()
+    }
+
+    /// The invalid methods' fvar indices, ascending.
+    pub fn invalid_fvars(&self) -> impl Iterator<Item = u32> + '_ {
+        self.invalid.iter().map(|(i, _)| *i)
+    }
+
+    pub fn invalid_count(&self) -> usize {
+        self.invalid.len()
+    }
+
+    /// Why method `fvar` of `meta` (the metadata this resolution was computed for) is invalid.
+    pub fn invalidation(&self, meta: &MetaView, fvar: u32) -> Option<Invalidation> {
+        let because = self.because(fvar)?;
+        let (reason, external) = match because {
+            Because::Edge { external } => {
+                let reason = self.reasons[external as usize].clone();
+                (reason.expect("an invalid edge has a reason"), external)
+            }
+            Because::Callee { callee, external } => {
+                let callee = meta.method_name(callee as usize).to_string();
+                (InvalidReason::CalleeInvalid { callee }, external)
+            }
+        };
+        Some(Invalidation {
+            method: meta.method_name(fvar as usize).to_string(),
+            reason,
+            culprit: meta.external_name(external as usize).to_string(),
+        })
+    }
+
+    /// Every invalid method with why, by fvar index.
+    pub fn invalidations(&self, meta: &MetaView) -> Vec<Invalidation> {
+        (self.invalid_fvars())
+            .filter_map(|fvar| self.invalidation(meta, fvar))
+            .collect()
     }
 }
 
@@ -92,66 +139,59 @@ fn unresolved(edge: &ExternalView, table: &MethodTable) -> InvalidReason {
 
 /// Resolves the external methods of `meta` and, unless `trust` (system images), computes which
 /// methods are invalid. When every external edge holds, that is all it does: one pass over the
-/// sorted external methods against the table, nothing per method or per edge of the image. Only when some edge
-/// fails are the image's edges read, to find who reaches it.
+/// sorted external methods against the table, nothing per method or per edge of the image.
+/// Only when some edge fails are the image's edges read, to find who reaches it; nothing is
+/// allocated per invalid method.
 pub fn validate(meta: &MetaView, table: &MethodTable, trust: bool) -> Resolution {
-    let checked: Vec<Result<*const c_void, InvalidReason>> = (table.find_externals(meta))
-        .into_iter()
-        .enumerate()
+    let found = table.find_externals(meta);
+    let reasons: Vec<Option<InvalidReason>> = (found.iter().enumerate())
         .map(|(x, entry)| match entry {
-            Some(e) if e.hash == meta.external(x).hash => Ok(e.address),
-            Some(e) => Err(InvalidReason::Redefined {
+            Some(e) if e.hash == meta.external(x).hash => None,
+            Some(e) => Some(InvalidReason::Redefined {
                 was: meta.external(x).hash,
                 now: e.hash,
             }),
-            None => Err(unresolved(&meta.external(x), table)),
+            None => Some(unresolved(&meta.external(x), table)),
         })
         .collect();
-    let externals = checked.iter().map(|r| r.as_ref().ok().copied()).collect();
-    if trust || checked.iter().all(Result::is_ok) {
-        let invalid = Vec::new();
-        return Resolution { externals, invalid };
+    let externals = (found.iter().zip(&reasons))
+        .map(|(entry, reason)| entry.filter(|_| reason.is_none()).map(|e| e.address))
+        .collect();
+    let mut resolution = Resolution {
+        externals,
+        reasons,
+        invalid: Vec::new(),
+    };
+    if trust || resolution.reasons.iter().all(Option::is_none) {
+        return resolution;
     }
-    let nm = meta.method_count();
-    let mut invalid: Vec<Option<Invalidation>> = vec![None; nm];
+    let mut invalid: Vec<Option<Because>> = vec![None; meta.method_count()];
     let mut queue = VecDeque::new();
     for (i, method) in meta.methods().enumerate() {
-        if let Some((x, Err(reason))) = (method.external.iter())
-            .map(|x| (x, &checked[x as usize]))
-            .find(|(_, r)| r.is_err())
-        {
-            invalid[i] = Some(Invalidation {
-                method: method.name.to_string(),
-                reason: reason.clone(),
-                culprit: meta.external(x as usize).name.to_string(),
-            });
+        let broken = (method.external.iter()).find(|&x| resolution.reasons[x as usize].is_some());
+        if let Some(external) = broken {
+            invalid[i] = Some(Because::Edge { external });
             queue.push_back(i);
         }
     }
     let callers = Callers::of(meta);
     while let Some(m) = queue.pop_front() {
-        let (callee, culprit) = {
-            let inv = invalid[m].as_ref().expect("queued methods are invalid");
-            (inv.method.clone(), inv.culprit.clone())
+        let external = match invalid[m].expect("queued methods are invalid") {
+            Because::Edge { external } | Because::Callee { external, .. } => external,
         };
         for &caller in callers.of_method(m) {
             let caller = caller as usize;
             if invalid[caller].is_none() {
-                invalid[caller] = Some(Invalidation {
-                    method: meta.method_name(caller).to_string(),
-                    reason: InvalidReason::CalleeInvalid {
-                        callee: callee.clone(),
-                    },
-                    culprit: culprit.clone(),
-                });
+                let callee = m as u32;
+                invalid[caller] = Some(Because::Callee { callee, external });
                 queue.push_back(caller);
             }
         }
     }
-    let invalid = (invalid.into_iter().enumerate())
-        .filter_map(|(i, inv)| Some((i as u32, inv?)))
+    resolution.invalid = (invalid.into_iter().enumerate())
+        .filter_map(|(i, because)| Some((i as u32, because?)))
         .collect();
-    Resolution { externals, invalid }
+    resolution
 }
 
 /// Who calls each method: the callee lists inverted, in two flat arrays (one allocation each,
@@ -233,8 +273,12 @@ mod tests {
         MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
     }
 
-    fn names(r: &Resolution) -> Vec<&str> {
-        r.invalid.iter().map(|(_, i)| i.method.as_str()).collect()
+    fn names(r: &Resolution) -> Vec<String> {
+        let meta = sample();
+        r.invalidations(&meta)
+            .into_iter()
+            .map(|i| i.method)
+            .collect()
     }
 
     #[test]
@@ -254,13 +298,13 @@ mod tests {
         table.define("g", "i64 (i64)", 21, 2 as _).unwrap();
         let r = validate(&sample(), &table, false);
         assert_eq!(names(&r), ["b", "c", "e", "e2"]);
-        assert!(r.invalid.iter().all(|(_, i)| i.culprit == "g"));
+        assert!(r.invalidations(&sample()).iter().all(|i| i.culprit == "g"));
         assert_eq!(
-            r.invalidation(1).unwrap().reason,
+            r.invalidation(&sample(), 1).unwrap().reason,
             InvalidReason::Redefined { was: 20, now: 21 }
         );
         assert_eq!(
-            r.invalidation(2).unwrap().reason,
+            r.invalidation(&sample(), 2).unwrap().reason,
             InvalidReason::CalleeInvalid { callee: "b".into() }
         );
         assert_eq!(r.externals[1], None);
@@ -271,9 +315,12 @@ mod tests {
         let mut table = MethodTable::new();
         table.define("g", "i32 (i32)", 20, 2 as _).unwrap();
         let r = validate(&sample(), &table, false);
-        assert_eq!(r.invalidation(0).unwrap().reason, InvalidReason::Missing);
         assert_eq!(
-            r.invalidation(1).unwrap().reason,
+            r.invalidation(&sample(), 0).unwrap().reason,
+            InvalidReason::Missing
+        );
+        assert_eq!(
+            r.invalidation(&sample(), 1).unwrap().reason,
             InvalidReason::SignatureChanged {
                 now: vec!["i32 (i32)".into()]
             }
