@@ -136,6 +136,8 @@ pub fn run_passes(
 ) -> Result<(), String> {
     use llvm_sys::transforms::pass_builder::*;
     let passes = std::ffi::CString::new(passes).expect("pass names have no NUL");
+    // SAFETY: the module and the target machine are live LLVM objects the caller owns; the
+    // options are created and disposed here, and an error message is read and disposed once.
     unsafe {
         let options = LLVMCreatePassBuilderOptions();
         let tm = machine.map_or(std::ptr::null_mut(), |m| m.as_mut_ptr());
