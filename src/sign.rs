@@ -147,7 +147,7 @@ pub fn keygen(name: &Path) -> Result<PublicKey, String> {
 pub fn sign_image(path: &Path, key: &SecretKey) -> Result<(), String> {
     let bytes = aotload::read_image_file(path).map_err(|e| format!("cannot read: {e}"))?;
     // Only a whole, sealed image is signed: a signature over damaged bytes would vouch for them.
-    let image = ImageFile::parse(&bytes).map_err(|e| e.to_string())?;
+    let image = ImageFile::parse_in_place(&bytes).map_err(|e| e.to_string())?;
     image.verify_checksum(&bytes).map_err(|e| e.to_string())?;
     let body = split_trailer(&bytes).0;
     let mut signed = Vec::with_capacity(body.len() + aotload::signature::TRAILER_SIZE);

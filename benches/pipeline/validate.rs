@@ -182,9 +182,8 @@ fn measure(config: &Config, images: &PackageImages, bytes: &[u8]) -> Result<Vali
     let copies = images.package.with_file_name("copies");
     let open_valid = time_open_in(config, images, &copies, TableState::Valid)?;
     let open_redefined = time_open_in(config, images, &copies, TableState::Redefined)?;
-    let meta = ImageFile::parse(bytes)?.meta;
-    let encoded_meta = meta.encode();
-    let view = MetaView::parse(&encoded_meta)?;
+    let view = ImageFile::parse_in_place(bytes)?.meta;
+    let encoded_meta = view.to_meta().encode();
     let time_validate = |state| -> Result<Duration> {
         let table = system_table(images, state)?;
         min_mean(config.repeat, || {

@@ -109,18 +109,23 @@ pub fn check_addresses(
         }
         // Likewise: aligned slots whose span is writable memory outside RELRO are each such a
         // pointer; globals between two of one readable segment are in it.
-        let slots = (table.slot_offsets.iter()).map(|&off| address(*vaddr, off));
-        let slots = slots.collect::<Result<Vec<u64>, _>>()?;
-        let span = slots.iter().min().zip(slots.iter().max());
-        let all_aligned = slots.iter().all(|s| s.is_multiple_of(8));
-        let span_ok = span.is_some_and(|(&low, &high)| {
-            high.checked_add(8)
-                .is_some_and(|end| segments.is_writable_span(low, end))
-        });
-        if !(all_aligned && span_ok) && slots.iter().any(|&s| !segments.is_writable_pointer(s)) {
-            return invalid(
-                "a dispatch slot is not an aligned pointer in writable memory of the image",
-            );
+        let lowest = table.slot_offsets.iter().min();
+        let highest = table.slot_offsets.iter().max();
+        if let (Some(&lowest), Some(&highest)) = (lowest, highest) {
+            let (lowest, highest) = (address(*vaddr, lowest)?, address(*vaddr, highest)?);
+            let aligned = (table.slot_offsets.iter())
+                .all(|&off| vaddr.wrapping_add_signed(off.into()).is_multiple_of(8));
+            let span = highest.checked_add(8);
+            if !(aligned && span.is_some_and(|end| segments.is_writable_span(lowest, end))) {
+                for &off in &table.slot_offsets {
+                    if !segments.is_writable_pointer(address(*vaddr, off)?) {
+                        return invalid(
+                            "a dispatch slot is not an aligned pointer in writable memory of the \
+                             image",
+                        );
+                    }
+                }
+            }
         }
         let lowest = table.gvar_offsets.iter().min();
         let highest = table.gvar_offsets.iter().max();
@@ -198,7 +203,7 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
+        crate::meta::leaked_view(&meta)
     }
 
     /// One shard with fvars 0..3 at offsets 0x10, 0x20, 0x30 from a table at 0x1000 (code

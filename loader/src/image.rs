@@ -114,9 +114,9 @@ impl Image {
             fvars[fvar as usize] = invalid_address;
         }
         let library = Arc::new(library);
-        // check_resolution found each of these free, and MetaView::parse keeps exports
-        // unique (sorted names, each its own method's name).
-        // The table keeps the image mapped only if it holds some of its methods.
+        // check_resolution found each of these free, and MetaView::parse keeps exports unique
+        // (sorted names, each its own method's name). The table keeps the image mapped only
+        // if it holds some of its methods.
         if !valid_exports.is_empty() {
             let exports = (valid_exports.iter())
                 .map(|&fvar| (fvar, fvars[fvar as usize]))

@@ -497,8 +497,13 @@ impl<'a> MetaView<'a> {
 
     /// Method `i`'s name alone (what the binary search reads).
     pub fn method_name(&self, i: usize) -> &'a str {
-        let [n0, n1] = words(&self.sections.methods[4 * METHOD_WORDS * i..][..8]);
-        self.text(n0, n1)
+        self.first_string::<METHOD_WORDS>(self.sections.methods, i)
+    }
+
+    /// The string record `i` of a section of `N`-word records starts with (its name).
+    fn first_string<const N: usize>(&self, section: &[u8], i: usize) -> &'a str {
+        let [off, len] = words(&section[4 * N * i..][..8]);
+        self.text(off, len)
     }
 
     pub fn methods(&self) -> impl Iterator<Item = MethodView<'a>> + '_ {
@@ -524,8 +529,7 @@ impl<'a> MetaView<'a> {
     }
 
     pub fn external_name(&self, i: usize) -> &'a str {
-        let [n0, n1] = words(&self.sections.externals[4 * EXTERNAL_WORDS * i..][..8]);
-        self.text(n0, n1)
+        self.first_string::<EXTERNAL_WORDS>(self.sections.externals, i)
     }
 
     pub fn external(&self, i: usize) -> ExternalView<'a> {
@@ -542,8 +546,7 @@ impl<'a> MetaView<'a> {
     }
 
     pub fn gvar_name(&self, i: usize) -> &'a str {
-        let [n0, n1] = record(self.sections.gvars, i);
-        self.text(n0, n1)
+        self.first_string::<GVAR_WORDS>(self.sections.gvars, i)
     }
 
     /// The exports as (name, fvar index), sorted by name.
@@ -640,6 +643,12 @@ pub struct ExternalView<'a> {
 
 fn invalid(what: &str) -> FormatError {
     FormatError::Invalid(what.into())
+}
+
+/// `meta` encoded and read in place, its bytes leaked (for tests, which live that long).
+#[cfg(test)]
+pub(crate) fn leaked_view(meta: &Meta) -> MetaView<'static> {
+    MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
 }
 
 #[cfg(test)]

@@ -370,7 +370,7 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        let meta = MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap();
+        let meta = crate::meta::leaked_view(&meta);
         let mut removed_flags = vec![false; names.len()];
         removed.iter().for_each(|&k| removed_flags[k] = true);
         ImageMethods {

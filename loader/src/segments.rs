@@ -152,15 +152,13 @@ impl Segments {
     /// `vaddr` is a pointer-sized, pointer-aligned place the loader may write after `dlopen`.
     pub fn is_writable_pointer(&self, vaddr: u64) -> bool {
         vaddr.is_multiple_of(8)
-            && self.holding(vaddr, 8).is_some_and(|s| s.writable)
-            && !self.read_only_after_relocation.iter().any(|r| {
-                let start = r.start - r.start % MAX_PAGE;
-                vaddr < r.end && vaddr + 8 > start
-            })
+            && vaddr
+                .checked_add(8)
+                .is_some_and(|end| self.is_writable_span(vaddr, end))
     }
 
-    /// `low .. end` lies in one writable segment, outside RELRO (as [`Segments::is_writable_pointer`]
-    /// sees it).
+    /// `low .. end` lies in one writable segment, outside RELRO (from the start of its page,
+    /// for the largest page size).
     pub fn is_writable_span(&self, low: u64, end: u64) -> bool {
         end > low
             && self.holding(low, end - low).is_some_and(|s| s.writable)

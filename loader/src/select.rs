@@ -160,7 +160,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
+        crate::meta::leaked_view(&meta)
     }
 
     #[test]

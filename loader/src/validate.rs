@@ -270,7 +270,7 @@ mod tests {
             targets: vec![Default::default()],
             ..Default::default()
         };
-        MetaView::parse(Box::leak(meta.encode().into_boxed_slice())).unwrap()
+        crate::meta::leaked_view(&meta)
     }
 
     fn names(r: &Resolution) -> Vec<String> {
