@@ -152,4 +152,60 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
             target.name
         );
     }
+    method_table_holds_what_gcc_exports(&image, &reference, &dir);
+}
+
+/// The method table against a real code base: every function gcc's build of Lua exports is a
+/// method of the table once the image is loaded into it, and a second copy of the image is
+/// refused before it runs (its 300-odd exports are merged with the first copy's, the path a
+/// table of small fixtures never takes).
+fn method_table_holds_what_gcc_exports(image: &Path, reference: &Path, dir: &Path) {
+    let nm = run(Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(reference));
+    let gcc_functions: Vec<String> = String::from_utf8(nm.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [_, "T", name] => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(gcc_functions.len() > 100, "{gcc_functions:?}");
+    let mut table = aotload::MethodTable::new();
+    let lua = aotload::Image::open_in(image, &Default::default(), &mut table).unwrap();
+    let names: std::collections::BTreeSet<&str> = table.entries().iter().map(|(n, _)| *n).collect();
+    let missing: Vec<&String> = (gcc_functions.iter())
+        .filter(|f| !names.contains(f.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in the method table: {missing:?}");
+    for f in &gcc_functions {
+        let i = lua.fvar_index(f).unwrap() as usize;
+        let entry = table.get(f, &lua.meta().methods[i].signature).unwrap();
+        assert_eq!(entry.address, lua.fvars()[i], "{f}");
+    }
+    let copy = dir.join("liblua-aot-copy.so");
+    std::fs::copy(image, &copy).unwrap();
+    let err = aotload::Image::open_in(&copy, &Default::default(), &mut table)
+        .err()
+        .expect("the same methods twice");
+    assert!(
+        matches!(err.cause, aotload::LoadCause::Conflict(_)),
+        "{err}"
+    );
+    // With the first export removed from the table, the next one is the conflict.
+    let (first, second) = {
+        let entries = table.entries();
+        let name = |k: usize| (entries[k].0.to_string(), entries[k].1.signature.to_string());
+        (name(0), name(1))
+    };
+    assert!(err.to_string().contains(&format!("`{}`", first.0)), "{err}");
+    assert!(table.remove(&first.0, &first.1));
+    let err = aotload::Image::open_in(&copy, &Default::default(), &mut table)
+        .err()
+        .expect("the other methods twice");
+    assert!(
+        err.to_string().contains(&format!("`{}`", second.0)),
+        "{err}"
+    );
 }
