@@ -2,14 +2,17 @@
 // plus feature changes to the full feature set (MCSubtargetInfo), listing the CPUs and the
 // instruction-set features LLVM knows, cloning a function within its module (CloneFunction),
 // turning a function into a declaration (deleteBody), putting C constructors in
-// .init_array (TargetOptions::UseInitArray), and copying one shard's definitions out of the
-// program (CloneModule with a predicate).
+// .init_array (TargetOptions::UseInitArray), copying one shard's definitions out of the
+// program (CloneModule with a predicate), and spelling out the default optimization pipeline
+// (PassBuilder, printPipeline) so that it can run in two parts.
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/IR/Function.h>
 #include <llvm/IR/Module.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 #include <llvm/Transforms/Utils/ValueMapper.h>
@@ -173,6 +176,33 @@ LLVMModuleRef aotlink_shim_clone_shard(LLVMModuleRef m, const char *const *names
         }
     }
     return llvm::wrap(shard.release());
+}
+
+// LLVM's `default<O2>` module pipeline for `machine`, tuned as clang -O2 tunes it (loop and
+// SLP vectorization, interleaving and unrolling on), in `opt -passes` syntax: the text
+// `opt -print-pipeline-passes` prints, which parses back into the same passes. Free with
+// aotlink_shim_free.
+char *aotlink_shim_o2_pipeline(LLVMTargetMachineRef machine) {
+    llvm::PipelineTuningOptions tuning;
+    tuning.LoopVectorization = true;
+    tuning.SLPVectorization = true;
+    tuning.LoopInterleaving = true;
+    tuning.LoopUnrolling = true;
+    // Given the callbacks, the pass builder registers every pass's class under its
+    // pipeline name, which is how printPipeline spells passes.
+    llvm::PassInstrumentationCallbacks callbacks;
+    llvm::PassBuilder builder(reinterpret_cast<llvm::TargetMachine *>(machine), tuning,
+                              std::nullopt, &callbacks);
+    llvm::ModulePassManager pipeline =
+        builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+    std::string text;
+    llvm::raw_string_ostream out(text);
+    pipeline.printPipeline(out, [&](llvm::StringRef class_name) {
+        llvm::StringRef pass_name = callbacks.getPassNameForClassName(class_name);
+        return pass_name.empty() ? class_name : pass_name;
+    });
+    out.flush();
+    return strdup(text.c_str());
 }
 
 }  // extern "C"

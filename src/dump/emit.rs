@@ -18,7 +18,9 @@ use llvm_sys::LLVMVisibility;
 
 use serde::Serialize;
 
-use super::multiversion::{base_name, clone_name, multiversion, slot_name, Versions};
+use super::multiversion::{
+    base_name, clone_name, multiversion, set_base_attributes, slot_name, Versions,
+};
 use super::split::ShardJob;
 use super::tables::{add_blob_global, named_global};
 use crate::cache::remote::{action::shard_action, RemoteCache};
@@ -374,10 +376,16 @@ fn build_shard(job: &ShardJob, config: &EmitConfig) -> Result<Emitted, String> {
     let context = Context::create();
     let buffer = MemoryBuffer::create_from_memory_range(&job.bitcode, "aotlink.shard");
     let module = Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
+    let machine = target_machine(config.triple, &config.targets[0].target)?;
+    // The target-independent part of -O2 (simplification, inlining) runs once, before the
+    // bodies are copied per target; vectorization and what follows it run on every version
+    // with its own target's costs. Running all of -O2 on every copy cost a build per target.
+    let pipeline = ir::O2Pipeline::for_machine(&machine)?;
+    set_base_attributes(&module, &job.plan, &job.clone_sets, config.targets);
+    ir::run_passes(&module, &pipeline.before_vectorization, Some(&machine))?;
     let versions = multiversion(&module, &job.plan, &job.clone_sets, config.targets);
     add_shard_table(&module, job, config, &versions)?;
-    let machine = target_machine(config.triple, &config.targets[0].target)?;
-    ir::run_passes(&module, "default<O2>", Some(&machine))?;
+    ir::run_passes(&module, &pipeline.from_vectorization, Some(&machine))?;
     emit_module(&module, &machine, config.kinds)
 }
 

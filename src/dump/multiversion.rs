@@ -50,28 +50,47 @@ pub struct Versions {
     pub versioned: HashSet<String>,
 }
 
-/// Creates versions, thunks and slots for the shard's functions and sets every function's
-/// target attributes. `sets` covers the whole program.
-pub fn multiversion(
-    module: &Module,
-    plan: &ShardPlan,
-    sets: &CloneSets,
-    targets: &[ResolvedTarget],
-) -> Versions {
+/// The functions the shard defines for itself, in module order.
+fn member_functions(module: &Module, plan: &ShardPlan) -> Vec<Global> {
     let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
-    let functions: Vec<Global> = ir::globals(module)
+    ir::globals(module)
         .into_iter()
         .filter(|g| {
             g.kind() == GlobalKind::Function
                 && !g.is_declaration()
                 && members.contains(g.name().as_str())
         })
-        .collect();
+        .collect()
+}
 
+/// Gives every function of the shard the base target's attributes (plus its own features).
+/// Done before the target-independent optimizations, so that they, inlining above all, see
+/// the functions as the base target will run them.
+pub fn set_base_attributes(
+    module: &Module,
+    plan: &ShardPlan,
+    sets: &CloneSets,
+    targets: &[ResolvedTarget],
+) {
+    for f in member_functions(module, plan) {
+        let own_features = sets.own_features.get(&f.name()).map(String::as_str);
+        set_target_attributes(f, &targets[0], own_features);
+    }
+}
+
+/// Creates versions, thunks and slots for the shard's functions, which
+/// [`set_base_attributes`] has prepared, and gives each version its target's attributes.
+/// `sets` covers the whole program.
+pub fn multiversion(
+    module: &Module,
+    plan: &ShardPlan,
+    sets: &CloneSets,
+    targets: &[ResolvedTarget],
+) -> Versions {
     let mut versions = Versions::default();
     // (function body, its owner's dispatched clone set, the target it is the version for)
     let mut bodies: Vec<(Global, u64, usize)> = Vec::new();
-    for f in functions {
+    for f in member_functions(module, plan) {
         let name = f.name();
         let own_features = sets.own_features.get(&name).map(String::as_str);
         let (dispatched, pinned) = (sets.dispatched(&name), sets.pinned(&name));
@@ -80,7 +99,6 @@ pub fn multiversion(
             set_target_attributes(thunk, &targets[0], own_features);
             versions.versioned.insert(name.clone());
         }
-        set_target_attributes(f, &targets[0], own_features);
         bodies.push((f, dispatched, 0));
         for (t, target) in targets
             .iter()

@@ -154,6 +154,73 @@ pub fn run_passes(
     }
 }
 
+/// LLVM's `-O2` module pipeline cut where vectorization begins: what comes before depends on
+/// the target only through cost thresholds (inlining, full unrolling), what comes after
+/// (loop and SLP vectorization, runtime unrolling, the clean-up behind them) is the part a
+/// version for another CPU must redo.
+pub struct O2Pipeline {
+    pub before_vectorization: String,
+    pub from_vectorization: String,
+}
+
+impl O2Pipeline {
+    /// The pipeline as LLVM builds it for `machine` (clang's -O2 tuning), split in two.
+    pub fn for_machine(machine: &inkwell::targets::TargetMachine) -> Result<O2Pipeline, String> {
+        // SAFETY: the machine is live; the shim returns a malloc'd NUL-terminated string,
+        // copied here and freed once.
+        let text = unsafe {
+            let p = aotlink_shim_o2_pipeline(machine.as_mut_ptr());
+            let text = CStr::from_ptr(p).to_string_lossy().into_owned();
+            aotlink_shim_free(p);
+            text
+        };
+        Self::split(&text)
+    }
+
+    /// Splits a pipeline text before its first top-level element that runs `loop-vectorize`.
+    fn split(text: &str) -> Result<O2Pipeline, String> {
+        let elements = top_level_elements(text);
+        let cut = (elements.iter())
+            .position(|e| {
+                e.split(['(', ',', ')'])
+                    .any(|p| p.starts_with("loop-vectorize"))
+            })
+            .filter(|&cut| cut > 0)
+            .ok_or_else(|| {
+                format!("LLVM's -O2 pipeline has no loop vectorizer to split at: {text}")
+            })?;
+        Ok(O2Pipeline {
+            before_vectorization: elements[..cut].join(","),
+            from_vectorization: elements[cut..].join(","),
+        })
+    }
+}
+
+/// The comma-separated elements of a pipeline text, commas inside `(...)` and `<...>` kept.
+fn top_level_elements(text: &str) -> Vec<&str> {
+    let (mut elements, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '<' => depth += 1,
+            ')' | '>' => depth -= 1,
+            ',' if depth == 0 => {
+                elements.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    elements.push(&text[start..]);
+    elements
+}
+
+extern "C" {
+    fn aotlink_shim_o2_pipeline(
+        machine: llvm_sys::target_machine::LLVMTargetMachineRef,
+    ) -> *mut std::ffi::c_char;
+    fn aotlink_shim_free(p: *mut std::ffi::c_char);
+}
+
 /// The version of the LLVM aotlink is linked with ("19.1.7"): part of every shard cache key,
 /// since another LLVM may emit other code from the same IR.
 pub fn llvm_version() -> String {
@@ -161,4 +228,57 @@ pub fn llvm_version() -> String {
     // SAFETY: LLVM writes three integers through the pointers it is given.
     unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
     format!("{major}.{minor}.{patch}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::CpuTarget;
+
+    #[test]
+    fn a_pipeline_splits_at_its_first_top_level_element_that_vectorizes_loops() {
+        let text = "a,function<x;y>(b,c<p,q>),cgscc(d(e,f)),function(g,loop-vectorize<z>,h),i";
+        let split = O2Pipeline::split(text).unwrap();
+        assert_eq!(
+            split.before_vectorization,
+            "a,function<x;y>(b,c<p,q>),cgscc(d(e,f))"
+        );
+        assert_eq!(
+            split.from_vectorization,
+            "function(g,loop-vectorize<z>,h),i"
+        );
+        assert!(O2Pipeline::split("a,b(c)").is_err());
+        assert!(O2Pipeline::split("loop-vectorize,b").is_err());
+    }
+
+    #[test]
+    fn llvm_o2_pipeline_inlines_before_and_vectorizes_after_the_cut() {
+        crate::dump::init_llvm_targets();
+        let cpu = CpuTarget::parse_list("generic").unwrap().remove(0);
+        let machine = crate::dump::target_machine("x86_64-unknown-linux-gnu", &cpu).unwrap();
+        let pipeline = O2Pipeline::for_machine(&machine).unwrap();
+        let passes = |text: &str| -> Vec<String> {
+            (text.split(['(', ',', ')']))
+                .map(|p| p.split('<').next().unwrap().to_string())
+                .collect()
+        };
+        let (before, after) = (
+            passes(&pipeline.before_vectorization),
+            passes(&pipeline.from_vectorization),
+        );
+        for pass in ["inline", "sroa", "gvn", "loop-unroll-full"] {
+            assert!(before.iter().any(|p| p == pass), "{pass} before the cut");
+        }
+        for pass in ["loop-vectorize", "slp-vectorizer", "loop-unroll"] {
+            assert!(after.iter().any(|p| p == pass), "{pass} after the cut");
+            assert!(
+                !before.iter().any(|p| p == pass),
+                "{pass} not before the cut"
+            );
+        }
+        assert!(
+            !after.iter().any(|p| p == "inline"),
+            "no inlining after the cut"
+        );
+    }
 }
