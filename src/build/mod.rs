@@ -348,39 +348,46 @@ impl Build {
             check_inputs_once(checker, &inputs, cache.as_ref())?;
             timings.lap("check-inputs");
         }
-        let context = inkwell::context::Context::create();
-        let program = codegen::codegen(
-            &context,
-            &CodegenOptions {
-                inputs: inputs.clone(),
-                trace: self.trace.clone(),
-                exports: self.exports.clone(),
-                export_all: self.export_all,
-                method_tables: self.method_tables.clone(),
-                inputs_verified: self.checker.is_some(),
-            },
-        )?;
-        timings.lap("codegen");
-        if let Some(target) = &self.target {
-            check_target(target, &program.triple, self.inputs[0].name())?;
-        }
-        let mut warnings = Vec::new();
-        let remote = self.connect_remote(&mut warnings);
-        if self.remote_cache.is_some() {
-            timings.lap("remote-connect");
-        }
-        let options = DumpOptions {
-            remote,
-            kind: self.kind,
-            shards: self.shards,
-            threads: self.threads,
-            emit: self.emit,
-            image_data: self.image_data.clone(),
-            cpu_targets,
-            cache,
+        // The program lives only until its shards' jobs are made: emission parses each job's
+        // bitcode in a context of its own, so the program's module and context go first.
+        let (prepared, options, mut warnings) = {
+            let context = inkwell::context::Context::create();
+            let program = codegen::codegen(
+                &context,
+                &CodegenOptions {
+                    inputs: inputs.clone(),
+                    trace: self.trace.clone(),
+                    exports: self.exports.clone(),
+                    export_all: self.export_all,
+                    method_tables: self.method_tables.clone(),
+                    inputs_verified: self.checker.is_some(),
+                },
+            )?;
+            timings.lap("codegen");
+            if let Some(target) = &self.target {
+                check_target(target, &program.triple, self.inputs[0].name())?;
+            }
+            let mut warnings = Vec::new();
+            let remote = self.connect_remote(&mut warnings);
+            if self.remote_cache.is_some() {
+                timings.lap("remote-connect");
+            }
+            let options = DumpOptions {
+                remote,
+                kind: self.kind,
+                shards: self.shards,
+                threads: self.threads,
+                emit: self.emit,
+                image_data: self.image_data.clone(),
+                cpu_targets,
+                cache,
+            };
+            let prepared = dump::prepare(&program, &options)?;
+            (prepared, options, warnings)
         };
+        release_freed_memory();
         let progress = self.progress.clone();
-        let mut dumped = dump::dump(&program, &options, &move |done, total| {
+        let mut dumped = prepared.emit(&options, &move |done, total| {
             if let Some(f) = &progress {
                 f(done, total)
             }
@@ -388,7 +395,6 @@ impl Build {
         warnings.append(&mut dumped.warnings);
         dumped.warnings = warnings;
         timings.absorb(&dumped.phases);
-        drop(program);
         if let (Some(cache), Some(memo)) = (&options.cache, &memo) {
             if memo.files_unchanged(self) {
                 memo::remember(cache, &memo.key, &dumped);
@@ -611,4 +617,15 @@ fn copy_side_archives(archive: &Path, output: &Path) -> Result<(), BuildError> {
         }
     }
     Ok(())
+}
+
+/// Gives memory freed by this thread back to the system. glibc keeps what the main thread
+/// frees in its arena, where the emission threads (each allocating from an arena of its own)
+/// never reuse it: without this the dropped program would stay in the peak.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the heap to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

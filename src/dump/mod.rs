@@ -119,6 +119,24 @@ pub fn dump(
     options: &DumpOptions,
     on_shard_done: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Dumped, DumpError> {
+    prepare(program, options)?.emit(options, on_shard_done)
+}
+
+/// Everything emission needs, taken from the program: once this exists, the program (its
+/// module and its LLVM context) can go, and should, since the threads parse their shards'
+/// bitcode into contexts of their own (for SQLite the program is over half the peak memory).
+pub struct Prepared {
+    triple: String,
+    targets: Vec<ResolvedTarget>,
+    jobs: Vec<ShardJob>,
+    threads: usize,
+    header: Emitted,
+    phases: Vec<(&'static str, Duration)>,
+}
+
+/// The part of dump that reads the program: targets, annotation, partition, the shards'
+/// jobs, the metadata and the header.
+pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, DumpError> {
     init_llvm_targets();
     let mut phases = Vec::new();
     let mut clock = Instant::now();
@@ -138,7 +156,6 @@ pub fn dump(
         }
     })?;
     lap("partition");
-    let threads = thread_count(options.threads, plans.len());
     let index = |names: &[String]| -> HashMap<String, u32> {
         names
             .iter()
@@ -155,32 +172,6 @@ pub fn dump(
         &gvar_index,
     );
     lap("split");
-    let config = emit::EmitConfig {
-        triple: &program.triple,
-        targets: &resolved,
-        kinds: options.emit,
-    };
-    let warnings = Mutex::new(Vec::new());
-    let (shards, records) = emit::emit_shards(
-        &jobs,
-        &config,
-        threads,
-        options.cache.as_ref(),
-        options.remote.as_deref(),
-        on_shard_done,
-        &|w| {
-            warnings
-                .lock()
-                .expect("no panics holding it")
-                .push(w.to_string())
-        },
-    )
-    .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
-    lap("emit");
-    if let Some(remote) = &options.remote {
-        remote.finish();
-        lap("remote-upload");
-    }
     let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
     let header = emit_header(
         program,
@@ -191,41 +182,99 @@ pub fn dump(
     )
     .map_err(DumpError::Header)?;
     lap("header");
-    let mut warnings = warnings.into_inner().expect("threads joined");
-    if let Some(why) = options.remote.as_ref().and_then(|r| r.stats().failure) {
-        warnings.push(format!(
-            "remote cache {}: {why}; the remaining shards were built locally",
-            options.remote.as_ref().expect("just read").url()
-        ));
-    }
-    for record in &records {
-        if let ShardSource::Damaged(why) = &record.source {
-            warnings.push(format!(
-                "shard {}: the cached copy was damaged ({why}); emitted it again",
-                record.index
-            ));
-        }
-    }
-    if let Some(cache) = &options.cache {
-        if let Err(e) = cache.evict() {
-            warnings.push(format!(
-                "cannot trim the shard cache at {}: {e}",
-                cache.root().display()
-            ));
-        }
-        lap("cache-evict");
-    }
-    Ok(Dumped {
-        shards,
+    Ok(Prepared {
+        triple: program.triple.clone(),
+        targets: resolved,
+        threads: thread_count(options.threads, plans.len()),
+        jobs,
         header,
-        threads,
-        records,
         phases,
-        warnings,
-        cache_used: options.cache.is_some(),
-        reused: false,
-        remote: options.remote.as_ref().map(|r| r.stats()),
     })
+}
+
+impl Prepared {
+    /// Emits the shards on threads (or takes them from the caches). `on_shard_done(done,
+    /// total)` is called once per shard.
+    pub fn emit(
+        self,
+        options: &DumpOptions,
+        on_shard_done: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Dumped, DumpError> {
+        let Prepared {
+            triple,
+            targets,
+            jobs,
+            threads,
+            header,
+            mut phases,
+        } = self;
+        let mut clock = Instant::now();
+        let mut lap = |phase: &'static str| {
+            phases.push((phase, clock.elapsed()));
+            clock = Instant::now();
+        };
+        let config = emit::EmitConfig {
+            triple: &triple,
+            targets: &targets,
+            kinds: options.emit,
+        };
+        let warnings = Mutex::new(Vec::new());
+        let (shards, records) = emit::emit_shards(
+            &jobs,
+            &config,
+            threads,
+            options.cache.as_ref(),
+            options.remote.as_deref(),
+            on_shard_done,
+            &|w| {
+                warnings
+                    .lock()
+                    .expect("no panics holding it")
+                    .push(w.to_string())
+            },
+        )
+        .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
+        lap("emit");
+        if let Some(remote) = &options.remote {
+            remote.finish();
+            lap("remote-upload");
+        }
+        let mut warnings = warnings.into_inner().expect("threads joined");
+        if let Some(why) = options.remote.as_ref().and_then(|r| r.stats().failure) {
+            warnings.push(format!(
+                "remote cache {}: {why}; the remaining shards were built locally",
+                options.remote.as_ref().expect("just read").url()
+            ));
+        }
+        for record in &records {
+            if let ShardSource::Damaged(why) = &record.source {
+                warnings.push(format!(
+                    "shard {}: the cached copy was damaged ({why}); emitted it again",
+                    record.index
+                ));
+            }
+        }
+        if let Some(cache) = &options.cache {
+            if let Err(e) = cache.evict() {
+                warnings.push(format!(
+                    "cannot trim the shard cache at {}: {e}",
+                    cache.root().display()
+                ));
+            }
+            lap("cache-evict");
+        }
+        Ok(Dumped {
+            shards,
+            header,
+            threads,
+            records,
+            phases,
+            warnings,
+            cache_used: options.cache.is_some(),
+            reused: false,
+            remote: options.remote.as_ref().map(|r| r.stats()),
+        })
+    }
 }
 
 /// The requested CPU targets (or the default for the IR's architecture), resolved by LLVM.
