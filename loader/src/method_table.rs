@@ -32,6 +32,17 @@ struct Defined {
     address: *const c_void,
 }
 
+impl Defined {
+    fn entry(&self) -> MethodEntry<'_> {
+        MethodEntry {
+            signature: &self.signature,
+            hash: self.hash,
+            address: self.address,
+            provider: RUNTIME,
+        }
+    }
+}
+
 /// The exported methods of one loaded image.
 struct ImageMethods {
     /// The image's metadata in the mapped image. `'static` stands for "as long as `_library`",
@@ -56,7 +67,7 @@ impl ImageMethods {
         let k = (self.exports)
             .binary_search_by(|&(fvar, _)| self.meta.method_name(fvar as usize).cmp(name))
             .ok()?;
-        (!self.removed.get(k).copied().unwrap_or(false)).then_some(k)
+        self.is_live(k).then_some(k)
     }
 
     fn entry(&self, k: usize) -> MethodEntry<'_> {
@@ -70,8 +81,13 @@ impl ImageMethods {
         }
     }
 
+    /// Whether export `k` has not been removed (`removed` stays empty until a removal).
+    fn is_live(&self, k: usize) -> bool {
+        !self.removed.get(k).copied().unwrap_or(false)
+    }
+
     fn live(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.exports.len()).filter(|&k| !self.removed.get(k).copied().unwrap_or(false))
+        (0..self.exports.len()).filter(|&k| self.is_live(k))
     }
 }
 
@@ -105,14 +121,8 @@ impl MethodTable {
 
     /// The method `name` with exactly this signature.
     pub fn get(&self, name: &str, signature: &str) -> Option<MethodEntry<'_>> {
-        let defined = self.defined.get(name).into_iter().flatten();
-        if let Some(d) = defined.into_iter().find(|d| &*d.signature == signature) {
-            return Some(MethodEntry {
-                signature: &d.signature,
-                hash: d.hash,
-                address: d.address,
-                provider: RUNTIME,
-            });
+        if let Some(entry) = self.defined_entry((name, signature)) {
+            return Some(entry);
         }
         (self.images.iter())
             .filter_map(|image| image.find(name).map(|k| image.entry(k)))
@@ -200,17 +210,10 @@ impl MethodTable {
 
     /// Every method, sorted by name then signature.
     pub fn entries(&self) -> Vec<(&str, MethodEntry<'_>)> {
-        let defined = self.defined.iter().flat_map(|(name, v)| {
-            v.iter().map(move |d| {
-                let entry = MethodEntry {
-                    signature: &d.signature,
-                    hash: d.hash,
-                    address: d.address,
-                    provider: RUNTIME,
-                };
-                (&**name, entry)
-            })
-        });
+        let defined = self
+            .defined
+            .iter()
+            .flat_map(|(name, v)| v.iter().map(move |d| (&**name, d.entry())));
         let loaded = (self.images.iter())
             .flat_map(|image| image.live().map(move |k| (image.name(k), image.entry(k))));
         let mut all: Vec<(&str, MethodEntry)> = defined.chain(loaded).collect();
@@ -285,12 +288,7 @@ impl MethodTable {
         }
         let defined = self.defined.get(name).into_iter().flatten();
         let d = defined.into_iter().find(|d| &*d.signature == signature)?;
-        Some(MethodEntry {
-            signature: &d.signature,
-            hash: d.hash,
-            address: d.address,
-            provider: RUNTIME,
-        })
+        Some(d.entry())
     }
 
     /// Adds the valid exports of a loaded image: `exports` are (fvar, address) in name order,
@@ -332,7 +330,7 @@ fn matches<'k>(
                 while k < m && image.name(k) < name {
                     k += 1;
                 }
-                let live = k < m && !image.removed.get(k).copied().unwrap_or(false);
+                let live = k < m && image.is_live(k);
                 (live && image.name(k) == name).then_some(k)
             }
         };

@@ -166,14 +166,9 @@ pub struct O2Pipeline {
 impl O2Pipeline {
     /// The pipeline as LLVM builds it for `machine` (clang's -O2 tuning), split in two.
     pub fn for_machine(machine: &inkwell::targets::TargetMachine) -> Result<O2Pipeline, String> {
-        // SAFETY: the machine is live; the shim returns a malloc'd NUL-terminated string,
-        // copied here and freed once.
-        let text = unsafe {
-            let p = aotlink_shim_o2_pipeline(machine.as_mut_ptr());
-            let text = CStr::from_ptr(p).to_string_lossy().into_owned();
-            aotlink_shim_free(p);
-            text
-        };
+        // SAFETY: the machine is live, and the shim hands over a string it allocated.
+        let text = unsafe { take_shim_string(aotlink_shim_o2_pipeline(machine.as_mut_ptr())) }
+            .ok_or("the shim printed no pipeline")?;
         Self::split(&text)
     }
 
@@ -212,6 +207,20 @@ fn top_level_elements(text: &str) -> Vec<&str> {
     }
     elements.push(&text[start..]);
     elements
+}
+
+/// Copies and frees a string the C++ shim allocated (`None` for a null pointer).
+///
+/// # Safety
+/// `p` is null or a NUL-terminated string from the shim's `strdup`, not yet freed; it is
+/// freed here and must not be used again.
+pub(crate) unsafe fn take_shim_string(p: *mut std::ffi::c_char) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    let text = CStr::from_ptr(p).to_string_lossy().into_owned();
+    aotlink_shim_free(p);
+    Some(text)
 }
 
 extern "C" {

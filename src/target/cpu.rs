@@ -214,7 +214,6 @@ extern "C" {
     ) -> i32;
     #[cfg(test)]
     fn aotlink_shim_feature_known(triple: *const c_char, name: *const c_char) -> i32;
-    fn aotlink_shim_free(p: *mut c_char);
     #[cfg(test)]
     fn aotlink_shim_cpu_names(triple: *const c_char) -> *mut c_char;
     fn aotlink_shim_isa_features(
@@ -226,14 +225,8 @@ extern "C" {
 
 /// Takes a comma-separated list the shim allocated.
 fn shim_list(p: *mut c_char) -> Option<Vec<String>> {
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: a NUL-terminated string from strdup, freed once, right after the copy.
-    let text = unsafe { std::ffi::CStr::from_ptr(p) }
-        .to_string_lossy()
-        .into_owned();
-    unsafe { aotlink_shim_free(p) };
+    // SAFETY: every caller passes what a shim function just returned, and nothing else.
+    let text = unsafe { crate::ir::take_shim_string(p) }?;
     Some(
         text.split(',')
             .filter(|s| !s.is_empty())
@@ -288,12 +281,8 @@ fn resolve_with_llvm(
     match status {
         0 => Ok(enabled.into_iter().map(|e| e != 0).collect()),
         1 => {
-            let message = unsafe {
-                std::ffi::CStr::from_ptr(error)
-                    .to_string_lossy()
-                    .into_owned()
-            };
-            unsafe { aotlink_shim_free(error) };
+            // SAFETY: on status 1 the shim has stored a message it allocated in `error`.
+            let message = unsafe { crate::ir::take_shim_string(error) }.unwrap_or_default();
             Err(CpuTargetError::NoLlvmTarget(format!("{triple}: {message}")))
         }
         _ => Err(CpuTargetError::UnknownCpu {
