@@ -8,7 +8,7 @@ use crate::checks;
 use crate::error::LoadCause;
 use crate::format::{
     image_checksum, tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET,
-    ROOT_HEAD_SIZE, ROOT_SYMBOL,
+    ROOT_HEAD_SIZE,
 };
 use crate::meta::{Meta, MetaView};
 pub use crate::segments::{Segment, Segments};
@@ -160,13 +160,8 @@ impl<'a> ImageFile<MetaView<'a>> {
             object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
         let format = file.format();
         let segments = Segments::from_file(&file, bytes.len())?;
-        let exports = file
-            .exports()
-            .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
-        let root_vaddr = exports
-            .iter()
-            .find(|e| c_name(format, e.name()) == ROOT_SYMBOL.as_bytes())
-            .map(|e| e.address())
+        let root_vaddr = crate::root_symbol::root_address(&file)
+            .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?
             .ok_or(LoadCause::NotAnImage)?;
 
         let at = |vaddr: u64, what: &'static str| {
@@ -396,7 +391,7 @@ fn invalid(what: impl Into<String>) -> FormatError {
 }
 
 /// A symbol name as C spells it (Mach-O prefixes `_`).
-fn c_name(format: object::BinaryFormat, name: &[u8]) -> &[u8] {
+pub(crate) fn c_name(format: object::BinaryFormat, name: &[u8]) -> &[u8] {
     match format {
         object::BinaryFormat::MachO => name.strip_prefix(b"_").unwrap_or(name),
         _ => name,

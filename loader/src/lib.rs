@@ -20,6 +20,7 @@ mod image;
 mod library;
 pub mod meta;
 mod method_table;
+pub mod root_symbol;
 mod segments;
 mod select;
 pub mod signature;

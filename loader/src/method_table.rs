@@ -246,8 +246,12 @@ impl MethodTable {
                 provider: provider.into(),
             })
         };
-        if let Some(i) = (0..fvars.len()).find(|&i| self.defined_entry(key(i)).is_some()) {
-            return conflict(i, RUNTIME);
+        // Spelling each export's key out costs more than the lookup: only when the runtime
+        // defined methods.
+        if !self.defined.is_empty() {
+            if let Some(i) = (0..fvars.len()).find(|&i| self.defined_entry(key(i)).is_some()) {
+                return conflict(i, RUNTIME);
+            }
         }
         for image in &self.images {
             let mut clash = None;
