@@ -5,10 +5,10 @@
 use object::Object;
 
 use crate::checks;
+pub use crate::coverage::ChecksumCoverage;
 use crate::error::LoadCause;
 use crate::format::{
-    image_checksum, tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET,
-    ROOT_HEAD_SIZE,
+    tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_HEAD_SIZE,
 };
 use crate::meta::{Meta, MetaView};
 pub use crate::segments::{Segment, Segments};
@@ -25,9 +25,9 @@ pub struct ImageFile<M = Meta> {
     pub root_vaddr: u64,
     /// Where the checksum field sits in the file.
     pub checksum_file_offset: usize,
-    /// The checksum covers the file up to here: all of it, except a Mach-O code signature,
-    /// which is itself a hash of what comes before it, and a signature trailer (`aotlink sign`).
-    pub checksum_end: usize,
+    /// The bytes the checksum covers (`coverage.rs`): the file but its trailer, a Mach-O code
+    /// signature and the ELF sections nothing loads.
+    pub checksum_coverage: ChecksumCoverage,
     /// The tables digest the root stores, and the one computed from the tables parsed.
     pub tables_digest: u64,
     pub computed_tables_digest: u64,
@@ -136,7 +136,7 @@ impl ImageFile {
             checksum: file.checksum,
             root_vaddr: file.root_vaddr,
             checksum_file_offset: file.checksum_file_offset,
-            checksum_end: file.checksum_end,
+            checksum_coverage: file.checksum_coverage,
             tables_digest: file.tables_digest,
             computed_tables_digest: file.computed_tables_digest,
             meta,
@@ -258,7 +258,12 @@ impl<'a> ImageFile<MetaView<'a>> {
             computed_tables_digest,
             root_vaddr,
             checksum_file_offset,
-            checksum_end: checksum_end(&file, &segments, bytes.len(), checksum_file_offset)?,
+            checksum_coverage: ChecksumCoverage::of_file(
+                &file,
+                &segments,
+                bytes.len(),
+                checksum_file_offset,
+            )?,
             meta,
             image_data_vaddr,
             image_data_file_range,
@@ -270,6 +275,12 @@ impl<'a> ImageFile<MetaView<'a>> {
 }
 
 impl<M> ImageFile<M> {
+    /// The checksum of `bytes` (this file's), as sealing writes it and [`ImageFile::verify`]
+    /// compares it: over the bytes [`ImageFile::checksum_coverage`] covers.
+    pub fn computed_checksum(&self, bytes: &[u8]) -> u64 {
+        self.checksum_coverage.checksum(bytes)
+    }
+
     /// Checks the stored checksum against the file's bytes, then the stored tables digest
     /// against the tables (see [`tables_digest`]).
     pub fn verify_checksum(&self, bytes: &[u8]) -> Result<(), LoadCause> {
@@ -278,19 +289,19 @@ impl<M> ImageFile<M> {
 
     /// [`ImageFile::verify_checksum`], except that with `signature_verified` (a trusted key's
     /// signature held over these bytes, `signature::check`) the checksum is not recomputed:
-    /// BLAKE3 has just covered the same bytes, and `aotlink sign` signs only images whose
+    /// BLAKE3 has just covered those bytes and more, and `aotlink sign` signs only images whose
     /// checksum holds. That saves a second pass over the file. Sealing and the tables digest
     /// are still checked.
     pub fn verify(&self, bytes: &[u8], signature_verified: bool) -> Result<(), LoadCause> {
         if self.checksum == 0 {
             return Err(LoadCause::Unsealed);
         }
-        if self.checksum_file_offset + 8 > self.checksum_end || self.checksum_end > bytes.len() {
+        if self.checksum_coverage.end > bytes.len() {
             return Err(crate::format::FormatError::Truncated("file").into());
         }
         let computed = match signature_verified {
             true => self.checksum,
-            false => image_checksum(&bytes[..self.checksum_end], self.checksum_file_offset),
+            false => self.computed_checksum(bytes),
         };
         if computed != self.checksum {
             return Err(LoadCause::Checksum {
@@ -413,45 +424,6 @@ pub fn exported_symbols(bytes: &[u8]) -> Result<Vec<String>, LoadCause> {
     names.sort();
     names.dedup();
     Ok(names)
-}
-
-/// The end of what the checksum covers: the whole file, or in a Mach-O file up to its code
-/// signature, which must then be the file's last contents (in the segment that runs last in
-/// the file, `__LINKEDIT`): everything the loader reads or maps is covered.
-fn checksum_end(
-    file: &object::File,
-    segments: &Segments,
-    len: usize,
-    checksum_file_offset: usize,
-) -> Result<usize, FormatError> {
-    let Some(end) = code_signature_offset(file) else {
-        return Ok(len);
-    };
-    let last = segments
-        .list()
-        .iter()
-        .all(|s| s.file.end <= end as u64 || s.file.contains(&(end as u64)));
-    if end > len || !last || checksum_file_offset.saturating_add(8) > end {
-        return Err(invalid("the code signature is not at the end of the file"));
-    }
-    Ok(end)
-}
-
-/// Where a Mach-O file's code signature starts, if it has one.
-fn code_signature_offset(file: &object::File) -> Option<usize> {
-    use object::read::macho::LoadCommandVariant;
-    let object::File::MachO64(macho) = file else {
-        return None;
-    };
-    let mut commands = macho.macho_load_commands().ok()?;
-    while let Ok(Some(command)) = commands.next() {
-        if command.cmd() == object::macho::LC_CODE_SIGNATURE {
-            if let Ok(LoadCommandVariant::LinkeditData(data)) = command.variant() {
-                return Some(data.dataoff.get(macho.endian()) as usize);
-            }
-        }
-    }
-    None
 }
 
 /// Where `part`, a subslice of `whole`, starts in it.

@@ -14,7 +14,7 @@
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
 /// Bumped on every incompatible change of anything in this file or in `meta.rs`.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The one symbol an image exports besides the user's own exports.
 pub const ROOT_SYMBOL: &str = "aotlink_image";
 /// Hidden symbols the header object defines, for C code that wants its image data.
@@ -74,8 +74,8 @@ pub struct RootHead {
     pub version: u32,
     /// [`ImageKind`] as u32.
     pub kind: u32,
-    /// xxh3-64 of the whole image file read with these 8 bytes as zero (see [`image_checksum`]).
-    /// Zero until the linked file is sealed.
+    /// xxh3-64 of the image file's bytes that a loader maps or reads, these 8 read as zero
+    /// (see [`crate::coverage`]). Zero until the linked file is sealed.
     pub checksum: u64,
     /// xxh3-64 of the tables the loader follows (see [`tables_digest`]), written when sealing
     /// (the linker resolves the tables' offsets, so not before).
@@ -418,19 +418,10 @@ impl ShardTable {
     }
 }
 
-/// The image checksum: xxh3-64 over the file with the 8 checksum bytes at `field` read as zero.
-pub fn image_checksum(file: &[u8], field: usize) -> u64 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(&file[..field]);
-    hasher.update(&[0u8; 8]);
-    hasher.update(&file[field + 8..]);
-    hasher.digest()
-}
-
 /// The tables digest: xxh3-64 of the root (its head with the checksum and the digest read as
 /// zero, then everything after the shard pointers through the metadata), then for each shard in
 /// order the address its pointer resolves to and the bytes of its table: everything the loader
-/// follows. The checksum covers the whole file, so a changed byte anywhere is an accident it
+/// follows. The checksum covers every byte a loader reads, so a changed one is an accident it
 /// catches; this hash covers again what decides which code runs, so a file whose tables were
 /// changed and whose checksum was then recomputed is still refused unless the digest was
 /// recomputed too. Neither is a defence against someone who knows the format: a signature
@@ -605,15 +596,5 @@ mod tests {
             let parsed = ShardTable::parse(&bytes);
             assert_eq!(parsed.is_ok(), ok, "{ntargets}: {parsed:?}");
         }
-    }
-
-    #[test]
-    fn checksum_ignores_only_its_own_field() {
-        let mut file = vec![7u8; 100];
-        let sum = image_checksum(&file, 40);
-        file[40..48].copy_from_slice(&sum.to_le_bytes());
-        assert_eq!(image_checksum(&file, 40), sum);
-        file[99] ^= 1;
-        assert_ne!(image_checksum(&file, 40), sum);
     }
 }

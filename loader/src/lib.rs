@@ -10,6 +10,7 @@
 pub mod call;
 mod capi;
 mod checks;
+pub mod coverage;
 mod error;
 pub mod features;
 mod file;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use aotload::format::{image_checksum, CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
+use aotload::format::{CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
 use aotload::ImageFile;
 
 use super::codesign::rehash_pages;
@@ -15,20 +15,19 @@ pub fn seal(path: &Path) -> Result<u64, String> {
     let mut bytes =
         std::fs::read(path).map_err(|e| format!("cannot read the linked image: {e}"))?;
     // The metadata is read in place: sealing needs only where the fields are and the digest.
-    let (at, digest, end) = {
+    let (at, digest, coverage) = {
         let image = ImageFile::parse_in_place(&bytes)
             .map_err(|e| format!("the linked image is not readable: {e}"))?;
-        let end = image.checksum_end;
         (
             image.checksum_file_offset,
             image.computed_tables_digest,
-            end,
+            image.checksum_coverage,
         )
     };
     // The digest is computed with both fields read as zero, so it can be stored first.
     let digest_at = at - CHECKSUM_OFFSET + TABLES_DIGEST_OFFSET;
     bytes[digest_at..digest_at + 8].copy_from_slice(&digest.to_le_bytes());
-    let checksum = image_checksum(&bytes[..end], at);
+    let checksum = coverage.checksum(&bytes);
     bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
     // The signature hashes the pages before it, the pages of both fields included.
     rehash_pages(&mut bytes, at.min(digest_at)..digest_at.max(at) + 8)?;

@@ -8,6 +8,7 @@ mod buildgrid;
 mod cache;
 mod capi;
 mod common;
+mod coverage;
 mod cross;
 mod determinism;
 mod hostile;

@@ -17,9 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aotload::call::{call, Signature};
-use aotload::format::{
-    image_checksum, RootView, ShardTable, CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET,
-};
+use aotload::format::{RootView, ShardTable, CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
 use aotload::{Image, ImageFile, LoadOptions, MethodTable};
 
 use crate::common::*;
@@ -179,15 +177,19 @@ fn mutate(bytes: &mut [u8], regions: &Regions, rng: &mut Args) {
 
 /// Recomputes the checksum (and, when `digest` is set and the mutant still parses, the tables
 /// digest first), as `aotlink`'s sealing does.
-fn reseal(bytes: &mut [u8], checksum_at: usize, digest: bool) {
+/// A mutant the loader cannot parse is refused whatever its checksum; one it parses gets the
+/// checksum over what the loader would cover.
+fn reseal(bytes: &mut [u8], digest: bool) {
+    let Ok(file) = ImageFile::parse(bytes) else {
+        return;
+    };
     if digest {
-        if let Ok(file) = ImageFile::parse(bytes) {
-            let at = file.checksum_file_offset - CHECKSUM_OFFSET + TABLES_DIGEST_OFFSET;
-            bytes[at..at + 8].copy_from_slice(&file.computed_tables_digest.to_le_bytes());
-        }
+        let at = file.checksum_file_offset - CHECKSUM_OFFSET + TABLES_DIGEST_OFFSET;
+        bytes[at..at + 8].copy_from_slice(&file.computed_tables_digest.to_le_bytes());
     }
-    let checksum = image_checksum(bytes, checksum_at);
-    bytes[checksum_at..checksum_at + 8].copy_from_slice(&checksum.to_le_bytes());
+    let checksum = file.computed_checksum(bytes);
+    let at = file.checksum_file_offset;
+    bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
 }
 
 /// Every exported function's results on a few awkward argument lists, from the reference.
@@ -311,7 +313,6 @@ fn mutated_tables_give_clean_errors_or_correct_results() {
     for subject in subjects() {
         let good = std::fs::read(&subject.image).unwrap();
         let regions = regions(&good);
-        let checksum_at = ImageFile::parse(&good).unwrap().checksum_file_offset;
         let open = |path: &Path| {
             let mut table = MethodTable::new();
             let system = subject
@@ -337,7 +338,7 @@ fn mutated_tables_give_clean_errors_or_correct_results() {
             for i in 0..MUTANTS {
                 let mut bytes = good.clone();
                 mutate(&mut bytes, &regions, &mut rng);
-                reseal(&mut bytes, checksum_at, digest);
+                reseal(&mut bytes, digest);
                 let path = dir.join(format!("m{i:03}.so"));
                 std::fs::write(&path, &bytes).unwrap();
                 tally.mutants += 1;

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use aotload::format::image_checksum;
 use aotload::signature::TRAILER_SIZE;
 use aotload::{Image, ImageFile, LoadCause, LoadOptions, PublicKey};
 
@@ -121,7 +120,7 @@ fn marker_images() -> &'static MarkerImages {
         let at = find_once(&bytes, MARKER_TEXT);
         bytes[at..at + MARKER_TEXT.len()].copy_from_slice(TAMPERED_TEXT);
         let field = file.checksum_file_offset;
-        let checksum = image_checksum(&bytes[..file.checksum_end], field);
+        let checksum = file.computed_checksum(&bytes);
         bytes[field..field + 8].copy_from_slice(&checksum.to_le_bytes());
         let tampered = dir.join("tampered.so");
         std::fs::write(&tampered, &bytes).unwrap();

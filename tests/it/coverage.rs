@@ -1,0 +1,92 @@
+//! What the image checksum covers (`loader/src/coverage.rs`): everything a loader maps or
+//! reads, and not the ELF sections nothing loads, such as the static symbol table.
+
+use std::ops::Range;
+
+use aotload::{Image, ImageFile, LoadCause, LoadOptions};
+use object::{Object, ObjectSection};
+
+use crate::common::*;
+
+fn good_image() -> Vec<u8> {
+    std::fs::read(example_image("for-damage", &["--export-all"])).unwrap()
+}
+
+/// The file range and section header offset of the section `name` of an ELF64 image.
+fn section(bytes: &[u8], name: &str) -> (Range<usize>, usize) {
+    let file = object::File::parse(bytes).unwrap();
+    let section = file.section_by_name(name).unwrap();
+    let (offset, size) = section.file_range().unwrap();
+    let shoff = u64::from_le_bytes(bytes[0x28..0x30].try_into().unwrap()) as usize;
+    let shentsize = u16::from_le_bytes(bytes[0x3a..0x3c].try_into().unwrap()) as usize;
+    let header = shoff + section.index().0 * shentsize;
+    (offset as usize..(offset + size) as usize, header)
+}
+
+fn run_prime_at(path: &std::path::Path) -> std::process::Output {
+    run_aotlink(["run", path.to_str().unwrap(), "prime_at", "25"])
+}
+
+#[test]
+fn a_damaged_symbol_table_still_loads_and_runs_the_same_code() {
+    let dir = scratch("coverage-symtab");
+    let good = good_image();
+    let good_path = dir.join("good.so");
+    std::fs::write(&good_path, &good).unwrap();
+    let mut bytes = good.clone();
+    for name in [".symtab", ".strtab"] {
+        let (range, _) = section(&bytes, name);
+        let middle = range.start + range.len() / 2;
+        for b in &mut bytes[middle - 128..middle + 128] {
+            *b ^= 0x5a;
+        }
+    }
+    let path = dir.join("damaged-symtab.so");
+    std::fs::write(&path, &bytes).unwrap();
+    let file = ImageFile::parse(&bytes).unwrap();
+    file.verify_checksum(&bytes).unwrap();
+    Image::open(&path, &LoadOptions::default()).unwrap();
+    let (expected, got) = (run_prime_at(&good_path), run_prime_at(&path));
+    assert!(expected.status.success(), "{expected:?}");
+    assert_eq!(got.stdout, expected.stdout);
+    // The code section is still covered, byte by byte at its ends and middle.
+    let (text, _) = section(&bytes, ".text");
+    for at in [text.start, text.start + text.len() / 2, text.end - 1] {
+        assert!(file.checksum_coverage.covers(at), "{at}");
+    }
+}
+
+#[test]
+fn the_section_headers_are_covered() {
+    let dir = scratch("coverage-headers");
+    let mut bytes = good_image();
+    // Shrinking the symbol table's size would leave more of the file covered, and change a
+    // covered byte: the checksum catches it.
+    let (_, header) = section(&bytes, ".symtab");
+    bytes[header + 32] = bytes[header + 32].wrapping_sub(24);
+    let path = dir.join("shrunk-symtab.so");
+    std::fs::write(&path, &bytes).unwrap();
+    match Image::open(&path, &LoadOptions::default()) {
+        Err(e) => assert!(matches!(e.cause, LoadCause::Checksum { .. }), "{e}"),
+        Ok(_) => panic!("an image with a changed section header opened"),
+    }
+    assert_clean_failure(&run_prime_at(&path), "checksum mismatch");
+}
+
+#[test]
+fn a_section_left_out_may_not_overlap_code() {
+    let dir = scratch("coverage-overlap");
+    let mut bytes = good_image();
+    // The symbol table's header made to name the code's bytes: those would go unchecked.
+    let (text, _) = section(&bytes, ".text");
+    let (_, header) = section(&bytes, ".symtab");
+    bytes[header + 24..header + 32].copy_from_slice(&(text.start as u64).to_le_bytes());
+    let path = dir.join("symtab-over-text.so");
+    std::fs::write(&path, &bytes).unwrap();
+    let reason = "a section that is not loaded overlaps the headers or a segment";
+    match ImageFile::parse(&bytes) {
+        Err(e) => assert!(e.to_string().contains(reason), "{e}"),
+        Ok(_) => panic!("a left-out section over the code parsed"),
+    }
+    assert_clean_failure(&run_prime_at(&path), reason);
+}
