@@ -299,9 +299,13 @@ fn fill_dispatch_slots(file: &ImageFile<MetaView>, fvars: &[*const c_void], bias
     }
 }
 
-/// Whether the root the dynamic loader mapped is the verified file's: its head (with the
-/// checksum) and everything after the shard pointers (relocated, so skipped), through the
-/// metadata. A different root means dlopen returned another copy it had loaded earlier.
+/// Whether the root the dynamic loader mapped is the verified file's: the same head, whose
+/// checksum and tables digest stand for every byte of the file that was verified. A different
+/// head means dlopen returned another object it had loaded earlier (glibc knows a file by
+/// device and inode: an older version of the same file, changed in place since). The rest of
+/// the root is not compared: the metadata is read-only data that both mappings share with the
+/// page cache, so it compares equal even for that older object, and a forged checksum would
+/// get past any comparison that leaves the code out.
 /// When it is the same: the metadata's bytes in the mapped image, valid while it is loaded.
 fn same_root_as_file(
     root: *const u8,
@@ -312,12 +316,10 @@ fn same_root_as_file(
     let head = RootHead::parse(&bytes[start..])?;
     let pointers_end = ROOT_HEAD_SIZE + 8 * head.nshards as usize;
     let end = pointers_end + 4 * head.nexternals as usize + head.meta_len as usize;
-    // Parsing the file checked that the whole root lies in one segment's file contents.
-    let in_file = &bytes[start..start + end];
-    // SAFETY: the mapped root is the same symbol of a file with this layout, `end` bytes long.
+    // SAFETY: the mapped root is the same symbol of a file with this layout, `end` bytes long
+    // (parsing the file checked that the whole root lies in one segment's file contents).
     // The caller keeps the library loaded as long as it uses the returned slice.
     let in_memory: &'static [u8] = unsafe { std::slice::from_raw_parts(root, end) };
-    let same = in_memory[..ROOT_HEAD_SIZE] == in_file[..ROOT_HEAD_SIZE]
-        && in_memory[pointers_end..] == in_file[pointers_end..];
+    let same = in_memory[..ROOT_HEAD_SIZE] == bytes[start..start + ROOT_HEAD_SIZE];
     same.then(|| &in_memory[end - head.meta_len as usize..])
 }

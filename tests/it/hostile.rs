@@ -78,3 +78,31 @@ fn swapping_the_file_during_opens_never_runs_the_other_files_code() {
         "opened {seen:?}: the swap did not happen"
     );
 }
+
+/// A file rewritten in place (the same inode) after the process loaded it: the dynamic loader
+/// hands back the object it already holds, whose root head (checksum) is not the verified
+/// file's, so the open is refused as stale instead of pairing the old object's code with the
+/// new file's tables.
+#[test]
+fn a_file_rewritten_in_place_after_loading_is_refused_as_stale() {
+    use std::io::Write as _;
+    let dir = scratch("hostile-stale");
+    let images = [which_image(&dir, 1), which_image(&dir, 2)];
+    let [one, two] = images.map(|p| std::fs::read(p).unwrap());
+    assert_eq!(one.len(), two.len(), "the builds differ only in constants");
+    assert_ne!(one, two);
+    let target = dir.join("image.so");
+    std::fs::write(&target, &one).unwrap();
+    let first = open(&target);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&target)
+        .unwrap();
+    file.write_all(&two).unwrap();
+    drop(file);
+    match Image::open(&target, &LoadOptions::default()) {
+        Err(e) => assert!(matches!(e.cause, aotload::LoadCause::Stale), "{e}"),
+        Ok(_) => panic!("the object loaded before the rewrite was served for the new file"),
+    }
+    drop(first);
+}
