@@ -89,8 +89,7 @@ impl Image {
         };
         let target = choose_target(&file.meta, &host, options.target.as_deref()).map_err(fail)?;
         let resolution = validate(&file.meta, table, file.kind == ImageKind::Sysimg);
-        let valid_exports: Vec<u32> = (file.meta.exports())
-            .map(|(_, fvar)| fvar)
+        let valid_exports: Vec<u32> = (file.meta.export_fvars())
             .filter(|&fvar| resolution.is_valid(fvar))
             .collect();
         check_resolution(&file, &resolution, &valid_exports, table).map_err(fail)?;

@@ -70,6 +70,10 @@ impl ImageMethods {
         self.is_live(k).then_some(k)
     }
 
+    fn signature(&self, k: usize) -> &str {
+        self.meta.method(self.exports[k].0 as usize).signature
+    }
+
     fn entry(&self, k: usize) -> MethodEntry<'_> {
         let (fvar, address) = self.exports[k];
         let method = self.meta.method(fvar as usize);
@@ -121,7 +125,7 @@ impl MethodTable {
 
     /// The method `name` with exactly this signature.
     pub fn get(&self, name: &str, signature: &str) -> Option<MethodEntry<'_>> {
-        if let Some(entry) = self.defined_entry((name, signature)) {
+        if let Some(entry) = self.defined_entry(name, || signature) {
             return Some(entry);
         }
         (self.images.iter())
@@ -234,28 +238,26 @@ impl MethodTable {
 
     /// The first of `fvars` (exports of `meta`, in name order) that the table already has.
     pub(crate) fn check_all_free(&self, meta: &MetaView, fvars: &[u32]) -> Result<(), Conflict> {
-        let key = |i: usize| {
-            let method = meta.method(fvars[i] as usize);
-            (method.name, method.signature)
-        };
+        // The name alone until it matches: most exports of a package clash with nothing.
+        let name = |i: usize| meta.method_name(fvars[i] as usize);
+        let signature = |i: usize| meta.method(fvars[i] as usize).signature;
         let conflict = |i: usize, provider: &str| {
-            let (name, signature) = key(i);
             Err(Conflict {
-                name: name.into(),
-                signature: signature.into(),
+                name: name(i).into(),
+                signature: signature(i).into(),
                 provider: provider.into(),
             })
         };
-        // Spelling each export's key out costs more than the lookup: only when the runtime
-        // defined methods.
-        if !self.defined.is_empty() {
-            if let Some(i) = (0..fvars.len()).find(|&i| self.defined_entry(key(i)).is_some()) {
-                return conflict(i, RUNTIME);
-            }
+        let mut first = None;
+        self.defined_matches(fvars.len(), name, signature, |i, _| {
+            first = Some(first.map_or(i, |f: usize| f.min(i)));
+        });
+        if let Some(i) = first {
+            return conflict(i, RUNTIME);
         }
         for image in &self.images {
             let mut clash = None;
-            matches(image, fvars.len(), key, |i, _| {
+            matches(image, fvars.len(), name, signature, |i, _| {
                 clash = Some(i);
                 true
             });
@@ -269,15 +271,13 @@ impl MethodTable {
     /// The entry of each external method of `meta` (sorted by name, `MetaView::parse` checks),
     /// `None` where the table has no method of that name and signature.
     pub(crate) fn find_externals(&self, meta: &MetaView) -> Vec<Option<MethodEntry<'_>>> {
-        let key = |x: usize| {
-            let edge = meta.external(x);
-            (edge.name, edge.signature)
-        };
+        let name = |x: usize| meta.external_name(x);
+        let signature = |x: usize| meta.external(x).signature;
         let n = meta.external_count();
-        let mut found: Vec<Option<MethodEntry>> =
-            (0..n).map(|x| self.defined_entry(key(x))).collect();
+        let mut found: Vec<Option<MethodEntry>> = vec![None; n];
+        self.defined_matches(n, name, signature, |x, entry| found[x] = Some(entry));
         for image in &self.images {
-            matches(image, n, key, |x, k| {
+            matches(image, n, name, signature, |x, k| {
                 found[x] = Some(image.entry(k));
                 false
             });
@@ -286,13 +286,52 @@ impl MethodTable {
     }
 
     /// The method the runtime defined with this name and signature.
-    fn defined_entry(&self, (name, signature): (&str, &str)) -> Option<MethodEntry<'_>> {
+    /// Calls `found(i, entry)` for each of `n` keys (as for [`matches`]: `name_of(i)` sorted)
+    /// that the runtime defined. A runtime defines few methods: each is looked up among the
+    /// keys by binary search, instead of hashing every key's name (5,000 names of a package
+    /// cost about 0.1 ms); with about as many defined methods as keys, each key is looked up.
+    fn defined_matches<'t, 'k>(
+        &'t self,
+        n: usize,
+        name_of: impl Fn(usize) -> &'k str,
+        signature_of: impl Fn(usize) -> &'k str,
+        mut found: impl FnMut(usize, MethodEntry<'t>),
+    ) {
+        let d = self.defined.len();
+        if d.saturating_mul(n.max(2).ilog2() as usize) >= n {
+            for i in 0..n {
+                if let Some(entry) = self.defined_entry(name_of(i), || signature_of(i)) {
+                    found(i, entry);
+                }
+            }
+            return;
+        }
+        for (name, defined) in &self.defined {
+            let start = first_index(n, |i| name_of(i) >= &**name);
+            for i in (start..n).take_while(|&i| name_of(i) == &**name) {
+                let signature = signature_of(i);
+                if let Some(d) = defined.iter().find(|d| &*d.signature == signature) {
+                    found(i, d.entry());
+                }
+            }
+        }
+    }
+
+    /// The signature is read only when the runtime defined a method of that name.
+    fn defined_entry<'s>(
+        &self,
+        name: &str,
+        signature: impl FnOnce() -> &'s str,
+    ) -> Option<MethodEntry<'_>> {
         if self.defined.is_empty() {
             return None;
         }
-        let defined = self.defined.get(name).into_iter().flatten();
-        let d = defined.into_iter().find(|d| &*d.signature == signature)?;
-        Some(d.entry())
+        let defined = self.defined.get(name)?;
+        let signature = signature();
+        defined
+            .iter()
+            .find(|d| &*d.signature == signature)
+            .map(Defined::entry)
     }
 
     /// Adds the valid exports of a loaded image: `exports` are (fvar, address) in name order,
@@ -314,20 +353,34 @@ impl MethodTable {
     }
 }
 
-/// Calls `found(i, k)` for each of `n` keys (name, signature), sorted by name, that live export
-/// `k` of `image` has, until it returns `true`. One pass over both sorted lists, or a binary
+/// The first of `0..n` where `at_or_after` holds, given that it holds from some index on.
+fn first_index(n: usize, at_or_after: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, n);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        match at_or_after(mid) {
+            true => high = mid,
+            false => low = mid + 1,
+        }
+    }
+    low
+}
+
+/// Calls `found(i, k)` for each of `n` keys (`name_of(i)`, sorted, and `signature_of(i)`, read
+/// only when the name matches) that live export `k` of `image` has, until it returns `true`. One pass over both sorted lists, or a binary
 /// search per key when the image is much larger than the keys.
 fn matches<'k>(
     image: &ImageMethods,
     n: usize,
-    key: impl Fn(usize) -> (&'k str, &'k str),
+    name_of: impl Fn(usize) -> &'k str,
+    signature_of: impl Fn(usize) -> &'k str,
     mut found: impl FnMut(usize, usize) -> bool,
 ) {
     let m = image.exports.len();
     let search = n.saturating_mul(m.max(2).ilog2() as usize) < n + m;
     let mut k = 0;
     for i in 0..n {
-        let (name, signature) = key(i);
+        let name = name_of(i);
         let at = match search {
             true => image.find(name),
             false => {
@@ -338,7 +391,7 @@ fn matches<'k>(
                 (live && image.name(k) == name).then_some(k)
             }
         };
-        if let Some(at) = at.filter(|&at| image.entry(at).signature == signature) {
+        if let Some(at) = at.filter(|&at| image.signature(at) == signature_of(i)) {
             if found(i, at) {
                 return;
             }
@@ -406,7 +459,8 @@ mod tests {
             matches(
                 &image,
                 n,
-                |i| (&keys[i].0, keys[i].1),
+                |i| &keys[i].0,
+                |i| keys[i].1,
                 |i, k| {
                     found.push((i, k));
                     false
@@ -419,6 +473,37 @@ mod tests {
                 })
                 .collect();
             assert_eq!(found, expected, "m {m}, n {n}, step {step}");
+        }
+    }
+
+    #[test]
+    fn defined_matches_agrees_with_a_lookup_per_key_whichever_way_it_goes() {
+        // Sorted keys, each name twice with two signatures (as externals may have).
+        let names = names("f", 60, 1);
+        let keys: Vec<(String, &str)> = (names.iter())
+            .flat_map(|n| [(n.clone(), "s"), (n.clone(), "t")])
+            .collect();
+        // 1 and 3 defined methods are looked up among the keys, 60 key by key.
+        for count in [1usize, 3, 60] {
+            let mut table = MethodTable::new();
+            for j in 0..count {
+                let signature = if j % 2 == 0 { "s" } else { "t" };
+                let address = (0x100 + j) as *const c_void;
+                table
+                    .define(&names[(j * 7) % 60], signature, 0, address)
+                    .unwrap();
+            }
+            let mut found = Vec::new();
+            let (name, signature) = (|i: usize| keys[i].0.as_str(), |i: usize| keys[i].1);
+            table.defined_matches(keys.len(), name, signature, |i, e| {
+                found.push((i, e.address))
+            });
+            found.sort();
+            let expected: Vec<(usize, *const c_void)> = (0..keys.len())
+                .filter_map(|i| Some((i, table.get(&keys[i].0, keys[i].1)?.address)))
+                .collect();
+            assert_eq!(found.len(), count);
+            assert_eq!(found, expected, "{count} defined");
         }
     }
 

@@ -69,6 +69,9 @@ pub struct Resolution {
     reasons: Vec<Option<InvalidReason>>,
     /// The invalid methods by fvar index (ascending), with what made them invalid.
     invalid: Vec<(u32, Because)>,
+    /// Whether method `fvar` is invalid, by fvar (empty when none is): `is_valid` is asked for
+    /// every export, and a binary search each cost a package of 5,000 methods about 0.1 ms.
+    invalid_mask: Vec<bool>,
 }
 
 /// What made a method invalid, as indices into the image's metadata.
@@ -87,7 +90,11 @@ impl Resolution {
     }
 
     pub fn is_valid(&self, fvar: u32) -> bool {
-        self.because(fvar).is_none()
+        !self
+            .invalid_mask
+            .get(fvar as usize)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// The invalid methods' fvar indices, ascending.
@@ -161,6 +168,7 @@ pub fn validate(meta: &MetaView, table: &MethodTable, trust: bool) -> Resolution
         externals,
         reasons,
         invalid: Vec::new(),
+        invalid_mask: Vec::new(),
     };
     if trust || resolution.reasons.iter().all(Option::is_none) {
         return resolution;
@@ -188,6 +196,7 @@ pub fn validate(meta: &MetaView, table: &MethodTable, trust: bool) -> Resolution
             }
         }
     }
+    resolution.invalid_mask = invalid.iter().map(Option::is_some).collect();
     resolution.invalid = (invalid.into_iter().enumerate())
         .filter_map(|(i, because)| Some((i as u32, because?)))
         .collect();
@@ -298,6 +307,9 @@ mod tests {
         table.define("g", "i64 (i64)", 21, 2 as _).unwrap();
         let r = validate(&sample(), &table, false);
         assert_eq!(names(&r), ["b", "c", "e", "e2"]);
+        let valid: Vec<bool> = (0..6).map(|fvar| r.is_valid(fvar)).collect();
+        assert_eq!(valid, [true, false, false, true, false, false]);
+        assert!(r.is_valid(6), "beyond the methods: not invalid");
         assert!(r.invalidations(&sample()).iter().all(|i| i.culprit == "g"));
         assert_eq!(
             r.invalidation(&sample(), 1).unwrap().reason,
