@@ -15,6 +15,10 @@ pub struct Report<'a> {
     pub arch: String,
     pub triple: String,
     pub checksum: String,
+    /// The bytes the checksum covers, of the file's (the rest: ELF sections nothing loads, a
+    /// Mach-O code signature, a signature trailer).
+    pub checksum_covered_bytes: usize,
+    pub file_bytes: usize,
     pub shards: Vec<ShardReport>,
     pub fvars: usize,
     pub gvars: usize,
@@ -85,6 +89,8 @@ pub fn inspect<'a>(
         arch: format!("{:?}", file.arch),
         triple: meta.triple.clone(),
         checksum: format!("{:016x}", file.checksum),
+        checksum_covered_bytes: file.checksum_coverage.covered_len(),
+        file_bytes: bytes.len(),
         shards: file
             .shards
             .iter()
@@ -163,7 +169,11 @@ impl std::fmt::Display for Report<'_> {
             "file:       {} {} ({})",
             self.format, self.arch, self.triple
         )?;
-        writeln!(f, "checksum:   {} (verified)", self.checksum)?;
+        writeln!(
+            f,
+            "checksum:   {} (verified, over {} of the file's {} bytes)",
+            self.checksum, self.checksum_covered_bytes, self.file_bytes
+        )?;
         writeln!(f, "functions:  {}", self.fvars)?;
         writeln!(f, "globals:    {}", self.gvars)?;
         writeln!(f, "image data: {} bytes", self.image_data_bytes)?;

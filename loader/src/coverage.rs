@@ -86,6 +86,11 @@ impl ChecksumCoverage {
         hasher.digest()
     }
 
+    /// How many bytes the checksum covers (its own field included).
+    pub fn covered_len(&self) -> usize {
+        self.end - self.left_out.iter().map(|r| r.len()).sum::<usize>()
+    }
+
     /// Whether the checksum sees the byte at `offset`.
     pub fn covers(&self, offset: usize) -> bool {
         offset < self.end && !overlaps(&self.left_out, &(offset..offset + 1))
@@ -251,8 +256,12 @@ mod tests {
         expected[20..28].fill(0);
         expected.drain(100..120);
         expected.drain(40..60);
-        let sum = coverage(150, vec![40..60, 100..120], 20).checksum(&bytes);
-        assert_eq!(sum, xxhash_rust::xxh3::xxh3_64(&expected));
+        let covered = coverage(150, vec![40..60, 100..120], 20);
+        assert_eq!(
+            covered.checksum(&bytes),
+            xxhash_rust::xxh3::xxh3_64(&expected)
+        );
+        assert_eq!(covered.covered_len(), expected.len());
         // The field may also sit between left-out ranges, the last ending the file.
         let mut expected: Vec<u8> = bytes.clone();
         expected[130..138].fill(0);

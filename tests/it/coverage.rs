@@ -90,3 +90,33 @@ fn a_section_left_out_may_not_overlap_code() {
     }
     assert_clean_failure(&run_prime_at(&path), reason);
 }
+
+#[test]
+fn inspect_says_how_much_the_checksum_covers() {
+    let path = example_image("for-damage", &["--export-all"]);
+    let bytes = std::fs::read(&path).unwrap();
+    // Independently: the file less the contents of the sections that are not loaded, other
+    // than the section names.
+    let file = object::File::parse(&*bytes).unwrap();
+    let left_out: u64 = (file.sections())
+        .filter(|s| s.name() != Ok(".shstrtab"))
+        .filter(|s| match s.flags() {
+            object::SectionFlags::Elf { sh_flags } => sh_flags & object::elf::SHF_ALLOC as u64 == 0,
+            _ => false,
+        })
+        .filter_map(|s| s.file_range())
+        .map(|(_, size)| size)
+        .sum();
+    assert!(left_out > 0, "the image has a symbol table");
+    let covered = bytes.len() - left_out as usize;
+    let report = aotlink_ok(["inspect".as_ref(), path.as_os_str(), "--json".as_ref()]);
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(json["checksum_covered_bytes"], covered);
+    assert_eq!(json["file_bytes"], bytes.len());
+    let text = aotlink_ok(["inspect".as_ref(), path.as_os_str()]);
+    let expected = format!(
+        "(verified, over {covered} of the file's {} bytes)",
+        bytes.len()
+    );
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&expected));
+}
