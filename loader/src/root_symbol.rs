@@ -27,9 +27,9 @@ pub fn root_address(file: &object::File<'_>) -> Result<Option<u64>, object::Erro
 /// Looks the root up through the GNU hash table; `None` (no table, a malformed one, or the
 /// root not in it) falls back to the scan, so that a damaged table reads as a damaged file
 /// (the checksum says so) rather than as a file without a root. object's `GnuHashTable::find`
-/// divides by the bucket count and masks by the bloom filter's size: tables where those are
-/// zero, the bloom size is not a power of two or the shift is not below the word size are not
-/// searched.
+/// divides by the bucket count, masks by the bloom filter's size and shifts the 32-bit hash:
+/// tables without buckets, whose bloom size is not a power of two or whose shift is 32 or more
+/// are not searched.
 fn by_gnu_hash<'data, Elf, R>(elf: &ElfFile<'data, Elf, R>) -> Option<u64>
 where
     Elf: FileHeader,
@@ -38,11 +38,10 @@ where
     let endian = elf.endian();
     let sections = elf.elf_section_table();
     let header = sections.gnu_hash_header(endian, elf.data()).ok()??;
-    let word_bits = 8 * std::mem::size_of::<Elf::Word>() as u32;
-    let bloom_count = header.bloom_count.get(endian);
+    // The shift applies to the 32-bit hash, whatever the bloom filter's word size.
     if header.bucket_count.get(endian) == 0
-        || !bloom_count.is_power_of_two()
-        || header.bloom_shift.get(endian) >= word_bits
+        || !header.bloom_count.get(endian).is_power_of_two()
+        || header.bloom_shift.get(endian) >= 32
     {
         return None;
     }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aotload::{Image, LoadOptions};
+use aotload::{Image, ImageFile, LoadOptions};
 
 use crate::common::*;
 
@@ -105,4 +105,56 @@ fn a_file_rewritten_in_place_after_loading_is_refused_as_stale() {
         Ok(_) => panic!("the object loaded before the rewrite was served for the new file"),
     }
     drop(first);
+}
+
+/// A damaged GNU hash table (the loader looks the root up in it before anything is verified)
+/// never panics the lookup: tables it cannot use fall back to scanning the exports, any other
+/// finds the root or falls back too, and the checksum then refuses the file.
+#[test]
+fn a_damaged_gnu_hash_table_is_survived_and_refused() {
+    use object::{Object, ObjectSection};
+    let good = std::fs::read(example_image("for-damage", &["--export-all"])).unwrap();
+    fn parsed(bytes: &[u8]) -> object::File<'_> {
+        object::File::parse(bytes).unwrap()
+    }
+    let root = aotload::root_symbol::root_address(&parsed(&good)).unwrap();
+    assert!(root.is_some());
+    let (table, size) = (parsed(&good).section_by_name(".gnu.hash"))
+        .and_then(|s| s.file_range())
+        .unwrap();
+    let (table, size) = (table as usize, size as usize);
+    let word = |bytes: &mut [u8], at: usize, value: u32| {
+        bytes[table + 4 * at..table + 4 * at + 4].copy_from_slice(&value.to_le_bytes())
+    };
+    // 64-bit bloom words follow the four header words, then the buckets.
+    let bloom_words = u32::from_le_bytes(good[table + 8..table + 12].try_into().unwrap());
+    let first_bucket = 4 + 2 * bloom_words as usize;
+    assert!(4 * first_bucket < size);
+    // (word, value): the bucket count, the first hashed symbol, the bloom size and shift, the
+    // bloom filter's first word, the first bucket pointing past the symbols and at symbol 1.
+    let cases: Vec<(usize, u32)> = vec![
+        (0, 0),
+        (0, u32::MAX),
+        (1, u32::MAX),
+        (2, 0),
+        (2, 3),
+        (2, 1 << 31),
+        (3, 32),
+        (3, 63),
+        (3, u32::MAX),
+        (4, u32::MAX),
+        (first_bucket, u32::MAX),
+        (first_bucket, 1),
+    ];
+    for (at, value) in cases {
+        let mut bytes = good.clone();
+        word(&mut bytes, at, value);
+        let found = aotload::root_symbol::root_address(&parsed(&bytes)).unwrap();
+        assert_eq!(found, root, "word {at} = {value:#x}");
+        let file = ImageFile::parse(&bytes).unwrap();
+        match file.verify_checksum(&bytes) {
+            Err(aotload::LoadCause::Checksum { .. }) => {}
+            other => panic!("word {at} = {value:#x}: {other:?}"),
+        }
+    }
 }
