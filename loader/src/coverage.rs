@@ -33,13 +33,11 @@ pub struct ChecksumCoverage {
     /// Ranges before `end` that are left out, sorted and disjoint: the contents of ELF
     /// sections nothing loads.
     pub left_out: Vec<Range<usize>>,
-    /// The checksum field, hashed as eight zero bytes.
-    pub field: usize,
 }
 
 impl ChecksumCoverage {
     /// The coverage of `file`, `len` bytes long (without a signature trailer), whose checksum
-    /// field is at `field`.
+    /// field is at `field` (refused unless covered).
     pub fn of_file(
         file: &object::File,
         segments: &Segments,
@@ -55,16 +53,12 @@ impl ChecksumCoverage {
         if field.saturating_add(8) > end || overlaps(&left_out, &(field..field + 8)) {
             return Err(invalid("the checksum field is not in the checked bytes"));
         }
-        Ok(ChecksumCoverage {
-            end,
-            left_out,
-            field,
-        })
+        Ok(ChecksumCoverage { end, left_out })
     }
 
     /// The image checksum of `bytes` (the whole file): xxh3-64 of the covered bytes in file
-    /// order, the checksum field read as zero.
-    pub fn checksum(&self, bytes: &[u8]) -> u64 {
+    /// order, the 8 bytes of the checksum field at `field` read as zero.
+    pub fn checksum(&self, bytes: &[u8], field: usize) -> u64 {
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let mut from = 0;
         for skip in self
@@ -73,7 +67,7 @@ impl ChecksumCoverage {
             .chain(std::iter::once(&(self.end..self.end)))
         {
             let part = &bytes[from..skip.start];
-            match self.field.checked_sub(from).filter(|&at| at < part.len()) {
+            match field.checked_sub(from).filter(|&at| at < part.len()) {
                 Some(at) => {
                     hasher.update(&part[..at]);
                     hasher.update(&[0u8; 8]);
@@ -241,12 +235,8 @@ fn invalid(what: &str) -> FormatError {
 mod tests {
     use super::*;
 
-    fn coverage(end: usize, left_out: Vec<Range<usize>>, field: usize) -> ChecksumCoverage {
-        ChecksumCoverage {
-            end,
-            left_out,
-            field,
-        }
+    fn coverage(end: usize, left_out: Vec<Range<usize>>) -> ChecksumCoverage {
+        ChecksumCoverage { end, left_out }
     }
 
     #[test]
@@ -256,9 +246,9 @@ mod tests {
         expected[20..28].fill(0);
         expected.drain(100..120);
         expected.drain(40..60);
-        let covered = coverage(150, vec![40..60, 100..120], 20);
+        let covered = coverage(150, vec![40..60, 100..120]);
         assert_eq!(
-            covered.checksum(&bytes),
+            covered.checksum(&bytes, 20),
             xxhash_rust::xxh3::xxh3_64(&expected)
         );
         assert_eq!(covered.covered_len(), expected.len());
@@ -267,19 +257,19 @@ mod tests {
         expected[130..138].fill(0);
         expected.drain(180..200);
         expected.drain(40..60);
-        let sum = coverage(200, vec![40..60, 180..200], 130).checksum(&bytes);
+        let sum = coverage(200, vec![40..60, 180..200]).checksum(&bytes, 130);
         assert_eq!(sum, xxhash_rust::xxh3::xxh3_64(&expected));
     }
 
     #[test]
     fn a_change_is_seen_exactly_where_covered() {
         let bytes = vec![7u8; 300];
-        let c = coverage(280, vec![50..90, 200..210], 100);
-        let sum = c.checksum(&bytes);
+        let c = coverage(280, vec![50..90, 200..210]);
+        let sum = c.checksum(&bytes, 100);
         for at in 0..bytes.len() {
             let mut changed = bytes.clone();
             changed[at] ^= 1;
-            let seen = c.checksum(&changed) != sum;
+            let seen = c.checksum(&changed, 100) != sum;
             let in_field = (100..108).contains(&at);
             assert_eq!(seen, c.covers(at) && !in_field, "byte {at}");
         }

@@ -278,7 +278,7 @@ impl<M> ImageFile<M> {
     /// The checksum of `bytes` (this file's), as sealing writes it and [`ImageFile::verify`]
     /// compares it: over the bytes [`ImageFile::checksum_coverage`] covers.
     pub fn computed_checksum(&self, bytes: &[u8]) -> u64 {
-        self.checksum_coverage.checksum(bytes)
+        (self.checksum_coverage).checksum(bytes, self.checksum_file_offset)
     }
 
     /// Checks the stored checksum against the file's bytes, then the stored tables digest

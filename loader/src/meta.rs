@@ -549,12 +549,12 @@ impl<'a> MetaView<'a> {
         self.first_string::<GVAR_WORDS>(self.sections.gvars, i)
     }
 
-    /// The exports as (name, fvar index), sorted by name.
     /// The exported methods' fvar indices, in the exports' (name) order.
     pub fn export_fvars(&self) -> impl Iterator<Item = u32> + '_ {
         (self.sections.exports.chunks_exact(4 * EXPORT_WORDS)).map(|r| words::<EXPORT_WORDS>(r)[2])
     }
 
+    /// The exports as (name, fvar index), sorted by name.
     pub fn exports(&self) -> impl Iterator<Item = (&'a str, u32)> + '_ {
         (self.sections.exports.chunks_exact(4 * EXPORT_WORDS)).map(|r| {
             let [n0, n1, fvar] = words(r);

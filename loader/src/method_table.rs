@@ -285,7 +285,6 @@ impl MethodTable {
         found
     }
 
-    /// The method the runtime defined with this name and signature.
     /// Calls `found(i, entry)` for each of `n` keys (as for [`matches`]: `name_of(i)` sorted)
     /// that the runtime defined. A runtime defines few methods: each is looked up among the
     /// keys by binary search, instead of hashing every key's name (5,000 names of a package
@@ -317,7 +316,8 @@ impl MethodTable {
         }
     }
 
-    /// The signature is read only when the runtime defined a method of that name.
+    /// The method the runtime defined with this name and signature; the signature is read
+    /// only when the runtime defined a method of that name.
     fn defined_entry<'s>(
         &self,
         name: &str,
@@ -367,8 +367,9 @@ fn first_index(n: usize, at_or_after: impl Fn(usize) -> bool) -> usize {
 }
 
 /// Calls `found(i, k)` for each of `n` keys (`name_of(i)`, sorted, and `signature_of(i)`, read
-/// only when the name matches) that live export `k` of `image` has, until it returns `true`. One pass over both sorted lists, or a binary
-/// search per key when the image is much larger than the keys.
+/// only when the name matches) that live export `k` of `image` has, until it returns `true`.
+/// One pass over both sorted lists, or a binary search per key when the image is much larger
+/// than the keys.
 fn matches<'k>(
     image: &ImageMethods,
     n: usize,

@@ -27,7 +27,7 @@ pub fn seal(path: &Path) -> Result<u64, String> {
     // The digest is computed with both fields read as zero, so it can be stored first.
     let digest_at = at - CHECKSUM_OFFSET + TABLES_DIGEST_OFFSET;
     bytes[digest_at..digest_at + 8].copy_from_slice(&digest.to_le_bytes());
-    let checksum = coverage.checksum(&bytes);
+    let checksum = coverage.checksum(&bytes, at);
     bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
     // The signature hashes the pages before it, the pages of both fields included.
     rehash_pages(&mut bytes, at.min(digest_at)..digest_at.max(at) + 8)?;

@@ -120,3 +120,59 @@ fn inspect_says_how_much_the_checksum_covers() {
     );
     assert!(String::from_utf8_lossy(&text.stdout).contains(&expected));
 }
+
+/// A real code base with debug information: Lua compiled by `clang -g`, built into an image
+/// linked by the embedded LLD (`pkg`) and by the C compiler driver (`sysimg`, GNU ld's
+/// layout). Its debug sections and symbol table are what the checksum leaves out; with all of
+/// them damaged the image still opens through the loader and runs Lua's test script exactly
+/// as gcc's build of the same sources does.
+#[test]
+fn lua_with_debug_information_runs_like_gcc_with_its_debug_sections_damaged() {
+    use crate::lua::*;
+    let dir = scratch("coverage-lua-debug");
+    let sources = library_sources(&lua_sources());
+    let bitcode = lua_bitcode(&sources, &dir.join("ir"), &["-g"]);
+    let reference = dir.join("liblua-ref.so");
+    gcc_lua(&sources, &reference);
+    let expected = run_script(
+        &direct_harness(&reference, &dir.join("ref")),
+        &reference,
+        None,
+    );
+    assert!(expected.trim_end().ends_with("end"), "{expected}");
+    let loader = loader_harness(&dir);
+    for kind in ["pkg", "sysimg"] {
+        let image = dir.join(format!("lua-{kind}.so"));
+        let mut args: Vec<String> = ["build", "--export-all", "--cpu-target", "generic"]
+            .map(String::from)
+            .to_vec();
+        args.extend(["--kind".into(), kind.into(), "-o".into()]);
+        args.push(image.display().to_string());
+        args.extend(bitcode.iter().map(|p| p.display().to_string()));
+        aotlink_ok(&args);
+        let mut bytes = std::fs::read(&image).unwrap();
+        let file = ImageFile::parse(&bytes).unwrap();
+        for name in [
+            ".debug_info",
+            ".debug_line",
+            ".debug_str",
+            ".symtab",
+            ".strtab",
+        ] {
+            let (range, _) = section(&bytes, name);
+            assert!(range.len() > 64, "{kind}: {name} is {} bytes", range.len());
+            assert!(
+                !file.checksum_coverage.covers(range.start),
+                "{kind}: {name}"
+            );
+            // A quarter of the section from its middle on, inverted.
+            let from = range.start + range.len() / 2;
+            for b in &mut bytes[from..from + range.len() / 4] {
+                *b = !*b;
+            }
+        }
+        let damaged = dir.join(format!("lua-{kind}-damaged.so"));
+        std::fs::write(&damaged, &bytes).unwrap();
+        assert_eq!(run_script(&loader, &damaged, None), expected, "{kind}");
+    }
+}

@@ -46,6 +46,74 @@ pub fn run(cmd: &mut Command) -> std::process::Output {
     out
 }
 
+/// Lua's `sources` as clang-19 bitcode in `ir_dir`, one file per source (aotlink merges
+/// them), sorted; `extra` flags added (like `-g`).
+pub fn lua_bitcode(sources: &[PathBuf], ir_dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(ir_dir).unwrap();
+    run(Command::new(crate::common::CLANG)
+        .current_dir(ir_dir)
+        .args([
+            "-O2",
+            "-fno-vectorize",
+            "-fno-slp-vectorize",
+            "-DLUA_USE_POSIX",
+            "-c",
+            "-emit-llvm",
+        ])
+        .args(extra)
+        .args(sources));
+    let mut bitcode: Vec<PathBuf> = std::fs::read_dir(ir_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    bitcode.sort();
+    bitcode
+}
+
+/// The reference: gcc's own build of the same sources, as a shared library at `out`.
+pub fn gcc_lua(sources: &[PathBuf], out: &Path) {
+    run(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-shared", "-DLUA_USE_POSIX", "-o"])
+        .arg(out)
+        .args(sources)
+        .arg("-lm"));
+}
+
+fn harness() -> PathBuf {
+    repo().join("tests/it/lua/harness.c")
+}
+
+/// The harness linked against the Lua library `lib` (found by rpath in its directory) at `exe`.
+pub fn direct_harness(lib: &Path, exe: &Path) -> PathBuf {
+    let include = format!("-I{}", lua_sources().display());
+    let dir = lib.parent().unwrap();
+    run(Command::new("cc")
+        .args(["-DDIRECT", &include, "-o"])
+        .arg(exe)
+        .arg(harness())
+        .arg(lib)
+        .arg(format!("-Wl,-rpath,{}", dir.display())));
+    exe.to_path_buf()
+}
+
+/// The harness that opens its image argument with aotload (`dir/harness-loader`).
+pub fn loader_harness(dir: &Path) -> PathBuf {
+    let exe = dir.join("harness-loader");
+    let include = format!("-I{}", lua_sources().display());
+    cc_with_aotload(&harness(), &exe, &[&include]);
+    exe
+}
+
+/// What the harness `exe` prints running the test script with `image` (the loader's target
+/// forced to `target` when given).
+pub fn run_script(exe: &Path, image: &Path, target: Option<&str>) -> String {
+    let out = run(Command::new(exe)
+        .arg(image)
+        .arg(repo().join("tests/it/lua/script.lua"))
+        .env("AOTLOAD_TARGET", target.unwrap_or("")));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn lua_runs_the_same_from_an_image_as_from_gcc() {
     let src = lua_sources();
@@ -58,25 +126,7 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
         src.display()
     );
 
-    // IR from clang-19, one bitcode file per source (aotlink merges them).
-    let ir_dir = dir.join("ir");
-    std::fs::create_dir_all(&ir_dir).unwrap();
-    run(Command::new(crate::common::CLANG)
-        .current_dir(&ir_dir)
-        .args([
-            "-O2",
-            "-fno-vectorize",
-            "-fno-slp-vectorize",
-            "-DLUA_USE_POSIX",
-            "-c",
-            "-emit-llvm",
-        ])
-        .args(&sources));
-    let mut bitcode: Vec<PathBuf> = std::fs::read_dir(&ir_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    bitcode.sort();
+    let bitcode = lua_bitcode(&sources, &dir.join("ir"), &[]);
     let image = dir.join("liblua-aot.so");
     let mut args = vec![
         "build".into(),
@@ -87,39 +137,14 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
     args.extend(bitcode.iter().map(|p| p.display().to_string()));
     aotlink_ok(&args);
 
-    // The reference: gcc's own build of the same sources.
     let reference = dir.join("liblua-ref.so");
-    run(Command::new("gcc")
-        .args(["-O2", "-fPIC", "-shared", "-DLUA_USE_POSIX", "-o"])
-        .arg(&reference)
-        .args(&sources)
-        .arg("-lm"));
+    gcc_lua(&sources, &reference);
 
-    let harness = repo().join("tests/it/lua/harness.c");
-    let include = format!("-I{}", src.display());
-    let link_against = |lib: &Path, exe: &Path| {
-        run(Command::new("cc")
-            .args(["-DDIRECT", &include, "-o"])
-            .arg(exe)
-            .arg(&harness)
-            .arg(lib)
-            .arg(format!("-Wl,-rpath,{}", dir.display())));
-    };
-    let direct_ref = dir.join("harness-ref");
-    let direct_aot = dir.join("harness-aot");
-    link_against(&reference, &direct_ref);
-    link_against(&image, &direct_aot);
-    let loader_harness = dir.join("harness-loader");
-    cc_with_aotload(&harness, &loader_harness, &[&include]);
+    let direct_ref = direct_harness(&reference, &dir.join("harness-ref"));
+    let direct_aot = direct_harness(&image, &dir.join("harness-aot"));
+    let loader_harness = loader_harness(&dir);
 
-    let script = repo().join("tests/it/lua/script.lua");
-    let output = |exe: &Path, target: Option<&str>| {
-        let out = run(Command::new(exe)
-            .arg(&image)
-            .arg(&script)
-            .env("AOTLOAD_TARGET", target.unwrap_or("")));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let output = |exe: &Path, target: Option<&str>| run_script(exe, &image, target);
     let expected = output(&direct_ref, None);
     assert!(
         expected.contains("sort 2002 2001") && expected.trim_end().ends_with("end"),

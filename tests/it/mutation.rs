@@ -175,10 +175,9 @@ fn mutate(bytes: &mut [u8], regions: &Regions, rng: &mut Args) {
     }
 }
 
-/// Recomputes the checksum (and, when `digest` is set and the mutant still parses, the tables
-/// digest first), as `aotlink`'s sealing does.
-/// A mutant the loader cannot parse is refused whatever its checksum; one it parses gets the
-/// checksum over what the loader would cover.
+/// Recomputes the checksum over what the loader covers (and, when `digest` is set, the tables
+/// digest first), as `aotlink`'s sealing does. A mutant the loader cannot parse is left as it
+/// is: it is refused whatever its checksum.
 fn reseal(bytes: &mut [u8], digest: bool) {
     let Ok(file) = ImageFile::parse(bytes) else {
         return;
