@@ -1,4 +1,4 @@
-//! Compiles the two C++ shims against LLVM 19's headers: src/llvm_shim.cpp (LLVM C++ calls the
+//! Compiles the two C++ shims against LLVM 22's headers: src/llvm_shim.cpp (LLVM C++ calls the
 //! C API lacks) and src/lld_shim.cpp (LLD's drivers, in the process). The LLVM libraries are
 //! linked by llvm-sys; the LLD libraries here, before them on the link line.
 
@@ -7,14 +7,14 @@ use std::process::Command;
 const LLD_LIBRARIES: [&str; 5] = ["lldMinGW", "lldCOFF", "lldMachO", "lldELF", "lldCommon"];
 
 fn main() {
-    let prefix = std::env::var("LLVM_SYS_191_PREFIX").unwrap_or_else(|_| "/usr/lib/llvm-19".into());
+    let prefix = std::env::var("LLVM_SYS_221_PREFIX").unwrap_or_else(|_| "/usr/lib/llvm-22".into());
     let llvm_config = format!("{prefix}/bin/llvm-config");
     let run = |arg: &str| {
         let out = Command::new(&llvm_config)
             .arg(arg)
             .output()
             .unwrap_or_else(|e| {
-                panic!("cannot run {llvm_config}: {e} (install llvm-19-dev: scripts/setup.sh)")
+                panic!("cannot run {llvm_config}: {e} (install llvm-22-dev: scripts/setup.sh)")
             });
         String::from_utf8(out.stdout).expect("llvm-config prints UTF-8")
     };
@@ -24,7 +24,7 @@ fn main() {
     for lib in LLD_LIBRARIES {
         let path = format!("{libdir}/lib{lib}.a");
         if !std::path::Path::new(&path).exists() {
-            panic!("{path} is missing (install liblld-19-dev: scripts/setup.sh)");
+            panic!("{path} is missing (install liblld-22-dev: scripts/setup.sh)");
         }
     }
 
@@ -52,7 +52,7 @@ fn main() {
     println!("cargo:rerun-if-changed=platform");
     println!("cargo:rerun-if-changed=src/llvm_shim.cpp");
     println!("cargo:rerun-if-changed=src/lld_shim.cpp");
-    println!("cargo:rerun-if-env-changed=LLVM_SYS_191_PREFIX");
+    println!("cargo:rerun-if-env-changed=LLVM_SYS_221_PREFIX");
 }
 
 /// BLAKE3 (first 16 hex digits) over the paths and contents of every file that decides what

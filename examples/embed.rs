@@ -66,9 +66,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `clang-19 -x c - -emit-llvm -c -o -`: C in, bitcode out, through pipes.
+/// `clang-22 -x c - -emit-llvm -c -o -`: C in, bitcode out, through pipes.
 fn compile_to_bitcode(source: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let mut clang = Command::new("clang-19")
+    let mut clang = Command::new("clang-22")
         .args([
             "-x",
             "c",
@@ -81,7 +81,7 @@ fn compile_to_bitcode(source: &str) -> Result<Vec<u8>, Box<dyn std::error::Error
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run clang-19: {e}"))?;
+        .map_err(|e| format!("cannot run clang-22: {e}"))?;
     clang
         .stdin
         .take()
@@ -89,7 +89,7 @@ fn compile_to_bitcode(source: &str) -> Result<Vec<u8>, Box<dyn std::error::Error
         .write_all(source.as_bytes())?;
     let out = clang.wait_with_output()?;
     if !out.status.success() {
-        return Err("clang-19 failed".into());
+        return Err("clang-22 failed".into());
     }
     Ok(out.stdout)
 }

@@ -12,7 +12,7 @@ out=target/demo
 mkdir -p "$out"
 
 # Frontend step: C -> IR. Vectorization is left to aotlink, which runs it per CPU target.
-clang-19 -O2 -fno-vectorize -fno-slp-vectorize -ffp-contract=off -emit-llvm -S \
+clang-22 -O2 -fno-vectorize -fno-slp-vectorize -ffp-contract=off -emit-llvm -S \
   examples/kernels/kernels.c -o "$out/kernels.ll"
 
 $aotlink build "$out/kernels.ll" --trace examples/kernels/trace.txt --export-all \

@@ -1,5 +1,5 @@
 //! Section `link`: the module's archive linked by the embedded LLD (in-process), by standalone
-//! `ld.lld-19` with the same arguments (a subprocess) and by the C compiler driver; same job,
+//! `ld.lld-22` with the same arguments (a subprocess) and by the C compiler driver; same job,
 //! unsealed output. Linkers that are missing or fail are skipped with a note.
 
 use std::path::Path;
@@ -15,7 +15,7 @@ use crate::report::Table;
 use crate::timing::{human, min_time, ratio};
 use crate::Config;
 
-const STANDALONE_LLD: &str = "ld.lld-19";
+const STANDALONE_LLD: &str = "ld.lld-22";
 
 pub fn bench_link(config: &Config, archive: &Path, dir: &Path, table: &mut Table) -> Result<()> {
     println!("\n[link] same archive, same job, unsealed output");
@@ -62,12 +62,12 @@ pub fn bench_link(config: &Config, archive: &Path, dir: &Path, table: &mut Table
     match time_standalone_lld(config, &standalone_job, dir)? {
         Some(t) => report_link(
             table,
-            "ld.lld-19 (subprocess)",
+            "ld.lld-22 (subprocess)",
             &standalone_job,
             &t,
             baseline,
         )?,
-        None => table.skipped("link", "ld.lld-19 (subprocess)"),
+        None => table.skipped("link", "ld.lld-22 (subprocess)"),
     }
     let cc_job = job("link-cc.so");
     match time_cc(config, &cc_job)? {
@@ -126,9 +126,9 @@ fn time_lld_arguments(config: &Config, job: &LinkJob) -> Result<Duration> {
     })
 }
 
-/// `ld.lld-19` with exactly the embedded LLD's arguments; `None` (with a note) if unavailable.
+/// `ld.lld-22` with exactly the embedded LLD's arguments; `None` (with a note) if unavailable.
 fn time_standalone_lld(config: &Config, job: &LinkJob, dir: &Path) -> Result<Option<LinkTiming>> {
-    let label = "ld.lld-19 (subprocess)";
+    let label = "ld.lld-22 (subprocess)";
     let Ok(program) = which::which(STANDALONE_LLD) else {
         println!("  {label:<26}: skipped, {STANDALONE_LLD} is not on PATH");
         return Ok(None);

@@ -2,7 +2,7 @@
 //! (the vs_clang section's bitcode) built three ways runs the same script in this process:
 //! aotlink's default CPU targets (the loader's choice, and the same image forced to `generic`,
 //! whose base code then runs behind every thunk), aotlink with `--cpu-target generic` only (no
-//! thunks), and `clang-19 -O2 -shared`. The variants take turns in each of the paired runs;
+//! thunks), and `clang-22 -O2 -shared`. The variants take turns in each of the paired runs;
 //! each figure is the median, and each ratio is against the generic-only image.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};

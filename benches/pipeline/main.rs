@@ -1,11 +1,11 @@
 //! Pipeline benchmark (`cargo bench --bench pipeline`): how long a runtime-sized module takes to
-//! emit (1 vs 2 threads), link (embedded LLD, standalone `ld.lld-19`, the C compiler driver) and
+//! emit (1 vs 2 threads), link (embedded LLD, standalone `ld.lld-22`, the C compiler driver) and
 //! load (`aotload::Image::open` vs a bare dlopen); what multiversioning buys at run time (the
 //! example's kernels on each CPU target of one image); what the default 4 CPU targets cost in
 //! dump time and image size against 1; how long the embedded LLD takes for each supported
 //! target platform; what opening a package image into a method table (validating its
 //! edges) costs against a bare dlopen; and how `aotlink build` (the release binary) compares
-//! with `clang-19 -O2 -shared -fPIC` making a shared library of the same IR (Lua 5.4 and the
+//! with `clang-22 -O2 -shared -fPIC` making a shared library of the same IR (Lua 5.4 and the
 //! module): wall time and each child's peak RSS.
 //!
 //! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_REPEAT` (default 3; every

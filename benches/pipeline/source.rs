@@ -1,5 +1,5 @@
 //! What the multiversion, size, cross and validate sections build: the example
-//! (examples/kernels, compiled to IR by `clang-19`), the generated module, or the validate
+//! (examples/kernels, compiled to IR by `clang-22`), the generated module, or the validate
 //! section's system and package images, as a [`Source`]; [`build`] times its codegen + dump.
 
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use crate::Config;
 
 const EXAMPLE_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kernels/kernels.c");
 const EXAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kernels/data.txt");
-pub const CLANG: &str = "clang-19";
+pub const CLANG: &str = "clang-22";
 /// The example's flags (examples/kernels/README.md): vectorizing is left to each CPU target.
 const EXAMPLE_FLAGS: &[&str] = &[
     "-O2",

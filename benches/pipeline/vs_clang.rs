@@ -1,6 +1,6 @@
 //! Section `vs_clang`: the same LLVM IR made into a shared library two ways, each a subprocess:
 //! `aotlink build --export-all --threads 2` (the release binary; once with `--cpu-target
-//! generic`, once with the default CPU targets) and `clang-19 -O2 -shared -fPIC` (one target).
+//! generic`, once with the default CPU targets) and `clang-22 -O2 -shared -fPIC` (one target).
 //! Inputs: Lua 5.4 (the lua-src dev-dependency's C sources, compiled once, untimed, to one
 //! bitcode file each, as tests/it/lua.rs does; clang links them with `-Wl,-Bsymbolic`, see
 //! [`LUA_CLANG_EXTRA`]), SQLite's amalgamation (sqlite.rs) and the generated module. aotlink

@@ -304,6 +304,10 @@ unsafe fn collect_globals(
     }
     if !LLVMIsAGlobalValue(value).is_null() {
         out.push(Global(value));
+    } else if !LLVMIsABlockAddress(value).is_null() {
+        // Since LLVM 20 a block address's only operand is the block: its function is not an
+        // operand any more, and a computed-goto table must still be placed with the function.
+        collect_globals(LLVMGetBlockAddressFunction(value), out, seen);
     } else if !LLVMIsAConstant(value).is_null() {
         for i in 0..LLVMGetNumOperands(value) {
             collect_globals(LLVMGetOperand(value, i as u32), out, seen);

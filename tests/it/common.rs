@@ -1,4 +1,4 @@
-//! Fixtures: the example compiled to IR with clang-19, the same C built by cc as a reference,
+//! Fixtures: the example compiled to IR with clang-22, the same C built by cc as a reference,
 //! images built by the `aotlink` binary, and a generator of awkward arguments.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use aotload::call::{call, Scalar, Signature, Value};
 use aotload::{Image, LoadOptions};
 
 /// The C frontend the fixtures are compiled with: the clang of the LLVM aotlink links.
-pub const CLANG: &str = "clang-19";
+pub const CLANG: &str = "clang-22";
 
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

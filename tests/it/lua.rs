@@ -46,7 +46,7 @@ pub fn run(cmd: &mut Command) -> std::process::Output {
     out
 }
 
-/// Lua's `sources` as clang-19 bitcode in `ir_dir`, one file per source (aotlink merges
+/// Lua's `sources` as clang-22 bitcode in `ir_dir`, one file per source (aotlink merges
 /// them), sorted; `extra` flags added (like `-g`).
 pub fn lua_bitcode(sources: &[PathBuf], ir_dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
     std::fs::create_dir_all(ir_dir).unwrap();

@@ -16,7 +16,7 @@ fn mingw_and_wine() -> bool {
     have(&["/usr/lib/wine/wine64", GCC])
 }
 
-/// Bitcode of each of `sources` for Windows, from clang-19, in `dir`.
+/// Bitcode of each of `sources` for Windows, from clang-22, in `dir`.
 fn windows_bitcode(sources: &[PathBuf], dir: &Path, flags: &[&str]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
     run(Command::new(CLANG)
