@@ -4,15 +4,15 @@
 # binutils (the system C compiler the sysimg link and the reference builds of the tests use).
 # With --cross, also what the cross-image tests run images with: qemu-user and an aarch64 gcc
 # and C library, wine and the MinGW gcc, and the Rust standard library for aarch64 Linux and
-# Windows (the loader is built for them and run under qemu and wine), and clang 14, whose
-# typed-pointer bitcode a test feeds to aotlink (nothing links LLVM 14), and BuildGrid 0.4.4
+# Windows (the loader is built for them and run under qemu and wine), clang 14 and clang 19,
+# whose typed-pointer and older IR the tests feed to aotlink (nothing links them), and BuildGrid 0.4.4
 # from PyPI in a venv (the remote-cache tests start it on 127.0.0.1 as their REAPI server).
 # Idempotent; needs root or sudo only when something is missing.
 set -euo pipefail
 
 packages=(llvm-22-dev libpolly-22-dev liblld-22-dev clang-22 lld-22 zlib1g-dev libzstd-dev libxml2-dev libffi-dev gcc binutils)
 if [ "${1:-}" = "--cross" ]; then
-  packages+=(python3-venv clang-14 qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64)
+  packages+=(python3-venv clang-14 clang-19 qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64)
 fi
 
 if [ "${1:-}" = "--cross" ] && command -v rustup >/dev/null; then

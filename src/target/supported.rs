@@ -9,7 +9,7 @@ pub struct SupportedTarget {
     pub triple: &'static str,
     /// As `clang --target` takes it, with the GNU toolchain's spelling where there is one.
     pub clang: &'static str,
-    /// As LLVM 19 writes it in IR compiled for it.
+    /// As LLVM 22 writes it in IR compiled for it.
     pub llvm: &'static str,
     /// The `target datalayout` of IR compiled for it.
     pub datalayout: &'static str,
@@ -28,7 +28,8 @@ pub const SUPPORTED_TARGETS: &[SupportedTarget] = &[
         triple: "aarch64-unknown-linux-gnu",
         clang: "aarch64-linux-gnu",
         llvm: "aarch64-unknown-linux-gnu",
-        datalayout: "e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128-Fn32",
+        datalayout:
+            "e-m:e-p270:32:32-p271:32:32-p272:64:64-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128-Fn32",
     },
     SupportedTarget {
         triple: "x86_64-apple-macosx11.0",
@@ -41,7 +42,8 @@ pub const SUPPORTED_TARGETS: &[SupportedTarget] = &[
         triple: "arm64-apple-macosx11.0",
         clang: "arm64-apple-macos11",
         llvm: "arm64-apple-macosx11.0.0",
-        datalayout: "e-m:o-i64:64-i128:128-n32:64-S128-Fn32",
+        datalayout:
+            "e-m:o-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-n32:64-S128-Fn32",
     },
     SupportedTarget {
         triple: "x86_64-pc-windows-gnu",
@@ -73,7 +75,7 @@ mod tests {
         }
     }
 
-    /// The data layouts are LLVM 19's own for each triple.
+    /// The data layouts are LLVM 22's own for each triple.
     #[test]
     fn the_datalayouts_are_llvms() {
         crate::dump::init_llvm_targets();

@@ -1,5 +1,5 @@
-//! IR from the compilers users run: clang 14 (typed pointers) and clang 19 bitcode, rustc's
-//! bitcode, and bitcode from an LLVM newer than the one aotlink links.
+//! IR from the compilers users run: clang 14 (typed pointers), clang 19 and clang 22 text and
+//! bitcode, rustc's bitcode, and bitcode from an LLVM newer than the one aotlink links.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,14 +22,14 @@ fn build_and_check(input: &Path, name: &str) {
 
 #[test]
 fn typed_pointer_bitcode_from_clang_14_builds_a_working_image() {
-    // Bitcode is read by later LLVMs: LLVM 19 upgrades clang 14's typed pointers.
+    // Bitcode is read by later LLVMs: LLVM 22 upgrades clang 14's typed pointers.
     let bc = compile_kernels_with("clang-14", "kernels-clang14.bc", "-c");
-    let text = Command::new("llvm-dis-19")
+    let text = Command::new("llvm-dis-22")
         .arg(&bc)
         .arg("-o")
         .arg("-")
         .output()
-        .expect("llvm-dis-19");
+        .expect("llvm-dis-22");
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("clang version 14"),
         "the fixture should come from clang 14"
@@ -38,8 +38,18 @@ fn typed_pointer_bitcode_from_clang_14_builds_a_working_image() {
 }
 
 #[test]
-fn opaque_pointer_bitcode_from_clang_19_builds_a_working_image() {
-    build_and_check(kernels_bc(), "clang19");
+fn text_and_bitcode_from_clang_19_build_working_images() {
+    // An older LLVM's text IR must parse too: LLVM keeps reading the syntax it dropped.
+    for (mode, file) in [("-S", "kernels-clang19.ll"), ("-c", "kernels-clang19.bc")] {
+        let ir = compile_kernels_with("clang-19", file, mode);
+        build_and_check(&ir, &file.replace('.', "-"));
+    }
+}
+
+#[test]
+fn text_and_bitcode_from_clang_22_build_working_images() {
+    build_and_check(kernels_bc(), "clang22-bc");
+    build_and_check(kernels_ll(), "clang22-ll");
 }
 
 /// The bits of `bytes`, least significant first, as LLVM's bitstream reads them.
@@ -70,21 +80,23 @@ fn char6(c: u8) -> u64 {
     }
 }
 
-/// clang-19 bitcode made to look as if a future LLVM wrote it: the producer string of the
+/// clang-22 bitcode made to look as if a future LLVM wrote it: the producer string of the
 /// identification block says LLVM 99 and the epoch (a number LLVM bumps when old readers can
 /// no longer read its bitcode) is 1. The identification block is laid out by LLVM's writer:
 /// the producer as a char6 array record, an abbreviation for the epoch record, the epoch.
 fn bitcode_from_a_future_llvm(bc: &[u8]) -> Vec<u8> {
     let mut bits = bits_of(bc);
-    let needle: Vec<u8> = b"LLVM19"
+    let needle: Vec<u8> = b"LLVM22"
         .iter()
         .flat_map(|&c| (0..6).map(move |i| ((char6(c) >> i) & 1) as u8))
         .collect();
     let start = (0..bits.len() - needle.len())
         .find(|&i| bits[i..i + needle.len()] == needle[..])
-        .expect("clang-19 bitcode names its producer LLVM19...");
+        .expect("clang-22 bitcode names its producer LLVM22...");
     let length = read_bits(&bits, start - 6, 6) as usize;
-    write_bits(&mut bits, start + 4 * 6, 6, char6(b'9'));
+    for digit in [4, 5] {
+        write_bits(&mut bits, start + digit * 6, 6, char6(b'9'));
+    }
     // After the string: DEFINE_ABBREV (id 2) for the epoch record, then that record (id 5),
     // whose one operand is the epoch as a 6-bit VBR.
     let mut at = start + length * 6;
@@ -132,7 +144,7 @@ fn bitcode_from_a_newer_llvm_is_one_error_naming_producer_and_reader() {
     assert_clean_failure(&result, "future.bc: ");
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
-        stderr.contains("Producer: 'LLVM99.") && stderr.contains("Reader: 'LLVM 19."),
+        stderr.contains("Producer: 'LLVM99.") && stderr.contains("Reader: 'LLVM 22."),
         "{stderr}"
     );
     assert_only_files(&dir, &["future.bc"]);
@@ -213,10 +225,10 @@ fn rustc_bitcode_builds_into_an_image_that_agrees_with_rustcs_cdylib() {
     ]);
     let llvm = rustc_llvm_major();
     if !out.status.success() {
-        // LLVM 19 reads older bitcode, and newer bitcode only while it uses nothing new.
-        eprintln!("case: rustc's LLVM {llvm} wrote bitcode LLVM 19 cannot read");
-        assert!(llvm > 19, "rustc's LLVM {llvm} bitcode must be readable");
-        assert_clean_failure(&out, "Reader: 'LLVM 19.");
+        // LLVM 22 reads older bitcode, and newer bitcode only while it uses nothing new.
+        eprintln!("case: rustc's LLVM {llvm} wrote bitcode LLVM 22 cannot read");
+        assert!(llvm > 22, "rustc's LLVM {llvm} bitcode must be readable");
+        assert_clean_failure(&out, "Reader: 'LLVM 22.");
         assert!(String::from_utf8_lossy(&out.stderr).contains("Producer: 'LLVM"));
         return;
     }
