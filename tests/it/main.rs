@@ -21,5 +21,6 @@ mod pipeline;
 mod producers;
 mod remote;
 mod runtime;
+mod rust_crate;
 mod signing;
 mod vectors;
