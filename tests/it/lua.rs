@@ -49,25 +49,37 @@ pub fn run(cmd: &mut Command) -> std::process::Output {
 /// Lua's `sources` as clang-22 bitcode in `ir_dir`, one file per source (aotlink merges
 /// them), sorted; `extra` flags added (like `-g`).
 pub fn lua_bitcode(sources: &[PathBuf], ir_dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    lua_ir(crate::common::CLANG, "-c", sources, ir_dir, extra)
+}
+
+/// Lua's `sources` compiled by `clang` to IR in `ir_dir` (`mode` `-c`: bitcode, `-S`: text),
+/// one file per source, sorted.
+pub fn lua_ir(
+    clang: &str,
+    mode: &str,
+    sources: &[PathBuf],
+    ir_dir: &Path,
+    extra: &[&str],
+) -> Vec<PathBuf> {
     std::fs::create_dir_all(ir_dir).unwrap();
-    run(Command::new(crate::common::CLANG)
+    run(Command::new(clang)
         .current_dir(ir_dir)
         .args([
             "-O2",
             "-fno-vectorize",
             "-fno-slp-vectorize",
             "-DLUA_USE_POSIX",
-            "-c",
+            mode,
             "-emit-llvm",
         ])
         .args(extra)
         .args(sources));
-    let mut bitcode: Vec<PathBuf> = std::fs::read_dir(ir_dir)
+    let mut ir: Vec<PathBuf> = std::fs::read_dir(ir_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    bitcode.sort();
-    bitcode
+    ir.sort();
+    ir
 }
 
 /// The reference: gcc's own build of the same sources, as a shared library at `out`.
@@ -178,6 +190,38 @@ fn lua_runs_the_same_from_an_image_as_from_gcc() {
         );
     }
     method_table_holds_what_gcc_exports(&image, &reference, &dir);
+}
+
+/// Text IR is where each LLVM release adds syntax: Lua as clang 19 and clang 22 print it
+/// builds (one target, to keep the test short) and runs the script as gcc's build does.
+#[test]
+fn lua_text_ir_from_clang_19_and_22_runs_like_gcc() {
+    let src = lua_sources();
+    let dir = scratch("lua-text");
+    let sources = library_sources(&src);
+    let reference = dir.join("liblua-ref.so");
+    gcc_lua(&sources, &reference);
+    let expected = run_script(
+        &direct_harness(&reference, &dir.join("harness-ref")),
+        &reference,
+        None,
+    );
+    assert!(expected.contains("sort 2002 2001"), "{expected}");
+    for clang in ["clang-19", crate::common::CLANG] {
+        let ir = lua_ir(clang, "-S", &sources, &dir.join(format!("ir-{clang}")), &[]);
+        assert!(ir.iter().all(|p| p.extension().is_some_and(|e| e == "ll")));
+        let image = dir.join(format!("liblua-{clang}.so"));
+        let mut args = vec!["build".into(), "--export-all".into(), "--cpu-target".into()];
+        args.extend(["generic".into(), "-o".into(), image.display().to_string()]);
+        args.extend(ir.iter().map(|p| p.display().to_string()));
+        aotlink_ok(&args);
+        let harness = direct_harness(&image, &dir.join(format!("harness-{clang}")));
+        assert_eq!(
+            run_script(&harness, &image, None),
+            expected,
+            "{clang} text IR"
+        );
+    }
 }
 
 /// The method table against a real code base: every function gcc's build of Lua exports is a
