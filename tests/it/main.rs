@@ -23,4 +23,5 @@ mod remote;
 mod runtime;
 mod rust_crate;
 mod signing;
+mod sqlite;
 mod vectors;
