@@ -1024,9 +1024,10 @@ mod tests {
         assert_eq!(one("0x41", "0xd8e"), Some("neoverse-n3"));
         assert_eq!(one("0x41", "0xd84"), Some("neoverse-v3"));
         assert_eq!(one("0x41", "0xd8c"), Some("c1-ultra"));
-        assert_eq!(one("0x41", "0xd8d"), None); // between C1-Ultra and Neoverse N3: unlisted
-                                                // Apple cores under Linux (Asahi), which LLVM 19 called generic: M1 Icestorm and
-                                                // Firestorm, M2 Max Avalanche, M3.
+        // 0xd8d, between C1-Ultra and Neoverse N3, is not listed.
+        assert_eq!(one("0x41", "0xd8d"), None);
+        // Apple cores under Linux (Asahi), which LLVM 19 called generic: M1 Icestorm and
+        // Firestorm, M2 Max Avalanche, M3.
         assert_eq!(one("0x61", "0x022"), Some("apple-m1"));
         assert_eq!(one("0x61", "0x023"), Some("apple-m1"));
         assert_eq!(one("0x61", "0x039"), Some("apple-m2"));
