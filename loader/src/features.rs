@@ -1,15 +1,17 @@
 //! The fixed, versioned list of CPU feature names that target bitmasks index, and detection of
 //! the host's features without LLVM (cpuid on x86_64, the kernel's HWCAP on aarch64).
 //!
-//! Names are LLVM's. The lists hold every instruction-set feature that an LLVM 19 CPU implies
+//! Names are LLVM's. The lists hold every instruction-set feature that an LLVM 22 CPU implies
 //! and that can change the code LLVM emits; the rest of what CPUs imply is in the
 //! `*_NOT_VERSIONED` lists, each with the reason. A test in aotlink (which links LLVM) fails
 //! when LLVM knows a CPU feature that is in neither, so the lists cannot go stale silently.
 //! Any change to a list bumps [`FEATURE_LIST_VERSION`]: the loader refuses images of another
 //! version, whose masks mean other features (version 2 lacked AMX, AVX512-FP16, FMA4 and
-//! others, so it accepted targets a host could not run).
+//! others, so it accepted targets a host could not run; version 3, made for LLVM 19, lacked
+//! APX, AVX10, Diamond Rapids' AMX extensions, MOPS, RCPC3 and the SVE/SME additions that
+//! LLVM 22's CPUs imply).
 
-pub const FEATURE_LIST_VERSION: u32 = 3;
+pub const FEATURE_LIST_VERSION: u32 = 4;
 
 /// x86_64 features that change what code LLVM may emit.
 pub const X86_FEATURES: &[&str] = &[
@@ -112,9 +114,25 @@ pub const X86_FEATURES: &[&str] = &[
     "clzero",
     "rdpru",
     "wbnoinvd",
+    // Added in version 4.
+    "movrs",
+    "amx-fp8",
+    "amx-tf32",
+    "amx-avx512",
+    "amx-movrs",
+    "avx10.1",
+    "avx10.2",
+    "egpr",
+    "push2pop2",
+    "ppx",
+    "ndd",
+    "ccmp",
+    "nf",
+    "cf",
+    "zu",
 ];
 
-/// What LLVM 19's x86 CPUs imply but no host needs to be checked for, and why.
+/// What LLVM 22's x86 CPUs imply but no host needs to be checked for, and why.
 pub const X86_NOT_VERSIONED: &[(&str, &str)] = &[
     (
         "ermsb",
@@ -159,6 +177,19 @@ pub const AARCH64_FEATURES: &[&str] = &[
     "sme2",
     "sme-f64f64",
     "sme-i16i64",
+    // Added in version 4.
+    "faminmax",
+    "hbc",
+    "mops",
+    "rcpc3",
+    "sme-b16b16",
+    "sme-f16f16",
+    "sme2p1",
+    "sve-aes",
+    "sve-b16b16",
+    "sve-bitperm",
+    "sve-sha3",
+    "sve-sm4",
 ];
 
 const ONLY_INTRINSICS: &str =
@@ -168,7 +199,7 @@ const SYSTEM: &str =
 const ARCH_VERSION: &str =
     "an architecture version: it groups features that are listed (or here) one by one";
 
-/// What LLVM 19's aarch64 CPUs imply but no host needs to be checked for, and why. Kernels
+/// What LLVM 22's aarch64 CPUs imply but no host needs to be checked for, and why. Kernels
 /// and emulators often do not report these (qemu's cortex-a76 lacks ssbs), which would make a
 /// host miss a target for nothing.
 pub const AARCH64_NOT_VERSIONED: &[(&str, &str)] = &[
@@ -179,8 +210,27 @@ pub const AARCH64_NOT_VERSIONED: &[(&str, &str)] = &[
     ),
     ("ccdp", ONLY_INTRINSICS),
     ("ccpp", ONLY_INTRINSICS),
+    (
+        "chk",
+        "CHKFEAT is a hint instruction, a NOP on CPUs without it; only intrinsics emit it",
+    ),
+    (
+        "clrbhb",
+        "CLRBHB is a hint instruction, a NOP on CPUs without it; only intrinsics emit it",
+    ),
     ("dit", ONLY_INTRINSICS),
     ("flagm", ONLY_INTRINSICS),
+    // LLVM has no IR type for the 8-bit floats: only intrinsics reach these instructions.
+    ("fp8", ONLY_INTRINSICS),
+    ("fp8dot2", ONLY_INTRINSICS),
+    ("fp8dot4", ONLY_INTRINSICS),
+    ("fp8fma", ONLY_INTRINSICS),
+    (
+        "fpac",
+        "failed pointer authentication faults instead of poisoning the pointer; the same \
+         instructions run either way, and no kernel reports it",
+    ),
+    ("lut", ONLY_INTRINSICS),
     ("ls64", ONLY_INTRINSICS),
     (
         "mte",
@@ -189,6 +239,7 @@ pub const AARCH64_NOT_VERSIONED: &[(&str, &str)] = &[
     ("predres", ONLY_INTRINSICS),
     ("rand", ONLY_INTRINSICS),
     ("sb", ONLY_INTRINSICS),
+    ("specres2", ONLY_INTRINSICS),
     ("specrestrict", ONLY_INTRINSICS),
     ("ssbs", ONLY_INTRINSICS),
     ("wfxt", ONLY_INTRINSICS),
@@ -209,7 +260,9 @@ pub const AARCH64_NOT_VERSIONED: &[(&str, &str)] = &[
     ("fgt", SYSTEM),
     ("hcx", SYSTEM),
     ("lor", SYSTEM),
+    ("mec", SYSTEM),
     ("mpam", SYSTEM),
+    ("nmi", SYSTEM),
     ("nv", SYSTEM),
     ("pan", SYSTEM),
     ("pan-rwv", SYSTEM),
@@ -233,10 +286,12 @@ pub const AARCH64_NOT_VERSIONED: &[(&str, &str)] = &[
     ("v8.5a", ARCH_VERSION),
     ("v8.6a", ARCH_VERSION),
     ("v8.7a", ARCH_VERSION),
+    ("v8.8a", ARCH_VERSION),
     ("v8r", ARCH_VERSION),
     ("v9a", ARCH_VERSION),
     ("v9.1a", ARCH_VERSION),
     ("v9.2a", ARCH_VERSION),
+    ("v9.3a", ARCH_VERSION),
 ];
 
 /// The features of `triple`'s architecture that are known not to need a host check.
@@ -378,33 +433,31 @@ mod x86 {
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64 {
-    use crate::host_features::AARCH64_DETECTION;
+    use crate::host_features::{aarch64_hwcap2_has, AARCH64_DETECTION};
     use crate::select::HostCpu;
 
-    // Bits of AT_HWCAP2 (Linux, arch/arm64/include/uapi/asm/hwcap.h).
-    const HWCAP2_SME: u64 = 1 << 23;
-    const HWCAP2_SME_I16I64: u64 = 1 << 24;
-    const HWCAP2_SME_F64F64: u64 = 1 << 25;
-    const HWCAP2_CSSC: u64 = 1 << 34;
-    const HWCAP2_SME2: u64 = 1 << 37;
-
-    fn hwcap2(bit: u64) -> bool {
+    /// The kernel's AT_HWCAP2 word (0 where there is none).
+    fn hwcap2() -> u64 {
         #[cfg(target_os = "linux")]
         {
             // SAFETY: getauxval reads the process's auxiliary vector; no memory is passed.
-            (unsafe { libc::getauxval(libc::AT_HWCAP2) } as u64) & bit != 0
+            unsafe { libc::getauxval(libc::AT_HWCAP2) as u64 }
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = bit;
-            false
+            0
         }
     }
 
     pub fn detect() -> HostCpu {
         use std::arch::is_aarch64_feature_detected as has;
         // The macro takes literals only: one arm per name of AARCH64_DETECTION.
+        let hwcap2 = hwcap2();
         let kernel_has = |name: &str| -> bool {
+            // Not yet stable in std's detection: the kernel's HWCAP2 word directly.
+            if let Some(has) = aarch64_hwcap2_has(name, hwcap2) {
+                return has;
+            }
             match name {
                 "neon" => has!("neon"),
                 "fp" => has!("fp"),
@@ -430,12 +483,6 @@ mod aarch64 {
                 "bf16" => has!("bf16"),
                 "paca" => has!("paca"),
                 "frintts" => has!("frintts"),
-                // Not yet stable in std's detection: the kernel's HWCAP2 word directly.
-                "cssc" => hwcap2(HWCAP2_CSSC),
-                "sme" => hwcap2(HWCAP2_SME),
-                "sme2" => hwcap2(HWCAP2_SME2),
-                "sme-f64f64" => hwcap2(HWCAP2_SME_F64F64),
-                "sme-i16i64" => hwcap2(HWCAP2_SME_I16I64),
                 _ => false,
             }
         };
@@ -461,11 +508,14 @@ mod tests {
 
     #[test]
     fn every_listed_feature_has_a_detection_rule() {
-        use crate::host_features::{AARCH64_DETECTION, X86_CPUID_BITS, X86_DERIVED};
+        use crate::host_features::{
+            AARCH64_DETECTION, X86_AVX10_VERSIONS, X86_CPUID_BITS, X86_DERIVED,
+        };
         let x86: Vec<&str> = X86_CPUID_BITS
             .iter()
             .map(|b| b.feature)
             .chain(X86_DERIVED.iter().map(|(f, _)| *f))
+            .chain(X86_AVX10_VERSIONS.iter().map(|(f, _)| *f))
             .collect();
         for f in X86_FEATURES {
             assert!(x86.contains(f), "x86 feature {f} has no cpuid rule");

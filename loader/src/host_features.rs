@@ -3,8 +3,9 @@
 //! reading itself is in `features.rs`.
 //!
 //! The x86 bit positions are those LLVM's host detection (`sys::getHostCPUFeatures`) reads,
-//! with the same operating-system checks: AVX, AVX-512 and AMX instructions count only when
-//! XCR0 says the OS saves their registers.
+//! (as of LLVM 22), with the same operating-system checks: AVX, AVX-512, AMX and APX
+//! instructions count only when XCR0 says the OS saves their registers. AVX10 is stricter than
+//! LLVM: it also needs the AVX-512 state, without which its instructions fault.
 
 /// A cpuid output register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub enum OsState {
     Avx512,
     /// The tile configuration and data (XCR0 bits 17-18).
     Amx,
+    /// The 16 extended general-purpose registers of APX (XCR0 bit 19).
+    Apx,
 }
 
 /// Feature `feature` is bit `bit` of register `reg` of cpuid leaf `leaf`, subleaf `subleaf`.
@@ -53,7 +56,7 @@ const fn with(state: OsState, b: CpuidBit) -> CpuidBit {
     CpuidBit { state, ..b }
 }
 
-use OsState::{Amx, Avx, Avx512};
+use OsState::{Amx, Apx, Avx, Avx512};
 use Reg::{Eax, Ebx, Ecx, Edx};
 
 const EXT1: u32 = 0x8000_0001;
@@ -142,6 +145,16 @@ pub const X86_CPUID_BITS: &[CpuidBit] = &[
     with(Avx, bit("avxvnniint16", 7, 1, Edx, 10)),
     bit("prefetchi", 7, 1, Edx, 14),
     bit("usermsr", 7, 1, Edx, 15),
+    bit("movrs", 7, 1, Eax, 31),
+    // APX-F: one cpuid bit stands for all of LLVM's APX features.
+    with(Apx, bit("egpr", 7, 1, Edx, 21)),
+    with(Apx, bit("push2pop2", 7, 1, Edx, 21)),
+    with(Apx, bit("ppx", 7, 1, Edx, 21)),
+    with(Apx, bit("ndd", 7, 1, Edx, 21)),
+    with(Apx, bit("ccmp", 7, 1, Edx, 21)),
+    with(Apx, bit("nf", 7, 1, Edx, 21)),
+    with(Apx, bit("cf", 7, 1, Edx, 21)),
+    with(Apx, bit("zu", 7, 1, Edx, 21)),
     // Leaf 0xd, subleaf 1: XSAVE variants (LLVM counts them only with YMM state saved).
     with(Avx, bit("xsaveopt", 0xd, 1, Eax, 0)),
     with(Avx, bit("xsavec", 0xd, 1, Eax, 1)),
@@ -150,6 +163,11 @@ pub const X86_CPUID_BITS: &[CpuidBit] = &[
     bit("ptwrite", 0x14, 0, Ebx, 4),
     // Leaf 0x19: key locker.
     bit("widekl", 0x19, 0, Ebx, 2),
+    // Leaf 0x1e, subleaf 1: the AMX extensions of Diamond Rapids.
+    with(Amx, bit("amx-fp8", 0x1e, 1, Eax, 4)),
+    with(Amx, bit("amx-tf32", 0x1e, 1, Eax, 6)),
+    with(Amx, bit("amx-avx512", 0x1e, 1, Eax, 7)),
+    with(Amx, bit("amx-movrs", 0x1e, 1, Eax, 8)),
     // Extended leaf 1.
     bit("sahf", EXT1, 0, Ecx, 0),
     bit("lzcnt", EXT1, 0, Ecx, 5),
@@ -172,10 +190,14 @@ pub const X86_CPUID_BITS: &[CpuidBit] = &[
 pub const X86_DERIVED: &[(&str, &str)] = &[
     // The CRC32 instruction is part of SSE4.2.
     ("crc32", "sse4.2"),
-    // 512-bit EVEX encodings: every AVX-512 CPU has them (AVX10/256-only CPUs would not,
-    // but LLVM 19 names none).
+    // 512-bit EVEX encodings: every AVX-512 CPU has them (AVX10.2 dropped the 256-bit-only
+    // variant, and no LLVM 22 CPU has it).
     ("evex512", "avx512f"),
 ];
+
+/// AVX10 features and the AVX10 version (cpuid leaf 0x24, ebx bits 0-7) each needs. AVX10
+/// itself is leaf 7 subleaf 1, edx bit 19.
+pub const X86_AVX10_VERSIONS: &[(&str, u32)] = &[("avx10.1", 1), ("avx10.2", 2)];
 
 /// The features of an x86 CPU whose cpuid leaves `cpuid(leaf, subleaf)` returns
 /// (`[eax, ebx, ecx, edx]`) and whose XCR0 is `xcr0` (`None` when the OS has not enabled
@@ -200,6 +222,7 @@ pub fn x86_features(cpuid: &dyn Fn(u32, u32) -> [u32; 4], xcr0: Option<u64>) -> 
         OsState::Avx => avx_state,
         OsState::Avx512 => avx_state && xcr0 & 0xe0 == 0xe0,
         OsState::Amx => xcr0 & (0x3 << 17) == 0x3 << 17,
+        OsState::Apx => xcr0 & (1 << 19) != 0,
     };
     let mut have: Vec<&'static str> = X86_CPUID_BITS
         .iter()
@@ -221,11 +244,23 @@ pub fn x86_features(cpuid: &dyn Fn(u32, u32) -> [u32; 4], xcr0: Option<u64>) -> 
             have.push(feature);
         }
     }
+    let avx10 = valid(7, 1) && cpuid(7, 1)[3] >> 19 & 1 == 1 && saved(OsState::Avx512);
+    let avx10_version = if avx10 && valid(0x24, 0) {
+        cpuid(0x24, 0)[1] & 0xff
+    } else {
+        0
+    };
+    for (feature, version) in X86_AVX10_VERSIONS {
+        if avx10_version >= *version {
+            have.push(feature);
+        }
+    }
     have
 }
 
 /// aarch64 features and how the kernel reports them: the feature name of
-/// `std::arch::is_aarch64_feature_detected!` (which reads HWCAP and HWCAP2).
+/// `std::arch::is_aarch64_feature_detected!` (which reads HWCAP and HWCAP2), or a name of
+/// [`AARCH64_HWCAP2`] for what std does not detect on stable Rust.
 pub const AARCH64_DETECTION: &[(&str, &str)] = &[
     ("neon", "neon"),
     ("fp-armv8", "fp"),
@@ -256,7 +291,56 @@ pub const AARCH64_DETECTION: &[(&str, &str)] = &[
     ("sme2", "sme2"),
     ("sme-f64f64", "sme-f64f64"),
     ("sme-i16i64", "sme-i16i64"),
+    // Added in version 4; the names are the kernel's (/proc/cpuinfo), read from HWCAP2.
+    ("faminmax", "faminmax"),
+    ("hbc", "hbc"),
+    ("mops", "mops"),
+    ("rcpc3", "lrcpc3"),
+    ("sme-b16b16", "smeb16b16"),
+    ("sme-f16f16", "smef16f16"),
+    ("sme2p1", "sme2p1"),
+    ("sve-aes", "sveaes"),
+    ("sve-b16b16", "sveb16b16"),
+    ("sve-bitperm", "svebitperm"),
+    ("sve-sha3", "svesha3"),
+    ("sve-sm4", "svesm4"),
 ];
+
+/// The detection names of [`AARCH64_DETECTION`] that std cannot detect (on stable Rust) and the
+/// bits of the kernel's AT_HWCAP2 word they need, all of them (Linux,
+/// arch/arm64/include/uapi/asm/hwcap.h).
+pub const AARCH64_HWCAP2: &[(&str, u64)] = &[
+    ("sveaes", HWCAP2_SVEAES | HWCAP2_SVEPMULL),
+    ("svebitperm", 1 << 4),
+    ("svesha3", 1 << 5),
+    ("svesm4", 1 << 6),
+    ("sme", 1 << 23),
+    ("sme-i16i64", 1 << 24),
+    ("sme-f64f64", 1 << 25),
+    ("cssc", 1 << 34),
+    ("sme2", 1 << 37),
+    ("sme2p1", 1 << 38),
+    ("smeb16b16", 1 << 41),
+    ("smef16f16", 1 << 42),
+    ("mops", 1 << 43),
+    ("hbc", 1 << 44),
+    ("sveb16b16", 1 << 45),
+    ("lrcpc3", 1 << 46),
+    ("faminmax", 1 << 50),
+];
+
+// LLVM's sve-aes also has the quadword polynomial multiply, which the kernel reports apart.
+const HWCAP2_SVEAES: u64 = 1 << 2;
+const HWCAP2_SVEPMULL: u64 = 1 << 3;
+
+/// Whether a kernel whose AT_HWCAP2 word is `hwcap2` reports `name` (a detection name of
+/// [`AARCH64_HWCAP2`]); `None` for a name std detects instead.
+pub fn aarch64_hwcap2_has(name: &str, hwcap2: u64) -> Option<bool> {
+    AARCH64_HWCAP2
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bits)| hwcap2 & bits == *bits)
+}
 
 #[cfg(test)]
 mod tests {
@@ -365,10 +449,116 @@ mod tests {
         assert!(!x86_features(&no_subleaf, Some(0xe7)).contains(&"avx512bf16"));
     }
 
+    /// A Diamond Rapids-like CPU on top of the Sapphire Rapids one: APX-F, AVX10 (of version
+    /// `avx10_version`), MOVRS and the AMX extensions of leaf 0x1e (Intel's APX and AVX10
+    /// architecture specifications and ISA extensions reference, bit by bit).
+    fn diamond_rapids(avx10_version: u32) -> impl Fn(u32, u32) -> [u32; 4] {
+        let base = sapphire_rapids();
+        move |leaf, subleaf| match (leaf, subleaf) {
+            (0, 0) => [0x24, 0, 0, 0],
+            (7, 1) => {
+                let r = base(7, 1);
+                [r[0] | 1 << 31, r[1], r[2], r[3] | 1 << 19 | 1 << 21]
+            }
+            (0x1e, 1) => [1 << 4 | 1 << 6 | 1 << 7 | 1 << 8, 0, 0, 0],
+            (0x24, 0) => [0, avx10_version, 0, 0],
+            _ => base(leaf, subleaf),
+        }
+    }
+
+    const APX: &[&str] = &["egpr", "push2pop2", "ppx", "ndd", "ccmp", "nf", "cf", "zu"];
+    const AMX_LEAF_1E: &[&str] = &["amx-fp8", "amx-tf32", "amx-avx512", "amx-movrs"];
+
+    #[test]
+    fn apx_needs_its_xcr0_bit() {
+        let without_apx_state = 0x6 | 0xe0 | (0x3 << 17);
+        let f = x86_features(&diamond_rapids(2), Some(without_apx_state | 1 << 19));
+        for want in APX.iter().chain(&["movrs"]) {
+            assert!(f.contains(want), "{want} missing from {f:?}");
+        }
+        let f = x86_features(&diamond_rapids(2), Some(without_apx_state));
+        assert!(APX.iter().all(|a| !f.contains(a)), "{f:?}");
+        // MOVRS needs no saved state.
+        assert!(f.contains(&"movrs") && f.contains(&"avx512f"));
+    }
+
+    #[test]
+    fn amx_extensions_of_leaf_1e_need_the_tile_state() {
+        let all = 0x6 | 0xe0 | (0x3 << 17) | 1 << 19;
+        let f = x86_features(&diamond_rapids(2), Some(all));
+        for want in AMX_LEAF_1E {
+            assert!(f.contains(want), "{want} missing from {f:?}");
+        }
+        let f = x86_features(&diamond_rapids(2), Some(all & !(0x3 << 17)));
+        assert!(AMX_LEAF_1E.iter().all(|a| !f.contains(a)), "{f:?}");
+        // A CPU whose maximum leaf stops before 0x1e: its (garbage) leaf 0x1e does not count.
+        let base = diamond_rapids(2);
+        let short = move |leaf: u32, sub: u32| {
+            if leaf == 0 {
+                [0x1d, 0, 0, 0]
+            } else {
+                base(leaf, sub)
+            }
+        };
+        let f = x86_features(&short, Some(all));
+        assert!(AMX_LEAF_1E.iter().all(|a| !f.contains(a)), "{f:?}");
+    }
+
+    #[test]
+    fn avx10_features_follow_the_version_of_leaf_24() {
+        let all = Some(0x6 | 0xe0 | (0x3 << 17) | 1 << 19);
+        let avx10 = |version, xcr0| {
+            let f = x86_features(&diamond_rapids(version), xcr0);
+            (f.contains(&"avx10.1"), f.contains(&"avx10.2"))
+        };
+        assert_eq!(avx10(0, all), (false, false));
+        assert_eq!(avx10(1, all), (true, false));
+        assert_eq!(avx10(2, all), (true, true));
+        // A later version has the earlier ones; bits 8 and up of ebx are not the version.
+        assert_eq!(avx10(3 | 0x700, all), (true, true));
+        // Without the OS saving ZMM and opmask state AVX10 instructions fault: stricter than
+        // LLVM, which does not check.
+        assert_eq!(avx10(2, Some(0x7)), (false, false));
+        // No AVX10 bit in leaf 7: the version leaf is not read.
+        let base = diamond_rapids(2);
+        let no_bit = move |leaf: u32, sub: u32| {
+            let mut r = base(leaf, sub);
+            if (leaf, sub) == (7, 1) {
+                r[3] &= !(1 << 19);
+            }
+            r
+        };
+        let f = x86_features(&no_bit, all);
+        assert!(!f.contains(&"avx10.1") && f.contains(&"egpr"), "{f:?}");
+    }
+
+    #[test]
+    fn aarch64_hwcap2_words() {
+        // Graviton4-like: SVE2 with AES, PMULL, BITPERM, SHA3 and SM4 (bits 1-6).
+        let graviton4 = 0x7e;
+        assert_eq!(aarch64_hwcap2_has("sveaes", graviton4), Some(true));
+        assert_eq!(aarch64_hwcap2_has("svebitperm", graviton4), Some(true));
+        assert_eq!(aarch64_hwcap2_has("mops", graviton4), Some(false));
+        // AES without the quadword PMULL is not LLVM's sve-aes.
+        assert_eq!(aarch64_hwcap2_has("sveaes", 1 << 2), Some(false));
+        assert_eq!(aarch64_hwcap2_has("mops", 1 << 43), Some(true));
+        assert_eq!(aarch64_hwcap2_has("lrcpc3", 1 << 46), Some(true));
+        assert_eq!(aarch64_hwcap2_has("faminmax", 1 << 49), Some(false)); // that is LUT
+                                                                          // Names std detects are not answered here.
+        assert_eq!(aarch64_hwcap2_has("sve2", u64::MAX), None);
+        for (name, _) in AARCH64_HWCAP2 {
+            assert!(
+                AARCH64_DETECTION.iter().any(|(_, kernel)| kernel == name),
+                "{name} detects no feature"
+            );
+        }
+    }
+
     #[test]
     fn every_feature_is_detected_once() {
         let mut names: Vec<&str> = X86_CPUID_BITS.iter().map(|b| b.feature).collect();
         names.extend(X86_DERIVED.iter().map(|(f, _)| *f));
+        names.extend(X86_AVX10_VERSIONS.iter().map(|(f, _)| *f));
         let count = names.len();
         names.sort();
         names.dedup();

@@ -1,13 +1,14 @@
-//! LLVM 19.1's name for the host CPU (what `llvm::sys::getHostCPUName` returns), computed without
+//! LLVM 22.1's name for the host CPU (what `llvm::sys::getHostCPUName` returns), computed without
 //! LLVM so that a CPU target named after the host can win ties.
 //!
 //! Everything here is a pure function of values the caller reads (cpuid vendor, family, model and
 //! features on x86; `/proc/cpuinfo` or `MIDR_EL1` on aarch64). Nothing executes cpuid, so the
 //! module builds on every architecture and tests can feed any CPU.
 //!
-//! The logic follows `llvm/lib/TargetParser/Host.cpp` as released in LLVM 19.1 (x86:
+//! The logic follows `llvm/lib/TargetParser/Host.cpp` as released in LLVM 22.1 (x86:
 //! `getIntelProcessorTypeAndSubtype` / `getAMDProcessorTypeAndSubtype`; aarch64:
-//! `getHostCPUNameForARM`). Where LLVM would answer "generic", or a name that is not a CPU of the
+//! `getHostCPUNameForARM`). The tables were checked against LLVM 22.1.8's own library: every
+//! vendor, family and model, and every implementer and part, fed to its host detection. Where LLVM would answer "generic", or a name that is not a CPU of the
 //! target (the 32-bit-only Arm cores LLVM's shared ARM/AArch64 table knows), the functions return
 //! `None`.
 
@@ -15,7 +16,7 @@
 // x86
 // ---------------------------------------------------------------------------------------------
 
-/// The two vendors LLVM 19 tells apart; any other vendor string is "generic" to it.
+/// The two vendors LLVM 22 tells apart; any other vendor string is "generic" to it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Vendor {
     Intel,
@@ -152,26 +153,27 @@ const X86_ROWS: &[X86Row] = &[
     row(Intel, 6, 0x66, 0x66, "cannonlake"),
     row(Intel, 6, 0x7d, 0x7e, "icelake-client"),
     row(Intel, 6, 0x8c, 0x8d, "tigerlake"),
-    // Alder Lake, Gracemont 0xbe, Raptor Lake 0xb7/0xba/0xbf, Meteor Lake 0xaa/0xac.
+    // Alder Lake; its E-cores alone (Alder Lake-N) are Gracemont.
     row(Intel, 6, 0x97, 0x97, "alderlake"),
     row(Intel, 6, 0x9a, 0x9a, "alderlake"),
-    row(Intel, 6, 0xbe, 0xbe, "alderlake"),
-    row(Intel, 6, 0xb7, 0xb7, "alderlake"),
-    row(Intel, 6, 0xba, 0xba, "alderlake"),
-    row(Intel, 6, 0xbf, 0xbf, "alderlake"),
-    row(Intel, 6, 0xaa, 0xaa, "alderlake"),
-    row(Intel, 6, 0xac, 0xac, "alderlake"),
+    row(Intel, 6, 0xbe, 0xbe, "gracemont"),
+    row(Intel, 6, 0xb7, 0xb7, "raptorlake"),
+    row(Intel, 6, 0xba, 0xba, "raptorlake"),
+    row(Intel, 6, 0xbf, 0xbf, "raptorlake"),
+    row(Intel, 6, 0xaa, 0xaa, "meteorlake"),
+    row(Intel, 6, 0xac, 0xac, "meteorlake"),
+    // Arrow Lake (H) and Arrow Lake U.
     row(Intel, 6, 0xc5, 0xc5, "arrowlake"),
-    // Arrow Lake S; Lunar Lake 0xbd.
+    row(Intel, 6, 0xb5, 0xb5, "arrowlake"),
     row(Intel, 6, 0xc6, 0xc6, "arrowlake-s"),
-    row(Intel, 6, 0xbd, 0xbd, "arrowlake-s"),
+    row(Intel, 6, 0xbd, 0xbd, "lunarlake"),
     row(Intel, 6, 0xcc, 0xcc, "pantherlake"),
+    row(Intel, 6, 0xd5, 0xd5, "wildcatlake"),
     row(Intel, 6, 0xad, 0xad, "graniterapids"),
     row(Intel, 6, 0xae, 0xae, "graniterapids-d"),
     row(Intel, 6, 0x6a, 0x6a, "icelake-server"),
     row(Intel, 6, 0x6c, 0x6c, "icelake-server"),
-    // Emerald Rapids 0xcf, Sapphire Rapids 0x8f.
-    row(Intel, 6, 0xcf, 0xcf, "sapphirerapids"),
+    row(Intel, 6, 0xcf, 0xcf, "emeraldrapids"),
     row(Intel, 6, 0x8f, 0x8f, "sapphirerapids"),
     // Atom: Bonnell (45 nm, Lincroft), Saltwell (Medfield, Midview).
     row(Intel, 6, 0x1c, 0x1c, "bonnell"),
@@ -202,6 +204,10 @@ const X86_ROWS: &[X86Row] = &[
     // Any other family 6 model: guessed from the features.
     row_by(Intel, 6, 0, ANY, INTEL_FAMILY6_GUESS, "pentiumpro"),
     row_by(Intel, 15, 0, ANY, INTEL_NETBURST, "pentium4"),
+    // Families 18 and 19 (12h, 13h): only these models; no guess from features for others.
+    row(Intel, 0x12, 0x01, 0x01, "novalake"),
+    row(Intel, 0x12, 0x03, 0x03, "novalake"),
+    row(Intel, 0x13, 0x01, 0x01, "diamondrapids"),
     // ---- AMD ----
     row(Amd, 4, 0, ANY, "i486"),
     row(Amd, 5, 6, 7, "k6"),
@@ -212,7 +218,9 @@ const X86_ROWS: &[X86Row] = &[
     row(Amd, 5, 0, ANY, "pentium"),
     row_by(Amd, 6, 0, ANY, AMD_K7, "athlon"),
     row_by(Amd, 15, 0, ANY, AMD_K8, "k8"),
+    // Family 10h, and 12h (Llano), which LLVM names after it too.
     row(Amd, 0x10, 0, ANY, "amdfam10"),
+    row(Amd, 0x12, 0, ANY, "amdfam10"),
     row(Amd, 0x14, 0, ANY, "btver1"),
     // Family 15h: Excavator, Steamroller, Piledriver; anything else is Bulldozer.
     row(Amd, 0x15, 0x60, 0x7f, "bdver4"),
@@ -298,12 +306,20 @@ pub const X86_HOST_NAMES: &[&str] = &[
     "tigerlake",
     "rocketlake",
     "alderlake",
+    "gracemont",
+    "raptorlake",
+    "meteorlake",
     "arrowlake",
     "arrowlake-s",
+    "lunarlake",
     "pantherlake",
+    "wildcatlake",
+    "novalake",
     "sapphirerapids",
+    "emeraldrapids",
     "graniterapids",
     "graniterapids-d",
+    "diamondrapids",
     "bonnell",
     "silvermont",
     "goldmont",
@@ -336,7 +352,7 @@ pub const X86_HOST_NAMES: &[&str] = &[
     "znver5",
 ];
 
-/// Family and model from cpuid leaf 1 `eax`, as LLVM 19 computes them: the extended family is
+/// Family and model from cpuid leaf 1 `eax`, as LLVM 22 computes them: the extended family is
 /// added only when the base family is 0xf, and the extended model is prepended only when the
 /// base family is 6 or 0xf.
 pub fn x86_family_model(leaf1_eax: u32) -> (u32, u32) {
@@ -352,12 +368,15 @@ pub fn x86_family_model(leaf1_eax: u32) -> (u32, u32) {
     (family, model)
 }
 
-/// LLVM 19's name for an x86 CPU from its cpuid vendor string (12 bytes, e.g. b"GenuineIntel"), family and model as LLVM computes them (family = base + extended when base is 0xf; model = base | extended<<4 when family is 6 or 0xf ... follow Host.cpp exactly), and its features by LLVM name (`has("avx512vnni")`), which Host.cpp consults to tell some models apart. None when LLVM would say "generic" or something not listed.
+/// LLVM 22's name for an x86 CPU from its cpuid vendor string (12 bytes, e.g. b"GenuineIntel"),
+/// family and model as [`x86_family_model`] computes them, and its features by LLVM name
+/// (`has("avx512vnni")`), which Host.cpp consults to tell some models apart. `None` when LLVM
+/// would say "generic".
 ///
-/// [`x86_family_model`] computes family and model from cpuid leaf 1. `has` is asked only names in
+/// `has` is asked only names in
 /// [`X86_NAME_FEATURES`]; like LLVM it should say no to AVX / AVX-512 features the OS does not
 /// save the registers of. Vendors other than Intel and AMD (Hygon, Zhaoxin, VIA...) are
-/// "generic" to LLVM 19.
+/// "generic" to LLVM 22.
 pub fn x86_cpu_name(
     vendor: &[u8],
     family: u32,
@@ -402,8 +421,8 @@ const fn arm(implementer: &'static str, part: &'static str, name: &'static str) 
 }
 
 /// Host.cpp's table without its 32-bit-only Arm cores (ARM926, MPCore, ARM11, Cortex-A5/7/8/9/
-/// 15/17, Cortex-M*, Cortex-R8/R52/R52+; Qualcomm Krait 0x06f), whose names are not aarch64 CPUs
-/// and which cannot run aarch64 code; leaving them out gives `None` for them, as for any part
+/// 15/17, Cortex-M*, Cortex-R8/R52/R52+; Qualcomm Krait 0x06f; Arm China's STAR-MC1/MC3), whose
+/// names are not aarch64 CPUs and which cannot run aarch64 code; leaving them out gives `None` for them, as for any part
 /// not listed. Parts are matched as exact strings, as Host.cpp does (so Cavium's "0xaf" and
 /// "0x0af" are both rows).
 const ARM_ROWS: &[ArmRow] = &[
@@ -412,6 +431,7 @@ const ARM_ROWS: &[ArmRow] = &[
     arm("0x41", "0xd14", "cortex-r82ae"),
     arm("0x41", "0xd02", "cortex-a34"),
     arm("0x41", "0xd04", "cortex-a35"),
+    arm("0x41", "0xd8f", "cortex-a320"),
     arm("0x41", "0xd03", "cortex-a53"),
     arm("0x41", "0xd05", "cortex-a55"),
     arm("0x41", "0xd46", "cortex-a510"),
@@ -440,6 +460,11 @@ const ARM_ROWS: &[ArmRow] = &[
     arm("0x41", "0xd4e", "cortex-x3"),
     arm("0x41", "0xd82", "cortex-x4"),
     arm("0x41", "0xd85", "cortex-x925"),
+    // The C1 family, successors of Cortex-X925 and A725.
+    arm("0x41", "0xd8a", "c1-nano"),
+    arm("0x41", "0xd8b", "c1-pro"),
+    arm("0x41", "0xd8c", "c1-ultra"),
+    arm("0x41", "0xd90", "c1-premium"),
     arm("0x41", "0xd4a", "neoverse-e1"),
     arm("0x41", "0xd0c", "neoverse-n1"),
     arm("0x41", "0xd49", "neoverse-n2"),
@@ -463,8 +488,11 @@ const ARM_ROWS: &[ArmRow] = &[
     arm("0x43", "0x0a1", "thunderxt88"),
     // Fujitsu.
     arm("0x46", "0x001", "a64fx"),
-    // NVIDIA.
+    arm("0x46", "0x003", "fujitsu-monaka"),
+    // NVIDIA: Carmel; Olympus (Vera), written with two digits or three.
     arm("0x4e", "0x004", "carmel"),
+    arm("0x4e", "0x10", "olympus"),
+    arm("0x4e", "0x010", "olympus"),
     // HiSilicon.
     arm("0x48", "0xd01", "tsv110"),
     // Qualcomm: Kryo; Kryo 2xx/3xx/4xx Gold and Silver are Arm cores; Falkor, Saphira, Oryon.
@@ -480,12 +508,33 @@ const ARM_ROWS: &[ArmRow] = &[
     arm("0x51", "0xc00", "falkor"),
     arm("0x51", "0xc01", "saphira"),
     arm("0x51", "0x001", "oryon-1"),
+    // Apple under Linux (Asahi): M1 (A14) 20h-29h, M2 (A15) 30h-39h, M3 48h-49h, P- and E-cores
+    // of the phone, Pro and Max chips alike.
+    arm("0x61", "0x020", "apple-m1"),
+    arm("0x61", "0x021", "apple-m1"),
+    arm("0x61", "0x022", "apple-m1"),
+    arm("0x61", "0x023", "apple-m1"),
+    arm("0x61", "0x024", "apple-m1"),
+    arm("0x61", "0x025", "apple-m1"),
+    arm("0x61", "0x028", "apple-m1"),
+    arm("0x61", "0x029", "apple-m1"),
+    arm("0x61", "0x030", "apple-m2"),
+    arm("0x61", "0x031", "apple-m2"),
+    arm("0x61", "0x032", "apple-m2"),
+    arm("0x61", "0x033", "apple-m2"),
+    arm("0x61", "0x034", "apple-m2"),
+    arm("0x61", "0x035", "apple-m2"),
+    arm("0x61", "0x038", "apple-m2"),
+    arm("0x61", "0x039", "apple-m2"),
+    arm("0x61", "0x048", "apple-m3"),
+    arm("0x61", "0x049", "apple-m3"),
     // Microsoft: Azure Cobalt 100 is a Neoverse N2.
     arm("0x6d", "0xd49", "neoverse-n2"),
     // Ampere Computing.
     arm("0xc0", "0xac3", "ampere1"),
     arm("0xc0", "0xac4", "ampere1a"),
     arm("0xc0", "0xac5", "ampere1b"),
+    arm("0xc0", "0xac7", "ampere1c"),
 ];
 
 /// Samsung's "CPU implementer".
@@ -497,6 +546,7 @@ pub const AARCH64_HOST_NAMES: &[&str] = &[
     "cortex-r82ae",
     "cortex-a34",
     "cortex-a35",
+    "cortex-a320",
     "cortex-a53",
     "cortex-a55",
     "cortex-a510",
@@ -525,6 +575,10 @@ pub const AARCH64_HOST_NAMES: &[&str] = &[
     "cortex-x3",
     "cortex-x4",
     "cortex-x925",
+    "c1-nano",
+    "c1-pro",
+    "c1-ultra",
+    "c1-premium",
     "neoverse-e1",
     "neoverse-n1",
     "neoverse-n2",
@@ -536,7 +590,9 @@ pub const AARCH64_HOST_NAMES: &[&str] = &[
     "thunderx2t99",
     "thunderxt88",
     "a64fx",
+    "fujitsu-monaka",
     "carmel",
+    "olympus",
     "tsv110",
     "kryo",
     "falkor",
@@ -544,22 +600,38 @@ pub const AARCH64_HOST_NAMES: &[&str] = &[
     "oryon-1",
     "exynos-m3",
     "exynos-m4",
+    "apple-m1",
+    "apple-m2",
+    "apple-m3",
     "ampere1",
     "ampere1a",
     "ampere1b",
+    "ampere1c",
 ];
 
-/// The name for one implementer / part, given the "Hardware" text and, for Samsung, the
-/// `variant << 12 | part` number Host.cpp switches on.
+/// Cortex-X925 with Cortex-A725 (MediaTek Dimensity 9400, NVIDIA GB10): named after the big
+/// core whichever the kernel lists last.
+const X925_WITH_A725: [&str; 2] = ["0xd85", "0xd87"];
+
+/// The name for one implementer / part, given the "Hardware" text, all the distinct parts of
+/// the system and, for Samsung, the `variant << 12 | part` number Host.cpp switches on.
 fn arm_name(
     implementer: &str,
     hardware: &str,
     part: &str,
+    distinct_parts: &[&str],
     exynos: impl FnOnce() -> u32,
 ) -> Option<&'static str> {
     if implementer == "0x41" && (hardware.ends_with("MSM8994") || hardware.ends_with("MSM8996")) {
         // These SoCs report the part of whichever core the kernel runs on; LLVM pins them.
         return Some("cortex-a53");
+    }
+    // LLVM 22 names one big.LITTLE pair after its big core; any other mix keeps the last part.
+    if implementer == "0x41"
+        && distinct_parts.len() == 2
+        && X925_WITH_A725.iter().all(|p| distinct_parts.contains(p))
+    {
+        return Some("cortex-x925");
     }
     if implementer == SAMSUNG {
         // Every Exynos but M4 (variant 1, part 3) is named exynos-m3.
@@ -597,41 +669,44 @@ fn parse_auto_radix(s: &str) -> Option<u32> {
     u32::from_str_radix(digits, radix).ok()
 }
 
-/// LLVM 19's name for an aarch64 CPU from the text of /proc/cpuinfo ("CPU implementer" / "CPU part" lines), as getHostCPUNameForARM does (including what it does for several different parts, e.g. big.LITTLE).
+/// LLVM 22's name for an aarch64 CPU from the text of /proc/cpuinfo ("CPU implementer" /
+/// "CPU part" lines), as `getHostCPUNameForARM` gives it.
 ///
-/// LLVM 19 reads the lines in order and keeps the last "CPU implementer", "Hardware" and
-/// "CPU part" it sees, so on a system with several kinds of core (big.LITTLE) the answer is the
-/// part of the last core listed — the kernel lists cores by number, which on such SoCs usually
-/// puts the big cores last. Fields are compared as text after dropping leading tabs, spaces and
-/// colons, as Host.cpp does. Samsung parts are told apart by "CPU variant" and "CPU part" read as
-/// numbers (again the last that parses).
+/// LLVM 22 reads the lines in order and keeps the last "CPU implementer" and "Hardware" it
+/// sees and every "CPU part". On a system with several kinds of core (big.LITTLE) the answer is
+/// the part of the last core listed — the kernel lists cores by number, which on such SoCs
+/// usually puts the big cores last — except that Cortex-X925 with Cortex-A725 alone is always
+/// cortex-x925. Fields are compared as text after dropping leading tabs, spaces and colons, as
+/// Host.cpp does. Samsung parts are told apart by the last "CPU variant" that reads as a number
+/// and the last "CPU part" read as one (0 when it does not read).
 pub fn aarch64_cpu_name_from_cpuinfo(cpuinfo: &str) -> Option<&'static str> {
     let mut implementer = "";
     let mut hardware = "";
-    let mut part = "";
+    let mut parts = Vec::new();
     for line in cpuinfo.split('\n') {
         if let Some(rest) = line.strip_prefix("CPU implementer") {
             implementer = ltrim_field(rest);
-        }
-        if let Some(rest) = line.strip_prefix("Hardware") {
+        } else if let Some(rest) = line.strip_prefix("Hardware") {
             hardware = ltrim_field(rest);
-        }
-        if let Some(rest) = line.strip_prefix("CPU part") {
-            part = ltrim_field(rest);
+        } else if let Some(rest) = line.strip_prefix("CPU part") {
+            parts.push(ltrim_field(rest));
         }
     }
+    let part = parts.last().copied().unwrap_or("");
     let exynos = || {
-        let last_number = |key: &str| {
-            cpuinfo
-                .split('\n')
-                .filter_map(|line| line.strip_prefix(key))
-                .filter_map(|rest| parse_auto_radix(ltrim_field(rest)))
-                .next_back()
-                .unwrap_or(0)
-        };
-        (last_number("CPU variant") << 12) | last_number("CPU part")
+        let variant = cpuinfo
+            .split('\n')
+            .filter_map(|line| line.strip_prefix("CPU variant"))
+            .filter_map(|rest| parse_auto_radix(ltrim_field(rest)))
+            .next_back()
+            .unwrap_or(0);
+        // LLVM leaves the number unset when the text does not read: 0, which names exynos-m3 as
+        // any value but 0x1003 would.
+        (variant << 12) | parse_auto_radix(part).unwrap_or(0)
     };
-    arm_name(implementer, hardware, part, exynos)
+    parts.sort_unstable();
+    parts.dedup();
+    arm_name(implementer, hardware, part, &parts, exynos)
 }
 
 /// The same from one MIDR_EL1 value (implementer bits 31:24, part bits 15:4).
@@ -643,10 +718,12 @@ pub fn aarch64_cpu_name_from_midr(midr: u64) -> Option<&'static str> {
     let implementer = (midr >> 24) & 0xff;
     let variant = ((midr >> 20) & 0xf) as u32;
     let part = ((midr >> 4) & 0xfff) as u32;
+    let part_text = format!("0x{part:03x}");
     arm_name(
         &format!("0x{implementer:02x}"),
         "",
-        &format!("0x{part:03x}"),
+        &part_text,
+        &[part_text.as_str()],
         || (variant << 12) | part,
     )
 }
@@ -727,8 +804,8 @@ mod tests {
         assert_eq!(x86(INTEL, 0x0005_065b, CPX), Some("cooperlake"));
         assert_eq!(x86(INTEL, 0x0006_06a6, &[]), Some("icelake-server"));
         assert_eq!(x86(INTEL, 0x0008_06f8, &[]), Some("sapphirerapids"));
-        // Emerald Rapids (CFh) is named sapphirerapids by Host.cpp.
-        assert_eq!(x86(INTEL, 0x000c_06f2, &[]), Some("sapphirerapids"));
+        // Emerald Rapids (CFh): LLVM 19 named it sapphirerapids, LLVM 22 by its own name.
+        assert_eq!(x86(INTEL, 0x000c_06f2, &[]), Some("emeraldrapids"));
         assert_eq!(x86(INTEL, 0x000a_06d1, &[]), Some("graniterapids"));
         assert_eq!(x86(INTEL, 0x000a_06f3, &[]), Some("sierraforest"));
         assert_eq!(x86(INTEL, 0x0005_06f1, &[]), Some("goldmont"));
@@ -747,10 +824,17 @@ mod tests {
         assert_eq!(x86(INTEL, 0x0007_06e5, &[]), Some("icelake-client"));
         assert_eq!(x86(INTEL, 0x0008_06c1, &[]), Some("tigerlake"));
         assert_eq!(x86(INTEL, 0x0009_0672, &[]), Some("alderlake"));
-        assert_eq!(x86(INTEL, 0x000b_0671, &[]), Some("alderlake")); // Raptor Lake (B7h)
-        assert_eq!(x86(INTEL, 0x000a_06a4, &[]), Some("alderlake")); // Meteor Lake (AAh)
-        assert_eq!(x86(INTEL, 0x000b_06d1, &[]), Some("arrowlake-s")); // Lunar Lake (BDh)
-        assert_eq!(x86(INTEL, 0x000c_0662, &[]), Some("arrowlake-s"));
+        // LLVM 19 named these alderlake and arrowlake-s; LLVM 22 has names of their own.
+        assert_eq!(x86(INTEL, 0x000b_0671, &[]), Some("raptorlake")); // Raptor Lake (B7h)
+        assert_eq!(x86(INTEL, 0x000b_06f2, &[]), Some("raptorlake")); // Raptor Lake-S (BFh)
+        assert_eq!(x86(INTEL, 0x000a_06a4, &[]), Some("meteorlake")); // Meteor Lake (AAh)
+        assert_eq!(x86(INTEL, 0x000b_06e0, &[]), Some("gracemont")); // Alder Lake-N (BEh)
+        assert_eq!(x86(INTEL, 0x000b_06d1, &[]), Some("lunarlake")); // Lunar Lake (BDh)
+        assert_eq!(x86(INTEL, 0x000c_0662, &[]), Some("arrowlake-s")); // Arrow Lake-S (C6h)
+        assert_eq!(x86(INTEL, 0x000c_0652, &[]), Some("arrowlake")); // Arrow Lake-H (C5h)
+        assert_eq!(x86(INTEL, 0x000b_0654, &[]), Some("arrowlake")); // Arrow Lake-U (B5h)
+        assert_eq!(x86(INTEL, 0x000c_06c0, &[]), Some("pantherlake")); // Panther Lake (CCh)
+        assert_eq!(x86(INTEL, 0x000d_0650, &[]), Some("wildcatlake")); // Wildcat Lake (D5h)
         assert_eq!(x86(INTEL, 0x0001_067a, &[]), Some("penryn"));
         assert_eq!(x86(INTEL, 0x0001_06a5, &[]), Some("nehalem"));
         assert_eq!(x86(INTEL, 0x0002_0652, &[]), Some("westmere"));
@@ -796,8 +880,16 @@ mod tests {
         assert_eq!(x86(INTEL, 0x0000_0f47, &["sse3", "64bit"]), Some("nocona"));
         assert_eq!(x86(INTEL, 0x0000_0543, &["mmx"]), Some("pentium-mmx"));
         assert_eq!(x86(INTEL, 0x0000_0480, &[]), Some("i486"));
-        // Family 19 (Diamond Rapids) is unknown to LLVM 19: generic.
-        assert_eq!(x86(INTEL, 0x0100_0f00, CPX), None);
+        // Family 18 (12h, Nova Lake) models 1 and 3 and family 19 (13h, Diamond Rapids)
+        // model 1, which LLVM 19 did not know. Their other models are generic: LLVM 22 guesses
+        // from features only in family 6.
+        assert_eq!(x86(INTEL, 0x0030_0f10, &[]), Some("novalake"));
+        assert_eq!(x86(INTEL, 0x0030_0f30, &[]), Some("novalake"));
+        assert_eq!(x86(INTEL, 0x0030_0f20, CPX), None);
+        assert_eq!(x86(INTEL, 0x0040_0f10, &[]), Some("diamondrapids"));
+        assert_eq!(x86(INTEL, 0x0040_0f00, CPX), None);
+        assert_eq!(x86(INTEL, 0x0040_0f20, CPX), None);
+        assert_eq!(x86(INTEL, 0x0050_0f10, CPX), None); // family 14h
     }
 
     #[test]
@@ -818,7 +910,7 @@ mod tests {
         assert_eq!(x86(AMD, 0x00a9_0f00, &[]), Some("znver3"));
         assert_eq!(x86(AMD, 0x00b0_0f21, &[]), Some("znver5")); // Turin, 1Ah 02h
         assert_eq!(x86(AMD, 0x00b4_0f40, &[]), Some("znver5")); // Granite Ridge, 1Ah 44h
-                                                                // Family 1Bh is unknown to LLVM 19.
+                                                                // Family 1Bh is unknown to LLVM 22.
         assert_eq!(x86(AMD, 0x00c0_0f00, &[]), None);
     }
 
@@ -837,14 +929,14 @@ mod tests {
         assert_eq!(x86(AMD, 0x0000_0681, &["sse"]), Some("athlon-xp"));
         assert_eq!(x86(AMD, 0x0000_0580, &[]), Some("k6-2"));
         assert_eq!(x86(AMD, 0x0000_05a0, &[]), Some("geode"));
-        // Families 11h and 12h have no case in Host.cpp.
+        // Family 12h (Llano) is amdfam10 to Host.cpp; family 11h has no case.
         assert_eq!(x86(AMD, 0x0020_0f31, &[]), None);
-        assert_eq!(x86(AMD, 0x0030_0f10, &[]), None);
+        assert_eq!(x86(AMD, 0x0030_0f10, &[]), Some("amdfam10"));
     }
 
     #[test]
     fn other_x86_vendors_are_generic() {
-        // Hygon Dhyana (family 18h), Zhaoxin, VIA: LLVM 19 knows only Intel and AMD.
+        // Hygon Dhyana (family 18h), Zhaoxin, VIA: LLVM 22 knows only Intel and AMD.
         assert_eq!(x86(b"HygonGenuine", 0x0090_0f01, SKX), None);
         assert_eq!(x86(b"  Shanghai  ", 0x0001_07b5, SKX), None);
         assert_eq!(x86(b"CentaurHauls", 0x0000_06f2, SKX), None);
@@ -920,13 +1012,29 @@ mod tests {
         assert_eq!(one("0x48", "0xd01"), Some("tsv110")); // Kunpeng 920
         assert_eq!(one("0x43", "0x0af"), Some("thunderx2t99"));
         assert_eq!(one("0x43", "0x0a1"), Some("thunderxt88"));
-        assert_eq!(one("0x43", "0x0a2"), None); // ThunderX T81: generic to LLVM 19
+        assert_eq!(one("0x43", "0x0a2"), None); // ThunderX T81: generic to LLVM 22
         assert_eq!(one("0x51", "0xc00"), Some("falkor"));
         assert_eq!(one("0x51", "0x001"), Some("oryon-1")); // Snapdragon X Elite
         assert_eq!(one("0x4e", "0x004"), Some("carmel"));
-        // Apple cores under Linux (Asahi): LLVM 19 has no Apple case, so generic.
-        assert_eq!(one("0x61", "0x022"), None);
-        assert_eq!(one("0x61", "0x023"), None);
+        assert_eq!(one("0x4e", "0x010"), Some("olympus")); // NVIDIA Vera
+        assert_eq!(one("0x4e", "0x10"), Some("olympus"));
+        assert_eq!(one("0x46", "0x003"), Some("fujitsu-monaka"));
+        assert_eq!(one("0xc0", "0xac7"), Some("ampere1c"));
+        assert_eq!(one("0xc0", "0xac6"), None);
+        assert_eq!(one("0x41", "0xd8e"), Some("neoverse-n3"));
+        assert_eq!(one("0x41", "0xd84"), Some("neoverse-v3"));
+        assert_eq!(one("0x41", "0xd8c"), Some("c1-ultra"));
+        // 0xd8d, between C1-Ultra and Neoverse N3, is not listed.
+        assert_eq!(one("0x41", "0xd8d"), None);
+        // Apple cores under Linux (Asahi), which LLVM 19 called generic: M1 Icestorm and
+        // Firestorm, M2 Max Avalanche, M3.
+        assert_eq!(one("0x61", "0x022"), Some("apple-m1"));
+        assert_eq!(one("0x61", "0x023"), Some("apple-m1"));
+        assert_eq!(one("0x61", "0x039"), Some("apple-m2"));
+        assert_eq!(one("0x61", "0x049"), Some("apple-m3"));
+        assert_eq!(one("0x61", "0x026"), None);
+        // Arm China's STAR-MC1 is a microcontroller: LLVM names it, not as an aarch64 CPU.
+        assert_eq!(one("0x63", "0x132"), None);
         // A 32-bit-only core (Cortex-A9): LLVM names it, but not as an aarch64 CPU.
         assert_eq!(one("0x41", "0xc09"), None);
         assert_eq!(one("0x41", "0xfff"), None);
@@ -958,6 +1066,30 @@ mod tests {
     }
 
     #[test]
+    fn aarch64_x925_with_a725_is_named_after_the_big_core() {
+        // Dimensity 9400-like: the Cortex-X925 listed before the A725s.
+        let x925_first = cpuinfo(&[("0x41", "0xd85"), ("0x41", "0xd87"), ("0x41", "0xd87")]);
+        assert_eq!(
+            aarch64_cpu_name_from_cpuinfo(&x925_first),
+            Some("cortex-x925")
+        );
+        let a725_first = cpuinfo(&[("0x41", "0xd87"), ("0x41", "0xd85")]);
+        assert_eq!(
+            aarch64_cpu_name_from_cpuinfo(&a725_first),
+            Some("cortex-x925")
+        );
+        // A third kind of core: the last part again.
+        let three = cpuinfo(&[("0x41", "0xd85"), ("0x41", "0xd87"), ("0x41", "0xd05")]);
+        assert_eq!(aarch64_cpu_name_from_cpuinfo(&three), Some("cortex-a55"));
+        // Only this pair: Cortex-X4 with Cortex-A720 keeps the last part.
+        let x4 = cpuinfo(&[("0x41", "0xd82"), ("0x41", "0xd81")]);
+        assert_eq!(aarch64_cpu_name_from_cpuinfo(&x4), Some("cortex-a720"));
+        // Only Arm's own parts: another implementer with these numbers is not matched.
+        let other = cpuinfo(&[("0x51", "0xd85"), ("0x51", "0xd87")]);
+        assert_eq!(aarch64_cpu_name_from_cpuinfo(&other), None);
+    }
+
+    #[test]
     fn aarch64_quirks() {
         let msm8996 = "processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd07\n\n\
                        Hardware\t: Qualcomm Technologies, Inc MSM8996\n";
@@ -972,6 +1104,20 @@ mod tests {
         // Host.cpp falls back to exynos-m3 for every other Samsung part (M1, M2, M5...).
         assert_eq!(exynos("0x4", "0x004"), Some("exynos-m3"));
         assert_eq!(exynos("0x0", "0x001"), Some("exynos-m3"));
+        // The variant is the last that reads; the part is the last line's, read or not.
+        let m4_then_bad_variant =
+            "CPU implementer\t: 0x53\nCPU variant\t: 0x1\nCPU part\t: 0x003\n\
+                                   CPU variant\t: ?\n";
+        assert_eq!(
+            aarch64_cpu_name_from_cpuinfo(m4_then_bad_variant),
+            Some("exynos-m4")
+        );
+        let m4_then_bad_part = "CPU implementer\t: 0x53\nCPU variant\t: 0x1\nCPU part\t: 0x003\n\
+                                CPU part\t: ?\n";
+        assert_eq!(
+            aarch64_cpu_name_from_cpuinfo(m4_then_bad_part),
+            Some("exynos-m3")
+        );
         assert_eq!(aarch64_cpu_name_from_cpuinfo(""), None);
         assert_eq!(aarch64_cpu_name_from_cpuinfo("CPU part\t: 0xd0c\n"), None);
         // Trailing text is not trimmed, as in Host.cpp.
@@ -992,7 +1138,8 @@ mod tests {
         assert_eq!(aarch64_cpu_name_from_midr(0x461f_0010), Some("a64fx"));
         assert_eq!(aarch64_cpu_name_from_midr(0x531f_0030), Some("exynos-m4"));
         assert_eq!(aarch64_cpu_name_from_midr(0x530f_0030), Some("exynos-m3"));
-        assert_eq!(aarch64_cpu_name_from_midr(0x611f_0220), None); // Apple M1 Icestorm
+        assert_eq!(aarch64_cpu_name_from_midr(0x611f_0220), Some("apple-m1")); // M1 Icestorm
+        assert_eq!(aarch64_cpu_name_from_midr(0x611f_0260), None);
         assert_eq!(aarch64_cpu_name_from_midr(0), None);
         // Each row with a kernel-style part gives the same name both ways.
         for row in ARM_ROWS.iter().filter(|r| r.part.len() == 5) {

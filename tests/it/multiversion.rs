@@ -45,6 +45,12 @@ fn cpuinfo_name(llvm: &str) -> &str {
         | "amx-complex" | "hreset" | "cmpccxadd" | "uintr" | "pconfig" | "tsxldtrk" => {
             "(not in /proc/cpuinfo)"
         }
+        // Feature list version 4 (LLVM 22): APX, AVX10 and Diamond Rapids' additions, which
+        // kernels name differently or not at all.
+        "egpr" | "push2pop2" | "ppx" | "ndd" | "ccmp" | "nf" | "cf" | "zu" | "avx10.1"
+        | "avx10.2" | "movrs" | "amx-fp8" | "amx-tf32" | "amx-avx512" | "amx-movrs" => {
+            "(not in /proc/cpuinfo)"
+        }
         other => other,
     }
 }
