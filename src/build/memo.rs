@@ -69,7 +69,7 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
     let mut h = Hasher::new();
     h.field(b"aotlink dump memo");
     h.field(crate::BUILD_ID.as_bytes());
-    h.field(crate::ir::llvm_version().as_bytes());
+    h.field(crate::llvm::version().as_bytes());
     h.count(inputs.len());
     for input in inputs {
         let Input::Memory { name, bytes } = input else {

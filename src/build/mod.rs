@@ -580,7 +580,7 @@ fn checked_inputs_key(inputs: &[Input]) -> Key {
     hasher.update(b"aotlink checked inputs\0");
     hasher.update(crate::BUILD_ID.as_bytes());
     hasher.update(b"\0");
-    hasher.update(crate::ir::llvm_version().as_bytes());
+    hasher.update(crate::llvm::version().as_bytes());
     for input in inputs {
         if let Input::Memory { bytes, .. } = input {
             hasher.update(&(bytes.len() as u64).to_le_bytes());

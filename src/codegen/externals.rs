@@ -5,16 +5,13 @@
 //! library) stay ordinary symbols.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::CString;
 use std::path::Path;
 
 use aotload::format::external_slot_symbol;
 use aotload::meta::ExternalEdge;
-use llvm_sys::core::*;
-use llvm_sys::{LLVMLinkage, LLVMVisibility};
 
 use super::CodegenError;
-use crate::ir::{self, Global, GlobalKind};
+use crate::llvm::{self, Global, GlobalKind};
 use crate::method_table_file::MethodTableFile;
 
 /// The external methods of a module, by index (sorted by name, so indices are stable).
@@ -93,18 +90,9 @@ pub fn find_externals(
 /// Turns each external method's declaration into a hidden thunk through its slot (declared
 /// here, defined by the header object).
 pub fn bind(module: &inkwell::module::Module, externals: &Externals) {
-    let m = module.as_mut_ptr();
     for (i, edge) in externals.edges.iter().enumerate() {
-        let cname = CString::new(edge.name.as_str()).expect("LLVM names have no NUL");
-        let slot_name = CString::new(external_slot_symbol(i as u32)).expect("no NUL");
-        unsafe {
-            let f = Global(LLVMGetNamedFunction(m, cname.as_ptr()));
-            let slot_type = LLVMPointerTypeInContext(LLVMGetModuleContext(m), 0);
-            let slot = LLVMAddGlobal(m, slot_type, slot_name.as_ptr());
-            LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
-            ir::fill_thunk_body(f, slot);
-            f.set_linkage(LLVMLinkage::LLVMExternalLinkage);
-            f.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
-        }
+        let f = llvm::named_global(module, &edge.name)
+            .expect("externals are functions the module declares");
+        llvm::bind_through_slot(module, f, &external_slot_symbol(i as u32));
     }
 }

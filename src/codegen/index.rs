@@ -4,10 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::llvm::{Global, GlobalKind, Linkage, Visibility};
 use aotload::meta::Method;
-use llvm_sys::{LLVMLinkage, LLVMVisibility};
-
-use crate::ir::{Global, GlobalKind};
 
 /// Gives unnamed definitions a name and sets linkage and visibility of every definition.
 pub fn externalize(globals: &[Global], exports: &BTreeSet<String>) {
@@ -21,18 +19,18 @@ pub fn externalize(globals: &[Global], exports: &BTreeSet<String>) {
             anon += 1;
         }
         g.clear_comdat();
-        g.set_linkage(LLVMLinkage::LLVMExternalLinkage);
+        g.set_linkage(Linkage::External);
         let visibility = if exports.contains(&g.name()) {
-            LLVMVisibility::LLVMDefaultVisibility
+            Visibility::Default
         } else {
-            LLVMVisibility::LLVMHiddenVisibility
+            Visibility::Hidden
         };
         g.set_visibility(visibility);
     }
 }
 
 /// The kept functions and global variables, each sorted by name: index = fvar / gvar index.
-pub fn index(globals: &[Global]) -> (Vec<Global>, Vec<Global>) {
+pub fn index<'m>(globals: &[Global<'m>]) -> (Vec<Global<'m>>, Vec<Global<'m>>) {
     let defined = |kind| {
         let mut v: Vec<Global> = globals
             .iter()
@@ -65,7 +63,7 @@ pub fn methods(
     let mut edge_of: HashMap<Global, Edge> = (fvars.iter().enumerate())
         .map(|(i, g)| (*g, Edge::Internal(i as u32)))
         .collect();
-    for g in crate::ir::globals(module)
+    for g in crate::llvm::globals(module)
         .into_iter()
         .filter(|g| g.kind() == GlobalKind::Function && g.is_declaration())
     {

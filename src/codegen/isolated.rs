@@ -1,4 +1,4 @@
-//! Reading untrusted IR without risking the process. LLVM 19's bitcode reader is not safe
+//! Reading untrusted IR without risking the process. LLVM's bitcode reader is not safe
 //! against damaged input: a flipped bit can end in `report_fatal_error` ("Invalid abbrev
 //! number", which aborts) or in a segmentation fault inside `LLVMParseIRInContext` (found by
 //! flipping bits of clang's bitcode). A fatal error can be caught ([`install_fatal_error_handler`]),
@@ -6,7 +6,6 @@
 //! process (the `aotlink` executable itself, [`CHECK_COMMAND`]), and reads it in-process only
 //! when the child survived. A crash then costs the child, and the error names the file.
 
-use std::ffi::{c_char, CStr};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,19 +22,10 @@ static READING: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// Makes LLVM's fatal errors one error line, `aotlink: error: FILE: <LLVM's message>`, and exit
 /// status 1, instead of LLVM's abort. Once per process.
 pub fn install_fatal_error_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: the handler is a plain function that lives as long as the process.
-    ONCE.call_once(|| unsafe {
-        llvm_sys::error_handling::LLVMInstallFatalErrorHandler(Some(on_fatal_error))
-    });
+    crate::llvm::install_fatal_error_handler(on_fatal_error);
 }
 
-extern "C" fn on_fatal_error(reason: *const c_char) {
-    let reason = match reason.is_null() {
-        true => "unknown error".into(),
-        // SAFETY: LLVM passes a NUL-terminated message, alive for the call.
-        false => unsafe { CStr::from_ptr(reason) }.to_string_lossy(),
-    };
+fn on_fatal_error(reason: &str) -> ! {
     let reading = READING.try_lock().ok().and_then(|r| r.clone());
     let line = match reading {
         Some(path) => format!("aotlink: error: {}: LLVM: {reason}\n", path.display()),

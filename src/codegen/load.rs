@@ -52,13 +52,13 @@ pub fn load_inputs<'ctx>(
     for input in rest {
         let other = load_one(context, input, verify)?;
         let path = input.name();
-        if crate::ir::triple(&other) != crate::ir::triple(&module) {
+        if crate::llvm::triple(&other) != crate::llvm::triple(&module) {
             return Err(CodegenError::Input {
                 path: path.to_path_buf(),
                 cause: format!(
                     "target triple `{}` differs from `{}` of {}",
-                    crate::ir::triple(&other),
-                    crate::ir::triple(&module),
+                    crate::llvm::triple(&other),
+                    crate::llvm::triple(&module),
                     first.name().display()
                 ),
             });
@@ -97,7 +97,7 @@ pub(super) fn load_one<'ctx>(
             .verify()
             .map_err(|e| fail(format!("invalid IR: {}", one_line(&e.to_string()))))?;
     }
-    if crate::ir::triple(&module).is_empty() {
+    if crate::llvm::triple(&module).is_empty() {
         // IR is made for one target (type sizes, calling conventions): aotlink does not guess.
         return Err(fail(
             "names no target triple (`target triple = \"...\"`): compile it for a target".into(),

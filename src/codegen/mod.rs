@@ -14,9 +14,8 @@ use std::path::PathBuf;
 use aotload::meta::Method;
 use inkwell::context::Context;
 use inkwell::module::Module;
-use llvm_sys::LLVMLinkage;
 
-use crate::ir::{self, Global, GlobalKind};
+use crate::llvm::{self, Global, GlobalKind, Linkage};
 pub use index::content_hash;
 pub use load::{one_line, Input};
 
@@ -82,9 +81,9 @@ pub fn codegen<'ctx>(
     options: &CodegenOptions,
 ) -> Result<Program<'ctx>, CodegenError> {
     isolated::install_fatal_error_handler();
-    let module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
+    let mut module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
     let first_input = options.inputs[0].name().to_path_buf();
-    let globals = ir::globals(&module);
+    let globals = llvm::globals(&module);
     if let Some(g) = globals
         .iter()
         .find(|g| !g.is_declaration() && g.name().starts_with(RESERVED_PREFIX))
@@ -100,7 +99,7 @@ pub fn codegen<'ctx>(
     // Copies of functions defined elsewhere: the real definition is not part of this image.
     for g in globals
         .iter()
-        .filter(|g| g.linkage() == LLVMLinkage::LLVMAvailableExternallyLinkage)
+        .filter(|g| g.linkage() == Linkage::AvailableExternally)
     {
         g.drop_definition();
     }
@@ -143,9 +142,10 @@ pub fn codegen<'ctx>(
         .filter(|g| !g.is_declaration())
         .map(|g| g.name())
         .collect();
-    trace::remove_unkept(&module, &globals, &keep).map_err(CodegenError::Llvm)?;
+    trace::make_unkept_internal(&globals, &keep);
+    llvm::run_passes(&mut module, "globaldce", None).map_err(CodegenError::Llvm)?;
 
-    let globals = ir::globals(&module);
+    let globals = llvm::globals(&module);
     // Kept unnamed definitions have no name to compare; every named one must have survived.
     let left: BTreeSet<String> = globals
         .iter()
@@ -166,7 +166,7 @@ pub fn codegen<'ctx>(
     let methods = index::methods(&module, &fvars, &externals.index);
     externals::bind(&module, &externals);
     Ok(Program {
-        triple: ir::triple(&module),
+        triple: llvm::triple(&module),
         fvars: fvars.iter().map(|g| g.name()).collect(),
         gvars: gvars.iter().map(|g| g.name()).collect(),
         exports: exports.into_iter().collect(),

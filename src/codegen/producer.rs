@@ -35,12 +35,9 @@ pub fn bitcode_producer(bytes: &[u8]) -> Option<String> {
     visitor.0
 }
 
-/// LLVM's own version, as its reader names itself (`LLVM 19.1.7`).
+/// LLVM's own version, as its reader names itself (`LLVM 22.1.8`).
 pub fn reader_version() -> String {
-    let (mut major, mut minor, mut patch) = (0, 0, 0);
-    // SAFETY: LLVMGetVersion only writes the three integers it is given.
-    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
-    format!("LLVM {major}.{minor}.{patch}")
+    format!("LLVM {}", crate::llvm::version())
 }
 
 /// `message`, followed by the producer and reader when it does not name them already.

@@ -4,10 +4,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use llvm_sys::LLVMLinkage;
-
 use super::CodegenError;
-use crate::ir::{Global, GlobalKind};
+use crate::llvm::{Global, GlobalKind, Linkage};
 
 /// Names from a trace file, each with its line number.
 pub fn read_trace(path: &Path) -> Result<Vec<(usize, String)>, CodegenError> {
@@ -26,7 +24,7 @@ pub fn read_trace(path: &Path) -> Result<Vec<(usize, String)>, CodegenError> {
 }
 
 /// The definitions to keep: everything reachable from `roots` through references.
-pub fn reachable(roots: &[Global]) -> HashSet<Global> {
+pub fn reachable<'m>(roots: &[Global<'m>]) -> HashSet<Global<'m>> {
     let mut keep: HashSet<Global> = HashSet::new();
     let mut work: Vec<Global> = roots.to_vec();
     while let Some(g) = work.pop() {
@@ -38,11 +36,11 @@ pub fn reachable(roots: &[Global]) -> HashSet<Global> {
 }
 
 /// Checks each traced name against the module's definitions.
-pub fn trace_roots(
+pub fn trace_roots<'m>(
     trace_path: &Path,
     names: &[(usize, String)],
-    by_name: &HashMap<String, Global>,
-) -> Result<Vec<Global>, CodegenError> {
+    by_name: &HashMap<String, Global<'m>>,
+) -> Result<Vec<Global<'m>>, CodegenError> {
     let mut roots = BTreeSet::new();
     for (line, name) in names {
         let fail = |what: &str| CodegenError::Trace {
@@ -62,19 +60,15 @@ pub fn trace_roots(
     Ok(roots.into_iter().map(|n| by_name[&n]).collect())
 }
 
-/// Removes every definition not in `keep`. They become internal, and LLVM's GlobalDCE deletes
-/// them (it also cleans up the constant expressions that used them, which the C API cannot).
-pub fn remove_unkept(
-    module: &inkwell::module::Module,
-    globals: &[Global],
-    keep: &HashSet<Global>,
-) -> Result<(), String> {
+/// Makes every definition not in `keep` internal, so that LLVM's GlobalDCE deletes it (it
+/// also cleans up the constant expressions that used them, which the C API cannot); the
+/// caller runs `globaldce` once no handle into the module is left.
+pub fn make_unkept_internal(globals: &[Global], keep: &HashSet<Global>) {
     for g in globals
         .iter()
         .filter(|g| !g.is_declaration() && !keep.contains(g))
     {
         g.clear_comdat();
-        g.set_linkage(LLVMLinkage::LLVMInternalLinkage);
+        g.set_linkage(Linkage::Internal);
     }
-    crate::ir::run_passes(module, "globaldce", None)
 }

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use inkwell::module::Module;
 
-use crate::ir::{self, Global, GlobalKind};
+use crate::llvm::{self, Global, GlobalKind};
 use crate::target::ResolvedTarget;
 
 /// Which functions get versions for which targets: bit sets over the targets (bit `t`,
@@ -83,7 +83,7 @@ pub fn annotate(
     triple: &str,
 ) -> CloneSets {
     let fvars: std::collections::HashSet<&str> = fvars.iter().map(String::as_str).collect();
-    let functions: Vec<Global> = ir::globals(module)
+    let functions: Vec<Global> = llvm::globals(module)
         .into_iter()
         .filter(|g| {
             g.kind() == GlobalKind::Function
@@ -233,7 +233,7 @@ fn abi_consistent(
     abi: &AbiClasses,
     signature_bits: &[u32],
     wide_calls: &[Vec<(Option<usize>, u32)>],
-    traits: &[ir::BodyTraits],
+    traits: &[llvm::BodyTraits],
 ) -> (Vec<bool>, Vec<u64>) {
     let n = signature_bits.len();
     let mut pinned: Vec<bool> = (0..n)
@@ -283,7 +283,7 @@ fn target_profile(target: &ResolvedTarget, base: &ResolvedTarget, triple: &str) 
 fn expand_through_callees(
     mut chosen: BTreeSet<usize>,
     callees: &[Vec<usize>],
-    traits: &[ir::BodyTraits],
+    traits: &[llvm::BodyTraits],
 ) -> BTreeSet<usize> {
     let mut frontier: Vec<usize> = chosen.iter().copied().collect();
     while !frontier.is_empty() {

@@ -14,7 +14,6 @@ use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
 use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, TargetTriple};
 use inkwell::OptimizationLevel;
-use llvm_sys::LLVMVisibility;
 
 use serde::Serialize;
 
@@ -22,10 +21,10 @@ use super::multiversion::{
     base_name, clone_name, multiversion, set_base_attributes, slot_name, Versions,
 };
 use super::split::ShardJob;
-use super::tables::{add_blob_global, named_global};
+use super::tables::add_blob_global;
 use crate::cache::remote::{action::shard_action, RemoteCache};
 use crate::cache::{Key, Lookup, ShardCache};
-use crate::ir;
+use crate::llvm;
 use crate::target::{CpuTarget, ResolvedTarget};
 
 /// Which outputs to produce, like Julia's `--output-o/--output-bc/--output-asm`.
@@ -144,14 +143,8 @@ pub fn target_machine(triple: &str, cpu: &CpuTarget) -> Result<TargetMachine, St
                 triple, cpu.cpu
             )
         })?;
-    // ELF constructors in .init_array (what the dynamic loader runs), not .ctors.
-    // SAFETY: the pointer is the live target machine just made.
-    unsafe { aotlink_shim_use_init_array(machine.as_mut_ptr()) };
+    llvm::use_init_array(&machine);
     Ok(machine)
-}
-
-extern "C" {
-    fn aotlink_shim_use_init_array(machine: llvm_sys::target_machine::LLVMTargetMachineRef);
 }
 
 /// Writes the requested outputs of `module`. Bitcode first (it is the optimized IR); the
@@ -330,7 +323,7 @@ fn cached_or_built(
             &job.bitcode,
             &kinds,
             crate::BUILD_ID,
-            &ir::llvm_version(),
+            &llvm::version(),
         );
         (remote, action)
     });
@@ -357,7 +350,7 @@ fn shard_key(facts: &[u8], bitcode: &[u8]) -> Key {
     hasher.update(b"aotlink shard key\0");
     hasher.update(crate::BUILD_ID.as_bytes());
     hasher.update(b"\0");
-    hasher.update(crate::ir::llvm_version().as_bytes());
+    hasher.update(llvm::version().as_bytes());
     hasher.update(b"\0");
     hasher.update(&(facts.len() as u64).to_le_bytes());
     hasher.update(facts);
@@ -375,17 +368,18 @@ fn job_facts(job: &ShardJob, config: &EmitConfig) -> Vec<u8> {
 fn build_shard(job: &ShardJob, config: &EmitConfig) -> Result<Emitted, String> {
     let context = Context::create();
     let buffer = MemoryBuffer::create_from_memory_range(&job.bitcode, "aotlink.shard");
-    let module = Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
+    let mut module =
+        Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
     let machine = target_machine(config.triple, &config.targets[0].target)?;
     // The target-independent part of -O2 (simplification, inlining) runs once, before the
     // bodies are copied per target; vectorization and what follows it run on every version
     // with its own target's costs. Running all of -O2 on every copy cost a build per target.
-    let pipeline = ir::O2Pipeline::for_machine(&machine)?;
+    let pipeline = llvm::O2Pipeline::for_machine(&machine)?;
     set_base_attributes(&module, &job.plan, &job.clone_sets, config.targets);
-    ir::run_passes(&module, &pipeline.before_vectorization, Some(&machine))?;
+    llvm::run_passes(&mut module, &pipeline.before_vectorization, Some(&machine))?;
     let versions = multiversion(&module, &job.plan, &job.clone_sets, config.targets);
     add_shard_table(&module, job, config, &versions)?;
-    ir::run_passes(&module, &pipeline.from_vectorization, Some(&machine))?;
+    llvm::run_passes(&mut module, &pipeline.from_vectorization, Some(&machine))?;
     emit_module(&module, &machine, config.kinds)
 }
 
@@ -430,9 +424,9 @@ fn add_shard_table(
         module,
         &shard_table_symbol(job.plan.index),
         &blob,
-        LLVMVisibility::LLVMHiddenVisibility,
+        llvm::Visibility::Hidden,
         |r| match r {
-            aotload::format::TableRef::Symbol(name) => named_global(module, name),
+            aotload::format::TableRef::Symbol(name) => llvm::named_global(module, name),
             _ => None,
         },
     )?;

@@ -19,16 +19,12 @@
 //! `k` if it has one, else its base version, which then has the same vector ABI.
 
 use std::collections::{BTreeMap, HashSet};
-use std::ffi::CString;
 
 use inkwell::module::Module;
-use llvm_sys::core::*;
-use llvm_sys::prelude::LLVMValueRef;
-use llvm_sys::{LLVMLinkage, LLVMVisibility};
 
 use super::annotate::CloneSets;
 use super::partition::ShardPlan;
-use crate::ir::{self, Global, GlobalKind};
+use crate::llvm::{self, CallRewrite, Global, GlobalKind, Linkage, Visibility};
 use crate::target::ResolvedTarget;
 
 pub fn base_name(f: &str) -> String {
@@ -51,9 +47,9 @@ pub struct Versions {
 }
 
 /// The functions the shard defines for itself, in module order.
-fn member_functions(module: &Module, plan: &ShardPlan) -> Vec<Global> {
+fn member_functions<'m>(module: &'m Module, plan: &ShardPlan) -> Vec<Global<'m>> {
     let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
-    ir::globals(module)
+    llvm::globals(module)
         .into_iter()
         .filter(|g| {
             g.kind() == GlobalKind::Function
@@ -95,7 +91,7 @@ pub fn multiversion(
         let own_features = sets.own_features.get(&name).map(String::as_str);
         let (dispatched, pinned) = (sets.dispatched(&name), sets.pinned(&name));
         if dispatched != 0 {
-            let thunk = make_thunk(module, f, &name);
+            let thunk = llvm::add_dispatch_thunk(module, f, &base_name(&name), &slot_name(&name));
             set_target_attributes(thunk, &targets[0], own_features);
             versions.versioned.insert(name.clone());
         }
@@ -106,9 +102,9 @@ pub fn multiversion(
             .skip(1)
             .filter(|(t, _)| (dispatched | pinned) >> t & 1 == 1)
         {
-            let copy = ir::clone_function(f, &clone_name(&name, t));
-            copy.set_linkage(LLVMLinkage::LLVMExternalLinkage);
-            copy.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
+            let copy = f.clone_as(&clone_name(&name, t));
+            copy.set_linkage(Linkage::External);
+            copy.set_visibility(Visibility::Hidden);
             set_target_attributes(copy, target, own_features);
             bodies.push((copy, dispatched, t));
         }
@@ -117,7 +113,7 @@ pub fn multiversion(
     // version t to a pinned function go to its version t when it has one.
     let mut declared: BTreeMap<String, Global> = BTreeMap::new();
     for (body, set, t) in bodies {
-        for (call, callee) in body.direct_calls() {
+        body.rewrite_direct_calls(|callee| {
             let callee_name = callee.name();
             let target_name = if set != 0 && sets.dispatched(&callee_name) == set {
                 if t == 0 {
@@ -130,85 +126,20 @@ pub fn multiversion(
             } else if sets.dispatched(&callee_name) != 0 {
                 // Which version runs depends on the target the loader picks: call through
                 // the slot it fills, without the detour through the thunk.
-                let slot = slot_named(module, &slot_name(&callee_name));
-                ir::call_through_slot(call, slot);
-                continue;
+                return CallRewrite::ThroughSlot(llvm::pointer_slot(
+                    module,
+                    &slot_name(&callee_name),
+                ));
             } else {
-                continue;
+                return CallRewrite::Keep;
             };
             let target = *declared
                 .entry(target_name.clone())
-                .or_insert_with(|| function_named(module, &target_name, callee));
-            ir::set_callee(call, target);
-        }
+                .or_insert_with(|| llvm::function_like(module, &target_name, callee));
+            CallRewrite::Direct(target)
+        });
     }
     versions
-}
-
-/// Renames `f` to its base version and puts a thunk named `name` in its place, calling through
-/// a new slot. Returns the thunk.
-fn make_thunk(module: &Module, f: Global, name: &str) -> Global {
-    let m = module.as_mut_ptr();
-    unsafe {
-        let fnty = LLVMGlobalGetValueType(f.0);
-        let (linkage, visibility) = (f.linkage(), LLVMGetVisibility(f.0));
-        f.set_name(&base_name(name));
-        let cname = CString::new(name).expect("LLVM names have no NUL");
-        let thunk = Global(LLVMAddFunction(m, cname.as_ptr(), fnty));
-        LLVMReplaceAllUsesWith(f.0, thunk.0);
-        thunk.set_linkage(linkage);
-        thunk.set_visibility(visibility);
-        f.set_linkage(LLVMLinkage::LLVMExternalLinkage);
-        f.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
-        let cc = LLVMGetFunctionCallConv(f.0);
-        LLVMSetFunctionCallConv(thunk.0, cc);
-
-        let slot_type = LLVMTypeOf(f.0);
-        let cslot = CString::new(slot_name(name)).expect("LLVM names have no NUL");
-        let slot = LLVMAddGlobal(m, slot_type, cslot.as_ptr());
-        LLVMSetInitializer(slot, f.0);
-        LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
-
-        ir::fill_thunk_body(thunk, slot);
-        thunk
-    }
-}
-
-/// The dispatch slot `name` of the module, or a hidden declaration of it (another shard
-/// defines it).
-fn slot_named(module: &Module, name: &str) -> LLVMValueRef {
-    let cname = CString::new(name).expect("LLVM names have no NUL");
-    unsafe {
-        let m = module.as_mut_ptr();
-        let existing = LLVMGetNamedGlobal(m, cname.as_ptr());
-        if !existing.is_null() {
-            return existing;
-        }
-        let ctx = LLVMGetModuleContext(m);
-        let slot = LLVMAddGlobal(m, LLVMPointerTypeInContext(ctx, 0), cname.as_ptr());
-        LLVMSetVisibility(slot, LLVMVisibility::LLVMHiddenVisibility);
-        slot
-    }
-}
-
-/// The function `name` of the module, or a hidden declaration of it typed like `like`.
-fn function_named(module: &Module, name: &str, like: Global) -> Global {
-    let cname = CString::new(name).expect("LLVM names have no NUL");
-    unsafe {
-        let m = module.as_mut_ptr();
-        let existing = LLVMGetNamedFunction(m, cname.as_ptr());
-        if !existing.is_null() {
-            return Global(existing);
-        }
-        let decl = Global(LLVMAddFunction(
-            m,
-            cname.as_ptr(),
-            LLVMGlobalGetValueType(like.0),
-        ));
-        decl.set_visibility(LLVMVisibility::LLVMHiddenVisibility);
-        LLVMSetFunctionCallConv(decl.0, LLVMGetFunctionCallConv(like.0));
-        decl
-    }
 }
 
 /// Every version is compiled for its target's CPU and features, plus the function's own

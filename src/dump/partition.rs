@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use inkwell::module::Module;
 
 use super::annotate::CloneSets;
-use crate::ir::{self, Global, GlobalKind};
+use crate::llvm::{self, Global, GlobalKind};
 
 /// The definitions one shard emits, sorted by name.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -36,7 +36,7 @@ pub fn plan_shards(
     requested: Option<u32>,
     clone_sets: &CloneSets,
 ) -> Result<Vec<ShardPlan>, usize> {
-    let defs: Vec<Global> = ir::globals(module)
+    let defs: Vec<Global> = llvm::globals(module)
         .into_iter()
         .filter(|g| !g.is_declaration() && !g.is_llvm_special())
         .collect();

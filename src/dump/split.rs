@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::annotate::CloneSets;
 use super::partition::ShardPlan;
-use crate::ir::{self, GlobalKind};
+use crate::llvm::{self, GlobalKind};
 
 /// One shard's emission input.
 #[derive(Clone, Debug, Serialize)]
@@ -41,8 +41,8 @@ pub fn split(
         .iter()
         .map(|plan| {
             // LLVM's own globals (constructors, llvm.used) live in shard 0.
-            let shard = ir::clone_shard(module, &plan.members, plan.index == 0);
-            let functions: Vec<String> = ir::globals(&shard)
+            let shard = llvm::clone_shard(module, &plan.members, plan.index == 0);
+            let functions: Vec<String> = llvm::globals(&shard)
                 .into_iter()
                 .filter(|g| g.kind() == GlobalKind::Function)
                 .map(|g| g.name())

@@ -1,6 +1,6 @@
-//! The LLD linker, inside this process (`src/lld_shim.cpp` over LLD 19's drivers).
+//! The LLD linker, inside this process (`src/lld_shim.cpp` over LLD 22's drivers).
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -99,16 +99,6 @@ impl Linker for Lld {
     }
 }
 
-extern "C" {
-    fn aotlink_lld_link(
-        argv: *const *const c_char,
-        argc: usize,
-        output: *mut *mut c_char,
-        can_run_again: *mut c_int,
-    ) -> c_int;
-    fn aotlink_lld_free(p: *mut c_char);
-}
-
 /// LLD keeps global state for the length of a link: one link at a time per process. `false`
 /// inside once LLD said its state could not be reset (after a crash inside LLD).
 static LLD: Mutex<bool> = Mutex::new(true);
@@ -132,7 +122,6 @@ pub(super) fn run_lld(flavor: &str, args: &[String]) -> Result<(), LinkError> {
             CString::new(a).map_err(|_| LinkError::Lld(format!("argument `{a}` contains NUL")))
         })
         .collect::<Result<_, _>>()?;
-    let argv: Vec<*const c_char> = owned.iter().map(|a| a.as_ptr()).collect();
 
     let mut usable = LLD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if !*usable {
@@ -140,24 +129,10 @@ pub(super) fn run_lld(flavor: &str, args: &[String]) -> Result<(), LinkError> {
             "an earlier link crashed inside LLD; restart the process to link again".into(),
         ));
     }
-    let mut output: *mut c_char = std::ptr::null_mut();
-    let mut can_run_again: c_int = 0;
-    // SAFETY: argv points at `owned`'s NUL-terminated strings, alive for the call; the shim
-    // writes a malloc'd string to `output` (freed below) and an int to `can_run_again`; the
-    // lock keeps any other thread out of LLD until the call returns.
-    let code =
-        unsafe { aotlink_lld_link(argv.as_ptr(), argv.len(), &mut output, &mut can_run_again) };
-    let text = if output.is_null() {
-        String::new()
-    } else {
-        // SAFETY: a NUL-terminated string from strdup, freed once, right after the copy.
-        let text = unsafe { CStr::from_ptr(output) }
-            .to_string_lossy()
-            .into_owned();
-        unsafe { aotlink_lld_free(output) };
-        text
-    };
-    *usable = can_run_again != 0;
+    // SAFETY: the lock keeps any other thread out of LLD until the call returns.
+    let run = unsafe { crate::llvm::lld::link(&owned) };
+    let (code, text) = (run.code, run.output);
+    *usable = run.can_run_again;
     if code == 0 {
         Ok(())
     } else if text.trim().is_empty() {

@@ -1,8 +1,6 @@
 //! CPU targets of multiversioning, in Julia's `JULIA_CPU_TARGET` grammar:
 //! targets separated by `;`, each `CPU[,+feat|-feat...][,clone_all][,base(N)][,opt_size|min_size]`.
 
-use std::ffi::{c_char, CString};
-
 use aotload::features::{feature_list, vector_bits};
 use aotload::meta::{TARGET_BASE, TARGET_CLONE_ALL, TARGET_MIN_SIZE, TARGET_OPT_SIZE};
 
@@ -202,56 +200,18 @@ impl ResolvedTarget {
     }
 }
 
-extern "C" {
-    fn aotlink_shim_resolve_cpu(
-        triple: *const c_char,
-        cpu: *const c_char,
-        features: *const c_char,
-        names: *const *const c_char,
-        count: usize,
-        enabled: *mut u8,
-        error: *mut *mut c_char,
-    ) -> i32;
-    #[cfg(test)]
-    fn aotlink_shim_feature_known(triple: *const c_char, name: *const c_char) -> i32;
-    #[cfg(test)]
-    fn aotlink_shim_cpu_names(triple: *const c_char) -> *mut c_char;
-    fn aotlink_shim_isa_features(
-        triple: *const c_char,
-        cpu: *const c_char,
-        features: *const c_char,
-    ) -> *mut c_char;
-}
-
-/// Takes a comma-separated list the shim allocated.
-fn shim_list(p: *mut c_char) -> Option<Vec<String>> {
-    // SAFETY: every caller passes what a shim function just returned, and nothing else.
-    let text = unsafe { crate::ir::take_shim_string(p) }?;
-    Some(
-        text.split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-    )
-}
-
 /// Every CPU name LLVM knows for `triple` (empty when LLVM has no target for it).
 #[cfg(test)]
 pub fn llvm_cpu_names(triple: &str) -> Vec<String> {
     crate::dump::init_llvm_targets();
-    let t = CString::new(triple).expect("no NUL in triples");
-    // SAFETY: a valid C string in; the shim returns an allocated list or NULL.
-    shim_list(unsafe { aotlink_shim_cpu_names(t.as_ptr()) }).unwrap_or_default()
+    crate::llvm::cpu::cpu_names(triple)
 }
 
 /// The instruction-set features LLVM enables for `cpu` with `features` (no tuning
 /// features); `None` for an unknown CPU or triple.
 pub fn llvm_isa_features(triple: &str, cpu: &str, features: &str) -> Option<Vec<String>> {
     crate::dump::init_llvm_targets();
-    let c = |s: &str| CString::new(s).expect("no NUL in target names");
-    let (t, p, f) = (c(triple), c(cpu), c(features));
-    // SAFETY: valid C strings in; the shim returns an allocated list or NULL.
-    shim_list(unsafe { aotlink_shim_isa_features(t.as_ptr(), p.as_ptr(), f.as_ptr()) })
+    crate::llvm::cpu::isa_features(triple, cpu, features)
 }
 
 fn resolve_with_llvm(
@@ -260,36 +220,17 @@ fn resolve_with_llvm(
     features: &str,
     list: &[&str],
 ) -> Result<Vec<bool>, CpuTargetError> {
+    use crate::llvm::cpu::{resolve_cpu, ResolveError};
     crate::dump::init_llvm_targets();
-    let c = |s: &str| CString::new(s).expect("no NUL in target names");
-    let (ctriple, ccpu, cfeatures) = (c(triple), c(cpu), c(features));
-    let cnames: Vec<CString> = list.iter().map(|n| c(n)).collect();
-    let ptrs: Vec<*const c_char> = cnames.iter().map(|n| n.as_ptr()).collect();
-    let mut enabled = vec![0u8; list.len()];
-    let mut error = std::ptr::null_mut();
-    let status = unsafe {
-        aotlink_shim_resolve_cpu(
-            ctriple.as_ptr(),
-            ccpu.as_ptr(),
-            cfeatures.as_ptr(),
-            ptrs.as_ptr(),
-            ptrs.len(),
-            enabled.as_mut_ptr(),
-            &mut error,
-        )
-    };
-    match status {
-        0 => Ok(enabled.into_iter().map(|e| e != 0).collect()),
-        1 => {
-            // SAFETY: on status 1 the shim has stored a message it allocated in `error`.
-            let message = unsafe { crate::ir::take_shim_string(error) }.unwrap_or_default();
-            Err(CpuTargetError::NoLlvmTarget(format!("{triple}: {message}")))
+    resolve_cpu(triple, cpu, features, list).map_err(|e| match e {
+        ResolveError::NoTarget(message) => {
+            CpuTargetError::NoLlvmTarget(format!("{triple}: {message}"))
         }
-        _ => Err(CpuTargetError::UnknownCpu {
+        ResolveError::UnknownCpu => CpuTargetError::UnknownCpu {
             cpu: cpu.into(),
             triple: triple.into(),
-        }),
-    }
+        },
+    })
 }
 
 /// The `+feature`s of a function's own `target-features` that its `target-cpu` does not
@@ -319,8 +260,7 @@ pub fn features_beyond_cpu(triple: &str, cpu: &str, features: &str) -> Vec<Strin
 #[cfg(test)]
 fn llvm_knows_feature(triple: &str, name: &str) -> bool {
     crate::dump::init_llvm_targets();
-    let (t, n) = (CString::new(triple).unwrap(), CString::new(name).unwrap());
-    unsafe { aotlink_shim_feature_known(t.as_ptr(), n.as_ptr()) != 0 }
+    crate::llvm::cpu::feature_known(triple, name)
 }
 
 #[cfg(test)]

@@ -8,19 +8,22 @@ use llvm_sys::prelude::*;
 
 use super::{Global, GlobalKind};
 
-impl Global {
+impl<'m> Global<'m> {
     /// The globals this one refers to directly: from a function's instructions (and personality),
     /// a variable's initializer or an alias's aliasee, looking through constant expressions.
-    pub fn references(self) -> Vec<Global> {
+    pub fn references(self) -> Vec<Global<'m>> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        // SAFETY: a live global (the type's invariant); the walk only reads its body or
+        // initializer, which nothing changes meanwhile, and the globals it finds belong to
+        // the same module, borrowed for 'm.
         unsafe {
             match self.kind() {
                 GlobalKind::Function => {
-                    if LLVMHasPersonalityFn(self.0) != 0 {
-                        collect_globals(LLVMGetPersonalityFn(self.0), &mut out, &mut seen);
+                    if LLVMHasPersonalityFn(self.raw()) != 0 {
+                        collect_globals(LLVMGetPersonalityFn(self.raw()), &mut out, &mut seen);
                     }
-                    let mut bb = LLVMGetFirstBasicBlock(self.0);
+                    let mut bb = LLVMGetFirstBasicBlock(self.raw());
                     while !bb.is_null() {
                         let mut inst = LLVMGetFirstInstruction(bb);
                         while !inst.is_null() {
@@ -37,13 +40,13 @@ impl Global {
                     }
                 }
                 GlobalKind::Variable => {
-                    let init = LLVMGetInitializer(self.0);
+                    let init = LLVMGetInitializer(self.raw());
                     if !init.is_null() {
                         collect_globals(init, &mut out, &mut seen);
                     }
                 }
                 GlobalKind::Alias => {
-                    collect_globals(LLVMAliasGetAliasee(self.0), &mut out, &mut seen)
+                    collect_globals(LLVMAliasGetAliasee(self.raw()), &mut out, &mut seen)
                 }
             }
         }
@@ -56,8 +59,9 @@ impl Global {
             return 0;
         }
         let mut size = 0;
+        // SAFETY: a live function; the walk only reads its blocks and instructions.
         unsafe {
-            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            let mut bb = LLVMGetFirstBasicBlock(self.raw());
             while !bb.is_null() {
                 size += 1;
                 let mut inst = LLVMGetFirstInstruction(bb);
@@ -75,6 +79,8 @@ impl Global {
     /// difference of addresses (`sub (ptrtoint a, ptrtoint b)`, as in relative lookup tables)
     /// or the address of a basic block (computed-goto tables).
     pub fn has_object_local_reference(self) -> bool {
+        /// # Safety
+        /// `c` is null or a live constant.
         unsafe fn walk(c: LLVMValueRef, seen: &mut HashSet<LLVMValueRef>) -> bool {
             if c.is_null()
                 || !seen.insert(c)
@@ -96,7 +102,8 @@ impl Global {
         if self.kind() != GlobalKind::Variable {
             return false;
         }
-        unsafe { walk(LLVMGetInitializer(self.0), &mut HashSet::new()) }
+        // SAFETY: a live variable; its initializer (or null) is a live constant.
+        unsafe { walk(LLVMGetInitializer(self.raw()), &mut HashSet::new()) }
     }
 
     /// What the multiversioning pass needs to know about this function's body.
@@ -104,11 +111,13 @@ impl Global {
         use llvm_sys::LLVMOpcode::*;
         use llvm_sys::LLVMTypeKind::*;
         let mut traits = BodyTraits::default();
+        // SAFETY: a live function; the walk only reads its type, blocks, instructions and the
+        // uses of its blocks, which nothing changes meanwhile.
         unsafe {
-            let fnty = LLVMGlobalGetValueType(self.0);
+            let fnty = LLVMGlobalGetValueType(self.raw());
             traits.unclonable = LLVMIsFunctionVarArg(fnty) != 0 || self.has_memory_params();
             let mut index = std::collections::HashMap::new();
-            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            let mut bb = LLVMGetFirstBasicBlock(self.raw());
             while !bb.is_null() {
                 index.insert(bb, index.len());
                 bb = LLVMGetNextBasicBlock(bb);
@@ -119,7 +128,7 @@ impl Global {
                     LLVMVectorTypeKind | LLVMScalableVectorTypeKind
                 )
             };
-            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            let mut bb = LLVMGetFirstBasicBlock(self.raw());
             while !bb.is_null() {
                 let mut block_use = LLVMGetFirstUse(LLVMBasicBlockAsValue(bb));
                 while !block_use.is_null() {
@@ -137,7 +146,7 @@ impl Global {
                         LLVMCall => {
                             let callee = LLVMGetCalledValue(inst);
                             if !LLVMIsAFunction(callee).is_null() {
-                                let name = Global(callee).name();
+                                let name = Global::from_raw(callee).name();
                                 let math = [
                                     "llvm.fma.",
                                     "llvm.fmuladd.",
@@ -178,19 +187,23 @@ impl Global {
     /// than 128 bits travel in different registers depending on the CPU features (x86: in
     /// memory or xmm pairs without AVX, in ymm with it, in zmm with AVX-512).
     pub fn signature_vector_bits(self) -> u32 {
-        unsafe { function_type_vector_bits(LLVMGlobalGetValueType(self.0)) }
+        // SAFETY: a live function; its value type is a function type.
+        unsafe { function_type_vector_bits(LLVMGlobalGetValueType(self.raw())) }
     }
 
     /// The calls and invokes of this function's body whose function type carries a vector
     /// wider than 128 bits: the function called directly (`None`: through a pointer) and the
     /// widest vector of the call's type.
-    pub fn wide_vector_calls(self) -> Vec<(Option<Global>, u32)> {
+    pub fn wide_vector_calls(self) -> Vec<(Option<Global<'m>>, u32)> {
         self.calls()
             .into_iter()
+            // SAFETY: each is a live call or invoke of this function's body; a direct callee
+            // is a function of the same module, borrowed for 'm.
             .filter_map(|inst| unsafe {
                 let bits = function_type_vector_bits(LLVMGetCalledFunctionType(inst));
                 let callee = LLVMGetCalledValue(inst);
-                let direct = (!LLVMIsAFunction(callee).is_null()).then_some(Global(callee));
+                let direct =
+                    (!LLVMIsAFunction(callee).is_null()).then_some(Global::from_raw(callee));
                 // Intrinsics are instructions, not calls with an ABI.
                 let intrinsic = direct.is_some() && LLVMGetIntrinsicID(callee) != 0;
                 (bits > 128 && !intrinsic).then_some((direct, bits))
@@ -209,32 +222,23 @@ impl Global {
             "swifterror",
             "nest",
         ];
+        // SAFETY: a live function; only its attributes are read.
         unsafe {
-            let n = LLVMCountParams(self.0);
+            let n = LLVMCountParams(self.raw());
             KINDS.iter().any(|kind| {
                 let id = LLVMGetEnumAttributeKindForName(kind.as_ptr() as *const _, kind.len());
-                (1..=n).any(|i| !LLVMGetEnumAttributeAtIndex(self.0, i, id).is_null())
+                (1..=n).any(|i| !LLVMGetEnumAttributeAtIndex(self.raw(), i, id).is_null())
             })
         }
     }
 
-    /// Calls and invokes in this function's body, with the function they call directly.
-    pub fn direct_calls(self) -> Vec<(LLVMValueRef, Global)> {
-        self.calls()
-            .into_iter()
-            .filter_map(|inst| {
-                let callee = unsafe { LLVMGetCalledValue(inst) };
-                let direct = unsafe { !LLVMIsAFunction(callee).is_null() };
-                direct.then_some((inst, Global(callee)))
-            })
-            .collect()
-    }
-
-    /// The call and invoke instructions of this function's body, in order.
-    fn calls(self) -> Vec<LLVMValueRef> {
+    /// The call and invoke instructions of this function's body, in order. Raw handles: they
+    /// stay inside this module, used before anything changes the body.
+    pub(super) fn calls(self) -> Vec<LLVMValueRef> {
         let mut out = Vec::new();
+        // SAFETY: a live function; the walk only reads its blocks and instructions.
         unsafe {
-            let mut bb = LLVMGetFirstBasicBlock(self.0);
+            let mut bb = LLVMGetFirstBasicBlock(self.raw());
             while !bb.is_null() {
                 let mut inst = LLVMGetFirstInstruction(bb);
                 while !inst.is_null() {
@@ -251,6 +255,9 @@ impl Global {
 }
 
 /// The widest fixed-length vector among a function type's result and parameters.
+///
+/// # Safety
+/// `fnty` is a live function type.
 unsafe fn function_type_vector_bits(fnty: LLVMTypeRef) -> u32 {
     let n = LLVMCountParamTypes(fnty) as usize;
     let mut params = vec![std::ptr::null_mut(); n];
@@ -265,6 +272,9 @@ unsafe fn function_type_vector_bits(fnty: LLVMTypeRef) -> u32 {
 
 /// The widest fixed-length vector in `ty`, looking into structs and arrays (a struct of two
 /// vectors is returned in two vector registers).
+///
+/// # Safety
+/// `ty` is a live type.
 unsafe fn type_vector_bits(ty: LLVMTypeRef) -> u32 {
     use llvm_sys::LLVMTypeKind::*;
     match LLVMGetTypeKind(ty) {
@@ -294,16 +304,20 @@ unsafe fn type_vector_bits(ty: LLVMTypeRef) -> u32 {
     }
 }
 
-unsafe fn collect_globals(
+/// Adds to `out` the globals `value` refers to, looking through constants.
+///
+/// # Safety
+/// `value` is null or a live value of a module borrowed for `'m`.
+unsafe fn collect_globals<'m>(
     value: LLVMValueRef,
-    out: &mut Vec<Global>,
+    out: &mut Vec<Global<'m>>,
     seen: &mut HashSet<LLVMValueRef>,
 ) {
     if value.is_null() || !seen.insert(value) {
         return;
     }
     if !LLVMIsAGlobalValue(value).is_null() {
-        out.push(Global(value));
+        out.push(Global::from_raw(value));
     } else if !LLVMIsABlockAddress(value).is_null() {
         // Since LLVM 20 a block address's only operand is the block: its function is not an
         // operand any more, and a computed-goto table must still be placed with the function.

@@ -1,138 +1,23 @@
-//! Small safe helpers over the LLVM C API for what inkwell does not cover: the global values of
-//! a module ([`Global`]), reading their bodies (`analysis`) and changing them (`edit`).
-//!
-//! Every function takes values that belong to a live module; that is the one invariant the
-//! `unsafe` blocks rely on.
-
-mod analysis;
-mod edit;
+//! Running LLVM's pass pipelines over a module, and the target machine settings the C API
+//! lacks.
 
 use std::ffi::CStr;
 
 use inkwell::module::Module;
-use llvm_sys::core::*;
-use llvm_sys::prelude::*;
-use llvm_sys::{LLVMLinkage, LLVMVisibility};
+use inkwell::targets::TargetMachine;
 
-pub use analysis::BodyTraits;
-pub use edit::{call_through_slot, clone_function, clone_shard, fill_thunk_body, set_callee};
-
-/// A function, global variable or alias of a module.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Global(pub LLVMValueRef);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GlobalKind {
-    Function,
-    Variable,
-    Alias,
-}
-
-impl Global {
-    pub fn name(self) -> String {
-        let mut len = 0;
-        unsafe {
-            let ptr = LLVMGetValueName2(self.0, &mut len);
-            String::from_utf8_lossy(std::slice::from_raw_parts(ptr as *const u8, len)).into_owned()
-        }
-    }
-
-    pub fn set_name(self, name: &str) {
-        unsafe { LLVMSetValueName2(self.0, name.as_ptr() as *const _, name.len()) }
-    }
-
-    pub fn kind(self) -> GlobalKind {
-        unsafe {
-            if !LLVMIsAFunction(self.0).is_null() {
-                GlobalKind::Function
-            } else if !LLVMIsAGlobalVariable(self.0).is_null() {
-                GlobalKind::Variable
-            } else {
-                GlobalKind::Alias
-            }
-        }
-    }
-
-    pub fn is_declaration(self) -> bool {
-        unsafe { LLVMIsDeclaration(self.0) != 0 }
-    }
-
-    /// An intrinsic (`llvm.memcpy...`) or LLVM's own special globals (`llvm.used`, ctors).
-    pub fn is_llvm_special(self) -> bool {
-        self.name().starts_with("llvm.")
-    }
-
-    pub fn linkage(self) -> LLVMLinkage {
-        unsafe { LLVMGetLinkage(self.0) }
-    }
-
-    pub fn set_linkage(self, linkage: LLVMLinkage) {
-        unsafe { LLVMSetLinkage(self.0, linkage) }
-    }
-
-    pub fn set_visibility(self, visibility: LLVMVisibility) {
-        unsafe { LLVMSetVisibility(self.0, visibility) }
-    }
-
-    /// Local to its module (internal or private linkage).
-    pub fn is_local(self) -> bool {
-        matches!(
-            self.linkage(),
-            LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage
-        )
-    }
-
-    /// Leaves no comdat group: every symbol gets exactly one definition in one shard.
-    pub fn clear_comdat(self) {
-        unsafe { llvm_sys::comdat::LLVMSetComdat(self.0, std::ptr::null_mut()) }
-    }
-
-    /// The LLVM type of the function (`i64 (i64, double)`) or variable.
-    pub fn value_type_string(self) -> String {
-        unsafe { take_message(LLVMPrintTypeToString(LLVMGlobalGetValueType(self.0))) }
-    }
-}
-
-unsafe fn take_message(ptr: *mut std::os::raw::c_char) -> String {
-    let s = CStr::from_ptr(ptr).to_string_lossy().into_owned();
-    LLVMDisposeMessage(ptr);
-    s
-}
-
-/// All functions, global variables and aliases of `module`, in module order.
-pub fn globals(module: &Module) -> Vec<Global> {
-    let m = module.as_mut_ptr();
-    let mut out = Vec::new();
-    unsafe {
-        let mut f = LLVMGetFirstFunction(m);
-        while !f.is_null() {
-            out.push(Global(f));
-            f = LLVMGetNextFunction(f);
-        }
-        let mut g = LLVMGetFirstGlobal(m);
-        while !g.is_null() {
-            out.push(Global(g));
-            g = LLVMGetNextGlobal(g);
-        }
-        let mut a = LLVMGetFirstGlobalAlias(m);
-        while !a.is_null() {
-            out.push(Global(a));
-            a = LLVMGetNextGlobalAlias(a);
-        }
-    }
-    out
-}
-
-/// The module's own target triple.
-pub fn triple(module: &Module) -> String {
-    module.get_triple().as_str().to_string_lossy().into_owned()
-}
+use super::shim::{aotlink_shim_o2_pipeline, aotlink_shim_use_init_array, take_shim_string};
 
 /// Runs a new-pass-manager pipeline (`opt -passes=...` syntax) over `module`.
+///
+/// Takes the module exclusively: passes delete globals and instructions, so no [`Global`]
+/// handle into it may live across the call.
+///
+/// [`Global`]: super::Global
 pub fn run_passes(
-    module: &Module,
+    module: &mut Module,
     passes: &str,
-    machine: Option<&inkwell::targets::TargetMachine>,
+    machine: Option<&TargetMachine>,
 ) -> Result<(), String> {
     use llvm_sys::transforms::pass_builder::*;
     let passes = std::ffi::CString::new(passes).expect("pass names have no NUL");
@@ -165,8 +50,9 @@ pub struct O2Pipeline {
 
 impl O2Pipeline {
     /// The pipeline as LLVM builds it for `machine` (clang's -O2 tuning), split in two.
-    pub fn for_machine(machine: &inkwell::targets::TargetMachine) -> Result<O2Pipeline, String> {
-        // SAFETY: the machine is live, and the shim hands over a string it allocated.
+    pub fn for_machine(machine: &TargetMachine) -> Result<O2Pipeline, String> {
+        // SAFETY: the machine is live for the call, and the shim hands over a string it
+        // allocated, which take_shim_string frees.
         let text = unsafe { take_shim_string(aotlink_shim_o2_pipeline(machine.as_mut_ptr())) }
             .ok_or("the shim printed no pipeline")?;
         Self::split(&text)
@@ -209,30 +95,17 @@ fn top_level_elements(text: &str) -> Vec<&str> {
     elements
 }
 
-/// Copies and frees a string the C++ shim allocated (`None` for a null pointer).
-///
-/// # Safety
-/// `p` is null or a NUL-terminated string from the shim's `strdup`, not yet freed; it is
-/// freed here and must not be used again.
-pub(crate) unsafe fn take_shim_string(p: *mut std::ffi::c_char) -> Option<String> {
-    if p.is_null() {
-        return None;
-    }
-    let text = CStr::from_ptr(p).to_string_lossy().into_owned();
-    aotlink_shim_free(p);
-    Some(text)
-}
-
-extern "C" {
-    fn aotlink_shim_o2_pipeline(
-        machine: llvm_sys::target_machine::LLVMTargetMachineRef,
-    ) -> *mut std::ffi::c_char;
-    fn aotlink_shim_free(p: *mut std::ffi::c_char);
+/// Makes ELF code put constructors in `.init_array` (what the dynamic loader runs), as clang
+/// does, instead of LLVM's default `.ctors`, which only crtbegin.o runs, and an image linked
+/// by LLD has none. No effect on COFF or Mach-O.
+pub fn use_init_array(machine: &TargetMachine) {
+    // SAFETY: the machine is live for the call; the shim sets one field of its options.
+    unsafe { aotlink_shim_use_init_array(machine.as_mut_ptr()) };
 }
 
 /// The version of the LLVM aotlink is linked with ("19.1.7"): part of every shard cache key,
 /// since another LLVM may emit other code from the same IR.
-pub fn llvm_version() -> String {
+pub fn version() -> String {
     let (mut major, mut minor, mut patch) = (0, 0, 0);
     // SAFETY: LLVM writes three integers through the pointers it is given.
     unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };

@@ -1,0 +1,228 @@
+//! [`Global`]: a function, global variable or alias of a module, borrowed from that module,
+//! with the properties aotlink reads and sets on it.
+
+use std::marker::PhantomData;
+
+use inkwell::module::Module;
+use llvm_sys::core::*;
+use llvm_sys::prelude::LLVMValueRef;
+use llvm_sys::{LLVMLinkage, LLVMVisibility};
+
+use super::shim::c_name;
+
+/// A function, global variable or alias of a module that is borrowed for `'m`. While the
+/// borrow lasts the module is alive and nothing deletes its globals (see the module contract
+/// in `llvm/mod.rs`), so the handle stays valid. Not `Send`: a module's context belongs to
+/// one thread.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Global<'m> {
+    raw: LLVMValueRef,
+    module: PhantomData<&'m ()>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalKind {
+    Function,
+    Variable,
+    Alias,
+}
+
+/// The linkages aotlink reads or gives; LLVM's others read as [`Linkage::Other`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Linkage {
+    External,
+    Internal,
+    Private,
+    /// A copy of a function defined elsewhere (C99 `inline`, C++ `extern template`).
+    AvailableExternally,
+    Other(LLVMLinkage),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    Default,
+    Hidden,
+    Protected,
+}
+
+impl std::fmt::Debug for Global<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Global({:?})", self.name())
+    }
+}
+
+impl<'m> Global<'m> {
+    /// # Safety
+    /// `raw` is a global value (function, variable or alias) of a module that the caller
+    /// holds borrowed for `'m`.
+    pub(super) unsafe fn from_raw(raw: LLVMValueRef) -> Global<'m> {
+        debug_assert!(!raw.is_null());
+        Global {
+            raw,
+            module: PhantomData,
+        }
+    }
+
+    pub(super) fn raw(self) -> LLVMValueRef {
+        self.raw
+    }
+
+    pub fn name(self) -> String {
+        let mut len = 0;
+        // SAFETY: a live global (the type's invariant); LLVM returns its name's bytes and
+        // length, valid until the name changes, and they are copied at once.
+        unsafe {
+            let ptr = LLVMGetValueName2(self.raw, &mut len);
+            String::from_utf8_lossy(std::slice::from_raw_parts(ptr as *const u8, len)).into_owned()
+        }
+    }
+
+    pub fn set_name(self, name: &str) {
+        // SAFETY: a live global; LLVM copies the `len` bytes it is given.
+        unsafe { LLVMSetValueName2(self.raw, name.as_ptr() as *const _, name.len()) }
+    }
+
+    pub fn kind(self) -> GlobalKind {
+        // SAFETY: a live global; the LLVMIsA* queries only read its class.
+        unsafe {
+            if !LLVMIsAFunction(self.raw).is_null() {
+                GlobalKind::Function
+            } else if !LLVMIsAGlobalVariable(self.raw).is_null() {
+                GlobalKind::Variable
+            } else {
+                GlobalKind::Alias
+            }
+        }
+    }
+
+    pub fn is_declaration(self) -> bool {
+        // SAFETY: a live global.
+        unsafe { LLVMIsDeclaration(self.raw) != 0 }
+    }
+
+    /// An intrinsic (`llvm.memcpy...`) or LLVM's own special globals (`llvm.used`, ctors).
+    pub fn is_llvm_special(self) -> bool {
+        self.name().starts_with("llvm.")
+    }
+
+    pub fn linkage(self) -> Linkage {
+        // SAFETY: a live global.
+        match unsafe { LLVMGetLinkage(self.raw) } {
+            LLVMLinkage::LLVMExternalLinkage => Linkage::External,
+            LLVMLinkage::LLVMInternalLinkage => Linkage::Internal,
+            LLVMLinkage::LLVMPrivateLinkage => Linkage::Private,
+            LLVMLinkage::LLVMAvailableExternallyLinkage => Linkage::AvailableExternally,
+            other => Linkage::Other(other),
+        }
+    }
+
+    pub fn set_linkage(self, linkage: Linkage) {
+        let raw = match linkage {
+            Linkage::External => LLVMLinkage::LLVMExternalLinkage,
+            Linkage::Internal => LLVMLinkage::LLVMInternalLinkage,
+            Linkage::Private => LLVMLinkage::LLVMPrivateLinkage,
+            Linkage::AvailableExternally => LLVMLinkage::LLVMAvailableExternallyLinkage,
+            Linkage::Other(raw) => raw,
+        };
+        // SAFETY: a live global.
+        unsafe { LLVMSetLinkage(self.raw, raw) }
+    }
+
+    pub fn visibility(self) -> Visibility {
+        // SAFETY: a live global.
+        match unsafe { LLVMGetVisibility(self.raw) } {
+            LLVMVisibility::LLVMDefaultVisibility => Visibility::Default,
+            LLVMVisibility::LLVMHiddenVisibility => Visibility::Hidden,
+            LLVMVisibility::LLVMProtectedVisibility => Visibility::Protected,
+        }
+    }
+
+    pub fn set_visibility(self, visibility: Visibility) {
+        let raw = match visibility {
+            Visibility::Default => LLVMVisibility::LLVMDefaultVisibility,
+            Visibility::Hidden => LLVMVisibility::LLVMHiddenVisibility,
+            Visibility::Protected => LLVMVisibility::LLVMProtectedVisibility,
+        };
+        // SAFETY: a live global.
+        unsafe { LLVMSetVisibility(self.raw, raw) }
+    }
+
+    /// Local to its module (internal or private linkage).
+    pub fn is_local(self) -> bool {
+        matches!(self.linkage(), Linkage::Internal | Linkage::Private)
+    }
+
+    /// Leaves no comdat group: every symbol gets exactly one definition in one shard.
+    pub fn clear_comdat(self) {
+        // SAFETY: a live global; a null comdat removes it from its group.
+        unsafe { llvm_sys::comdat::LLVMSetComdat(self.raw, std::ptr::null_mut()) }
+    }
+
+    /// The LLVM type of the function (`i64 (i64, double)`) or variable.
+    pub fn value_type_string(self) -> String {
+        // SAFETY: a live global; the printed type is a message LLVM allocated, taken once.
+        unsafe { take_message(LLVMPrintTypeToString(LLVMGlobalGetValueType(self.raw))) }
+    }
+}
+
+/// Copies and disposes of a message LLVM allocated.
+///
+/// # Safety
+/// `ptr` is a NUL-terminated string from an LLVM `*ToString` call, not yet disposed of.
+pub(super) unsafe fn take_message(ptr: *mut std::os::raw::c_char) -> String {
+    // SAFETY: by the contract, a live NUL-terminated string LLVM owns until disposed of.
+    let s = unsafe { std::ffi::CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: disposed of once, after the copy.
+    unsafe { LLVMDisposeMessage(ptr) };
+    s
+}
+
+/// All functions, global variables and aliases of `module`, in module order.
+pub fn globals<'m>(module: &'m Module<'_>) -> Vec<Global<'m>> {
+    let m = module.as_mut_ptr();
+    let mut out = Vec::new();
+    // SAFETY: the module is borrowed for 'm; the iteration reads its global lists, which
+    // nothing changes during the walk.
+    unsafe {
+        let mut f = LLVMGetFirstFunction(m);
+        while !f.is_null() {
+            out.push(Global::from_raw(f));
+            f = LLVMGetNextFunction(f);
+        }
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            out.push(Global::from_raw(g));
+            g = LLVMGetNextGlobal(g);
+        }
+        let mut a = LLVMGetFirstGlobalAlias(m);
+        while !a.is_null() {
+            out.push(Global::from_raw(a));
+            a = LLVMGetNextGlobalAlias(a);
+        }
+    }
+    out
+}
+
+/// The global value named `name` in `module` (function, variable or alias), if any.
+pub fn named_global<'m>(module: &'m Module<'_>, name: &str) -> Option<Global<'m>> {
+    let cname = c_name(name);
+    let m = module.as_mut_ptr();
+    // SAFETY: the module is borrowed for 'm; the lookups only read its symbol table.
+    unsafe {
+        [
+            LLVMGetNamedFunction(m, cname.as_ptr()),
+            LLVMGetNamedGlobal(m, cname.as_ptr()),
+            LLVMGetNamedGlobalAlias(m, cname.as_ptr(), name.len()),
+        ]
+        .into_iter()
+        .find(|v| !v.is_null())
+        .map(|raw| Global::from_raw(raw))
+    }
+}
+
+/// The module's own target triple.
+pub fn triple(module: &Module) -> String {
+    module.get_triple().as_str().to_string_lossy().into_owned()
+}
