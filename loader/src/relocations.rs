@@ -16,6 +16,9 @@
 //! relocation, which copies a symbol's whole size and has no business in a shared library, is
 //! refused wherever it points.
 //!
+//! Every write must also land in a writable segment (RELRO included): elsewhere `ld.so`
+//! would fault on a read-only page, or write outside the image.
+//!
 //! Mach-O (rebases and binds) and PE (base relocations) are not read here: on those formats
 //! the loader still reads nothing the dynamic loader may have changed but the root's head,
 //! which it compares with the file's after loading (`image.rs`), and the image data it hands
@@ -57,6 +60,8 @@ impl std::fmt::Display for Protected {
 pub enum RelocationError {
     #[error("a dynamic relocation at {at:#x} writes into the {into}, which the loader verified in the file (only the root's shard pointers may be relocated)")]
     Into { at: u64, into: Protected },
+    #[error("a dynamic relocation at {at:#x} writes outside the image's writable memory")]
+    NotWritable { at: u64 },
     #[error("a copy relocation at {at:#x} (a shared library has none)")]
     Copy { at: u64 },
     #[error("the dynamic relocation table {0} lies outside the file's contents")]
@@ -155,7 +160,7 @@ fn check_elf<Elf: FileHeader<Endian = object::Endianness>>(
             // An architecture no image is built for: assume the widest write.
             _ => 2 * word,
         };
-        check_range(at, width, protected)
+        check_range(at, width, segments, protected)
     };
     let table = |start: u64, size: u64, entry: usize, what: &'static str| {
         let count = usize::try_from(size.div_ceil(entry as u64)).ok();
@@ -212,7 +217,7 @@ fn check_elf<Elf: FileHeader<Endian = object::Endianness>>(
     }
     if let Some(start) = tables.relr.filter(|_| tables.relr_size > 0) {
         let (bytes, _) = table(start, tables.relr_size, word as usize, "DT_RELR")?;
-        check_relr(bytes, word, endian, protected)?;
+        check_relr(bytes, word, endian, segments, protected)?;
     }
     Ok(())
 }
@@ -257,6 +262,7 @@ fn check_relr(
     bytes: &[u8],
     word: u64,
     endian: object::Endianness,
+    segments: &Segments,
     protected: &ProtectedRanges,
 ) -> Result<(), RelocationError> {
     use object::Endian as _;
@@ -268,7 +274,7 @@ fn check_relr(
             _ => u64::from(endian.read_u32(entry.try_into().unwrap_or_default())),
         };
         if value & 1 == 0 {
-            check_range(value, word, protected)?;
+            check_range(value, word, segments, protected)?;
             next = value.wrapping_add(word);
             continue;
         }
@@ -276,7 +282,7 @@ fn check_relr(
         let span = next..next.saturating_add(bits * word);
         if protected.overlapped_by(span).is_some() {
             for bit in (0..bits).filter(|b| value >> (b + 1) & 1 == 1) {
-                check_range(next.wrapping_add(bit * word), word, protected)?;
+                check_range(next.wrapping_add(bit * word), word, segments, protected)?;
             }
         }
         next = next.wrapping_add(bits * word);
@@ -284,10 +290,20 @@ fn check_relr(
     Ok(())
 }
 
-fn check_range(at: u64, width: u64, protected: &ProtectedRanges) -> Result<(), RelocationError> {
-    match protected.overlapped_by(at..at.saturating_add(width)) {
-        Some(into) => Err(RelocationError::Into { at, into }),
-        None => Ok(()),
+/// A write of `width` bytes at `at`: into writable memory (else the dynamic loader would fault
+/// on a read-only page, or write outside the image), and into nothing protected.
+fn check_range(
+    at: u64,
+    width: u64,
+    segments: &Segments,
+    protected: &ProtectedRanges,
+) -> Result<(), RelocationError> {
+    if let Some(into) = protected.overlapped_by(at..at.saturating_add(width)) {
+        return Err(RelocationError::Into { at, into });
+    }
+    match segments.is_writable_at_load(at, width) {
+        true => Ok(()),
+        false => Err(RelocationError::NotWritable { at }),
     }
 }
 
@@ -325,27 +341,39 @@ mod tests {
             0x1000 + 8 * 10..0x1000 + 8 * 11,
             Protected::Metadata,
         )]);
+        let writable = crate::segments::Segment {
+            vaddr: 0x1000..0x2000,
+            file: 0x1000..0x2000,
+            readable: true,
+            writable: true,
+            executable: false,
+        };
+        let segments = Segments::new(vec![writable], Vec::new()).unwrap();
         let encode = |entries: &[u64]| {
             entries
                 .iter()
                 .flat_map(|e| e.to_le_bytes())
                 .collect::<Vec<u8>>()
         };
-        let le = object::Endianness::Little;
-        // The address 0x1000, then a bitmap whose bit k marks word 0x1008 + 8k.
-        let clear = encode(&[0x1000, 1 | 1 << 1 | 1 << 8]);
-        assert_eq!(check_relr(&clear, 8, le, &protected), Ok(()));
+        let check =
+            |entries: &[u64]| check_relr(&encode(entries), 8, Little, &segments, &protected);
+        use object::Endianness::Little;
+        // The address 0x1000, then a bitmap whose bit k + 1 marks the word at 0x1008 + 8k.
+        assert_eq!(check(&[0x1000, 1 | 1 << 1 | 1 << 8]), Ok(()));
         // Bit 10 marks 0x1008 + 72 = 0x1050, the protected word.
-        let hits = encode(&[0x1000, 1 | 1 << 10]);
         assert_eq!(
-            check_relr(&hits, 8, le, &protected),
+            check(&[0x1000, 1 | 1 << 10]),
             Err(RelocationError::Into {
                 at: 0x1050,
                 into: Protected::Metadata
             })
         );
         // The address entry itself.
-        let direct = encode(&[0x1050]);
-        assert!(check_relr(&direct, 8, le, &protected).is_err());
+        assert!(check(&[0x1050]).is_err());
+        // A word outside writable memory.
+        assert_eq!(
+            check(&[0x2000]),
+            Err(RelocationError::NotWritable { at: 0x2000 })
+        );
     }
 }

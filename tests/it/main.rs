@@ -19,6 +19,7 @@ mod multiversion;
 mod mutation;
 mod pipeline;
 mod producers;
+mod relocations;
 mod remote;
 mod runtime;
 mod signing;

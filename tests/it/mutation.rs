@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aotload::call::{call, Signature};
-use aotload::format::{RootView, ShardTable, CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
+use aotload::format::{RootView, ShardTable, CHECKSUM_OFFSET};
 use aotload::{Image, ImageFile, LoadOptions, MethodTable};
 
 use crate::common::*;
@@ -173,22 +173,6 @@ fn mutate(bytes: &mut [u8], regions: &Regions, rng: &mut Args) {
             }
         }
     }
-}
-
-/// Recomputes the checksum over what the loader covers (and, when `digest` is set, the tables
-/// digest first), as `aotlink`'s sealing does. A mutant the loader cannot parse is left as it
-/// is: it is refused whatever its checksum.
-fn reseal(bytes: &mut [u8], digest: bool) {
-    let Ok(file) = ImageFile::parse(bytes) else {
-        return;
-    };
-    if digest {
-        let at = file.checksum_file_offset - CHECKSUM_OFFSET + TABLES_DIGEST_OFFSET;
-        bytes[at..at + 8].copy_from_slice(&file.computed_tables_digest.to_le_bytes());
-    }
-    let checksum = file.computed_checksum(bytes);
-    let at = file.checksum_file_offset;
-    bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
 }
 
 /// Every exported function's results on a few awkward argument lists, from the reference.
