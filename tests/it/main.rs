@@ -12,6 +12,7 @@ mod coverage;
 mod cross;
 mod determinism;
 mod hostile;
+mod inspect_memory;
 mod libraries;
 mod lua;
 mod methods;
