@@ -231,7 +231,7 @@ impl RelocationFamily {
         rng: &mut Args,
     ) -> bool {
         let rela = self.movable[rng.next_u64() as usize % self.movable.len()];
-        let verified = rng.next_u64() % 2 == 0;
+        let verified = rng.next_u64().is_multiple_of(2);
         let target = if verified {
             let range = match rng.next_u64() % 3 {
                 0 => regions.root.start..regions.root.start + 56,
@@ -242,7 +242,7 @@ impl RelocationFamily {
         } else {
             loop {
                 let mut at = self.span.start + rng.next_u64() % (self.span.end - self.span.start);
-                if rng.next_u64() % 4 != 0 {
+                if !rng.next_u64().is_multiple_of(4) {
                     at &= !7;
                 }
                 if !self.platform.iter().any(|r| at + 8 > r.start && at < r.end) {
