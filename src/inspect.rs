@@ -1,13 +1,17 @@
 //! `aotlink inspect`: what an image file holds, read without loading it (any format, any host).
 
-use serde::Serialize;
+use std::sync::OnceLock;
+
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use aotload::meta::{Meta, Method};
 
 use aotload::features::names_of;
 use aotload::{ImageFile, LoadCause};
 
-/// What `inspect` shows. Method names are borrowed from the image's metadata: a report with
-/// edges costs a pointer per edge, not a copy of a name per edge (a hostile image can list
-/// one long name as the callee of every method).
+/// What `inspect` shows. With edges, method names are read from the image's metadata as they
+/// are written ([`MethodsReport`]).
 #[derive(Debug, Serialize)]
 pub struct Report<'a> {
     pub kind: String,
@@ -31,7 +35,7 @@ pub struct Report<'a> {
     pub externals: Vec<ExternalReport>,
     /// With `--edges`: every method and what it calls.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub methods: Option<Vec<MethodReport<'a>>>,
+    pub methods: Option<MethodsReport<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -41,15 +45,78 @@ pub struct ExternalReport {
     pub hash: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct MethodReport<'a> {
-    pub name: &'a str,
-    pub signature: &'a str,
-    pub hash: String,
-    /// Functions of this image it calls or references.
-    pub callees: Vec<&'a str>,
-    /// Methods of other images it calls.
-    pub externals: Vec<&'a str>,
+/// Every method and the names of what it calls, looked up as they are written: nothing is
+/// built per edge. A hostile image can name one long method as the callee of every method
+/// (issue 27: a 1 MB name called 250,000 times is 250 GB of text, which the text output built
+/// in memory); the output is that large, the memory stays a small multiple of the file's.
+/// JSON writes each name escaped once and then copies it: escaping it again per edge would
+/// scan those 250 GB.
+#[derive(Debug)]
+pub struct MethodsReport<'a> {
+    meta: &'a Meta,
+    escaped: OnceLock<EscapedNames>,
+}
+
+/// The JSON string of each method's and each external method's name.
+#[derive(Debug)]
+struct EscapedNames {
+    methods: Vec<Box<RawValue>>,
+    externals: Vec<Box<RawValue>>,
+}
+
+impl EscapedNames {
+    fn of(meta: &Meta) -> EscapedNames {
+        let escape =
+            |name: &str| serde_json::value::to_raw_value(name).expect("a string is valid JSON");
+        EscapedNames {
+            methods: meta.methods.iter().map(|m| escape(&m.name)).collect(),
+            externals: meta.externals.iter().map(|x| escape(&x.name)).collect(),
+        }
+    }
+}
+
+impl Serialize for MethodsReport<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let escaped = self.escaped.get_or_init(|| EscapedNames::of(self.meta));
+        serializer.collect_seq(
+            self.meta
+                .methods
+                .iter()
+                .map(|method| MethodJson { method, escaped }),
+        )
+    }
+}
+
+/// One method as JSON: name, signature, hash, callees, externals.
+struct MethodJson<'a> {
+    method: &'a Method,
+    escaped: &'a EscapedNames,
+}
+
+impl Serialize for MethodJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let m = self.method;
+        let mut out = serializer.serialize_struct("MethodReport", 5)?;
+        out.serialize_field("name", &m.name)?;
+        out.serialize_field("signature", &m.signature)?;
+        out.serialize_field("hash", &format!("{:016x}", m.hash))?;
+        out.serialize_field("callees", &EscapedList(&m.callees, &self.escaped.methods))?;
+        out.serialize_field(
+            "externals",
+            &EscapedList(&m.external, &self.escaped.externals),
+        )?;
+        out.end()
+    }
+}
+
+/// The escaped names of these indices (checked by parsing: each names an entry).
+struct EscapedList<'a>(&'a [u32], &'a [Box<RawValue>]);
+
+impl Serialize for EscapedList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().filter_map(|&i| self.1.get(i as usize)))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -125,25 +192,9 @@ pub fn inspect<'a>(
                 hash: format!("{:016x}", x.hash),
             })
             .collect(),
-        methods: edges.then(|| {
-            meta.methods
-                .iter()
-                .map(|m| MethodReport {
-                    name: &m.name,
-                    signature: &m.signature,
-                    hash: format!("{:016x}", m.hash),
-                    callees: m
-                        .callees
-                        .iter()
-                        .map(|&c| meta.methods[c as usize].name.as_str())
-                        .collect(),
-                    externals: m
-                        .external
-                        .iter()
-                        .map(|&x| meta.externals[x as usize].name.as_str())
-                        .collect(),
-                })
-                .collect()
+        methods: edges.then(|| MethodsReport {
+            meta,
+            escaped: OnceLock::new(),
         }),
     })
 }
@@ -209,17 +260,37 @@ impl std::fmt::Display for Report<'_> {
             writeln!(f, "  {} ({}) {}", x.name, x.signature, x.hash)?;
         }
         if let Some(methods) = &self.methods {
-            writeln!(f, "methods:    {}", methods.len())?;
-            for m in methods {
-                writeln!(f, "  {} ({}) {}", m.name, m.signature, m.hash)?;
-                if !m.callees.is_empty() {
-                    writeln!(f, "    calls: {}", m.callees.join(", "))?;
-                }
-                if !m.externals.is_empty() {
-                    writeln!(f, "    external: {}", m.externals.join(", "))?;
-                }
+            let meta = methods.meta;
+            writeln!(f, "methods:    {}", meta.methods.len())?;
+            for m in &meta.methods {
+                writeln!(f, "  {} ({}) {:016x}", m.name, m.signature, m.hash)?;
+                let callee = |i: u32| meta.methods.get(i as usize).map(|c| c.name.as_str());
+                write_names(f, "    calls: ", &m.callees, callee)?;
+                let external = |i: u32| meta.externals.get(i as usize).map(|x| x.name.as_str());
+                write_names(f, "    external: ", &m.external, external)?;
             }
         }
         Ok(())
     }
+}
+
+/// `label`, then the names of `indices` separated by commas, one at a time (a line can be
+/// far larger than the file), and a newline; nothing for no indices.
+fn write_names<'a>(
+    f: &mut std::fmt::Formatter<'_>,
+    label: &str,
+    indices: &[u32],
+    name_of: impl Fn(u32) -> Option<&'a str>,
+) -> std::fmt::Result {
+    if indices.is_empty() {
+        return Ok(());
+    }
+    f.write_str(label)?;
+    for (k, name) in indices.iter().filter_map(|&i| name_of(i)).enumerate() {
+        if k > 0 {
+            f.write_str(", ")?;
+        }
+        f.write_str(name)?;
+    }
+    f.write_str("\n")
 }

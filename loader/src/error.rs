@@ -24,6 +24,8 @@ pub enum LoadCause {
     NotAnImage,
     #[error("damaged image: {0}")]
     Format(#[from] FormatError),
+    #[error("damaged image: {0}")]
+    Relocation(#[from] crate::relocations::RelocationError),
     #[error("the image was never sealed (checksum field is zero): link it with aotlink")]
     Unsealed,
     #[error("not signed (a signature is required)")]

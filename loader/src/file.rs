@@ -11,6 +11,7 @@ use crate::format::{
     tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_HEAD_SIZE,
 };
 use crate::meta::{Meta, MetaView};
+use crate::relocations::{Protected, ProtectedRanges};
 pub use crate::segments::{Segment, Segments};
 
 /// A decoded image file. Addresses are the file's own virtual addresses (before load bias).
@@ -32,6 +33,8 @@ pub struct ImageFile<M = Meta> {
     pub tables_digest: u64,
     pub computed_tables_digest: u64,
     pub meta: M,
+    /// Where the metadata sits in the file.
+    pub meta_file_range: std::ops::Range<usize>,
     pub image_data_vaddr: u64,
     /// Where the image data sits in the file.
     pub image_data_file_range: std::ops::Range<usize>,
@@ -81,10 +84,38 @@ pub fn map_image_file(path: &std::path::Path) -> std::io::Result<(std::fs::File,
     Ok((file, FileBytes::Mapped(map)))
 }
 
+/// Maps `range` of an image file opened by [`map_image_file`], read-only: the loader reads the
+/// metadata it verified from the file this way after `dlopen`, not from the copy the dynamic
+/// loader mapped, which a relocation may have changed. Only that range stays mapped (a system
+/// image is hundreds of megabytes), and its pages are the page cache's, shared as before.
+pub fn map_file_range(
+    file: &std::fs::File,
+    range: std::ops::Range<usize>,
+) -> std::io::Result<FileBytes> {
+    if range.is_empty() {
+        return Ok(FileBytes::Read(Vec::new()));
+    }
+    // SAFETY: as in `map_image_file`: a private read-only mapping of the regular file that
+    // was opened and verified; nothing of this process writes to it.
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(range.start as u64)
+            .len(range.len())
+            .map(file)?
+    };
+    Ok(FileBytes::Mapped(map))
+}
+
 /// An image file's bytes: mapped, or read (an empty file).
 pub enum FileBytes {
     Mapped(memmap2::Mmap),
     Read(Vec<u8>),
+}
+
+impl std::fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileBytes({} bytes)", self.len())
+    }
 }
 
 impl std::ops::Deref for FileBytes {
@@ -140,6 +171,7 @@ impl ImageFile {
             tables_digest: file.tables_digest,
             computed_tables_digest: file.computed_tables_digest,
             meta,
+            meta_file_range: file.meta_file_range,
             image_data_vaddr: file.image_data_vaddr,
             image_data_file_range: file.image_data_file_range,
             shards: file.shards,
@@ -245,10 +277,20 @@ impl<'a> ImageFile<MetaView<'a>> {
                 start..start + len as usize
             }
         };
+        let protected = protected_ranges(
+            root_vaddr,
+            &root,
+            &shards,
+            image_data_vaddr,
+            root.head.image_data_len,
+        );
+        crate::relocations::check_dynamic_relocations(&file, &segments, &protected)?;
         let computed_tables_digest =
             tables_digest(&root_bytes[..root.encoded_len], table_bytes.into_iter());
         let root_file_offset = offset_in(bytes, root_bytes);
         let checksum_file_offset = root_file_offset + CHECKSUM_OFFSET;
+        let meta_file_range = root_file_offset + root.encoded_len - root.meta.len()
+            ..root_file_offset + root.encoded_len;
         Ok(ImageFile {
             format,
             arch: file.architecture(),
@@ -265,6 +307,7 @@ impl<'a> ImageFile<MetaView<'a>> {
                 checksum_file_offset,
             )?,
             meta,
+            meta_file_range,
             image_data_vaddr,
             image_data_file_range,
             shards,
@@ -317,6 +360,40 @@ impl<M> ImageFile<M> {
         }
         Ok(())
     }
+}
+
+/// What the loader reads from the image after `dlopen` or relies on having verified: all of
+/// the root but its shard pointers (relocated by design), the shard tables and the image data.
+fn protected_ranges(
+    root_vaddr: u64,
+    root: &RootView,
+    shards: &[(u64, ShardTable)],
+    image_data_vaddr: u64,
+    image_data_len: u64,
+) -> ProtectedRanges {
+    // Parsing checked that the root and the image data lie in segments: no sum wraps around.
+    let at = |from: u64, len: usize| from..from.saturating_add(len as u64);
+    let pointers_end = ROOT_HEAD_SIZE + 8 * root.shard_pointer_offsets.len();
+    let meta_start = root.encoded_len - root.meta.len();
+    let mut ranges = vec![
+        (at(root_vaddr, ROOT_HEAD_SIZE), Protected::RootHead),
+        (
+            at(root_vaddr + pointers_end as u64, meta_start - pointers_end),
+            Protected::ExternalSlotOffsets,
+        ),
+        (
+            at(root_vaddr + meta_start as u64, root.meta.len()),
+            Protected::Metadata,
+        ),
+        (
+            image_data_vaddr..image_data_vaddr.saturating_add(image_data_len),
+            Protected::ImageData,
+        ),
+    ];
+    for (i, (vaddr, table)) in shards.iter().enumerate() {
+        ranges.push((at(*vaddr, table.encoded_len()), Protected::ShardTable(i)));
+    }
+    ProtectedRanges::new(ranges)
 }
 
 /// For each address in `slots`, the value the dynamic loader writes there when the file keeps

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::error::{LoadCause, LoadError};
 use crate::file::ImageFile;
-use crate::format::{ImageKind, RootHead, ROOT_HEAD_SIZE, ROOT_SYMBOL};
-use crate::library::MappedLibrary;
+use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
+use crate::library::{LoadedImage, MappedLibrary};
 use crate::meta::{Meta, MetaView};
 use crate::method_table::MethodTable;
 use crate::select::{self, choose_target, HostCpu};
@@ -32,8 +32,9 @@ pub struct LoadOptions {
 pub struct Image {
     path: PathBuf,
     kind: ImageKind,
-    /// The metadata in the mapped image, read in place. `'static` stands for "as long as
-    /// `_library`", which this struct holds; nothing hands out more than a borrow of `self`.
+    /// The metadata as verified, read in place in the file's mapping. `'static` stands for "as
+    /// long as `_loaded`", which this struct holds; nothing hands out more than a borrow of
+    /// `self`.
     meta: MetaView<'static>,
     /// Owned copies of the metadata, made on the first call of [`Image::meta`].
     owned_meta: std::sync::OnceLock<Meta>,
@@ -45,7 +46,7 @@ pub struct Image {
     resolution: Resolution,
     /// The same spelled out, on the first call of [`Image::invalidated`].
     invalidated: std::sync::OnceLock<Vec<Invalidation>>,
-    _library: Arc<MappedLibrary>,
+    _loaded: Arc<LoadedImage>,
 }
 
 // The tables are written once in `open` and only read afterwards.
@@ -93,6 +94,10 @@ impl Image {
             .filter(|&fvar| resolution.is_valid(fvar))
             .collect();
         check_resolution(&file, &resolution, &valid_exports, table).map_err(fail)?;
+        // The metadata is read from the verified file after dlopen, never from the loaded
+        // copy: the relocation check (`relocations.rs`) covers ELF, this every format.
+        let verified_meta = crate::file::map_file_range(&opened, file.meta_file_range.clone())
+            .map_err(|e| fail(e.into()))?;
 
         // SAFETY: the file was verified above; its initializers are the image's own code.
         let library = unsafe { MappedLibrary::open(&path, opened) }
@@ -100,10 +105,19 @@ impl Image {
         let root = library
             .data_symbol(ROOT_SYMBOL)
             .map_err(|e| fail(LoadCause::Dlopen(e)))?;
-        let Some(mapped_meta) = same_root_as_file(root, &file, &bytes) else {
+        if !same_root_as_file(root, &file, &bytes) {
             return Err(fail(LoadCause::Stale));
+        }
+        let loaded = Arc::new(LoadedImage {
+            _library: library,
+            verified_meta,
+        });
+        // SAFETY: the bytes are mapped as long as `loaded`, which the image and the method
+        // table hold wherever they keep this view.
+        let meta_bytes: &'static [u8] = unsafe {
+            std::slice::from_raw_parts(loaded.verified_meta.as_ptr(), loaded.verified_meta.len())
         };
-        let meta = file.meta.rebased(mapped_meta).map_err(|e| fail(e.into()))?;
+        let meta = file.meta.rebased(meta_bytes).map_err(|e| fail(e.into()))?;
         let bias = (root as u64).wrapping_sub(file.root_vaddr);
         let (mut fvars, gvars) = merge_shard_tables(&file, target, bias);
         fill_dispatch_slots(&file, &fvars, bias);
@@ -112,7 +126,6 @@ impl Image {
         for fvar in resolution.invalid_fvars() {
             fvars[fvar as usize] = invalid_address;
         }
-        let library = Arc::new(library);
         // check_resolution found each of these free, and MetaView::parse keeps exports unique
         // (sorted names, each its own method's name). The table keeps the image mapped only
         // if it holds some of its methods.
@@ -121,7 +134,7 @@ impl Image {
                 .map(|&fvar| (fvar, fvars[fvar as usize]))
                 .collect();
             let provider: Arc<str> = path.display().to_string().into();
-            table.add_image(meta.clone(), exports, provider, library.clone());
+            table.add_image(meta.clone(), exports, provider, loaded.clone());
         }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
@@ -136,7 +149,7 @@ impl Image {
             image_data,
             resolution,
             invalidated: std::sync::OnceLock::new(),
-            _library: library,
+            _loaded: loaded,
         })
     }
 
@@ -302,23 +315,12 @@ fn fill_dispatch_slots(file: &ImageFile<MetaView>, fvars: &[*const c_void], bias
 /// checksum and tables digest stand for every byte of the file that was verified. A different
 /// head means dlopen returned another object it had loaded earlier (glibc knows a file by
 /// device and inode: an older version of the same file, changed in place since). The rest of
-/// the root is not compared: the metadata is read-only data that both mappings share with the
-/// page cache, so it compares equal even for that older object, and a forged checksum would
-/// get past any comparison that leaves the code out.
-/// When it is the same: the metadata's bytes in the mapped image, valid while it is loaded.
-fn same_root_as_file(
-    root: *const u8,
-    file: &ImageFile<MetaView>,
-    bytes: &[u8],
-) -> Option<&'static [u8]> {
+/// the root is not compared: the loader reads the metadata from the verified file, not from
+/// this mapping, and a forged checksum would get past any comparison that leaves the code out.
+fn same_root_as_file(root: *const u8, file: &ImageFile<MetaView>, bytes: &[u8]) -> bool {
     let start = file.checksum_file_offset - crate::format::CHECKSUM_OFFSET;
-    let head = RootHead::parse(&bytes[start..])?;
-    let pointers_end = ROOT_HEAD_SIZE + 8 * head.nshards as usize;
-    let end = pointers_end + 4 * head.nexternals as usize + head.meta_len as usize;
-    // SAFETY: the mapped root is the same symbol of a file with this layout, `end` bytes long
+    // SAFETY: the mapped root is the same symbol of a file whose root has at least this head
     // (parsing the file checked that the whole root lies in one segment's file contents).
-    // The caller keeps the library loaded as long as it uses the returned slice.
-    let in_memory: &'static [u8] = unsafe { std::slice::from_raw_parts(root, end) };
-    let same = in_memory[..ROOT_HEAD_SIZE] == bytes[start..start + ROOT_HEAD_SIZE];
-    same.then(|| &in_memory[end - head.meta_len as usize..])
+    let in_memory = unsafe { std::slice::from_raw_parts(root, ROOT_HEAD_SIZE) };
+    bytes.get(start..start + ROOT_HEAD_SIZE) == Some(in_memory)
 }

@@ -21,6 +21,7 @@ mod image;
 mod library;
 pub mod meta;
 mod method_table;
+pub mod relocations;
 pub mod root_symbol;
 mod segments;
 mod select;

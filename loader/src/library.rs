@@ -21,6 +21,16 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::Path;
 
+/// An open image as the loader keeps it: the library the dynamic loader mapped (code, slots,
+/// image data) and the metadata as verified in the file, which the loader reads instead of the
+/// loaded copy (a dynamic relocation could have changed that one after the checks). What
+/// borrows from either holds this.
+#[derive(Debug)]
+pub struct LoadedImage {
+    pub _library: MappedLibrary,
+    pub verified_meta: crate::file::FileBytes,
+}
+
 /// An image mapped by the dynamic loader, with the open file it was verified from.
 pub struct MappedLibrary {
     library: Option<libloading::Library>,

@@ -212,14 +212,24 @@ struct Sections<'a> {
     strings: &'a str,
 }
 
-/// The `N` little-endian words of one record (`record` is `4 * N` bytes: from `chunks_exact`).
+/// The first `N` little-endian words of `record`; words past its end read as 0 (records come
+/// from `chunks_exact`, so only damaged bytes read short, and they must not panic).
 fn words<const N: usize>(record: &[u8]) -> [u32; N] {
-    std::array::from_fn(|k| u32::from_le_bytes(record[4 * k..4 * k + 4].try_into().unwrap()))
+    std::array::from_fn(|k| {
+        let word = record.get(4 * k..4 * k + 4).and_then(|w| w.try_into().ok());
+        word.map_or(0, u32::from_le_bytes)
+    })
 }
 
-/// Record `i` of a section of `N`-word records (`i` below the section's count).
+/// Record `i` of a section of `N`-word records; all zero past the section's end (no caller
+/// asks for one there, unless bytes that were not checked say so).
 fn record<const N: usize>(section: &[u8], i: usize) -> [u32; N] {
-    words(&section[4 * N * i..4 * N * (i + 1)])
+    let start = (4 * N).saturating_mul(i);
+    words(
+        section
+            .get(start..start.saturating_add(4 * N))
+            .unwrap_or_default(),
+    )
 }
 
 fn hash_of(lo: u32, hi: u32) -> u64 {
@@ -326,10 +336,10 @@ impl<'a> MetaView<'a> {
         Ok(view)
     }
 
-    /// The same metadata read from another copy of its bytes (the image as the dynamic loader
-    /// mapped it), without checking the records again: the caller has compared `bytes` with
-    /// the bytes this view was parsed from. Were they different, an accessor could panic, but
-    /// nothing unsafe can happen.
+    /// The same metadata read from another mapping of the same bytes (the loader maps the
+    /// verified file's metadata again to keep it), without checking the records again. Were
+    /// the bytes different, an accessor would read wrong values, but never panic or read
+    /// outside `bytes`.
     pub fn rebased<'b>(&self, bytes: &'b [u8]) -> Result<MetaView<'b>, FormatError> {
         let (head, sections) = Sections::read(bytes)?;
         Ok(MetaView {
@@ -483,8 +493,11 @@ impl<'a> MetaView<'a> {
     /// Method `i` (by fvar index, below [`MetaView::method_count`]).
     pub fn method(&self, i: usize) -> MethodView<'a> {
         let [n0, n1, s0, s1, h0, h1, c0, c1, x0, x1] = record(self.sections.methods, i);
+        // Checked by `parse`; out of range (bytes not checked) they read as empty.
         let edges = |array: &'a [u8], start: u32, len: u32| {
-            Words(&array[4 * start as usize..4 * (start as usize + len as usize)])
+            let start = 4 * start as usize;
+            let end = start.saturating_add(4 * len as usize);
+            Words(array.get(start..end).unwrap_or(&array[..0]))
         };
         MethodView {
             name: self.text(n0, n1),
@@ -502,7 +515,7 @@ impl<'a> MetaView<'a> {
 
     /// The string record `i` of a section of `N`-word records starts with (its name).
     fn first_string<const N: usize>(&self, section: &[u8], i: usize) -> &'a str {
-        let [off, len] = words(&section[4 * N * i..][..8]);
+        let [off, len] = words::<2>(section.get((4 * N).saturating_mul(i)..).unwrap_or_default());
         self.text(off, len)
     }
 
@@ -623,7 +636,7 @@ impl<'a> Words<'a> {
 
     /// Whether word `k` of `array` is one of these (these being a part of `array`).
     fn covers(&self, k: usize, array: &[u8]) -> bool {
-        let start = (self.0.as_ptr() as usize - array.as_ptr() as usize) / 4;
+        let start = (self.0.as_ptr() as usize).wrapping_sub(array.as_ptr() as usize) / 4;
         (start..start + self.len()).contains(&k)
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use crate::library::MappedLibrary;
+use crate::library::LoadedImage;
 use crate::meta::MetaView;
 
 /// One method as the table knows it.
@@ -45,16 +45,16 @@ impl Defined {
 
 /// The exported methods of one loaded image.
 struct ImageMethods {
-    /// The image's metadata in the mapped image. `'static` stands for "as long as `_library`",
-    /// which this struct holds; no borrow of it outlives a borrow of the table.
+    /// The image's metadata as verified in its file. `'static` stands for "as long as
+    /// `_loaded`", which this struct holds; no borrow of it outlives a borrow of the table.
     meta: MetaView<'static>,
     /// (fvar index, address) of each valid export, sorted by name (the metadata's order).
     exports: Vec<(u32, *const c_void)>,
     /// Positions in `exports` removed since (empty until the first removal).
     removed: Vec<bool>,
     provider: Arc<str>,
-    /// Keeps the image mapped (`None` only in this module's tests, which have no image).
-    _library: Option<Arc<MappedLibrary>>,
+    /// Keeps the image and its verified metadata mapped (`None` only in this module's tests, which have no image).
+    _loaded: Option<Arc<LoadedImage>>,
 }
 
 impl ImageMethods {
@@ -341,14 +341,14 @@ impl MethodTable {
         meta: MetaView<'static>,
         exports: Vec<(u32, *const c_void)>,
         provider: Arc<str>,
-        library: Arc<MappedLibrary>,
+        loaded: Arc<LoadedImage>,
     ) {
         self.images.push(ImageMethods {
             meta,
             exports,
             removed: Vec::new(),
             provider,
-            _library: Some(library),
+            _loaded: Some(loaded),
         });
     }
 }
@@ -436,7 +436,7 @@ mod tests {
                 .collect(),
             removed: removed_flags,
             provider: "image".into(),
-            _library: None,
+            _loaded: None,
         }
     }
 

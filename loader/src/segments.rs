@@ -168,6 +168,12 @@ impl Segments {
             })
     }
 
+    /// `vaddr .. vaddr + len` lies in one segment the dynamic loader may write while it
+    /// relocates: writable, RELRO included (ELF; what it makes read-only afterwards).
+    pub fn is_writable_at_load(&self, vaddr: u64, len: u64) -> bool {
+        self.holding(vaddr, len).is_some_and(|s| s.writable)
+    }
+
     /// `low` and `high` (`low <= high`) lie in the memory of one readable segment.
     pub fn is_readable_span(&self, low: u64, high: u64) -> bool {
         low <= high

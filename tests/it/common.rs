@@ -488,3 +488,20 @@ pub fn dev_dependency_dir(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} in cargo metadata"));
     Path::new(manifest).parent().unwrap().to_path_buf()
 }
+
+/// Recomputes the checksum over what the loader covers (and, when `digest` is set, the tables
+/// digest first), as `aotlink`'s sealing does. A mutant the loader cannot parse is left as it
+/// is: it is refused whatever its checksum.
+pub fn reseal(bytes: &mut [u8], digest: bool) {
+    let Ok(file) = aotload::ImageFile::parse(bytes) else {
+        return;
+    };
+    if digest {
+        let at = file.checksum_file_offset - aotload::format::CHECKSUM_OFFSET
+            + aotload::format::TABLES_DIGEST_OFFSET;
+        bytes[at..at + 8].copy_from_slice(&file.computed_tables_digest.to_le_bytes());
+    }
+    let checksum = file.computed_checksum(bytes);
+    let at = file.checksum_file_offset;
+    bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
+}

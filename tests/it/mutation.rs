@@ -10,6 +10,10 @@
 //!   would. Structural checks alone then stand between the mutant and the process: opening it
 //!   must be a clean error or a success, never a panic or a signal. Nothing of a mutant that
 //!   opens is called: whether such bytes may run is what signatures decide (tests/it/signing.rs).
+//!
+//! And a third family (issue 27), **relocation**: one dynamic relocation redirected anywhere in
+//! the image, re-sealed. Opened (never called) as the format-aware ones; one aimed into what the
+//! loader verified (root head, metadata, shard tables) must be refused.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aotload::call::{call, Signature};
-use aotload::format::{RootView, ShardTable, CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
+use aotload::format::{RootView, ShardTable, CHECKSUM_OFFSET};
 use aotload::{Image, ImageFile, LoadOptions, MethodTable};
 
 use crate::common::*;
@@ -175,20 +179,80 @@ fn mutate(bytes: &mut [u8], regions: &Regions, rng: &mut Args) {
     }
 }
 
-/// Recomputes the checksum over what the loader covers (and, when `digest` is set, the tables
-/// digest first), as `aotlink`'s sealing does. A mutant the loader cannot parse is left as it
-/// is: it is refused whatever its checksum.
-fn reseal(bytes: &mut [u8], digest: bool) {
-    let Ok(file) = ImageFile::parse(bytes) else {
-        return;
-    };
-    if digest {
-        let at = file.checksum_file_offset - CHECKSUM_OFFSET + TABLES_DIGEST_OFFSET;
-        bytes[at..at + 8].copy_from_slice(&file.computed_tables_digest.to_le_bytes());
+/// Relocation mutants per subject (4 subjects: 240).
+const RELOCATION_MUTANTS: usize = 60;
+
+/// The relocations of an image that the relocation family moves, and the places it must not
+/// touch: what the platform loader's own start-up and shut-down follow (constructors,
+/// destructors, the GOT, `.dynamic`). A relocation moved off or onto those makes `ld.so` call
+/// or read garbage, which no check of ours can see (docs/DESIGN.md, "Trust model": only a
+/// signature covers the platform loader's structures).
+struct RelocationFamily {
+    movable: Vec<crate::relocations::Rela>,
+    platform: Vec<std::ops::Range<u64>>,
+    span: std::ops::Range<u64>,
+}
+
+impl RelocationFamily {
+    fn of(bytes: &[u8], file: &ImageFile) -> RelocationFamily {
+        use object::{Object as _, ObjectSection as _};
+        let object = object::File::parse(bytes).unwrap();
+        let platform: Vec<std::ops::Range<u64>> = object
+            .sections()
+            .filter(|s| {
+                let name = s.name().unwrap_or_default();
+                [".init_array", ".fini_array", ".got", ".got.plt", ".dynamic"].contains(&name)
+            })
+            .map(|s| s.address()..s.address() + s.size())
+            .collect();
+        let touches_platform = |at: u64| platform.iter().any(|r| at + 8 > r.start && at < r.end);
+        let movable = crate::relocations::rela_entries(bytes)
+            .into_iter()
+            .filter(|r| [8, 1027].contains(&r.r_type) && !touches_platform(r.target))
+            .collect::<Vec<_>>();
+        assert!(!movable.is_empty());
+        let list = file.segments.list();
+        let span = list[0].vaddr.start..list[list.len() - 1].vaddr.end;
+        RelocationFamily {
+            movable,
+            platform,
+            span,
+        }
     }
-    let checksum = file.computed_checksum(bytes);
-    let at = file.checksum_file_offset;
-    bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
+
+    /// One relocation redirected, re-sealed: to a word of what the loader verified (one in
+    /// two: it must be refused, the result), or anywhere in the image's address range, at any
+    /// alignment (one in four unaligned), but the platform loader's own places.
+    fn mutate(
+        &self,
+        bytes: &mut [u8],
+        file: &ImageFile,
+        regions: &Regions,
+        rng: &mut Args,
+    ) -> bool {
+        let rela = self.movable[rng.next_u64() as usize % self.movable.len()];
+        let verified = rng.next_u64().is_multiple_of(2);
+        let target = if verified {
+            let range = match rng.next_u64() % 3 {
+                0 => regions.root.start..regions.root.start + 56,
+                1 => regions.meta.clone(),
+                _ => regions.tables[rng.next_u64() as usize % regions.tables.len()].clone(),
+            };
+            crate::relocations::vaddr_of(file, range.start + rng.next_u64() as usize % range.len())
+        } else {
+            loop {
+                let mut at = self.span.start + rng.next_u64() % (self.span.end - self.span.start);
+                if !rng.next_u64().is_multiple_of(4) {
+                    at &= !7;
+                }
+                if !self.platform.iter().any(|r| at + 8 > r.start && at < r.end) {
+                    break at;
+                }
+            }
+        };
+        crate::relocations::redirect(bytes, file, rela, target);
+        verified
+    }
 }
 
 /// Every exported function's results on a few awkward argument lists, from the reference.
@@ -367,6 +431,37 @@ fn mutated_tables_give_clean_errors_or_correct_results() {
             tallies.push((subject.name, way, tally));
             std::fs::remove_dir_all(&dir).unwrap();
         }
+
+        // The relocation family (issue 27): opened only, like the format-aware way.
+        let dir = scratch(&format!("{}-relocation", subject.name));
+        let original = ImageFile::parse(&good).unwrap();
+        let family = RelocationFamily::of(&good, &original);
+        let mut tally = Tally::default();
+        let mut paths = Vec::new();
+        for i in 0..RELOCATION_MUTANTS {
+            let mut bytes = good.clone();
+            let must_refuse = family.mutate(&mut bytes, &original, &regions, &mut rng);
+            let path = dir.join(format!("r{i:03}.so"));
+            std::fs::write(&path, &bytes).unwrap();
+            tally.mutants += 1;
+            let (opened, took, _system) = open(&path);
+            tally.slowest_open = tally.slowest_open.max(took);
+            match opened {
+                Err(_) => tally.refused += 1,
+                Ok(_) if must_refuse => {
+                    panic!(
+                        "{}: a relocation into verified bytes opened",
+                        path.display()
+                    )
+                }
+                Ok(_) => tally.opened += 1,
+            }
+            paths.push(path);
+        }
+        check_c_api(&harness, &subject, &paths, true, &c_expected);
+        check_cli(&subject, &paths, true, &c_expected);
+        tallies.push((subject.name, "relocation", tally));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
     let mut total = 0;
     for (name, way, t) in &tallies {
@@ -376,7 +471,7 @@ fn mutated_tables_give_clean_errors_or_correct_results() {
         );
         total += t.mutants;
     }
-    assert!(total >= 2000);
+    assert!(total >= 2000 + 4 * RELOCATION_MUTANTS);
 }
 
 /// Every mutant through open_mutants.c: refused, or (re-sealed by checksum only) computing the
