@@ -5,8 +5,9 @@
 # With --cross, also what the cross-image tests run images with: qemu-user and an aarch64 gcc
 # and C library, wine and the MinGW gcc, and the Rust standard library for aarch64 Linux and
 # Windows (the loader is built for them and run under qemu and wine), clang 14 and clang 19,
-# whose typed-pointer and older IR the tests feed to aotlink (nothing links them), and BuildGrid 0.4.4
-# from PyPI in a venv (the remote-cache tests start it on 127.0.0.1 as their REAPI server).
+# whose typed-pointer and older IR the tests feed to aotlink (nothing links them), numba 0.68
+# from PyPI in a venv (a test builds images from its IR), and BuildGrid 0.4.4 from PyPI in a
+# venv (the remote-cache tests start it on 127.0.0.1 as their REAPI server).
 # Idempotent; needs root or sudo only when something is missing.
 set -euo pipefail
 
@@ -36,6 +37,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${as_root[@]}" apt-get update -qq
   "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# numba for the test that builds images from its IR: a venv of its own, made once.
+if [ "${1:-}" = "--cross" ]; then
+  venv="${AOTLINK_NUMBA_VENV:-$HOME/.local/share/aotlink-test/numba-0.68.1}"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import numba" 2>/dev/null; then
+    echo "setup: installing numba 0.68.1 into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check numba==0.68.1
+  fi
 fi
 
 # BuildGrid for the remote-cache tests: a venv of its own, made once (about 35 s).

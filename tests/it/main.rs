@@ -18,6 +18,7 @@ mod lua;
 mod methods;
 mod multiversion;
 mod mutation;
+mod numba;
 mod pipeline;
 mod producers;
 mod relocations;
