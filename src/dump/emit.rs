@@ -1,6 +1,8 @@
 //! Emitting shards on T threads. Each thread owns an LLVM context and target machine; a shard
 //! reaches it as its job (split.rs: its own bitcode and the facts it needs), to which the
-//! thread adds versions and the shard table, then optimizes and emits. With a shard cache, a
+//! thread adds versions, then optimizes and emits. The shard's table is not part of it: the
+//! header holds every table (header.rs), so that what a shard emits does not depend on the
+//! image-wide fvar and gvar numbering, which an added function shifts. With a shard cache, a
 //! job whose key is there is not emitted at all; with a remote cache behind it, neither is a
 //! job whose Action the server has.
 
@@ -8,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aotload::format::{encode_shard_table, shard_table_symbol, ShardSpec};
 use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
@@ -17,11 +18,8 @@ use inkwell::OptimizationLevel;
 
 use serde::Serialize;
 
-use super::multiversion::{
-    base_name, clone_name, multiversion, set_base_attributes, slot_name, Versions,
-};
+use super::multiversion::{multiversion, set_base_attributes};
 use super::split::ShardJob;
-use super::tables::add_blob_global;
 use crate::cache::remote::{action::shard_action, RemoteCache};
 use crate::cache::{Key, Lookup, ShardCache};
 use crate::llvm;
@@ -377,60 +375,9 @@ fn build_shard(job: &ShardJob, config: &EmitConfig) -> Result<Emitted, String> {
     let pipeline = llvm::O2Pipeline::for_machine(&machine)?;
     set_base_attributes(&module, &job.plan, &job.clone_sets, config.targets);
     llvm::run_passes(&mut module, &pipeline.before_vectorization, Some(&machine))?;
-    let versions = multiversion(&module, &job.plan, &job.clone_sets, config.targets);
-    add_shard_table(&module, job, config, &versions)?;
+    multiversion(&module, &job.plan, &job.clone_sets, config.targets);
     llvm::run_passes(&mut module, &pipeline.from_vectorization, Some(&machine))?;
     emit_module(&module, &machine, config.kinds)
-}
-
-/// The shard's table: its fvars and gvars with their global indices and offsets.
-fn add_shard_table(
-    module: &Module,
-    job: &ShardJob,
-    config: &EmitConfig,
-    versions: &Versions,
-) -> Result<(), String> {
-    let fvar_symbol = |n: &String| match versions.versioned.contains(n) {
-        true => base_name(n),
-        false => n.clone(),
-    };
-    let fvars = job
-        .fvars
-        .iter()
-        .map(|(i, n)| (*i, fvar_symbol(n)))
-        .collect();
-    let clones = (1..config.targets.len())
-        .map(|t| {
-            let has = |n: &str| job.clone_sets.dispatched(n) >> t & 1 == 1;
-            (job.fvars.iter().enumerate())
-                .filter(|(_, (_, n))| has(n))
-                .map(|(pos, (_, n))| (pos as u32, clone_name(n, t)))
-                .collect()
-        })
-        .collect();
-    let slots = (job.fvars.iter())
-        .filter(|(_, n)| versions.versioned.contains(n))
-        .map(|(i, n)| (*i, slot_name(n)))
-        .collect();
-    let spec = ShardSpec {
-        index: job.plan.index,
-        fvars,
-        gvars: job.gvars.clone(),
-        clones,
-        slots,
-    };
-    let blob = encode_shard_table(&spec, config.targets.len() as u32);
-    add_blob_global(
-        module,
-        &shard_table_symbol(job.plan.index),
-        &blob,
-        llvm::Visibility::Hidden,
-        |r| match r {
-            aotload::format::TableRef::Symbol(name) => llvm::named_global(module, name),
-            _ => None,
-        },
-    )?;
-    Ok(())
 }
 
 impl Emitted {

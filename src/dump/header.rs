@@ -1,10 +1,15 @@
 //! The header object: the root symbol `aotlink_image` (format head, shard table pointers,
-//! external method slots, metadata), the image data, and the slots through which the image
-//! calls methods of other images.
+//! external method slots, metadata), every shard's table, the image data, and the slots
+//! through which the image calls methods of other images. The tables are here, not in their
+//! shards, because they hold the image-wide fvar and gvar numbers: an added function shifts
+//! those, and re-emitting the header is cheap where re-emitting every shard is not. A table
+//! points into its shard's object through symbols, which the static linker resolves.
+
+use std::collections::HashMap;
 
 use aotload::format::{
-    encode_root, external_slot_symbol, shard_table_symbol, ImageKind, TableRef,
-    IMAGE_DATA_SIZE_SYMBOL, IMAGE_DATA_SYMBOL, ROOT_SYMBOL, UNRESOLVED_SYMBOL,
+    encode_root, encode_shard_table, external_slot_symbol, shard_table_symbol, ImageKind,
+    ShardSpec, TableRef, IMAGE_DATA_SIZE_SYMBOL, IMAGE_DATA_SYMBOL, ROOT_SYMBOL, UNRESOLVED_SYMBOL,
 };
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -12,15 +17,16 @@ use inkwell::module::Module;
 use super::tables::add_blob_global;
 use crate::llvm::{self, Global, Visibility};
 
-/// Builds the header module for an image of `nshards` shards calling `nexternals` methods of
-/// other images.
+/// Builds the header module for an image of the shards `shards` (for `ntargets` targets)
+/// calling `nexternals` methods of other images.
 #[allow(clippy::too_many_arguments)]
 pub fn header_module<'ctx>(
     context: &'ctx Context,
     triple: &str,
     data_layout: &str,
     kind: ImageKind,
-    nshards: u32,
+    shards: &[ShardSpec],
+    ntargets: u32,
     nexternals: u32,
     meta: &[u8],
     image_data: &[u8],
@@ -31,10 +37,9 @@ pub fn header_module<'ctx>(
     llvm::set_data_layout(&module, data_layout);
 
     let data = add_image_data(&module, image_data);
-    let tables: Vec<_> = (0..nshards)
-        .map(|i| llvm::declare_hidden_byte(&module, &shard_table_symbol(i)))
-        .collect();
+    let tables = add_shard_tables(&module, shards, ntargets)?;
     let slots = add_external_slots(&module, nexternals);
+    let nshards = shards.len() as u32;
     let root = encode_root(kind, nshards, nexternals, image_data.len() as u64, meta);
     add_blob_global(
         &module,
@@ -78,6 +83,46 @@ fn add_constructor_entry<'ctx>(
     module
         .link_in_module(entry)
         .map_err(|e| format!("the DLL entry point: {e}"))
+}
+
+/// Each shard's table, hidden, in shard order. What a table points at (versions, slots,
+/// variables) is defined in the shard's object and declared here as a hidden byte: data, not a
+/// function, so that no PLT relocation is involved.
+fn add_shard_tables<'m>(
+    module: &'m Module,
+    shards: &[ShardSpec],
+    ntargets: u32,
+) -> Result<Vec<Global<'m>>, String> {
+    let mut declared: HashMap<String, Global<'m>> = HashMap::new();
+    let mut declare = |name: &str| {
+        *declared
+            .entry(name.to_string())
+            .or_insert_with(|| llvm::declare_hidden_byte(module, name))
+    };
+    shards
+        .iter()
+        .map(|spec| {
+            let blob = encode_shard_table(spec, ntargets);
+            let names: Vec<String> = (blob.fixups.iter())
+                .filter_map(|(_, _, r)| match r {
+                    TableRef::Symbol(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            let targets: HashMap<&str, Global> =
+                names.iter().map(|n| (n.as_str(), declare(n))).collect();
+            add_blob_global(
+                module,
+                &shard_table_symbol(spec.index),
+                &blob,
+                Visibility::Hidden,
+                |r| match r {
+                    TableRef::Symbol(name) => targets.get(name.as_str()).copied(),
+                    _ => None,
+                },
+            )
+        })
+        .collect()
 }
 
 /// One writable pointer per external method, hidden, holding a function that traps until the

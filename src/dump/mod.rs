@@ -184,23 +184,18 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
             .collect()
     };
     let (fvar_index, gvar_index) = (index(&program.fvars), index(&program.gvars));
-    let jobs = split::split(
-        &program.module,
+    let jobs = split::split(&program.module, &plans, &clone_sets);
+    phases.lap("split");
+    let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
+    let specs = tables::shard_specs(
         &plans,
         &clone_sets,
         &fvar_index,
         &gvar_index,
+        resolved.len(),
     );
-    phases.lap("split");
-    let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
-    let header = emit_header(
-        program,
-        options,
-        &targets[0],
-        plans.len() as u32,
-        &meta.encode(),
-    )
-    .map_err(DumpError::Header)?;
+    let header = emit_header(program, options, &targets, &specs, &meta.encode())
+        .map_err(DumpError::Header)?;
     phases.lap("header");
     Ok(Prepared {
         triple: program.triple.clone(),
@@ -353,8 +348,8 @@ fn image_meta(
 fn emit_header(
     program: &Program,
     options: &DumpOptions,
-    base: &CpuTarget,
-    nshards: u32,
+    targets: &[CpuTarget],
+    shards: &[aotload::format::ShardSpec],
     meta: &[u8],
 ) -> Result<Emitted, String> {
     let context = Context::create();
@@ -369,7 +364,8 @@ fn emit_header(
         &program.triple,
         &data_layout,
         options.kind,
-        nshards,
+        shards,
+        targets.len() as u32,
         program.externals.len() as u32,
         meta,
         &options.image_data,
@@ -377,7 +373,7 @@ fn emit_header(
             .and_then(|p| p.constructor_entry)
             .as_deref(),
     )?;
-    let machine = target_machine(&program.triple, base)?;
+    let machine = target_machine(&program.triple, &targets[0])?;
     emit::emit_module(&module, &machine, options.emit)
 }
 

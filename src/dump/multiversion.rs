@@ -39,13 +39,6 @@ pub fn slot_name(f: &str) -> String {
     format!("{f}.aotlink.slot")
 }
 
-/// The symbols the shard table needs, by function name.
-#[derive(Default)]
-pub struct Versions {
-    /// Functions of this shard that have versions (so their fvar entry is `f.aotlink.base`).
-    pub versioned: HashSet<String>,
-}
-
 /// The functions the shard defines for itself, in module order.
 fn member_functions<'m>(module: &'m Module, plan: &ShardPlan) -> Vec<Global<'m>> {
     let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
@@ -76,14 +69,14 @@ pub fn set_base_attributes(
 
 /// Creates versions, thunks and slots for the shard's functions, which
 /// [`set_base_attributes`] has prepared, and gives each version its target's attributes.
-/// `sets` covers the whole program.
+/// `sets` covers the whole program. Every symbol the shard's table (in the header) points at
+/// keeps an address of its own.
 pub fn multiversion(
     module: &Module,
     plan: &ShardPlan,
     sets: &CloneSets,
     targets: &[ResolvedTarget],
-) -> Versions {
-    let mut versions = Versions::default();
+) {
     // (function body, its owner's dispatched clone set, the target it is the version for)
     let mut bodies: Vec<(Global, u64, usize)> = Vec::new();
     for f in member_functions(module, plan) {
@@ -93,8 +86,9 @@ pub fn multiversion(
         if dispatched != 0 {
             let thunk = llvm::add_dispatch_thunk(module, f, &base_name(&name), &slot_name(&name));
             set_target_attributes(thunk, &targets[0], own_features);
-            versions.versioned.insert(name.clone());
         }
+        // The table's entry for f: its base version, or f itself.
+        f.keep_address();
         bodies.push((f, dispatched, 0));
         for (t, target) in targets
             .iter()
@@ -106,6 +100,7 @@ pub fn multiversion(
             copy.set_linkage(Linkage::External);
             copy.set_visibility(Visibility::Hidden);
             set_target_attributes(copy, target, own_features);
+            copy.keep_address();
             bodies.push((copy, dispatched, t));
         }
     }
@@ -139,7 +134,11 @@ pub fn multiversion(
             CallRewrite::Direct(target)
         });
     }
-    versions
+    for g in llvm::globals(module) {
+        if g.kind() == GlobalKind::Variable && plan.members.binary_search(&g.name()).is_ok() {
+            g.keep_address();
+        }
+    }
 }
 
 /// Every version is compiled for its target's CPU and features, plus the function's own

@@ -91,12 +91,16 @@ fn group(defs: &[Global], clone_sets: &CloneSets) -> Vec<(Vec<String>, u64)> {
     groups
 }
 
-/// Heaviest groups first, each into the shard its name hashes to unless that one is full.
+/// Heaviest groups first, each into the shard its name hashes to, or when that one is full the
+/// next one with room (else the least loaded). Adding or removing a group moves little: the
+/// groups placed before it (the heavier ones) land where they did, lighter ones move only if
+/// the shard it took was their first choice and is now full, and the capacity changes only
+/// when the total crosses a step (see [`capacity`]).
 fn assign(mut groups: Vec<(Vec<String>, u64)>, n: u64) -> Vec<ShardPlan> {
     groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0[0].cmp(&b.0[0])));
     let total: u64 = groups.iter().map(|g| g.1).sum();
     let heaviest = groups.first().map_or(0, |g| g.1);
-    let capacity = (total.div_ceil(n) * (100 + SLACK_PERCENT) / 100).max(heaviest);
+    let capacity = capacity(total, n).max(heaviest);
     let mut shards: Vec<ShardPlan> = (0..n as u32)
         .map(|index| ShardPlan {
             index,
@@ -104,15 +108,17 @@ fn assign(mut groups: Vec<(Vec<String>, u64)>, n: u64) -> Vec<ShardPlan> {
             weight: 0,
         })
         .collect();
+    let len = shards.len();
     for (names, weight) in groups {
-        let preferred = (xxhash_rust::xxh3::xxh3_64(names[0].as_bytes()) % n) as usize;
-        let target = if shards[preferred].weight + weight <= capacity {
-            preferred
-        } else {
-            (0..shards.len())
-                .min_by_key(|&i| (shards[i].weight, i))
-                .expect("n >= 1")
-        };
+        let preferred = jump_hash(xxhash_rust::xxh3::xxh3_64(names[0].as_bytes()), len);
+        let target = (0..len)
+            .map(|k| (preferred + k) % len)
+            .find(|&i| shards[i].weight + weight <= capacity)
+            .unwrap_or_else(|| {
+                (0..len)
+                    .min_by_key(|&i| (shards[i].weight, i))
+                    .expect("n >= 1")
+            });
         shards[target].members.extend(names);
         shards[target].weight += weight;
     }
@@ -120,6 +126,28 @@ fn assign(mut groups: Vec<(Vec<String>, u64)>, n: u64) -> Vec<ShardPlan> {
         s.members.sort();
     }
     shards
+}
+
+/// How much a shard may hold: the average plus the slack, rounded up to a step of a sixteenth
+/// of the average's power of two, so that a function added or removed almost never changes it
+/// (a change would let groups settle elsewhere).
+fn capacity(total: u64, n: u64) -> u64 {
+    let average = total.div_ceil(n).max(1);
+    let step = (average.next_power_of_two() / 16).max(1);
+    (average * (100 + SLACK_PERCENT) / 100).div_ceil(step) * step
+}
+
+/// Jump consistent hash (Lamping and Veach, 2014): a bucket in `0..n` for `key` such that
+/// going from `n` to `n + 1` buckets moves only a `1 / (n + 1)` share of the keys, where
+/// `key % n` would move nearly all of them. The shard count follows the module's size.
+fn jump_hash(mut key: u64, n: usize) -> usize {
+    let (mut bucket, mut next) = (-1i64, 0i64);
+    while next < n as i64 {
+        bucket = next;
+        key = key.wrapping_mul(2862933555777941757).wrapping_add(1);
+        next = ((bucket + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
+    }
+    bucket as usize
 }
 
 #[cfg(test)]
@@ -146,6 +174,68 @@ mod tests {
             "max {max} of total {total}"
         );
         assert_eq!(shards.iter().map(|s| s.members.len()).sum::<usize>(), 400);
+    }
+
+    /// A function added anywhere (its name sorting first or last, light or heavy) changes the
+    /// members of at most two shards, as does one removed.
+    #[test]
+    fn adding_or_removing_a_function_moves_at_most_two_shards() {
+        let base: Vec<(String, u64)> = (0..3000)
+            .map(|i| (format!("sqlite_fn_{i:05}"), 5 + (i * 7919) % 400))
+            .collect();
+        let plan = |v: &[(String, u64)]| {
+            let gs: Vec<(Vec<String>, u64)> =
+                v.iter().map(|(n, w)| (vec![n.clone()], *w)).collect();
+            assign(gs, 128)
+        };
+        let before = plan(&base);
+        let differing = |after: &[ShardPlan]| {
+            before
+                .iter()
+                .zip(after)
+                .filter(|(a, b)| {
+                    let (a, b) = (&a.members, &b.members);
+                    a.iter()
+                        .filter(|n| !n.starts_with("aaa") && !n.starts_with("zzz"))
+                        .ne(b
+                            .iter()
+                            .filter(|n| !n.starts_with("aaa") && !n.starts_with("zzz")))
+                        || a.len().abs_diff(b.len()) > 1
+                })
+                .count()
+        };
+        for (name, weight) in [("aaa_first", 3), ("zzz_last", 40), ("aaa_heavy", 399)] {
+            let mut added = base.clone();
+            added.push((name.to_string(), weight));
+            let after = plan(&added);
+            assert!(
+                differing(&after) <= 2,
+                "{name}: {} shards changed",
+                differing(&after)
+            );
+        }
+        let mut removed = base.clone();
+        removed.remove(1234);
+        let after = plan(&removed);
+        let changed = before
+            .iter()
+            .zip(&after)
+            .filter(|(a, b)| a.members != b.members)
+            .count();
+        assert!(changed <= 2, "removal: {changed} shards changed");
+    }
+
+    #[test]
+    fn jump_hash_moves_a_small_share_when_the_count_grows() {
+        let keys: Vec<u64> = (0..10_000u64)
+            .map(|k| xxhash_rust::xxh3::xxh3_64(&k.to_le_bytes()))
+            .collect();
+        let moved = keys
+            .iter()
+            .filter(|&&k| jump_hash(k, 40) != jump_hash(k, 41))
+            .count();
+        assert!(moved < 10_000 * 2 / 41, "{moved} of 10000 moved");
+        assert!(keys.iter().all(|&k| jump_hash(k, 7) < 7));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Splitting the program into self-contained shard jobs, once, in the calling thread: each
 //! job is the bitcode of a module holding only the shard's definitions and declarations of
-//! what they use, plus the slice of the whole-program facts (clone sets, fvar and gvar
-//! indices) that its emission reads. Emission threads then parse one shard's bitcode, not
+//! what they use, plus the slice of the whole-program facts (the clone sets) that its
+//! emission reads. Nothing image-wide is in it (the fvar and gvar numbering goes into the
+//! header's shard tables), so adding a function changes only the job of the shard it lands in. Emission threads then parse one shard's bitcode, not
 //! the whole program's, and a job is everything its emission depends on besides the
 //! configuration all shards share — which is what the shard cache's key hashes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use inkwell::module::Module;
 use serde::Serialize;
@@ -20,23 +21,13 @@ pub struct ShardJob {
     pub plan: ShardPlan,
     /// The clone sets of every function the shard defines or declares, and nothing else.
     pub clone_sets: CloneSets,
-    /// The fvar index of each member that is an fvar, in member order.
-    pub fvars: Vec<(u32, String)>,
-    /// Likewise for gvars.
-    pub gvars: Vec<(u32, String)>,
     /// The shard's module (hashed on its own, not serialized with the rest).
     #[serde(skip)]
     pub bitcode: Vec<u8>,
 }
 
 /// The jobs of `plans`, in plan order.
-pub fn split(
-    module: &Module,
-    plans: &[ShardPlan],
-    clone_sets: &CloneSets,
-    fvar_index: &HashMap<String, u32>,
-    gvar_index: &HashMap<String, u32>,
-) -> Vec<ShardJob> {
+pub fn split(module: &Module, plans: &[ShardPlan], clone_sets: &CloneSets) -> Vec<ShardJob> {
     plans
         .iter()
         .map(|plan| {
@@ -47,16 +38,9 @@ pub fn split(
                 .filter(|g| g.kind() == GlobalKind::Function)
                 .map(|g| g.name())
                 .collect();
-            let indexed = |index: &HashMap<String, u32>| {
-                (plan.members.iter())
-                    .filter_map(|n| index.get(n).map(|&i| (i, n.clone())))
-                    .collect()
-            };
             ShardJob {
                 plan: plan.clone(),
                 clone_sets: restrict(clone_sets, &functions),
-                fvars: indexed(fvar_index),
-                gvars: indexed(gvar_index),
                 bitcode: shard.write_bitcode_to_memory().as_slice().to_vec(),
             }
         })

@@ -215,9 +215,8 @@ pub fn add_trap_slots<'m>(
 }
 
 /// Adds `pieces` to `module` as one packed constant struct `name`, 16-byte aligned, external
-/// with `visibility`. Every target of an address gets an address of its own (not
-/// `unnamed_addr`): on AArch64 a difference to an unnamed_addr function becomes a PLT32
-/// relocation, which GNU ld 2.40 cannot link.
+/// with `visibility`. Every target of an address gets an address of its own
+/// ([`Global::keep_address`]).
 pub fn add_packed_constant<'m>(
     module: &'m Module,
     name: &str,
@@ -247,7 +246,7 @@ pub fn add_packed_constant<'m>(
         let global = LLVMAddGlobal(m, ty, cname.as_ptr());
         let base = LLVMConstPtrToInt(global, i64t);
         let address = |target: &Global| {
-            LLVMSetUnnamedAddress(target.raw(), llvm_sys::LLVMUnnamedAddr::LLVMNoUnnamedAddr);
+            target.keep_address();
             LLVMConstPtrToInt(target.raw(), i64t)
         };
         let mut values: Vec<LLVMValueRef> = pieces

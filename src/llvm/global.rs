@@ -152,6 +152,14 @@ impl<'m> Global<'m> {
         matches!(self.linkage(), Linkage::Internal | Linkage::Private)
     }
 
+    /// Gives the global an address of its own (not `unnamed_addr`): a table entry points at
+    /// it, so it may not be merged with an equal one, and on AArch64 a difference to an
+    /// `unnamed_addr` function becomes a PLT32 relocation, which GNU ld 2.40 cannot link.
+    pub fn keep_address(self) {
+        // SAFETY: a live global.
+        unsafe { LLVMSetUnnamedAddress(self.raw, llvm_sys::LLVMUnnamedAddr::LLVMNoUnnamedAddr) }
+    }
+
     /// Leaves no comdat group: every symbol gets exactly one definition in one shard.
     pub fn clear_comdat(self) {
         // SAFETY: a live global; a null comdat removes it from its group.
