@@ -1,8 +1,9 @@
 //! Emitting shards on T threads. Each thread owns an LLVM context and target machine; a shard
 //! reaches it as its job (split.rs: its own bitcode and the facts it needs), to which the
 //! thread adds versions, then optimizes and emits. The shard's table is not part of it: the
-//! header holds every table (header.rs), so that what a shard emits does not depend on the
-//! image-wide fvar and gvar numbering, which an added function shifts. With a shard cache, a
+//! header holds the tables (header.rs), so that what a shard emits does not depend on the
+//! image-wide fvar and gvar numbering, which an added function shifts (except on x86_64
+//! Mach-O, whose objects cannot point into another object that way). With a shard cache, a
 //! job whose key is there is not emitted at all; with a remote cache behind it, neither is a
 //! job whose Action the server has.
 
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use aotload::format::{encode_shard_table, shard_table_symbol};
 use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
@@ -20,6 +22,8 @@ use serde::Serialize;
 
 use super::multiversion::{multiversion, set_base_attributes};
 use super::split::ShardJob;
+use super::split::TableIndices;
+use super::tables::{add_blob_global, shard_spec};
 use crate::cache::remote::{action::shard_action, RemoteCache};
 use crate::cache::{Key, Lookup, ShardCache};
 use crate::llvm;
@@ -376,8 +380,35 @@ fn build_shard(job: &ShardJob, config: &EmitConfig) -> Result<Emitted, String> {
     set_base_attributes(&module, &job.plan, &job.clone_sets, config.targets);
     llvm::run_passes(&mut module, &pipeline.before_vectorization, Some(&machine))?;
     multiversion(&module, &job.plan, &job.clone_sets, config.targets);
+    if let Some(indices) = &job.table {
+        add_own_table(&module, job, indices, config.targets.len())?;
+    }
     llvm::run_passes(&mut module, &pipeline.from_vectorization, Some(&machine))?;
     emit_module(&module, &machine, config.kinds)
+}
+
+/// The shard's table in its own object, for targets whose objects cannot point into another
+/// object by a 32-bit difference (the header holds every other target's tables).
+fn add_own_table(
+    module: &Module,
+    job: &ShardJob,
+    indices: &TableIndices,
+    ntargets: usize,
+) -> Result<(), String> {
+    let (fvars, gvars) = indices.maps();
+    let spec = shard_spec(&job.plan, &job.clone_sets, &fvars, &gvars, ntargets);
+    let blob = encode_shard_table(&spec, ntargets as u32);
+    add_blob_global(
+        module,
+        &shard_table_symbol(job.plan.index),
+        &blob,
+        llvm::Visibility::Hidden,
+        |r| match r {
+            aotload::format::TableRef::Symbol(name) => llvm::named_global(module, name),
+            _ => None,
+        },
+    )?;
+    Ok(())
 }
 
 impl Emitted {

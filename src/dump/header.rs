@@ -5,7 +5,7 @@
 //! those, and re-emitting the header is cheap where re-emitting every shard is not. A table
 //! points into its shard's object through symbols, which the static linker resolves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aotload::format::{
     encode_root, encode_shard_table, external_slot_symbol, shard_table_symbol, ImageKind,
@@ -18,7 +18,8 @@ use super::tables::add_blob_global;
 use crate::llvm::{self, Global, Visibility};
 
 /// Builds the header module for an image of the shards `shards` (for `ntargets` targets)
-/// calling `nexternals` methods of other images.
+/// calling `nexternals` methods of other images. With `tables_in_shards`, each shard's object
+/// holds its own table and the header only points at it.
 #[allow(clippy::too_many_arguments)]
 pub fn header_module<'ctx>(
     context: &'ctx Context,
@@ -26,7 +27,9 @@ pub fn header_module<'ctx>(
     data_layout: &str,
     kind: ImageKind,
     shards: &[ShardSpec],
+    tables_in_shards: bool,
     ntargets: u32,
+    exports: &[String],
     nexternals: u32,
     meta: &[u8],
     image_data: &[u8],
@@ -37,7 +40,17 @@ pub fn header_module<'ctx>(
     llvm::set_data_layout(&module, data_layout);
 
     let data = add_image_data(&module, image_data);
-    let tables = add_shard_tables(&module, shards, ntargets)?;
+    let tables = match tables_in_shards {
+        false => add_shard_tables(
+            &module,
+            shards,
+            ntargets,
+            &exports.iter().map(String::as_str).collect(),
+        )?,
+        true => (shards.iter())
+            .map(|s| llvm::declare_byte(&module, &shard_table_symbol(s.index), Visibility::Hidden))
+            .collect(),
+    };
     let slots = add_external_slots(&module, nexternals);
     let nshards = shards.len() as u32;
     let root = encode_root(kind, nshards, nexternals, image_data.len() as u64, meta);
@@ -86,18 +99,23 @@ fn add_constructor_entry<'ctx>(
 }
 
 /// Each shard's table, hidden, in shard order. What a table points at (versions, slots,
-/// variables) is defined in the shard's object and declared here as a hidden byte: data, not a
-/// function, so that no PLT relocation is involved.
+/// variables) is defined in the shard's object and declared here as a byte: data, not a
+/// function, so that no PLT relocation is involved; hidden, but for the exports.
 fn add_shard_tables<'m>(
     module: &'m Module,
     shards: &[ShardSpec],
     ntargets: u32,
+    exports: &HashSet<&str>,
 ) -> Result<Vec<Global<'m>>, String> {
     let mut declared: HashMap<String, Global<'m>> = HashMap::new();
     let mut declare = |name: &str| {
-        *declared
-            .entry(name.to_string())
-            .or_insert_with(|| llvm::declare_hidden_byte(module, name))
+        *declared.entry(name.to_string()).or_insert_with(|| {
+            let visibility = match exports.contains(name) {
+                true => Visibility::Default,
+                false => Visibility::Hidden,
+            };
+            llvm::declare_byte(module, name, visibility)
+        })
     };
     shards
         .iter()

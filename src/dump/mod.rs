@@ -184,18 +184,24 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
             .collect()
     };
     let (fvar_index, gvar_index) = (index(&program.fvars), index(&program.gvars));
-    let jobs = split::split(&program.module, &plans, &clone_sets);
+    let tables_in_shards = !Triple::parse(&program.triple)
+        .map_err(DumpError::Triple)?
+        .has_cross_object_differences();
+    let indices = tables_in_shards.then_some((&fvar_index, &gvar_index));
+    let jobs = split::split(&program.module, &plans, &clone_sets, indices);
     phases.lap("split");
     let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
-    let specs = tables::shard_specs(
-        &plans,
-        &clone_sets,
-        &fvar_index,
-        &gvar_index,
-        resolved.len(),
-    );
-    let header = emit_header(program, options, &targets, &specs, &meta.encode())
-        .map_err(DumpError::Header)?;
+    let specs: Vec<_> = (plans.iter())
+        .map(|plan| tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, resolved.len()))
+        .collect();
+    let header = emit_header(
+        program,
+        options,
+        &targets,
+        (&specs, tables_in_shards),
+        &meta.encode(),
+    )
+    .map_err(DumpError::Header)?;
     phases.lap("header");
     Ok(Prepared {
         triple: program.triple.clone(),
@@ -349,7 +355,7 @@ fn emit_header(
     program: &Program,
     options: &DumpOptions,
     targets: &[CpuTarget],
-    shards: &[aotload::format::ShardSpec],
+    (shards, tables_in_shards): (&[aotload::format::ShardSpec], bool),
     meta: &[u8],
 ) -> Result<Emitted, String> {
     let context = Context::create();
@@ -365,7 +371,9 @@ fn emit_header(
         &data_layout,
         options.kind,
         shards,
+        tables_in_shards,
         targets.len() as u32,
+        &program.exports,
         program.externals.len() as u32,
         meta,
         &options.image_data,

@@ -6,7 +6,7 @@
 //! the whole program's, and a job is everything its emission depends on besides the
 //! configuration all shards share — which is what the shard cache's key hashes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use inkwell::module::Module;
 use serde::Serialize;
@@ -21,13 +21,40 @@ pub struct ShardJob {
     pub plan: ShardPlan,
     /// The clone sets of every function the shard defines or declares, and nothing else.
     pub clone_sets: CloneSets,
+    /// Where the shard's own object must hold its table (see
+    /// [`Triple::has_cross_object_differences`]): the image-wide fvar and gvar indices of its
+    /// members. Such a shard changes whenever an added function shifts them.
+    ///
+    /// [`Triple::has_cross_object_differences`]: crate::target::Triple::has_cross_object_differences
+    pub table: Option<TableIndices>,
     /// The shard's module (hashed on its own, not serialized with the rest).
     #[serde(skip)]
     pub bitcode: Vec<u8>,
 }
 
-/// The jobs of `plans`, in plan order.
-pub fn split(module: &Module, plans: &[ShardPlan], clone_sets: &CloneSets) -> Vec<ShardJob> {
+/// The image-wide indices of a shard's fvars and gvars, in member order.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableIndices {
+    pub fvars: Vec<(u32, String)>,
+    pub gvars: Vec<(u32, String)>,
+}
+
+impl TableIndices {
+    /// The indices as maps from name, as [`super::tables::shard_spec`] takes them.
+    pub fn maps(&self) -> (HashMap<String, u32>, HashMap<String, u32>) {
+        let map = |v: &[(u32, String)]| v.iter().map(|(i, n)| (n.clone(), *i)).collect();
+        (map(&self.fvars), map(&self.gvars))
+    }
+}
+
+/// The jobs of `plans`, in plan order. `indices` (fvar and gvar index by name) are given when
+/// each shard must hold its own table.
+pub fn split(
+    module: &Module,
+    plans: &[ShardPlan],
+    clone_sets: &CloneSets,
+    indices: Option<(&HashMap<String, u32>, &HashMap<String, u32>)>,
+) -> Vec<ShardJob> {
     plans
         .iter()
         .map(|plan| {
@@ -38,9 +65,18 @@ pub fn split(module: &Module, plans: &[ShardPlan], clone_sets: &CloneSets) -> Ve
                 .filter(|g| g.kind() == GlobalKind::Function)
                 .map(|g| g.name())
                 .collect();
+            let indexed = |index: &HashMap<String, u32>| {
+                (plan.members.iter())
+                    .filter_map(|n| index.get(n).map(|&i| (i, n.clone())))
+                    .collect()
+            };
             ShardJob {
                 plan: plan.clone(),
                 clone_sets: restrict(clone_sets, &functions),
+                table: indices.map(|(fvars, gvars)| TableIndices {
+                    fvars: indexed(fvars),
+                    gvars: indexed(gvars),
+                }),
                 bitcode: shard.write_bitcode_to_memory().as_slice().to_vec(),
             }
         })

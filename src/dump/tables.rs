@@ -13,56 +13,44 @@ use super::multiversion::{base_name, clone_name, slot_name};
 use super::partition::ShardPlan;
 use crate::llvm::{self, Global, Piece, Visibility};
 
-/// What each shard's table lists: its fvars (the base version's symbol where the function has
+/// What a shard's table lists: its fvars (the base version's symbol where the function has
 /// versions) and gvars with their image-wide indices, per target after the first the clones
 /// it has, and its dispatch slots. A function's versions are what `clone_sets` dispatches
 /// (multiversion.rs makes exactly those).
-pub fn shard_specs(
-    plans: &[ShardPlan],
+pub fn shard_spec(
+    plan: &ShardPlan,
     clone_sets: &CloneSets,
     fvar_index: &HashMap<String, u32>,
     gvar_index: &HashMap<String, u32>,
     ntargets: usize,
-) -> Vec<ShardSpec> {
-    plans
-        .iter()
-        .map(|plan| {
-            let fvars: Vec<(u32, &String)> = (plan.members.iter())
-                .filter_map(|n| fvar_index.get(n).map(|&i| (i, n)))
-                .collect();
-            let versioned = |n: &str| clone_sets.dispatched(n) != 0;
-            ShardSpec {
-                index: plan.index,
-                fvars: (fvars.iter())
-                    .map(|&(i, n)| {
-                        (
-                            i,
-                            if versioned(n) {
-                                base_name(n)
-                            } else {
-                                n.clone()
-                            },
-                        )
-                    })
-                    .collect(),
-                gvars: (plan.members.iter())
-                    .filter_map(|n| gvar_index.get(n).map(|&i| (i, n.clone())))
-                    .collect(),
-                clones: (1..ntargets)
-                    .map(|t| {
-                        (fvars.iter().enumerate())
-                            .filter(|(_, (_, n))| clone_sets.dispatched(n) >> t & 1 == 1)
-                            .map(|(pos, (_, n))| (pos as u32, clone_name(n, t)))
-                            .collect()
-                    })
-                    .collect(),
-                slots: (fvars.iter())
-                    .filter(|(_, n)| versioned(n))
-                    .map(|&(i, n)| (i, slot_name(n)))
-                    .collect(),
-            }
-        })
-        .collect()
+) -> ShardSpec {
+    let fvars: Vec<(u32, &String)> = (plan.members.iter())
+        .filter_map(|n| fvar_index.get(n).map(|&i| (i, n)))
+        .collect();
+    let versioned = |n: &str| clone_sets.dispatched(n) != 0;
+    let symbol = |n: &String| match versioned(n) {
+        true => base_name(n),
+        false => n.clone(),
+    };
+    ShardSpec {
+        index: plan.index,
+        fvars: fvars.iter().map(|&(i, n)| (i, symbol(n))).collect(),
+        gvars: (plan.members.iter())
+            .filter_map(|n| gvar_index.get(n).map(|&i| (i, n.clone())))
+            .collect(),
+        clones: (1..ntargets)
+            .map(|t| {
+                (fvars.iter().enumerate())
+                    .filter(|(_, (_, n))| clone_sets.dispatched(n) >> t & 1 == 1)
+                    .map(|(pos, (_, n))| (pos as u32, clone_name(n, t)))
+                    .collect()
+            })
+            .collect(),
+        slots: (fvars.iter())
+            .filter(|(_, n)| versioned(n))
+            .map(|&(i, n)| (i, slot_name(n)))
+            .collect(),
+    }
 }
 
 /// Adds `blob` to `module` as constant global `name`. `resolve` gives the global each fixup

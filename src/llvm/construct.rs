@@ -128,8 +128,10 @@ pub fn function_like<'m>(module: &'m Module, name: &str, like: Global<'m>) -> Gl
     decl
 }
 
-/// Declares an external hidden byte-sized global `name` (another object defines it).
-pub fn declare_hidden_byte<'m>(module: &'m Module, name: &str) -> Global<'m> {
+/// Declares an external byte-sized global `name` that another object defines, with the
+/// definition's `visibility` (ELF keeps the most constraining visibility of all references:
+/// a hidden reference would hide an exported definition).
+pub fn declare_byte<'m>(module: &'m Module, name: &str, visibility: Visibility) -> Global<'m> {
     let cname = c_name(name);
     let m = module.as_mut_ptr();
     // SAFETY: the module is borrowed for 'm; the new global belongs to it.
@@ -140,7 +142,7 @@ pub fn declare_hidden_byte<'m>(module: &'m Module, name: &str) -> Global<'m> {
             cname.as_ptr(),
         ))
     };
-    g.set_visibility(Visibility::Hidden);
+    g.set_visibility(visibility);
     g
 }
 

@@ -27,7 +27,7 @@ mod shim;
 pub use analysis::BodyTraits;
 pub use construct::{
     add_bytes_and_size, add_dispatch_thunk, add_packed_constant, add_trap_slots, bind_through_slot,
-    declare_hidden_byte, function_like, pointer_slot, set_data_layout, Piece,
+    declare_byte, function_like, pointer_slot, set_data_layout, Piece,
 };
 pub use edit::{clone_shard, CallRewrite};
 pub use fatal::install_fatal_error_handler;

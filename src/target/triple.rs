@@ -29,6 +29,13 @@ pub struct Triple {
 const MIN_MACOS: (u32, u32) = (11, 0);
 
 impl Triple {
+    /// Whether an object file can hold a 32-bit difference between one of its symbols and a
+    /// symbol another object defines (what a shard table in the header needs). x86_64 Mach-O
+    /// cannot: its assembler refuses an undefined symbol in a subtraction.
+    pub fn has_cross_object_differences(&self) -> bool {
+        !(self.arch == Arch::X86_64 && self.os == Os::MacOs)
+    }
+
     /// Parses the usual spellings: `x86_64-unknown-linux-gnu`, `x86_64-pc-linux-gnu`,
     /// `aarch64-linux-gnu`, `arm64-apple-macosx11.0.0`, `x86_64-apple-darwin`,
     /// `x86_64-pc-windows-gnu`, `x86_64-w64-windows-gnu`, `x86_64-w64-mingw32`.
