@@ -138,3 +138,31 @@ fn two_builds_on_two_threads_both_succeed() {
     compile("gcc", "two_threads.c", &exe, &["-Wall", "-pthread"]);
     assert_eq!(run(&exe, &[kernels_bc(), &dir]), "ok\n");
 }
+
+/// The layout C libraries have: the file, its soname link and the link-time name; a static
+/// archive; a pkg-config file whose static link flags name what the archive needs.
+#[test]
+fn the_install_has_soname_links_static_archives_and_pkg_config_files() {
+    let lib = prefix().join("lib");
+    for name in ["aotlink", "aotload"] {
+        let dev_link = lib.join(format!("lib{name}.so"));
+        let soname = std::fs::read_link(&dev_link).unwrap();
+        assert_eq!(soname, Path::new(&format!("lib{name}.so.0")));
+        let file = std::fs::read_link(lib.join(&soname)).unwrap();
+        assert_eq!(file, Path::new(&format!("lib{name}.so.0.1.0")));
+        let archive = std::fs::read(lib.join(format!("lib{name}.a"))).unwrap();
+        assert!(archive.starts_with(b"!<arch>\n"), "lib{name}.a");
+    }
+    assert!(prefix().join("bin/aotlink").is_file());
+    let out = check(
+        Command::new("pkg-config")
+            .args(["--static", "--libs", "aotlink"])
+            .env("PKG_CONFIG_PATH", lib.join("pkgconfig")),
+    );
+    let flags = String::from_utf8(out.stdout).unwrap();
+    // LLVM is C++: a static link of libaotlink needs the C++ runtime.
+    assert!(
+        flags.contains("-lstdc++") && flags.contains("-laotlink"),
+        "{flags}"
+    );
+}
