@@ -26,34 +26,16 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::CheckIr { inputs } => Ok(aotlink::codegen::isolated::check_inputs(&inputs)?),
         Command::Build {
-            compile,
+            inputs,
             output,
-            kind,
-            cc,
-            rtlib,
-            sysroot,
-            verbose,
-            sign,
-            libraries,
-        } => {
-            aotlink::link::set_verbose(verbose);
-            let link = compile::LinkChoice {
-                kind,
-                cc: cc.as_deref(),
-                lld: Lld {
-                    compiler_runtime: rtlib,
-                    sysroot,
-                },
-                libraries: libraries.libraries(),
-                key: secret_key(sign.as_deref())?,
-            };
-            compile::build(&compile, &output, link)
-        }
+            options,
+        } => compile::build(&inputs, &output, &options),
         Command::Dump {
+            inputs,
             compile,
             output,
             kind,
-        } => compile::dump(&compile, kind, &output),
+        } => compile::dump(&inputs, &compile, kind, &output),
         Command::Pkg {
             archive,
             output,

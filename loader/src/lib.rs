@@ -8,6 +8,7 @@
 //! file is parsed. The C ABI is in `capi` and `include/aotload.h`.
 
 pub mod call;
+#[cfg(feature = "capi")]
 mod capi;
 mod checks;
 pub mod coverage;

@@ -15,6 +15,7 @@
 //! ```
 
 mod memo;
+pub mod options;
 mod report;
 
 use std::path::{Path, PathBuf};

@@ -5,18 +5,15 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use aotload::ImageKind;
-
-use aotlink::build::{Build, BuildReport, CacheLocation};
+use aotlink::build::{Build, BuildReport};
 use aotlink::cache::{ShardCache, DEFAULT_MAX_SIZE};
-use aotlink::dump::EmitKinds;
 use aotlink::link::{Libraries, Lld};
 use aotlink::sign::SecretKey;
 
-use super::args::{CacheAction, CacheArgs, CompileArgs, Emit, Kind, TimingsFormat};
+use super::args::{BuildArgs, CacheAction, CompileArgs, Kind, TimingsFormat};
 
-/// How an image is linked: the command line's `--kind`, `--cc`, `--rtlib`, `--sysroot`,
-/// libraries and key.
+/// How an archive is linked: the command line's `--cc`, `--rtlib`, `--sysroot`, libraries
+/// and key for `pkg` and `sysimg`.
 pub struct LinkChoice<'a> {
     pub kind: Kind,
     pub cc: Option<&'a str>,
@@ -26,14 +23,17 @@ pub struct LinkChoice<'a> {
 }
 
 /// `build`: IR to image.
-pub fn build(compile: &CompileArgs, output: &Path, link: LinkChoice) -> Result<()> {
-    let report = with_link(compile_build(compile, link.kind)?, link).build(output)?;
-    finish(compile, &report)
+pub fn build(inputs: &[PathBuf], output: &Path, options: &BuildArgs) -> Result<()> {
+    aotlink::link::set_verbose(options.verbose);
+    let build = with_inputs(options.to_build()?, inputs, &options.compile)?;
+    let report = build.build(output)?;
+    finish(&options.compile, &report)
 }
 
 /// `dump`: IR to archives.
-pub fn dump(compile: &CompileArgs, kind: Kind, output: &Path) -> Result<()> {
-    let report = compile_build(compile, kind)?.dump(output)?;
+pub fn dump(inputs: &[PathBuf], compile: &CompileArgs, kind: Kind, output: &Path) -> Result<()> {
+    let build = with_inputs(compile.to_build(kind)?, inputs, compile)?;
+    let report = build.dump(output)?;
     finish(compile, &report)
 }
 
@@ -44,16 +44,9 @@ pub fn link_archive(
     target: Option<&str>,
     link: LinkChoice,
 ) -> Result<()> {
-    let mut build = with_link(Build::new(), link);
-    if let Some(target) = target {
-        build = build.target(target);
-    }
-    build.link(archive, output)?;
-    Ok(())
-}
-
-fn with_link(mut build: Build, link: LinkChoice) -> Build {
-    build = build.kind(image_kind(link.kind)).libraries(link.libraries);
+    let mut build = Build::new()
+        .kind(link.kind.into())
+        .libraries(link.libraries);
     if let Some(cc) = link.cc {
         build = build.cc(cc);
     }
@@ -66,66 +59,21 @@ fn with_link(mut build: Build, link: LinkChoice) -> Build {
     if let Some(key) = link.key {
         build = build.sign(key);
     }
-    build
-}
-
-fn image_kind(kind: Kind) -> ImageKind {
-    match kind {
-        Kind::Pkg => ImageKind::Pkg,
-        Kind::Sysimg => ImageKind::Sysimg,
+    if let Some(target) = target {
+        build = build.target(target);
     }
+    build.link(archive, output)?;
+    Ok(())
 }
 
-/// The options shared by `build` and `dump`.
-fn compile_build(compile: &CompileArgs, kind: Kind) -> Result<Build> {
-    let mut build = Build::new()
-        .kind(image_kind(kind))
-        .export_all(compile.export_all)
-        .emit(EmitKinds {
-            obj: compile.emit.contains(&Emit::Obj),
-            bc: compile.emit.contains(&Emit::Bc),
-            asm: compile.emit.contains(&Emit::Asm),
-        })
-        .cache(cache_location(&compile.cache))
-        .cache_max_size(compile.cache.cache_max_size.unwrap_or(DEFAULT_MAX_SIZE));
+/// What the command line adds to the options' build: the input files, their check in a child
+/// process, and a progress bar on a terminal.
+fn with_inputs(mut build: Build, inputs: &[PathBuf], compile: &CompileArgs) -> Result<Build> {
     // LLVM can crash on damaged bitcode: a child process (this executable) reads the inputs first.
     let executable = std::env::current_exe().context("cannot find the aotlink executable")?;
     build = build.check_inputs_with(executable);
-    for input in &compile.inputs {
+    for input in inputs {
         build = build.input(input);
-    }
-    for export in &compile.exports {
-        build = build.export(export);
-    }
-    for table in &compile.method_tables {
-        build = build.method_table(table);
-    }
-    if let Some(trace) = &compile.trace {
-        build = build.trace(trace);
-    }
-    if let Some(path) = &compile.image_data {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("{}: cannot read image data", path.display()))?;
-        build = build.image_data(bytes);
-    }
-    if let Some(shards) = compile.shards {
-        build = build.shards(shards);
-    }
-    if let Some(threads) = compile.threads {
-        build = build.threads(threads);
-    }
-    if let Some(target) = &compile.target {
-        build = build.target(target);
-    }
-    if let Some(spec) = &compile.cpu_target {
-        build = build.cpu_targets(spec);
-    }
-    // --no-cache is a build from nothing: no remote cache either.
-    if let (Some(url), false) = (&compile.cache.remote_cache, compile.cache.no_cache) {
-        build = build.remote_cache(url);
-        if let Some(name) = &compile.cache.remote_instance {
-            build = build.remote_instance(name);
-        }
     }
     if std::io::stderr().is_terminal() && compile.timings.is_none() {
         let bar = progress_bar();
@@ -138,14 +86,6 @@ fn compile_build(compile: &CompileArgs, kind: Kind) -> Result<Build> {
         });
     }
     Ok(build)
-}
-
-fn cache_location(args: &CacheArgs) -> CacheLocation {
-    match (&args.cache_dir, args.no_cache) {
-        (_, true) => CacheLocation::Off,
-        (Some(dir), false) => CacheLocation::Dir(dir.clone()),
-        (None, false) => CacheLocation::Default,
-    }
 }
 
 /// Warnings, then the timings when asked for.

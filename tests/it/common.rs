@@ -394,8 +394,25 @@ pub fn aotload_c_library_dir() -> &'static Path {
             "no libaotload.so in {}",
             dir.display()
         );
+        link_soname(&dir.join("libaotload.so"));
         dir
     })
+}
+
+/// Puts a link named after `library`'s soname (`libaotload.so.0`) beside it, as an install
+/// does: programs linked against the library ask the dynamic loader for that name.
+pub fn link_soname(library: &Path) {
+    let bytes = std::fs::read(library).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    let Some(soname) = elf.soname else {
+        return;
+    };
+    let link = library.with_file_name(soname);
+    if link != library {
+        let _ = std::fs::remove_file(&link);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(library.file_name().unwrap(), &link).unwrap();
+    }
 }
 
 /// `aotlink dump IR --shards 1 --emit EMIT -o ARCHIVE` (EMIT includes `asm`), and the one

@@ -5,6 +5,7 @@
 mod bad_input;
 #[path = "../support/buildgrid.rs"]
 mod buildgrid;
+mod c_api;
 mod cache;
 mod capi;
 mod common;

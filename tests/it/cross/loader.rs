@@ -41,7 +41,11 @@ fn cross_aotload(rust_target: &str) -> Option<PathBuf> {
     }
     let status = cargo.status().unwrap();
     assert!(status.success(), "building aotload for {rust_target}");
-    Some(host_dir.parent().unwrap().join(rust_target).join(profile))
+    let dir = host_dir.parent().unwrap().join(rust_target).join(profile);
+    if rust_target.contains("linux") {
+        link_soname(&dir.join("libaotload.so"));
+    }
+    Some(dir)
 }
 
 fn build_c(gcc: &str, source: &str, exe: &Path, lib_dir: &Path, extra: &[&str]) {
