@@ -187,8 +187,12 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
     let tables_in_shards = !Triple::parse(&program.triple)
         .map_err(DumpError::Triple)?
         .has_cross_object_differences();
-    let indices = tables_in_shards.then_some((&fvar_index, &gvar_index));
-    let jobs = split::split(&program.module, &plans, &clone_sets, indices);
+    let numbering = split::Numbering {
+        fvars: &fvar_index,
+        gvars: &gvar_index,
+    };
+    let numbering = tables_in_shards.then_some(&numbering);
+    let jobs = split::split(&program.module, &plans, &clone_sets, numbering);
     phases.lap("split");
     let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
     let specs: Vec<_> = (plans.iter())

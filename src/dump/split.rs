@@ -47,13 +47,19 @@ impl TableIndices {
     }
 }
 
-/// The jobs of `plans`, in plan order. `indices` (fvar and gvar index by name) are given when
-/// each shard must hold its own table.
+/// The image-wide numbering: fvar and gvar index by name.
+pub struct Numbering<'a> {
+    pub fvars: &'a HashMap<String, u32>,
+    pub gvars: &'a HashMap<String, u32>,
+}
+
+/// The jobs of `plans`, in plan order. `numbering` is given when each shard must hold its own
+/// table.
 pub fn split(
     module: &Module,
     plans: &[ShardPlan],
     clone_sets: &CloneSets,
-    indices: Option<(&HashMap<String, u32>, &HashMap<String, u32>)>,
+    numbering: Option<&Numbering>,
 ) -> Vec<ShardJob> {
     plans
         .iter()
@@ -73,9 +79,9 @@ pub fn split(
             ShardJob {
                 plan: plan.clone(),
                 clone_sets: restrict(clone_sets, &functions),
-                table: indices.map(|(fvars, gvars)| TableIndices {
-                    fvars: indexed(fvars),
-                    gvars: indexed(gvars),
+                table: numbering.map(|n| TableIndices {
+                    fvars: indexed(n.fvars),
+                    gvars: indexed(n.gvars),
                 }),
                 bitcode: shard.write_bitcode_to_memory().as_slice().to_vec(),
             }
