@@ -11,7 +11,8 @@
 //! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_REPEAT` (default 3; every
 //! figure is the minimum over the repeats), `AOTLINK_BENCH_KEEP_IR=path` (also write the
 //! generated IR there) and `AOTLINK_BENCH_SECTIONS` (comma list of `emission`, `link`, `load`,
-//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `rebuild`, `remote`, `lua_run`; default all). Prints one line per
+//! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `rebuild`, `remote`, `lua_run`, `scale`; default all; `AOTLINK_BENCH_SCALE` sets the
+//! scale section's module sizes). Prints one line per
 //! figure, then Markdown tables.
 //!
 //! Layout: this file reads the knobs and runs the sections in order. Each section is the module
@@ -42,6 +43,7 @@ mod platforms;
 mod rebuild;
 mod remote;
 mod report;
+mod scale;
 mod size;
 mod source;
 mod sqlite;
@@ -65,6 +67,7 @@ use crate::multiversion::bench_multiversion;
 use crate::rebuild::bench_rebuild;
 use crate::remote::bench_remote;
 use crate::report::Table;
+use crate::scale::bench_scale;
 use crate::size::bench_size;
 use crate::validate::bench_validate;
 use crate::vs_clang::bench_vs_clang;
@@ -94,6 +97,7 @@ const SECTIONS: &[&str] = &[
     "vs_clang",
     "rebuild",
     "remote",
+    "scale",
     "lua_run",
 ];
 
@@ -203,6 +207,9 @@ fn run() -> Result<()> {
     }
     if config.runs("remote") {
         bench_remote(&config, scratch.path(), &mut table)?;
+    }
+    if config.runs("scale") {
+        bench_scale(scratch.path(), &mut table)?;
     }
     if config.runs("lua_run") {
         bench_lua_run(scratch.path(), &mut table)?;

@@ -199,7 +199,7 @@ pub fn timed_build(
 }
 
 /// The generated module with function `which`'s first constant changed.
-fn edited_module(ir: &Path, which: usize, dir: &Path) -> Result<PathBuf> {
+pub fn edited_module(ir: &Path, which: usize, dir: &Path) -> Result<PathBuf> {
     let text = std::fs::read_to_string(ir)?;
     let define = format!("define i64 @julia_kernel_{which}(");
     let start = text.find(&define).context("the function to edit")?;

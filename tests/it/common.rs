@@ -522,3 +522,27 @@ pub fn reseal(bytes: &mut [u8], digest: bool) {
     let at = file.checksum_file_offset;
     bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
 }
+
+/// The source directory of package `name` as cargo resolves it for the manifest in `dir`
+/// (`cargo metadata`, with `--offline` when `offline`: the package is already on disk).
+pub fn cargo_package_dir(dir: &Path, name: &str, offline: bool) -> PathBuf {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["metadata", "--format-version", "1", "--quiet"])
+        .current_dir(dir);
+    if offline {
+        cmd.arg("--offline");
+    }
+    let out = cmd.output().expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata in {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = (metadata["packages"].as_array().unwrap().iter())
+        .find(|p| p["name"] == name)
+        .and_then(|p| p["manifest_path"].as_str())
+        .unwrap_or_else(|| panic!("cargo resolved no package {name}"));
+    Path::new(manifest).parent().unwrap().to_path_buf()
+}

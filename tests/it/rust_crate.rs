@@ -27,21 +27,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
 /// Where cargo keeps the `libm` sources this workspace depends on (a dev-dependency, so they
 /// are on disk whenever the tests build).
 fn libm_source_dir() -> PathBuf {
-    let out = Command::new("cargo")
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .current_dir(repo())
-        .output()
-        .expect("cargo metadata");
-    assert!(out.status.success(), "cargo metadata failed");
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest = metadata["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "libm")
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("libm is a dev-dependency");
-    Path::new(manifest).parent().unwrap().to_path_buf()
+    cargo_package_dir(repo(), "libm", true)
 }
 
 /// The wrapper crate built by cargo in `dir` (release, fat LTO, one codegen unit): its

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
+use crate::lua::run;
 
 /// libsqlite3-sys's `sqlite3` directory, fetched by cargo for a scratch crate in `dir`.
 fn amalgamation(dir: &Path) -> PathBuf {
@@ -19,25 +20,7 @@ fn amalgamation(dir: &Path) -> PathBuf {
          [workspace]\n",
     )
     .unwrap();
-    let out = Command::new("cargo")
-        .args(["metadata", "--format-version", "1", "--quiet"])
-        .current_dir(dir)
-        .output()
-        .expect("cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata (fetching libsqlite3-sys) failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest = metadata["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "libsqlite3-sys")
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("libsqlite3-sys resolved");
-    let sources = Path::new(manifest).parent().unwrap().join("sqlite3");
+    let sources = cargo_package_dir(dir, "libsqlite3-sys", false).join("sqlite3");
     assert!(sources.join("sqlite3.c").exists(), "{}", sources.display());
     sources
 }
@@ -45,41 +28,27 @@ fn amalgamation(dir: &Path) -> PathBuf {
 /// The same configuration for both compilers: SQL math functions on (sqrt, exp).
 const DEFINES: &[&str] = &["-DSQLITE_ENABLE_MATH_FUNCTIONS", "-DSQLITE_THREADSAFE=1"];
 
-fn run_ok(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[test]
 fn sqlite_from_clang_22_text_and_bitcode_runs_sql_like_gccs_build() {
     let dir = scratch("sqlite");
     let sources = amalgamation(&dir.join("fetch"));
     let c = sources.join("sqlite3.c");
     let reference = dir.join("libsqlite-gcc.so");
-    run_ok(
-        Command::new("gcc")
-            .args(["-O2", "-fPIC", "-shared"])
-            .args(DEFINES)
-            .arg("-o")
-            .arg(&reference)
-            .arg(&c)
-            .arg("-lm"),
-    );
+    run(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-shared"])
+        .args(DEFINES)
+        .arg("-o")
+        .arg(&reference)
+        .arg(&c)
+        .arg("-lm"));
     let harness = dir.join("harness");
-    run_ok(
-        Command::new("cc")
-            .arg("-o")
-            .arg(&harness)
-            .arg(repo().join("tests/it/sqlite/harness.c"))
-            .arg("-ldl"),
-    );
+    run(Command::new("cc")
+        .arg("-o")
+        .arg(&harness)
+        .arg(repo().join("tests/it/sqlite/harness.c"))
+        .arg("-ldl"));
     let workload =
-        |lib: &Path| String::from_utf8(run_ok(Command::new(&harness).arg(lib)).stdout).unwrap();
+        |lib: &Path| String::from_utf8(run(Command::new(&harness).arg(lib)).stdout).unwrap();
     let expected = workload(&reference);
     assert!(
         expected.contains("-- 15\nok\nend") && !expected.contains("error:"),
@@ -87,15 +56,13 @@ fn sqlite_from_clang_22_text_and_bitcode_runs_sql_like_gccs_build() {
     );
     for (mode, file) in [("-S", "sqlite3.ll"), ("-c", "sqlite3.bc")] {
         let ir = dir.join(file);
-        run_ok(
-            Command::new(CLANG)
-                .args(["-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", mode])
-                .arg("-emit-llvm")
-                .args(DEFINES)
-                .arg(&c)
-                .arg("-o")
-                .arg(&ir),
-        );
+        run(Command::new(CLANG)
+            .args(["-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", mode])
+            .arg("-emit-llvm")
+            .args(DEFINES)
+            .arg(&c)
+            .arg("-o")
+            .arg(&ir));
         let image = dir.join(format!("libsqlite-{file}.so"));
         aotlink_ok([
             "build".as_ref(),
