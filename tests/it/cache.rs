@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::*;
 
 /// `aotlink ARGS --timings=json`, expecting success: the build report.
-fn build_report(args: &[&std::ffi::OsStr]) -> Value {
+pub(crate) fn build_report(args: &[&std::ffi::OsStr]) -> Value {
     let out = aotlink_ok(
         args.iter()
             .copied()

@@ -25,6 +25,17 @@ fn amalgamation(dir: &Path) -> PathBuf {
     sources
 }
 
+/// `sqlite3.c` compiled by clang 22 to IR at `out` (`mode` `-S`: text, `-c`: bitcode).
+fn sqlite_ir(c: &Path, mode: &str, out: &Path) {
+    run(Command::new(CLANG)
+        .args(["-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", mode])
+        .arg("-emit-llvm")
+        .args(DEFINES)
+        .arg(c)
+        .arg("-o")
+        .arg(out));
+}
+
 /// The same configuration for both compilers: SQL math functions on (sqrt, exp).
 const DEFINES: &[&str] = &["-DSQLITE_ENABLE_MATH_FUNCTIONS", "-DSQLITE_THREADSAFE=1"];
 
@@ -56,13 +67,7 @@ fn sqlite_from_clang_22_text_and_bitcode_runs_sql_like_gccs_build() {
     );
     for (mode, file) in [("-S", "sqlite3.ll"), ("-c", "sqlite3.bc")] {
         let ir = dir.join(file);
-        run(Command::new(CLANG)
-            .args(["-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", mode])
-            .arg("-emit-llvm")
-            .args(DEFINES)
-            .arg(&c)
-            .arg("-o")
-            .arg(&ir));
+        sqlite_ir(&c, mode, &ir);
         let image = dir.join(format!("libsqlite-{file}.so"));
         aotlink_ok([
             "build".as_ref(),
@@ -75,4 +80,99 @@ fn sqlite_from_clang_22_text_and_bitcode_runs_sql_like_gccs_build() {
         ]);
         assert_eq!(workload(&image), expected, "{file}");
     }
+}
+
+/// A function added anywhere in SQLite (its name sorting first, in the middle or last), one
+/// removed and one renamed: each rebuild from a cache that holds the original's shards emits
+/// at most two shards (the build's report says which), and its image equals a clean build's.
+/// One target keeps the clean builds short; the partition does not depend on the target count.
+#[test]
+fn sqlite_rebuilds_after_an_added_removed_or_renamed_function_emit_at_most_two_shards() {
+    use crate::cache::{build_report, emitted, os};
+    let dir = scratch("sqlite-increments");
+    let sources = amalgamation(&dir.join("fetch"));
+    let original = dir.join("sqlite3.ll");
+    sqlite_ir(&sources.join("sqlite3.c"), "-S", &original);
+    let text = std::fs::read_to_string(&original).unwrap();
+    // A function nothing else names (only its definition mentions it): it can go or be renamed.
+    let lone = (text.lines())
+        .filter_map(|l| l.strip_prefix("define "))
+        .filter_map(|l| {
+            l.split_once(" @")?
+                .1
+                .split_once('(')
+                .map(|(n, _)| n.to_string())
+        })
+        .find(|n| n.starts_with("sqlite3_") && mentions(&text, n) == 1)
+        .expect("a function only its definition names");
+    let added = |name: &str| {
+        format!("{text}\ndefine i32 @{name}(i32 %x) {{\n  %y = mul i32 %x, 3\n  ret i32 %y\n}}\n")
+    };
+    let without = {
+        let start = text.find(&format!(" @{lone}(")).unwrap();
+        let start = text[..start].rfind("\ndefine ").unwrap() + 1;
+        let end = start + text[start..].find("\n}\n").unwrap() + 3;
+        format!("{}{}", &text[..start], &text[end..])
+    };
+    let variants = [
+        ("added-first", added("aaa_added")),
+        ("added-middle", added("sqlite3_mmm_added")),
+        ("added-last", added("zzz_added")),
+        ("removed", without),
+        (
+            "renamed",
+            text.replace(&format!("@{lone}("), "@aaa_renamed("),
+        ),
+    ];
+    let cache = dir.join("cache");
+    let build = |ir: &Path, out: &Path, cached: bool| {
+        let mut args = vec![os("build"), ir.as_os_str(), os("--export-all")];
+        args.extend([os("--cpu-target"), os("generic"), os("-o"), out.as_os_str()]);
+        match cached {
+            true => args.extend([os("--cache-dir"), cache.as_os_str()]),
+            false => args.push(os("--no-cache")),
+        }
+        build_report(&args)
+    };
+    let shards = crate::cache::shards(&build(&original, &dir.join("original.so"), true));
+    assert!(
+        shards >= 8,
+        "SQLite should make several shards, made {shards}"
+    );
+    assert!(variants.iter().all(|(_, v)| *v != text));
+    for (name, variant) in variants {
+        // The variant's IR lives under the original's file name: clang records it.
+        let vdir = dir.join(name);
+        std::fs::create_dir_all(&vdir).unwrap();
+        let ir = vdir.join("sqlite3.ll");
+        std::fs::write(&ir, variant).unwrap();
+        // The same file name for both images: it is their soname.
+        for sub in ["rebuilt", "clean"] {
+            std::fs::create_dir_all(vdir.join(sub)).unwrap();
+        }
+        let rebuilt = build(&ir, &vdir.join("rebuilt/libsqlite.so"), true);
+        let changed = emitted(&rebuilt);
+        assert!(
+            changed.len() <= 2,
+            "{name}: {} of {shards} shards emitted ({changed:?})",
+            changed.len()
+        );
+        build(&ir, &vdir.join("clean/libsqlite.so"), false);
+        assert!(
+            std::fs::read(vdir.join("rebuilt/libsqlite.so")).unwrap()
+                == std::fs::read(vdir.join("clean/libsqlite.so")).unwrap(),
+            "{name}: the rebuilt image differs from a clean build's"
+        );
+    }
+}
+
+/// How often `@name` stands in `text` as a whole name.
+fn mentions(text: &str, name: &str) -> usize {
+    let needle = format!("@{name}");
+    text.match_indices(&needle)
+        .filter(|(at, _)| {
+            let next = text[at + needle.len()..].chars().next();
+            !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        })
+        .count()
 }
