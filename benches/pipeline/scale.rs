@@ -88,7 +88,12 @@ fn bench_size(n: usize, dir: &Path, md: &mut String) -> Result<()> {
     )?;
     let edited = edited_module(&original, n / 3, dir)?;
     let cache = dir.join("cache");
-    let image = |name: &str| dir.join(format!("{name}.so"));
+    // Each variant in a folder of its own under one file name: the name is the image's soname.
+    let image = |name: &str| {
+        let folder = dir.join(name);
+        let _ = std::fs::create_dir_all(&folder);
+        folder.join("module.so")
+    };
     println!("  {n} functions:");
 
     let clean = build(&original, &image("clean"), None)?;
