@@ -11,6 +11,7 @@ pub mod call;
 mod capi;
 mod checks;
 pub mod coverage;
+mod piece_hash;
 mod error;
 pub mod features;
 mod file;
