@@ -246,10 +246,7 @@ mod tests {
         expected.drain(100..120);
         expected.drain(40..60);
         let covered = coverage(150, vec![40..60, 100..120]);
-        assert_eq!(
-            covered.checksum(&bytes, 20),
-            xxh3_pieces(&expected)
-        );
+        assert_eq!(covered.checksum(&bytes, 20), xxh3_pieces(&expected));
         assert_eq!(covered.covered_len(), expected.len());
         // The field may also sit between left-out ranges, the last ending the file.
         let mut expected: Vec<u8> = bytes.clone();

@@ -291,7 +291,8 @@ impl<M> ImageFile<M> {
     /// signature held over these bytes, `signature::check`) the checksum is not recomputed:
     /// BLAKE3 has just covered those bytes and more, and `aotlink sign` signs only images whose
     /// checksum holds. That saves a second pass over the file. Sealing and the tables digest
-    /// are still checked.
+    /// are still checked. `Image::open` also passes true when a verdict vouches for this
+    /// unchanged file (`verdict/`): it was hashed, with this stored checksum, before.
     pub fn verify(&self, bytes: &[u8], signature_verified: bool) -> Result<(), LoadCause> {
         if self.checksum == 0 {
             return Err(LoadCause::Unsealed);

@@ -12,6 +12,7 @@ use crate::meta::{Meta, MetaView};
 use crate::method_table::MethodTable;
 use crate::select::{self, choose_target, HostCpu};
 use crate::validate::{validate, Invalidation, Resolution};
+use crate::verdict::{VerdictOptions, Verdicts, Verification};
 
 /// How to open an image.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +27,10 @@ pub struct LoadOptions {
     /// Refuse an image without a valid signature by one of `trusted_keys`. Checked on the
     /// bytes read, before any of the image's structures is parsed or the dynamic loader runs.
     pub require_signature: bool,
+    /// Whether verdicts (this unchanged file was hashed and found whole) are remembered and
+    /// used: in this process by default, on disk when asked for (`verdict/mod.rs`). Not used
+    /// when a signature is checked.
+    pub verdicts: VerdictOptions,
 }
 
 /// A loaded image: its functions and globals as flat tables indexed by fvar / gvar index.
@@ -38,6 +43,7 @@ pub struct Image {
     /// Owned copies of the metadata, made on the first call of [`Image::meta`].
     owned_meta: std::sync::OnceLock<Meta>,
     target: usize,
+    verification: Verification,
     fvars: Vec<*const c_void>,
     gvars: Vec<*mut c_void>,
     image_data: (*const u8, usize),
@@ -80,8 +86,19 @@ impl Image {
         let signature =
             crate::signature::check(&bytes, &options.trusted_keys, options.require_signature)
                 .map_err(fail)?;
+        let checking_signature = options.require_signature || !options.trusted_keys.is_empty();
+        // Who the file is, read before its bytes are hashed: a later write changes it.
+        let verdicts = Verdicts::for_open(&opened, &options.verdicts, checking_signature);
         let file = ImageFile::parse_in_place(&bytes).map_err(fail)?;
-        file.verify(&bytes, signature.verified).map_err(fail)?;
+        let verification = match signature.verified {
+            true => Some(Verification::Signature),
+            false => verdicts.recall(file.checksum),
+        };
+        file.verify(&bytes, verification.is_some()).map_err(fail)?;
+        let verification = verification.unwrap_or_else(|| {
+            verdicts.remember(file.checksum);
+            Verification::Hashed
+        });
         select::check_native(&file).map_err(fail)?;
         let host = match &options.host {
             Some(host) => host.clone(),
@@ -131,6 +148,7 @@ impl Image {
             meta,
             owned_meta: std::sync::OnceLock::new(),
             target,
+            verification,
             fvars,
             gvars,
             image_data,
@@ -173,6 +191,12 @@ impl Image {
     /// Index of the chosen target in `meta().targets`.
     pub fn target_index(&self) -> usize {
         self.target
+    }
+
+    /// How the image's bytes were found whole: hashed on this open, or vouched for by a
+    /// signature or an earlier verdict about this unchanged file.
+    pub fn verification(&self) -> Verification {
+        self.verification
     }
 
     /// CPU name of the chosen target.

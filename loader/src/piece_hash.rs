@@ -104,7 +104,9 @@ impl<'a> Stream<'a> {
     /// xxh3-64 of the stream bytes `range`.
     fn hash(&self, range: Range<usize>) -> u64 {
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let first = self.parts.partition_point(|(start, part)| start + part.len() <= range.start);
+        let first = self
+            .parts
+            .partition_point(|(start, part)| start + part.len() <= range.start);
         for (start, part) in &self.parts[first..] {
             if *start >= range.end {
                 break;
@@ -137,7 +139,10 @@ mod tests {
     fn laid_out(bytes: &[u8], parts: &[Range<usize>], field: usize) -> Vec<u8> {
         let mut copy = bytes.to_vec();
         copy[field..field + 8].fill(0);
-        parts.iter().flat_map(|p| copy[p.clone()].to_vec()).collect()
+        parts
+            .iter()
+            .flat_map(|p| copy[p.clone()].to_vec())
+            .collect()
     }
 
     #[test]
