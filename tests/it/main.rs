@@ -25,3 +25,4 @@ mod rust_crate;
 mod signing;
 mod sqlite;
 mod vectors;
+mod verdicts;
