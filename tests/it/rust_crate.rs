@@ -140,20 +140,29 @@ fn compare(form: &str, loaded: &aotload::Image, reference: &libloading::Library)
         };
         let mut args = Args::new(26);
         for name in ["w_sin", "w_exp", "w_lgamma", "w_cbrt"] {
-            let (a, b): (F1, F1) = (ours(loaded, name), std::mem::transmute(theirs(name)));
+            let (a, b): (F1, F1) = (
+                ours(loaded, name),
+                std::mem::transmute::<*const (), F1>(theirs(name)),
+            );
             for _ in 0..2000 {
                 let x = args.next_f64();
                 same(format!("{name}({x:e})"), a(x), b(x));
             }
         }
         for name in ["w_pow", "w_atan2"] {
-            let (a, b): (F2, F2) = (ours(loaded, name), std::mem::transmute(theirs(name)));
+            let (a, b): (F2, F2) = (
+                ours(loaded, name),
+                std::mem::transmute::<*const (), F2>(theirs(name)),
+            );
             for _ in 0..2000 {
                 let (x, y) = (args.next_f64(), args.next_f64());
                 same(format!("{name}({x:e}, {y:e})"), a(x, y), b(x, y));
             }
         }
-        let (a, b): (F3, F3) = (ours(loaded, "w_fma"), std::mem::transmute(theirs("w_fma")));
+        let (a, b): (F3, F3) = (
+            ours(loaded, "w_fma"),
+            std::mem::transmute::<*const (), F3>(theirs("w_fma")),
+        );
         for _ in 0..2000 {
             let (x, y, z) = (args.next_f64(), args.next_f64(), args.next_f64());
             same(
@@ -162,7 +171,10 @@ fn compare(form: &str, loaded: &aotload::Image, reference: &libloading::Library)
                 b(x, y, z),
             );
         }
-        let (a, b): (Fj, Fj) = (ours(loaded, "w_jn"), std::mem::transmute(theirs("w_jn")));
+        let (a, b): (Fj, Fj) = (
+            ours(loaded, "w_jn"),
+            std::mem::transmute::<*const (), Fj>(theirs("w_jn")),
+        );
         for _ in 0..2000 {
             let n = (args.next_u64() % 41) as i32 - 20;
             let x = args.next_f64();
