@@ -89,14 +89,20 @@ impl Image {
         let checking_signature = options.require_signature || !options.trusted_keys.is_empty();
         // Who the file is, read before its bytes are hashed: a later write changes it.
         let verdicts = Verdicts::for_open(&opened, &options.verdicts, checking_signature);
-        let file = ImageFile::parse_in_place(&bytes).map_err(fail)?;
-        let verification = match signature.verified {
-            true => Some(Verification::Signature),
-            false => verdicts.recall(file.checksum),
+        let (file, verification) = match verdicts.recall_in_process(&bytes) {
+            Some(file) => (file, Some(Verification::RememberedInProcess)),
+            None => {
+                let file = ImageFile::parse_in_place(&bytes).map_err(fail)?;
+                let verification = match signature.verified {
+                    true => Some(Verification::Signature),
+                    false => verdicts.recall_on_disk(&file),
+                };
+                (file, verification)
+            }
         };
         file.verify(&bytes, verification.is_some()).map_err(fail)?;
         let verification = verification.unwrap_or_else(|| {
-            verdicts.remember(file.checksum);
+            verdicts.remember(&file);
             Verification::Hashed
         });
         select::check_native(&file).map_err(fail)?;

@@ -1,13 +1,15 @@
 //! Verdicts: remembering that a file was hashed and found whole, so that opening the same
 //! unchanged file again skips the hash (DESIGN.md, "Opening large images").
 //!
-//! An open still parses and checks every structure it follows, compares the tables digest and,
-//! after dlopen, the root's head; only the checksum pass over every byte is skipped, and only
-//! for a file whose identity (`identity.rs`: device, inode, size, mtime and ctime in
-//! nanoseconds) is exactly the one that was hashed, with the checksum its root stores now.
-//! In-process verdicts are always kept; on-disk verdicts (`on_disk.rs`) only when asked for.
-//! Neither is used when a signature is to be checked: a signature says who made the bytes, and
-//! that is checked on every open.
+//! A verdict applies only to a file whose identity (`identity.rs`: device, inode, size, mtime
+//! and ctime in nanoseconds) is exactly the one that was hashed, with the checksum its root
+//! stores now. In-process verdicts (always kept) also keep what the structural checks decoded
+//! from those bytes, so a re-open skips both; a verdict from the cache on disk (`on_disk.rs`,
+//! only when asked for) skips the hash, and the structures are decoded and checked again.
+//! Either way the tables digest is compared, the dynamic loader maps the descriptor whose
+//! identity was read, and the root's head in memory is compared with the file's. Neither is
+//! used when a signature is to be checked: a signature says who made the bytes, and that is
+//! checked on every open.
 
 pub mod identity;
 mod in_process;
@@ -18,6 +20,9 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use identity::Observed;
+
+use crate::file::ImageFile;
+use crate::meta::MetaView;
 
 /// How the bytes of an opened image were found whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,38 +121,50 @@ impl<'a> Verdicts<'a> {
         }
     }
 
-    /// How an earlier verdict vouches for this file with `checksum` in its root, if one does.
-    pub fn recall(&self, checksum: u64) -> Option<Verification> {
-        let identity = &self.observed?.identity;
-        if self.options.in_process && in_process::recall(identity) == Some(checksum) {
-            return Some(Verification::RememberedInProcess);
+    /// This file decoded as when this process found it whole, if it did and it is unchanged
+    /// since (its structures were checked then; the hash and the checks are skipped).
+    pub fn recall_in_process<'b>(&self, bytes: &'b [u8]) -> Option<ImageFile<MetaView<'b>>> {
+        match self.options.in_process {
+            true => in_process::recall(&self.observed?.identity, bytes),
+            false => None,
         }
+    }
+
+    /// Whether the verdict cache on disk vouches for this file, decoded as `file` (the
+    /// checksum its root stores is the one hashed); then this process remembers it too.
+    pub fn recall_on_disk(&self, file: &ImageFile<MetaView>) -> Option<Verification> {
         #[cfg(unix)]
         if let Some(disk) = self.disk() {
-            if disk.recall(identity) == Some(checksum) {
-                if self.options.in_process && self.observed?.is_settled() {
-                    in_process::remember(*identity, checksum);
-                }
+            if disk.recall(&self.observed?.identity) == Some(file.checksum) {
+                self.remember_in_process(file);
                 return Some(Verification::RememberedOnDisk);
             }
         }
+        let _ = file;
         None
     }
 
-    /// Remembers that this file hashed to `checksum`, if it had settled when its identity was
-    /// read (a file changed within the filesystem's timestamp granularity is not remembered).
-    pub fn remember(&self, checksum: u64) {
-        let Some(observed) = self.observed.filter(Observed::is_settled) else {
-            return;
-        };
-        if self.options.in_process {
-            in_process::remember(observed.identity, checksum);
-        }
+    /// Remembers that this file, decoded as `file`, was found whole, if it had settled when
+    /// its identity was read (a file changed within the filesystem's timestamp granularity is
+    /// not remembered).
+    pub fn remember(&self, file: &ImageFile<MetaView>) {
+        self.remember_in_process(file);
         #[cfg(unix)]
-        if let Some(disk) = self.disk() {
+        if let (Some(observed), Some(disk)) = (self.settled(), self.disk()) {
             // A verdict not written is a hash on the next open, nothing worse.
-            let _ = disk.remember(&observed.identity, checksum);
+            let _ = disk.remember(&observed.identity, file.checksum);
         }
+    }
+
+    fn remember_in_process(&self, file: &ImageFile<MetaView>) {
+        if let (Some(observed), true) = (self.settled(), self.options.in_process) {
+            in_process::remember(observed.identity, file);
+        }
+    }
+
+    /// The identity, if it had settled when read.
+    fn settled(&self) -> Option<Observed> {
+        self.observed.filter(Observed::is_settled)
     }
 
     #[cfg(unix)]
