@@ -57,7 +57,8 @@ impl Default for VerdictOptions {
     }
 }
 
-/// Where the verdict cache on disk is, if used.
+/// Where the verdict cache on disk is, if used. Unix only: elsewhere (Windows) no verdict is
+/// remembered, in the process or on disk, for want of an inode number and a ctime to key it by.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum DiskVerdicts {
     /// As the environment variable [`VERDICT_CACHE_ENV`] says: unset, empty, `0` or `off`:
@@ -76,8 +77,9 @@ pub enum DiskVerdicts {
 pub const VERDICT_CACHE_ENV: &str = "AOTLINK_VERDICT_CACHE";
 
 impl DiskVerdicts {
-    /// The directory to use, if any.
-    fn dir(&self) -> Option<PathBuf> {
+    /// The directory these settings use, if any (read from the environment now for
+    /// [`DiskVerdicts::FromEnvironment`]).
+    pub fn dir(&self) -> Option<PathBuf> {
         match self {
             DiskVerdicts::Off => None,
             DiskVerdicts::Dir(dir) => Some(dir.clone()),
