@@ -4,6 +4,7 @@ use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::early_checksum::Outline;
 use crate::error::{LoadCause, LoadError};
 use crate::file::ImageFile;
 use crate::format::{ImageKind, RootHead, ROOT_HEAD_SIZE, ROOT_SYMBOL};
@@ -92,15 +93,22 @@ impl Image {
         let (file, verification) = match verdicts.recall_in_process(&bytes) {
             Some(file) => (file, Some(Verification::RememberedInProcess)),
             None => {
-                let file = ImageFile::parse_in_place(&bytes).map_err(fail)?;
+                let (file, early) = decode_while_hashing(&bytes, &verdicts, signature.verified);
+                let file = file.map_err(fail)?;
                 let verification = match signature.verified {
                     true => Some(Verification::Signature),
                     false => verdicts.recall_on_disk(&file),
                 };
-                (file, verification)
+                // Hashed beside the decoding, over what the decoding says the checksum covers.
+                let hashed = early.filter(|(outline, sum)| {
+                    outline.matches(&file) && *sum == file.checksum && verification.is_none()
+                });
+                (file, verification.or(hashed.map(|_| Verification::Hashed)))
             }
         };
         file.verify(&bytes, verification.is_some()).map_err(fail)?;
+        // Hashed on this open (above, or in `verify`): remembered.
+        let verification = verification.filter(|&v| v != Verification::Hashed);
         let verification = verification.unwrap_or_else(|| {
             verdicts.remember(&file);
             Verification::Hashed
@@ -239,6 +247,32 @@ impl Image {
             (_, 0) => &[],
             // SAFETY: verified in the file to lie inside a loaded segment, alive as long as self.
             (ptr, len) => unsafe { std::slice::from_raw_parts(ptr, len) },
+        }
+    }
+}
+
+/// Decodes the file; on a first open (no signature held, no verdict on disk for it) hashes it
+/// on the pool at the same time (`early_checksum.rs`): the outline and the checksum over it.
+fn decode_while_hashing<'b>(
+    bytes: &'b [u8],
+    verdicts: &Verdicts,
+    signature_verified: bool,
+) -> (
+    Result<ImageFile<MetaView<'b>>, LoadCause>,
+    Option<(Outline, u64)>,
+) {
+    let outline = match signature_verified {
+        true => None,
+        false => Outline::of(bytes).filter(|o| !verdicts.on_disk_vouches_for(o.stored)),
+    };
+    match outline {
+        None => (ImageFile::parse_in_place(bytes), None),
+        Some(outline) => {
+            let (file, sum) = rayon_core::join(
+                || ImageFile::parse_in_place(bytes),
+                || outline.checksum(bytes),
+            );
+            (file, Some((outline, sum)))
         }
     }
 }

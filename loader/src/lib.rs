@@ -12,6 +12,7 @@ pub mod call;
 mod capi;
 mod checks;
 pub mod coverage;
+mod early_checksum;
 mod error;
 pub mod features;
 mod file;

@@ -146,6 +146,17 @@ impl<'a> Verdicts<'a> {
         None
     }
 
+    /// Whether the verdict cache on disk has an entry for this file with checksum `stored`
+    /// (checked again by [`Verdicts::recall_on_disk`] once the file is decoded).
+    pub fn on_disk_vouches_for(&self, stored: u64) -> bool {
+        #[cfg(unix)]
+        if let (Some(observed), Some(disk)) = (self.observed, self.disk()) {
+            return disk.recall(&observed.identity) == Some(stored);
+        }
+        let _ = stored;
+        false
+    }
+
     /// Remembers that this file, decoded as `file`, was found whole, if it had settled when
     /// its identity was read (a file changed within the filesystem's timestamp granularity is
     /// not remembered).
