@@ -93,8 +93,8 @@ impl Image {
         let (file, verification) = match verdicts.recall_in_process(&bytes) {
             Some(file) => (file, Some(Verification::RememberedInProcess)),
             None => {
-                let (file, early) = decode_while_hashing(&bytes, &verdicts, signature.verified);
-                let file = file.map_err(fail)?;
+                let (file, early) =
+                    decode_while_hashing(&bytes, &verdicts, signature.verified).map_err(fail)?;
                 let verification = match signature.verified {
                     true => Some(Verification::Signature),
                     false => verdicts.recall_on_disk(&file),
@@ -257,25 +257,25 @@ fn decode_while_hashing<'b>(
     bytes: &'b [u8],
     verdicts: &Verdicts,
     signature_verified: bool,
-) -> (
-    Result<ImageFile<MetaView<'b>>, LoadCause>,
-    Option<(Outline, u64)>,
-) {
+) -> Result<(ImageFile<MetaView<'b>>, Option<EarlyHash>), LoadCause> {
     let outline = match signature_verified {
         true => None,
         false => Outline::of(bytes).filter(|o| !verdicts.on_disk_vouches_for(o.stored)),
     };
     match outline {
-        None => (ImageFile::parse_in_place(bytes), None),
+        None => Ok((ImageFile::parse_in_place(bytes)?, None)),
         Some(outline) => {
             let (file, sum) = rayon_core::join(
                 || ImageFile::parse_in_place(bytes),
                 || outline.checksum(bytes),
             );
-            (file, Some((outline, sum)))
+            Ok((file?, Some((outline, sum))))
         }
     }
 }
+
+/// An outline and the checksum computed over it.
+type EarlyHash = (Outline, u64);
 
 /// Julia's array-of-arrays merge: every shard lists its functions and globals with their global
 /// indices; flatten them into one table each, taking the chosen target's clones where they exist.
