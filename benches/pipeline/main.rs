@@ -8,7 +8,8 @@
 //! with `clang-22 -O2 -shared -fPIC` making a shared library of the same IR (Lua 5.4 and the
 //! module): wall time and each child's peak RSS.
 //!
-//! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_REPEAT` (default 3; every
+//! Knobs: `AOTLINK_BENCH_FUNCTIONS` (default 5000), `AOTLINK_BENCH_LARGE_FUNCTIONS` (the load
+//! section's large module, default 50000, 0 skips it), `AOTLINK_BENCH_REPEAT` (default 3; every
 //! figure is the minimum over the repeats), `AOTLINK_BENCH_KEEP_IR=path` (also write the
 //! generated IR there) and `AOTLINK_BENCH_SECTIONS` (comma list of `emission`, `link`, `load`,
 //! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `rebuild`, `remote`, `lua_run`, `scale`; default all; `AOTLINK_BENCH_SCALE` sets the
@@ -33,6 +34,7 @@ mod cross;
 mod emission;
 mod ir;
 mod kernels;
+mod large_opens;
 mod link;
 mod load;
 mod lua_run;
@@ -60,6 +62,7 @@ use crate::cpu::{cpu_model, print_other_cpu_use, CpuSample};
 use crate::cross::bench_cross;
 use crate::emission::{bench_emission, untimed_archive};
 use crate::ir::{generate_ir, TRIPLE};
+use crate::large_opens::bench_large_opens;
 use crate::link::bench_link;
 use crate::load::bench_load;
 use crate::lua_run::bench_lua_run;
@@ -186,6 +189,9 @@ fn run() -> Result<()> {
         if config.runs("load") {
             bench_load(&config, archive, scratch.path(), &mut table)?;
         }
+    }
+    if config.runs("load") {
+        bench_large_opens(&config, scratch.path(), &mut table)?;
     }
     if config.runs("multiversion") {
         bench_multiversion(&config, scratch.path(), &mut table)?;

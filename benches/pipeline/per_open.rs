@@ -34,10 +34,20 @@ pub fn time_dlopen(config: &Config, image: &Path, copies: &Path) -> Result<Durat
 pub fn per_open_on_copies(
     image: &Path,
     dir: &Path,
+    open: impl FnMut(&Path) -> Result<Duration>,
+) -> Result<Duration> {
+    per_open_on_n_copies(image, dir, LOAD_COPIES, open)
+}
+
+/// [`per_open_on_copies`] with `count` copies (large images: fewer).
+pub fn per_open_on_n_copies(
+    image: &Path,
+    dir: &Path,
+    count: usize,
     mut open: impl FnMut(&Path) -> Result<Duration>,
 ) -> Result<Duration> {
     std::fs::create_dir_all(dir)?;
-    let paths = (0..LOAD_COPIES)
+    let paths = (0..count)
         .map(|k| {
             let path = dir.join(format!("image-{}-{k}.so", fresh_id()));
             std::fs::copy(image, &path)?;
@@ -51,7 +61,7 @@ pub fn per_open_on_copies(
     for path in &paths {
         std::fs::remove_file(path)?;
     }
-    Ok(total / LOAD_COPIES as u32)
+    Ok(total / count as u32)
 }
 
 /// A number never handed out before in this process, so no copy path is ever reused.

@@ -82,6 +82,27 @@ void aotload_options_require_signature(aotload_options *options, int require);
 int aotload_options_trust_key(aotload_options *options, const uint8_t key[32]);
 int aotload_options_trust_key_file(aotload_options *options, const char *path);
 
+/* Verdicts: an image is verified byte for byte before anything in it runs. A verdict
+ * remembers that a file was hashed and found whole, keyed by its device, inode, size, mtime
+ * and ctime (ns) and its checksum; opening the same unchanged file again skips the hash (the
+ * structures are still checked). A file changed since (any write changes its ctime), or
+ * changed within the filesystem's timestamp granularity before it was hashed, is hashed again.
+ * Verdicts are always remembered in the process; on disk (so the next process skips the hash
+ * too) only when asked for, here or with the environment variable AOTLINK_VERDICT_CACHE (1:
+ * the default place, an absolute path: that directory). A directory or entry owned by another
+ * user, or writable by group or others, is not used. Neither kind is used when a signature is
+ * checked. What it gives up (bit rot on a disk that changes bytes without a write): DESIGN.md,
+ * "Trust model". */
+
+/* The verdict cache on disk: `mode` 1 uses it in the default place (`verdicts/` in the shard
+ * cache's directory: $AOTLINK_CACHE_DIR, else $XDG_CACHE_HOME/aotlink, else
+ * ~/.cache/aotlink), 0 does not, -1 does as AOTLINK_VERDICT_CACHE says (the default). 0, or -1
+ * when `options` is NULL or `mode` is none of these. */
+int aotload_options_disk_verdicts(aotload_options *options, int mode);
+/* The verdict cache on disk in the directory `dir` (created, mode 0700, when missing). 0, or
+ * -1 when `options` or `dir` is NULL. */
+int aotload_options_disk_verdicts_dir(aotload_options *options, const char *dir);
+
 /* Opens an image with `options` (NULL: the defaults) into `table` (NULL: a table of its own,
  * like aotload_open). */
 aotload_image *aotload_open_opts(aotload_method_table *table, const char *path,
@@ -90,6 +111,10 @@ aotload_image *aotload_open_opts(aotload_method_table *table, const char *path,
 /* Methods of a package image that did not validate: how many, and the `index`-th one's name,
  * reason and culprit (the external method at the root of it). Strings live as long as the
  * image. Returns 0, or -1 when index is out of range. */
+/* How the image's bytes were found whole: 0 hashed on this open, 1 a trusted signature, 2 a
+ * verdict this process remembered, 3 a verdict from the cache on disk; -1 for NULL. */
+int aotload_verification(const aotload_image *image);
+
 uint32_t aotload_ninvalidated(const aotload_image *image);
 int aotload_invalidated(const aotload_image *image, uint32_t index, const char **method,
                         const char **reason, const char **culprit);

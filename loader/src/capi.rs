@@ -1,6 +1,8 @@
 //! The C ABI (`include/aotload.h`). Errors come back as NULL plus a message that
 //! `aotload_last_error` returns, per thread, until the next failing call on that thread.
 
+mod verdicts;
+
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 

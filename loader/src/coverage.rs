@@ -56,28 +56,23 @@ impl ChecksumCoverage {
         Ok(ChecksumCoverage { end, left_out })
     }
 
-    /// The image checksum of `bytes` (the whole file): xxh3-64 of the covered bytes in file
-    /// order, the 8 bytes of the checksum field at `field` read as zero.
+    /// The image checksum of `bytes` (the whole file): xxh3-64 over the xxh3-64 of each
+    /// 1 MiB piece of the covered bytes in file order, the 8 bytes of the checksum field at
+    /// `field` read as zero; the pieces are hashed on all cores (`piece_hash.rs`).
     pub fn checksum(&self, bytes: &[u8], field: usize) -> u64 {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let parts = self.covered_parts();
+        crate::piece_hash::pieces_checksum(bytes, &parts, field, crate::piece_hash::PIECE_LEN)
+    }
+
+    /// The covered file ranges, in order: what lies between the left-out ranges, up to `end`.
+    fn covered_parts(&self) -> Vec<Range<usize>> {
         let mut from = 0;
-        for skip in self
-            .left_out
-            .iter()
-            .chain(std::iter::once(&(self.end..self.end)))
-        {
-            let part = &bytes[from..skip.start];
-            match field.checked_sub(from).filter(|&at| at < part.len()) {
-                Some(at) => {
-                    hasher.update(&part[..at]);
-                    hasher.update(&[0u8; 8]);
-                    hasher.update(&part[at + 8..]);
-                }
-                None => hasher.update(part),
-            }
+        let mut parts = Vec::with_capacity(self.left_out.len() + 1);
+        for skip in (self.left_out.iter()).chain(std::iter::once(&(self.end..self.end))) {
+            parts.push(from..skip.start);
             from = skip.end;
         }
-        hasher.digest()
+        parts
     }
 
     /// How many bytes the checksum covers (its own field included).
@@ -239,18 +234,19 @@ mod tests {
         ChecksumCoverage { end, left_out }
     }
 
+    fn xxh3_pieces(stream: &[u8]) -> u64 {
+        crate::piece_hash::stream_checksum(stream, crate::piece_hash::PIECE_LEN)
+    }
+
     #[test]
-    fn the_checksum_is_xxh3_of_the_covered_bytes_with_the_field_as_zero() {
+    fn the_checksum_is_of_the_covered_bytes_with_the_field_as_zero() {
         let bytes: Vec<u8> = (0..200u8).collect();
         let mut expected: Vec<u8> = bytes[..150].to_vec();
         expected[20..28].fill(0);
         expected.drain(100..120);
         expected.drain(40..60);
         let covered = coverage(150, vec![40..60, 100..120]);
-        assert_eq!(
-            covered.checksum(&bytes, 20),
-            xxhash_rust::xxh3::xxh3_64(&expected)
-        );
+        assert_eq!(covered.checksum(&bytes, 20), xxh3_pieces(&expected));
         assert_eq!(covered.covered_len(), expected.len());
         // The field may also sit between left-out ranges, the last ending the file.
         let mut expected: Vec<u8> = bytes.clone();
@@ -258,7 +254,7 @@ mod tests {
         expected.drain(180..200);
         expected.drain(40..60);
         let sum = coverage(200, vec![40..60, 180..200]).checksum(&bytes, 130);
-        assert_eq!(sum, xxhash_rust::xxh3::xxh3_64(&expected));
+        assert_eq!(sum, xxh3_pieces(&expected));
     }
 
     #[test]

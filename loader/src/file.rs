@@ -159,25 +159,32 @@ impl ImageFile {
     /// (`docs/FORMAT.md`, "What the loader checks before dlopen"), with owned metadata.
     pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
         let file = ImageFile::parse_in_place(bytes)?;
-        let meta = file.meta.to_meta();
-        Ok(ImageFile {
-            format: file.format,
-            arch: file.arch,
-            kind: file.kind,
-            checksum: file.checksum,
-            root_vaddr: file.root_vaddr,
-            checksum_file_offset: file.checksum_file_offset,
-            checksum_coverage: file.checksum_coverage,
-            tables_digest: file.tables_digest,
-            computed_tables_digest: file.computed_tables_digest,
-            meta,
-            meta_file_range: file.meta_file_range,
-            image_data_vaddr: file.image_data_vaddr,
-            image_data_file_range: file.image_data_file_range,
-            shards: file.shards,
-            external_slots: file.external_slots,
-            segments: file.segments,
-        })
+        Ok(file.map_meta(|meta| meta.to_meta()))
+    }
+}
+
+impl<M> ImageFile<M> {
+    /// The same decoded file with its metadata turned into `meta(self.meta)`: owned, read in
+    /// place, or kept aside while the rest is remembered (`verdict/in_process.rs`).
+    pub fn map_meta<N>(self, meta: impl FnOnce(M) -> N) -> ImageFile<N> {
+        ImageFile {
+            format: self.format,
+            arch: self.arch,
+            kind: self.kind,
+            checksum: self.checksum,
+            root_vaddr: self.root_vaddr,
+            checksum_file_offset: self.checksum_file_offset,
+            checksum_coverage: self.checksum_coverage,
+            tables_digest: self.tables_digest,
+            computed_tables_digest: self.computed_tables_digest,
+            meta: meta(self.meta),
+            meta_file_range: self.meta_file_range,
+            image_data_vaddr: self.image_data_vaddr,
+            image_data_file_range: self.image_data_file_range,
+            shards: self.shards,
+            external_slots: self.external_slots,
+            segments: self.segments,
+        }
     }
 }
 
@@ -334,7 +341,8 @@ impl<M> ImageFile<M> {
     /// signature held over these bytes, `signature::check`) the checksum is not recomputed:
     /// BLAKE3 has just covered those bytes and more, and `aotlink sign` signs only images whose
     /// checksum holds. That saves a second pass over the file. Sealing and the tables digest
-    /// are still checked.
+    /// are still checked. `Image::open` also passes true when a verdict vouches for this
+    /// unchanged file (`verdict/`): it was hashed, with this stored checksum, before.
     pub fn verify(&self, bytes: &[u8], signature_verified: bool) -> Result<(), LoadCause> {
         if self.checksum == 0 {
             return Err(LoadCause::Unsealed);

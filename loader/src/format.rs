@@ -14,7 +14,7 @@
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
 /// Bumped on every incompatible change of anything in this file or in `meta.rs`.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The one symbol an image exports besides the user's own exports.
 pub const ROOT_SYMBOL: &str = "aotlink_image";
 /// Hidden symbols the header object defines, for C code that wants its image data.
@@ -74,8 +74,9 @@ pub struct RootHead {
     pub version: u32,
     /// [`ImageKind`] as u32.
     pub kind: u32,
-    /// xxh3-64 of the image file's bytes that a loader maps or reads, these 8 read as zero
-    /// (see [`crate::coverage`]). Zero until the linked file is sealed.
+    /// The image checksum: xxh3-64 over the xxh3-64 of each 1 MiB piece of the image file's
+    /// bytes that a loader maps or reads, these 8 read as zero (see [`crate::coverage`]).
+    /// Zero until the linked file is sealed.
     pub checksum: u64,
     /// xxh3-64 of the tables the loader follows (see [`tables_digest`]), written when sealing
     /// (the linker resolves the tables' offsets, so not before).

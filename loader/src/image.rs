@@ -4,6 +4,7 @@ use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::early_checksum::Outline;
 use crate::error::{LoadCause, LoadError};
 use crate::file::ImageFile;
 use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
@@ -12,6 +13,7 @@ use crate::meta::{Meta, MetaView};
 use crate::method_table::MethodTable;
 use crate::select::{self, choose_target, HostCpu};
 use crate::validate::{validate, Invalidation, Resolution};
+use crate::verdict::{VerdictOptions, Verdicts, Verification};
 
 /// How to open an image.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +28,10 @@ pub struct LoadOptions {
     /// Refuse an image without a valid signature by one of `trusted_keys`. Checked on the
     /// bytes read, before any of the image's structures is parsed or the dynamic loader runs.
     pub require_signature: bool,
+    /// Whether verdicts (this unchanged file was hashed and found whole) are remembered and
+    /// used: in this process by default, on disk when asked for (`verdict/mod.rs`). Not used
+    /// when a signature is checked.
+    pub verdicts: VerdictOptions,
 }
 
 /// A loaded image: its functions and globals as flat tables indexed by fvar / gvar index.
@@ -39,6 +45,7 @@ pub struct Image {
     /// Owned copies of the metadata, made on the first call of [`Image::meta`].
     owned_meta: std::sync::OnceLock<Meta>,
     target: usize,
+    verification: Verification,
     fvars: Vec<*const c_void>,
     gvars: Vec<*mut c_void>,
     image_data: (*const u8, usize),
@@ -81,8 +88,32 @@ impl Image {
         let signature =
             crate::signature::check(&bytes, &options.trusted_keys, options.require_signature)
                 .map_err(fail)?;
-        let file = ImageFile::parse_in_place(&bytes).map_err(fail)?;
-        file.verify(&bytes, signature.verified).map_err(fail)?;
+        let checking_signature = options.require_signature || !options.trusted_keys.is_empty();
+        // Who the file is, read before its bytes are hashed: a later write changes it.
+        let verdicts = Verdicts::for_open(&opened, &options.verdicts, checking_signature);
+        let (file, verification) = match verdicts.recall_in_process(&bytes) {
+            Some(file) => (file, Some(Verification::RememberedInProcess)),
+            None => {
+                let (file, early) =
+                    decode_while_hashing(&bytes, &verdicts, signature.verified).map_err(fail)?;
+                let verification = match signature.verified {
+                    true => Some(Verification::Signature),
+                    false => verdicts.recall_on_disk(&file),
+                };
+                // Hashed beside the decoding, over what the decoding says the checksum covers.
+                let hashed = early.filter(|(outline, sum)| {
+                    outline.matches(&file) && *sum == file.checksum && verification.is_none()
+                });
+                (file, verification.or(hashed.map(|_| Verification::Hashed)))
+            }
+        };
+        file.verify(&bytes, verification.is_some()).map_err(fail)?;
+        // Hashed on this open (above, or in `verify`): remembered.
+        let verification = verification.filter(|&v| v != Verification::Hashed);
+        let verification = verification.unwrap_or_else(|| {
+            verdicts.remember(&file);
+            Verification::Hashed
+        });
         select::check_native(&file).map_err(fail)?;
         let host = match &options.host {
             Some(host) => host.clone(),
@@ -144,6 +175,7 @@ impl Image {
             meta,
             owned_meta: std::sync::OnceLock::new(),
             target,
+            verification,
             fvars,
             gvars,
             image_data,
@@ -188,6 +220,12 @@ impl Image {
         self.target
     }
 
+    /// How the image's bytes were found whole: hashed on this open, or vouched for by a
+    /// signature or an earlier verdict about this unchanged file.
+    pub fn verification(&self) -> Verification {
+        self.verification
+    }
+
     /// CPU name of the chosen target.
     pub fn target_name(&self) -> &str {
         &self.meta.targets[self.target].name
@@ -225,6 +263,32 @@ impl Image {
         }
     }
 }
+
+/// Decodes the file; on a first open (no signature held, no verdict on disk for it) hashes it
+/// on the pool at the same time (`early_checksum.rs`): the outline and the checksum over it.
+fn decode_while_hashing<'b>(
+    bytes: &'b [u8],
+    verdicts: &Verdicts,
+    signature_verified: bool,
+) -> Result<(ImageFile<MetaView<'b>>, Option<EarlyHash>), LoadCause> {
+    let outline = match signature_verified {
+        true => None,
+        false => Outline::of(bytes).filter(|o| !verdicts.on_disk_vouches_for(o.stored)),
+    };
+    match outline {
+        None => Ok((ImageFile::parse_in_place(bytes)?, None)),
+        Some(outline) => {
+            let (file, sum) = rayon_core::join(
+                || ImageFile::parse_in_place(bytes),
+                || outline.checksum(bytes),
+            );
+            Ok((file?, Some((outline, sum))))
+        }
+    }
+}
+
+/// An outline and the checksum computed over it.
+type EarlyHash = (Outline, u64);
 
 /// Julia's array-of-arrays merge: every shard lists its functions and globals with their global
 /// indices; flatten them into one table each, taking the chosen target's clones where they exist.

@@ -7,11 +7,13 @@
 //! image's signature trailer ([`signature`]) is checked first, before any structure of the
 //! file is parsed. The C ABI is in `capi` and `include/aotload.h`.
 
+pub mod cache_dir;
 pub mod call;
 #[cfg(feature = "capi")]
 mod capi;
 mod checks;
 pub mod coverage;
+mod early_checksum;
 mod error;
 pub mod features;
 mod file;
@@ -22,12 +24,14 @@ mod image;
 mod library;
 pub mod meta;
 mod method_table;
+mod piece_hash;
 pub mod relocations;
 pub mod root_symbol;
 mod segments;
 mod select;
 pub mod signature;
 mod validate;
+pub mod verdict;
 
 pub use error::{LoadCause, LoadError};
 pub use file::{
@@ -41,3 +45,4 @@ pub use method_table::{Conflict, MethodEntry, MethodTable};
 pub use select::{choose_target, HostCpu};
 pub use signature::PublicKey;
 pub use validate::{validate, InvalidReason, Invalidation, Resolution};
+pub use verdict::{DiskVerdicts, VerdictOptions, Verification};

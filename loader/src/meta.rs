@@ -341,11 +341,20 @@ impl<'a> MetaView<'a> {
     /// the bytes different, an accessor would read wrong values, but never panic or read
     /// outside `bytes`.
     pub fn rebased<'b>(&self, bytes: &'b [u8]) -> Result<MetaView<'b>, FormatError> {
+        MetaView::rebuilt(bytes, self.targets.clone())
+    }
+
+    /// [`MetaView::rebased`] for a caller that kept only the targets of the view it parsed
+    /// (a remembered file, `verdict/in_process.rs`), on the same bytes.
+    pub fn rebuilt(
+        bytes: &'a [u8],
+        targets: Vec<TargetRecord>,
+    ) -> Result<MetaView<'a>, FormatError> {
         let (head, sections) = Sections::read(bytes)?;
         Ok(MetaView {
             triple: sections.text(head[0], head[1]).unwrap_or_default(),
             feature_list_version: head[2],
-            targets: self.targets.clone(),
+            targets,
             sections,
         })
     }

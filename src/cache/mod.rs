@@ -107,19 +107,10 @@ impl ShardCache {
 
     /// `$AOTLINK_CACHE_DIR`, else `$XDG_CACHE_HOME/aotlink`, else `~/.cache/aotlink` (relative
     /// values of either variable are ignored, as the XDG spec says); `None` without a home.
+    /// The loader's verdict cache is `verdicts/` in the same directory, so the rule lives in
+    /// the loader (`aotload::cache_dir`).
     pub fn default_dir() -> Option<PathBuf> {
-        let absolute = |var: &str| {
-            std::env::var_os(var)
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-        };
-        if let Some(dir) = absolute("AOTLINK_CACHE_DIR") {
-            return Some(dir);
-        }
-        if let Some(xdg) = absolute("XDG_CACHE_HOME") {
-            return Some(xdg.join("aotlink"));
-        }
-        absolute("HOME").map(|home| home.join(".cache").join("aotlink"))
+        aotload::cache_dir::default_cache_dir()
     }
 
     pub fn root(&self) -> &Path {

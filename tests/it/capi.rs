@@ -90,3 +90,26 @@ fn c_programs_use_method_tables() {
     assert!(out.status.success(), "{stdout}");
     check_loader_methods_output(&stdout);
 }
+
+/// The verdict cache on disk through the C ABI, across processes: the first process hashes
+/// and the second relies on the entry it wrote; each then remembers the file in-process. With
+/// the cache turned off, a third process hashes again.
+#[test]
+fn c_programs_keep_verdicts_on_disk_across_processes() {
+    let dir = scratch("capi-verdicts");
+    let exe = dir.join("open_verdicts");
+    cc_with_aotload(&repo().join("tests/it/c/open_verdicts.c"), &exe, &[]);
+    let image = dir.join("image.so");
+    std::fs::copy(example_image("capi", &["--export-all"]), &image).unwrap();
+    // Settled: older than the loader's racy window (100 ms).
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    let run = |cache: &std::path::Path| {
+        let out = Command::new(&exe).arg(cache).arg(&image).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let verdicts = dir.join("verdicts");
+    assert_eq!(run(&verdicts), "0 2\n");
+    assert_eq!(run(&verdicts), "3 2\n");
+    assert_eq!(run("off".as_ref()), "0 2\n");
+}

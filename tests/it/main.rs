@@ -29,3 +29,4 @@ mod rust_crate;
 mod signing;
 mod sqlite;
 mod vectors;
+mod verdicts;

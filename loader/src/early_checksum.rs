@@ -1,0 +1,51 @@
+//! Hashing while the tables are decoded: the first open of an image hashes its bytes on rayon's
+//! pool while this thread decodes and checks its structures, instead of one after the other.
+//!
+//! What the checksum covers depends only on the object file's headers and where the root is
+//! (`coverage.rs`), not on the tables, so it is worked out first from those alone (a few
+//! lookups), and the hash runs beside the full decoding (`ImageFile::parse_in_place`). The
+//! early value stands for the checksum only when the decoding found the same coverage and the
+//! same checksum field; otherwise, or when the headers do not read, the open hashes again after
+//! decoding, as without it. SQLite's image spent about 0.2 ms decoding beside 0.4 ms hashing.
+
+use crate::coverage::ChecksumCoverage;
+use crate::file::ImageFile;
+use crate::format::CHECKSUM_OFFSET;
+use crate::segments::Segments;
+
+/// What the checksum covers and the checksum it stores, from the headers alone.
+pub struct Outline {
+    pub coverage: ChecksumCoverage,
+    pub field: usize,
+    pub stored: u64,
+}
+
+impl Outline {
+    /// The outline of the image file `bytes` (its signature trailer, if any, left out), or
+    /// `None` when its headers or root do not read: decoding then says what is wrong.
+    pub fn of(bytes: &[u8]) -> Option<Outline> {
+        let bytes = crate::signature::split_trailer(bytes).0;
+        let file = object::File::parse(bytes).ok()?;
+        let segments = Segments::from_file(&file, bytes.len()).ok()?;
+        let root = crate::root_symbol::root_address(&file).ok()??;
+        let field = usize::try_from(segments.file_offset(root)?).ok()? + CHECKSUM_OFFSET;
+        let stored = u64::from_le_bytes(bytes.get(field..field + 8)?.try_into().ok()?);
+        let coverage = ChecksumCoverage::of_file(&file, &segments, bytes.len(), field).ok()?;
+        Some(Outline {
+            coverage,
+            field,
+            stored,
+        })
+    }
+
+    /// The checksum of `bytes` over this outline's coverage.
+    pub fn checksum(&self, bytes: &[u8]) -> u64 {
+        self.coverage.checksum(bytes, self.field)
+    }
+
+    /// Whether `file`, decoded in full from the same bytes, has this coverage and field, so a
+    /// checksum computed over this outline is the file's.
+    pub fn matches<M>(&self, file: &ImageFile<M>) -> bool {
+        self.coverage == file.checksum_coverage && self.field == file.checksum_file_offset
+    }
+}
