@@ -387,8 +387,9 @@ fn shard_counts_beyond_the_definitions_are_refused() {
     }
 }
 
-/// Bitcode with one flipped bit that makes LLVM 19's reader crash (a segmentation fault
-/// inside LLVMParseIRInContext, found by flipping bits of clang-19's bitcode of the example):
+/// Bitcode with one flipped bit that makes LLVM's reader crash (a segmentation fault inside
+/// LLVMParseIRInContext, found by flipping bits of clang-19's bitcode of the example; LLVM 22
+/// still crashes on it):
 /// aotlink reads inputs in a child process first, so the crash is one error line naming the
 /// file, never a signal of aotlink itself.
 #[test]
@@ -396,8 +397,9 @@ fn bitcode_that_crashes_llvm_is_one_error_line() {
     // A fixed file, not a flip of bitcode compiled here: clang's output moves with the source
     // and its path, so a flip at a fixed offset of fresh bitcode stops crashing LLVM without
     // notice. This is examples/kernels/kernels.c as clang-19 -O2 -c -emit-llvm made it (source
-    // named by a relative path), with bit 1 of byte 8930 flipped: LLVM 19's bitcode reader
-    // then segfaults while materializing the module (llvm-dis-19 dies with SIGSEGV too).
+    // named by a relative path), with bit 1 of byte 8930 flipped: the bitcode reader of LLVM 19
+    // and of LLVM 22 then segfaults while materializing the module (llvm-dis-22 dies with
+    // SIGSEGV too).
     let dir = scratch("bad-bitcode-crash");
     let damaged = dir.join("damaged.bc");
     std::fs::copy(
