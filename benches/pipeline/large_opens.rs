@@ -15,10 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use aotload::format::ROOT_SYMBOL;
 use aotload::{DiskVerdicts, Image, LoadOptions, VerdictOptions, Verification};
 
-use crate::per_open::per_open_on_n_copies;
+use crate::per_open::{c_open, dlopen_and_lookup, per_open_on_n_copies};
 use crate::report::Table;
 use crate::timing::{millis, min_reported, ratio};
 use crate::Config;
@@ -231,42 +230,6 @@ fn expect(verification: i32, expected: i32, what: &str) -> Result<()> {
         true => Ok(()),
         false => bail!("{what}, but aotload_verification says {verification}"),
     }
-}
-
-// The C ABI as a C host calls it (the symbols are in the aotload rlib this bench links).
-extern "C" {
-    fn aotload_open(path: *const std::ffi::c_char) -> *mut std::ffi::c_void;
-    fn aotload_verification(image: *const std::ffi::c_void) -> i32;
-    fn aotload_close(image: *mut std::ffi::c_void);
-}
-
-/// `aotload_open` of `path`, timed (the close is not), and how it verified the bytes.
-fn c_open(path: &Path) -> Result<(Duration, i32)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    let start = Instant::now();
-    // SAFETY: a NUL-terminated path; the handle is closed once, below.
-    let handle = unsafe { aotload_open(c_path.as_ptr()) };
-    let elapsed = start.elapsed();
-    if handle.is_null() {
-        bail!("aotload_open failed on {}", path.display());
-    }
-    // SAFETY: a handle aotload_open returned, closed once and not used afterwards.
-    let verification = unsafe { aotload_verification(handle) };
-    unsafe { aotload_close(handle) };
-    Ok((elapsed, verification))
-}
-
-/// A bare dlopen + dlsym of the root, timed (the close is not).
-fn dlopen_and_lookup(path: &Path) -> Result<Duration> {
-    let start = Instant::now();
-    // SAFETY: our own image; its initializers are its own code.
-    let library = unsafe { libloading::Library::new(path)? };
-    let root = *unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes())? };
-    let elapsed = start.elapsed();
-    std::hint::black_box(root);
-    drop(library);
-    Ok(elapsed)
 }
 
 /// The mean of `count` calls of `f`'s reported durations.

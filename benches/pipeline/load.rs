@@ -10,7 +10,7 @@ use aotlink::target::{Platform, Triple};
 use aotload::format::ROOT_SYMBOL;
 use aotload::{Image, ImageFile, LoadOptions, MetaView};
 
-use crate::per_open::{min_mean, per_open_on_copies, time_dlopen, LOAD_COPIES};
+use crate::per_open::{c_open, min_mean, per_open_on_copies, time_dlopen, LOAD_COPIES};
 use crate::report::Table;
 use crate::timing::{millis, min_reported, ratio};
 use crate::Config;
@@ -203,29 +203,10 @@ fn time_dlopen_by_descriptor(
     })
 }
 
-// The C ABI as a C host calls it (the symbols are in the aotload rlib this bench links).
-extern "C" {
-    fn aotload_open(path: *const std::ffi::c_char) -> *mut std::ffi::c_void;
-    fn aotload_close(image: *mut std::ffi::c_void);
-}
-
 /// Mean `aotload_open` time from a C string path; the close is not timed.
 fn time_c_open(config: &Config, image: &Path, copies: &Path) -> Result<Duration> {
-    use std::os::unix::ffi::OsStrExt;
     min_reported(config.repeat, || {
-        per_open_on_copies(image, copies, |path| {
-            let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-            let start = Instant::now();
-            // SAFETY: a NUL-terminated path; the handle is closed once, below.
-            let handle = unsafe { aotload_open(c_path.as_ptr()) };
-            let elapsed = start.elapsed();
-            if handle.is_null() {
-                bail!("aotload_open failed on {}", path.display());
-            }
-            // SAFETY: a handle aotload_open returned, not used afterwards.
-            unsafe { aotload_close(handle) };
-            Ok(elapsed)
-        })
+        per_open_on_copies(image, copies, |path| Ok(c_open(path)?.0))
     })
 }
 

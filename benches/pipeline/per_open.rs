@@ -16,17 +16,45 @@ pub const LOAD_COPIES: usize = 20;
 /// Mean bare dlopen + lookup of the root symbol; the close is not timed.
 pub fn time_dlopen(config: &Config, image: &Path, copies: &Path) -> Result<Duration> {
     min_reported(config.repeat, || {
-        per_open_on_copies(image, copies, |path| {
-            let start = Instant::now();
-            // SAFETY: our own image; its initializers are its own code.
-            let library = unsafe { libloading::Library::new(path)? };
-            let root = *unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes())? };
-            let elapsed = start.elapsed();
-            std::hint::black_box(root);
-            drop(library);
-            Ok(elapsed)
-        })
+        per_open_on_copies(image, copies, dlopen_and_lookup)
     })
+}
+
+/// A bare dlopen + dlsym of the root, timed (the close is not).
+pub fn dlopen_and_lookup(path: &Path) -> Result<Duration> {
+    let start = Instant::now();
+    // SAFETY: our own image; its initializers are its own code.
+    let library = unsafe { libloading::Library::new(path)? };
+    let root = *unsafe { library.get::<*const u8>(ROOT_SYMBOL.as_bytes())? };
+    let elapsed = start.elapsed();
+    std::hint::black_box(root);
+    drop(library);
+    Ok(elapsed)
+}
+
+// The C ABI as a C host calls it (the symbols are in the aotload rlib this bench links).
+extern "C" {
+    fn aotload_open(path: *const std::ffi::c_char) -> *mut std::ffi::c_void;
+    fn aotload_verification(image: *const std::ffi::c_void) -> i32;
+    fn aotload_close(image: *mut std::ffi::c_void);
+}
+
+/// `aotload_open` of `path`, timed (the close is not), and how it verified the bytes.
+pub fn c_open(path: &Path) -> Result<(Duration, i32)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let start = Instant::now();
+    // SAFETY: a NUL-terminated path; the handle is closed once, below.
+    let handle = unsafe { aotload_open(c_path.as_ptr()) };
+    let elapsed = start.elapsed();
+    if handle.is_null() {
+        anyhow::bail!("aotload_open failed on {}", path.display());
+    }
+    // SAFETY: a handle aotload_open returned, closed once and not used afterwards.
+    let verification = unsafe { aotload_verification(handle) };
+    // SAFETY: as above.
+    unsafe { aotload_close(handle) };
+    Ok((elapsed, verification))
 }
 
 /// Copies `image` to `LOAD_COPIES` new paths, runs `open` once on each, and returns the mean
