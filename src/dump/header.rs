@@ -120,22 +120,13 @@ fn add_shard_tables<'m>(
     shards
         .iter()
         .map(|spec| {
-            let blob = encode_shard_table(spec, ntargets);
-            let names: Vec<String> = (blob.fixups.iter())
-                .filter_map(|(_, _, r)| match r {
-                    TableRef::Symbol(name) => Some(name.clone()),
-                    _ => None,
-                })
-                .collect();
-            let targets: HashMap<&str, Global> =
-                names.iter().map(|n| (n.as_str(), declare(n))).collect();
             add_blob_global(
                 module,
                 &shard_table_symbol(spec.index),
-                &blob,
+                &encode_shard_table(spec, ntargets),
                 Visibility::Hidden,
                 |r| match r {
-                    TableRef::Symbol(name) => targets.get(name.as_str()).copied(),
+                    TableRef::Symbol(name) => Some(declare(name)),
                     _ => None,
                 },
             )

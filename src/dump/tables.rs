@@ -60,7 +60,7 @@ pub fn add_blob_global<'m>(
     name: &str,
     blob: &Blob<TableRef>,
     visibility: Visibility,
-    resolve: impl Fn(&TableRef) -> Option<Global<'m>>,
+    mut resolve: impl FnMut(&TableRef) -> Option<Global<'m>>,
 ) -> Result<Global<'m>, String> {
     // Pieces: byte runs between fixups, and the fixups themselves.
     let mut pieces = Vec::new();
