@@ -100,7 +100,12 @@ char *aotlink_shim_isa_features(const char *triple, const char *cpu, const char 
     if (!sti || (*cpu && !sti->isCPUStringValid(cpu))) {
         return nullptr;
     }
-    sti->setDefaultFeatures(cpu, "", features);
+    // isCPUStringValid accepts a target's CPU aliases (AArch64's apple-m1 is apple-a14), but
+    // setDefaultFeatures looks the name up in the processor table only, where an alias is
+    // missing: it printed "'apple-m1' is not a recognized processor for this target" and
+    // resolved to no features. The target's own constructor resolves the alias; use its name.
+    std::unique_ptr<llvm::MCSubtargetInfo> named(target->createMCSubtargetInfo(triple, cpu, ""));
+    sti->setDefaultFeatures(named->getCPU(), "", features);
     std::string names;
     for (const llvm::SubtargetFeatureKV &feature : sti->getEnabledProcessorFeatures()) {
         names += names.empty() ? "" : ",";

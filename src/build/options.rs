@@ -111,8 +111,10 @@ pub struct CompileArgs {
     /// loaded with: calls to its methods are resolved and validated at load time (repeatable).
     #[arg(long = "method-table", value_name = "FILE")]
     pub method_tables: Vec<PathBuf>,
-    /// CPU targets to compile for, in Julia's JULIA_CPU_TARGET grammar
-    /// (default for x86_64: generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1)).
+    /// CPU targets to compile for, in Julia's JULIA_CPU_TARGET grammar (default: the
+    /// platform's, starting from its baseline, `aotlink targets --json`; x86_64 Linux:
+    /// generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1);
+    /// arm64 macOS: apple-m1;apple-m2).
     #[arg(long, env = "AOTLINK_CPU_TARGET")]
     pub cpu_target: Option<String>,
     #[command(flatten)]

@@ -38,17 +38,20 @@ pub fn inspect(image: &Path, json: bool, edges: bool, method_table: bool) -> Res
     }
 }
 
-/// `aotlink targets`: the supported targets (the library's table), as a table or as JSON.
+/// `aotlink targets`: the supported targets (the library's table), as a table or as JSON (with
+/// each target's default CPU targets).
 pub fn targets(json: bool) -> String {
-    use aotlink::target::SUPPORTED_TARGETS;
+    use aotlink::target::{CpuTarget, Triple, SUPPORTED_TARGETS};
     if json {
         let rows: Vec<serde_json::Value> = (SUPPORTED_TARGETS.iter())
             .map(|t| {
+                let triple = Triple::parse(t.triple).expect("the table's triples parse (tested)");
                 serde_json::json!({
                     "triple": t.triple,
                     "clang": t.clang,
                     "llvm": t.llvm,
                     "datalayout": t.datalayout,
+                    "cpu_targets": CpuTarget::default_string(&triple),
                 })
             })
             .collect();

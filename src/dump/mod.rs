@@ -307,7 +307,7 @@ fn resolve_targets(
         Some(t) => t.clone(),
         None => {
             let triple = Triple::parse(&program.triple).map_err(DumpError::Triple)?;
-            CpuTarget::parse_list(CpuTarget::default_string(&triple))?
+            CpuTarget::parse_list(&CpuTarget::default_string(&triple))?
         }
     };
     Ok(targets

@@ -4,7 +4,8 @@
 use aotload::features::{feature_list, vector_bits};
 use aotload::meta::{TARGET_BASE, TARGET_CLONE_ALL, TARGET_MIN_SIZE, TARGET_OPT_SIZE};
 
-use super::triple::{Arch, Triple};
+use super::platform::Platform;
+use super::triple::Triple;
 
 /// One CPU target: an LLVM CPU name plus feature changes and flags (`aotload::meta::TARGET_*`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -16,14 +17,6 @@ pub struct CpuTarget {
     /// With `TARGET_BASE`: the earlier `clone_all` target whose code this one falls back to.
     pub base: u32,
 }
-
-/// Julia's default for x86_64: a generic base, a full sandybridge copy, and haswell and
-/// AVX-512 versions of the functions that profit from them.
-pub const DEFAULT_X86_64: &str =
-    "generic;sandybridge,-xsaveopt,clone_all;haswell,-rdrnd,base(1);x86-64-v4,-rdrnd,base(1)";
-/// For aarch64: a generic base, versions for Armv8.2 cores (dot product, fp16, LSE atomics)
-/// and for SVE cores.
-pub const DEFAULT_AARCH64: &str = "generic;cortex-a76;neoverse-v1";
 
 /// Clone sets are `u64` bit sets over the targets.
 pub const MAX_TARGETS: usize = 64;
@@ -62,12 +55,12 @@ impl CpuTarget {
         self.features.join(",")
     }
 
-    /// The default target string for `triple`'s architecture.
-    pub fn default_string(triple: &Triple) -> &'static str {
-        match triple.arch {
-            Arch::X86_64 => DEFAULT_X86_64,
-            Arch::Aarch64 => DEFAULT_AARCH64,
-        }
+    /// The default target string for `triple`: its platform's (`platform/*.toml`), whose
+    /// first target is the OS's baseline (apple-m1 for arm64 macOS, generic on Linux).
+    pub fn default_string(triple: &Triple) -> String {
+        Platform::for_triple(triple)
+            .default_cpu_targets()
+            .to_string()
     }
 
     /// Parses a target string; checks the grammar and the `base(N)` rules, not the names.
@@ -351,13 +344,56 @@ mod tests {
 
     #[test]
     fn julia_default_string_parses() {
-        let t = CpuTarget::parse_list(DEFAULT_X86_64).unwrap();
+        let linux = Triple::parse(X86).unwrap();
+        let t = CpuTarget::parse_list(&CpuTarget::default_string(&linux)).unwrap();
         assert_eq!(t.len(), 4);
         assert_eq!(t[1].cpu, "sandybridge");
         assert_eq!(t[1].features, vec!["-xsaveopt"]);
         assert_eq!(t[1].flags, TARGET_CLONE_ALL);
         assert_eq!((t[2].flags, t[2].base), (TARGET_BASE, 1));
-        assert_eq!(CpuTarget::parse_list(DEFAULT_AARCH64).unwrap().len(), 3);
+    }
+
+    /// Every supported target's default list parses and resolves, the loader can tell its
+    /// targets apart (selection compares feature sets: no two are equal), and every target has
+    /// all of the first's features (the base is what every host of the OS has).
+    #[test]
+    fn every_platform_default_resolves_to_targets_the_loader_tells_apart() {
+        for supported in crate::target::SUPPORTED_TARGETS {
+            let triple = Triple::parse(supported.triple).unwrap();
+            let text = CpuTarget::default_string(&triple);
+            let resolved: Vec<ResolvedTarget> = CpuTarget::parse_list(&text)
+                .unwrap()
+                .iter()
+                .map(|t| t.resolve(supported.llvm).unwrap())
+                .collect();
+            let base = &resolved[0];
+            for (i, t) in resolved.iter().enumerate() {
+                let has_base = base.mask.iter().zip(&t.mask).all(|(b, x)| b & !x == 0);
+                assert!(
+                    has_base,
+                    "{}: {} lacks features of the base {}",
+                    supported.triple, t.target.cpu, base.target.cpu
+                );
+                for other in &resolved[i + 1..] {
+                    assert_ne!(
+                        t.mask, other.mask,
+                        "{}: {} and {} have the same features",
+                        supported.triple, t.target.cpu, other.target.cpu
+                    );
+                }
+            }
+        }
+    }
+
+    /// A CPU alias (AArch64's apple-m1 is apple-a14) has its CPU's features: the feature query
+    /// used to look the alias up in LLVM's processor table, print "not a recognized processor"
+    /// and resolve it to nothing.
+    #[test]
+    fn cpu_aliases_resolve_to_their_cpus_features() {
+        let mac = "arm64-apple-macosx11.0.0";
+        let alias = llvm_isa_features(mac, "apple-m1", "").unwrap();
+        assert_eq!(alias, llvm_isa_features(mac, "apple-a14", "").unwrap());
+        assert!(alias.iter().any(|f| f == "crc"), "{alias:?}");
     }
 
     #[test]

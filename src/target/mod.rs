@@ -6,9 +6,7 @@ mod platform;
 mod supported;
 mod triple;
 
-pub use cpu::{
-    features_beyond_cpu, CpuTarget, CpuTargetError, ResolvedTarget, DEFAULT_AARCH64, DEFAULT_X86_64,
-};
+pub use cpu::{features_beyond_cpu, CpuTarget, CpuTargetError, ResolvedTarget};
 pub use platform::{vendor_file, CRuntime, Platform, SystemLibraryKind};
 pub use supported::{supported_target, SupportedTarget, SUPPORTED_TARGETS};
 pub use triple::{Arch, Os, Triple};

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::triple::{Os, Triple};
+use super::triple::{Arch, Os, Triple};
 
 /// What a linker needs to know about the OS an image is for.
 #[derive(Clone, Debug, Deserialize)]
@@ -17,6 +17,8 @@ pub struct Platform {
     /// The most symbols an image can export (the root included), where the format limits it.
     #[serde(default)]
     pub max_exports: Option<usize>,
+    /// The default CPU targets, per architecture.
+    pub cpu_targets: CpuTargetDefaults,
     pub export_list: ExportList,
     /// The C runtime libraries the image links against.
     #[serde(default, rename = "system_library")]
@@ -48,6 +50,17 @@ pub struct Platform {
     /// The target this platform value was made for (not in the file).
     #[serde(skip)]
     pub triple: Option<Triple>,
+}
+
+/// The CPU targets (Julia's grammar) an image gets without `--cpu-target`, per architecture
+/// the OS runs on; the first target is the OS's baseline.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuTargetDefaults {
+    #[serde(default)]
+    pub x86_64: Option<String>,
+    #[serde(default)]
+    pub aarch64: Option<String>,
 }
 
 /// The file that says which symbols the image exports.
@@ -129,6 +142,16 @@ impl Platform {
 
     pub fn triple(&self) -> &Triple {
         self.triple.as_ref().expect("set by for_triple")
+    }
+
+    /// The CPU targets an image for this platform's triple gets without `--cpu-target`.
+    pub fn default_cpu_targets(&self) -> &str {
+        let defaults = &self.cpu_targets;
+        match self.triple().arch {
+            Arch::X86_64 => defaults.x86_64.as_deref(),
+            Arch::Aarch64 => defaults.aarch64.as_deref(),
+        }
+        .expect("every supported triple's platform file has its CPU targets (tested)")
     }
 
     /// The export list for `exports` (plus the root), from the platform's template.

@@ -5,6 +5,7 @@
 //! are checked structurally. Package images link on every target; their unresolved calls trap
 //! (`packages`).
 
+mod baselines;
 mod loader;
 mod mingw;
 mod packages;
@@ -31,6 +32,8 @@ pub struct Target {
     pub datalayout: String,
     pub format: object::BinaryFormat,
     pub arch: object::Architecture,
+    /// The CPU targets its images get by default (its platform's).
+    pub cpu_targets: String,
 }
 
 /// Every supported target, in the table's order (x86_64 Linux, aarch64 Linux, x86_64 macOS,
@@ -60,6 +63,7 @@ pub fn targets() -> &'static [Target] {
                     aotlink: triple,
                     llvm: text(row, "llvm"),
                     datalayout: text(row, "datalayout"),
+                    cpu_targets: text(row, "cpu_targets"),
                     format,
                     arch,
                 }
