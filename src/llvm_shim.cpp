@@ -7,7 +7,15 @@
 // (PassBuilder, printPipeline) so that it can run in two parts.
 
 #include <llvm/ADT/StringRef.h>
+#include <llvm/IR/DiagnosticHandler.h>
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/IR/Function.h>
+#include <llvm/IR/InlineAsm.h>
+#include <llvm/IR/Instructions.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Metadata.h>
+#include <llvm/Support/SourceMgr.h>
 #include <llvm/IR/Module.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
@@ -112,6 +120,134 @@ char *aotlink_shim_isa_features(const char *triple, const char *cpu, const char 
         names += feature.Key;
     }
     return strdup(names.c_str());
+}
+
+// Every diagnostic of a context, kept instead of LLVM's default handling, which prints it on
+// stderr in LLVM's own form and, for an error, ends the process with exit(1): an inline-asm
+// error in one shard (zlib's `crc32b` for a CPU without CRC) killed aotlink, or the runtime
+// that had loaded libaotlink, with a half-done build. One record per diagnostic:
+// severity ('E' error, 'W' warning), the function it concerns (may be empty), the inline-asm
+// location cookie (clang's !srcloc, to find the function when LLVM gives none) and the
+// message on one line. Remarks and notes are dropped.
+namespace {
+struct Diagnostic {
+    char severity;
+    std::string function;
+    uint64_t cookie;
+    std::string message;
+};
+
+// One line: a message whose source line LLVM quotes (inline assembly) gets it in backquotes.
+std::string one_line(const std::string &text) {
+    std::string out;
+    for (char c : text) {
+        out += (c == '\n' || c == '\t') ? ' ' : c;
+    }
+    return out;
+}
+
+class CollectDiagnostics final : public llvm::DiagnosticHandler {
+public:
+    // The context hands its handler out as const only; taking the records empties them.
+    mutable std::vector<Diagnostic> diagnostics;
+
+    bool handleDiagnostics(const llvm::DiagnosticInfo &info) override {
+        char severity;
+        switch (info.getSeverity()) {
+        case llvm::DS_Error:
+            severity = 'E';
+            break;
+        case llvm::DS_Warning:
+            severity = 'W';
+            break;
+        default:
+            return true;
+        }
+        Diagnostic d{severity, "", 0, ""};
+        if (auto *srcmgr = llvm::dyn_cast<llvm::DiagnosticInfoSrcMgr>(&info)) {
+            // The assembler's diagnostic on a function's inline assembly: "<inline asm>:1:2:
+            // message" and the offending line.
+            const llvm::SMDiagnostic &sm = srcmgr->getSMDiag();
+            d.cookie = srcmgr->getLocCookie();
+            d.message = "<inline asm>:" + std::to_string(sm.getLineNo()) + ":" +
+                        std::to_string(sm.getColumnNo() + 1) + ": " + sm.getMessage().str();
+            llvm::StringRef line = sm.getLineContents().trim();
+            if (!line.empty()) {
+                d.message += " (`" + line.str() + "`)";
+            }
+        } else {
+            if (auto *asm_ = llvm::dyn_cast<llvm::DiagnosticInfoInlineAsm>(&info)) {
+                d.cookie = asm_->getLocCookie();
+                if (const llvm::Instruction *i = asm_->getInstruction()) {
+                    d.function = i->getFunction()->getName().str();
+                }
+            } else if (auto *r = llvm::dyn_cast<llvm::DiagnosticInfoResourceLimit>(&info)) {
+                d.function = r->getFunction().getName().str();
+            } else if (auto *u = llvm::dyn_cast<llvm::DiagnosticInfoUnsupported>(&info)) {
+                d.function = u->getFunction().getName().str();
+            } else if (auto *g = llvm::dyn_cast<llvm::DiagnosticInfoGenericWithLoc>(&info)) {
+                d.function = g->getFunction().getName().str();
+            } else if (auto *a = llvm::dyn_cast<llvm::DiagnosticInfoRegAllocFailure>(&info)) {
+                d.function = a->getFunction().getName().str();
+            } else if (auto *l = llvm::dyn_cast<llvm::DiagnosticInfoLegalizationFailure>(&info)) {
+                d.function = l->getFunction().getName().str();
+            }
+            llvm::raw_string_ostream out(d.message);
+            llvm::DiagnosticPrinterRawOStream printer(out);
+            info.print(printer);
+        }
+        d.message = one_line(d.message);
+        diagnostics.push_back(std::move(d));
+        return true;
+    }
+};
+
+// The function holding the inline assembly whose !srcloc is `cookie` ("" when none does).
+std::string function_of_srcloc(const llvm::Module &module, uint64_t cookie) {
+    for (const llvm::Function &f : module) {
+        for (const llvm::BasicBlock &block : f) {
+            for (const llvm::Instruction &i : block) {
+                auto *call = llvm::dyn_cast<llvm::CallBase>(&i);
+                const llvm::MDNode *srcloc = call ? call->getMetadata("srcloc") : nullptr;
+                if (!srcloc || srcloc->getNumOperands() == 0 || !call->isInlineAsm()) {
+                    continue;
+                }
+                auto *value = llvm::mdconst::dyn_extract<llvm::ConstantInt>(srcloc->getOperand(0));
+                if (value && value->getZExtValue() == cookie) {
+                    return f.getName().str();
+                }
+            }
+        }
+    }
+    return "";
+}
+} // namespace
+
+// Makes `context` keep its diagnostics (above) until aotlink_shim_take_diagnostics.
+void aotlink_shim_collect_diagnostics(LLVMContextRef context) {
+    llvm::unwrap(context)->setDiagnosticHandler(std::make_unique<CollectDiagnostics>());
+}
+
+// The diagnostics `context` kept since the last call (it must have been given to
+// aotlink_shim_collect_diagnostics), as lines "S\tFUNCTION\tMESSAGE\n", functions found in
+// `module` by their inline assembly's cookie where LLVM named none; NULL when there were none.
+// Free with aotlink_shim_free.
+char *aotlink_shim_take_diagnostics(LLVMContextRef context, LLVMModuleRef module) {
+    auto *handler =
+        static_cast<const CollectDiagnostics *>(llvm::unwrap(context)->getDiagHandlerPtr());
+    if (handler->diagnostics.empty()) {
+        return nullptr;
+    }
+    std::string text;
+    for (Diagnostic &d : handler->diagnostics) {
+        if (d.function.empty() && d.cookie != 0) {
+            d.function = function_of_srcloc(*llvm::unwrap(module), d.cookie);
+        }
+        text += d.severity;
+        text += '\t' + d.function + '\t' + d.message + '\n';
+    }
+    handler->diagnostics.clear();
+    return strdup(text.c_str());
 }
 
 // Copies function `f` into its own module under `name`; returns the copy.

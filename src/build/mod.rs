@@ -51,6 +51,12 @@ pub enum BuildError {
     Codegen(#[from] CodegenError),
     #[error(transparent)]
     Dump(#[from] DumpError),
+    /// LLVM's error on the code of a function, in the input that defines it (or the inputs).
+    #[error("{input}: {diagnostic}")]
+    Llvm {
+        input: String,
+        diagnostic: dump::ShardDiagnostic,
+    },
     #[error(transparent)]
     Link(#[from] LinkError),
     #[error(transparent)]
@@ -388,11 +394,13 @@ impl Build {
         };
         release_freed_memory();
         let progress = self.progress.clone();
-        let mut dumped = prepared.emit(&options, &move |done, total| {
-            if let Some(f) = &progress {
-                f(done, total)
-            }
-        })?;
+        let mut dumped = prepared
+            .emit(&options, &move |done, total| {
+                if let Some(f) = &progress {
+                    f(done, total)
+                }
+            })
+            .map_err(|e| name_the_input(e, &inputs))?;
         warnings.append(&mut dumped.warnings);
         dumped.warnings = warnings;
         timings.absorb(&dumped.phases);
@@ -629,4 +637,26 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// An LLVM error on a function's code names the input that defines it (the build's first line
+/// of an error is `FILE: problem`); with no function, or none found, every input.
+fn name_the_input(error: DumpError, inputs: &[Input]) -> BuildError {
+    let DumpError::Llvm { diagnostic, .. } = error else {
+        return error.into();
+    };
+    let all = || {
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| i.name().display().to_string())
+            .collect();
+        names.join(", ")
+    };
+    let input = match &diagnostic.function {
+        Some(function) => codegen::input_defining(inputs, function)
+            .map(|i| i.name().display().to_string())
+            .unwrap_or_else(all),
+        None => all(),
+    };
+    BuildError::Llvm { input, diagnostic }
 }

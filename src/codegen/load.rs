@@ -73,6 +73,23 @@ pub fn load_inputs<'ctx>(
     Ok(module)
 }
 
+/// The input that defines function `name`: the only one, or the first whose module (parsed
+/// again, in a context of its own) has its body. For naming the file of an error, not on the
+/// way of a build; `None` when none defines it under that name (a static function renamed
+/// when the inputs were linked).
+pub fn input_defining<'a>(inputs: &'a [Input], name: &str) -> Option<&'a Input> {
+    if let [only] = inputs {
+        return Some(only);
+    }
+    inputs.iter().find(|input| {
+        let context = Context::create();
+        load_one(&context, input, false).is_ok_and(|m| {
+            m.get_function(name)
+                .is_some_and(|f| f.count_basic_blocks() > 0)
+        })
+    })
+}
+
 pub(super) fn load_one<'ctx>(
     context: &'ctx Context,
     input: &Input,

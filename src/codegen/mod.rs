@@ -17,7 +17,7 @@ use inkwell::module::Module;
 
 use crate::llvm::{self, Global, GlobalKind, Linkage};
 pub use index::content_hash;
-pub use load::{one_line, Input};
+pub use load::{input_defining, one_line, Input};
 
 #[derive(Clone, Debug, Default)]
 pub struct CodegenOptions {

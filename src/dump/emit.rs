@@ -187,6 +187,73 @@ pub fn emit_module(
     })
 }
 
+/// Why a shard was not emitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardFailure {
+    /// LLVM reported an error while optimizing or emitting the shard's code (inline assembly
+    /// that does not assemble for the target, ...).
+    Llvm(ShardDiagnostic),
+    Other(String),
+}
+
+/// LLVM's error on a shard, with the function and CPU target it concerns where known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardDiagnostic {
+    /// The function as the input names it (a version's suffix taken off).
+    pub function: Option<String>,
+    /// The CPU target whose version of the function it is.
+    pub target: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ShardDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.function, &self.target) {
+            (Some(function), Some(target)) => {
+                write!(f, "function `{function}` for CPU target `{target}`: ")?
+            }
+            (Some(function), None) => write!(f, "function `{function}`: ")?,
+            _ => {}
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl From<String> for ShardFailure {
+    fn from(cause: String) -> ShardFailure {
+        ShardFailure::Other(cause)
+    }
+}
+
+impl ShardDiagnostic {
+    /// Names the function of LLVM's diagnostic as the input does and the target its version
+    /// is for: `f.aotlink.t2` is `f` for target 2, `f.aotlink.base` and plain `f` target 0.
+    fn new(diagnostic: llvm::Diagnostic, targets: &[ResolvedTarget]) -> ShardDiagnostic {
+        let (function, target) = match diagnostic.function {
+            Some(name) => {
+                let (function, index) = match name.rsplit_once(".aotlink.") {
+                    Some((f, "base")) => (f.to_string(), Some(0)),
+                    Some((f, t)) => (
+                        f.to_string(),
+                        t.strip_prefix('t').and_then(|k| k.parse().ok()),
+                    ),
+                    None => (name, Some(0)),
+                };
+                let target = index
+                    .and_then(|k: usize| targets.get(k))
+                    .map(|t| t.target.cpu.clone());
+                (Some(function), target)
+            }
+            None => (None, None),
+        };
+        ShardDiagnostic {
+            function,
+            target,
+            message: diagnostic.message,
+        }
+    }
+}
+
 /// How one shard was obtained.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ShardSource {
@@ -222,12 +289,12 @@ pub fn emit_shards(
     remote: Option<&RemoteCache>,
     on_done: &(dyn Fn(usize, usize) + Sync),
     warn: &(dyn Fn(&str) + Sync),
-) -> Result<(Vec<Emitted>, Vec<ShardRecord>), (u32, String)> {
+) -> Result<(Vec<Emitted>, Vec<ShardRecord>), (u32, ShardFailure)> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let cache_warned = AtomicBool::new(false);
-    type Slot = Option<Result<(Emitted, ShardRecord), String>>;
+    type Slot = Option<Result<(Emitted, ShardRecord), ShardFailure>>;
     let results: Mutex<Vec<Slot>> = Mutex::new(vec![None; jobs.len()]);
     std::thread::scope(|scope| {
         for thread in 0..threads.max(1) {
@@ -242,11 +309,21 @@ pub fn emit_shards(
                 // Serialized once: the local key and the remote Action both hash these bytes.
                 let facts = job_facts(&jobs[i], config);
                 let key = shard_key(&facts, &jobs[i].bitcode);
-                let result = cached_or_built(&jobs[i], config, &facts, &key, cache, remote, &|e| {
+                let warn_cache = |e: &str| {
                     if !cache_warned.swap(true, Ordering::SeqCst) {
                         warn(e);
                     }
-                })
+                };
+                let result = cached_or_built(
+                    &jobs[i],
+                    config,
+                    &facts,
+                    &key,
+                    cache,
+                    remote,
+                    &warn_cache,
+                    warn,
+                )
                 .map(|(emitted, source)| {
                     let record = ShardRecord {
                         index: jobs[i].plan.index,
@@ -280,7 +357,7 @@ pub fn emit_shards(
     if out.len() != jobs.len() {
         return Err((
             u32::MAX,
-            "emission stopped after an earlier shard failed".into(),
+            ShardFailure::Other("emission stopped after an earlier shard failed".into()),
         ));
     }
     Ok((out, records))
@@ -295,8 +372,9 @@ fn cached_or_built(
     key: &Key,
     cache: Option<&ShardCache>,
     remote: Option<&RemoteCache>,
-    warn: &dyn Fn(&str),
-) -> Result<(Emitted, ShardSource), String> {
+    warn_cache: &dyn Fn(&str),
+    warn_llvm: &dyn Fn(&str),
+) -> Result<(Emitted, ShardSource), ShardFailure> {
     let source = match cache.map(|c| c.get(key)) {
         Some(Lookup::Hit(payload)) => match Emitted::decode(&payload) {
             Some(emitted) => return Ok((emitted, ShardSource::Cached)),
@@ -308,7 +386,7 @@ fn cached_or_built(
     let store_locally = |emitted: &Emitted| {
         if let Some(cache) = cache {
             if let Err(e) = cache.put(key, &emitted.encode()) {
-                warn(&format!(
+                warn_cache(&format!(
                     "cannot write to the shard cache at {}: {e} (building without it)",
                     cache.root().display()
                 ));
@@ -336,7 +414,7 @@ fn cached_or_built(
             return Ok((emitted, ShardSource::Remote));
         }
     }
-    let emitted = build_shard(job, config)?;
+    let emitted = build_shard(job, config, warn_llvm)?;
     store_locally(&emitted);
     if let Some((remote, action)) = remote {
         remote.store(action, &emitted);
@@ -366,25 +444,55 @@ fn job_facts(job: &ShardJob, config: &EmitConfig) -> Vec<u8> {
     serde_json::to_vec(&(config, job)).expect("plain data serializes")
 }
 
-/// One shard, start to finish, in this thread's own context, from its job alone.
-fn build_shard(job: &ShardJob, config: &EmitConfig) -> Result<Emitted, String> {
+/// One shard, start to finish, in this thread's own context, from its job alone. LLVM's
+/// diagnostics are kept, not printed: an error fails the shard with the first of them (LLVM
+/// would otherwise end the process), a warning becomes one of the build's (`warn`).
+fn build_shard(
+    job: &ShardJob,
+    config: &EmitConfig,
+    warn: &dyn Fn(&str),
+) -> Result<Emitted, ShardFailure> {
     let context = Context::create();
+    let diagnostics = llvm::Diagnostics::collect(&context);
     let buffer = MemoryBuffer::create_from_memory_range(&job.bitcode, "aotlink.shard");
     let mut module =
         Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
+    let emitted = optimize_and_emit(&mut module, job, config);
+    let mut first_error = None;
+    for diagnostic in diagnostics.take(&module) {
+        let error = diagnostic.error;
+        let diagnostic = ShardDiagnostic::new(diagnostic, config.targets);
+        if !error {
+            warn(&diagnostic.to_string());
+        } else if first_error.is_none() {
+            first_error = Some(diagnostic);
+        }
+    }
+    match first_error {
+        // What LLVM emitted after an error is not code to link.
+        Some(diagnostic) => Err(ShardFailure::Llvm(diagnostic)),
+        None => Ok(emitted?),
+    }
+}
+
+fn optimize_and_emit(
+    module: &mut Module,
+    job: &ShardJob,
+    config: &EmitConfig,
+) -> Result<Emitted, String> {
     let machine = target_machine(config.triple, &config.targets[0].target)?;
     // The target-independent part of -O2 (simplification, inlining) runs once, before the
     // bodies are copied per target; vectorization and what follows it run on every version
     // with its own target's costs. Running all of -O2 on every copy cost a build per target.
     let pipeline = llvm::O2Pipeline::for_machine(&machine)?;
-    set_base_attributes(&module, &job.plan, &job.clone_sets, config.targets);
-    llvm::run_passes(&mut module, &pipeline.before_vectorization, Some(&machine))?;
-    multiversion(&module, &job.plan, &job.clone_sets, config.targets);
+    set_base_attributes(module, &job.plan, &job.clone_sets, config.targets);
+    llvm::run_passes(module, &pipeline.before_vectorization, Some(&machine))?;
+    multiversion(module, &job.plan, &job.clone_sets, config.targets);
     if let Some(indices) = &job.table {
-        add_own_table(&module, job, indices, config.targets.len())?;
+        add_own_table(module, job, indices, config.targets.len())?;
     }
-    llvm::run_passes(&mut module, &pipeline.from_vectorization, Some(&machine))?;
-    emit_module(&module, &machine, config.kinds)
+    llvm::run_passes(module, &pipeline.from_vectorization, Some(&machine))?;
+    emit_module(module, &machine, config.kinds)
 }
 
 /// The shard's table in its own object, for targets whose objects cannot point into another

@@ -22,7 +22,8 @@ use inkwell::context::Context;
 
 pub use archive::write_atomically;
 pub use emit::{
-    init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind, ShardRecord, ShardSource,
+    init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind, ShardDiagnostic,
+    ShardFailure, ShardRecord, ShardSource,
 };
 pub use partition::{plan_shards, ShardPlan};
 pub use split::ShardJob;
@@ -93,6 +94,12 @@ pub enum DumpError {
     Triple(String),
     #[error("emitting shard {shard}: {cause}")]
     Shard { shard: u32, cause: String },
+    /// LLVM's error on a shard's code, which the build names the input of.
+    #[error("emitting shard {shard}: {diagnostic}")]
+    Llvm {
+        shard: u32,
+        diagnostic: ShardDiagnostic,
+    },
     #[error("emitting the header: {0}")]
     Header(String),
     #[error("{}: cannot write: {cause}", path.display())]
@@ -254,7 +261,10 @@ impl Prepared {
                     .push(w.to_string())
             },
         )
-        .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
+        .map_err(|(shard, failure)| match failure {
+            ShardFailure::Llvm(diagnostic) => DumpError::Llvm { shard, diagnostic },
+            ShardFailure::Other(cause) => DumpError::Shard { shard, cause },
+        })?;
         phases.lap("emit");
         if let Some(remote) = &options.remote {
             remote.finish();

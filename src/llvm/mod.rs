@@ -17,6 +17,7 @@
 mod analysis;
 mod construct;
 pub mod cpu;
+mod diagnostics;
 mod edit;
 mod fatal;
 mod global;
@@ -29,6 +30,7 @@ pub use construct::{
     add_bytes_and_size, add_dispatch_thunk, add_packed_constant, add_trap_slots, bind_through_slot,
     declare_byte, function_like, pointer_slot, set_data_layout, Piece,
 };
+pub use diagnostics::{Diagnostic, Diagnostics};
 pub use edit::{clone_shard, CallRewrite};
 pub use fatal::install_fatal_error_handler;
 pub use global::{globals, named_global, triple, Global, GlobalKind, Linkage, Visibility};

@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
-use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
+use llvm_sys::prelude::{LLVMContextRef, LLVMModuleRef, LLVMValueRef};
 use llvm_sys::target_machine::LLVMTargetMachineRef;
 
 extern "C" {
@@ -36,6 +36,11 @@ extern "C" {
         keep_special: i32,
     ) -> LLVMModuleRef;
     pub fn aotlink_shim_o2_pipeline(machine: LLVMTargetMachineRef) -> *mut c_char;
+    pub fn aotlink_shim_collect_diagnostics(context: LLVMContextRef);
+    pub fn aotlink_shim_take_diagnostics(
+        context: LLVMContextRef,
+        module: LLVMModuleRef,
+    ) -> *mut c_char;
     pub fn aotlink_shim_free(p: *mut c_char);
 
     // lld_shim.cpp

@@ -412,3 +412,89 @@ fn bitcode_that_crashes_llvm_is_one_error_line() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_only_files(&dir, &["damaged.bc"]);
 }
+
+/// C whose inline assembly the base CPU cannot assemble: arm64's `crc32b` (zlib's `crc32.c`
+/// uses it when clang defines `__ARM_FEATURE_CRC32`) for a target without CRC. LLVM reports
+/// it as a diagnostic and, without a handler of ours, printed it in its own form and ended
+/// the process with exit(1), a runtime building through the library included.
+fn ir_with_inline_asm_only_crc_cpus_assemble(
+    dir: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let c = dir.join("crc.c");
+    std::fs::write(
+        &c,
+        "unsigned crc_byte(unsigned c, unsigned char b) {\n\
+         \x20   __asm__(\"crc32b %w0, %w0, %w1\" : \"+r\"(c) : \"r\"(b));\n\
+         \x20   return c;\n}\n",
+    )
+    .unwrap();
+    let other = dir.join("other.c");
+    std::fs::write(&other, "int plain(int x) { return x + 1; }\n").unwrap();
+    let ir = |source: &Path| {
+        let out = source.with_extension("ll");
+        clang_ir(
+            source,
+            &out,
+            &["--target=arm64-apple-macosx11.0", "-O2", "-S", "-emit-llvm"],
+        );
+        out
+    };
+    (ir(&other), ir(&c))
+}
+
+#[test]
+fn an_llvm_error_during_emission_is_one_line_naming_the_input_and_function() {
+    let dir = scratch("bad-inline-asm");
+    let (other, crc) = ir_with_inline_asm_only_crc_cpus_assemble(&dir);
+    let out = dir.join("out.dylib");
+    let run = run_aotlink([
+        "build".as_ref(),
+        other.as_os_str(),
+        crc.as_os_str(),
+        "--export-all".as_ref(),
+        "--no-cache".as_ref(),
+        "--cpu-target".as_ref(),
+        "generic".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_clean_failure(
+        &run,
+        &format!(
+            "{}: function `crc_byte` for CPU target `generic`: <inline asm>:1:2: instruction requires: crc (`crc32b w",
+            crc.display()
+        ),
+    );
+    assert_only_files(&dir, &["crc.c", "crc.ll", "other.c", "other.ll"]);
+    // The platform's default base (apple-m1) has CRC: the same inputs build.
+    aotlink_ok([
+        "build".as_ref(),
+        other.as_os_str(),
+        crc.as_os_str(),
+        "--export-all".as_ref(),
+        "--no-cache".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+}
+
+/// In the library, the same error is an `Err`, and the process (this test) goes on.
+#[test]
+fn an_llvm_error_during_emission_does_not_end_a_process_building_in_it() {
+    let dir = scratch("bad-inline-asm-library");
+    let (_, crc) = ir_with_inline_asm_only_crc_cpus_assemble(&dir);
+    let result = aotlink::Build::new()
+        .input(&crc)
+        .export_all(true)
+        .cpu_targets("generic")
+        .cache(aotlink::CacheLocation::Off)
+        .build(&dir.join("out.dylib"));
+    let error = result
+        .expect_err("the generic version cannot be assembled")
+        .to_string();
+    assert!(
+        error.contains("function `crc_byte` for CPU target `generic`: <inline asm>"),
+        "{error}"
+    );
+    assert_only_files(&dir, &["crc.c", "crc.ll", "other.c", "other.ll"]);
+}
