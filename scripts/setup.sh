@@ -8,7 +8,9 @@
 # Windows (the loader is built for them and run under qemu and wine), clang 14 and clang 19,
 # whose typed-pointer and older IR the tests feed to aotlink (nothing links them), numba 0.68
 # from PyPI in a venv (a test builds images from its IR), and BuildGrid 0.4.4 from PyPI in a
-# venv (the remote-cache tests start it on 127.0.0.1 as their REAPI server).
+# venv (the remote-cache tests start it on 127.0.0.1 as their REAPI server), and ziglang 0.17.1
+# from PyPI in a venv (its Darwin headers compile C for macOS in the macOS tests, and its
+# libSystem.tbd is what those tests hold the images and the vendored stub to).
 # Idempotent; needs root or sudo only when something is missing.
 set -euo pipefail
 
@@ -59,5 +61,16 @@ if [ "${1:-}" = "--cross" ]; then
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check buildgrid==0.4.4
+  fi
+fi
+
+# ziglang for the macOS tests: a venv of its own, made once (a 100 MB wheel, nothing compiled).
+if [ "${1:-}" = "--cross" ]; then
+  venv="${AOTLINK_ZIGLANG_VENV:-$HOME/.local/share/aotlink-test/ziglang-0.17.1}"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import ziglang" 2>/dev/null; then
+    echo "setup: installing ziglang 0.17.1 into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check ziglang==0.17.1
   fi
 fi

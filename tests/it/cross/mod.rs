@@ -7,10 +7,12 @@
 
 mod baselines;
 mod loader;
+mod macos;
 mod mingw;
 mod packages;
 pub(crate) mod run;
 mod structure;
+mod tbd;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
