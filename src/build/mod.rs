@@ -324,6 +324,7 @@ impl Build {
         report.timings.phases.extend(linked.timings.phases);
         report.timings.total += linked.timings.total;
         report.image = linked.image;
+        report.flat_lookup = linked.flat_lookup;
         Ok(report)
     }
 
@@ -495,9 +496,16 @@ impl Build {
         // Sealing and signing happen inside: one phase, as the user sees it.
         timings.lap("link+seal");
         timings.total = timings.phases.iter().map(|p| p.time).sum();
+        let flat_lookup = match triple.os {
+            crate::target::Os::MacOs => std::fs::read(&image)
+                .map(|bytes| link::flat_lookup_names(&bytes))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         Ok(BuildReport {
             image,
             timings,
+            flat_lookup,
             ..BuildReport::default()
         })
     }

@@ -43,10 +43,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH")]
     pub rtlib: Option<PathBuf>,
     /// Where the target's C runtime is, for --kind pkg (Windows: a MinGW-w64 sysroot,
-    /// DIR/lib or DIR/x86_64-w64-mingw32/lib; default: where x86_64-w64-mingw32-gcc has it).
+    /// DIR/lib or DIR/x86_64-w64-mingw32/lib; default: where x86_64-w64-mingw32-gcc has it;
+    /// macOS: an SDK, whose usr/lib/libSystem.tbd replaces the built-in libSystem stub).
     #[arg(long, value_name = "DIR")]
     pub sysroot: Option<PathBuf>,
-    /// Print the exact link command line.
+    /// Print the exact link command line (macOS: and the names bound by flat lookup).
     #[arg(short, long)]
     pub verbose: bool,
     /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).

@@ -120,6 +120,10 @@ pub struct BuildReport {
     pub timings: Timings,
     /// What went wrong without failing the build (a cache that could not be written).
     pub warnings: Vec<String>,
+    /// macOS: the names the image binds at load time by flat lookup, not to libSystem (they
+    /// are not libSystem's: a runtime's own functions, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flat_lookup: Vec<String>,
 }
 
 impl BuildReport {
@@ -166,6 +170,7 @@ impl BuildReport {
             remote: dumped.remote.clone(),
             timings,
             warnings: dumped.warnings.clone(),
+            flat_lookup: Vec::new(),
         }
     }
 

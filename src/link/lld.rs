@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use super::c_runtime::{c_runtime_files, missing_runtime_advice, CRuntimeFiles};
 use super::libraries::library_arguments;
+use super::macos_sdk::sdk_system_libraries;
 use super::runtime::runtime_archives;
 use super::system_libs::system_libraries;
 use super::{
@@ -17,7 +18,8 @@ use super::{
 pub struct Lld {
     /// The compiler-runtime archive to link (`--rtlib`); `None`: found per target.
     pub compiler_runtime: Option<PathBuf>,
-    /// Where the target's C runtime is (`--sysroot`, MinGW-w64); `None`: asked of its gcc.
+    /// Where the target's C runtime is (`--sysroot`: MinGW-w64, or a macOS SDK whose
+    /// libSystem stub replaces the vendored one); `None`: asked of its gcc, or vendored.
     pub sysroot: Option<PathBuf>,
 }
 
@@ -43,8 +45,13 @@ impl Lld {
         scratch: &Path,
     ) -> Result<(Vec<String>, Option<CRuntimeFiles>), LinkError> {
         let export_list = write_export_list(job, scratch)?;
-        let libraries = system_libraries(job, scratch)?;
-        let c_runtime = c_runtime_files(job, self.sysroot.as_deref())?;
+        // A macOS SDK as the sysroot gives libSystem's stub; other sysroots hold a C runtime.
+        let sysroot = self.sysroot.as_deref();
+        let (libraries, c_sysroot) = match sdk_system_libraries(job, sysroot)? {
+            Some(sdk) => (sdk, None),
+            None => (system_libraries(job, scratch)?, sysroot),
+        };
+        let c_runtime = c_runtime_files(job, c_sysroot)?;
         let runtime = runtime_archives(job, self.compiler_runtime.as_deref())?;
         let paths = |list: &[PathBuf]| -> Vec<String> {
             list.iter().map(|p| p.display().to_string()).collect()

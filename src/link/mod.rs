@@ -7,8 +7,10 @@ mod archive_info;
 mod c_runtime;
 mod cc;
 mod codesign;
+mod flat_lookup;
 mod libraries;
 mod lld;
+mod macos_sdk;
 mod runtime;
 mod seal;
 mod system_libs;
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use archive_info::{read_archive, ArchiveInfo};
 pub use cc::Cc;
+pub use flat_lookup::flat_lookup_names;
 pub use libraries::Libraries;
 pub use lld::Lld;
 pub use seal::seal;
@@ -147,6 +150,9 @@ pub fn link_checked_archive(
         platform,
     };
     linker.link(&job)?;
+    if platform.triple().os == crate::target::Os::MacOs {
+        flat_lookup::show(&temp);
+    }
     seal(&temp).map_err(|e| out_err(e.to_string()))?;
     set_executable(&temp).map_err(|e| out_err(e.to_string()))?;
     if let Some(key) = key {
@@ -254,9 +260,13 @@ pub fn set_verbose(on: bool) {
     VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+fn verbose() -> bool {
+    VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Prints `program args...` on stderr when `--verbose` asked for it.
 fn show_link_line(program: &str, args: &[String]) {
-    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+    if verbose() {
         eprintln!("aotlink: link: {program} {}", args.join(" "));
     }
 }

@@ -15,8 +15,6 @@ pub enum Arch {
 }
 
 impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
-
     fn covers(self, target: &str) -> bool {
         let Some((arch, platform)) = target.split_once('-') else {
             return false;
@@ -26,13 +24,6 @@ impl Arch {
                 Arch::X86_64 => arch == "x86_64",
                 Arch::Arm64 => arch == "arm64" || arch.starts_with("arm64e"),
             }
-    }
-
-    pub fn target(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-macos",
-            Arch::Arm64 => "arm64-macos",
-        }
     }
 
     /// How `object` names it.
