@@ -405,6 +405,9 @@ mod x86 {
             }
             (hi as u64) << 32 | lo as u64
         });
+        // macOS enables the AVX-512 state on first use (host_darwin.rs).
+        #[cfg(target_os = "macos")]
+        let xcr0 = xcr0.map(crate::host_darwin::darwin_xcr0);
         let names = x86_features(&cpuid, xcr0);
         let features = super::mask_of(super::X86_FEATURES, names.iter().copied())
             .expect("detection names come from the list");

@@ -18,6 +18,7 @@ mod error;
 pub mod features;
 mod file;
 pub mod format;
+pub mod host_darwin;
 pub mod host_features;
 pub mod host_names;
 mod image;
