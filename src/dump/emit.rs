@@ -321,8 +321,10 @@ pub fn emit_shards(
                     &key,
                     cache,
                     remote,
-                    &warn_cache,
-                    warn,
+                    Warnings {
+                        cache: &warn_cache,
+                        llvm: warn,
+                    },
                 )
                 .map(|(emitted, source)| {
                     let record = ShardRecord {
@@ -363,6 +365,13 @@ pub fn emit_shards(
     Ok((out, records))
 }
 
+/// Where a shard's warnings go: the cache's (the first of all shards only) and LLVM's (each).
+#[derive(Clone, Copy)]
+struct Warnings<'a> {
+    cache: &'a dyn Fn(&str),
+    llvm: &'a dyn Fn(&str),
+}
+
 /// The shard from the local cache when it holds a sound entry for `key`, else from the remote
 /// one, else emitted (and stored in both).
 fn cached_or_built(
@@ -372,8 +381,7 @@ fn cached_or_built(
     key: &Key,
     cache: Option<&ShardCache>,
     remote: Option<&RemoteCache>,
-    warn_cache: &dyn Fn(&str),
-    warn_llvm: &dyn Fn(&str),
+    warn: Warnings,
 ) -> Result<(Emitted, ShardSource), ShardFailure> {
     let source = match cache.map(|c| c.get(key)) {
         Some(Lookup::Hit(payload)) => match Emitted::decode(&payload) {
@@ -386,7 +394,7 @@ fn cached_or_built(
     let store_locally = |emitted: &Emitted| {
         if let Some(cache) = cache {
             if let Err(e) = cache.put(key, &emitted.encode()) {
-                warn_cache(&format!(
+                (warn.cache)(&format!(
                     "cannot write to the shard cache at {}: {e} (building without it)",
                     cache.root().display()
                 ));
@@ -414,7 +422,7 @@ fn cached_or_built(
             return Ok((emitted, ShardSource::Remote));
         }
     }
-    let emitted = build_shard(job, config, warn_llvm)?;
+    let emitted = build_shard(job, config, warn.llvm)?;
     store_locally(&emitted);
     if let Some((remote, action)) = remote {
         remote.store(action, &emitted);
