@@ -569,3 +569,43 @@ impl Emitted {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// LLVM names a version (`f.aotlink.t2`, `f.aotlink.base`); the error names the function as
+    /// the input does and the CPU target the version is for.
+    #[test]
+    fn a_diagnostic_names_the_function_and_the_target_of_its_version() {
+        let targets: Vec<ResolvedTarget> = CpuTarget::parse_list("generic;apple-m1;apple-m2")
+            .unwrap()
+            .iter()
+            .map(|t| t.resolve("arm64-apple-macosx11.0.0").unwrap())
+            .collect();
+        let named = |function: Option<&str>| {
+            let d = ShardDiagnostic::new(
+                llvm::Diagnostic {
+                    error: true,
+                    function: function.map(String::from),
+                    message: "m".into(),
+                },
+                &targets,
+            );
+            d.to_string()
+        };
+        assert_eq!(
+            named(Some("crc.aotlink.t2")),
+            "function `crc` for CPU target `apple-m2`: m"
+        );
+        assert_eq!(
+            named(Some("crc.aotlink.base")),
+            "function `crc` for CPU target `generic`: m"
+        );
+        assert_eq!(
+            named(Some("plain")),
+            "function `plain` for CPU target `generic`: m"
+        );
+        assert_eq!(named(None), "m");
+    }
+}
