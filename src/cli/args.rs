@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use aotlink::target::Crt;
 use clap::{Parser, Subcommand};
 
 pub use aotlink::build::options::{BuildArgs, CompileArgs, Kind, LibraryArgs, TimingsFormat};
@@ -64,6 +65,10 @@ pub enum Command {
         /// DIR/lib or DIR/x86_64-w64-mingw32/lib; default: where x86_64-w64-mingw32-gcc has it).
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,
+        /// The Microsoft C runtime a Windows DLL links: the same as the program's that loads
+        /// it (default: the one x86_64-w64-mingw32-gcc links).
+        #[arg(long, value_enum, value_name = "CRT")]
+        crt: Option<Crt>,
         /// Print the exact link command line.
         #[arg(short, long)]
         verbose: bool,

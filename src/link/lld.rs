@@ -11,6 +11,7 @@ use super::system_libs::system_libraries;
 use super::{
     expand_args, linker_diagnostics, placeholders, write_export_list, LinkError, LinkJob, Linker,
 };
+use crate::target::Crt;
 
 /// Links with the LLD linked into aotlink; flags come from the platform's `[lld]` table.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +20,8 @@ pub struct Lld {
     pub compiler_runtime: Option<PathBuf>,
     /// Where the target's C runtime is (`--sysroot`, MinGW-w64); `None`: asked of its gcc.
     pub sysroot: Option<PathBuf>,
+    /// The Microsoft C runtime a Windows DLL links (`--crt`); `None`: the toolchain's default.
+    pub crt: Option<Crt>,
 }
 
 impl Lld {
@@ -27,6 +30,7 @@ impl Lld {
         Lld {
             compiler_runtime: None,
             sysroot: None,
+            crt: None,
         }
     }
 
@@ -44,7 +48,7 @@ impl Lld {
     ) -> Result<(Vec<String>, Option<CRuntimeFiles>), LinkError> {
         let export_list = write_export_list(job, scratch)?;
         let libraries = system_libraries(job, scratch)?;
-        let c_runtime = c_runtime_files(job, self.sysroot.as_deref())?;
+        let c_runtime = c_runtime_files(job, self.sysroot.as_deref(), self.crt)?;
         let runtime = runtime_archives(job, self.compiler_runtime.as_deref())?;
         let paths = |list: &[PathBuf]| -> Vec<String> {
             list.iter().map(|p| p.display().to_string()).collect()
