@@ -4,10 +4,10 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::c_runtime::{c_runtime_files, missing_runtime_advice, CRuntimeFiles};
-use super::libraries::library_arguments;
-use super::runtime::runtime_archives;
-use super::system_libs::system_libraries;
+use super::compiler_runtime::runtime_archives;
+use super::mingw_runtime::{c_runtime_files, missing_runtime_advice, CRuntimeFiles};
+use super::os_stubs::system_libraries;
+use super::user_libraries::library_arguments;
 use super::{
     expand_args, linker_diagnostics, placeholders, write_export_list, LinkError, LinkJob, Linker,
 };

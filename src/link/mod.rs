@@ -4,22 +4,22 @@
 //! a temp file, seals it (and signs it, if asked) and only then renames it to the output.
 
 mod archive_info;
-mod c_runtime;
 mod cc;
 mod codesign;
-mod libraries;
+mod compiler_runtime;
 mod lld;
-mod runtime;
+mod mingw_runtime;
+mod os_stubs;
 mod seal;
-mod system_libs;
+mod user_libraries;
 
 use std::path::{Path, PathBuf};
 
 pub use archive_info::{read_archive, ArchiveInfo};
 pub use cc::Cc;
-pub use libraries::Libraries;
 pub use lld::Lld;
 pub use seal::seal;
+pub use user_libraries::Libraries;
 
 use crate::target::Platform;
 

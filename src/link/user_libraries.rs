@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::system_libs::{parse_def, short_export, write_coff_import_library};
+use super::os_stubs::{parse_def, short_export, write_coff_import_library};
 use super::{LinkError, LinkJob};
 
 /// What the image links against besides the C runtime.
