@@ -9,6 +9,8 @@ mod triple;
 pub use cpu::{
     features_beyond_cpu, CpuTarget, CpuTargetError, ResolvedTarget, DEFAULT_AARCH64, DEFAULT_X86_64,
 };
-pub use platform::{vendor_file, CRuntime, Crt, CrtLibrary, Platform, SystemLibraryKind};
+pub use platform::{
+    vendor_file, CRuntime, Crt, CrtLibrary, LldFlavor, Platform, SystemLibraryKind,
+};
 pub use supported::{supported_target, SupportedTarget, SUPPORTED_TARGETS};
 pub use triple::{Arch, Os, Triple};

@@ -160,9 +160,20 @@ impl CrtLibrary {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct LldFlags {
-    /// LLD driver flavor: `gnu` (ELF), `darwin` (Mach-O), `link` (COFF).
-    pub flavor: String,
+    pub flavor: LldFlavor,
     pub args: Vec<String>,
+}
+
+/// Which of LLD's drivers links the OS's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LldFlavor {
+    /// ELF, `ld.lld`.
+    Gnu,
+    /// Mach-O, `ld64.lld`.
+    Darwin,
+    /// COFF, `lld-link`.
+    Link,
 }
 
 #[derive(Clone, Debug, Deserialize)]
