@@ -16,11 +16,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use object::{Object, ObjectSection};
 
 use super::archive_info::undefined_symbols;
+use super::remembered::Remembered;
 use super::{LinkError, LinkJob};
 use crate::target::{CRuntime, Crt, Platform};
 
@@ -146,15 +146,8 @@ fn lib_dir_in_sysroot(
 /// The runtime's library directory as the target's gcc reports it (once per process and
 /// target); `None` when that gcc is not installed.
 fn located_lib_dir(runtime: &CRuntime, platform: &Platform) -> Option<PathBuf> {
-    static FOUND: Mutex<Vec<(String, Option<PathBuf>)>> = Mutex::new(Vec::new());
-    let key = platform.triple().to_string();
-    let mut found = FOUND.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, dir)) = found.iter().find(|(k, _)| *k == key) {
-        return dir.clone();
-    }
-    let dir = locate(runtime, platform);
-    found.push((key, dir.clone()));
-    dir
+    static FOUND: Remembered<String, Option<PathBuf>> = Remembered::new();
+    FOUND.get_or(platform.triple().to_string(), |_| locate(runtime, platform))
 }
 
 fn locate(runtime: &CRuntime, platform: &Platform) -> Option<PathBuf> {
@@ -275,11 +268,11 @@ fn check_code_fits_crt(
 /// path: short import members name theirs (llvm-dlltool's and LLD's libraries); GNU dlltool's
 /// libraries hold it in the `.idata$7` section of one member (the import directory's name).
 fn imported_dlls(path: &Path) -> Result<BTreeSet<String>, LinkError> {
-    static READ: Mutex<Vec<(PathBuf, BTreeSet<String>)>> = Mutex::new(Vec::new());
-    let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, dlls)) = read.iter().find(|(p, _)| p == path) {
-        return Ok(dlls.clone());
-    }
+    static READ: Remembered<PathBuf, BTreeSet<String>> = Remembered::new();
+    READ.get_or_find(path.to_path_buf(), |path| read_imported_dlls(path))
+}
+
+fn read_imported_dlls(path: &Path) -> Result<BTreeSet<String>, LinkError> {
     let fail = |cause: String| LinkError::Archive {
         path: path.to_path_buf(),
         cause,
@@ -315,17 +308,18 @@ fn imported_dlls(path: &Path) -> Result<BTreeSet<String>, LinkError> {
     if dlls.is_empty() {
         return Err(fail("names no DLL: not an import library".into()));
     }
-    read.push((path.to_path_buf(), dlls.clone()));
     Ok(dlls)
 }
 
 /// The symbols an archive's index lists as defined (read once per process and path).
 fn defined_symbols(archive: &Path) -> Result<BTreeSet<String>, LinkError> {
-    static READ: Mutex<Vec<(PathBuf, BTreeSet<String>)>> = Mutex::new(Vec::new());
-    let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, names)) = read.iter().find(|(p, _)| p == archive) {
-        return Ok(names.clone());
-    }
+    static READ: Remembered<PathBuf, BTreeSet<String>> = Remembered::new();
+    READ.get_or_find(archive.to_path_buf(), |archive| {
+        read_defined_symbols(archive)
+    })
+}
+
+fn read_defined_symbols(archive: &Path) -> Result<BTreeSet<String>, LinkError> {
     let fail = |cause: String| LinkError::Archive {
         path: archive.to_path_buf(),
         cause,
@@ -340,6 +334,5 @@ fn defined_symbols(archive: &Path) -> Result<BTreeSet<String>, LinkError> {
             names.insert(String::from_utf8_lossy(symbol.name()).into_owned());
         }
     }
-    read.push((archive.to_path_buf(), names.clone()));
     Ok(names)
 }

@@ -10,11 +10,11 @@
 //! `mingw_runtime.rs` (MinGW-w64's C runtime, `--crt`), `os_stubs.rs` (the OS libraries'
 //! stand-ins, which LLD makes), `user_libraries.rs` (`-l`, `-L`, `--link-lib`) over
 //! `import_library.rs` (the COFF import-library writer); `archive_info.rs` reads the dump's
-//! archive; above them `lld.rs` and `cc.rs` (the two linkers), then `seal.rs` / `codesign.rs`
-//! (the checksum, the Mach-O signature). What it may not touch: emission and the archive's
-//! contents (`dump`), the image format's definition (the loader crate's, read only), and the
-//! per-OS facts, which it reads from `platform/*.toml` through [`Platform`] and never spells in
-//! code.
+//! archive, and `remembered.rs` keeps what was found about a toolchain's files for the process;
+//! above them `lld.rs` and `cc.rs` (the two linkers), then `seal.rs` / `codesign.rs` (the
+//! checksum, the Mach-O signature). What it may not touch: emission and the archive's contents
+//! (`dump`), the image format's definition (the loader crate's, read only), and the per-OS
+//! facts, which it reads from `platform/*.toml` through [`Platform`] and never spells in code.
 
 mod archive_info;
 mod cc;
@@ -25,6 +25,7 @@ mod lld;
 mod lld_driver;
 mod mingw_runtime;
 mod os_stubs;
+mod remembered;
 mod seal;
 mod user_libraries;
 
