@@ -281,27 +281,41 @@ fn read_imported_dlls(path: &Path) -> Result<BTreeSet<String>, LinkError> {
     let ar = object::read::archive::ArchiveFile::parse(&*bytes)
         .map_err(|e| fail(format!("not an archive: {e}")))?;
     let mut dlls = BTreeSet::new();
+    // Short import members: a header check each, no object parsing.
     for member in ar.members() {
         let member = member.map_err(|e| fail(e.to_string()))?;
         let data = member.data(&*bytes).map_err(|e| fail(e.to_string()))?;
         if let Ok(import) = object::read::coff::ImportFile::parse(data) {
             dlls.insert(String::from_utf8_lossy(import.dll()).to_ascii_lowercase());
-            continue;
         }
-        let Ok(file) = object::File::parse(data) else {
-            continue;
-        };
-        for section in file.sections() {
-            if section.name() != Ok(".idata$7") {
+    }
+    // GNU dlltool's: only the members the index names for `..._iname` (the name's label)
+    // are parsed, not the thousand others.
+    if let Some(symbols) = ar.symbols().map_err(|e| fail(e.to_string()))? {
+        for symbol in symbols {
+            let symbol = symbol.map_err(|e| fail(e.to_string()))?;
+            if !symbol.name().ends_with(b"_iname") {
                 continue;
             }
-            let Ok(data) = section.data() else { continue };
-            let name = String::from_utf8_lossy(data);
-            let name = name.trim_end_matches('\0');
-            if name.to_ascii_lowercase().ends_with(".dll")
-                && name.bytes().all(|b| b.is_ascii_graphic())
-            {
-                dlls.insert(name.to_ascii_lowercase());
+            let member = ar
+                .member(symbol.offset())
+                .map_err(|e| fail(e.to_string()))?;
+            let data = member.data(&*bytes).map_err(|e| fail(e.to_string()))?;
+            let Ok(file) = object::File::parse(data) else {
+                continue;
+            };
+            for section in file.sections() {
+                if section.name() != Ok(".idata$7") {
+                    continue;
+                }
+                let Ok(data) = section.data() else { continue };
+                let name = String::from_utf8_lossy(data);
+                let name = name.trim_end_matches('\0');
+                if name.to_ascii_lowercase().ends_with(".dll")
+                    && name.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    dlls.insert(name.to_ascii_lowercase());
+                }
             }
         }
     }
