@@ -68,7 +68,15 @@ pub fn c_runtime_files(
         None => located_lib_dir(runtime, platform),
     };
     let Some(dir) = dir else {
-        return Ok(None);
+        return match crt {
+            // Linking without the runtime asked for would quietly ignore the choice.
+            Some(crt) => Err(LinkError::Runtime(format!(
+                "--crt {crt}: no {} C runtime was found: {}, or pass --sysroot DIR",
+                platform.triple(),
+                runtime.provided_by
+            ))),
+            None => Ok(None),
+        };
     };
     let path_of = |name: &str| -> Result<PathBuf, LinkError> {
         let path = dir.join(name);

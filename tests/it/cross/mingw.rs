@@ -259,6 +259,18 @@ fn a_missing_windows_c_runtime_is_one_clear_error() {
         text.contains("malloc") || text.contains("snprintf"),
         "names what is missing: {text}"
     );
+    // A C runtime asked for by name is not quietly left out.
+    let out = Command::new(aotlink())
+        .env("PATH", dir.join("no-tools"))
+        .args(["build", "--export-all", "--crt", "msvcrt", "-o"])
+        .arg(dir.join("b.dll"))
+        .arg(&ir)
+        .output()
+        .unwrap();
+    assert_clean_failure(
+        &out,
+        "--crt msvcrt: no x86_64-pc-windows-gnu C runtime was found",
+    );
 
     // A real MinGW-w64 sysroot given explicitly works like the one gcc reports.
     if have(&[GCC]) {
