@@ -2,10 +2,9 @@
 //! 128-bit multiplication, half-precision conversions, `__builtin_powi`, x86's
 //! `__builtin_cpu_supports`), linked by the embedded LLD with the target's runtime archive, give
 //! what the target's gcc build gives: on the host, on aarch64 Linux under qemu and on Windows
-//! under wine, none refused (aarch64's libgcc lacks `__muloti4` and MinGW's has the
-//! half-precision conversions with another calling convention: compiler-rt, from Debian's
-//! libclang-rt-22-dev:arm64 and libclang-rt-22-dev-win, has them). A target without a runtime
-//! is refused with the functions named.
+//! under wine, none refused (MinGW's libgcc has the half-precision conversions with another
+//! calling convention; compiler-rt for MinGW, Debian's libclang-rt-22-dev-win, has them at
+//! LLVM's). A target without a runtime is refused with the functions named.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -19,7 +19,7 @@ i64 udiv128(i64 a, i64 b, i64 c) {
 }
 
 /* Overflow-checked 128-bit multiplication (__muloti4 in compiler-rt, which libgcc lacks;
-   LLVM 22 expands it inline for these targets). */
+   LLVM 22 expands it inline for these targets and calls neither). */
 i64 mulo128(i64 a, i64 b) {
     i128 r;
     int overflow = __builtin_mul_overflow((i128)a << 40, (i128)b << 40, &r);
