@@ -154,6 +154,7 @@ fn lua_as_a_package_dll_runs_under_wine_like_gccs_build() {
                 "-o",
             ];
             let refused = dir.join("refused/lua.dll");
+            std::fs::create_dir_all(refused.parent().unwrap()).unwrap();
             args.push(refused.to_str().unwrap());
             args.extend(bitcode.iter().map(|p| p.to_str().unwrap()));
             let result = run_aotlink(&args);
