@@ -4,7 +4,8 @@
 # binutils (the system C compiler the sysimg link and the reference builds of the tests use),
 # g++ and pkg-config (the C API tests compile C and C++ programs against an installed prefix).
 # With --cross, also what the cross-image tests run images with: qemu-user and an aarch64 gcc
-# and C library, wine and the MinGW gcc, and the Rust standard library for aarch64 Linux and
+# and C library, wine and the MinGW gcc, clang's compiler-rt builtins for MinGW (its libgcc
+# passes _Float16 differently from LLVM), the Rust standard library for aarch64 Linux and
 # Windows (the loader is built for them and run under qemu and wine), clang 14 and clang 19,
 # whose typed-pointer and older IR the tests feed to aotlink (nothing links them), numba 0.68
 # from PyPI in a venv (a test builds images from its IR), and BuildGrid 0.4.4 from PyPI in a
@@ -16,7 +17,7 @@ set -euo pipefail
 
 packages=(llvm-22-dev libpolly-22-dev liblld-22-dev clang-22 lld-22 zlib1g-dev libzstd-dev libxml2-dev libffi-dev gcc g++ binutils pkg-config)
 if [ "${1:-}" = "--cross" ]; then
-  packages+=(python3-venv clang-14 clang-19 qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64)
+  packages+=(python3-venv clang-14 clang-19 qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64 libclang-rt-22-dev-win)
 fi
 
 if [ "${1:-}" = "--cross" ] && command -v rustup >/dev/null; then

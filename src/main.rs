@@ -42,6 +42,7 @@ fn run(command: Command) -> Result<()> {
             target,
             rtlib,
             sysroot,
+            crt,
             verbose,
             sign,
             libraries,
@@ -53,6 +54,7 @@ fn run(command: Command) -> Result<()> {
                 lld: Lld {
                     compiler_runtime: rtlib,
                     sysroot,
+                    crt,
                 },
                 libraries: libraries.libraries(),
                 key: secret_key(sign.as_deref())?,

@@ -32,7 +32,7 @@ use crate::codegen::{self, CodegenError, CodegenOptions, Input};
 use crate::dump::{self, DumpError, DumpOptions, EmitKinds, OutputKind};
 use crate::link::{self, Cc, Libraries, LinkError, Linker, Lld};
 use crate::sign::SecretKey;
-use crate::target::{CpuTarget, CpuTargetError, Platform, Triple};
+use crate::target::{CpuTarget, CpuTargetError, Crt, Platform, Triple};
 
 /// Where emitted shards are cached.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,6 +209,13 @@ impl Build {
     /// Where the target's C runtime is, for a package image (MinGW-w64).
     pub fn sysroot(mut self, dir: impl Into<PathBuf>) -> Build {
         self.lld.sysroot = Some(dir.into());
+        self
+    }
+
+    /// The Microsoft C runtime a Windows package DLL links (default: the one the target's
+    /// MinGW-w64 gcc links); the program that loads the DLL must use the same one.
+    pub fn crt(mut self, crt: Crt) -> Build {
+        self.lld.crt = Some(crt);
         self
     }
 
@@ -522,6 +529,9 @@ impl Build {
             ImageKind::Sysimg => {
                 if self.lld.compiler_runtime.is_some() {
                     return Err(BuildError::Invalid("--rtlib only applies to --kind pkg (the C compiler driver adds its own runtime)".into()));
+                }
+                if self.lld.crt.is_some() {
+                    return Err(BuildError::Invalid("--crt only applies to --kind pkg (the C compiler driver links its own C runtime)".into()));
                 }
                 if self.lld.sysroot.is_some() {
                     return Err(BuildError::Invalid("--sysroot only applies to --kind pkg (give the C compiler driver its own --sysroot)".into()));

@@ -16,6 +16,7 @@ use crate::cache::DEFAULT_MAX_SIZE;
 use crate::dump::EmitKinds;
 use crate::link::Libraries;
 use crate::sign::SecretKey;
+use crate::target::Crt;
 
 /// An option's value that names a file which cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,10 @@ pub struct BuildArgs {
     /// macOS: an SDK, whose usr/lib/libSystem.tbd replaces the built-in libSystem stub).
     #[arg(long, value_name = "DIR")]
     pub sysroot: Option<PathBuf>,
+    /// The Microsoft C runtime a Windows DLL links, for --kind pkg: the same as the program's
+    /// that loads it (default: the one x86_64-w64-mingw32-gcc links).
+    #[arg(long, value_enum, value_name = "CRT")]
+    pub crt: Option<Crt>,
     /// Print the exact link command line (macOS: and the names bound by flat lookup).
     #[arg(short, long)]
     pub verbose: bool,
@@ -199,6 +204,9 @@ impl BuildArgs {
         }
         if let Some(sysroot) = &self.sysroot {
             build = build.sysroot(sysroot);
+        }
+        if let Some(crt) = self.crt {
+            build = build.crt(crt);
         }
         if let Some(path) = &self.sign {
             build = build.sign(SecretKey::read(path).map_err(OptionsError::Key)?);

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use aotlink::target::Crt;
 use clap::{Parser, Subcommand};
 
 pub use aotlink::build::options::{BuildArgs, CompileArgs, Kind, LibraryArgs, TimingsFormat};
@@ -65,6 +66,10 @@ pub enum Command {
         /// macOS: an SDK, whose usr/lib/libSystem.tbd replaces the built-in libSystem stub).
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,
+        /// The Microsoft C runtime a Windows DLL links: the same as the program's that loads
+        /// it (default: the one x86_64-w64-mingw32-gcc links).
+        #[arg(long, value_enum, value_name = "CRT")]
+        crt: Option<Crt>,
         /// Print the exact link command line (macOS: and the names bound by flat lookup).
         #[arg(short, long)]
         verbose: bool,

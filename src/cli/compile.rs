@@ -56,6 +56,9 @@ pub fn link_archive(
     if let Some(sysroot) = link.lld.sysroot {
         build = build.sysroot(sysroot);
     }
+    if let Some(crt) = link.lld.crt {
+        build = build.crt(crt);
+    }
     if let Some(key) = link.key {
         build = build.sign(key);
     }

@@ -1,17 +1,18 @@
-//! The LLD linker, inside this process (`src/lld_shim.cpp` over LLD 22's drivers).
+//! The LLD linker: what a [`LinkJob`] means, as the arguments of the platform's LLD driver
+//! (`[lld]` in `platform/*.toml`), with the link inputs the job needs (the OS stubs, the
+//! user's libraries, the MinGW C runtime, the compiler runtime) in gcc's order; run by
+//! `lld_driver.rs`.
 
-use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use super::c_runtime::{c_runtime_files, missing_runtime_advice, CRuntimeFiles};
-use super::libraries::library_arguments;
+use super::compiler_runtime::runtime_archives;
+use super::lld_driver::run_lld;
 use super::macos_sdk::sdk_system_libraries;
-use super::runtime::runtime_archives;
-use super::system_libs::system_libraries;
-use super::{
-    expand_args, linker_diagnostics, placeholders, write_export_list, LinkError, LinkJob, Linker,
-};
+use super::mingw_runtime::{c_runtime_files, missing_runtime_advice, CRuntimeFiles};
+use super::os_stubs::system_libraries;
+use super::user_libraries::library_arguments;
+use super::{expand_args, placeholders, write_export_list, LinkError, LinkJob, Linker};
+use crate::target::Crt;
 
 /// Links with the LLD linked into aotlink; flags come from the platform's `[lld]` table.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +22,8 @@ pub struct Lld {
     /// Where the target's C runtime is (`--sysroot`: MinGW-w64, or a macOS SDK whose
     /// libSystem stub replaces the vendored one); `None`: asked of its gcc, or vendored.
     pub sysroot: Option<PathBuf>,
+    /// The Microsoft C runtime a Windows DLL links (`--crt`); `None`: the toolchain's default.
+    pub crt: Option<Crt>,
 }
 
 impl Lld {
@@ -29,16 +32,23 @@ impl Lld {
         Lld {
             compiler_runtime: None,
             sysroot: None,
+            crt: None,
         }
     }
 
     /// The LLD arguments for `job` (without the program name); the export list and system
     /// libraries they name are written into `scratch`. A standalone `ld.lld` takes them too.
+    ///
+    /// A hook for the benches (the time spent before LLD sees the archive; the same link by a
+    /// standalone `ld.lld`), not an interface: a program links with `Build`.
+    #[doc(hidden)]
     pub fn arguments(&self, job: &LinkJob, scratch: &Path) -> Result<Vec<String>, LinkError> {
         Ok(self.link_line(job, scratch)?.0)
     }
 
-    /// The arguments, and the C runtime they link (`None`: none, or none found).
+    /// The LLD arguments for `job` (without the program name), and the C runtime they link
+    /// (`None`: none, or none found); the export list and system libraries they name are
+    /// written into `scratch`. A standalone `ld.lld` takes them too.
     fn link_line(
         &self,
         job: &LinkJob,
@@ -51,7 +61,7 @@ impl Lld {
             Some(sdk) => (sdk, None),
             None => (system_libraries(job, scratch)?, sysroot),
         };
-        let c_runtime = c_runtime_files(job, c_sysroot)?;
+        let c_runtime = c_runtime_files(job, c_sysroot, self.crt)?;
         let runtime = runtime_archives(job, self.compiler_runtime.as_deref())?;
         let paths = |list: &[PathBuf]| -> Vec<String> {
             list.iter().map(|p| p.display().to_string()).collect()
@@ -92,59 +102,17 @@ impl Lld {
 
 impl Linker for Lld {
     fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError> {
-        let scratch = tempfile::tempdir()
-            .map_err(|e| LinkError::Lld(format!("cannot create a temp dir: {e}")))?;
+        let scratch = tempfile::tempdir().map_err(|e| LinkError::TempDir(e.to_string()))?;
         let (args, c_runtime) = self.link_line(job, scratch.path())?;
         let without_runtime = job.platform.c_runtime.is_some() && c_runtime.is_none();
-        match run_lld(&job.platform.lld.flavor, &args) {
-            Err(LinkError::Lld(message)) if without_runtime && message.contains("undefined") => {
+        match run_lld(job.platform.lld.flavor, &args) {
+            // Without the C runtime the platform needs, what LLD could not resolve is most
+            // likely in it: the failure says how to provide it.
+            Err(LinkError::Lld(message)) if without_runtime => {
                 let advice = missing_runtime_advice(job.platform).unwrap_or_default();
                 Err(LinkError::Lld(format!("{message}; {advice}")))
             }
             other => other.map(|()| job.output.clone()),
         }
-    }
-}
-
-/// LLD keeps global state for the length of a link: one link at a time per process. `false`
-/// inside once LLD said its state could not be reset (after a crash inside LLD).
-static LLD: Mutex<bool> = Mutex::new(true);
-
-/// Runs LLD of `flavor` (`gnu`, `darwin`, `link`) with `args`, one link at a time.
-pub(super) fn run_lld(flavor: &str, args: &[String]) -> Result<(), LinkError> {
-    let program = match flavor {
-        "gnu" => "ld.lld",
-        "darwin" => "ld64.lld",
-        "link" => "lld-link",
-        other => {
-            return Err(LinkError::Lld(format!(
-                "unknown LLD flavor `{other}` in the platform file"
-            )))
-        }
-    };
-    super::show_link_line(&format!("{program} (in process)"), args);
-    let owned: Vec<CString> = std::iter::once(program)
-        .chain(args.iter().map(String::as_str))
-        .map(|a| {
-            CString::new(a).map_err(|_| LinkError::Lld(format!("argument `{a}` contains NUL")))
-        })
-        .collect::<Result<_, _>>()?;
-
-    let mut usable = LLD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if !*usable {
-        return Err(LinkError::Lld(
-            "an earlier link crashed inside LLD; restart the process to link again".into(),
-        ));
-    }
-    // SAFETY: the lock keeps any other thread out of LLD until the call returns.
-    let run = unsafe { crate::llvm::lld::link(&owned) };
-    let (code, text) = (run.code, run.output);
-    *usable = run.can_run_again;
-    if code == 0 {
-        Ok(())
-    } else if text.trim().is_empty() {
-        Err(LinkError::Lld(format!("LLD exited with code {code}")))
-    } else {
-        Err(LinkError::Lld(linker_diagnostics(&text)))
     }
 }

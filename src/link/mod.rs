@@ -1,28 +1,44 @@
 //! link: turns the archive of a dump into an image. A [`LinkJob`] says what to produce; an
 //! implementation of [`Linker`] turns that into flags ([`Lld`] in-process, [`Cc`] through a C
-//! compiler driver), with the per-OS facts of [`Platform`]. [`link_image`] has the linker write
-//! a temp file, seals it (and signs it, if asked) and only then renames it to the output.
+//! compiler driver), with the per-OS facts of [`Platform`]. [`link_checked_archive`] has the
+//! linker write a temp file, seals it (and signs it, if asked) and only then renames it to the
+//! output.
+//!
+//! What it owns, from the bottom up: `lld_driver.rs` runs LLD in this process (one link at a
+//! time; the FFI itself is `crate::llvm::lld`); the link inputs, each in a file named for what
+//! it is and none importing another: `compiler_runtime.rs` (libgcc / compiler-rt builtins),
+//! `mingw_runtime.rs` (MinGW-w64's C runtime, `--crt`), `os_stubs.rs` (the OS libraries'
+//! stand-ins, which LLD makes), `user_libraries.rs` (`-l`, `-L`, `--link-lib`) over
+//! `import_library.rs` (the COFF import-library writer); `archive_info.rs` reads the dump's
+//! archive, and `remembered.rs` keeps what was found about a toolchain's files for the process;
+//! above them `lld.rs` and `cc.rs` (the two linkers), then `seal.rs` / `codesign.rs` (the
+//! checksum, the Mach-O signature). What it may not touch: emission and the archive's contents
+//! (`dump`), the image format's definition (the loader crate's, read only), and the per-OS
+//! facts, which it reads from `platform/*.toml` through [`Platform`] and never spells in code.
 
 mod archive_info;
-mod c_runtime;
 mod cc;
 mod codesign;
+mod compiler_runtime;
 mod flat_lookup;
-mod libraries;
+mod import_library;
 mod lld;
+mod lld_driver;
 mod macos_sdk;
-mod runtime;
+mod mingw_runtime;
+mod os_stubs;
+mod remembered;
 mod seal;
-mod system_libs;
+mod user_libraries;
 
 use std::path::{Path, PathBuf};
 
 pub use archive_info::{read_archive, ArchiveInfo};
 pub use cc::Cc;
 pub use flat_lookup::flat_lookup_names;
-pub use libraries::Libraries;
 pub use lld::Lld;
 pub use seal::seal;
+pub use user_libraries::Libraries;
 
 use crate::target::Platform;
 
@@ -53,8 +69,17 @@ pub trait Linker {
 pub enum LinkError {
     #[error("{}: {cause}", path.display())]
     Archive { path: PathBuf, cause: String },
+    /// LLD ran and failed: its diagnostics.
     #[error("LLD failed: {0}")]
     Lld(String),
+    #[error("an earlier link crashed inside LLD; restart the process to link again")]
+    LldUnusable,
+    #[error("linker argument `{0}` contains NUL")]
+    NulInArgument(String),
+    #[error("cannot create a temp dir for the link: {0}")]
+    TempDir(String),
+    #[error("vendor/{0} is not part of this aotlink")]
+    Vendor(String),
     #[error("{0}")]
     Runtime(String),
     #[error("{0}")]
@@ -82,6 +107,10 @@ pub enum LinkError {
 /// Links `archive` into the image `output` with `linker`: the linker writes a temp file next to
 /// `output`, which is sealed (checksum written) and only then renamed to `output`. On platforms
 /// with import libraries one is written beside the image (`x.dll` -> `x.lib`).
+///
+/// A hook for the benches, which time the link step alone; a program links with
+/// `Build::link` (or `Build::build`).
+#[doc(hidden)]
 pub fn link_image(
     linker: &dyn Linker,
     archive: &Path,

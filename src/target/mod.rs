@@ -7,6 +7,8 @@ mod supported;
 mod triple;
 
 pub use cpu::{features_beyond_cpu, CpuTarget, CpuTargetError, ResolvedTarget};
-pub use platform::{vendor_file, CRuntime, Platform, SystemLibraryKind};
+pub use platform::{
+    vendor_file, CRuntime, Crt, CrtLibrary, LldFlavor, Platform, SystemLibraryKind,
+};
 pub use supported::{supported_target, SupportedTarget, SUPPORTED_TARGETS};
 pub use triple::{Arch, Os, Triple};

@@ -1,6 +1,8 @@
 //! Per-OS facts for linking an image, read from `platform/*.toml`: one value, no `if os == ...`
 //! anywhere else. The files and the vendored stubs they name are compiled into aotlink.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::triple::{Arch, Os, Triple};
@@ -101,24 +103,90 @@ pub struct CRuntime {
     pub sysroot_lib_dirs: Vec<String>,
     /// Objects linked before the image's own (the DLL start-up code).
     pub start_objects: Vec<String>,
-    /// Libraries linked after them; `{crt}` is the Microsoft C runtime chosen from `crts`.
+    /// Libraries linked after them; `{crt}` is the import library of the Microsoft C runtime
+    /// (`--crt`, default: the toolchain's).
     pub libraries: Vec<String>,
     /// Objects linked last.
     #[serde(default)]
     pub end_objects: Vec<String>,
-    /// Import libraries of the C runtime DLLs the code may have been compiled against, the
-    /// default first: the first one that defines a function the code calls and the others
-    /// lack is taken.
-    pub crts: Vec<String>,
+    /// The import library the target's gcc links for its default C runtime (`-lmsvcrt` in its
+    /// specs); which C runtime that is, is read from the DLLs it imports from.
+    pub default_crt: String,
+    /// Each C runtime a DLL can link (`--crt`).
+    pub crts: BTreeMap<Crt, CrtLibrary>,
     /// The entry point the start-up objects define.
     pub entry: String,
 }
 
+/// A Microsoft C runtime a Windows DLL links (`--crt`). A DLL and the program that loads it
+/// must use the same one: each has its own heap and its own `FILE` objects, so memory or files
+/// passed from one to the other would break.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Crt {
+    /// msvcrt.dll, the default of Debian's MinGW-w64 and of its headers.
+    Msvcrt,
+    /// The Universal C runtime (ucrtbase.dll, `api-ms-win-crt-*.dll`), for code compiled with
+    /// MinGW-w64's headers for it (`-D_UCRT`).
+    Ucrt,
+}
+
+impl Crt {
+    /// The name `--crt` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Crt::Msvcrt => "msvcrt",
+            Crt::Ucrt => "ucrt",
+        }
+    }
+}
+
+impl std::fmt::Display for Crt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How one C runtime is linked and recognized.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CrtLibrary {
+    /// MinGW-w64's import library for it, whatever the toolchain's default is.
+    pub import_library: String,
+    /// The DLLs it consists of, lower case (`*` at the end: any name with that start).
+    pub dlls: Vec<String>,
+}
+
+impl CrtLibrary {
+    /// Whether this runtime consists of `dll` (any case).
+    pub fn has_dll(&self, dll: &str) -> bool {
+        let dll = dll.to_ascii_lowercase();
+        self.dlls
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(start) => dll.starts_with(start),
+                None => dll == *pattern,
+            })
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct LldFlags {
-    /// LLD driver flavor: `gnu` (ELF), `darwin` (Mach-O), `link` (COFF).
-    pub flavor: String,
+    pub flavor: LldFlavor,
     pub args: Vec<String>,
+}
+
+/// Which of LLD's drivers links the OS's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LldFlavor {
+    /// ELF, `ld.lld`.
+    Gnu,
+    /// Mach-O, `ld64.lld`.
+    Darwin,
+    /// COFF, `lld-link`.
+    Link,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -188,6 +256,23 @@ pub fn vendor_file(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_c_runtime_is_told_by_its_dlls() {
+        let windows = Platform::for_triple(&Triple::parse("x86_64-w64-windows-gnu").unwrap());
+        let crts = &windows.c_runtime.as_ref().unwrap().crts;
+        let of = |dll: &str| -> Vec<Crt> {
+            crts.iter()
+                .filter(|(_, library)| library.has_dll(dll))
+                .map(|(crt, _)| *crt)
+                .collect()
+        };
+        assert_eq!(of("msvcrt.dll"), [Crt::Msvcrt]);
+        assert_eq!(of("MSVCRT.DLL"), [Crt::Msvcrt]);
+        assert_eq!(of("ucrtbase.dll"), [Crt::Ucrt]);
+        assert_eq!(of("api-ms-win-crt-stdio-l1-1-0.dll"), [Crt::Ucrt]);
+        assert!(of("kernel32.dll").is_empty() && of("msvcrt20.dll").is_empty());
+    }
 
     #[test]
     fn every_platform_file_parses_and_names_existing_files() {

@@ -10,7 +10,7 @@ use crate::common::*;
 use crate::lua::run;
 
 /// libsqlite3-sys's `sqlite3` directory, fetched by cargo for a scratch crate in `dir`.
-pub(crate) fn amalgamation(dir: &Path) -> PathBuf {
+pub fn amalgamation(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(dir.join("src/lib.rs"), "").unwrap();
     std::fs::write(

@@ -34,8 +34,8 @@ fn windows_bitcode(sources: &[PathBuf], dir: &Path, flags: &[&str]) -> Vec<PathB
 }
 
 /// `aotlink build` (a package DLL, default CPU targets, the embedded LLD) of `bitcode` into
-/// `dll`, with its import library beside it.
-fn aotlink_dll(bitcode: &[PathBuf], dll: &Path) {
+/// `dll`, with its import library beside it, and `extra` options.
+fn aotlink_dll(bitcode: &[PathBuf], dll: &Path, extra: &[&str]) {
     std::fs::create_dir_all(dll.parent().unwrap()).unwrap();
     let mut args = vec![
         "build".to_string(),
@@ -45,6 +45,7 @@ fn aotlink_dll(bitcode: &[PathBuf], dll: &Path) {
         "-o".into(),
         dll.display().to_string(),
     ];
+    args.extend(extra.iter().map(|a| a.to_string()));
     args.extend(bitcode.iter().map(|p| p.display().to_string()));
     aotlink_ok(&args);
 }
@@ -123,18 +124,20 @@ fn lua_as_a_package_dll_runs_under_wine_like_gccs_build() {
         "{expected}"
     );
 
-    // msvcrt (MinGW-w64's default), and the UCRT for code compiled against its headers.
-    for (name, flags, crt) in [
-        ("msvcrt", &[][..], "msvcrt.dll"),
+    // msvcrt (MinGW-w64's default), and the UCRT (--crt ucrt) for code compiled against its
+    // headers.
+    for (name, flags, options, crt) in [
+        ("msvcrt", &[][..], &[][..], "msvcrt.dll"),
         (
             "ucrt",
             &["-D_UCRT"][..],
+            &["--crt", "ucrt"][..],
             "api-ms-win-crt-runtime-l1-1-0.dll",
         ),
     ] {
         let bitcode = windows_bitcode(&sources, &dir.join(format!("ir-{name}")), flags);
         let image = dir.join(format!("{name}/lua.dll"));
-        aotlink_dll(&bitcode, &image);
+        aotlink_dll(&bitcode, &image, options);
         let imports = imported_dlls(&image);
         assert!(
             imports.iter().any(|d| d == crt),
@@ -142,6 +145,21 @@ fn lua_as_a_package_dll_runs_under_wine_like_gccs_build() {
         );
         if name == "ucrt" {
             assert!(!imports.iter().any(|d| d == "msvcrt.dll"), "{imports:?}");
+            // Linked with the default runtime, msvcrt, what only the UCRT has is named.
+            let mut args = vec![
+                "build",
+                "--target",
+                "x86_64-w64-mingw32",
+                "--export-all",
+                "-o",
+            ];
+            let refused = dir.join("refused/lua.dll");
+            std::fs::create_dir_all(refused.parent().unwrap()).unwrap();
+            args.push(refused.to_str().unwrap());
+            args.extend(bitcode.iter().map(|p| p.to_str().unwrap()));
+            let result = run_aotlink(&args);
+            assert_clean_failure(&result, "pass --crt ucrt");
+            assert!(!refused.exists());
         }
         std::fs::copy(
             dir.join("script.lua"),
@@ -186,7 +204,7 @@ fn zlib_as_a_package_dll_runs_under_wine_like_gccs_build() {
 
     let bitcode = windows_bitcode(&sources, &dir.join("ir"), &[]);
     let image = dir.join("aot/zlib.dll");
-    aotlink_dll(&bitcode, &image);
+    aotlink_dll(&bitcode, &image, &[]);
     assert_eq!(run_against(&image, &harness, &src, &[]), expected);
 }
 
@@ -242,6 +260,18 @@ fn a_missing_windows_c_runtime_is_one_clear_error() {
         text.contains("malloc") || text.contains("snprintf"),
         "names what is missing: {text}"
     );
+    // A C runtime asked for by name is not quietly left out.
+    let out = Command::new(aotlink())
+        .env("PATH", dir.join("no-tools"))
+        .args(["build", "--export-all", "--crt", "msvcrt", "-o"])
+        .arg(dir.join("b.dll"))
+        .arg(&ir)
+        .output()
+        .unwrap();
+    assert_clean_failure(
+        &out,
+        "--crt msvcrt: no x86_64-pc-windows-gnu C runtime was found",
+    );
 
     // A real MinGW-w64 sysroot given explicitly works like the one gcc reports.
     if have(&[GCC]) {
@@ -261,4 +291,119 @@ fn a_missing_windows_c_runtime_is_one_clear_error() {
             ir.as_os_str(),
         ]);
     }
+}
+
+/// The C runtime DLLs among the DLLs a PE file imports from (msvcrt.dll, ucrtbase.dll and the
+/// UCRT's api-ms-win-crt-*.dll), lower case.
+fn imported_c_runtimes(file: &Path) -> Vec<String> {
+    imported_dlls(file)
+        .into_iter()
+        .filter(|d| d == "msvcrt.dll" || d == "ucrtbase.dll" || d.starts_with("api-ms-win-crt-"))
+        .collect()
+}
+
+/// A program MinGW's gcc built and an aotlink DLL of SQLite share one C runtime: memory the
+/// DLL allocates the program frees, and the other way round (sqlite3_mprintf strings and error
+/// messages given to `free`; a `malloc`ed buffer SQLite frees, grows with `realloc` and
+/// measures with `_msize`), and both import from msvcrt.dll, as gcc links it by default,
+/// though SQLite calls C99 math that msvcrt.dll lacks (libmingwex has it, as for gcc). With
+/// `--crt ucrt`, SQLite compiled for the UCRT imports from the UCRT alone.
+#[test]
+fn sqlite_dll_shares_the_c_runtime_of_its_mingw_host() {
+    if !mingw_and_wine() {
+        eprintln!("skipped: needs wine and {GCC}");
+        return;
+    }
+    let dir = scratch("mingw-sqlite-crt");
+    let sources = crate::sqlite::amalgamation(&dir.join("fetch"));
+    let c = sources.join("sqlite3.c");
+    // sqlite3_malloc is then the C runtime's malloc itself (no size header in front; the
+    // size is asked of _msize).
+    let defines = [
+        "-DSQLITE_ENABLE_MATH_FUNCTIONS",
+        "-DSQLITE_USE_MALLOC_H",
+        "-DSQLITE_USE_MSIZE",
+    ];
+    let harness = repo().join("tests/it/mingw/sqlite_crt.c");
+
+    let bitcode = windows_bitcode(std::slice::from_ref(&c), &dir.join("ir"), &defines);
+    let image = dir.join("msvcrt/sqlite3.dll");
+    aotlink_dll(&bitcode, &image, &[]);
+    let output = run_against(&image, &harness, &sources, &[]);
+    // The table's names: (i * 7919) % 2003 for i in 1..=2000, printed as n%05d.
+    let names: Vec<u64> = (1..=2000u64).map(|i| (i * 7919) % 2003).collect();
+    let expected = format!(
+        "mprintf aotlink-999-124.875\nbound HOST-OWNED TEXT 15\ngrown 300 msize-ok 1\n\
+         error no such table: missing\n\
+         1.31695789692482|10|-2|0.549306144334055\n2000|n{:05}|n{:05}|2001000\nheap ok\nend\n",
+        names.iter().min().unwrap(),
+        names.iter().max().unwrap()
+    );
+    assert_eq!(output, expected);
+    let host = dir.join("msvcrt/harness.exe");
+    assert_eq!(imported_c_runtimes(&host), ["msvcrt.dll"], "the program");
+    assert_eq!(imported_c_runtimes(&image), ["msvcrt.dll"], "the DLL");
+
+    let mut ucrt_defines = defines.to_vec();
+    ucrt_defines.push("-D_UCRT");
+    let bitcode = windows_bitcode(
+        std::slice::from_ref(&c),
+        &dir.join("ir-ucrt"),
+        &ucrt_defines,
+    );
+    let image = dir.join("ucrt/sqlite3.dll");
+    aotlink_dll(&bitcode, &image, &["--crt", "ucrt"]);
+    let crts = imported_c_runtimes(&image);
+    assert!(
+        !crts.is_empty() && crts.iter().all(|d| d.starts_with("api-ms-win-crt-")),
+        "{crts:?}"
+    );
+    // What the shared runtime is for: the msvcrt program with the UCRT DLL has two heaps, and
+    // the DLL cannot grow the program's memory.
+    std::fs::copy(&host, dir.join("ucrt/harness.exe")).unwrap();
+    let out = Command::new(wine())
+        .current_dir(dir.join("ucrt"))
+        .env("WINEDEBUG", "-all")
+        .arg("./harness.exe")
+        .output()
+        .unwrap();
+    let mismatched = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success()
+            && mismatched.contains("realloc failed")
+            && !mismatched.contains("heap ok"),
+        "{mismatched}"
+    );
+}
+
+/// `--crt` applies where there is a Microsoft C runtime to choose: a Windows DLL linked by
+/// LLD. A Linux image or a system image (whose C compiler driver links its own runtime) with
+/// it is refused, naming why, and nothing is written.
+#[test]
+fn crt_is_refused_where_there_is_no_microsoft_c_runtime_to_choose() {
+    let dir = scratch("mingw-crt-refused");
+    let source = dir.join("f.c");
+    std::fs::write(&source, "int f(int x) { return x * 3; }\n").unwrap();
+    let ir = dir.join("f.ll");
+    clang_ir(&source, &ir, &["-O1", "-S", "-emit-llvm"]);
+    for (kind, expect) in [
+        (
+            "pkg",
+            "--crt ucrt: linux images link no Microsoft C runtime",
+        ),
+        ("sysimg", "--crt only applies to --kind pkg"),
+    ] {
+        let out = run_aotlink([
+            "build".as_ref(),
+            "--kind".as_ref(),
+            kind.as_ref(),
+            "--crt".as_ref(),
+            "ucrt".as_ref(),
+            "-o".as_ref(),
+            dir.join("f.so").as_os_str(),
+            ir.as_os_str(),
+        ]);
+        assert_clean_failure(&out, expect);
+    }
+    assert_only_files(&dir, &["f.c", "f.ll"]);
 }

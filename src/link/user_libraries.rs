@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::system_libs::{parse_def, short_export, write_coff_import_library};
+use super::import_library::{parse_def, short_export, write_coff_import_library};
 use super::{LinkError, LinkJob};
+use crate::target::LldFlavor;
 
 /// What the image links against besides the C runtime.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub fn library_arguments(job: &LinkJob, scratch: &Path) -> Result<Vec<String>, L
             )));
         }
     }
-    if job.platform.lld.flavor != "link" {
+    if job.platform.lld.flavor != LldFlavor::Link {
         // ELF and Mach-O LLD search and record libraries themselves.
         let mut args: Vec<String> = libs
             .dirs

@@ -11,9 +11,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use super::archive_info::archive_symbols;
+use super::remembered::Remembered;
 use super::{LinkError, LinkJob};
 use crate::target::{Platform, Triple};
 
@@ -85,19 +85,14 @@ fn compiler_runtime(
         return Ok(vec![path.to_path_buf()]);
     }
     let triple = platform.triple();
-    static FOUND: Mutex<Vec<(String, Vec<PathBuf>)>> = Mutex::new(Vec::new());
-    let key = triple.to_string();
-    let mut found = FOUND.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, paths)) = found.iter().find(|(k, _)| *k == key) {
-        return Ok(paths.clone());
-    }
-    let paths: Vec<PathBuf> = platform
-        .compiler_runtime
-        .iter()
-        .filter_map(|command| discover(command, triple))
-        .collect();
-    found.push((key, paths.clone()));
-    Ok(paths)
+    static FOUND: Remembered<String, Vec<PathBuf>> = Remembered::new();
+    Ok(FOUND.get_or(triple.to_string(), |_| {
+        platform
+            .compiler_runtime
+            .iter()
+            .filter_map(|command| discover(command, triple))
+            .collect()
+    }))
 }
 
 /// Runs one discovery command (`{gcc_triple}` and `{clang_triple}` filled in) and returns the
@@ -188,14 +183,10 @@ fn is_runtime_name(name: &str) -> bool {
 
 /// The runtime builtins archive `runtime` defines, read once per process.
 fn runtime_definitions(runtime: &Path) -> Result<BTreeSet<String>, LinkError> {
-    static READ: Mutex<Vec<(PathBuf, BTreeSet<String>)>> = Mutex::new(Vec::new());
-    let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, names)) = read.iter().find(|(p, _)| p == runtime) {
-        return Ok(names.clone());
-    }
-    let (defined, _) = archive_symbols(runtime, is_runtime_name)?;
-    read.push((runtime.to_path_buf(), defined.clone()));
-    Ok(defined)
+    static READ: Remembered<PathBuf, BTreeSet<String>> = Remembered::new();
+    READ.get_or_find(runtime.to_path_buf(), |runtime| {
+        Ok(archive_symbols(runtime, is_runtime_name)?.0)
+    })
 }
 
 /// Runtime variables and functions that only a static runtime archive has (no OS library
