@@ -1,18 +1,25 @@
 //! dump (Julia's `jl_dump_native`): partition the program into shards, emit them on threads,
 //! add the header object, and pack the results into archives.
+//!
+//! It owns what a shard is and how it is emitted; it does not know where shards are kept
+//! between builds: it asks the [`ShardStore`]s it is handed (store.rs) and imports nothing of
+//! `cache/` but the key derivation (`cache/key.rs`). The caches implement the stores and import
+//! only `output.rs` and `store.rs` from here.
 
 mod annotate;
 mod archive;
 mod emit;
 mod header;
 mod multiversion;
+pub mod output;
 mod partition;
 mod split;
+pub mod store;
 mod tables;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aotload::features::FEATURE_LIST_VERSION;
@@ -21,14 +28,12 @@ use aotload::meta::{Export, Meta, TargetRecord};
 use inkwell::context::Context;
 
 pub use archive::write_atomically;
-pub use emit::{
-    init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind, ShardRecord, ShardSource,
-};
+pub use emit::{init_llvm_targets, target_machine, ShardRecord};
+pub use output::{EmitKinds, Emitted, OutputKind};
 pub use partition::{plan_shards, ShardPlan};
 pub use split::ShardJob;
+pub use store::{ShardSource, ShardStore};
 
-use crate::cache::remote::{RemoteCache, RemoteStats};
-use crate::cache::ShardCache;
 use crate::codegen::Program;
 use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple};
 
@@ -44,10 +49,6 @@ pub struct DumpOptions {
     pub image_data: Vec<u8>,
     /// CPU targets, the base first; `None`: the default for the IR's architecture.
     pub cpu_targets: Option<Vec<CpuTarget>>,
-    /// Where emitted shards are looked up and stored; `None`: emit every shard.
-    pub cache: Option<ShardCache>,
-    /// A REAPI server behind the local cache (`--remote-cache`).
-    pub remote: Option<Arc<RemoteCache>>,
 }
 
 impl Default for DumpOptions {
@@ -59,8 +60,6 @@ impl Default for DumpOptions {
             emit: EmitKinds::default(),
             image_data: Vec::new(),
             cpu_targets: None,
-            cache: None,
-            remote: None,
         }
     }
 }
@@ -77,12 +76,10 @@ pub struct Dumped {
     pub phases: Vec<(&'static str, Duration)>,
     /// Problems that did not stop the build (a cache that cannot be written).
     pub warnings: Vec<String>,
-    /// Whether shards were looked up in a cache.
+    /// Whether shards were looked up in a store.
     pub cache_used: bool,
     /// Whether the whole dump was taken from the cache (src/build/memo.rs), nothing run.
     pub reused: bool,
-    /// What the remote cache did, when there was one.
-    pub remote: Option<RemoteStats>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,15 +108,6 @@ pub fn thread_count(requested: Option<usize>, shards: usize) -> usize {
             .max(1)
     };
     requested.unwrap_or_else(default).clamp(1, shards.max(1))
-}
-
-/// Runs dump over `program`. `on_shard_done(done, total)` is called once per emitted shard.
-pub fn dump(
-    program: &Program,
-    options: &DumpOptions,
-    on_shard_done: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Dumped, DumpError> {
-    prepare(program, options)?.emit(options, on_shard_done)
 }
 
 /// Everything emission needs, taken from the program: once this exists, the program (its
@@ -218,11 +206,13 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
 }
 
 impl Prepared {
-    /// Emits the shards on threads (or takes them from the caches). `on_shard_done(done,
-    /// total)` is called once per shard.
+    /// Emits the shards on threads, or takes them from the first of `stores` that has them
+    /// (and gives every store what it lacked). `on_shard_done(done, total)` is called once
+    /// per shard.
     pub fn emit(
         self,
         options: &DumpOptions,
+        stores: &[&dyn ShardStore],
         on_shard_done: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Dumped, DumpError> {
         let Prepared {
@@ -240,33 +230,16 @@ impl Prepared {
             kinds: options.emit,
         };
         let warnings = Mutex::new(Vec::new());
-        let (shards, records) = emit::emit_shards(
-            &jobs,
-            &config,
-            threads,
-            options.cache.as_ref(),
-            options.remote.as_deref(),
-            on_shard_done,
-            &|w| {
+        let (shards, records) =
+            emit::emit_shards(&jobs, &config, threads, stores, on_shard_done, &|w| {
                 warnings
                     .lock()
                     .expect("no panics holding it")
                     .push(w.to_string())
-            },
-        )
-        .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
+            })
+            .map_err(|(shard, cause)| DumpError::Shard { shard, cause })?;
         phases.lap("emit");
-        if let Some(remote) = &options.remote {
-            remote.finish();
-            phases.lap("remote-upload");
-        }
         let mut warnings = warnings.into_inner().expect("threads joined");
-        if let Some(why) = options.remote.as_ref().and_then(|r| r.stats().failure) {
-            warnings.push(format!(
-                "remote cache {}: {why}; the remaining shards were built locally",
-                options.remote.as_ref().expect("just read").url()
-            ));
-        }
         for record in &records {
             if let ShardSource::Damaged(why) = &record.source {
                 warnings.push(format!(
@@ -275,15 +248,6 @@ impl Prepared {
                 ));
             }
         }
-        if let Some(cache) = &options.cache {
-            if let Err(e) = cache.evict() {
-                warnings.push(format!(
-                    "cannot trim the shard cache at {}: {e}",
-                    cache.root().display()
-                ));
-            }
-            phases.lap("cache-evict");
-        }
         Ok(Dumped {
             shards,
             header,
@@ -291,9 +255,8 @@ impl Prepared {
             records,
             phases: phases.done(),
             warnings,
-            cache_used: options.cache.is_some(),
+            cache_used: !stores.is_empty(),
             reused: false,
-            remote: options.remote.as_ref().map(|r| r.stats()),
         })
     }
 }
