@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aotload::{HostCpu, Image, LoadOptions};
-
 use crate::c_kernels::{generate_c, C_FLAGS};
 use crate::cache::{build_report, emitted, os, shards};
 use crate::common::*;
@@ -70,24 +68,7 @@ fn expected(reference: &Path) -> Vec<u64> {
 /// Opens `image` on each of its targets this CPU runs and compares `kernels_run` with gcc's
 /// results; returns how many targets ran.
 fn assert_every_runnable_target_agrees(image: &Path, expected: &[u64]) -> usize {
-    let host = HostCpu::detect();
-    let targets = crate::common::open(image).meta().targets.clone();
-    let mut ran = 0;
-    for target in &targets {
-        let missing = aotload::features::missing(&target.features, &host.features);
-        if missing.iter().any(|w| *w != 0) {
-            eprintln!(
-                "skipping target {}: this CPU lacks its features",
-                target.name
-            );
-            continue;
-        }
-        let options = LoadOptions {
-            target: Some(target.name.clone()),
-            ..Default::default()
-        };
-        let opened = Image::open(image, &options).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(opened.target_name(), target.name);
+    on_each_runnable_target(image, |opened| {
         let export = (opened.meta().exports.iter())
             .find(|e| e.name == "kernels_run")
             .expect("kernels_run is exported");
@@ -95,16 +76,9 @@ fn assert_every_runnable_target_agrees(image: &Path, expected: &[u64]) -> usize 
         // SAFETY: the image's `kernels_run`, compiled from the same source as gcc's.
         let run: extern "C" fn(u64) -> u64 = unsafe { std::mem::transmute(address) };
         let got: Vec<u64> = SEEDS.iter().map(|&s| run(s)).collect();
-        assert_eq!(
-            got,
-            expected,
-            "target {} of {}",
-            target.name,
-            image.display()
-        );
-        ran += 1;
-    }
-    ran
+        let target = opened.target_name();
+        assert_eq!(got, expected, "target {target} of {}", image.display());
+    })
 }
 
 #[test]
