@@ -180,20 +180,39 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
         gvars: &gvar_index,
     };
     let numbering = tables_in_shards.then_some(&numbering);
-    let jobs = split::split(&program.module, &plans, &clone_sets, numbering);
-    phases.lap("split");
-    let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
-    let specs: Vec<_> = (plans.iter())
-        .map(|plan| tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, resolved.len()))
-        .collect();
-    let header = emit_header(
-        program,
-        options,
-        &targets,
-        (&specs, tables_in_shards),
-        &meta.encode(),
-    )
-    .map_err(DumpError::Header)?;
+    // The header (metadata, shard tables, its object) reads none of the split's results and
+    // is emitted in an LLVM context of its own: on another core, beside the split, which
+    // works in the program's context. The `header` phase is the wait for it after the split.
+    let data_layout = (program.module.get_data_layout().as_str())
+        .to_string_lossy()
+        .into_owned();
+    let header_facts = HeaderFacts {
+        triple: &program.triple,
+        data_layout: &data_layout,
+        exports: &program.exports,
+        nexternals: program.externals.len() as u32,
+        targets: &targets,
+        tables_in_shards,
+    };
+    let facts = program_facts(program);
+    let (jobs, header) = std::thread::scope(|scope| {
+        let header = scope.spawn(|| {
+            let meta = image_meta(facts, &resolved, &clone_sets, &fvar_index);
+            let specs: Vec<_> = (plans.iter())
+                .map(|plan| {
+                    tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, resolved.len())
+                })
+                .collect();
+            emit_header(&header_facts, options, &specs, &meta.encode())
+        });
+        let jobs = split::split(&program.module, &plans, &clone_sets, numbering);
+        phases.lap("split");
+        (
+            jobs,
+            header.join().expect("emitting the header does not panic"),
+        )
+    });
+    let header = header.map_err(DumpError::Header)?;
     phases.lap("header");
     Ok(Prepared {
         triple: program.triple.clone(),
@@ -279,14 +298,35 @@ fn resolve_targets(
         .collect::<Result<_, _>>()?)
 }
 
+/// What the image's metadata takes from the program: its plain parts, which (unlike its
+/// module) another thread may read.
+#[derive(Clone, Copy)]
+struct ProgramFacts<'a> {
+    triple: &'a str,
+    methods: &'a [aotload::meta::Method],
+    externals: &'a [aotload::meta::ExternalEdge],
+    gvars: &'a [String],
+    exports: &'a [String],
+}
+
+fn program_facts<'a>(program: &'a Program) -> ProgramFacts<'a> {
+    ProgramFacts {
+        triple: &program.triple,
+        methods: &program.methods,
+        externals: &program.externals,
+        gvars: &program.gvars,
+        exports: &program.exports,
+    }
+}
+
 fn image_meta(
-    program: &Program,
+    program: ProgramFacts,
     targets: &[ResolvedTarget],
     clone_sets: &annotate::CloneSets,
     fvar_index: &HashMap<String, u32>,
 ) -> Meta {
     Meta {
-        triple: program.triple.clone(),
+        triple: program.triple.to_string(),
         feature_list_version: FEATURE_LIST_VERSION,
         targets: targets
             .iter()
@@ -304,9 +344,9 @@ fn image_meta(
                 vector_bits: r.vector_bits,
             })
             .collect(),
-        methods: program.methods.clone(),
-        externals: program.externals.clone(),
-        gvars: program.gvars.clone(),
+        methods: program.methods.to_vec(),
+        externals: program.externals.to_vec(),
+        gvars: program.gvars.to_vec(),
         exports: program
             .exports
             .iter()
@@ -318,37 +358,40 @@ fn image_meta(
     }
 }
 
+/// What the header object is made from besides the metadata and the shard tables.
+struct HeaderFacts<'a> {
+    triple: &'a str,
+    data_layout: &'a str,
+    exports: &'a [String],
+    nexternals: u32,
+    targets: &'a [CpuTarget],
+    tables_in_shards: bool,
+}
+
 fn emit_header(
-    program: &Program,
+    facts: &HeaderFacts,
     options: &DumpOptions,
-    targets: &[CpuTarget],
-    (shards, tables_in_shards): (&[aotload::format::ShardSpec], bool),
+    shards: &[aotload::format::ShardSpec],
     meta: &[u8],
 ) -> Result<Emitted, String> {
     let context = Context::create();
-    let data_layout = program
-        .module
-        .get_data_layout()
-        .as_str()
-        .to_string_lossy()
-        .into_owned();
     let module = header::header_module(
         &context,
-        &program.triple,
-        &data_layout,
+        facts.triple,
+        facts.data_layout,
         options.kind,
         shards,
-        tables_in_shards,
-        targets.len() as u32,
-        &program.exports,
-        program.externals.len() as u32,
+        facts.tables_in_shards,
+        facts.targets.len() as u32,
+        facts.exports,
+        facts.nexternals,
         meta,
         &options.image_data,
-        platform_of(&program.triple)
+        platform_of(facts.triple)
             .and_then(|p| p.constructor_entry)
             .as_deref(),
     )?;
-    let machine = target_machine(&program.triple, &targets[0])?;
+    let machine = target_machine(facts.triple, &facts.targets[0])?;
     emit::emit_module(&module, &machine, options.emit)
 }
 
