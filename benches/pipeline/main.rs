@@ -29,6 +29,9 @@
 
 #[path = "../../tests/support/buildgrid.rs"]
 mod buildgrid;
+#[path = "../../tests/support/c_kernels.rs"]
+mod c_kernels;
+mod child;
 mod cpu;
 mod cross;
 mod emission;

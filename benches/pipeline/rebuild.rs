@@ -173,6 +173,16 @@ pub fn timed_build(
     out: &Path,
     extra: &[&OsStr],
 ) -> Result<(Duration, serde_json::Value)> {
+    let mut cmd = build_command(ir, out, extra);
+    let start = Instant::now();
+    let result = cmd.output().context("cannot run aotlink")?;
+    let time = start.elapsed();
+    Ok((time, build_report(ir, &result.status, &result.stderr)?))
+}
+
+/// `aotlink build IR --export-all --timings=json --threads 2 -o OUT EXTRA...`, free of the
+/// environment variables that would change it.
+pub fn build_command(ir: &Path, out: &Path, extra: &[&OsStr]) -> Command {
     let mut cmd = Command::new(AOTLINK);
     cmd.arg("build")
         .arg(ir)
@@ -184,18 +194,24 @@ pub fn timed_build(
         .env_remove("AOTLINK_CPU_TARGET")
         .env_remove("AOTLINK_IMAGE_THREADS")
         .env_remove("AOTLINK_REMOTE_CACHE");
-    let start = Instant::now();
-    let result = cmd.output().context("cannot run aotlink")?;
-    let time = start.elapsed();
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    if !result.status.success() {
+    cmd
+}
+
+/// The JSON report a [`build_command`] printed on stderr, or why the build failed.
+pub fn build_report(
+    ir: &Path,
+    status: &std::process::ExitStatus,
+    stderr: &[u8],
+) -> Result<serde_json::Value> {
+    let stderr = String::from_utf8_lossy(stderr);
+    if !status.success() {
         bail!("aotlink build {} failed: {stderr}", ir.display());
     }
     let json = stderr
         .find('{')
         .map(|at| &stderr[at..])
         .context("no build report")?;
-    Ok((time, serde_json::from_str(json)?))
+    Ok(serde_json::from_str(json)?)
 }
 
 /// The generated module with function `which`'s first constant changed.

@@ -4,30 +4,40 @@
 //! build into an empty cache, a rebuild after one function's body changed, after a function
 //! was added whose name sorts first, and after one was removed (each from a cache that holds
 //! the previous version), with the shards each emitted; and `clang-22 -O2 -shared` of the same
-//! IR, once. Each rebuild's image is compared with a clean build of the same input.
+//! IR, once. Then the generated C code base of the issue (tests/support/c_kernels.rs) at the
+//! same counts, compiled to IR by clang-22: a clean build, a one-kernel edit and clang. Each
+//! rebuild's image is compared with a clean build of the same input; every build's peak RSS
+//! is its own (wait4, child.rs).
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::c_kernels::{generate_c, C_FLAGS};
+use crate::child::{mb, run_measured, Measured};
 use crate::ir::generate_ir;
-use crate::rebuild::{edited_module, timed_build};
+use crate::rebuild::{build_command, build_report, edited_module};
 use crate::report::Table;
 use crate::source::{CLANG, DUMP_THREADS};
 use crate::timing::{human, ratio};
 
 const DEFAULT_SIZES: &[usize] = &[5_000, 50_000];
 
-/// A build's wall time, its split phase and how many shards it had and emitted.
+/// A build measured: wall and CPU time, peak RSS, its phases (the split among them) and how
+/// many shards it had and emitted.
 struct Built {
     time: Duration,
     split: Duration,
     shards: usize,
     emitted: usize,
+    cpu: Duration,
+    peak_rss: u64,
+    /// (phase, milliseconds), as the build's report lists them.
+    phases: Vec<(String, f64)>,
 }
 
 pub fn bench_scale(dir: &Path, table: &mut Table) -> Result<()> {
@@ -42,12 +52,34 @@ pub fn bench_scale(dir: &Path, table: &mut Table) -> Result<()> {
     let _ = writeln!(
         md,
         "Build cost by module size (`--cpu-target generic`, {DUMP_THREADS} threads):\n\n\
-         | Functions | Build | Time | vs clean | Split | Shards emitted |\n\
-         |---:|---|---:|---:|---:|---:|"
+         | Functions | Build | Time | vs clean | Split | Shards emitted | Peak RSS |\n\
+         |---:|---|---:|---:|---:|---:|---:|"
     );
     for &n in &sizes {
         bench_size(n, &dir.join(n.to_string()), &mut md)?;
     }
+    let _ = writeln!(
+        md,
+        "\nThe generated C code base (tests/support/c_kernels.rs: loops, float math, switch \
+         dispatch, struct updates, calls through a function-pointer table), `{CLANG} {}` to \
+         text IR, then `--cpu-target generic`, {DUMP_THREADS} threads, against `{CLANG} -O2 \
+         -shared` of the same IR:\n\n\
+         | Kernels | Build | Time | vs clean | Shards emitted | Peak RSS |\n\
+         |---:|---|---:|---:|---:|---:|",
+        C_FLAGS.join(" ")
+    );
+    let mut phases = String::new();
+    for &n in &sizes {
+        bench_c_size(n, &dir.join(format!("c{n}")), &mut md, &mut phases)?;
+    }
+    let _ = writeln!(
+        md,
+        "\nclean = `--no-cache` of the edited source (the rebuilt image equals it, checked); cold \
+         = the original into an empty cache; edit = kernel n/3's first constant changed, from \
+         that cache; clang of the edited IR. CPU time is user + system of the process and its \
+         children (wait4), whatever else the machine ran."
+    );
+    md.push_str(&phases);
     let _ = writeln!(
         md,
         "\nclean = `--no-cache`; cold = an empty cache; edit = one function's first constant \
@@ -97,9 +129,21 @@ fn bench_size(n: usize, dir: &Path, md: &mut String) -> Result<()> {
     println!("  {n} functions:");
 
     let clean = build(&original, &image("clean"), None)?;
-    let mut rows = vec![("clean (--no-cache)", clean.time, clean.split, clean.emitted)];
+    let mut rows = vec![(
+        "clean (--no-cache)",
+        clean.time,
+        clean.split,
+        clean.emitted,
+        clean.peak_rss,
+    )];
     let cold = build(&original, &image("cold"), Some(&cache))?;
-    rows.push(("cold cache", cold.time, cold.split, cold.emitted));
+    rows.push((
+        "cold cache",
+        cold.time,
+        cold.split,
+        cold.emitted,
+        cold.peak_rss,
+    ));
     for (what, input, warm_with) in [
         ("one body edited", &edited, None),
         ("one function added", &added, None),
@@ -114,35 +158,132 @@ fn bench_size(n: usize, dir: &Path, md: &mut String) -> Result<()> {
         if std::fs::read(image("rebuilt"))? != std::fs::read(image("reference"))? {
             bail!("{n} functions, {what}: the rebuilt image differs from a clean build's");
         }
-        rows.push((what, rebuilt.time, rebuilt.split, rebuilt.emitted));
+        rows.push((
+            what,
+            rebuilt.time,
+            rebuilt.split,
+            rebuilt.emitted,
+            rebuilt.peak_rss,
+        ));
     }
     let clang = clang_build(&original, &dir.join("clang.so"))?;
-    for (what, time, split, emitted) in rows {
+    for (what, time, split, emitted, rss) in rows {
         let r = ratio(time, clean.time);
         println!(
-            "    {what:<22}: {}, {r:.3}x clean, split {}, {emitted} of {} shards emitted",
+            "    {what:<22}: {}, {r:.3}x clean, split {}, {emitted} of {} shards emitted, peak {}",
             human(time),
             human(split),
-            clean.shards
+            clean.shards,
+            mb(rss)
         );
         let _ = writeln!(
             md,
-            "| {n} | {what} | {} | {r:.3} | {} | {emitted} of {} |",
+            "| {n} | {what} | {} | {r:.3} | {} | {emitted} of {} | {} |",
             human(time),
             human(split),
-            clean.shards
+            clean.shards,
+            mb(rss)
         );
     }
-    let r = ratio(clean.time, clang);
+    clang_rows(n, &clean, &clang, md);
+    Ok(())
+}
+
+/// The clang row of a size's table: its time and peak RSS, and aotlink's clean build's ratios
+/// to them.
+fn clang_rows(n: usize, clean: &Built, clang: &Measured, md: &mut String) {
+    let r = ratio(clean.time, clang.time);
+    let cpu = ratio(clean.cpu, clang.cpu);
+    let rss = clean.peak_rss as f64 / clang.peak_rss as f64;
     println!(
-        "    clang -O2 -shared     : {}, aotlink clean / clang {r:.3}",
-        human(clang)
+        "    clang -O2 -shared     : {}, CPU {}, peak {}; aotlink clean / clang: time {r:.3}, \
+         CPU {cpu:.3} (aotlink {}), peak RSS {rss:.3}",
+        human(clang.time),
+        human(clang.cpu),
+        mb(clang.peak_rss),
+        human(clean.cpu)
     );
     let _ = writeln!(
         md,
-        "| {n} | {CLANG} -O2 -shared | {} | aotlink clean / clang: {r:.3} | | |",
-        human(clang)
+        "| {n} | {CLANG} -O2 -shared | {} | aotlink clean / clang: {r:.3} (CPU time {cpu:.3}: {} / {}) | | {} (aotlink / clang: {rss:.3}) |",
+        human(clang.time),
+        human(clean.cpu),
+        human(clang.cpu),
+        mb(clang.peak_rss)
     );
+}
+
+/// The C code base at `n` kernels: a build of it into an empty cache, a rebuild after one
+/// kernel's body changed, a clean build of the edited source (the rebuilt image must equal
+/// it) and clang of the same IR; the clean build's phases go to `phases`. Three full builds at
+/// 50,000 kernels take minutes, so the clean build is of the edited source only.
+fn bench_c_size(n: usize, dir: &Path, md: &mut String, phases: &mut String) -> Result<()> {
+    println!("  {n} C kernels:");
+    let ir = |name: &str, edit: Option<usize>| -> Result<PathBuf> {
+        // One folder per version, one file name: clang records the source's name in the IR.
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(folder.join("kernels.c"), generate_c(n, edit))?;
+        let status = Command::new(CLANG)
+            .args(C_FLAGS)
+            .args(["-S", "-emit-llvm", "kernels.c", "-o", "kernels.ll"])
+            .current_dir(&folder)
+            .status()
+            .context("cannot run clang")?;
+        if !status.success() {
+            bail!("{CLANG} failed on {}", folder.join("kernels.c").display());
+        }
+        Ok(folder.join("kernels.ll"))
+    };
+    let original = ir("original", None)?;
+    let edited = ir("edited", Some(n / 3))?;
+    let cache = dir.join("cache");
+    let image = |name: &str| {
+        let folder = dir.join(name);
+        let _ = std::fs::create_dir_all(&folder);
+        folder.join("libkernels.so")
+    };
+    let cold = build(&original, &image("cold"), Some(&cache))?;
+    let edit = build(&edited, &image("rebuilt"), Some(&cache))?;
+    let clean = build(&edited, &image("clean"), None)?;
+    if std::fs::read(image("rebuilt"))? != std::fs::read(image("clean"))? {
+        bail!("{n} C kernels, one body edited: the rebuilt image differs from a clean build's");
+    }
+    let clang = clang_build(&edited, &dir.join("clang.so"))?;
+    for (what, built) in [
+        ("clean (--no-cache)", &clean),
+        ("cold cache", &cold),
+        ("one body edited", &edit),
+    ] {
+        let r = ratio(built.time, clean.time);
+        println!(
+            "    {what:<22}: {}, {r:.3}x clean, {} of {} shards emitted, peak {}",
+            human(built.time),
+            built.emitted,
+            built.shards,
+            mb(built.peak_rss)
+        );
+        let _ = writeln!(
+            md,
+            "| {n} | {what} | {} | {r:.3} | {} of {} | {} |",
+            human(built.time),
+            built.emitted,
+            built.shards,
+            mb(built.peak_rss)
+        );
+    }
+    clang_rows(n, &clean, &clang, md);
+    for (what, built) in [("clean build", &clean), ("edit", &edit)] {
+        let listed: Vec<String> = (built.phases.iter())
+            .map(|(name, ms)| format!("{name} {}", human(Duration::from_secs_f64(ms / 1000.0))))
+            .collect();
+        println!("    phases of the {what}: {}", listed.join(", "));
+        let _ = writeln!(
+            phases,
+            "\n{n} C kernels, phases of the {what}: {}.",
+            listed.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -153,36 +294,47 @@ fn build(ir: &Path, out: &Path, cache: Option<&Path>) -> Result<Built> {
         Some(dir) => args.extend(["--cache-dir".as_ref(), dir.as_os_str()]),
         None => args.push("--no-cache".as_ref()),
     }
-    let (time, report) = timed_build(ir, out, &args)?;
+    let run = run_measured(&mut build_command(ir, out, &args))?;
+    let report = build_report(ir, &run.status, &run.stderr)?;
     let shards = report["shards"]
         .as_array()
         .context("no shards in the report")?;
-    let split_ms = (report["timings"]["phases"].as_array())
-        .and_then(|phases| phases.iter().find(|p| p["name"] == "split"))
-        .and_then(|p| p["ms"].as_f64())
-        .unwrap_or(0.0);
+    let phases: Vec<(String, f64)> = (report["timings"]["phases"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["name"].as_str()?.to_string(), p["ms"].as_f64()?)))
+        .collect();
+    let split_ms = (phases.iter())
+        .find(|(name, _)| name == "split")
+        .map_or(0.0, |(_, ms)| *ms);
     Ok(Built {
-        time,
+        time: run.time,
         split: Duration::from_secs_f64(split_ms / 1000.0),
         shards: shards.len(),
         emitted: (shards.iter())
             .filter(|s| s["source"] == "emitted" || s["source"] == "damaged")
             .count(),
+        cpu: run.cpu,
+        peak_rss: run.peak_rss,
+        phases,
     })
 }
 
-/// `clang-22 -O2 -shared -fPIC IR -o out`, one run; its wall time.
-fn clang_build(ir: &Path, out: &PathBuf) -> Result<Duration> {
-    let start = Instant::now();
-    let status = Command::new(CLANG)
-        .args(["-O2", "-shared", "-fPIC", "-Wno-override-module"])
-        .arg(ir)
-        .arg("-o")
-        .arg(out)
-        .status()
-        .context("cannot run clang")?;
-    if !status.success() {
-        bail!("{CLANG} failed on {}", ir.display());
+/// `clang-22 -O2 -shared -fPIC IR -o out`, one run, measured.
+fn clang_build(ir: &Path, out: &PathBuf) -> Result<Measured> {
+    let run = run_measured(
+        Command::new(CLANG)
+            .args(["-O2", "-shared", "-fPIC", "-Wno-override-module"])
+            .arg(ir)
+            .arg("-o")
+            .arg(out),
+    )?;
+    if !run.status.success() {
+        bail!(
+            "{CLANG} failed on {}: {}",
+            ir.display(),
+            String::from_utf8_lossy(&run.stderr)
+        );
     }
-    Ok(start.elapsed())
+    Ok(run)
 }

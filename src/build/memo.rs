@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Build;
-use crate::cache::{Key, Lookup, ShardCache};
+use crate::cache::{payload, Key, KeyHasher, Lookup, ShardCache};
 use crate::codegen::Input;
-use crate::dump::{Dumped, Emitted, ShardRecord, ShardSource};
+use crate::dump::{Dumped, ShardRecord, ShardSource};
 
 /// A build's memo key, and the digest of the files it read by path (trace, method tables).
 pub(super) struct MemoKey {
@@ -66,10 +66,7 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
         checker: _,
         progress: _,
     } = build;
-    let mut h = Hasher::new();
-    h.field(b"aotlink dump memo");
-    h.field(crate::BUILD_ID.as_bytes());
-    h.field(crate::llvm::version().as_bytes());
+    let mut h = KeyHasher::new("aotlink dump memo");
     h.count(inputs.len());
     for input in inputs {
         let Input::Memory { name, bytes } = input else {
@@ -94,41 +91,23 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
     .expect("plain data serializes");
     h.field(&options);
     Some(MemoKey {
-        key: Key(*h.0.finalize().as_bytes()),
+        key: h.finish(),
         files,
     })
 }
 
 /// BLAKE3 over the trace's and the method tables' content; `None` if one cannot be read.
 fn files_digest(trace: &Option<PathBuf>, method_tables: &[PathBuf]) -> Option<[u8; 32]> {
-    let mut h = Hasher::new();
+    let mut h = KeyHasher::plain();
     match trace {
         Some(path) => h.field(&std::fs::read(path).ok()?),
         None => h.count(0),
-    }
+    };
     h.count(method_tables.len());
     for path in method_tables {
         h.field(&std::fs::read(path).ok()?);
     }
-    Some(*h.0.finalize().as_bytes())
-}
-
-/// BLAKE3 over length-prefixed fields, so that no two field lists hash alike.
-struct Hasher(blake3::Hasher);
-
-impl Hasher {
-    fn new() -> Hasher {
-        Hasher(blake3::Hasher::new())
-    }
-
-    fn count(&mut self, n: usize) {
-        self.0.update(&(n as u64).to_le_bytes());
-    }
-
-    fn field(&mut self, bytes: &[u8]) {
-        self.count(bytes.len());
-        self.0.update(bytes);
-    }
+    Some(h.finish().0)
 }
 
 /// What the memo stores of a dump: the shards' keys (their bytes stay in their own entries)
@@ -149,7 +128,7 @@ pub(super) fn remember(cache: &ShardCache, key: &Key, dumped: &Dumped) {
     let json = serde_json::to_vec(&manifest).expect("plain data serializes");
     let mut payload = (json.len() as u64).to_le_bytes().to_vec();
     payload.extend_from_slice(&json);
-    payload.extend_from_slice(&dumped.header.encode());
+    payload.extend_from_slice(&payload::encode(&dumped.header));
     let _ = cache.put_build(key, &payload);
 }
 
@@ -162,13 +141,13 @@ pub(super) fn recall(cache: &ShardCache, key: &Key) -> Option<Dumped> {
     let len = usize::try_from(u64::from_le_bytes(payload.get(..8)?.try_into().ok()?)).ok()?;
     let json = payload.get(8..8usize.checked_add(len)?)?;
     let manifest: Manifest = serde_json::from_slice(json).ok()?;
-    let header = Emitted::decode(&payload[8 + len..])?;
+    let header = payload::decode(&payload[8 + len..])?;
     let mut shards = Vec::new();
     let mut records = Vec::new();
     for (index, functions, hex) in manifest.shards {
         let key = Key(hex::decode(&hex).ok()?.try_into().ok()?);
         // Left in place when damaged: the full build that follows finds and reports it.
-        shards.push(Emitted::decode(&cache.get_intact(&key)?)?);
+        shards.push(payload::decode(&cache.get_intact(&key)?)?);
         records.push(ShardRecord {
             index,
             thread: 0,
@@ -187,6 +166,5 @@ pub(super) fn recall(cache: &ShardCache, key: &Key) -> Option<Dumped> {
         warnings: Vec::new(),
         cache_used: true,
         reused: true,
-        remote: None,
     })
 }

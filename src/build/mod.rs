@@ -26,10 +26,10 @@ use aotload::ImageKind;
 
 pub use report::{BuildReport, CacheCounts, Phase, ShardReport, Timings};
 
-use crate::cache::remote::RemoteCache;
-use crate::cache::{Key, Lookup, ShardCache, DEFAULT_MAX_SIZE};
+use crate::cache::remote::{RemoteCache, RemoteStats};
+use crate::cache::{Key, KeyHasher, Lookup, ShardCache, DEFAULT_MAX_SIZE};
 use crate::codegen::{self, CodegenError, CodegenOptions, Input};
-use crate::dump::{self, DumpError, DumpOptions, EmitKinds, OutputKind};
+use crate::dump::{self, DumpError, DumpOptions, EmitKinds, OutputKind, ShardStore};
 use crate::link::{self, Cc, Libraries, LinkError, Linker, Lld};
 use crate::sign::SecretKey;
 use crate::target::{CpuTarget, CpuTargetError, Crt, Platform, Triple};
@@ -356,7 +356,7 @@ impl Build {
                 if let Some(f) = &self.progress {
                     f(dumped.records.len(), dumped.records.len());
                 }
-                return self.finish_dump(&dumped, archive, timings, started);
+                return self.finish_dump(&dumped, None, archive, timings, started);
             }
         }
         if let Some(checker) = &self.checker {
@@ -365,7 +365,7 @@ impl Build {
         }
         // The program lives only until its shards' jobs are made: emission parses each job's
         // bitcode in a context of its own, so the program's module and context go first.
-        let (prepared, options, mut warnings) = {
+        let (prepared, options, remote, mut warnings) = {
             let context = inkwell::context::Context::create();
             let program = codegen::codegen(
                 &context,
@@ -388,41 +388,65 @@ impl Build {
                 timings.lap("remote-connect");
             }
             let options = DumpOptions {
-                remote,
                 kind: self.kind,
                 shards: self.shards,
                 threads: self.threads,
                 emit: self.emit,
                 image_data: self.image_data.clone(),
                 cpu_targets,
-                cache,
             };
             let prepared = dump::prepare(&program, &options)?;
-            (prepared, options, warnings)
+            (prepared, options, remote, warnings)
         };
         release_freed_memory();
+        // The local cache first: a shard the remote gives is kept there too.
+        let stores: Vec<&dyn ShardStore> = (cache.iter().map(|c| c as &dyn ShardStore))
+            .chain(remote.iter().map(|r| r as &dyn ShardStore))
+            .collect();
         let progress = self.progress.clone();
         let mut dumped = prepared
-            .emit(&options, &move |done, total| {
+            .emit(&options, &stores, &move |done, total| {
                 if let Some(f) = &progress {
                     f(done, total)
                 }
             })
             .map_err(|e| name_the_input(e, &inputs))?;
         warnings.append(&mut dumped.warnings);
-        dumped.warnings = warnings;
         timings.absorb(&dumped.phases);
-        if let (Some(cache), Some(memo)) = (&options.cache, &memo) {
+        let remote = remote.map(|remote| {
+            remote.finish();
+            timings.lap("remote-upload");
+            let stats = remote.stats();
+            if let Some(why) = &stats.failure {
+                warnings.push(format!(
+                    "remote cache {}: {why}; the remaining shards were built locally",
+                    remote.url()
+                ));
+            }
+            stats
+        });
+        if let Some(cache) = &cache {
+            if let Err(e) = cache.evict() {
+                warnings.push(format!(
+                    "cannot trim the shard cache at {}: {e}",
+                    cache.root().display()
+                ));
+            }
+            timings.lap("cache-evict");
+        }
+        dumped.warnings = warnings;
+        if let (Some(cache), Some(memo)) = (&cache, &memo) {
             if memo.files_unchanged(self) {
                 memo::remember(cache, &memo.key, &dumped);
             }
         }
-        self.finish_dump(&dumped, archive, timings, started)
+        self.finish_dump(&dumped, remote, archive, timings, started)
     }
 
     fn finish_dump(
         &self,
         dumped: &dump::Dumped,
+        remote: Option<RemoteStats>,
         archive: &Path,
         mut timings: Timings,
         started: Instant,
@@ -430,18 +454,18 @@ impl Build {
         dump::write_archives(dumped, archive)?;
         timings.lap("archive");
         timings.total = started.elapsed();
-        Ok(BuildReport::new(archive, dumped, timings))
+        Ok(BuildReport::new(archive, dumped, remote, timings))
     }
 
     /// The remote cache, connected; `None` without one, or (with a warning) when it cannot
     /// be reached.
-    fn connect_remote(&self, warnings: &mut Vec<String>) -> Option<Arc<RemoteCache>> {
+    fn connect_remote(&self, warnings: &mut Vec<String>) -> Option<RemoteCache> {
         let url = self.remote_cache.as_deref()?;
         if url.is_empty() {
             return None;
         }
         match RemoteCache::connect(url, &self.remote_instance) {
-            Ok(remote) => Some(Arc::new(remote)),
+            Ok(remote) => Some(remote),
             Err(why) => {
                 warnings.push(format!("remote cache {url}: {why}; building locally"));
                 None
@@ -603,18 +627,14 @@ fn check_inputs_once(
 
 /// The key under which the cache records that `inputs` passed the child-process check.
 fn checked_inputs_key(inputs: &[Input]) -> Key {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"aotlink checked inputs\0");
-    hasher.update(crate::BUILD_ID.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(crate::llvm::version().as_bytes());
+    let mut h = KeyHasher::new("aotlink checked inputs");
+    h.count(inputs.len());
     for input in inputs {
         if let Input::Memory { bytes, .. } = input {
-            hasher.update(&(bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
+            h.field(bytes);
         }
     }
-    Key(*hasher.finalize().as_bytes())
+    h.finish()
 }
 
 /// `--target` must name the same architecture and OS as the IR.

@@ -127,7 +127,12 @@ pub struct BuildReport {
 }
 
 impl BuildReport {
-    pub(super) fn new(archive: &Path, dumped: &Dumped, timings: Timings) -> BuildReport {
+    pub(super) fn new(
+        archive: &Path,
+        dumped: &Dumped,
+        remote: Option<RemoteStats>,
+        timings: Timings,
+    ) -> BuildReport {
         let mut cache = CacheCounts::default();
         let shards = (dumped.records.iter())
             .map(|r: &ShardRecord| {
@@ -167,7 +172,7 @@ impl BuildReport {
             shards,
             threads: dumped.threads,
             cache,
-            remote: dumped.remote.clone(),
+            remote,
             timings,
             warnings: dumped.warnings.clone(),
             flat_lookup: Vec::new(),

@@ -1,5 +1,8 @@
 //! The shard cache: a content-addressed store of emitted shards on disk, shared by every build
-//! of the user (and by builds running at once).
+//! of the user (and by builds running at once). This folder also holds the remote cache
+//! (`remote/`), the payload both keep (payload.rs), the one key derivation every cache key
+//! uses (key.rs), and the two caches as shard stores for emission (shard_store.rs and
+//! `remote/`); of `dump/` it may import only `output.rs` and `store.rs`.
 //!
 //! - An entry's name is its key (32 bytes of BLAKE3, hex): `ROOT/shards/ab/cdef...` for emitted
 //!   shards, `ROOT/builds/ab/cdef...` for records of whole builds (which shards and header a
@@ -13,7 +16,10 @@
 //! - Least recently used first out: a hit touches the entry's mtime; [`ShardCache::evict`]
 //!   deletes the oldest entries until the total is under 90% of the bound.
 
+pub mod key;
+pub mod payload;
 pub mod remote;
+mod shard_store;
 mod size;
 
 use std::fs;
@@ -21,6 +27,7 @@ use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub use key::{Key, KeyHasher};
 pub use size::{parse_size, DEFAULT_MAX_SIZE};
 
 const MAGIC: &[u8; 8] = b"AOTSHRD1";
@@ -28,16 +35,6 @@ const HEADER_LEN: usize = MAGIC.len() + 32 + 8;
 /// Temp files older than this are left over from a build that died; eviction removes them.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
 const TEMP_PREFIX: &str = ".tmp-";
-
-/// A cache key: the BLAKE3 of everything the cached value depends on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Key(pub [u8; 32]);
-
-impl Key {
-    pub fn hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
 
 /// What a lookup found.
 #[derive(Debug)]

@@ -3,9 +3,9 @@
 //! thread adds versions, then optimizes and emits. The shard's table is not part of it: the
 //! header holds the tables (header.rs), so that what a shard emits does not depend on the
 //! image-wide fvar and gvar numbering, which an added function shifts (except on x86_64
-//! Mach-O, whose objects cannot point into another object that way). With a shard cache, a
-//! job whose key is there is not emitted at all; with a remote cache behind it, neither is a
-//! job whose Action the server has.
+//! Mach-O, whose objects cannot point into another object that way). A job that one of the
+//! build's shard stores holds (store.rs: the local cache, the remote one) is not emitted at
+//! all; which stores there are, and where they keep shards, is not this file's business.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -21,92 +21,14 @@ use inkwell::OptimizationLevel;
 use serde::Serialize;
 
 use super::multiversion::{multiversion, set_base_attributes};
+use super::output::{EmitKinds, Emitted};
 use super::split::ShardJob;
 use super::split::TableIndices;
+use super::store::{Found, ShardSource, ShardStore, StoredShard};
 use super::tables::{add_blob_global, shard_spec};
-use crate::cache::remote::{action::shard_action, RemoteCache};
-use crate::cache::{Key, Lookup, ShardCache};
+use crate::cache::key::{Key, KeyHasher};
 use crate::llvm;
 use crate::target::{CpuTarget, ResolvedTarget};
-
-/// Which outputs to produce, like Julia's `--output-o/--output-bc/--output-asm`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct EmitKinds {
-    pub obj: bool,
-    pub bc: bool,
-    pub asm: bool,
-}
-
-impl Default for EmitKinds {
-    fn default() -> Self {
-        EmitKinds {
-            obj: true,
-            bc: false,
-            asm: false,
-        }
-    }
-}
-
-/// The files one module (a shard or the header) became.
-#[derive(Clone, Debug, Default)]
-pub struct Emitted {
-    pub object: Option<Vec<u8>>,
-    pub bitcode: Option<Vec<u8>>,
-    pub assembly: Option<Vec<u8>>,
-}
-
-/// One kind of output, and the file ending its archive members get.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputKind {
-    Object,
-    Bitcode,
-    Assembly,
-}
-
-impl OutputKind {
-    pub const ALL: [OutputKind; 3] = [
-        OutputKind::Object,
-        OutputKind::Bitcode,
-        OutputKind::Assembly,
-    ];
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutputKind::Object => "o",
-            OutputKind::Bitcode => "bc",
-            OutputKind::Assembly => "s",
-        }
-    }
-}
-
-impl EmitKinds {
-    pub fn wants(&self, kind: OutputKind) -> bool {
-        match kind {
-            OutputKind::Object => self.obj,
-            OutputKind::Bitcode => self.bc,
-            OutputKind::Assembly => self.asm,
-        }
-    }
-}
-
-impl Emitted {
-    pub fn set(&mut self, kind: OutputKind, bytes: Vec<u8>) {
-        let slot = match kind {
-            OutputKind::Object => &mut self.object,
-            OutputKind::Bitcode => &mut self.bitcode,
-            OutputKind::Assembly => &mut self.assembly,
-        };
-        *slot = Some(bytes);
-    }
-
-    pub fn get(&self, kind: OutputKind) -> Option<&[u8]> {
-        match kind {
-            OutputKind::Object => self.object.as_deref(),
-            OutputKind::Bitcode => self.bitcode.as_deref(),
-            OutputKind::Assembly => self.assembly.as_deref(),
-        }
-    }
-}
 
 /// What every shard's emission reads besides its own job: alike for all shards.
 #[derive(Serialize)]
@@ -254,17 +176,6 @@ impl ShardDiagnostic {
     }
 }
 
-/// How one shard was obtained.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ShardSource {
-    Emitted,
-    Cached,
-    /// From the remote cache (and now in the local one).
-    Remote,
-    /// The cache entry failed its check (why); the shard was emitted again.
-    Damaged(String),
-}
-
 /// One shard's emission, for the build report.
 #[derive(Clone, Debug)]
 pub struct ShardRecord {
@@ -278,15 +189,15 @@ pub struct ShardRecord {
     pub functions: usize,
 }
 
-/// Emits every shard on `threads` threads, or takes it from `cache`; results come back in
-/// shard order. `on_done` gets (shards done, shards in all) after each shard, for progress.
-/// A cache that cannot be written is a warning (`warn`), never a failed build.
+/// Emits every shard on `threads` threads, or takes it from the first of `stores` that has
+/// it; results come back in shard order. `on_done` gets (shards done, shards in all) after
+/// each shard, for progress. A store that cannot be written is a warning (`warn`), never a
+/// failed build.
 pub fn emit_shards(
     jobs: &[ShardJob],
     config: &EmitConfig,
     threads: usize,
-    cache: Option<&ShardCache>,
-    remote: Option<&RemoteCache>,
+    stores: &[&dyn ShardStore],
     on_done: &(dyn Fn(usize, usize) + Sync),
     warn: &(dyn Fn(&str) + Sync),
 ) -> Result<(Vec<Emitted>, Vec<ShardRecord>), (u32, ShardFailure)> {
@@ -306,21 +217,25 @@ pub fn emit_shards(
                     break;
                 }
                 let started = Instant::now();
-                // Serialized once: the local key and the remote Action both hash these bytes.
+                // Serialized once: the key and a store's own key (the remote Action) hash these.
                 let facts = job_facts(&jobs[i], config);
                 let key = shard_key(&facts, &jobs[i].bitcode);
+                let shard = StoredShard {
+                    key: &key,
+                    facts: &facts,
+                    bitcode: &jobs[i].bitcode,
+                    kinds: config.kinds,
+                };
                 let warn_cache = |e: &str| {
                     if !cache_warned.swap(true, Ordering::SeqCst) {
                         warn(e);
                     }
                 };
-                let result = cached_or_built(
+                let result = stored_or_built(
                     &jobs[i],
                     config,
-                    &facts,
-                    &key,
-                    cache,
-                    remote,
+                    &shard,
+                    stores,
                     Warnings {
                         cache: &warn_cache,
                         llvm: warn,
@@ -365,85 +280,57 @@ pub fn emit_shards(
     Ok((out, records))
 }
 
-/// Where a shard's warnings go: the cache's (the first of all shards only) and LLVM's (each).
+/// Where a shard's warnings go: the stores' (the first of all shards only) and LLVM's (each).
 #[derive(Clone, Copy)]
 struct Warnings<'a> {
     cache: &'a dyn Fn(&str),
     llvm: &'a dyn Fn(&str),
 }
 
-/// The shard from the local cache when it holds a sound entry for `key`, else from the remote
-/// one, else emitted (and stored in both).
-fn cached_or_built(
+/// The shard from the first store that holds a sound entry for it (and then in the stores
+/// before that one too), else emitted and given to every store. A damaged entry is emitted
+/// again, not looked up further down: the report says it was damaged.
+fn stored_or_built(
     job: &ShardJob,
     config: &EmitConfig,
-    facts: &[u8],
-    key: &Key,
-    cache: Option<&ShardCache>,
-    remote: Option<&RemoteCache>,
+    shard: &StoredShard,
+    stores: &[&dyn ShardStore],
     warn: Warnings,
 ) -> Result<(Emitted, ShardSource), ShardFailure> {
-    let source = match cache.map(|c| c.get(key)) {
-        Some(Lookup::Hit(payload)) => match Emitted::decode(&payload) {
-            Some(emitted) => return Ok((emitted, ShardSource::Cached)),
-            None => ShardSource::Damaged("the entry's payload is not a shard".into()),
-        },
-        Some(Lookup::Damaged(why)) => ShardSource::Damaged(why),
-        Some(Lookup::Miss) | None => ShardSource::Emitted,
-    };
-    let store_locally = |emitted: &Emitted| {
-        if let Some(cache) = cache {
-            if let Err(e) = cache.put(key, &emitted.encode()) {
-                (warn.cache)(&format!(
-                    "cannot write to the shard cache at {}: {e} (building without it)",
-                    cache.root().display()
-                ));
+    let put = |stores: &[&dyn ShardStore], emitted: &Emitted| {
+        for store in stores {
+            if let Err(e) = store.put(shard, emitted) {
+                (warn.cache)(&e);
             }
         }
     };
-    // The remote cache with this shard's Action.
-    let remote = remote.map(|remote| {
-        let kinds: Vec<OutputKind> = (OutputKind::ALL.into_iter())
-            .filter(|k| config.kinds.wants(*k))
-            .collect();
-        let action = shard_action(
-            facts,
-            &job.bitcode,
-            &kinds,
-            crate::BUILD_ID,
-            &llvm::version(),
-        );
-        (remote, action)
-    });
-    // A damaged local entry is emitted again, not fetched: the report says it was damaged.
-    if let (Some((remote, action)), ShardSource::Emitted) = (&remote, &source) {
-        if let Some(emitted) = remote.fetch(action) {
-            store_locally(&emitted);
-            return Ok((emitted, ShardSource::Remote));
+    let mut source = ShardSource::Emitted;
+    for (i, store) in stores.iter().enumerate() {
+        match store.get(shard) {
+            Found::Hit(emitted) => {
+                put(&stores[..i], &emitted);
+                return Ok((emitted, store.source()));
+            }
+            Found::Miss => continue,
+            Found::Damaged(why) => {
+                source = ShardSource::Damaged(why);
+                break;
+            }
         }
     }
     let emitted = build_shard(job, config, warn.llvm)?;
-    store_locally(&emitted);
-    if let Some((remote, action)) = remote {
-        remote.store(action, &emitted);
-    }
+    put(stores, &emitted);
     Ok((emitted, source))
 }
 
-/// The cache key of a job under a configuration, from its [`job_facts`] and its bitcode: BLAKE3
-/// of everything [`build_shard`] reads (the job, the shared configuration) and of what decides
-/// how it reads it (this aotlink build, LLVM's version).
+/// The cache key of a job under a configuration, from its [`job_facts`] and its bitcode: of
+/// everything [`build_shard`] reads (the job, the shared configuration); the key itself adds
+/// what decides how it reads them (this aotlink build, LLVM's version).
 fn shard_key(facts: &[u8], bitcode: &[u8]) -> Key {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"aotlink shard key\0");
-    hasher.update(crate::BUILD_ID.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(llvm::version().as_bytes());
-    hasher.update(b"\0");
-    hasher.update(&(facts.len() as u64).to_le_bytes());
-    hasher.update(facts);
-    hasher.update(bitcode);
-    Key(*hasher.finalize().as_bytes())
+    KeyHasher::new("aotlink shard key")
+        .field(facts)
+        .field(bitcode)
+        .finish()
 }
 
 /// The configuration and the job's facts (all but its bitcode), as the key and the remote
@@ -525,49 +412,6 @@ fn add_own_table(
         },
     )?;
     Ok(())
-}
-
-impl Emitted {
-    /// The cache's payload: per kind, a presence byte, then length and bytes.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for kind in OutputKind::ALL {
-            match self.get(kind) {
-                Some(bytes) => {
-                    out.push(1);
-                    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-                    out.extend_from_slice(bytes);
-                }
-                None => out.push(0),
-            }
-        }
-        out
-    }
-
-    pub(crate) fn decode(mut payload: &[u8]) -> Option<Emitted> {
-        let mut parts = Vec::new();
-        for _ in OutputKind::ALL {
-            let (&present, rest) = payload.split_first()?;
-            payload = rest;
-            parts.push(match present {
-                0 => None,
-                1 => {
-                    let len = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
-                    let len = usize::try_from(len).ok()?;
-                    let bytes = payload.get(8..8usize.checked_add(len)?)?.to_vec();
-                    payload = &payload[8 + len..];
-                    Some(bytes)
-                }
-                _ => return None,
-            });
-        }
-        let [object, bitcode, assembly] = <[Option<Vec<u8>>; 3]>::try_from(parts).ok()?;
-        payload.is_empty().then_some(Emitted {
-            object,
-            bitcode,
-            assembly,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,25 @@
 //! dump (Julia's `jl_dump_native`): partition the program into shards, emit them on threads,
 //! add the header object, and pack the results into archives.
+//!
+//! It owns what a shard is and how it is emitted; it does not know where shards are kept
+//! between builds: it asks the [`ShardStore`]s it is handed (store.rs) and imports nothing of
+//! `cache/` but the key derivation (`cache/key.rs`). The caches implement the stores and import
+//! only `output.rs` and `store.rs` from here.
 
 mod annotate;
 mod archive;
 mod emit;
 mod header;
 mod multiversion;
+pub mod output;
 mod partition;
 mod split;
+pub mod store;
 mod tables;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aotload::features::FEATURE_LIST_VERSION;
@@ -21,15 +28,12 @@ use aotload::meta::{Export, Meta, TargetRecord};
 use inkwell::context::Context;
 
 pub use archive::write_atomically;
-pub use emit::{
-    init_llvm_targets, target_machine, EmitKinds, Emitted, OutputKind, ShardDiagnostic,
-    ShardFailure, ShardRecord, ShardSource,
-};
+pub use emit::{init_llvm_targets, target_machine, ShardDiagnostic, ShardFailure, ShardRecord};
+pub use output::{EmitKinds, Emitted, OutputKind};
 pub use partition::{plan_shards, ShardPlan};
 pub use split::ShardJob;
+pub use store::{ShardSource, ShardStore};
 
-use crate::cache::remote::{RemoteCache, RemoteStats};
-use crate::cache::ShardCache;
 use crate::codegen::Program;
 use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple};
 
@@ -45,10 +49,6 @@ pub struct DumpOptions {
     pub image_data: Vec<u8>,
     /// CPU targets, the base first; `None`: the default for the IR's architecture.
     pub cpu_targets: Option<Vec<CpuTarget>>,
-    /// Where emitted shards are looked up and stored; `None`: emit every shard.
-    pub cache: Option<ShardCache>,
-    /// A REAPI server behind the local cache (`--remote-cache`).
-    pub remote: Option<Arc<RemoteCache>>,
 }
 
 impl Default for DumpOptions {
@@ -60,8 +60,6 @@ impl Default for DumpOptions {
             emit: EmitKinds::default(),
             image_data: Vec::new(),
             cpu_targets: None,
-            cache: None,
-            remote: None,
         }
     }
 }
@@ -78,12 +76,10 @@ pub struct Dumped {
     pub phases: Vec<(&'static str, Duration)>,
     /// Problems that did not stop the build (a cache that cannot be written).
     pub warnings: Vec<String>,
-    /// Whether shards were looked up in a cache.
+    /// Whether shards were looked up in a store.
     pub cache_used: bool,
     /// Whether the whole dump was taken from the cache (src/build/memo.rs), nothing run.
     pub reused: bool,
-    /// What the remote cache did, when there was one.
-    pub remote: Option<RemoteStats>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,15 +114,6 @@ pub fn thread_count(requested: Option<usize>, shards: usize) -> usize {
             .max(1)
     };
     requested.unwrap_or_else(default).clamp(1, shards.max(1))
-}
-
-/// Runs dump over `program`. `on_shard_done(done, total)` is called once per emitted shard.
-pub fn dump(
-    program: &Program,
-    options: &DumpOptions,
-    on_shard_done: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Dumped, DumpError> {
-    prepare(program, options)?.emit(options, on_shard_done)
 }
 
 /// Everything emission needs, taken from the program: once this exists, the program (its
@@ -199,20 +186,39 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
         gvars: &gvar_index,
     };
     let numbering = tables_in_shards.then_some(&numbering);
-    let jobs = split::split(&program.module, &plans, &clone_sets, numbering);
-    phases.lap("split");
-    let meta = image_meta(program, &resolved, &clone_sets, &fvar_index);
-    let specs: Vec<_> = (plans.iter())
-        .map(|plan| tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, resolved.len()))
-        .collect();
-    let header = emit_header(
-        program,
-        options,
-        &targets,
-        (&specs, tables_in_shards),
-        &meta.encode(),
-    )
-    .map_err(DumpError::Header)?;
+    // The header (metadata, shard tables, its object) reads none of the split's results and
+    // is emitted in an LLVM context of its own: on another core, beside the split, which
+    // works in the program's context. The `header` phase is the wait for it after the split.
+    let data_layout = (program.module.get_data_layout().as_str())
+        .to_string_lossy()
+        .into_owned();
+    let header_facts = HeaderFacts {
+        triple: &program.triple,
+        data_layout: &data_layout,
+        exports: &program.exports,
+        nexternals: program.externals.len() as u32,
+        targets: &targets,
+        tables_in_shards,
+    };
+    let facts = program_facts(program);
+    let (jobs, header) = std::thread::scope(|scope| {
+        let header = scope.spawn(|| {
+            let meta = image_meta(facts, &resolved, &clone_sets, &fvar_index);
+            let specs: Vec<_> = (plans.iter())
+                .map(|plan| {
+                    tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, resolved.len())
+                })
+                .collect();
+            emit_header(&header_facts, options, &specs, &meta.encode())
+        });
+        let jobs = split::split(&program.module, &plans, &clone_sets, numbering);
+        phases.lap("split");
+        (
+            jobs,
+            header.join().expect("emitting the header does not panic"),
+        )
+    });
+    let header = header.map_err(DumpError::Header)?;
     phases.lap("header");
     Ok(Prepared {
         triple: program.triple.clone(),
@@ -225,11 +231,13 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
 }
 
 impl Prepared {
-    /// Emits the shards on threads (or takes them from the caches). `on_shard_done(done,
-    /// total)` is called once per shard.
+    /// Emits the shards on threads, or takes them from the first of `stores` that has them
+    /// (and gives every store what it lacked). `on_shard_done(done, total)` is called once
+    /// per shard.
     pub fn emit(
         self,
         options: &DumpOptions,
+        stores: &[&dyn ShardStore],
         on_shard_done: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Dumped, DumpError> {
         let Prepared {
@@ -247,36 +255,19 @@ impl Prepared {
             kinds: options.emit,
         };
         let warnings = Mutex::new(Vec::new());
-        let (shards, records) = emit::emit_shards(
-            &jobs,
-            &config,
-            threads,
-            options.cache.as_ref(),
-            options.remote.as_deref(),
-            on_shard_done,
-            &|w| {
+        let (shards, records) =
+            emit::emit_shards(&jobs, &config, threads, stores, on_shard_done, &|w| {
                 warnings
                     .lock()
                     .expect("no panics holding it")
                     .push(w.to_string())
-            },
-        )
-        .map_err(|(shard, failure)| match failure {
-            ShardFailure::Llvm(diagnostic) => DumpError::Llvm { shard, diagnostic },
-            ShardFailure::Other(cause) => DumpError::Shard { shard, cause },
-        })?;
+            })
+            .map_err(|(shard, failure)| match failure {
+                ShardFailure::Llvm(diagnostic) => DumpError::Llvm { shard, diagnostic },
+                ShardFailure::Other(cause) => DumpError::Shard { shard, cause },
+            })?;
         phases.lap("emit");
-        if let Some(remote) = &options.remote {
-            remote.finish();
-            phases.lap("remote-upload");
-        }
         let mut warnings = warnings.into_inner().expect("threads joined");
-        if let Some(why) = options.remote.as_ref().and_then(|r| r.stats().failure) {
-            warnings.push(format!(
-                "remote cache {}: {why}; the remaining shards were built locally",
-                options.remote.as_ref().expect("just read").url()
-            ));
-        }
         for record in &records {
             if let ShardSource::Damaged(why) = &record.source {
                 warnings.push(format!(
@@ -285,15 +276,6 @@ impl Prepared {
                 ));
             }
         }
-        if let Some(cache) = &options.cache {
-            if let Err(e) = cache.evict() {
-                warnings.push(format!(
-                    "cannot trim the shard cache at {}: {e}",
-                    cache.root().display()
-                ));
-            }
-            phases.lap("cache-evict");
-        }
         Ok(Dumped {
             shards,
             header,
@@ -301,9 +283,8 @@ impl Prepared {
             records,
             phases: phases.done(),
             warnings,
-            cache_used: options.cache.is_some(),
+            cache_used: !stores.is_empty(),
             reused: false,
-            remote: options.remote.as_ref().map(|r| r.stats()),
         })
     }
 }
@@ -326,14 +307,35 @@ fn resolve_targets(
         .collect::<Result<_, _>>()?)
 }
 
+/// What the image's metadata takes from the program: its plain parts, which (unlike its
+/// module) another thread may read.
+#[derive(Clone, Copy)]
+struct ProgramFacts<'a> {
+    triple: &'a str,
+    methods: &'a [aotload::meta::Method],
+    externals: &'a [aotload::meta::ExternalEdge],
+    gvars: &'a [String],
+    exports: &'a [String],
+}
+
+fn program_facts<'a>(program: &'a Program) -> ProgramFacts<'a> {
+    ProgramFacts {
+        triple: &program.triple,
+        methods: &program.methods,
+        externals: &program.externals,
+        gvars: &program.gvars,
+        exports: &program.exports,
+    }
+}
+
 fn image_meta(
-    program: &Program,
+    program: ProgramFacts,
     targets: &[ResolvedTarget],
     clone_sets: &annotate::CloneSets,
     fvar_index: &HashMap<String, u32>,
 ) -> Meta {
     Meta {
-        triple: program.triple.clone(),
+        triple: program.triple.to_string(),
         feature_list_version: FEATURE_LIST_VERSION,
         targets: targets
             .iter()
@@ -351,9 +353,9 @@ fn image_meta(
                 vector_bits: r.vector_bits,
             })
             .collect(),
-        methods: program.methods.clone(),
-        externals: program.externals.clone(),
-        gvars: program.gvars.clone(),
+        methods: program.methods.to_vec(),
+        externals: program.externals.to_vec(),
+        gvars: program.gvars.to_vec(),
         exports: program
             .exports
             .iter()
@@ -365,37 +367,40 @@ fn image_meta(
     }
 }
 
+/// What the header object is made from besides the metadata and the shard tables.
+struct HeaderFacts<'a> {
+    triple: &'a str,
+    data_layout: &'a str,
+    exports: &'a [String],
+    nexternals: u32,
+    targets: &'a [CpuTarget],
+    tables_in_shards: bool,
+}
+
 fn emit_header(
-    program: &Program,
+    facts: &HeaderFacts,
     options: &DumpOptions,
-    targets: &[CpuTarget],
-    (shards, tables_in_shards): (&[aotload::format::ShardSpec], bool),
+    shards: &[aotload::format::ShardSpec],
     meta: &[u8],
 ) -> Result<Emitted, String> {
     let context = Context::create();
-    let data_layout = program
-        .module
-        .get_data_layout()
-        .as_str()
-        .to_string_lossy()
-        .into_owned();
     let module = header::header_module(
         &context,
-        &program.triple,
-        &data_layout,
+        facts.triple,
+        facts.data_layout,
         options.kind,
         shards,
-        tables_in_shards,
-        targets.len() as u32,
-        &program.exports,
-        program.externals.len() as u32,
+        facts.tables_in_shards,
+        facts.targets.len() as u32,
+        facts.exports,
+        facts.nexternals,
         meta,
         &options.image_data,
-        platform_of(&program.triple)
+        platform_of(facts.triple)
             .and_then(|p| p.constructor_entry)
             .as_deref(),
     )?;
-    let machine = target_machine(&program.triple, &targets[0])?;
+    let machine = target_machine(facts.triple, &facts.targets[0])?;
     emit::emit_module(&module, &machine, options.emit)
 }
 

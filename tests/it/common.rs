@@ -350,6 +350,34 @@ pub fn open(path: &Path) -> Image {
     Image::open(path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Opens the image at `path` on each of its targets this CPU runs (forced by name, so the
+/// test does not depend on which the loader would pick here) and hands it to `f`; returns how
+/// many targets ran.
+pub fn on_each_runnable_target(path: &Path, mut f: impl FnMut(&Image)) -> usize {
+    let host = aotload::HostCpu::detect();
+    let targets = open(path).meta().targets.clone();
+    let mut ran = 0;
+    for target in &targets {
+        let missing = aotload::features::missing(&target.features, &host.features);
+        if missing.iter().any(|w| *w != 0) {
+            eprintln!(
+                "skipping target {}: this CPU lacks its features",
+                target.name
+            );
+            continue;
+        }
+        let options = LoadOptions {
+            target: Some(target.name.clone()),
+            ..Default::default()
+        };
+        let image = Image::open(path, &options).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(image.target_name(), target.name);
+        f(&image);
+        ran += 1;
+    }
+    ran
+}
+
 /// Compiles the C program `source` into `exe` against aotload.h and libaotload (plus `extra`
 /// compiler arguments).
 pub fn cc_with_aotload(source: &Path, exe: &Path, extra: &[&str]) {

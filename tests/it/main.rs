@@ -6,6 +6,8 @@ mod bad_input;
 #[path = "../support/buildgrid.rs"]
 mod buildgrid;
 mod c_api;
+#[path = "../support/c_kernels.rs"]
+mod c_kernels;
 mod cache;
 mod capi;
 mod common;
@@ -26,6 +28,7 @@ mod relocations;
 mod remote;
 mod runtime;
 mod rust_crate;
+mod scale;
 mod signing;
 mod sqlite;
 mod vectors;

@@ -249,30 +249,9 @@ fn an_avx512_host_runs_the_512_bit_target() {
 
 #[test]
 fn every_target_this_cpu_runs_gives_the_same_results() {
-    let path = default_image();
-    let host = HostCpu::detect();
-    let meta = open(&path).meta().clone();
-    let mut tried = 0;
-    for target in &meta.targets {
-        let usable = aotload::features::missing(&target.features, &host.features)
-            .iter()
-            .all(|w| *w == 0);
-        if !usable {
-            eprintln!(
-                "skipping target {}: this CPU lacks its features",
-                target.name
-            );
-            continue;
-        }
-        let options = LoadOptions {
-            target: Some(target.name.clone()),
-            ..Default::default()
-        };
-        let image = Image::open(&path, &options).unwrap();
-        assert_eq!(image.target_name(), target.name);
-        assert_matches_reference(&image, 60);
-        tried += 1;
-    }
+    let tried = on_each_runnable_target(&default_image(), |image| {
+        assert_matches_reference(image, 60)
+    });
     assert!(
         tried >= 2,
         "this CPU should run generic and sandybridge at least"

@@ -88,8 +88,23 @@ fn sqlite_from_clang_22_text_and_bitcode_runs_sql_like_gccs_build() {
 /// One target keeps the clean builds short; the partition does not depend on the target count.
 #[test]
 fn sqlite_rebuilds_after_an_added_removed_or_renamed_function_emit_at_most_two_shards() {
+    rebuilds_emit_at_most_two_shards(&scratch("sqlite-increments"), None);
+}
+
+/// The same through the remote cache: the original is built and uploaded from one machine,
+/// each variant is rebuilt on a fresh one (an empty local cache), so every shard it does not
+/// emit comes from the BuildGrid server.
+#[test]
+fn sqlite_rebuilds_through_the_remote_cache_emit_at_most_two_shards() {
+    let dir = scratch("sqlite-increments-remote");
+    let server = crate::buildgrid::BuildGrid::start(&dir.join("server"));
+    rebuilds_emit_at_most_two_shards(&dir, Some(&server.url()));
+}
+
+/// Builds SQLite with a cache (local, or a fresh local one per build in front of the server at
+/// `remote`), then each variant from it: ≤ 2 shards emitted, the image a clean build's.
+fn rebuilds_emit_at_most_two_shards(dir: &Path, remote: Option<&str>) {
     use crate::cache::{build_report, emitted, os};
-    let dir = scratch("sqlite-increments");
     let sources = amalgamation(&dir.join("fetch"));
     let original = dir.join("sqlite3.ll");
     sqlite_ir(&sources.join("sqlite3.c"), "-S", &original);
@@ -124,17 +139,29 @@ fn sqlite_rebuilds_after_an_added_removed_or_renamed_function_emit_at_most_two_s
             text.replace(&format!("@{lone}("), "@aaa_renamed("),
         ),
     ];
-    let cache = dir.join("cache");
+    // With a server, each build has a cache of its own: another machine.
+    let cache_of = |out: &Path| match remote {
+        Some(_) => out.with_extension("cache"),
+        None => dir.join("cache"),
+    };
     let build = |ir: &Path, out: &Path, cached: bool| {
+        let cache = cache_of(out);
         let mut args = vec![os("build"), ir.as_os_str(), os("--export-all")];
         args.extend([os("--cpu-target"), os("generic"), os("-o"), out.as_os_str()]);
         match cached {
             true => args.extend([os("--cache-dir"), cache.as_os_str()]),
             false => args.push(os("--no-cache")),
         }
+        if let (true, Some(url)) = (cached, remote) {
+            args.extend([os("--remote-cache"), os(url)]);
+        }
         build_report(&args)
     };
-    let shards = crate::cache::shards(&build(&original, &dir.join("original.so"), true));
+    let first = build(&original, &dir.join("original.so"), true);
+    let shards = crate::cache::shards(&first);
+    if remote.is_some() {
+        assert_eq!(first["remote"]["stored"].as_u64(), Some(shards), "{first}");
+    }
     assert!(
         shards >= 8,
         "SQLite should make several shards, made {shards}"
@@ -157,6 +184,13 @@ fn sqlite_rebuilds_after_an_added_removed_or_renamed_function_emit_at_most_two_s
             "{name}: {} of {shards} shards emitted ({changed:?})",
             changed.len()
         );
+        if remote.is_some() {
+            let fetched = rebuilt["cache"]["remote_hits"].as_u64().unwrap_or(0);
+            assert!(
+                fetched + 2 >= crate::cache::shards(&rebuilt),
+                "{name}: the server gave {fetched} shards: {rebuilt}"
+            );
+        }
         build(&ir, &vdir.join("clean/libsqlite.so"), false);
         assert!(
             std::fs::read(vdir.join("rebuilt/libsqlite.so")).unwrap()

@@ -17,7 +17,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::{
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::dump::OutputKind;
+use crate::dump::output::OutputKind;
 
 /// A blob and its digest.
 #[derive(Clone, Debug)]

@@ -25,8 +25,9 @@ use std::sync::{Arc, Mutex};
 use bazel_remote_apis::build::bazel::remote::execution::v2::{ActionResult, OutputFile};
 use serde::Serialize;
 
-use crate::dump::Emitted;
-use action::ShardAction;
+use crate::dump::output::{Emitted, OutputKind};
+use crate::dump::store::{Found, ShardSource, ShardStore, StoredShard};
+use action::{shard_action, ShardAction};
 use client::Clients;
 
 /// What the remote cache did in one build.
@@ -255,6 +256,41 @@ impl RemoteCache {
                 .clone(),
         }
     }
+}
+
+/// The remote cache as one of the build's shard stores (src/dump/store.rs), behind the local
+/// one: a shard is filed under its Action. A failure is not the store's error: it turns the
+/// remote off and becomes the build's one warning ([`RemoteStats::failure`]).
+impl ShardStore for RemoteCache {
+    fn source(&self) -> ShardSource {
+        ShardSource::Remote
+    }
+
+    fn get(&self, shard: &StoredShard) -> Found {
+        match self.fetch(&action_of(shard)) {
+            Some(emitted) => Found::Hit(emitted),
+            None => Found::Miss,
+        }
+    }
+
+    fn put(&self, shard: &StoredShard, emitted: &Emitted) -> Result<(), String> {
+        self.store(action_of(shard), emitted);
+        Ok(())
+    }
+}
+
+/// The Action `shard` is filed under, for this aotlink build and LLVM.
+fn action_of(shard: &StoredShard) -> ShardAction {
+    let kinds: Vec<OutputKind> = (OutputKind::ALL.into_iter())
+        .filter(|k| shard.kinds.wants(*k))
+        .collect();
+    shard_action(
+        shard.facts,
+        shard.bitcode,
+        &kinds,
+        crate::BUILD_ID,
+        &crate::llvm::version(),
+    )
 }
 
 #[cfg(test)]

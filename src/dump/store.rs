@@ -1,0 +1,50 @@
+//! Where emitted shards are kept between builds, as emission sees it: stores asked in order
+//! before a shard is emitted, and given every shard that one of them lacked. Emission knows
+//! this interface only; the build plugs in the local cache and the remote cache
+//! (src/cache/shard_store.rs, src/cache/remote/mod.rs), which hold the payload format and
+//! their own ways of failing. A store that fails costs the build a warning, never its result.
+
+use super::output::{EmitKinds, Emitted};
+use crate::cache::key::Key;
+
+/// A shard as a store files it: its key (everything emission reads, hashed), and what the
+/// key was made from, for a store that keys its entries its own way (the remote's Action).
+pub struct StoredShard<'a> {
+    pub key: &'a Key,
+    /// The emission configuration and the job's facts, serialized.
+    pub facts: &'a [u8],
+    pub bitcode: &'a [u8],
+    pub kinds: EmitKinds,
+}
+
+/// What a store had.
+pub enum Found {
+    Hit(Emitted),
+    Miss,
+    /// An entry that failed its check (why): the shard is emitted again, and the report says
+    /// so rather than taking it from a store further down.
+    Damaged(String),
+}
+
+/// How one shard was obtained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardSource {
+    Emitted,
+    Cached,
+    /// From the remote cache (and now in the local one).
+    Remote,
+    /// The cache entry failed its check (why); the shard was emitted again.
+    Damaged(String),
+}
+
+/// One place shards are kept.
+pub trait ShardStore: Sync {
+    /// How a shard found here is reported.
+    fn source(&self) -> ShardSource;
+
+    fn get(&self, shard: &StoredShard) -> Found;
+
+    /// Keeps `emitted` as `shard`'s outputs (perhaps in the background). An error is the
+    /// build's warning, once.
+    fn put(&self, shard: &StoredShard, emitted: &Emitted) -> Result<(), String>;
+}
