@@ -87,7 +87,7 @@ pub(super) fn load_one<'ctx>(
         .bytes()
         .map_err(|e| fail(format!("cannot read: {e}")))?;
     let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
-    let parsed = super::isolated::reading(path, || context.create_module_from_ir(buffer));
+    let parsed = super::fatal_guard::reading(path, || context.create_module_from_ir(buffer));
     let module = parsed.map_err(|e| {
         let message = without_buffer_name(&one_line(&e.to_string()), path);
         fail(super::producer::with_producer(message, &bytes))

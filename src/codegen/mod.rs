@@ -2,6 +2,7 @@
 //! and make every kept symbol nameable across shards.
 
 mod externals;
+mod fatal_guard;
 mod index;
 pub mod isolated;
 mod load;
@@ -80,7 +81,7 @@ pub fn codegen<'ctx>(
     context: &'ctx Context,
     options: &CodegenOptions,
 ) -> Result<Program<'ctx>, CodegenError> {
-    isolated::install_fatal_error_handler();
+    fatal_guard::install_fatal_error_handler();
     let mut module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
     let first_input = options.inputs[0].name().to_path_buf();
     let globals = llvm::globals(&module);
