@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Build;
+use super::{Build, Emission, ImageSpec, Selection};
 use crate::cache::{Key, Lookup, ShardCache};
 use crate::codegen::Input;
 use crate::dump::{Dumped, Emitted, ShardRecord, ShardSource};
@@ -30,7 +30,7 @@ impl MemoKey {
     /// Whether the trace and method tables still hold what the key hashed: codegen read them
     /// again by path, and a file edited in between must not be recorded under the old key.
     pub fn files_unchanged(&self, build: &Build) -> bool {
-        files_digest(&build.trace, &build.method_tables) == Some(self.files)
+        files_digest(&build.selection.trace, &build.selection.method_tables) == Some(self.files)
     }
 }
 
@@ -39,29 +39,32 @@ impl MemoKey {
 pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
     let Build {
         inputs: _, // read into `inputs` by the caller: hashed below
-        trace,
-        exports,
-        export_all,
-        image_data,
-        method_tables,
-        cpu_targets,
-        target,
-        kind,
-        shards,
-        emit,
-        // Output does not depend on the thread count (tested byte for byte).
-        threads: _,
+        selection:
+            Selection {
+                trace,
+                exports,
+                export_all,
+                method_tables,
+            },
+        image:
+            ImageSpec {
+                kind,
+                target,
+                cpu_targets,
+                data: image_data,
+            },
+        emission:
+            Emission {
+                shards,
+                emit,
+                // Output does not depend on the thread count (tested byte for byte).
+                threads: _,
+            },
         // Link, seal and sign come after the archives; they run on every build.
-        cc: _,
-        lld: _,
-        libraries: _,
-        key: _,
-        // Where entries are and how many: not what they hold.
+        link: _,
+        // Where entries are and how many: not what they hold; a remote cache holds shards
+        // alike to the local ones.
         cache: _,
-        cache_max_size: _,
-        // A remote cache holds shards alike to the local ones.
-        remote_cache: _,
-        remote_instance: _,
         // Whether the inputs are parsed in a child first: the same archives either way.
         checker: _,
         progress: _,
@@ -86,7 +89,7 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
         exports,
         export_all,
         cpu_targets,
-        target,
+        target.as_ref().map(|t| t.to_string()),
         *kind as u32,
         shards,
         emit,

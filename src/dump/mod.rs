@@ -30,7 +30,7 @@ pub use split::ShardJob;
 use crate::cache::remote::{RemoteCache, RemoteStats};
 use crate::cache::ShardCache;
 use crate::codegen::Program;
-use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple};
+use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple, TripleError};
 
 #[derive(Clone, Debug)]
 pub struct DumpOptions {
@@ -89,8 +89,8 @@ pub struct Dumped {
 pub enum DumpError {
     #[error(transparent)]
     CpuTarget(#[from] CpuTargetError),
-    #[error("{0}")]
-    Triple(String),
+    #[error(transparent)]
+    Triple(#[from] TripleError),
     #[error("emitting shard {shard}: {cause}")]
     Shard { shard: u32, cause: String },
     #[error("emitting the header: {0}")]
