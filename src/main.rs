@@ -85,12 +85,11 @@ fn run(command: Command) -> Result<()> {
             let keys = trusted_keys
                 .iter()
                 .map(|path| aotlink::sign::read_public_key(path))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(anyhow::Error::msg)?;
+                .collect::<Result<Vec<_>, _>>()?;
             run::run_function(&image, &function, &args, target, verbose, &load, keys)
         }
         Command::Sign { image, key } => {
-            let key = aotlink::sign::SecretKey::read(&key).map_err(anyhow::Error::msg)?;
+            let key = aotlink::sign::SecretKey::read(&key)?;
             aotlink::sign::sign_image(&image, &key)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
             println!(
@@ -101,7 +100,7 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Keygen { out } => {
-            let public = aotlink::sign::keygen(&out).map_err(anyhow::Error::msg)?;
+            let public = aotlink::sign::keygen(&out)?;
             let (secret_path, public_path) = aotlink::sign::key_file_paths(&out);
             println!(
                 "key {}: secret {}, public {}",

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Build, Emission, ImageSpec, Selection};
 use crate::cache::{Key, Lookup, ShardCache};
-use crate::codegen::Input;
+use crate::codegen::InputBytes;
 use crate::dump::{Dumped, Emitted, ShardRecord, ShardSource};
 
 /// A build's memo key, and the digest of the files it read by path (trace, method tables).
@@ -36,7 +36,7 @@ impl MemoKey {
 
 /// The key of a build's dump, or `None` when an input file cannot be read (the build itself
 /// then reports it). `inputs` are the IR inputs, already in memory.
-pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
+pub(super) fn memo_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> {
     let Build {
         inputs: _, // read into `inputs` by the caller: hashed below
         selection:
@@ -74,10 +74,7 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
     h.field(crate::BUILD_ID.as_bytes());
     h.field(crate::llvm::version().as_bytes());
     h.count(inputs.len());
-    for input in inputs {
-        let Input::Memory { name, bytes } = input else {
-            unreachable!("inputs are read into memory first")
-        };
+    for InputBytes { name, bytes } in inputs {
         // The name too: a text module without `source_filename` is named after its file.
         h.field(name.as_os_str().as_encoded_bytes());
         h.field(bytes);

@@ -28,7 +28,7 @@ pub use report::{BuildReport, CacheCounts, Phase, ShardReport, Timings};
 
 use crate::cache::remote::RemoteCache;
 use crate::cache::{Key, Lookup, ShardCache, DEFAULT_MAX_SIZE};
-use crate::codegen::{self, CodegenError, CodegenOptions, Input};
+use crate::codegen::{self, CodegenError, CodegenOptions, Input, InputBytes};
 use crate::dump::{self, DumpError, DumpOptions, EmitKinds, OutputKind};
 use crate::link::{self, Cc, Libraries, LinkError, Linker, Lld};
 use crate::sign::SecretKey;
@@ -388,7 +388,7 @@ impl Build {
             let program = codegen::codegen(
                 &context,
                 &CodegenOptions {
-                    inputs: inputs.clone(),
+                    inputs: inputs.iter().cloned().map(Input::from).collect(),
                     trace: self.selection.trace.clone(),
                     exports: self.selection.exports.clone(),
                     export_all: self.selection.export_all,
@@ -466,24 +466,19 @@ impl Build {
     }
 
     /// Every input's bytes, files read now.
-    fn inputs_in_memory(&self) -> Result<Vec<Input>, BuildError> {
+    fn inputs_in_memory(&self) -> Result<Vec<InputBytes>, BuildError> {
         if self.inputs.is_empty() {
             return Err(CodegenError::NoInputs.into());
         }
         (self.inputs.iter())
-            .map(|input| match input {
-                Input::File(path) => match std::fs::read(path) {
-                    Ok(bytes) => Ok(Input::Memory {
-                        name: path.clone(),
-                        bytes: bytes.into(),
-                    }),
-                    Err(e) => Err(CodegenError::Input {
-                        path: path.clone(),
+            .map(|input| {
+                input.read().map_err(|e| {
+                    CodegenError::Input {
+                        path: input.name().to_path_buf(),
                         cause: format!("cannot read: {e}"),
                     }
-                    .into()),
-                },
-                memory => Ok(memory.clone()),
+                    .into()
+                })
             })
             .collect()
     }
@@ -553,7 +548,7 @@ impl Build {
 /// unless the cache records that these very bytes passed it with this aotlink and LLVM.
 fn check_inputs_once(
     checker: &Path,
-    inputs: &[Input],
+    inputs: &[InputBytes],
     cache: Option<&ShardCache>,
 ) -> Result<(), BuildError> {
     let key = checked_inputs_key(inputs);
@@ -565,10 +560,7 @@ fn check_inputs_once(
     let scratch = tempfile::tempdir()
         .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
     let mut staged = Vec::new();
-    for (i, input) in inputs.iter().enumerate() {
-        let Input::Memory { name, bytes } = input else {
-            unreachable!("inputs are read into memory first")
-        };
+    for (i, InputBytes { name, bytes }) in inputs.iter().enumerate() {
         let path = scratch.path().join(format!("input{i}"));
         std::fs::write(&path, bytes).map_err(|e| {
             BuildError::Invalid(format!(
@@ -584,7 +576,7 @@ fn check_inputs_once(
             (staged.iter().zip(inputs)).fold(text, |t, (path, input)| {
                 t.replace(
                     &path.display().to_string(),
-                    &input.name().display().to_string(),
+                    &input.name.display().to_string(),
                 )
             })
         };
@@ -592,7 +584,7 @@ fn check_inputs_once(
             CodegenError::Input { path, cause } => {
                 let i = staged.iter().position(|p| *p == path).unwrap_or(0);
                 CodegenError::Input {
-                    path: inputs[i].name().to_path_buf(),
+                    path: inputs[i].name.clone(),
                     cause: named(cause),
                 }
                 .into()
@@ -609,17 +601,15 @@ fn check_inputs_once(
 }
 
 /// The key under which the cache records that `inputs` passed the child-process check.
-fn checked_inputs_key(inputs: &[Input]) -> Key {
+fn checked_inputs_key(inputs: &[InputBytes]) -> Key {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"aotlink checked inputs\0");
     hasher.update(crate::BUILD_ID.as_bytes());
     hasher.update(b"\0");
     hasher.update(crate::llvm::version().as_bytes());
-    for input in inputs {
-        if let Input::Memory { bytes, .. } = input {
-            hasher.update(&(bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
-        }
+    for InputBytes { bytes, .. } in inputs {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
     }
     Key(*hasher.finalize().as_bytes())
 }

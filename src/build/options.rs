@@ -15,7 +15,7 @@ use super::{Build, CacheLocation};
 use crate::cache::DEFAULT_MAX_SIZE;
 use crate::dump::EmitKinds;
 use crate::link::Libraries;
-use crate::sign::SecretKey;
+use crate::sign::{KeyError, SecretKey};
 use crate::target::{CpuTarget, CpuTargetError, Triple, TripleError};
 
 /// An option's value that names a file which cannot be used.
@@ -24,8 +24,8 @@ pub enum OptionsError {
     #[error("{}: cannot read image data: {cause}", path.display())]
     ImageData { path: PathBuf, cause: String },
     /// The key's own message names the file.
-    #[error("{0}")]
-    Key(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
     #[error("--target: {0}")]
     Target(#[from] TripleError),
     /// Grammar errors come before any work; names are checked once the triple is known.
@@ -95,7 +95,7 @@ impl LinkArgs {
     pub fn apply(&self, mut build: Build) -> Result<Build, OptionsError> {
         build = build.libraries(self.libraries.libraries());
         if let Some(path) = &self.sign {
-            build = build.sign(SecretKey::read(path).map_err(OptionsError::Key)?);
+            build = build.sign(SecretKey::read(path)?);
         }
         Ok(build)
     }

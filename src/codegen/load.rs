@@ -34,6 +34,37 @@ impl Input {
     }
 }
 
+/// An input read into memory: the bytes the child-process check reads are the bytes this
+/// process parses, and the bytes cache keys hash.
+#[derive(Clone, Debug)]
+pub struct InputBytes {
+    /// The file, or the in-memory input's name.
+    pub name: PathBuf,
+    pub bytes: Arc<[u8]>,
+}
+
+impl Input {
+    /// This input's bytes in memory (a file is read now).
+    pub fn read(&self) -> std::io::Result<InputBytes> {
+        Ok(InputBytes {
+            name: self.name().to_path_buf(),
+            bytes: match self {
+                Input::File(path) => std::fs::read(path)?.into(),
+                Input::Memory { bytes, .. } => bytes.clone(),
+            },
+        })
+    }
+}
+
+impl From<InputBytes> for Input {
+    fn from(input: InputBytes) -> Input {
+        Input::Memory {
+            name: input.name,
+            bytes: input.bytes,
+        }
+    }
+}
+
 impl From<PathBuf> for Input {
     fn from(path: PathBuf) -> Input {
         Input::File(path)

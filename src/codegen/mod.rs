@@ -18,7 +18,7 @@ use inkwell::module::Module;
 
 use crate::llvm::{self, Global, GlobalKind, Linkage};
 pub use index::content_hash;
-pub use load::{one_line, Input};
+pub use load::{one_line, Input, InputBytes};
 
 #[derive(Clone, Debug, Default)]
 pub struct CodegenOptions {
@@ -59,6 +59,11 @@ pub enum CodegenError {
     NoInputs,
     #[error("{}: {cause}", path.display())]
     Input { path: PathBuf, cause: String },
+    #[error("{}: {cause}", path.display())]
+    MethodTable {
+        path: PathBuf,
+        cause: crate::method_table_file::MethodTableError,
+    },
     #[error("{}:{line}: {cause}", path.display())]
     Trace {
         path: PathBuf,
