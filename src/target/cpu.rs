@@ -25,8 +25,8 @@ pub const DEFAULT_X86_64: &str =
 /// and for SVE cores.
 pub const DEFAULT_AARCH64: &str = "generic;cortex-a76;neoverse-v1";
 
-/// Clone sets are `u64` bit sets over the targets.
-pub const MAX_TARGETS: usize = 64;
+/// Clone sets are `u64` bit sets over the targets; the format (the loader crate) says so.
+pub use aotload::meta::MAX_TARGETS;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CpuTargetError {
