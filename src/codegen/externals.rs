@@ -10,7 +10,7 @@ use std::path::Path;
 use aotload::format::external_slot_symbol;
 use aotload::meta::ExternalEdge;
 
-use super::CodegenError;
+use super::error::CodegenError;
 use crate::llvm::{self, Global, GlobalKind};
 use crate::method_table_file::MethodTableFile;
 

@@ -1,17 +1,17 @@
 //! Reading untrusted IR without risking the process. LLVM's bitcode reader is not safe
 //! against damaged input: a flipped bit can end in `report_fatal_error` ("Invalid abbrev
 //! number", which aborts) or in a segmentation fault inside `LLVMParseIRInContext` (found by
-//! flipping bits of clang's bitcode). A fatal error can be caught ([`install_fatal_error_handler`]),
-//! a crash cannot ([`super::fatal_guard`] handles the first); so the command line first parses and verifies every input in a child
-//! process (the `aotlink` executable itself, [`CHECK_COMMAND`]), and reads it in-process only
-//! when the child survived. A crash then costs the child, and the error names the file.
+//! flipping bits of clang's bitcode). A fatal error can be caught ([`super::fatal_guard`]), a
+//! crash cannot; so the command line first parses and verifies every input in a child process
+//! (the `aotlink` executable itself, [`CHECK_COMMAND`]), and reads it in-process only when the
+//! child survived. A crash then costs the child, and the error names the file.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::error::CodegenError;
 use super::fatal_guard::install_fatal_error_handler;
-use super::CodegenError;
 
 /// The hidden subcommand that parses and verifies its arguments and exits.
 pub const CHECK_COMMAND: &str = "__check-ir";
@@ -71,7 +71,7 @@ pub fn check_inputs(inputs: &[PathBuf]) -> Result<(), CodegenError> {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{i}").and_then(|()| stdout.flush());
         drop(stdout);
-        super::load::load_one(&context, &super::Input::File(path.clone()), true)?;
+        super::load::load_one(&context, &super::load::Input::File(path.clone()), true)?;
     }
     Ok(())
 }

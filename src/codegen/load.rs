@@ -8,7 +8,7 @@ use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
 
-use super::CodegenError;
+use super::error::CodegenError;
 
 /// One IR input: a file, or bytes in memory (a runtime's own codegen) with a name for messages.
 #[derive(Clone, Debug)]

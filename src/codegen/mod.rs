@@ -1,6 +1,7 @@
 //! codegen: load and merge the IR, keep what the trace reaches, index functions and globals,
 //! and make every kept symbol nameable across shards.
 
+mod error;
 mod externals;
 mod fatal_guard;
 mod index;
@@ -17,6 +18,7 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 
 use crate::llvm::{self, Global, GlobalKind, Linkage};
+pub use error::CodegenError;
 pub use index::content_hash;
 pub use load::{one_line, Input, InputBytes};
 
@@ -51,32 +53,6 @@ pub struct Program<'ctx> {
     pub methods: Vec<Method>,
     /// Methods of other images this one calls (see `externals.rs`).
     pub externals: Vec<aotload::meta::ExternalEdge>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CodegenError {
-    #[error("no input IR files given")]
-    NoInputs,
-    #[error("{}: {cause}", path.display())]
-    Input { path: PathBuf, cause: String },
-    #[error("{}: {cause}", path.display())]
-    MethodTable {
-        path: PathBuf,
-        cause: crate::method_table_file::MethodTableError,
-    },
-    #[error("{}:{line}: {cause}", path.display())]
-    Trace {
-        path: PathBuf,
-        line: usize,
-        cause: String,
-    },
-    #[error("--export {name}: {cause}")]
-    Export { name: String, cause: String },
-    #[error("LLVM failed while selecting functions: {0}")]
-    Llvm(String),
-    /// An input refused by the check in a child process, whose message names the file.
-    #[error("{0}")]
-    Checked(String),
 }
 
 /// Names the image defines itself; inputs may declare but not define them.
