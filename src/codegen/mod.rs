@@ -94,10 +94,13 @@ pub fn codegen<'ctx>(
     let mut exports = export_names(options, &by_name)?;
     let mut roots: Vec<Global> = match &options.trace {
         Some(path) => trace::trace_roots(path, &trace::read_trace(path)?, &by_name)?,
+        // Without a trace every definition other code can reach is kept. Local ones count
+        // only through what reaches them: an unreferenced `static` (clang leaves them in IR
+        // made without optimization) is dead, and GlobalDCE removes it whatever we keep.
         None => globals
             .iter()
             .copied()
-            .filter(|g| !g.is_declaration())
+            .filter(|g| !g.is_declaration() && !g.is_local())
             .collect(),
     };
     roots.extend(exports.iter().map(|n| by_name[n]));
