@@ -8,6 +8,7 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
+use aotlink::target::CpuTarget;
 use aotlink::{Build, CacheLocation};
 use aotload::{Image, LoadOptions};
 
@@ -32,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bitcode("runtime-module.bc", bitcode)
         .export("dot")
         .export("fib")
-        .cpu_targets("generic;haswell,-rdrnd,base(0)")
+        .cpu_targets(CpuTarget::parse_list("generic;haswell,-rdrnd,base(0)")?)
         .threads(2)
         .cache(CacheLocation::Dir(cache));
     for round in ["first", "second"] {

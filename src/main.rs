@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use aotlink::link::Lld;
-use cli::args::{Cli, Command, Kind};
+use aotlink::Build;
+use aotload::ImageKind;
+use cli::args::{Cli, Command};
 use cli::{compile, inspect, run};
 
 fn main() -> ExitCode {
@@ -40,45 +41,26 @@ fn run(command: Command) -> Result<()> {
             archive,
             output,
             target,
-            rtlib,
-            sysroot,
-            crt,
-            verbose,
-            sign,
-            libraries,
+            lld,
+            link,
         } => {
-            aotlink::link::set_verbose(verbose);
-            let link = compile::LinkChoice {
-                kind: Kind::Pkg,
-                cc: None,
-                lld: Lld {
-                    compiler_runtime: rtlib,
-                    sysroot,
-                    crt,
-                },
-                libraries: libraries.libraries(),
-                key: secret_key(sign.as_deref())?,
-            };
-            compile::link_archive(&archive, &output, target.as_deref(), link)
+            aotlink::link::set_verbose(link.verbose);
+            let build = lld.apply(link.apply(Build::new().kind(ImageKind::Pkg))?);
+            compile::link_archive(build, &archive, &output, target.as_deref())
         }
         Command::Sysimg {
             archive,
             output,
             cc,
             target,
-            verbose,
-            sign,
-            libraries,
+            link,
         } => {
-            aotlink::link::set_verbose(verbose);
-            let link = compile::LinkChoice {
-                kind: Kind::Sysimg,
-                cc: cc.as_deref().filter(|c| !c.is_empty()),
-                lld: Lld::new(),
-                libraries: libraries.libraries(),
-                key: secret_key(sign.as_deref())?,
-            };
-            compile::link_archive(&archive, &output, target.as_deref(), link)
+            aotlink::link::set_verbose(link.verbose);
+            let mut build = link.apply(Build::new().kind(ImageKind::Sysimg))?;
+            if let Some(cc) = cc.filter(|c| !c.is_empty()) {
+                build = build.cc(cc);
+            }
+            compile::link_archive(build, &archive, &output, target.as_deref())
         }
         Command::Cache { action, cache_dir } => compile::cache(action, cache_dir),
         Command::Targets { json } => {
@@ -103,12 +85,11 @@ fn run(command: Command) -> Result<()> {
             let keys = trusted_keys
                 .iter()
                 .map(|path| aotlink::sign::read_public_key(path))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(anyhow::Error::msg)?;
+                .collect::<Result<Vec<_>, _>>()?;
             run::run_function(&image, &function, &args, target, verbose, &load, keys)
         }
         Command::Sign { image, key } => {
-            let key = aotlink::sign::SecretKey::read(&key).map_err(anyhow::Error::msg)?;
+            let key = aotlink::sign::SecretKey::read(&key)?;
             aotlink::sign::sign_image(&image, &key)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
             println!(
@@ -119,7 +100,7 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Keygen { out } => {
-            let public = aotlink::sign::keygen(&out).map_err(anyhow::Error::msg)?;
+            let public = aotlink::sign::keygen(&out)?;
             let (secret_path, public_path) = aotlink::sign::key_file_paths(&out);
             println!(
                 "key {}: secret {}, public {}",
@@ -130,11 +111,4 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// The secret key of `--sign KEYFILE`, read before any work so a bad key file fails at once.
-fn secret_key(path: Option<&std::path::Path>) -> Result<Option<aotlink::sign::SecretKey>> {
-    path.map(aotlink::sign::SecretKey::read)
-        .transpose()
-        .map_err(anyhow::Error::msg)
 }

@@ -39,6 +39,21 @@ impl MethodRecord {
     }
 }
 
+/// A method table file that cannot be used (the caller names the file).
+#[derive(Debug, thiserror::Error)]
+pub enum MethodTableError {
+    #[error("cannot read: {0}")]
+    Unreadable(std::io::Error),
+    #[error("not a method table: {0}")]
+    NotJson(serde_json::Error),
+    #[error("not a {FORMAT} version {VERSION} file")]
+    Version,
+    #[error("method `{name}`: hash `{hash}` is not 16 hex digits")]
+    BadHash { name: String, hash: String },
+    #[error("method `{name}` with signature `{signature}` is listed twice")]
+    Twice { name: String, signature: String },
+}
+
 impl MethodTableFile {
     /// The exported methods of an image, as other images see them.
     pub fn from_image(meta: &aotload::Meta, image: &str) -> MethodTableFile {
@@ -63,18 +78,18 @@ impl MethodTableFile {
     }
 
     /// Reads and checks a method table file; the error says what is wrong, without the path.
-    pub fn read(path: &Path) -> Result<MethodTableFile, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    pub fn read(path: &Path) -> Result<MethodTableFile, MethodTableError> {
+        let text = std::fs::read_to_string(path).map_err(MethodTableError::Unreadable)?;
         let file: MethodTableFile =
-            serde_json::from_str(&text).map_err(|e| format!("not a method table: {e}"))?;
+            serde_json::from_str(&text).map_err(MethodTableError::NotJson)?;
         if file.format != FORMAT || file.version != VERSION {
-            return Err(format!("not a {FORMAT} version {VERSION} file"));
+            return Err(MethodTableError::Version);
         }
         if let Some(bad) = file.methods.iter().find(|m| m.hash_value().is_none()) {
-            return Err(format!(
-                "method `{}`: hash `{}` is not 16 hex digits",
-                bad.name, bad.hash
-            ));
+            return Err(MethodTableError::BadHash {
+                name: bad.name.clone(),
+                hash: bad.hash.clone(),
+            });
         }
         // A method is one (name, signature); a second entry would silently win over the first
         // at build time and fail to define at load time, so the file is refused instead.
@@ -84,10 +99,10 @@ impl MethodTableFile {
             .iter()
             .find(|m| !seen.insert((m.name.as_str(), m.signature.as_str())))
         {
-            return Err(format!(
-                "method `{}` with signature `{}` is listed twice",
-                twice.name, twice.signature
-            ));
+            return Err(MethodTableError::Twice {
+                name: twice.name.clone(),
+                signature: twice.signature.clone(),
+            });
         }
         Ok(file)
     }

@@ -16,6 +16,60 @@ use ed25519_dalek::{Signer as _, SigningKey};
 /// First line of a secret key file; the second is the 32-byte seed in hex.
 pub const SECRET_KEY_HEADER: &str = "aotlink ed25519 secret key";
 
+/// A key file that cannot be read, written or used; the message names the file when there is
+/// one.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{}: {cause}", path.display())]
+    InFile { path: PathBuf, cause: Box<KeyError> },
+    #[error("cannot read the {what} key: {cause}")]
+    Unreadable {
+        what: &'static str,
+        cause: std::io::Error,
+    },
+    #[error("this is a public key file; signing needs the secret key (.key)")]
+    PublicNotSecret,
+    #[error("this is a secret key file; trust its public key (.pub) instead")]
+    SecretNotPublic,
+    #[error("not an aotlink secret key file (the first line must be `{SECRET_KEY_HEADER}`)")]
+    NotSecretKeyFile,
+    #[error("the key is not 64 hex digits")]
+    NotHex,
+    #[error("unexpected text after the key")]
+    TrailingText,
+    /// The loader's public-key parser says what is wrong.
+    #[error("{0}")]
+    BadPublicKey(String),
+    #[error("{}: already exists (a key file is never overwritten)", path.display())]
+    Exists { path: PathBuf },
+    #[error("{}: cannot write: {cause}", path.display())]
+    Unwritable {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+}
+
+impl KeyError {
+    fn in_file(self, path: &Path) -> KeyError {
+        KeyError::InFile {
+            path: path.to_path_buf(),
+            cause: Box::new(self),
+        }
+    }
+}
+
+/// Why an image could not be signed (the caller names the file).
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("cannot read: {0}")]
+    Read(std::io::Error),
+    /// Only a whole, sealed image is signed.
+    #[error("{0}")]
+    NotSealed(aotload::LoadCause),
+    #[error("cannot write: {0}")]
+    Write(std::io::Error),
+}
+
 /// An ed25519 key pair that signs images.
 #[derive(Clone)]
 pub struct SecretKey(SigningKey);
@@ -27,33 +81,31 @@ impl SecretKey {
     }
 
     /// Reads a secret key file; errors name the file.
-    pub fn read(path: &Path) -> Result<SecretKey, String> {
-        let fail = |cause: &str| format!("{}: {cause}", path.display());
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| fail(&format!("cannot read the secret key: {e}")))?;
-        SecretKey::parse(&text).map_err(|e| fail(&e))
+    pub fn read(path: &Path) -> Result<SecretKey, KeyError> {
+        let text = std::fs::read_to_string(path).map_err(|cause| {
+            KeyError::Unreadable {
+                what: "secret",
+                cause,
+            }
+            .in_file(path)
+        })?;
+        SecretKey::parse(&text).map_err(|e| e.in_file(path))
     }
 
     /// The text of a secret key file.
-    pub fn parse(text: &str) -> Result<SecretKey, String> {
+    pub fn parse(text: &str) -> Result<SecretKey, KeyError> {
         let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
         match lines.next() {
             Some(SECRET_KEY_HEADER) => {}
-            Some(PUBLIC_KEY_HEADER) => {
-                return Err("this is a public key file; signing needs the secret key (.key)".into())
-            }
-            _ => {
-                return Err(format!(
-                    "not an aotlink secret key file (the first line must be `{SECRET_KEY_HEADER}`)"
-                ))
-            }
+            Some(PUBLIC_KEY_HEADER) => return Err(KeyError::PublicNotSecret),
+            _ => return Err(KeyError::NotSecretKeyFile),
         }
         let seed = lines
             .next()
             .and_then(decode_hex::<32>)
-            .ok_or("the key is not 64 hex digits")?;
+            .ok_or(KeyError::NotHex)?;
         if lines.next().is_some() {
-            return Err("unexpected text after the key".into());
+            return Err(KeyError::TrailingText);
         }
         Ok(SecretKey(SigningKey::from_bytes(&seed)))
     }
@@ -84,16 +136,18 @@ impl std::fmt::Debug for SecretKey {
 }
 
 /// Reads a public key file (`--trusted-key`); errors name the file.
-pub fn read_public_key(path: &Path) -> Result<PublicKey, String> {
-    let fail = |cause: &str| format!("{}: {cause}", path.display());
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(&format!("cannot read the public key: {e}")))?;
+pub fn read_public_key(path: &Path) -> Result<PublicKey, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|cause| {
+        KeyError::Unreadable {
+            what: "public",
+            cause,
+        }
+        .in_file(path)
+    })?;
     if text.trim_start().starts_with(SECRET_KEY_HEADER) {
-        return Err(fail(
-            "this is a secret key file; trust its public key (.pub) instead",
-        ));
+        return Err(KeyError::SecretNotPublic.in_file(path));
     }
-    PublicKey::parse(&text).map_err(|e| fail(&e))
+    PublicKey::parse(&text).map_err(|e| KeyError::BadPublicKey(e).in_file(path))
 }
 
 /// `NAME.key` and `NAME.pub` for `--out NAME`.
@@ -109,13 +163,10 @@ pub fn key_file_paths(name: &Path) -> (PathBuf, PathBuf) {
 /// Makes a key pair: `NAME.key` (mode 0600) and `NAME.pub`. An existing key file, secret or
 /// public (a key someone else's images are trusted by), is never overwritten. Returns the
 /// public key.
-pub fn keygen(name: &Path) -> Result<PublicKey, String> {
+pub fn keygen(name: &Path) -> Result<PublicKey, KeyError> {
     let (secret_path, public_path) = key_file_paths(name);
-    let exists = |path: &Path| {
-        format!(
-            "{}: already exists (a key file is never overwritten)",
-            path.display()
-        )
+    let exists = |path: &Path| KeyError::Exists {
+        path: path.to_path_buf(),
     };
     for path in [&secret_path, &public_path] {
         // symlink_metadata: a dangling link counts too (renaming over it would replace it).
@@ -128,7 +179,10 @@ pub fn keygen(name: &Path) -> Result<PublicKey, String> {
         write_atomically(path, text.as_bytes(), mode, false).map_err(|e| match e.kind() {
             // Created by someone else since the check above.
             std::io::ErrorKind::AlreadyExists => exists(path),
-            _ => format!("{}: cannot write: {e}", path.display()),
+            _ => KeyError::Unwritable {
+                path: path.to_path_buf(),
+                cause: e,
+            },
         })
     };
     write_new(&secret_path, key.to_file_text(), 0o600)?;
@@ -144,17 +198,19 @@ pub fn keygen(name: &Path) -> Result<PublicKey, String> {
 /// Signs the image at `path` in place (temp file and rename, mode kept): a valid, sealed image
 /// gets a trailer, a signed one a new trailer. Deterministic: the same image and key give the
 /// same bytes. Errors do not name the file (the caller knows it by its final name).
-pub fn sign_image(path: &Path, key: &SecretKey) -> Result<(), String> {
-    let bytes = aotload::read_image_file(path).map_err(|e| format!("cannot read: {e}"))?;
+pub fn sign_image(path: &Path, key: &SecretKey) -> Result<(), SignError> {
+    let bytes = aotload::read_image_file(path).map_err(SignError::Read)?;
     // Only a whole, sealed image is signed: a signature over damaged bytes would vouch for them.
-    let image = ImageFile::parse_in_place(&bytes).map_err(|e| e.to_string())?;
-    image.verify_checksum(&bytes).map_err(|e| e.to_string())?;
+    let image = ImageFile::parse_in_place(&bytes).map_err(SignError::NotSealed)?;
+    image
+        .verify_checksum(&bytes)
+        .map_err(SignError::NotSealed)?;
     let body = split_trailer(&bytes).0;
     let mut signed = Vec::with_capacity(body.len() + aotload::signature::TRAILER_SIZE);
     signed.extend_from_slice(body);
     signed.extend_from_slice(&key.sign(body).encode());
-    let mode = file_mode(path).map_err(|e| format!("cannot read: {e}"))?;
-    write_atomically(path, &signed, mode, true).map_err(|e| format!("cannot write: {e}"))
+    let mode = file_mode(path).map_err(SignError::Read)?;
+    write_atomically(path, &signed, mode, true).map_err(SignError::Write)
 }
 
 #[cfg(unix)]
@@ -211,13 +267,15 @@ mod tests {
         let public_text = key.public_key().to_file_text();
         assert!(SecretKey::parse(&public_text)
             .unwrap_err()
+            .to_string()
             .contains("public key file"));
         assert!(SecretKey::parse("hello\n")
             .unwrap_err()
+            .to_string()
             .contains("not an aotlink secret key file"));
         let short = format!("{SECRET_KEY_HEADER}\nabcd\n");
         assert_eq!(
-            SecretKey::parse(&short).unwrap_err(),
+            SecretKey::parse(&short).unwrap_err().to_string(),
             "the key is not 64 hex digits"
         );
     }

@@ -29,7 +29,7 @@ pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table
     let key = aotlink::sign::SecretKey::generate();
     let signed_image = dir.join("image-signed.so");
     std::fs::copy(&image, &signed_image)?;
-    aotlink::sign::sign_image(&signed_image, &key).map_err(anyhow::Error::msg)?;
+    aotlink::sign::sign_image(&signed_image, &key)?;
     let signed_options = LoadOptions {
         trusted_keys: vec![key.public_key()],
         require_signature: true,

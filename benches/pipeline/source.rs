@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use aotlink::link;
-use aotlink::target::SupportedTarget;
+use aotlink::target::{CpuTarget, SupportedTarget};
 use aotlink::CacheLocation;
 use aotload::ImageKind;
 
@@ -154,7 +154,7 @@ pub fn build(source: &Source, cpu_targets: Option<&str>, archive: &Path) -> Resu
         build = build.method_table(table);
     }
     if let Some(spec) = cpu_targets {
-        build = build.cpu_targets(spec);
+        build = build.cpu_targets(CpuTarget::parse_list(spec)?);
     }
     let report = build.dump(archive)?;
     let (codegen_time, dump_time) = codegen_and_dump(&report);

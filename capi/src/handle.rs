@@ -96,7 +96,7 @@ impl CBuild {
             build = build.check_inputs_with(executable);
         }
         build = self.with_inputs(build);
-        if options.verbose {
+        if options.link.verbose {
             aotlink_core::link::set_verbose(true);
         }
         let report = build.build(output).map_err(|e| e.to_string())?;

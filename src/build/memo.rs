@@ -15,9 +15,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Build;
+use super::{Build, Emission, ImageSpec, Selection};
 use crate::cache::{payload, Key, KeyHasher, Lookup, ShardCache};
-use crate::codegen::Input;
+use crate::codegen::InputBytes;
 use crate::dump::{Dumped, ShardRecord, ShardSource};
 
 /// A build's memo key, and the digest of the files it read by path (trace, method tables).
@@ -30,48 +30,48 @@ impl MemoKey {
     /// Whether the trace and method tables still hold what the key hashed: codegen read them
     /// again by path, and a file edited in between must not be recorded under the old key.
     pub fn files_unchanged(&self, build: &Build) -> bool {
-        files_digest(&build.trace, &build.method_tables) == Some(self.files)
+        files_digest(&build.selection.trace, &build.selection.method_tables) == Some(self.files)
     }
 }
 
 /// The key of a build's dump, or `None` when an input file cannot be read (the build itself
 /// then reports it). `inputs` are the IR inputs, already in memory.
-pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
+pub(super) fn memo_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> {
     let Build {
         inputs: _, // read into `inputs` by the caller: hashed below
-        trace,
-        exports,
-        export_all,
-        image_data,
-        method_tables,
-        cpu_targets,
-        target,
-        kind,
-        shards,
-        emit,
-        // Output does not depend on the thread count (tested byte for byte).
-        threads: _,
+        selection:
+            Selection {
+                trace,
+                exports,
+                export_all,
+                method_tables,
+            },
+        image:
+            ImageSpec {
+                kind,
+                target,
+                cpu_targets,
+                data: image_data,
+            },
+        emission:
+            Emission {
+                shards,
+                emit,
+                // Output does not depend on the thread count (tested byte for byte).
+                threads: _,
+            },
         // Link, seal and sign come after the archives; they run on every build.
-        cc: _,
-        lld: _,
-        libraries: _,
-        key: _,
-        // Where entries are and how many: not what they hold.
+        link: _,
+        // Where entries are and how many: not what they hold; a remote cache holds shards
+        // alike to the local ones.
         cache: _,
-        cache_max_size: _,
-        // A remote cache holds shards alike to the local ones.
-        remote_cache: _,
-        remote_instance: _,
         // Whether the inputs are parsed in a child first: the same archives either way.
         checker: _,
         progress: _,
     } = build;
     let mut h = KeyHasher::new("aotlink dump memo");
     h.count(inputs.len());
-    for input in inputs {
-        let Input::Memory { name, bytes } = input else {
-            unreachable!("inputs are read into memory first")
-        };
+    for InputBytes { name, bytes } in inputs {
         // The name too: a text module without `source_filename` is named after its file.
         h.field(name.as_os_str().as_encoded_bytes());
         h.field(bytes);
@@ -83,7 +83,7 @@ pub(super) fn memo_key(build: &Build, inputs: &[Input]) -> Option<MemoKey> {
         exports,
         export_all,
         cpu_targets,
-        target,
+        target.as_ref().map(|t| t.to_string()),
         *kind as u32,
         shards,
         emit,

@@ -8,7 +8,7 @@
 //! let report = aotlink::Build::new()
 //!     .input("kernels.bc")
 //!     .export("dot")
-//!     .cpu_targets("generic;haswell")
+//!     .cpu_targets(aotlink::target::CpuTarget::parse_list("generic;haswell")?)
 //!     .build("kernels.so".as_ref())?;
 //! println!("{} shards, {} from the cache", report.shards.len(), report.cache.hits);
 //! # Ok::<(), aotlink::BuildError>(())
@@ -28,7 +28,7 @@ pub use report::{BuildReport, CacheCounts, Phase, ShardReport, Timings};
 
 use crate::cache::remote::{RemoteCache, RemoteStats};
 use crate::cache::{Key, KeyHasher, Lookup, ShardCache, DEFAULT_MAX_SIZE};
-use crate::codegen::{self, CodegenError, CodegenOptions, Input};
+use crate::codegen::{self, CodegenError, CodegenOptions, Input, InputBytes};
 use crate::dump::{self, DumpError, DumpOptions, EmitKinds, OutputKind, ShardStore};
 use crate::link::{self, Cc, Libraries, LinkError, Linker, Lld};
 use crate::sign::SecretKey;
@@ -68,31 +68,72 @@ pub enum BuildError {
 
 type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
-/// One image build. Setters take and return the builder; [`Build::build`] runs it.
+/// One image build, in the parts that say what it is: what goes in, what is kept, what the
+/// image is for, how shards are emitted, how the image is linked and where shards are cached.
+/// Setters take and return the builder; [`Build::build`] runs it.
 #[derive(Clone)]
 pub struct Build {
     inputs: Vec<Input>,
+    selection: Selection,
+    image: ImageSpec,
+    emission: Emission,
+    link: LinkSettings,
+    cache: CacheSettings,
+    /// The executable that checks inputs in a child process (`None`: inputs are trusted).
+    checker: Option<PathBuf>,
+    progress: Option<Progress>,
+}
+
+/// What codegen keeps and exports.
+#[derive(Clone, Debug, Default)]
+struct Selection {
     trace: Option<PathBuf>,
     exports: Vec<String>,
     export_all: bool,
-    image_data: Vec<u8>,
     method_tables: Vec<PathBuf>,
-    cpu_targets: Option<String>,
-    target: Option<String>,
+}
+
+/// What the image is: its kind, the triple it must be for, its CPU targets and the bytes it
+/// carries.
+#[derive(Clone, Debug)]
+struct ImageSpec {
     kind: ImageKind,
-    cc: Option<String>,
-    lld: Lld,
-    libraries: Libraries,
+    /// `None`: the IR's own triple.
+    target: Option<Triple>,
+    /// `None`: the platform's default targets.
+    cpu_targets: Option<Vec<CpuTarget>>,
+    data: Vec<u8>,
+}
+
+/// How shards are emitted: never what they hold.
+#[derive(Clone, Debug, Default)]
+struct Emission {
+    /// `None`: half the cores.
     threads: Option<usize>,
+    /// `None`: from the module's size.
     shards: Option<u32>,
     emit: EmitKinds,
-    cache: CacheLocation,
-    cache_max_size: u64,
-    remote_cache: Option<String>,
-    remote_instance: String,
+}
+
+/// How the archive becomes an image.
+#[derive(Clone, Default)]
+struct LinkSettings {
+    /// The C compiler driver of a system image (`None`: `$CC`, then `cc`).
+    cc: Option<String>,
+    /// The embedded LLD's settings, for package images.
+    lld: Lld,
+    libraries: Libraries,
     key: Option<SecretKey>,
-    checker: Option<PathBuf>,
-    progress: Option<Progress>,
+}
+
+/// Where shards are cached, locally and remotely.
+#[derive(Clone, Debug)]
+struct CacheSettings {
+    location: CacheLocation,
+    max_size: u64,
+    /// A REAPI server's URL (`None`: no remote cache).
+    remote: Option<String>,
+    remote_instance: String,
 }
 
 impl Default for Build {
@@ -107,25 +148,21 @@ impl Build {
     pub fn new() -> Build {
         Build {
             inputs: Vec::new(),
-            trace: None,
-            exports: Vec::new(),
-            export_all: false,
-            image_data: Vec::new(),
-            method_tables: Vec::new(),
-            cpu_targets: None,
-            target: None,
-            kind: ImageKind::Pkg,
-            cc: None,
-            lld: Lld::new(),
-            libraries: Libraries::default(),
-            threads: None,
-            shards: None,
-            emit: EmitKinds::default(),
-            cache: CacheLocation::Default,
-            cache_max_size: DEFAULT_MAX_SIZE,
-            remote_cache: None,
-            remote_instance: String::new(),
-            key: None,
+            selection: Selection::default(),
+            image: ImageSpec {
+                kind: ImageKind::Pkg,
+                target: None,
+                cpu_targets: None,
+                data: Vec::new(),
+            },
+            emission: Emission::default(),
+            link: LinkSettings::default(),
+            cache: CacheSettings {
+                location: CacheLocation::Default,
+                max_size: DEFAULT_MAX_SIZE,
+                remote: None,
+                remote_instance: String::new(),
+            },
             checker: None,
             progress: None,
         }
@@ -148,110 +185,111 @@ impl Build {
 
     /// Functions to keep, one per line (they and what they reach).
     pub fn trace(mut self, path: impl Into<PathBuf>) -> Build {
-        self.trace = Some(path.into());
+        self.selection.trace = Some(path.into());
         self
     }
 
     /// Export `name` as a C entry point.
     pub fn export(mut self, name: impl Into<String>) -> Build {
-        self.exports.push(name.into());
+        self.selection.exports.push(name.into());
         self
     }
 
     /// Export every kept function that is externally visible in the inputs.
     pub fn export_all(mut self, yes: bool) -> Build {
-        self.export_all = yes;
+        self.selection.export_all = yes;
         self
     }
 
     /// Bytes the image carries and the loader hands back.
     pub fn image_data(mut self, bytes: Vec<u8>) -> Build {
-        self.image_data = bytes;
+        self.image.data = bytes;
         self
     }
 
     /// The method table (JSON) of an image this one will be loaded with.
     pub fn method_table(mut self, path: impl Into<PathBuf>) -> Build {
-        self.method_tables.push(path.into());
+        self.selection.method_tables.push(path.into());
         self
     }
 
-    /// CPU targets in Julia's `JULIA_CPU_TARGET` grammar.
-    pub fn cpu_targets(mut self, spec: impl Into<String>) -> Build {
-        self.cpu_targets = Some(spec.into());
+    /// CPU targets, parsed from Julia's `JULIA_CPU_TARGET` grammar by
+    /// [`CpuTarget::parse_list`] (their names are checked once the triple is known).
+    pub fn cpu_targets(mut self, targets: Vec<CpuTarget>) -> Build {
+        self.image.cpu_targets = Some(targets);
         self
     }
 
     /// The target triple; must agree with the IR's.
-    pub fn target(mut self, triple: impl Into<String>) -> Build {
-        self.target = Some(triple.into());
+    pub fn target(mut self, triple: Triple) -> Build {
+        self.image.target = Some(triple);
         self
     }
 
     /// Package image (linked by the embedded LLD) or system image (the C compiler driver).
     pub fn kind(mut self, kind: ImageKind) -> Build {
-        self.kind = kind;
+        self.image.kind = kind;
         self
     }
 
     /// The C compiler driver of a system image (default: `$CC`, then `cc`).
     pub fn cc(mut self, driver: impl Into<String>) -> Build {
-        self.cc = Some(driver.into());
+        self.link.cc = Some(driver.into());
         self
     }
 
     /// The compiler-runtime archive a package image links (default: found per target).
     pub fn rtlib(mut self, path: impl Into<PathBuf>) -> Build {
-        self.lld.compiler_runtime = Some(path.into());
+        self.link.lld.compiler_runtime = Some(path.into());
         self
     }
 
     /// Where the target's C runtime is, for a package image (MinGW-w64).
     pub fn sysroot(mut self, dir: impl Into<PathBuf>) -> Build {
-        self.lld.sysroot = Some(dir.into());
+        self.link.lld.sysroot = Some(dir.into());
         self
     }
 
     /// The Microsoft C runtime a Windows package DLL links (default: the one the target's
     /// MinGW-w64 gcc links); the program that loads the DLL must use the same one.
     pub fn crt(mut self, crt: Crt) -> Build {
-        self.lld.crt = Some(crt);
+        self.link.lld.crt = Some(crt);
         self
     }
 
     /// Libraries the image links against (a runtime's own).
     pub fn libraries(mut self, libraries: Libraries) -> Build {
-        self.libraries = libraries;
+        self.link.libraries = libraries;
         self
     }
 
     /// Emission threads (default: half the cores).
     pub fn threads(mut self, threads: usize) -> Build {
-        self.threads = Some(threads);
+        self.emission.threads = Some(threads);
         self
     }
 
     /// Shard count (default: from the module's size).
     pub fn shards(mut self, shards: u32) -> Build {
-        self.shards = Some(shards);
+        self.emission.shards = Some(shards);
         self
     }
 
     /// Which outputs to emit (objects, bitcode, assembly).
     pub fn emit(mut self, kinds: EmitKinds) -> Build {
-        self.emit = kinds;
+        self.emission.emit = kinds;
         self
     }
 
     /// Where the shard cache is, or [`CacheLocation::Off`].
     pub fn cache(mut self, location: CacheLocation) -> Build {
-        self.cache = location;
+        self.cache.location = location;
         self
     }
 
     /// The cache's size bound in bytes (least recently used entries go first).
     pub fn cache_max_size(mut self, bytes: u64) -> Build {
-        self.cache_max_size = bytes;
+        self.cache.max_size = bytes;
         self
     }
 
@@ -259,19 +297,19 @@ impl Build {
     /// the local cache: shards are fetched from it, and those emitted here are uploaded.
     /// A server that fails costs one warning and the build goes on locally.
     pub fn remote_cache(mut self, url: impl Into<String>) -> Build {
-        self.remote_cache = Some(url.into());
+        self.cache.remote = Some(url.into());
         self
     }
 
     /// The remote cache's instance name (default: the empty one).
     pub fn remote_instance(mut self, name: impl Into<String>) -> Build {
-        self.remote_instance = name.into();
+        self.cache.remote_instance = name.into();
         self
     }
 
     /// Sign the sealed image with `key`.
     pub fn sign(mut self, key: SecretKey) -> Build {
-        self.key = Some(key);
+        self.link.key = Some(key);
         self
     }
 
@@ -292,7 +330,7 @@ impl Build {
     /// The shard cache this build uses, opened (`None` when off). A cache directory that
     /// cannot be created is an error: the user asked for it.
     pub fn open_cache(&self) -> Result<Option<ShardCache>, BuildError> {
-        let dir = match &self.cache {
+        let dir = match &self.cache.location {
             CacheLocation::Off => return Ok(None),
             CacheLocation::Dir(dir) => dir.clone(),
             CacheLocation::Default => match ShardCache::default_dir() {
@@ -300,7 +338,7 @@ impl Build {
                 None => return Ok(None),
             },
         };
-        ShardCache::open(&dir, self.cache_max_size)
+        ShardCache::open(&dir, self.cache.max_size)
             .map(Some)
             .map_err(|e| {
                 BuildError::Invalid(format!(
@@ -313,7 +351,7 @@ impl Build {
     /// IR to image: dump into a private directory, link, seal (and sign); bitcode and assembly
     /// archives, when asked for, go beside the image (`x.so` -> `x.bc.a`, `x.s.a`).
     pub fn build(&self, output: &Path) -> Result<BuildReport, BuildError> {
-        if !self.emit.obj {
+        if !self.emission.emit.obj {
             return Err(BuildError::Invalid(
                 "--emit must include obj to build an image (use `aotlink dump` for bc/asm only)"
                     .into(),
@@ -324,7 +362,7 @@ impl Build {
             .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
         let archive = scratch.path().join("image.a");
         let mut report = self.dump(&archive)?;
-        if self.emit.bc || self.emit.asm {
+        if self.emission.emit.bc || self.emission.emit.asm {
             copy_side_archives(&archive, output)?;
         }
         let linked = self.link_with(&*linker, &archive, output)?;
@@ -339,12 +377,6 @@ impl Build {
     pub fn dump(&self, archive: &Path) -> Result<BuildReport, BuildError> {
         let started = Instant::now();
         let mut timings = Timings::default();
-        // Grammar errors come before any work; names are checked by LLVM once the triple is known.
-        let cpu_targets = self
-            .cpu_targets
-            .as_deref()
-            .map(CpuTarget::parse_list)
-            .transpose()?;
         let cache = self.open_cache()?;
         // Read once: the child checks these bytes and this process parses the same ones.
         let inputs = self.inputs_in_memory()?;
@@ -363,6 +395,7 @@ impl Build {
             check_inputs_once(checker, &inputs, cache.as_ref())?;
             timings.lap("check-inputs");
         }
+        let parse_inputs: Vec<Input> = inputs.iter().cloned().map(Input::from).collect();
         // The program lives only until its shards' jobs are made: emission parses each job's
         // bitcode in a context of its own, so the program's module and context go first.
         let (prepared, options, remote, mut warnings) = {
@@ -370,30 +403,30 @@ impl Build {
             let program = codegen::codegen(
                 &context,
                 &CodegenOptions {
-                    inputs: inputs.clone(),
-                    trace: self.trace.clone(),
-                    exports: self.exports.clone(),
-                    export_all: self.export_all,
-                    method_tables: self.method_tables.clone(),
+                    inputs: parse_inputs.clone(),
+                    trace: self.selection.trace.clone(),
+                    exports: self.selection.exports.clone(),
+                    export_all: self.selection.export_all,
+                    method_tables: self.selection.method_tables.clone(),
                     inputs_verified: self.checker.is_some(),
                 },
             )?;
             timings.lap("codegen");
-            if let Some(target) = &self.target {
+            if let Some(target) = &self.image.target {
                 check_target(target, &program.triple, self.inputs[0].name())?;
             }
             let mut warnings = Vec::new();
             let remote = self.connect_remote(&mut warnings);
-            if self.remote_cache.is_some() {
+            if self.cache.remote.is_some() {
                 timings.lap("remote-connect");
             }
             let options = DumpOptions {
-                kind: self.kind,
-                shards: self.shards,
-                threads: self.threads,
-                emit: self.emit,
-                image_data: self.image_data.clone(),
-                cpu_targets,
+                kind: self.image.kind,
+                shards: self.emission.shards,
+                threads: self.emission.threads,
+                emit: self.emission.emit,
+                image_data: self.image.data.clone(),
+                cpu_targets: self.image.cpu_targets.clone(),
             };
             let prepared = dump::prepare(&program, &options)?;
             (prepared, options, remote, warnings)
@@ -410,7 +443,7 @@ impl Build {
                     f(done, total)
                 }
             })
-            .map_err(|e| name_the_input(e, &inputs))?;
+            .map_err(|e| name_the_input(e, &parse_inputs))?;
         warnings.append(&mut dumped.warnings);
         timings.absorb(&dumped.phases);
         let remote = remote.map(|remote| {
@@ -460,11 +493,11 @@ impl Build {
     /// The remote cache, connected; `None` without one, or (with a warning) when it cannot
     /// be reached.
     fn connect_remote(&self, warnings: &mut Vec<String>) -> Option<RemoteCache> {
-        let url = self.remote_cache.as_deref()?;
+        let url = self.cache.remote.as_deref()?;
         if url.is_empty() {
             return None;
         }
-        match RemoteCache::connect(url, &self.remote_instance) {
+        match RemoteCache::connect(url, &self.cache.remote_instance) {
             Ok(remote) => Some(remote),
             Err(why) => {
                 warnings.push(format!("remote cache {url}: {why}; building locally"));
@@ -474,24 +507,19 @@ impl Build {
     }
 
     /// Every input's bytes, files read now.
-    fn inputs_in_memory(&self) -> Result<Vec<Input>, BuildError> {
+    fn inputs_in_memory(&self) -> Result<Vec<InputBytes>, BuildError> {
         if self.inputs.is_empty() {
             return Err(CodegenError::NoInputs.into());
         }
         (self.inputs.iter())
-            .map(|input| match input {
-                Input::File(path) => match std::fs::read(path) {
-                    Ok(bytes) => Ok(Input::Memory {
-                        name: path.clone(),
-                        bytes: bytes.into(),
-                    }),
-                    Err(e) => Err(CodegenError::Input {
-                        path: path.clone(),
+            .map(|input| {
+                input.read().map_err(|e| {
+                    CodegenError::Input {
+                        path: input.name().to_path_buf(),
                         cause: format!("cannot read: {e}"),
                     }
-                    .into()),
-                },
-                memory => Ok(memory.clone()),
+                    .into()
+                })
             })
             .collect()
     }
@@ -510,7 +538,7 @@ impl Build {
         let mut timings = Timings::default();
         // The archive's header says which triple (and so which platform) it is for.
         let info = link::read_archive(archive)?;
-        if let Some(target) = &self.target {
+        if let Some(target) = &self.image.target {
             check_target(target, &info.meta.triple, archive)?;
         }
         let triple = Triple::parse(&info.meta.triple)
@@ -521,8 +549,8 @@ impl Build {
             &info,
             output,
             &platform,
-            &self.libraries,
-            self.key.as_ref(),
+            &self.link.libraries,
+            self.link.key.as_ref(),
         )?;
         // Sealing and signing happen inside: one phase, as the user sees it.
         timings.lap("link+seal");
@@ -543,24 +571,25 @@ impl Build {
 
     /// The embedded LLD for package images, the C compiler driver for system images.
     fn linker(&self) -> Result<Box<dyn Linker>, BuildError> {
-        Ok(match self.kind {
+        let LinkSettings { cc, lld, .. } = &self.link;
+        Ok(match self.image.kind {
             ImageKind::Pkg => {
-                if self.cc.is_some() {
+                if cc.is_some() {
                     return Err(BuildError::Invalid("--cc only applies to --kind sysimg (package images are linked by the embedded LLD)".into()));
                 }
-                Box::new(self.lld.clone())
+                Box::new(lld.clone())
             }
             ImageKind::Sysimg => {
-                if self.lld.compiler_runtime.is_some() {
+                if lld.compiler_runtime.is_some() {
                     return Err(BuildError::Invalid("--rtlib only applies to --kind pkg (the C compiler driver adds its own runtime)".into()));
                 }
-                if self.lld.crt.is_some() {
+                if lld.crt.is_some() {
                     return Err(BuildError::Invalid("--crt only applies to --kind pkg (the C compiler driver links its own C runtime)".into()));
                 }
-                if self.lld.sysroot.is_some() {
+                if lld.sysroot.is_some() {
                     return Err(BuildError::Invalid("--sysroot only applies to --kind pkg (give the C compiler driver its own --sysroot)".into()));
                 }
-                Box::new(Cc::find(self.cc.as_deref())?)
+                Box::new(Cc::find(cc.as_deref())?)
             }
         })
     }
@@ -570,7 +599,7 @@ impl Build {
 /// unless the cache records that these very bytes passed it with this aotlink and LLVM.
 fn check_inputs_once(
     checker: &Path,
-    inputs: &[Input],
+    inputs: &[InputBytes],
     cache: Option<&ShardCache>,
 ) -> Result<(), BuildError> {
     let key = checked_inputs_key(inputs);
@@ -582,10 +611,7 @@ fn check_inputs_once(
     let scratch = tempfile::tempdir()
         .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
     let mut staged = Vec::new();
-    for (i, input) in inputs.iter().enumerate() {
-        let Input::Memory { name, bytes } = input else {
-            unreachable!("inputs are read into memory first")
-        };
+    for (i, InputBytes { name, bytes }) in inputs.iter().enumerate() {
         let path = scratch.path().join(format!("input{i}"));
         std::fs::write(&path, bytes).map_err(|e| {
             BuildError::Invalid(format!(
@@ -601,7 +627,7 @@ fn check_inputs_once(
             (staged.iter().zip(inputs)).fold(text, |t, (path, input)| {
                 t.replace(
                     &path.display().to_string(),
-                    &input.name().display().to_string(),
+                    &input.name.display().to_string(),
                 )
             })
         };
@@ -609,7 +635,7 @@ fn check_inputs_once(
             CodegenError::Input { path, cause } => {
                 let i = staged.iter().position(|p| *p == path).unwrap_or(0);
                 CodegenError::Input {
-                    path: inputs[i].name().to_path_buf(),
+                    path: inputs[i].name.clone(),
                     cause: named(cause),
                 }
                 .into()
@@ -626,21 +652,17 @@ fn check_inputs_once(
 }
 
 /// The key under which the cache records that `inputs` passed the child-process check.
-fn checked_inputs_key(inputs: &[Input]) -> Key {
+fn checked_inputs_key(inputs: &[InputBytes]) -> Key {
     let mut h = KeyHasher::new("aotlink checked inputs");
     h.count(inputs.len());
-    for input in inputs {
-        if let Input::Memory { bytes, .. } = input {
-            h.field(bytes);
-        }
+    for InputBytes { bytes, .. } in inputs {
+        h.field(bytes);
     }
     h.finish()
 }
 
 /// `--target` must name the same architecture and OS as the IR.
-fn check_target(target: &str, ir_triple: &str, source: &Path) -> Result<(), BuildError> {
-    let wanted =
-        Triple::parse(target).map_err(|e| BuildError::Invalid(format!("--target: {e}")))?;
+fn check_target(wanted: &Triple, ir_triple: &str, source: &Path) -> Result<(), BuildError> {
     let have = Triple::parse(ir_triple)
         .map_err(|e| BuildError::Invalid(format!("{}: {e}", source.display())))?;
     if (wanted.arch, wanted.os) != (have.arch, have.os) {

@@ -15,8 +15,8 @@ use super::{Build, CacheLocation};
 use crate::cache::DEFAULT_MAX_SIZE;
 use crate::dump::EmitKinds;
 use crate::link::Libraries;
-use crate::sign::SecretKey;
-use crate::target::Crt;
+use crate::sign::{KeyError, SecretKey};
+use crate::target::{CpuTarget, CpuTargetError, Crt, Triple, TripleError};
 
 /// An option's value that names a file which cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +24,13 @@ pub enum OptionsError {
     #[error("{}: cannot read image data: {cause}", path.display())]
     ImageData { path: PathBuf, cause: String },
     /// The key's own message names the file.
-    #[error("{0}")]
-    Key(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("--target: {0}")]
+    Target(#[from] TripleError),
+    /// Grammar errors come before any work; names are checked once the triple is known.
+    #[error(transparent)]
+    CpuTargets(#[from] CpuTargetError),
 }
 
 /// The options of `aotlink build`: what `dump` takes, plus how the image is linked.
@@ -39,6 +44,15 @@ pub struct BuildArgs {
     /// C compiler driver for --kind sysimg (default: $CC, then cc).
     #[arg(long, value_name = "CC")]
     pub cc: Option<String>,
+    #[command(flatten)]
+    pub lld: LldArgs,
+    #[command(flatten)]
+    pub link: LinkArgs,
+}
+
+/// How the embedded LLD finds what a package image links besides the archive.
+#[derive(Args, Clone, Debug, Default)]
+pub struct LldArgs {
     /// Compiler-runtime archive (libgcc.a, libclang_rt.builtins) for --kind pkg
     /// (default: found from the target's gcc or clang).
     #[arg(long, value_name = "PATH")]
@@ -52,6 +66,11 @@ pub struct BuildArgs {
     /// that loads it (default: the one x86_64-w64-mingw32-gcc links).
     #[arg(long, value_enum, value_name = "CRT")]
     pub crt: Option<Crt>,
+}
+
+/// What every link takes, whichever linker: libraries, the signing key, `--verbose`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct LinkArgs {
     /// Print the exact link command line (macOS: and the names bound by flat lookup).
     #[arg(short, long)]
     pub verbose: bool,
@@ -60,6 +79,34 @@ pub struct BuildArgs {
     pub sign: Option<PathBuf>,
     #[command(flatten)]
     pub libraries: LibraryArgs,
+}
+
+impl LldArgs {
+    /// `build` with these settings.
+    pub fn apply(&self, mut build: Build) -> Build {
+        if let Some(rtlib) = &self.rtlib {
+            build = build.rtlib(rtlib);
+        }
+        if let Some(sysroot) = &self.sysroot {
+            build = build.sysroot(sysroot);
+        }
+        if let Some(crt) = self.crt {
+            build = build.crt(crt);
+        }
+        build
+    }
+}
+
+impl LinkArgs {
+    /// `build` with these libraries and key (read now, so that a bad key fails before any
+    /// work). `--verbose` is left to the caller: it says what to print, not what to build.
+    pub fn apply(&self, mut build: Build) -> Result<Build, OptionsError> {
+        build = build.libraries(self.libraries.libraries());
+        if let Some(path) = &self.sign {
+            build = build.sign(SecretKey::read(path)?);
+        }
+        Ok(build)
+    }
 }
 
 /// Shared libraries the image depends on (a runtime's own library).
@@ -195,23 +242,11 @@ impl BuildArgs {
     /// `--timings` are left to the caller: they say what to print, not what to build.
     pub fn to_build(&self) -> Result<Build, OptionsError> {
         let mut build = self.compile.to_build(self.kind)?;
-        build = build.libraries(self.libraries.libraries());
         if let Some(cc) = &self.cc {
             build = build.cc(cc);
         }
-        if let Some(rtlib) = &self.rtlib {
-            build = build.rtlib(rtlib);
-        }
-        if let Some(sysroot) = &self.sysroot {
-            build = build.sysroot(sysroot);
-        }
-        if let Some(crt) = self.crt {
-            build = build.crt(crt);
-        }
-        if let Some(path) = &self.sign {
-            build = build.sign(SecretKey::read(path).map_err(OptionsError::Key)?);
-        }
-        Ok(build)
+        build = self.lld.apply(build);
+        self.link.apply(build)
     }
 }
 
@@ -247,10 +282,10 @@ impl CompileArgs {
             build = build.threads(threads);
         }
         if let Some(target) = &self.target {
-            build = build.target(target);
+            build = build.target(Triple::parse(target)?);
         }
         if let Some(spec) = &self.cpu_target {
-            build = build.cpu_targets(spec);
+            build = build.cpu_targets(CpuTarget::parse_list(spec)?);
         }
         // --no-cache is a build from nothing: no remote cache either.
         if let (Some(url), false) = (&self.cache.remote_cache, self.cache.no_cache) {

@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use aotlink::target::Crt;
 use clap::{Parser, Subcommand};
 
-pub use aotlink::build::options::{BuildArgs, CompileArgs, Kind, LibraryArgs, TimingsFormat};
+pub use aotlink::build::options::{BuildArgs, CompileArgs, Kind, LinkArgs, LldArgs, TimingsFormat};
 
 #[derive(Parser)]
 #[command(
@@ -57,27 +56,10 @@ pub enum Command {
         /// Target triple (default: the archive's own).
         #[arg(long)]
         target: Option<String>,
-        /// Compiler-runtime archive (libgcc.a, libclang_rt.builtins) (default: found from the
-        /// target's gcc or clang).
-        #[arg(long, value_name = "PATH")]
-        rtlib: Option<PathBuf>,
-        /// Where the target's C runtime is, for --kind pkg (Windows: a MinGW-w64 sysroot,
-        /// DIR/lib or DIR/x86_64-w64-mingw32/lib; default: where x86_64-w64-mingw32-gcc has it;
-        /// macOS: an SDK, whose usr/lib/libSystem.tbd replaces the built-in libSystem stub).
-        #[arg(long, value_name = "DIR")]
-        sysroot: Option<PathBuf>,
-        /// The Microsoft C runtime a Windows DLL links: the same as the program's that loads
-        /// it (default: the one x86_64-w64-mingw32-gcc links).
-        #[arg(long, value_enum, value_name = "CRT")]
-        crt: Option<Crt>,
-        /// Print the exact link command line (macOS: and the names bound by flat lookup).
-        #[arg(short, long)]
-        verbose: bool,
-        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
-        #[arg(long = "sign", value_name = "KEYFILE")]
-        sign: Option<PathBuf>,
         #[command(flatten)]
-        libraries: LibraryArgs,
+        lld: LldArgs,
+        #[command(flatten)]
+        link: LinkArgs,
     },
     /// Link an archive into a system image with the C compiler driver.
     Sysimg {
@@ -89,14 +71,8 @@ pub enum Command {
         cc: Option<String>,
         #[arg(long)]
         target: Option<String>,
-        /// Print the exact link command line (macOS: and the names bound by flat lookup).
-        #[arg(short, long)]
-        verbose: bool,
-        /// Sign the sealed image with the secret key in KEYFILE (from `aotlink keygen`).
-        #[arg(long = "sign", value_name = "KEYFILE")]
-        sign: Option<PathBuf>,
         #[command(flatten)]
-        libraries: LibraryArgs,
+        link: LinkArgs,
     },
     /// Show what an image holds (any format, without loading it).
     Inspect {

@@ -7,24 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use aotlink::build::{Build, BuildReport};
 use aotlink::cache::{ShardCache, DEFAULT_MAX_SIZE};
-use aotlink::link::{Libraries, Lld};
-use aotlink::sign::SecretKey;
+use aotlink::target::Triple;
 
 use super::args::{BuildArgs, CacheAction, CompileArgs, Kind, TimingsFormat};
 
-/// How an archive is linked: the command line's `--cc`, `--rtlib`, `--sysroot`, libraries
-/// and key for `pkg` and `sysimg`.
-pub struct LinkChoice<'a> {
-    pub kind: Kind,
-    pub cc: Option<&'a str>,
-    pub lld: Lld,
-    pub libraries: Libraries,
-    pub key: Option<SecretKey>,
-}
-
 /// `build`: IR to image.
 pub fn build(inputs: &[PathBuf], output: &Path, options: &BuildArgs) -> Result<()> {
-    aotlink::link::set_verbose(options.verbose);
+    aotlink::link::set_verbose(options.link.verbose);
     let build = with_inputs(options.to_build()?, inputs, &options.compile)?;
     let report = build.build(output)?;
     finish(&options.compile, &report)
@@ -37,33 +26,15 @@ pub fn dump(inputs: &[PathBuf], compile: &CompileArgs, kind: Kind, output: &Path
     finish(compile, &report)
 }
 
-/// `pkg` / `sysimg`: archive to image.
+/// `pkg` / `sysimg`: archive to image, with `build`'s linker, libraries and key.
 pub fn link_archive(
+    mut build: Build,
     archive: &Path,
     output: &Path,
     target: Option<&str>,
-    link: LinkChoice,
 ) -> Result<()> {
-    let mut build = Build::new()
-        .kind(link.kind.into())
-        .libraries(link.libraries);
-    if let Some(cc) = link.cc {
-        build = build.cc(cc);
-    }
-    if let Some(rtlib) = link.lld.compiler_runtime {
-        build = build.rtlib(rtlib);
-    }
-    if let Some(sysroot) = link.lld.sysroot {
-        build = build.sysroot(sysroot);
-    }
-    if let Some(crt) = link.lld.crt {
-        build = build.crt(crt);
-    }
-    if let Some(key) = link.key {
-        build = build.sign(key);
-    }
     if let Some(target) = target {
-        build = build.target(target);
+        build = build.target(Triple::parse(target).context("--target")?);
     }
     build.link(archive, output)?;
     Ok(())

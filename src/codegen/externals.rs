@@ -10,7 +10,7 @@ use std::path::Path;
 use aotload::format::external_slot_symbol;
 use aotload::meta::ExternalEdge;
 
-use super::CodegenError;
+use super::error::CodegenError;
 use crate::llvm::{self, Global, GlobalKind};
 use crate::method_table_file::MethodTableFile;
 
@@ -30,7 +30,7 @@ pub fn find_externals(
     let mut provided: BTreeMap<String, BTreeMap<String, (u64, usize)>> = BTreeMap::new();
     for (index, path) in tables.iter().enumerate() {
         let path = path.as_ref();
-        let file = MethodTableFile::read(path).map_err(|cause| CodegenError::Input {
+        let file = MethodTableFile::read(path).map_err(|cause| CodegenError::MethodTable {
             path: path.to_path_buf(),
             cause,
         })?;

@@ -1,50 +1,20 @@
 //! Reading untrusted IR without risking the process. LLVM's bitcode reader is not safe
 //! against damaged input: a flipped bit can end in `report_fatal_error` ("Invalid abbrev
 //! number", which aborts) or in a segmentation fault inside `LLVMParseIRInContext` (found by
-//! flipping bits of clang's bitcode). A fatal error can be caught ([`install_fatal_error_handler`]),
-//! a crash cannot; so the command line first parses and verifies every input in a child
-//! process (the `aotlink` executable itself, [`CHECK_COMMAND`]), and reads it in-process only
-//! when the child survived. A crash then costs the child, and the error names the file.
+//! flipping bits of clang's bitcode). A fatal error can be caught ([`super::fatal_guard`]), a
+//! crash cannot; so the command line first parses and verifies every input in a child process
+//! (the `aotlink` executable itself, [`CHECK_COMMAND`]), and reads it in-process only when the
+//! child survived. A crash then costs the child, and the error names the file.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
-use super::CodegenError;
+use super::error::CodegenError;
+use super::fatal_guard::install_fatal_error_handler;
 
 /// The hidden subcommand that parses and verifies its arguments and exits.
 pub const CHECK_COMMAND: &str = "__check-ir";
-
-/// What is being read, for the fatal-error handler's message.
-static READING: Mutex<Option<PathBuf>> = Mutex::new(None);
-
-/// Makes LLVM's fatal errors one error line, `aotlink: error: FILE: <LLVM's message>`, and exit
-/// status 1, instead of LLVM's abort. Once per process.
-pub fn install_fatal_error_handler() {
-    crate::llvm::install_fatal_error_handler(on_fatal_error);
-}
-
-fn on_fatal_error(reason: &str) -> ! {
-    let reading = READING.try_lock().ok().and_then(|r| r.clone());
-    let line = match reading {
-        Some(path) => format!("aotlink: error: {}: LLVM: {reason}\n", path.display()),
-        None => format!("aotlink: error: LLVM: {reason}\n"),
-    };
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    // Not `exit`: other threads may be inside LLVM, whose static destructors `exit` runs.
-    // SAFETY: _exit ends the process at once; nothing is left half-written that matters
-    // (outputs are temp files renamed only on success).
-    unsafe { libc::_exit(1) }
-}
-
-/// Runs `f` with `path` named as what is being read (for the fatal-error handler).
-pub fn reading<T>(path: &Path, f: impl FnOnce() -> T) -> T {
-    *READING.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
-    let out = f();
-    *READING.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    out
-}
 
 /// Parses and verifies `inputs` in a child process (`executable CHECK_COMMAND inputs...`): an
 /// input that makes LLVM crash or fail fatally is an error naming it, and this process never
@@ -101,7 +71,7 @@ pub fn check_inputs(inputs: &[PathBuf]) -> Result<(), CodegenError> {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{i}").and_then(|()| stdout.flush());
         drop(stdout);
-        super::load::load_one(&context, &super::Input::File(path.clone()), true)?;
+        super::load::load_one(&context, &super::load::Input::File(path.clone()), true)?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
 
-use super::CodegenError;
+use super::error::CodegenError;
 
 /// One IR input: a file, or bytes in memory (a runtime's own codegen) with a name for messages.
 #[derive(Clone, Debug)]
@@ -30,6 +30,37 @@ impl Input {
         match self {
             Input::File(path) => std::fs::read(path).map(Cow::Owned),
             Input::Memory { bytes, .. } => Ok(Cow::Borrowed(bytes)),
+        }
+    }
+}
+
+/// An input read into memory: the bytes the child-process check reads are the bytes this
+/// process parses, and the bytes cache keys hash.
+#[derive(Clone, Debug)]
+pub struct InputBytes {
+    /// The file, or the in-memory input's name.
+    pub name: PathBuf,
+    pub bytes: Arc<[u8]>,
+}
+
+impl Input {
+    /// This input's bytes in memory (a file is read now).
+    pub fn read(&self) -> std::io::Result<InputBytes> {
+        Ok(InputBytes {
+            name: self.name().to_path_buf(),
+            bytes: match self {
+                Input::File(path) => std::fs::read(path)?.into(),
+                Input::Memory { bytes, .. } => bytes.clone(),
+            },
+        })
+    }
+}
+
+impl From<InputBytes> for Input {
+    fn from(input: InputBytes) -> Input {
+        Input::Memory {
+            name: input.name,
+            bytes: input.bytes,
         }
     }
 }
@@ -104,7 +135,7 @@ pub(super) fn load_one<'ctx>(
         .bytes()
         .map_err(|e| fail(format!("cannot read: {e}")))?;
     let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
-    let parsed = super::isolated::reading(path, || context.create_module_from_ir(buffer));
+    let parsed = super::fatal_guard::reading(path, || context.create_module_from_ir(buffer));
     let module = parsed.map_err(|e| {
         let message = without_buffer_name(&one_line(&e.to_string()), path);
         fail(super::producer::with_producer(message, &bytes))

@@ -1,7 +1,9 @@
 //! codegen: load and merge the IR, keep what the trace reaches, index functions and globals,
 //! and make every kept symbol nameable across shards.
 
+mod error;
 mod externals;
+mod fatal_guard;
 mod index;
 pub mod isolated;
 mod load;
@@ -16,8 +18,9 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 
 use crate::llvm::{self, Global, GlobalKind, Linkage};
+pub use error::CodegenError;
 pub use index::content_hash;
-pub use load::{input_defining, one_line, Input};
+pub use load::{input_defining, one_line, Input, InputBytes};
 
 #[derive(Clone, Debug, Default)]
 pub struct CodegenOptions {
@@ -52,27 +55,6 @@ pub struct Program<'ctx> {
     pub externals: Vec<aotload::meta::ExternalEdge>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CodegenError {
-    #[error("no input IR files given")]
-    NoInputs,
-    #[error("{}: {cause}", path.display())]
-    Input { path: PathBuf, cause: String },
-    #[error("{}:{line}: {cause}", path.display())]
-    Trace {
-        path: PathBuf,
-        line: usize,
-        cause: String,
-    },
-    #[error("--export {name}: {cause}")]
-    Export { name: String, cause: String },
-    #[error("LLVM failed while selecting functions: {0}")]
-    Llvm(String),
-    /// An input refused by the check in a child process, whose message names the file.
-    #[error("{0}")]
-    Checked(String),
-}
-
 /// Names the image defines itself; inputs may declare but not define them.
 const RESERVED_PREFIX: &str = "aotlink_";
 
@@ -80,7 +62,7 @@ pub fn codegen<'ctx>(
     context: &'ctx Context,
     options: &CodegenOptions,
 ) -> Result<Program<'ctx>, CodegenError> {
-    isolated::install_fatal_error_handler();
+    fatal_guard::install_fatal_error_handler();
     let mut module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
     let first_input = options.inputs[0].name().to_path_buf();
     let globals = llvm::globals(&module);
@@ -112,10 +94,13 @@ pub fn codegen<'ctx>(
     let mut exports = export_names(options, &by_name)?;
     let mut roots: Vec<Global> = match &options.trace {
         Some(path) => trace::trace_roots(path, &trace::read_trace(path)?, &by_name)?,
+        // Without a trace every definition other code can reach is kept. Local ones count
+        // only through what reaches them: an unreferenced `static` (clang leaves them in IR
+        // made without optimization) is dead, and GlobalDCE removes it whatever we keep.
         None => globals
             .iter()
             .copied()
-            .filter(|g| !g.is_declaration())
+            .filter(|g| !g.is_declaration() && !g.is_local())
             .collect(),
     };
     roots.extend(exports.iter().map(|n| by_name[n]));

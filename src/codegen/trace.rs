@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use super::CodegenError;
+use super::error::CodegenError;
 use crate::llvm::{Global, GlobalKind, Linkage};
 
 /// Names from a trace file, each with its line number.

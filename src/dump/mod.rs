@@ -35,7 +35,7 @@ pub use split::ShardJob;
 pub use store::{ShardSource, ShardStore};
 
 use crate::codegen::Program;
-use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple};
+use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple, TripleError};
 
 #[derive(Clone, Debug)]
 pub struct DumpOptions {
@@ -86,8 +86,8 @@ pub struct Dumped {
 pub enum DumpError {
     #[error(transparent)]
     CpuTarget(#[from] CpuTargetError),
-    #[error("{0}")]
-    Triple(String),
+    #[error(transparent)]
+    Triple(#[from] TripleError),
     #[error("emitting shard {shard}: {cause}")]
     Shard { shard: u32, cause: String },
     /// LLVM's error on a shard's code, which the build names the input of.

@@ -185,7 +185,7 @@ pub fn link_checked_archive(
     seal(&temp).map_err(|e| out_err(e.to_string()))?;
     set_executable(&temp).map_err(|e| out_err(e.to_string()))?;
     if let Some(key) = key {
-        crate::sign::sign_image(&temp, key).map_err(out_err)?;
+        crate::sign::sign_image(&temp, key).map_err(|e| out_err(e.to_string()))?;
     }
     if let (Some(implib), Some(suffix)) = (implib, &platform.import_library_suffix) {
         let path = output.with_extension(suffix.trim_start_matches('.'));

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 
-use super::{Global, GlobalKind};
+use super::global::{Global, GlobalKind};
 
 impl<'m> Global<'m> {
     /// The globals this one refers to directly: from a function's instructions (and personality),

@@ -6,8 +6,8 @@ use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 
 use super::edit::fill_thunk_body;
+use super::global::{Global, Linkage, Visibility};
 use super::shim::c_name;
-use super::{Global, Linkage, Visibility};
 
 /// One piece of a packed constant (see [`add_packed_constant`]).
 pub enum Piece<'a, 'm> {

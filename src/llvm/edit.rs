@@ -5,10 +5,10 @@ use inkwell::module::Module;
 use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 
+use super::global::{Global, GlobalKind, Linkage};
 use super::shim::{
     aotlink_shim_clone_function, aotlink_shim_clone_shard, aotlink_shim_delete_body, c_name,
 };
-use super::{Global, GlobalKind, Linkage};
 
 /// What a direct call of a body becomes (see [`Global::rewrite_direct_calls`]).
 pub enum CallRewrite<'m> {

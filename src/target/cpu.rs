@@ -18,8 +18,8 @@ pub struct CpuTarget {
     pub base: u32,
 }
 
-/// Clone sets are `u64` bit sets over the targets.
-pub const MAX_TARGETS: usize = 64;
+/// Clone sets are `u64` bit sets over the targets; the format (the loader crate) says so.
+pub use aotload::meta::MAX_TARGETS;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CpuTargetError {

@@ -11,4 +11,4 @@ pub use platform::{
     vendor_file, CRuntime, Crt, CrtLibrary, LldFlavor, Platform, SystemLibraryKind,
 };
 pub use supported::{supported_target, SupportedTarget, SUPPORTED_TARGETS};
-pub use triple::{Arch, Os, Triple};
+pub use triple::{Arch, Os, Triple, TripleError};

@@ -16,6 +16,22 @@ pub enum Os {
     Windows,
 }
 
+/// A triple aotlink cannot build for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TripleError {
+    #[error("unsupported target `{text}` (supported: {})", supported_list())]
+    Unsupported { text: String },
+    #[error("target `{text}`: macOS {version} is not supported, the minimum is {}.{}", MIN_MACOS.0, MIN_MACOS.1)]
+    MacOsTooOld { text: String, version: String },
+}
+
+fn supported_list() -> String {
+    (super::SUPPORTED_TARGETS.iter())
+        .map(|t| t.triple)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A supported target, normalized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Triple {
@@ -39,15 +55,9 @@ impl Triple {
     /// Parses the usual spellings: `x86_64-unknown-linux-gnu`, `x86_64-pc-linux-gnu`,
     /// `aarch64-linux-gnu`, `arm64-apple-macosx11.0.0`, `x86_64-apple-darwin`,
     /// `x86_64-pc-windows-gnu`, `x86_64-w64-windows-gnu`, `x86_64-w64-mingw32`.
-    pub fn parse(text: &str) -> Result<Triple, String> {
-        let unsupported = || {
-            format!(
-                "unsupported target `{text}` (supported: {})",
-                (super::SUPPORTED_TARGETS.iter())
-                    .map(|t| t.triple)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+    pub fn parse(text: &str) -> Result<Triple, TripleError> {
+        let unsupported = || TripleError::Unsupported {
+            text: text.to_string(),
         };
         let parts: Vec<&str> = text.split('-').collect();
         let arch = match parts.first().copied() {
@@ -75,11 +85,9 @@ impl Triple {
                 .iter()
                 .find_map(|p| p.strip_prefix("macosx").or_else(|| p.strip_prefix("macos")));
             let min_os = match version.filter(|v| !v.is_empty()) {
-                Some(v) => normalize_macos_version(v).ok_or_else(|| {
-                    format!(
-                        "target `{text}`: macOS {v} is not supported, the minimum is {}.{}",
-                        MIN_MACOS.0, MIN_MACOS.1
-                    )
+                Some(v) => normalize_macos_version(v).ok_or_else(|| TripleError::MacOsTooOld {
+                    text: text.to_string(),
+                    version: v.to_string(),
                 })?,
                 None => format!("{}.{}", MIN_MACOS.0, MIN_MACOS.1),
             };
@@ -158,6 +166,14 @@ fn normalize_macos_version(v: &str) -> Option<String> {
     ((major, minor) >= MIN_MACOS).then(|| format!("{major}.{minor}"))
 }
 
+impl std::str::FromStr for Triple {
+    type Err = TripleError;
+
+    fn from_str(text: &str) -> Result<Triple, TripleError> {
+        Triple::parse(text)
+    }
+}
+
 impl fmt::Display for Triple {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.arch, self.os) {
@@ -207,12 +223,16 @@ mod tests {
             "wasm32",
         ] {
             assert!(
-                Triple::parse(bad).unwrap_err().contains("supported:"),
+                Triple::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("supported:"),
                 "{bad}"
             );
         }
         assert!(Triple::parse("x86_64-apple-macosx10.15")
             .unwrap_err()
+            .to_string()
             .contains("minimum is 11.0"));
     }
 }

@@ -486,7 +486,7 @@ fn an_llvm_error_during_emission_does_not_end_a_process_building_in_it() {
     let result = aotlink::Build::new()
         .input(&crc)
         .export_all(true)
-        .cpu_targets("generic")
+        .cpu_targets(aotlink::target::CpuTarget::parse_list("generic").unwrap())
         .cache(aotlink::CacheLocation::Off)
         .build(&dir.join("out.dylib"));
     let error = result

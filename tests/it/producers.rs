@@ -271,3 +271,68 @@ fn rustc_bitcode_builds_into_an_image_that_agrees_with_rustcs_cdylib() {
         }
     }
 }
+
+/// IR as a front end hands it over before optimizing (`-Xclang -disable-llvm-passes`) keeps
+/// `static` data nothing refers to; without a trace such data is dead, not a root that the
+/// selection must keep (it used to fail with "selection removed `f.iLn`").
+#[test]
+fn unoptimized_ir_with_unreferenced_statics_builds_like_gccs_build() {
+    let dir = scratch("producers-unoptimized");
+    let c = dir.join("statics.c");
+    std::fs::write(
+        &c,
+        "static const int unused_table[] = {1, 2, 3};\n\
+         static int triple(int x) { return x * 3; }\n\
+         int f(int x) {\n\
+             static const char iLn[] = {1, 2};\n\
+             static const int used[] = {5, 7, 11};\n\
+             return triple(x) + used[x % 3];\n\
+         }\n\
+         #ifdef MAIN\n\
+         #include <stdio.h>\n\
+         int main(void) { printf(\"%d\\n\", f(41)); return 0; }\n\
+         #endif\n",
+    )
+    .unwrap();
+    let ll = dir.join("statics.ll");
+    check(
+        Command::new("clang-22")
+            .args(["-O2", "-Xclang", "-disable-llvm-passes", "-emit-llvm", "-S"])
+            .arg(&c)
+            .arg("-o")
+            .arg(&ll),
+    );
+    let ir = std::fs::read_to_string(&ll).unwrap();
+    assert!(
+        ir.contains("@f.iLn = internal"),
+        "the fixture must keep the dead static"
+    );
+    let image = dir.join("statics.so");
+    aotlink_ok([
+        "build".as_ref(),
+        ll.as_os_str(),
+        "--export-all".as_ref(),
+        "-o".as_ref(),
+        image.as_os_str(),
+    ]);
+    let out = aotlink_ok([
+        "run".as_ref(),
+        image.as_os_str(),
+        "f".as_ref(),
+        "41".as_ref(),
+    ]);
+    let exe = dir.join("statics-gcc");
+    check(
+        Command::new("gcc")
+            .args(["-O2", "-DMAIN"])
+            .arg(&c)
+            .arg("-o")
+            .arg(&exe),
+    );
+    let expected = check(&mut Command::new(&exe)).stdout;
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        got.lines().last().unwrap_or(""),
+        String::from_utf8_lossy(&expected).trim()
+    );
+}
