@@ -36,7 +36,16 @@ pub const SHARD_MAGIC: u32 = u32::from_le_bytes(*b"SHRD");
 
 /// Name of shard `index`'s table symbol (hidden; referenced from the root).
 pub fn shard_table_symbol(index: u32) -> String {
-    format!("aotlink_shard_{index}")
+    format!("{SHARD_TABLE_PREFIX}{index}")
+}
+
+/// What every shard table's symbol name starts with, followed by the shard's index.
+pub const SHARD_TABLE_PREFIX: &str = "aotlink_shard_";
+
+/// The shard index a symbol name gives, if it names a shard table ([`shard_table_symbol`]'s
+/// inverse).
+pub fn shard_table_index(symbol: &str) -> Option<u32> {
+    symbol.strip_prefix(SHARD_TABLE_PREFIX)?.parse().ok()
 }
 
 /// Name of the slot through which the image calls external method `index` (hidden, in the
