@@ -301,7 +301,7 @@ fn merge_shard_tables(
     let mut fvars = vec![std::ptr::null(); file.meta.method_count()];
     let mut gvars = vec![std::ptr::null_mut(); file.meta.gvar_count()];
     let versions = select::version_chain(&file.meta, target);
-    for (table_vaddr, table) in &file.shards {
+    for (table_vaddr, table) in file.shards.iter() {
         let at = |off: i32| {
             table_vaddr
                 .wrapping_add_signed(off as i64)
@@ -365,7 +365,7 @@ fn fill_external_slots(file: &ImageFile<MetaView>, addresses: &[Option<*const c_
 
 /// Points every dispatch slot at the chosen version of its function.
 fn fill_dispatch_slots(file: &ImageFile<MetaView>, fvars: &[*const c_void], bias: u64) {
-    for (table_vaddr, table) in &file.shards {
+    for (table_vaddr, table) in file.shards.iter() {
         for (&fvar, &off) in table.slot_fvars.iter().zip(&table.slot_offsets) {
             let slot = table_vaddr
                 .wrapping_add_signed(off as i64)
