@@ -93,7 +93,7 @@ pub fn read_public_key(path: &Path) -> Result<PublicKey, String> {
             "this is a secret key file; trust its public key (.pub) instead",
         ));
     }
-    PublicKey::parse(&text).map_err(|e| fail(&e))
+    PublicKey::parse(&text).map_err(|e| fail(&e.to_string()))
 }
 
 /// `NAME.key` and `NAME.pub` for `--out NAME`.

@@ -333,7 +333,7 @@ pub unsafe extern "C" fn aotload_options_trust_key_file(
         };
         let key = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|text| crate::signing::PublicKey::parse(&text));
+            .and_then(|text| crate::signing::PublicKey::parse(&text).map_err(|e| e.to_string()));
         match key {
             Ok(key) => {
                 options.trusted_keys.push(key);
