@@ -6,4 +6,7 @@ scripts/setup.sh --cross
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# No two files of the loader name each other (src/ has cycles still being removed: run
+# `scripts/import-cycles src` to see them).
+scripts/import-cycles loader/src
 cargo test --workspace

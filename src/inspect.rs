@@ -177,7 +177,8 @@ pub fn inspect<'a>(
                 name: t.name.clone(),
                 flags: target_flags(t.flags),
                 base: (t.flags & aotload::meta::TARGET_BASE != 0).then_some(t.base),
-                features: names_of(&t.features, &meta.triple),
+                features: aotload::Arch::from_triple(&meta.triple)
+                    .map_or_else(Vec::new, |arch| names_of(&t.features, arch)),
                 clones: t.nclones,
             })
             .collect(),

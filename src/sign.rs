@@ -1,5 +1,5 @@
 //! Signing images (`aotlink keygen`, `aotlink sign`, `--sign`): ed25519 over BLAKE3 of the
-//! sealed file, in the trailer that `aotload::signature` defines and the loader verifies.
+//! sealed file, in the trailer that `aotload::signing` defines and the loader verifies.
 //!
 //! Key files are two lines of text: a header line, then the key in hex. The secret key file
 //! (`NAME.key`, mode 0600) holds the 32-byte ed25519 seed; the public key file (`NAME.pub`) the
@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aotload::signature::{
+use aotload::signing::{
     decode_hex, encode_hex, signed_message, split_trailer, PublicKey, Trailer, PUBLIC_KEY_HEADER,
 };
 use aotload::ImageFile;
@@ -39,7 +39,7 @@ pub enum KeyError {
     TrailingText,
     /// The loader's public-key parser says what is wrong.
     #[error("{0}")]
-    BadPublicKey(String),
+    BadPublicKey(aotload::signing::KeyFileError),
     #[error("{}: already exists (a key file is never overwritten)", path.display())]
     Exists { path: PathBuf },
     #[error("{}: cannot write: {cause}", path.display())]
@@ -206,7 +206,7 @@ pub fn sign_image(path: &Path, key: &SecretKey) -> Result<(), SignError> {
         .verify_checksum(&bytes)
         .map_err(SignError::NotSealed)?;
     let body = split_trailer(&bytes).0;
-    let mut signed = Vec::with_capacity(body.len() + aotload::signature::TRAILER_SIZE);
+    let mut signed = Vec::with_capacity(body.len() + aotload::signing::TRAILER_SIZE);
     signed.extend_from_slice(body);
     signed.extend_from_slice(&key.sign(body).encode());
     let mode = file_mode(path).map_err(SignError::Read)?;

@@ -44,7 +44,7 @@ pub fn bench_load(config: &Config, archive: &Path, dir: &Path, table: &mut Table
     let steps = time_open_steps(config, &image)?;
     let signed_bytes = std::fs::read(&signed_image)?;
     let verify_signature = min_mean(config.repeat, || {
-        aotload::signature::check(&signed_bytes, &signed_options.trusted_keys, true)?;
+        aotload::signing::check(&signed_bytes, &signed_options.trusted_keys, true)?;
         Ok(())
     })?;
     let blake3 = min_mean(config.repeat, || {

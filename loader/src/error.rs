@@ -25,7 +25,7 @@ pub enum LoadCause {
     #[error("damaged image: {0}")]
     Format(#[from] FormatError),
     #[error("damaged image: {0}")]
-    Relocation(#[from] crate::relocations::RelocationError),
+    Relocation(#[from] crate::file::relocations::RelocationError),
     #[error("the image was never sealed (checksum field is zero): link it with aotlink")]
     Unsealed,
     #[error("not signed (a signature is required)")]
@@ -47,7 +47,7 @@ pub enum LoadCause {
     #[error("the process already holds a different image loaded from this path (dlopen returned the old copy)")]
     Stale,
     #[error(transparent)]
-    Conflict(#[from] crate::method_table::Conflict),
+    Conflict(#[from] Conflict),
     #[error("system image calls `{name}` ({signature}), which no loaded image provides: {reason}")]
     Unresolved {
         name: String,
@@ -63,4 +63,13 @@ impl LoadCause {
             cause: self,
         }
     }
+}
+
+/// A method is already defined (same name and signature).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("method `{name}` ({signature}) is already defined by {provider}")]
+pub struct Conflict {
+    pub name: String,
+    pub signature: String,
+    pub provider: String,
 }

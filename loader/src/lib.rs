@@ -4,46 +4,46 @@
 //! of it, picks the CPU target for this host, merges the per-shard tables into flat `fvars` /
 //! `gvars` and fills the dispatch slots. [`ImageFile`] reads an image of any format without
 //! loading it. With [`LoadOptions::require_signature`] or [`LoadOptions::trusted_keys`] the
-//! image's signature trailer ([`signature`]) is checked first, before any structure of the
+//! image's signature trailer ([`signing`]) is checked first, before any structure of the
 //! file is parsed. The C ABI is in `capi` and `include/aotload.h`.
 
+// The source is grouped by phase of an open, each folder with a module doc saying what it owns
+// and what it may not touch: `format` (the bytes' meaning), `file` (reading a file and what its
+// checksum covers), `signing` (the ed25519 trailer), `host` (host detection), `select.rs`
+// (target choice), `verdict` (remembered checksum verdicts), `load` (dlopen and the tables),
+// `methods` (method table and invalidation), `capi` (the C ABI).
 pub mod cache_dir;
-pub mod call;
 #[cfg(feature = "capi")]
 mod capi;
-mod checks;
-pub mod coverage;
-mod early_checksum;
 mod error;
-pub mod features;
 mod file;
 pub mod format;
-pub mod host_darwin;
-pub mod host_features;
-pub mod host_names;
-mod image;
-mod library;
-pub mod meta;
-mod method_table;
-mod piece_hash;
-pub mod relocations;
-pub mod root_symbol;
-mod segments;
+mod host;
+mod load;
+mod methods;
 mod select;
-pub mod signature;
-mod validate;
+pub mod signing;
 pub mod verdict;
 
-pub use error::{LoadCause, LoadError};
+// The modules users name by path: the format's metadata, the feature list and host tables the
+// writer shares, the root-symbol lookup, the protected-relocation check and dynamic calls.
+pub use file::{coverage, relocations, root_symbol};
+pub use format::meta;
+pub use host::{cpu_names, feature_bits, features};
+pub use load::call;
+
+pub use error::{Conflict, LoadCause, LoadError};
 pub use file::{
     exported_symbols, map_image_file, open_image_file, read_image_file, FileBytes, ImageFile,
     Segment, Segments,
 };
+pub use format::arch::Arch;
 pub use format::ImageKind;
-pub use image::{Image, LoadOptions};
+pub use host::HostCpu;
+pub use load::image::{Image, LoadOptions};
 pub use meta::{Meta, MetaView};
-pub use method_table::{Conflict, MethodEntry, MethodTable};
-pub use select::{choose_target, HostCpu};
-pub use signature::PublicKey;
-pub use validate::{validate, InvalidReason, Invalidation, Resolution};
+pub use methods::invalidation::{validate, InvalidReason, Invalidation, Resolution};
+pub use methods::method_table::{MethodEntry, MethodTable};
+pub use select::choose_target;
+pub use signing::PublicKey;
 pub use verdict::{DiskVerdicts, VerdictOptions, Verification};

@@ -2,30 +2,9 @@
 
 use crate::error::LoadCause;
 use crate::file::ImageFile;
-use crate::meta::{MetaView, TARGET_BASE};
-
-/// The CPU the loader picks a target for: its name and feature bitmask over the versioned list.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HostCpu {
-    pub name: String,
-    pub features: Vec<u64>,
-}
-
-impl HostCpu {
-    /// The CPU this process runs on, detected once per process (cpuid traps to the
-    /// hypervisor in a VM, and the answer does not change).
-    pub fn detect() -> HostCpu {
-        static HOST: std::sync::OnceLock<HostCpu> = std::sync::OnceLock::new();
-        HOST.get_or_init(crate::features::detect_host).clone()
-    }
-
-    fn has_all(&self, required: &[u64]) -> bool {
-        required.iter().enumerate().all(|(i, &want)| {
-            let have = self.features.get(i).copied().unwrap_or(0);
-            want & !have == 0
-        })
-    }
-}
+use crate::format::meta::{MetaView, TARGET_BASE};
+use crate::host::features::{missing, names_of, FEATURE_LIST_VERSION};
+use crate::host::HostCpu;
 
 /// Refuses images of another object format or architecture than this process.
 pub fn check_native<M>(file: &ImageFile<M>) -> Result<(), LoadCause> {
@@ -66,12 +45,11 @@ pub fn choose_target(
     forced: Option<&str>,
 ) -> Result<usize, LoadCause> {
     // Masks index a versioned list: bits of another version mean other features.
-    if meta.feature_list_version != crate::features::FEATURE_LIST_VERSION {
+    if meta.feature_list_version != FEATURE_LIST_VERSION {
         return Err(LoadCause::NoCompatibleTarget(format!(
             "the image's CPU feature masks use feature list version {}, this loader knows \
              version {}: rebuild the image with a matching aotlink",
-            meta.feature_list_version,
-            crate::features::FEATURE_LIST_VERSION
+            meta.feature_list_version, FEATURE_LIST_VERSION
         )));
     }
     let usable = |i: usize| host.has_all(&meta.targets[i].features);
@@ -111,14 +89,17 @@ fn no_target(meta: &MetaView, host: &HostCpu) -> LoadCause {
         .targets
         .iter()
         .map(|t| {
-            let missing = crate::features::names_of(
-                &crate::features::missing(&t.features, &host.features),
-                meta.triple,
-            );
-            if missing.is_empty() {
-                format!("{}: usable", t.name)
-            } else {
-                format!("{}: host lacks {}", t.name, missing.join(","))
+            let lacks = missing(&t.features, &host.features);
+            match meta.arch() {
+                _ if lacks.iter().all(|&w| w == 0) => format!("{}: usable", t.name),
+                Some(arch) => {
+                    format!(
+                        "{}: host lacks {}",
+                        t.name,
+                        names_of(&lacks, arch).join(",")
+                    )
+                }
+                None => format!("{}: for another architecture ({})", t.name, meta.triple),
             }
         })
         .collect();
@@ -148,7 +129,7 @@ pub fn version_chain(meta: &MetaView, t: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Meta, TargetRecord};
+    use crate::format::meta::{Meta, TargetRecord};
 
     fn one_target(feature_list_version: u32) -> MetaView<'static> {
         let meta = Meta {
@@ -160,13 +141,13 @@ mod tests {
             }],
             ..Default::default()
         };
-        crate::meta::leaked_view(&meta)
+        crate::format::meta::leaked_view(&meta)
     }
 
     #[test]
     fn an_unknown_feature_list_version_is_refused() {
         let host = HostCpu::default();
-        let current = crate::features::FEATURE_LIST_VERSION;
+        let current = FEATURE_LIST_VERSION;
         assert_eq!(choose_target(&one_target(current), &host, None).unwrap(), 0);
         for other in [current - 1, current + 1] {
             let err = choose_target(&one_target(other), &host, None).unwrap_err();

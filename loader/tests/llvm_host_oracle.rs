@@ -5,7 +5,7 @@
 //!
 //! `AOTLOAD_LLVM_HOST_ORACLE=scripts/llvm-host-oracle/out cargo test -p aotload --test llvm_host_oracle -- --ignored`
 
-use aotload::host_names::{
+use aotload::cpu_names::{
     aarch64_cpu_name_from_cpuinfo, x86_cpu_name, x86_family_model, AARCH64_HOST_NAMES,
 };
 

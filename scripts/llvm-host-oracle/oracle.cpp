@@ -1,5 +1,5 @@
-// What LLVM's own host detection answers for CPUs we describe, to check loader/src/host_names.rs
-// and host_features.rs against it (see sweep.py). Links the installed libLLVM.
+// What LLVM's own host detection answers for CPUs we describe, to check loader/src/host/cpu_names.rs
+// and host/feature_bits.rs against it (see sweep.py). Links the installed libLLVM.
 //
 // `oracle arm`: blocks of /proc/cpuinfo text on stdin, separated by "---" lines; prints
 // sys::detail::getHostCPUNameForARM's answer for each.

@@ -73,10 +73,7 @@ pub fn read_archive(path: &Path) -> Result<ArchiveInfo, LinkError> {
                 root = Some(
                     read_root(&object, &symbol).map_err(|e| fail(format!("member {name}: {e}")))?,
                 );
-            } else if let Some(n) = sym_name
-                .strip_prefix("aotlink_shard_")
-                .and_then(|n| n.parse::<u32>().ok())
-            {
+            } else if let Some(n) = aotload::format::shard_table_index(sym_name) {
                 tables.insert(n);
             }
         }

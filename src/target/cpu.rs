@@ -5,7 +5,7 @@ use aotload::features::{feature_list, vector_bits};
 use aotload::meta::{TARGET_BASE, TARGET_CLONE_ALL, TARGET_MIN_SIZE, TARGET_OPT_SIZE};
 
 use super::platform::Platform;
-use super::triple::Triple;
+use super::triple::{Arch, Triple};
 
 /// One CPU target: an LLVM CPU name plus feature changes and flags (`aotload::meta::TARGET_*`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -18,8 +18,8 @@ pub struct CpuTarget {
     pub base: u32,
 }
 
-/// Clone sets are `u64` bit sets over the targets; the format (the loader crate) says so.
-pub use aotload::meta::MAX_TARGETS;
+/// Clone sets are `u64` bit sets over the targets; the format defines the limit.
+pub use aotload::format::MAX_TARGETS;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CpuTargetError {
@@ -123,7 +123,12 @@ impl CpuTarget {
 
     /// The full feature set of this target according to LLVM, as names of aotload's list.
     pub fn resolve(&self, triple: &str) -> Result<ResolvedTarget, CpuTargetError> {
-        let list = feature_list(triple);
+        let arch = aotload::Arch::from_triple(triple).ok_or_else(|| {
+            CpuTargetError::NoLlvmTarget(format!(
+                "{triple}: not an architecture aotlink builds for"
+            ))
+        })?;
+        let list = feature_list(arch);
         for f in &self.features {
             if !list.contains(&&f[1..]) {
                 return Err(CpuTargetError::UnknownFeature {
@@ -133,7 +138,7 @@ impl CpuTarget {
                 });
             }
         }
-        check_representable(triple, self, list)?;
+        check_representable(triple, arch, self, list)?;
         let enabled = resolve_with_llvm(triple, &self.cpu, &self.llvm_features(), list)?;
         let names: Vec<&str> = list
             .iter()
@@ -144,7 +149,7 @@ impl CpuTarget {
         let mask = aotload::features::mask_of(list, names.iter().copied())
             .expect("names come from the list");
         Ok(ResolvedTarget {
-            vector_bits: vector_bits(&mask, triple),
+            vector_bits: vector_bits(&mask, arch),
             mask,
             target: self.clone(),
         })
@@ -156,13 +161,14 @@ impl CpuTarget {
 /// loader could not tell whether a host has it.
 fn check_representable(
     triple: &str,
+    arch: Arch,
     target: &CpuTarget,
     list: &[&str],
 ) -> Result<(), CpuTargetError> {
     let Some(implied) = llvm_isa_features(triple, &target.cpu, &target.llvm_features()) else {
         return Ok(()); // an unknown CPU is reported by resolve_with_llvm
     };
-    let skipped = aotload::features::not_versioned(triple);
+    let skipped = aotload::features::not_versioned(arch);
     let missing: Vec<String> = implied
         .into_iter()
         .filter(|f| !list.contains(&f.as_str()) && !skipped.iter().any(|(n, _)| n == f))
@@ -189,7 +195,8 @@ pub struct ResolvedTarget {
 
 impl ResolvedTarget {
     pub fn has(&self, feature: &str, triple: &str) -> bool {
-        aotload::features::names_of(&self.mask, triple).contains(&feature)
+        Arch::from_triple(triple)
+            .is_some_and(|arch| aotload::features::names_of(&self.mask, arch).contains(&feature))
     }
 }
 
@@ -266,9 +273,9 @@ mod tests {
     fn feature_lists_cover_every_feature_llvm_cpus_imply() {
         // Both architectures are checked before failing, so one run shows everything to add.
         let mut lacking = Vec::new();
-        for triple in [X86, ARM] {
-            let list = feature_list(triple);
-            let skipped = aotload::features::not_versioned(triple);
+        for (triple, arch) in [(X86, Arch::X86_64), (ARM, Arch::Aarch64)] {
+            let list = feature_list(arch);
+            let skipped = aotload::features::not_versioned(arch);
             let cpus = llvm_cpu_names(triple);
             assert!(
                 cpus.len() > 50,
@@ -301,8 +308,8 @@ mod tests {
     #[test]
     fn host_cpu_names_are_llvm_cpu_names() {
         for (triple, names) in [
-            (X86, aotload::host_names::X86_HOST_NAMES),
-            (ARM, aotload::host_names::AARCH64_HOST_NAMES),
+            (X86, aotload::cpu_names::X86_HOST_NAMES),
+            (ARM, aotload::cpu_names::AARCH64_HOST_NAMES),
         ] {
             let llvm = llvm_cpu_names(triple);
             for name in names {
@@ -316,9 +323,9 @@ mod tests {
             );
         }
         // The features the x86 naming rules ask about are features the loader detects.
-        for f in aotload::host_names::X86_NAME_FEATURES {
+        for f in aotload::cpu_names::X86_NAME_FEATURES {
             assert!(
-                feature_list(X86).contains(f),
+                feature_list(Arch::X86_64).contains(f),
                 "naming asks for undetected {f}"
             );
         }
@@ -329,12 +336,12 @@ mod tests {
         let target = CpuTarget::parse_list("generic;sapphirerapids").unwrap()[1].clone();
         assert!(target.resolve(X86).is_ok());
         // A list without AMX cannot record what sapphirerapids implies.
-        let without_amx: Vec<&str> = feature_list(X86)
+        let without_amx: Vec<&str> = feature_list(Arch::X86_64)
             .iter()
             .copied()
             .filter(|f| !f.starts_with("amx-"))
             .collect();
-        let err = check_representable(X86, &target, &without_amx).unwrap_err();
+        let err = check_representable(X86, Arch::X86_64, &target, &without_amx).unwrap_err();
         assert!(err.to_string().contains("amx-tile"), "{err}");
         assert!(!err.to_string().contains("avx512f"), "{err}");
     }

@@ -2,11 +2,9 @@
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Aarch64,
-}
+/// The architecture is the format's (the loader crate owns it, with the one rule that reads
+/// it from a triple).
+pub use aotload::Arch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Os {
@@ -60,11 +58,7 @@ impl Triple {
             text: text.to_string(),
         };
         let parts: Vec<&str> = text.split('-').collect();
-        let arch = match parts.first().copied() {
-            Some("x86_64" | "amd64") => Arch::X86_64,
-            Some("aarch64" | "arm64") => Arch::Aarch64,
-            _ => return Err(unsupported()),
-        };
+        let arch = Arch::from_triple(text).ok_or_else(unsupported)?;
         let rest = &parts[1..];
         let has = |prefix: &str| rest.iter().any(|p| p.starts_with(prefix));
         if has("linux") {

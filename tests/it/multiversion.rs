@@ -77,8 +77,7 @@ fn default_image() -> std::path::PathBuf {
 fn host_detection_agrees_with_proc_cpuinfo() {
     let flags = cpuinfo_flags();
     let host = HostCpu::detect();
-    let triple = "x86_64-unknown-linux-gnu";
-    let detected = names_of(&host.features, triple);
+    let detected = names_of(&host.features, aotload::Arch::X86_64);
     // The kernel may hide a feature the CPU reports (Linux turns off RDSEED on some Zen CPUs);
     // such a feature must not be one that any default target requires.
     let required: HashSet<&str> = aotlink_default_target_features();
@@ -102,7 +101,7 @@ fn aotlink_default_target_features() -> HashSet<&'static str> {
     let meta = image.meta();
     meta.targets
         .iter()
-        .flat_map(|t| names_of(&t.features, &meta.triple))
+        .flat_map(|t| names_of(&t.features, meta.arch().unwrap()))
         .collect()
 }
 
@@ -117,7 +116,7 @@ fn default_targets_pick_a_target_this_cpu_runs_and_none_strictly_better() {
     let meta = image.meta();
     assert_eq!(meta.targets.len(), 4);
     let runs = |t: &aotload::meta::TargetRecord| {
-        names_of(&t.features, &meta.triple)
+        names_of(&t.features, meta.arch().unwrap())
             .iter()
             .all(|f| flags.contains(cpuinfo_name(f)))
     };
@@ -128,11 +127,13 @@ fn default_targets_pick_a_target_this_cpu_runs_and_none_strictly_better() {
         "{} needs features this CPU lacks",
         chosen.name
     );
-    let chosen_features: HashSet<&str> = names_of(&chosen.features, &meta.triple)
+    let chosen_features: HashSet<&str> = names_of(&chosen.features, meta.arch().unwrap())
         .into_iter()
         .collect();
     for t in meta.targets.iter().filter(|t| runs(t)) {
-        let features: HashSet<&str> = names_of(&t.features, &meta.triple).into_iter().collect();
+        let features: HashSet<&str> = names_of(&t.features, meta.arch().unwrap())
+            .into_iter()
+            .collect();
         assert!(
             !(features.is_superset(&chosen_features) && features.len() > chosen_features.len()),
             "{} runs here and has every feature of the chosen {} and more",
@@ -488,7 +489,7 @@ fn a_target_implying_features_the_host_lacks_is_refused_naming_them() {
         let image = open(&image);
         let meta = image.meta_view();
         let target = &meta.targets[1];
-        let names = names_of(&target.features, meta.triple);
+        let names = names_of(&target.features, meta.arch().unwrap());
         for f in lacking {
             assert!(names.contains(f), "{cpu} should require {f}: {names:?}");
         }

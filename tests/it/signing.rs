@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use aotload::signature::TRAILER_SIZE;
+use aotload::signing::TRAILER_SIZE;
 use aotload::{Image, ImageFile, LoadCause, LoadOptions, PublicKey};
 
 use crate::common::*;
@@ -651,7 +651,7 @@ fn cli_runs_only_trusted_images_and_resigns() {
     assert_eq!(after[..body], before[..body]);
     assert_eq!(
         after[body + 64..][..32],
-        aotload::signature::decode_hex::<32>(&public_key_hex(&k.b_pub)).unwrap()
+        aotload::signing::decode_hex::<32>(&public_key_hex(&k.b_pub)).unwrap()
     );
     assert_answer(
         &run_answer(&resigned, &[&k.b_pub], None),

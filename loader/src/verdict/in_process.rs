@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::identity::FileIdentity;
 use crate::file::ImageFile;
+use crate::format::meta::{MetaView, TargetRecord};
 use crate::format::{RootHead, CHECKSUM_OFFSET, ROOT_HEAD_SIZE};
-use crate::meta::{MetaView, TargetRecord};
 
 /// More files than a process opens in practice; past it the memory starts over, so it stays
 /// small whatever a long-running process opens (a file's decoded tables are about a tenth of

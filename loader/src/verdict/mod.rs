@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use identity::Observed;
 
 use crate::file::ImageFile;
-use crate::meta::MetaView;
+use crate::format::meta::MetaView;
 
 /// How the bytes of an opened image were found whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,8 +21,8 @@ use std::ops::Range;
 use object::read::elf::{ElfFile, FileHeader, ProgramHeader, SectionHeader};
 use object::ReadRef;
 
+use crate::file::segments::Segments;
 use crate::format::FormatError;
-use crate::segments::Segments;
 
 /// The bytes of an image file the checksum covers (see the module comment).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +61,12 @@ impl ChecksumCoverage {
     /// `field` read as zero; the pieces are hashed on all cores (`piece_hash.rs`).
     pub fn checksum(&self, bytes: &[u8], field: usize) -> u64 {
         let parts = self.covered_parts();
-        crate::piece_hash::pieces_checksum(bytes, &parts, field, crate::piece_hash::PIECE_LEN)
+        crate::file::piece_hash::pieces_checksum(
+            bytes,
+            &parts,
+            field,
+            crate::file::piece_hash::PIECE_LEN,
+        )
     }
 
     /// The covered file ranges, in order: what lies between the left-out ranges, up to `end`.
@@ -235,7 +240,7 @@ mod tests {
     }
 
     fn xxh3_pieces(stream: &[u8]) -> u64 {
-        crate::piece_hash::stream_checksum(stream, crate::piece_hash::PIECE_LEN)
+        crate::file::piece_hash::stream_checksum(stream, crate::file::piece_hash::PIECE_LEN)
     }
 
     #[test]

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::file::segments::Segments;
+use crate::format::meta::MetaView;
 use crate::format::{FormatError, ShardTable};
-use crate::meta::MetaView;
-use crate::segments::Segments;
 
 fn invalid<T>(what: impl Into<String>) -> Result<T, FormatError> {
     Err(FormatError::Invalid(what.into()))
@@ -180,8 +180,8 @@ impl TableRanges {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Meta, Method, TargetRecord};
-    use crate::segments::Segment;
+    use crate::file::segments::Segment;
+    use crate::format::meta::{Meta, Method, TargetRecord};
 
     /// Metadata with these targets' clone counts and three methods, read in place (the bytes
     /// are leaked: a test's lifetime).
@@ -203,7 +203,7 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        crate::meta::leaked_view(&meta)
+        crate::format::meta::leaked_view(&meta)
     }
 
     /// One shard with fvars 0..3 at offsets 0x10, 0x20, 0x30 from a table at 0x1000 (code

@@ -2,7 +2,7 @@
 //!
 //! An image is an ordinary shared library that exports one data symbol, [`ROOT_SYMBOL`]. Its
 //! bytes are a [`Blob`]: a fixed [`RootHead`], one pointer per shard to that shard's table, then
-//! the encoded [`crate::meta::Meta`]. Each shard table is a [`Blob`] of 32-bit words laid out by
+//! the encoded [`crate::format::meta::Meta`]. Each shard table is a [`Blob`] of 32-bit words laid out by
 //! [`ShardTable`]. References inside one object file (a shard table to its functions, the root to
 //! the image data) are 32-bit offsets from the start of the structure that holds them, resolved
 //! by the static linker: no dynamic relocation. The root's references to the shard tables cross
@@ -10,11 +10,22 @@
 //! they are ordinary pointers: one relocation per shard.
 //!
 //! All integers are little-endian (every supported target is).
+//!
+//! This folder owns the bytes' meaning: the root and shard tables (here), the metadata
+//! (`meta.rs`) and the architectures images are for (`arch.rs`). It is pure functions of bytes
+//! and may not touch object files, the file system, the host or the dynamic loader; every other
+//! part of the loader, and the writer, import it.
+
+pub mod arch;
+pub mod meta;
 
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
 /// Bumped on every incompatible change of anything in this file or in `meta.rs`.
 pub const FORMAT_VERSION: u32 = 6;
+/// At most this many CPU targets: clone sets are 64-bit sets over the targets (the writer's
+/// `--cpu-target` limit is this constant).
+pub const MAX_TARGETS: usize = 64;
 /// The one symbol an image exports besides the user's own exports.
 pub const ROOT_SYMBOL: &str = "aotlink_image";
 /// Hidden symbols the header object defines, for C code that wants its image data.
@@ -25,7 +36,16 @@ pub const SHARD_MAGIC: u32 = u32::from_le_bytes(*b"SHRD");
 
 /// Name of shard `index`'s table symbol (hidden; referenced from the root).
 pub fn shard_table_symbol(index: u32) -> String {
-    format!("aotlink_shard_{index}")
+    format!("{SHARD_TABLE_PREFIX}{index}")
+}
+
+/// What every shard table's symbol name starts with, followed by the shard's index.
+pub const SHARD_TABLE_PREFIX: &str = "aotlink_shard_";
+
+/// The shard index a symbol name gives, if it names a shard table ([`shard_table_symbol`]'s
+/// inverse).
+pub fn shard_table_index(symbol: &str) -> Option<u32> {
+    symbol.strip_prefix(SHARD_TABLE_PREFIX)?.parse().ok()
 }
 
 /// Name of the slot through which the image calls external method `index` (hidden, in the
@@ -75,7 +95,7 @@ pub struct RootHead {
     /// [`ImageKind`] as u32.
     pub kind: u32,
     /// The image checksum: xxh3-64 over the xxh3-64 of each 1 MiB piece of the image file's
-    /// bytes that a loader maps or reads, these 8 read as zero (see [`crate::coverage`]).
+    /// bytes that a loader maps or reads, these 8 read as zero (see [`crate::file::coverage`]).
     /// Zero until the linked file is sealed.
     pub checksum: u64,
     /// xxh3-64 of the tables the loader follows (see [`tables_digest`]), written when sealing
@@ -373,10 +393,10 @@ impl ShardTable {
         let ng = r.u32().ok_or_else(truncated)? as usize;
         let ntargets = r.u32().ok_or_else(truncated)? as usize;
         let ns = r.u32().ok_or_else(truncated)? as usize;
-        if ntargets == 0 || ntargets > crate::meta::MAX_TARGETS {
+        if ntargets == 0 || ntargets > MAX_TARGETS {
             return Err(FormatError::Invalid(format!(
                 "shard table lists {ntargets} targets, 1 to {} are possible",
-                crate::meta::MAX_TARGETS
+                MAX_TARGETS
             )));
         }
         let fvar_idxs = r.u32s(nf).ok_or_else(truncated)?;

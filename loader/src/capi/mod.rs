@@ -6,8 +6,8 @@ mod verdicts;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 
-use crate::image::{Image, LoadOptions};
-use crate::method_table::MethodTable;
+use crate::load::image::{Image, LoadOptions};
+use crate::methods::method_table::MethodTable;
 
 /// The C handle: the image plus C copies of the strings the C ABI hands out.
 pub struct CImage {
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn aotload_options_trust_key(options: *mut COptions, key: 
         let bytes: [u8; 32] = std::slice::from_raw_parts(key, 32)
             .try_into()
             .expect("32 bytes");
-        match crate::signature::PublicKey::from_bytes(&bytes) {
+        match crate::signing::PublicKey::from_bytes(&bytes) {
             Some(key) => {
                 options.trusted_keys.push(key);
                 0
@@ -333,7 +333,7 @@ pub unsafe extern "C" fn aotload_options_trust_key_file(
         };
         let key = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|text| crate::signature::PublicKey::parse(&text));
+            .and_then(|text| crate::signing::PublicKey::parse(&text).map_err(|e| e.to_string()));
         match key {
             Ok(key) => {
                 options.trusted_keys.push(key);

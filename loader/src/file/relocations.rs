@@ -21,14 +21,14 @@
 //!
 //! Mach-O (rebases and binds) and PE (base relocations) are not read here: on those formats
 //! the loader still reads nothing the dynamic loader may have changed but the root's head,
-//! which it compares with the file's after loading (`image.rs`), and the image data it hands
+//! which it compares with the file's after loading (`load/image.rs`), and the image data it hands
 //! out (docs/DESIGN.md, "Trust model").
 
 use std::ops::Range;
 
 use object::read::elf::{Dyn as _, ElfFile, FileHeader, ProgramHeader as _, Rel as _, Rela as _};
 
-use crate::segments::Segments;
+use crate::file::segments::Segments;
 
 /// A part of the image the loader relies on after `dlopen`, which no relocation may change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -341,7 +341,7 @@ mod tests {
             0x1000 + 8 * 10..0x1000 + 8 * 11,
             Protected::Metadata,
         )]);
-        let writable = crate::segments::Segment {
+        let writable = crate::file::segments::Segment {
             vaddr: 0x1000..0x2000,
             file: 0x1000..0x2000,
             readable: true,

@@ -11,6 +11,8 @@
 //! APX, AVX10, Diamond Rapids' AMX extensions, MOPS, RCPC3 and the SVE/SME additions that
 //! LLVM 22's CPUs imply).
 
+use crate::format::arch::Arch;
+
 pub const FEATURE_LIST_VERSION: u32 = 4;
 
 /// x86_64 features that change what code LLVM may emit.
@@ -294,21 +296,19 @@ pub const AARCH64_NOT_VERSIONED: &[(&str, &str)] = &[
     ("v9.3a", ARCH_VERSION),
 ];
 
-/// The features of `triple`'s architecture that are known not to need a host check.
-pub fn not_versioned(triple: &str) -> &'static [(&'static str, &'static str)] {
-    if triple.starts_with("aarch64") || triple.starts_with("arm64") {
-        AARCH64_NOT_VERSIONED
-    } else {
-        X86_NOT_VERSIONED
+/// The features of `arch` that are known not to need a host check.
+pub fn not_versioned(arch: Arch) -> &'static [(&'static str, &'static str)] {
+    match arch {
+        Arch::X86_64 => X86_NOT_VERSIONED,
+        Arch::Aarch64 => AARCH64_NOT_VERSIONED,
     }
 }
 
-/// The list for an LLVM triple's architecture.
-pub fn feature_list(triple: &str) -> &'static [&'static str] {
-    if triple.starts_with("aarch64") || triple.starts_with("arm64") {
-        AARCH64_FEATURES
-    } else {
-        X86_FEATURES
+/// The versioned feature list of `arch`.
+pub fn feature_list(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::X86_64 => X86_FEATURES,
+        Arch::Aarch64 => AARCH64_FEATURES,
     }
 }
 
@@ -337,9 +337,9 @@ pub fn missing(required: &[u64], have: &[u64]) -> Vec<u64> {
         .collect()
 }
 
-/// The feature names a mask over `triple`'s list stands for.
-pub fn names_of(mask: &[u64], triple: &str) -> Vec<&'static str> {
-    let list = feature_list(triple);
+/// The feature names a mask over `arch`'s list stands for.
+pub fn names_of(mask: &[u64], arch: Arch) -> Vec<&'static str> {
+    let list = feature_list(arch);
     (0..list.len())
         .filter(|&bit| mask.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 == 1))
         .map(|bit| list[bit])
@@ -347,8 +347,8 @@ pub fn names_of(mask: &[u64], triple: &str) -> Vec<&'static str> {
 }
 
 /// Widest vector register the features give, in bits.
-pub fn vector_bits(mask: &[u64], triple: &str) -> u32 {
-    let names = names_of(mask, triple);
+pub fn vector_bits(mask: &[u64], arch: Arch) -> u32 {
+    let names = names_of(mask, arch);
     let has = |f: &str| names.contains(&f);
     if has("avx512f") {
         512
@@ -362,7 +362,7 @@ pub fn vector_bits(mask: &[u64], triple: &str) -> u32 {
 }
 
 /// The host CPU's name and features.
-pub fn detect_host() -> crate::select::HostCpu {
+pub fn detect_host() -> crate::host::host_cpu::HostCpu {
     #[cfg(target_arch = "x86_64")]
     {
         x86::detect()
@@ -373,7 +373,7 @@ pub fn detect_host() -> crate::select::HostCpu {
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        crate::select::HostCpu {
+        crate::host::host_cpu::HostCpu {
             name: "unknown".into(),
             features: Vec::new(),
         }
@@ -384,9 +384,9 @@ pub fn detect_host() -> crate::select::HostCpu {
 mod x86 {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
 
-    use crate::host_features::x86_features;
-    use crate::host_names::{x86_cpu_name, x86_family_model};
-    use crate::select::HostCpu;
+    use crate::host::cpu_names::{x86_cpu_name, x86_family_model};
+    use crate::host::feature_bits::x86_features;
+    use crate::host::host_cpu::HostCpu;
 
     pub fn detect() -> HostCpu {
         // cpuid exists on every x86_64 CPU (safe to call since Rust 1.87).
@@ -405,9 +405,9 @@ mod x86 {
             }
             (hi as u64) << 32 | lo as u64
         });
-        // macOS enables the AVX-512 state on first use (host_darwin.rs).
+        // macOS enables the AVX-512 state on first use (darwin.rs).
         #[cfg(target_os = "macos")]
-        let xcr0 = xcr0.map(crate::host_darwin::darwin_xcr0);
+        let xcr0 = xcr0.map(super::darwin::darwin_xcr0);
         let names = x86_features(&cpuid, xcr0);
         let features = super::mask_of(super::X86_FEATURES, names.iter().copied())
             .expect("detection names come from the list");
@@ -436,8 +436,8 @@ mod x86 {
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64 {
-    use crate::host_features::{aarch64_hwcap2_has, AARCH64_DETECTION};
-    use crate::select::HostCpu;
+    use crate::host::feature_bits::{aarch64_hwcap2_has, AARCH64_DETECTION};
+    use crate::host::host_cpu::HostCpu;
 
     /// The kernel's AT_HWCAP2 word (0 where there is none).
     fn hwcap2() -> u64 {
@@ -497,7 +497,7 @@ mod aarch64 {
             super::mask_of(super::AARCH64_FEATURES, names).expect("names come from the list");
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         HostCpu {
-            name: crate::host_names::aarch64_cpu_name_from_cpuinfo(&cpuinfo)
+            name: crate::host::cpu_names::aarch64_cpu_name_from_cpuinfo(&cpuinfo)
                 .unwrap_or("generic")
                 .to_string(),
             features,
@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn every_listed_feature_has_a_detection_rule() {
-        use crate::host_features::{
+        use crate::host::feature_bits::{
             AARCH64_DETECTION, X86_AVX10_VERSIONS, X86_CPUID_BITS, X86_DERIVED,
         };
         let x86: Vec<&str> = X86_CPUID_BITS

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use crate::library::LoadedImage;
-use crate::meta::MetaView;
+pub use crate::error::Conflict;
+use crate::format::meta::MetaView;
+use crate::load::library::LoadedImage;
 
 /// One method as the table knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,15 +107,6 @@ pub struct MethodTable {
 // Addresses are plain values here; the code they point at is kept alive by the table.
 unsafe impl Send for MethodTable {}
 unsafe impl Sync for MethodTable {}
-
-/// A method is already defined (same name and signature).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("method `{name}` ({signature}) is already defined by {provider}")]
-pub struct Conflict {
-    pub name: String,
-    pub signature: String,
-    pub provider: String,
-}
 
 const RUNTIME: &str = "runtime";
 
@@ -403,7 +395,7 @@ fn matches<'k>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Export, Meta, Method, TargetRecord};
+    use crate::format::meta::{Export, Meta, Method, TargetRecord};
 
     /// An image exporting `names` (sorted), each with signature "s" and hash = its position,
     /// at address 0x1000 + position; its metadata leaked (a test's lifetime).
@@ -426,7 +418,7 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        let meta = crate::meta::leaked_view(&meta);
+        let meta = crate::format::meta::leaked_view(&meta);
         let mut removed_flags = vec![false; names.len()];
         removed.iter().for_each(|&k| removed_flags[k] = true);
         ImageMethods {

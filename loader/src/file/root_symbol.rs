@@ -80,7 +80,15 @@ fn by_scan(file: &object::File<'_>) -> Result<Option<u64>, object::Error> {
     let found = file
         .exports()?
         .iter()
-        .find(|e| crate::file::c_name(format, e.name()) == ROOT_SYMBOL.as_bytes())
+        .find(|e| c_name(format, e.name()) == ROOT_SYMBOL.as_bytes())
         .map(|e| e.address());
     Ok(found)
+}
+
+/// A symbol name as C spells it (Mach-O prefixes `_`).
+pub fn c_name(format: object::BinaryFormat, name: &[u8]) -> &[u8] {
+    match format {
+        object::BinaryFormat::MachO => name.strip_prefix(b"_").unwrap_or(name),
+        _ => name,
+    }
 }

@@ -1,18 +1,32 @@
 //! An image read as a file: root, metadata and shard tables decoded from its bytes, without
 //! loading it. Works on images of any object format, whatever the host (for `inspect`, and so
 //! that `Image::open` can verify everything before the dynamic loader runs any of it).
+//!
+//! This folder owns reading an image file and what its checksum covers: the mapped segments
+//! (`segments.rs`), the structural rules between the tables and those segments
+//! (`well_formed.rs`), the relocations that must not touch the tables (`relocations.rs`), the
+//! checksum's coverage and its hashing (`coverage.rs`, `piece_hash.rs`, `early_checksum.rs`) and
+//! the root symbol's lookup (`root_symbol.rs`). It decodes through `format` and may not touch the
+//! host, the dynamic loader or the method table: nothing here runs any of the image.
+
+pub mod coverage;
+pub(crate) mod early_checksum;
+pub(crate) mod piece_hash;
+pub mod relocations;
+pub mod root_symbol;
+pub(crate) mod segments;
+pub(crate) mod well_formed;
 
 use object::Object;
 
-use crate::checks;
-pub use crate::coverage::ChecksumCoverage;
 use crate::error::LoadCause;
+pub use crate::file::coverage::ChecksumCoverage;
+use crate::file::relocations::{Protected, ProtectedRanges};
+pub use crate::file::segments::{Segment, Segments};
+use crate::format::meta::{Meta, MetaView};
 use crate::format::{
     tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_HEAD_SIZE,
 };
-use crate::meta::{Meta, MetaView};
-use crate::relocations::{Protected, ProtectedRanges};
-pub use crate::segments::{Segment, Segments};
 
 /// A decoded image file. Addresses are the file's own virtual addresses (before load bias).
 /// The metadata is owned ([`Meta`], from [`ImageFile::parse`]) or read in place from the
@@ -38,8 +52,10 @@ pub struct ImageFile<M = Meta> {
     pub image_data_vaddr: u64,
     /// Where the image data sits in the file.
     pub image_data_file_range: std::ops::Range<usize>,
-    /// Each shard's table and its virtual address.
-    pub shards: Vec<(u64, ShardTable)>,
+    /// Each shard's table and its virtual address. Shared, not copied, when the file is
+    /// cloned: an open that remembers its verdict keeps the decoded tables (`verdict/`), and a
+    /// deep copy of SQLite's 128 tables was a tenth of the open's own thread (perf, 2026-12-07).
+    pub shards: std::sync::Arc<[(u64, ShardTable)]>,
     /// Virtual address of each external method's slot.
     pub external_slots: Vec<u64>,
     /// The program's segments with their permissions (what the checks above rely on).
@@ -194,12 +210,12 @@ impl<'a> ImageFile<MetaView<'a>> {
     /// place. Linear in the file's size. A signature trailer is not part of the image: it is
     /// left out.
     pub fn parse_in_place(bytes: &'a [u8]) -> Result<ImageFile<MetaView<'a>>, LoadCause> {
-        let bytes = crate::signature::split_trailer(bytes).0;
+        let bytes = crate::signing::split_trailer(bytes).0;
         let file =
             object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
         let format = file.format();
         let segments = Segments::from_file(&file, bytes.len())?;
-        let root_vaddr = crate::root_symbol::root_address(&file)
+        let root_vaddr = crate::file::root_symbol::root_address(&file)
             .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?
             .ok_or(LoadCause::NotAnImage)?;
 
@@ -222,7 +238,7 @@ impl<'a> ImageFile<MetaView<'a>> {
             .external_slot_offsets
             .iter()
             .map(|&off| {
-                let slot = checks::address(root_vaddr, off)?;
+                let slot = well_formed::address(root_vaddr, off)?;
                 match segments.is_writable_pointer(slot) {
                     true => Ok(slot),
                     false => Err(invalid(
@@ -241,7 +257,7 @@ impl<'a> ImageFile<MetaView<'a>> {
             })
             .collect::<Result<_, _>>()?;
         let relocated = relocated_values(&file, &slots);
-        let mut ranges = checks::TableRanges::default();
+        let mut ranges = well_formed::TableRanges::default();
         // Grown as tables parse (each at least 24 bytes of its own), not sized by nshards.
         let mut shards = Vec::new();
         let mut table_bytes = Vec::new();
@@ -270,10 +286,10 @@ impl<'a> ImageFile<MetaView<'a>> {
             }
             shards.push((vaddr, table));
         }
-        checks::check_indices(&meta, &shards)?;
-        checks::check_clones(&meta, &shards)?;
-        checks::check_addresses(&shards, &segments)?;
-        let image_data_vaddr = checks::address(root_vaddr, root.head.image_data_offset)?;
+        well_formed::check_indices(&meta, &shards)?;
+        well_formed::check_clones(&meta, &shards)?;
+        well_formed::check_addresses(&shards, &segments)?;
+        let image_data_vaddr = well_formed::address(root_vaddr, root.head.image_data_offset)?;
         let image_data_file_range = match root.head.image_data_len {
             0 => 0..0,
             len => {
@@ -291,7 +307,7 @@ impl<'a> ImageFile<MetaView<'a>> {
             image_data_vaddr,
             root.head.image_data_len,
         );
-        crate::relocations::check_dynamic_relocations(&file, &segments, &protected)?;
+        crate::file::relocations::check_dynamic_relocations(&file, &segments, &protected)?;
         let computed_tables_digest =
             tables_digest(&root_bytes[..root.encoded_len], table_bytes.into_iter());
         let root_file_offset = offset_in(bytes, root_bytes);
@@ -317,7 +333,7 @@ impl<'a> ImageFile<MetaView<'a>> {
             meta_file_range,
             image_data_vaddr,
             image_data_file_range,
-            shards,
+            shards: shards.into(),
             external_slots,
             segments,
         })
@@ -486,14 +502,6 @@ fn invalid(what: impl Into<String>) -> FormatError {
     FormatError::Invalid(what.into())
 }
 
-/// A symbol name as C spells it (Mach-O prefixes `_`).
-pub(crate) fn c_name(format: object::BinaryFormat, name: &[u8]) -> &[u8] {
-    match format {
-        object::BinaryFormat::MachO => name.strip_prefix(b"_").unwrap_or(name),
-        _ => name,
-    }
-}
-
 /// The names of the symbols an image file exports, as C spells them, sorted (for `inspect`
 /// and tests; loading does not need them).
 pub fn exported_symbols(bytes: &[u8]) -> Result<Vec<String>, LoadCause> {
@@ -504,7 +512,7 @@ pub fn exported_symbols(bytes: &[u8]) -> Result<Vec<String>, LoadCause> {
         .map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
     let mut names: Vec<String> = exports
         .iter()
-        .map(|e| String::from_utf8_lossy(c_name(file.format(), e.name())).into_owned())
+        .map(|e| String::from_utf8_lossy(root_symbol::c_name(file.format(), e.name())).into_owned())
         .collect();
     names.sort();
     names.dedup();

@@ -87,6 +87,19 @@ fn body_hash(body: &[u8]) -> blake3::Hash {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);
 
+/// Why the text of a public key file was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("not an aotlink public key file (the first line must be `{PUBLIC_KEY_HEADER}`)")]
+    Header,
+    #[error("unexpected text after the key")]
+    TrailingText,
+    #[error("the key is not 64 hex digits")]
+    NotHex,
+    #[error("not a valid ed25519 public key")]
+    NotAKey,
+}
+
 impl PublicKey {
     /// The key from its 32 bytes; `None` when they are not a valid ed25519 public key.
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<PublicKey> {
@@ -96,19 +109,17 @@ impl PublicKey {
     }
 
     /// Reads the text of a public key file: the line [`PUBLIC_KEY_HEADER`], then 64 hex digits.
-    pub fn parse(text: &str) -> Result<PublicKey, String> {
+    pub fn parse(text: &str) -> Result<PublicKey, KeyFileError> {
         let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
         if lines.next() != Some(PUBLIC_KEY_HEADER) {
-            return Err(format!(
-                "not an aotlink public key file (the first line must be `{PUBLIC_KEY_HEADER}`)"
-            ));
+            return Err(KeyFileError::Header);
         }
         let hex = lines.next().unwrap_or("");
         if lines.next().is_some() {
-            return Err("unexpected text after the key".into());
+            return Err(KeyFileError::TrailingText);
         }
-        let bytes = decode_hex::<32>(hex).ok_or("the key is not 64 hex digits")?;
-        PublicKey::from_bytes(&bytes).ok_or_else(|| "not a valid ed25519 public key".into())
+        let bytes = decode_hex::<32>(hex).ok_or(KeyFileError::NotHex)?;
+        PublicKey::from_bytes(&bytes).ok_or(KeyFileError::NotAKey)
     }
 
     /// The text of its public key file.
@@ -225,7 +236,9 @@ mod tests {
         assert_eq!(PublicKey::parse(&key.to_file_text()).unwrap(), key);
         assert_eq!(key.fingerprint(), &KEY_HEX[..16]);
         assert_eq!(
-            PublicKey::parse(&key.to_file_text().to_uppercase()).unwrap_err(),
+            PublicKey::parse(&key.to_file_text().to_uppercase())
+                .unwrap_err()
+                .to_string(),
             format!(
                 "not an aotlink public key file (the first line must be `{PUBLIC_KEY_HEADER}`)"
             )
@@ -236,7 +249,7 @@ mod tests {
         }
         let text = format!("{PUBLIC_KEY_HEADER}\n{KEY_HEX}\nmore\n");
         assert_eq!(
-            PublicKey::parse(&text).unwrap_err(),
+            PublicKey::parse(&text).unwrap_err().to_string(),
             "unexpected text after the key"
         );
         // The identity point is a weak (small-order) key.

@@ -43,6 +43,26 @@ impl std::fmt::Display for Value {
     }
 }
 
+/// Why a signature, an argument or a call was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("unsupported signature `{0}`: only integer and floating-point scalars can be passed")]
+    UnsupportedSignature(String),
+    #[error("unsupported signature `{0}`: at most {MAX_INT_ARGS} integer and {MAX_FLOAT_ARGS} floating-point parameters")]
+    TooManyParameters(String),
+    #[error("argument {position} `{text}` is not a valid {scalar:?}")]
+    BadArgument {
+        /// 1-based, as a command line counts.
+        position: usize,
+        text: String,
+        scalar: Scalar,
+    },
+    #[error("expected {expected} arguments, got {got}")]
+    ArgumentCount { expected: usize, got: usize },
+    #[error("argument {value:?} does not match {scalar:?}")]
+    Mismatch { value: Value, scalar: Scalar },
+}
+
 /// A function type with scalar parameters and a scalar or `void` result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
@@ -55,10 +75,8 @@ pub const MAX_FLOAT_ARGS: usize = 8;
 
 impl Signature {
     /// Parses an LLVM function type such as `double (i64, double)`; `Err` says what is unsupported.
-    pub fn parse(text: &str) -> Result<Signature, String> {
-        let unsupported = || {
-            format!("unsupported signature `{text}`: only integer and floating-point scalars can be passed")
-        };
+    pub fn parse(text: &str) -> Result<Signature, CallError> {
+        let unsupported = || CallError::UnsupportedSignature(text.to_string());
         let (ret, rest) = text.split_once('(').ok_or_else(unsupported)?;
         let params = rest.trim().strip_suffix(')').ok_or_else(unsupported)?;
         let ret = match ret.trim() {
@@ -77,21 +95,17 @@ impl Signature {
             .filter(|p| matches!(p, Scalar::Int(_)))
             .count();
         if ints > MAX_INT_ARGS || params.len() - ints > MAX_FLOAT_ARGS {
-            return Err(format!(
-                "unsupported signature `{text}`: at most {MAX_INT_ARGS} integer and {MAX_FLOAT_ARGS} floating-point parameters"
-            ));
+            return Err(CallError::TooManyParameters(text.to_string()));
         }
         Ok(Signature { ret, params })
     }
 
     /// Parses `text` as a value of parameter `i`'s type.
-    pub fn parse_arg(&self, i: usize, text: &str) -> Result<Value, String> {
-        let bad = || {
-            format!(
-                "argument {} `{text}` is not a valid {:?}",
-                i + 1,
-                self.params[i]
-            )
+    pub fn parse_arg(&self, i: usize, text: &str) -> Result<Value, CallError> {
+        let bad = || CallError::BadArgument {
+            position: i + 1,
+            text: text.to_string(),
+            scalar: self.params[i],
         };
         Ok(match self.params[i] {
             Scalar::Int(_) => Value::Int(parse_int(text).ok_or_else(bad)?),
@@ -144,13 +158,12 @@ pub unsafe fn call(
     fptr: *const std::ffi::c_void,
     sig: &Signature,
     args: &[Value],
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, CallError> {
     if args.len() != sig.params.len() {
-        return Err(format!(
-            "expected {} arguments, got {}",
-            sig.params.len(),
-            args.len()
-        ));
+        return Err(CallError::ArgumentCount {
+            expected: sig.params.len(),
+            got: args.len(),
+        });
     }
     let (mut ints, mut floats) = ([0i64; MAX_INT_ARGS], [0f64; MAX_FLOAT_ARGS]);
     let (mut ni, mut nf) = (0, 0);
@@ -169,7 +182,12 @@ pub unsafe fn call(
                 floats[nf] = *v;
                 nf += 1;
             }
-            _ => return Err(format!("argument {arg:?} does not match {ty:?}")),
+            _ => {
+                return Err(CallError::Mismatch {
+                    value: *arg,
+                    scalar: *ty,
+                })
+            }
         }
     }
     let [a, b, c, d, e, f] = ints;

@@ -6,8 +6,8 @@
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
-use crate::meta::{ExternalView, MetaView};
-use crate::method_table::MethodTable;
+use crate::format::meta::{ExternalView, MetaView};
+use crate::methods::method_table::MethodTable;
 
 /// Why a method cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,7 +243,7 @@ impl Callers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{ExternalEdge, Meta, Method};
+    use crate::format::meta::{ExternalEdge, Meta, Method};
 
     fn method(name: &str, callees: &[u32], external: &[u32]) -> Method {
         Method {
@@ -279,7 +279,7 @@ mod tests {
             targets: vec![Default::default()],
             ..Default::default()
         };
-        crate::meta::leaked_view(&meta)
+        crate::format::meta::leaked_view(&meta)
     }
 
     fn names(r: &Resolution) -> Vec<String> {

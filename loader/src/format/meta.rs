@@ -2,14 +2,15 @@
 //! Fixed-size little-endian records and one string table, read in place by [`MetaView`];
 //! [`Meta`] is the owned form the writer encodes and tools decode.
 
-use crate::format::FormatError;
+use crate::format::arch::Arch;
+use crate::format::{FormatError, MAX_TARGETS};
 
 /// Everything an image says about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Meta {
     /// The LLVM target triple the code was compiled for.
     pub triple: String,
-    /// Version of the feature-name list the target bitmasks index (see `features.rs`).
+    /// Version of the feature-name list the target bitmasks index (see `host/features.rs`).
     pub feature_list_version: u32,
     /// CPU targets; the first is the base every function exists for.
     pub targets: Vec<TargetRecord>,
@@ -47,8 +48,6 @@ pub const TARGET_CLONE_ALL: u32 = 1;
 pub const TARGET_BASE: u32 = 2;
 pub const TARGET_OPT_SIZE: u32 = 4;
 pub const TARGET_MIN_SIZE: u32 = 8;
-/// At most this many targets: clone sets are 64-bit sets over the targets.
-pub const MAX_TARGETS: usize = 64;
 
 /// A compiled function with what it was compiled against.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -79,6 +78,11 @@ pub struct Export {
 }
 
 impl Meta {
+    /// The architecture the image's triple names (`None` for one aotlink does not build for).
+    pub fn arch(&self) -> Option<Arch> {
+        Arch::from_triple(&self.triple)
+    }
+
     /// The layout of `docs/FORMAT.md`, "Metadata": a fixed head, fixed-size records, two
     /// arrays of edges and one string table (each string once), read in place by the loader.
     pub fn encode(&self) -> Vec<u8> {
@@ -191,7 +195,7 @@ const EXPORT_WORDS: usize = 3;
 pub struct MetaView<'a> {
     /// The LLVM target triple the code was compiled for.
     pub triple: &'a str,
-    /// Version of the feature-name list the target bitmasks index (see `features.rs`).
+    /// Version of the feature-name list the target bitmasks index (see `host/features.rs`).
     pub feature_list_version: u32,
     /// CPU targets; the first is the base every function exists for.
     pub targets: Vec<TargetRecord>,
@@ -293,6 +297,11 @@ impl<'a> Sections<'a> {
 }
 
 impl<'a> MetaView<'a> {
+    /// The architecture the image's triple names (`None` for one aotlink does not build for).
+    pub fn arch(&self) -> Option<Arch> {
+        Arch::from_triple(self.triple)
+    }
+
     /// Reads encoded metadata in place, checking every length, string and index
     /// (`docs/FORMAT.md`, "Metadata"). Linear in the bytes; allocates only the targets.
     pub fn parse(bytes: &'a [u8]) -> Result<MetaView<'a>, FormatError> {

@@ -30,7 +30,7 @@ pub fn darwin_xcr0(xcr0: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host_features::x86_features;
+    use crate::host::feature_bits::x86_features;
 
     /// A CPU with AVX-512F whose OS has enabled XCR0's x87, SSE and AVX state only, as macOS
     /// before a thread's first AVX-512 instruction.

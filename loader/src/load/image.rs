@@ -4,15 +4,16 @@ use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::early_checksum::Outline;
 use crate::error::{LoadCause, LoadError};
+use crate::file::early_checksum::Outline;
 use crate::file::ImageFile;
+use crate::format::meta::{Meta, MetaView};
 use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
-use crate::library::{LoadedImage, MappedLibrary};
-use crate::meta::{Meta, MetaView};
-use crate::method_table::MethodTable;
-use crate::select::{self, choose_target, HostCpu};
-use crate::validate::{validate, Invalidation, Resolution};
+use crate::host::HostCpu;
+use crate::load::library::{LoadedImage, MappedLibrary};
+use crate::methods::invalidation::{validate, Invalidation, Resolution};
+use crate::methods::method_table::MethodTable;
+use crate::select::{self, choose_target};
 use crate::verdict::{VerdictOptions, Verdicts, Verification};
 
 /// How to open an image.
@@ -24,7 +25,7 @@ pub struct LoadOptions {
     pub host: Option<HostCpu>,
     /// Keys whose signatures are accepted. When not empty, a signed image must be signed by
     /// one of them (an unsigned one still opens unless `require_signature`).
-    pub trusted_keys: Vec<crate::signature::PublicKey>,
+    pub trusted_keys: Vec<crate::signing::PublicKey>,
     /// Refuse an image without a valid signature by one of `trusted_keys`. Checked on the
     /// bytes read, before any of the image's structures is parsed or the dynamic loader runs.
     pub require_signature: bool,
@@ -86,7 +87,7 @@ impl Image {
         let (opened, bytes) = crate::file::map_image_file(&path).map_err(|e| fail(e.into()))?;
         // Before parsing: with signatures required, bytes an untrusted party made are not read.
         let signature =
-            crate::signature::check(&bytes, &options.trusted_keys, options.require_signature)
+            crate::signing::check(&bytes, &options.trusted_keys, options.require_signature)
                 .map_err(fail)?;
         let checking_signature = options.require_signature || !options.trusted_keys.is_empty();
         // Who the file is, read before its bytes are hashed: a later write changes it.
@@ -300,7 +301,7 @@ fn merge_shard_tables(
     let mut fvars = vec![std::ptr::null(); file.meta.method_count()];
     let mut gvars = vec![std::ptr::null_mut(); file.meta.gvar_count()];
     let versions = select::version_chain(&file.meta, target);
-    for (table_vaddr, table) in &file.shards {
+    for (table_vaddr, table) in file.shards.iter() {
         let at = |off: i32| {
             table_vaddr
                 .wrapping_add_signed(off as i64)
@@ -364,7 +365,7 @@ fn fill_external_slots(file: &ImageFile<MetaView>, addresses: &[Option<*const c_
 
 /// Points every dispatch slot at the chosen version of its function.
 fn fill_dispatch_slots(file: &ImageFile<MetaView>, fvars: &[*const c_void], bias: u64) {
-    for (table_vaddr, table) in &file.shards {
+    for (table_vaddr, table) in file.shards.iter() {
         for (&fvar, &off) in table.slot_fvars.iter().zip(&table.slot_offsets) {
             let slot = table_vaddr
                 .wrapping_add_signed(off as i64)
