@@ -44,7 +44,6 @@ fn run(command: Command) -> Result<()> {
             lld,
             link,
         } => {
-            aotlink::link::set_verbose(link.verbose);
             let build = lld.apply(link.apply(Build::new().kind(ImageKind::Pkg))?);
             compile::link_archive(build, &archive, &output, target.as_deref())
         }
@@ -55,7 +54,6 @@ fn run(command: Command) -> Result<()> {
             target,
             link,
         } => {
-            aotlink::link::set_verbose(link.verbose);
             let mut build = link.apply(Build::new().kind(ImageKind::Sysimg))?;
             if let Some(cc) = cc.filter(|c| !c.is_empty()) {
                 build = build.cc(cc);

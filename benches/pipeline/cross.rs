@@ -144,6 +144,7 @@ fn cross_link(
         exports,
         libraries: Default::default(),
         platform: &platform,
+        verbose: false,
     };
     let lld = min_time(repeat, || {
         Lld::new().link(&job)?;

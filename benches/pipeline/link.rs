@@ -34,6 +34,7 @@ pub fn bench_link(config: &Config, archive: &Path, dir: &Path, table: &mut Table
         exports: exports.clone(),
         libraries: Default::default(),
         platform: &platform,
+        verbose: false,
     };
 
     let embedded_job = job("link-embedded.so");

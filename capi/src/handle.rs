@@ -96,9 +96,6 @@ impl CBuild {
             build = build.check_inputs_with(executable);
         }
         build = self.with_inputs(build);
-        if options.link.verbose {
-            aotlink_core::link::set_verbose(true);
-        }
         let report = build.build(output).map_err(|e| e.to_string())?;
         match options.compile.timings {
             Some(TimingsFormat::Text) => eprint!("{}", report.to_text()),

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Build, Emission, ImageSpec, Selection};
+use super::builder::{Build, Emission, ImageSpec, Selection};
 use crate::cache::{payload, Key, KeyHasher, Lookup, ShardCache};
 use crate::codegen::InputBytes;
 use crate::dump::{Dumped, ShardRecord, ShardSource};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use aotload::ImageKind;
 use clap::{Args, ValueEnum};
 
-use super::{Build, CacheLocation};
+use super::builder::{Build, CacheLocation};
 use crate::cache::DEFAULT_MAX_SIZE;
 use crate::dump::EmitKinds;
 use crate::link::Libraries;
@@ -98,10 +98,12 @@ impl LldArgs {
 }
 
 impl LinkArgs {
-    /// `build` with these libraries and key (read now, so that a bad key fails before any
-    /// work). `--verbose` is left to the caller: it says what to print, not what to build.
+    /// `build` with these libraries, key (read now, so that a bad key fails before any work)
+    /// and `--verbose`.
     pub fn apply(&self, mut build: Build) -> Result<Build, OptionsError> {
-        build = build.libraries(self.libraries.libraries());
+        build = build
+            .libraries(self.libraries.libraries())
+            .verbose(self.verbose);
         if let Some(path) = &self.sign {
             build = build.sign(SecretKey::read(path)?);
         }
@@ -238,8 +240,8 @@ pub enum Emit {
 
 impl BuildArgs {
     /// A build with these options and no inputs yet. Files the options name (image data,
-    /// key) are read now, so that a bad one fails before any work. `--verbose` and
-    /// `--timings` are left to the caller: they say what to print, not what to build.
+    /// key) are read now, so that a bad one fails before any work. `--timings` is left to the
+    /// caller: it says what to print, not what to build.
     pub fn to_build(&self) -> Result<Build, OptionsError> {
         let mut build = self.compile.to_build(self.kind)?;
         if let Some(cc) = &self.cc {

@@ -13,7 +13,6 @@ use super::args::{BuildArgs, CacheAction, CompileArgs, Kind, TimingsFormat};
 
 /// `build`: IR to image.
 pub fn build(inputs: &[PathBuf], output: &Path, options: &BuildArgs) -> Result<()> {
-    aotlink::link::set_verbose(options.link.verbose);
     let build = with_inputs(options.to_build()?, inputs, &options.compile)?;
     let report = build.build(output)?;
     finish(&options.compile, &report)

@@ -9,7 +9,7 @@ use aotload::{ImageKind, Meta};
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSection, ObjectSymbol};
 
-use super::LinkError;
+use super::job::LinkError;
 use crate::target::Platform;
 
 /// What the header object of an archive says about the image.

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{
-    expand_args, linker_diagnostics, placeholders, write_export_list, LinkError, LinkJob, Linker,
-};
+use super::arguments::{expand_args, placeholders, write_export_list};
+use super::diagnostics::{linker_diagnostics, show_link_line};
+use super::job::{LinkError, LinkJob, Linker};
 
 /// Links by running a C compiler driver (`cc -shared ...`); flags from the platform's `[cc]`.
 pub struct Cc {
@@ -45,7 +45,7 @@ impl Linker for Cc {
         args.extend(libs.names.iter().map(|n| format!("-l{n}")));
         args.extend(libs.paths.iter().map(|p| p.display().to_string()));
         let program = self.program.display().to_string();
-        super::show_link_line(&program, &args);
+        show_link_line(job.verbose, &program, &args);
         // LC_ALL=C: the driver's messages in English, as the error shows them.
         let out = Command::new(&self.program)
             .env("LC_ALL", "C")

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::archive_info::archive_symbols;
+use super::job::{LinkError, LinkJob};
 use super::remembered::Remembered;
-use super::{LinkError, LinkJob};
 use crate::target::{Platform, Triple};
 
 /// The runtime archives to link `job` with, after checking that they define every runtime

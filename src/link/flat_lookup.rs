@@ -32,11 +32,8 @@ pub fn flat_lookup_names(image: &[u8]) -> Vec<String> {
     names
 }
 
-/// With `--verbose`, one line naming what the image at `path` binds by flat lookup.
+/// For `--verbose`: one line naming what the image at `path` binds by flat lookup.
 pub(super) fn show(path: &std::path::Path) {
-    if !super::verbose() {
-        return;
-    }
     let names = std::fs::read(path)
         .map(|bytes| flat_lookup_names(&bytes))
         .unwrap_or_default();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use ar_archive_writer::{write_import_library, COFFShortExport, MachineTypes};
 
-use super::LinkError;
+use super::job::LinkError;
 
 /// Writes the COFF import library of `dll` (x86_64) with `exports` to `path`.
 pub(super) fn write_coff_import_library(

@@ -5,13 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
+use super::arguments::{expand_args, placeholders, write_export_list};
 use super::compiler_runtime::runtime_archives;
+use super::job::{LinkError, LinkJob, Linker};
 use super::lld_driver::run_lld;
 use super::macos_sdk::sdk_system_libraries;
 use super::mingw_runtime::{c_runtime_files, missing_runtime_advice, CRuntimeFiles};
 use super::os_stubs::system_libraries;
 use super::user_libraries::library_arguments;
-use super::{expand_args, placeholders, write_export_list, LinkError, LinkJob, Linker};
 use crate::target::Crt;
 
 /// Links with the LLD linked into aotlink; flags come from the platform's `[lld]` table.
@@ -105,7 +106,7 @@ impl Linker for Lld {
         let scratch = tempfile::tempdir().map_err(|e| LinkError::TempDir(e.to_string()))?;
         let (args, c_runtime) = self.link_line(job, scratch.path())?;
         let without_runtime = job.platform.c_runtime.is_some() && c_runtime.is_none();
-        match run_lld(job.platform.lld.flavor, &args) {
+        match run_lld(job.platform.lld.flavor, &args, job.verbose) {
             // Without the C runtime the platform needs, what LLD could not resolve is most
             // likely in it: the failure says how to provide it.
             Err(LinkError::Lld(message)) if without_runtime => {

@@ -6,7 +6,8 @@
 use std::ffi::CString;
 use std::sync::Mutex;
 
-use super::{linker_diagnostics, show_link_line, LinkError};
+use super::diagnostics::{linker_diagnostics, show_link_line};
+use super::job::LinkError;
 use crate::target::LldFlavor;
 
 /// LLD keeps global state for the length of a link: one link at a time per process. `false`
@@ -23,9 +24,9 @@ fn program(flavor: LldFlavor) -> &'static str {
 }
 
 /// Runs LLD of `flavor` with `args`, one link at a time.
-pub(super) fn run_lld(flavor: LldFlavor, args: &[String]) -> Result<(), LinkError> {
+pub(super) fn run_lld(flavor: LldFlavor, args: &[String], verbose: bool) -> Result<(), LinkError> {
     let program = program(flavor);
-    show_link_line(&format!("{program} (in process)"), args);
+    show_link_line(verbose, &format!("{program} (in process)"), args);
     let owned: Vec<CString> = std::iter::once(program)
         .chain(args.iter().map(String::as_str))
         .map(|a| CString::new(a).map_err(|_| LinkError::NulInArgument(a.to_string())))

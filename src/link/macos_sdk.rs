@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{LinkError, LinkJob};
+use super::job::{LinkError, LinkJob};
 use crate::target::Os;
 
 /// Where an SDK keeps libSystem's stub.

@@ -20,8 +20,8 @@ use std::process::Command;
 use object::{Object, ObjectSection};
 
 use super::archive_info::undefined_symbols;
+use super::job::{LinkError, LinkJob};
 use super::remembered::Remembered;
-use super::{LinkError, LinkJob};
 use crate::target::{CRuntime, Crt, Platform};
 
 /// The files of the C runtime to link, in the order they go on the link line.

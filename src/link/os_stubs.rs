@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::job::{LinkError, LinkJob};
 use super::lld_driver::run_lld;
-use super::{LinkError, LinkJob};
 use crate::target::{vendor_file, LldFlavor, SystemLibraryKind};
 
 /// Writes the platform's system libraries into `dir`; returns their paths, in order.
@@ -59,6 +59,6 @@ fn elf_stub(job: &LinkJob, soname: &str, dir: &Path) -> Result<PathBuf, LinkErro
         .map(|s| s.to_string())
         .chain([output.display().to_string(), input.display().to_string()])
         .collect();
-    run_lld(LldFlavor::Gnu, &args)?;
+    run_lld(LldFlavor::Gnu, &args, job.verbose)?;
     Ok(output)
 }

@@ -7,25 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use super::import_library::{parse_def, short_export, write_coff_import_library};
-use super::{LinkError, LinkJob};
+use super::job::{LinkError, LinkJob};
 use crate::target::LldFlavor;
-
-/// What the image links against besides the C runtime.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Libraries {
-    /// `-L`: directories searched for `names`, in order.
-    pub dirs: Vec<PathBuf>,
-    /// `-l`: libraries by name (`jl` for libjl.so / libjl.dylib / jl.dll).
-    pub names: Vec<String>,
-    /// `--link-lib`: libraries by path.
-    pub paths: Vec<PathBuf>,
-}
-
-impl Libraries {
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty() && self.paths.is_empty()
-    }
-}
 
 /// The LLD arguments that link `job`'s libraries; import libraries made from DLLs go into
 /// `scratch`.

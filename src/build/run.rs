@@ -1,0 +1,415 @@
+//! Running a [`Build`]: read the inputs (checked in a child process), codegen, dump with the
+//! shard stores, archives, then link, seal and sign. The steps are the pipeline's; this file
+//! sequences them and turns their results into a [`BuildReport`].
+
+use std::path::Path;
+use std::time::Instant;
+
+use aotload::ImageKind;
+
+use super::builder::{Build, CacheLocation, LinkSettings};
+use super::error::BuildError;
+use super::memo;
+use super::report::{BuildReport, Timings};
+use crate::cache::remote::{RemoteCache, RemoteStats};
+use crate::cache::{Key, KeyHasher, Lookup, ShardCache};
+use crate::codegen::{self, CodegenError, CodegenOptions, Input, InputBytes};
+use crate::dump::{self, DumpError, DumpOptions, OutputKind, ShardStore};
+use crate::link::{self, Cc, Linker};
+use crate::target::{Platform, Triple};
+
+impl Build {
+    /// The shard cache this build uses, opened (`None` when off). A cache directory that
+    /// cannot be created is an error: the user asked for it.
+    pub fn open_cache(&self) -> Result<Option<ShardCache>, BuildError> {
+        let dir = match &self.cache.location {
+            CacheLocation::Off => return Ok(None),
+            CacheLocation::Dir(dir) => dir.clone(),
+            CacheLocation::Default => match ShardCache::default_dir() {
+                Some(dir) => dir,
+                None => return Ok(None),
+            },
+        };
+        ShardCache::open(&dir, self.cache.max_size)
+            .map(Some)
+            .map_err(|e| {
+                BuildError::Invalid(format!(
+                    "{}: cannot use as the shard cache: {e}",
+                    dir.display()
+                ))
+            })
+    }
+
+    /// IR to image: dump into a private directory, link, seal (and sign); bitcode and assembly
+    /// archives, when asked for, go beside the image (`x.so` -> `x.bc.a`, `x.s.a`).
+    pub fn build(&self, output: &Path) -> Result<BuildReport, BuildError> {
+        if !self.emission.emit.obj {
+            return Err(BuildError::Invalid(
+                "--emit must include obj to build an image (use `aotlink dump` for bc/asm only)"
+                    .into(),
+            ));
+        }
+        let linker = self.linker()?;
+        let scratch = tempfile::tempdir()
+            .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
+        let archive = scratch.path().join("image.a");
+        let mut report = self.dump(&archive)?;
+        if self.emission.emit.bc || self.emission.emit.asm {
+            copy_side_archives(&archive, output)?;
+        }
+        let linked = self.link_with(&*linker, &archive, output)?;
+        report.timings.phases.extend(linked.timings.phases);
+        report.timings.total += linked.timings.total;
+        report.image = linked.image;
+        report.flat_lookup = linked.flat_lookup;
+        Ok(report)
+    }
+
+    /// IR to archives: objects at `archive`, bitcode and assembly beside it.
+    pub fn dump(&self, archive: &Path) -> Result<BuildReport, BuildError> {
+        let started = Instant::now();
+        let mut timings = Timings::default();
+        let cache = self.open_cache()?;
+        // Read once: the child checks these bytes and this process parses the same ones.
+        let inputs = self.inputs_in_memory()?;
+        let memo = cache.as_ref().and_then(|_| memo::memo_key(self, &inputs));
+        timings.lap("read-inputs");
+        if let (Some(cache), Some(memo)) = (&cache, &memo) {
+            if let Some(dumped) = memo::recall(cache, &memo.key) {
+                timings.lap("reuse-dump");
+                if let Some(f) = &self.progress {
+                    f(dumped.records.len(), dumped.records.len());
+                }
+                return self.finish_dump(&dumped, None, archive, timings, started);
+            }
+        }
+        if let Some(checker) = &self.checker {
+            check_inputs_once(checker, &inputs, cache.as_ref())?;
+            timings.lap("check-inputs");
+        }
+        let parse_inputs: Vec<Input> = inputs.iter().cloned().map(Input::from).collect();
+        // The program lives only until its shards' jobs are made: emission parses each job's
+        // bitcode in a context of its own, so the program's module and context go first.
+        let (prepared, options, remote, mut warnings) = {
+            let context = inkwell::context::Context::create();
+            let program = codegen::codegen(
+                &context,
+                &CodegenOptions {
+                    inputs: parse_inputs.clone(),
+                    trace: self.selection.trace.clone(),
+                    exports: self.selection.exports.clone(),
+                    export_all: self.selection.export_all,
+                    method_tables: self.selection.method_tables.clone(),
+                    inputs_verified: self.checker.is_some(),
+                },
+            )?;
+            timings.lap("codegen");
+            if let Some(target) = &self.image.target {
+                check_target(target, &program.triple, self.inputs[0].name())?;
+            }
+            let mut warnings = Vec::new();
+            let remote = self.connect_remote(&mut warnings);
+            if self.cache.remote.is_some() {
+                timings.lap("remote-connect");
+            }
+            let options = DumpOptions {
+                kind: self.image.kind,
+                shards: self.emission.shards,
+                threads: self.emission.threads,
+                emit: self.emission.emit,
+                image_data: self.image.data.clone(),
+                cpu_targets: self.image.cpu_targets.clone(),
+            };
+            let prepared = dump::prepare(&program, &options)?;
+            (prepared, options, remote, warnings)
+        };
+        release_freed_memory();
+        // The local cache first: a shard the remote gives is kept there too.
+        let stores: Vec<&dyn ShardStore> = (cache.iter().map(|c| c as &dyn ShardStore))
+            .chain(remote.iter().map(|r| r as &dyn ShardStore))
+            .collect();
+        let progress = self.progress.clone();
+        let mut dumped = prepared
+            .emit(&options, &stores, &move |done, total| {
+                if let Some(f) = &progress {
+                    f(done, total)
+                }
+            })
+            .map_err(|e| name_the_input(e, &parse_inputs))?;
+        warnings.append(&mut dumped.warnings);
+        timings.absorb(&dumped.phases);
+        let remote = remote.map(|remote| {
+            remote.finish();
+            timings.lap("remote-upload");
+            let stats = remote.stats();
+            if let Some(why) = &stats.failure {
+                warnings.push(format!(
+                    "remote cache {}: {why}; the remaining shards were built locally",
+                    remote.url()
+                ));
+            }
+            stats
+        });
+        if let Some(cache) = &cache {
+            if let Err(e) = cache.evict() {
+                warnings.push(format!(
+                    "cannot trim the shard cache at {}: {e}",
+                    cache.root().display()
+                ));
+            }
+            timings.lap("cache-evict");
+        }
+        dumped.warnings = warnings;
+        if let (Some(cache), Some(memo)) = (&cache, &memo) {
+            if memo.files_unchanged(self) {
+                memo::remember(cache, &memo.key, &dumped);
+            }
+        }
+        self.finish_dump(&dumped, remote, archive, timings, started)
+    }
+
+    fn finish_dump(
+        &self,
+        dumped: &dump::Dumped,
+        remote: Option<RemoteStats>,
+        archive: &Path,
+        mut timings: Timings,
+        started: Instant,
+    ) -> Result<BuildReport, BuildError> {
+        dump::write_archives(dumped, archive)?;
+        timings.lap("archive");
+        timings.total = started.elapsed();
+        Ok(BuildReport::new(archive, dumped, remote, timings))
+    }
+
+    /// The remote cache, connected; `None` without one, or (with a warning) when it cannot
+    /// be reached.
+    fn connect_remote(&self, warnings: &mut Vec<String>) -> Option<RemoteCache> {
+        let url = self.cache.remote.as_deref()?;
+        if url.is_empty() {
+            return None;
+        }
+        match RemoteCache::connect(url, &self.cache.remote_instance) {
+            Ok(remote) => Some(remote),
+            Err(why) => {
+                warnings.push(format!("remote cache {url}: {why}; building locally"));
+                None
+            }
+        }
+    }
+
+    /// Every input's bytes, files read now.
+    fn inputs_in_memory(&self) -> Result<Vec<InputBytes>, BuildError> {
+        if self.inputs.is_empty() {
+            return Err(CodegenError::NoInputs.into());
+        }
+        (self.inputs.iter())
+            .map(|input| {
+                input.read().map_err(|e| {
+                    CodegenError::Input {
+                        path: input.name().to_path_buf(),
+                        cause: format!("cannot read: {e}"),
+                    }
+                    .into()
+                })
+            })
+            .collect()
+    }
+
+    /// Archive to image, with this build's linker, libraries and key.
+    pub fn link(&self, archive: &Path, output: &Path) -> Result<BuildReport, BuildError> {
+        self.link_with(&*self.linker()?, archive, output)
+    }
+
+    fn link_with(
+        &self,
+        linker: &dyn Linker,
+        archive: &Path,
+        output: &Path,
+    ) -> Result<BuildReport, BuildError> {
+        let mut timings = Timings::default();
+        // The archive's header says which triple (and so which platform) it is for.
+        let info = link::read_archive(archive)?;
+        if let Some(target) = &self.image.target {
+            check_target(target, &info.meta.triple, archive)?;
+        }
+        let triple = Triple::parse(&info.meta.triple)
+            .map_err(|e| BuildError::Invalid(format!("{}: {e}", archive.display())))?;
+        let platform = Platform::for_triple(&triple);
+        let image = link::link_checked_archive(
+            linker,
+            &info,
+            output,
+            &platform,
+            &self.link.libraries,
+            self.link.key.as_ref(),
+            self.link.verbose,
+        )?;
+        // Sealing and signing happen inside: one phase, as the user sees it.
+        timings.lap("link+seal");
+        timings.total = timings.phases.iter().map(|p| p.time).sum();
+        let flat_lookup = match triple.os {
+            crate::target::Os::MacOs => std::fs::read(&image)
+                .map(|bytes| link::flat_lookup_names(&bytes))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Ok(BuildReport {
+            image,
+            timings,
+            flat_lookup,
+            ..BuildReport::default()
+        })
+    }
+
+    /// The embedded LLD for package images, the C compiler driver for system images.
+    fn linker(&self) -> Result<Box<dyn Linker>, BuildError> {
+        let LinkSettings { cc, lld, .. } = &self.link;
+        Ok(match self.image.kind {
+            ImageKind::Pkg => {
+                if cc.is_some() {
+                    return Err(BuildError::Invalid("--cc only applies to --kind sysimg (package images are linked by the embedded LLD)".into()));
+                }
+                Box::new(lld.clone())
+            }
+            ImageKind::Sysimg => {
+                if lld.compiler_runtime.is_some() {
+                    return Err(BuildError::Invalid("--rtlib only applies to --kind pkg (the C compiler driver adds its own runtime)".into()));
+                }
+                if lld.crt.is_some() {
+                    return Err(BuildError::Invalid("--crt only applies to --kind pkg (the C compiler driver links its own C runtime)".into()));
+                }
+                if lld.sysroot.is_some() {
+                    return Err(BuildError::Invalid("--sysroot only applies to --kind pkg (give the C compiler driver its own --sysroot)".into()));
+                }
+                Box::new(Cc::find(cc.as_deref())?)
+            }
+        })
+    }
+}
+
+/// Runs the child-process check on `inputs` (in memory: staged in temp files for the child),
+/// unless the cache records that these very bytes passed it with this aotlink and LLVM.
+fn check_inputs_once(
+    checker: &Path,
+    inputs: &[InputBytes],
+    cache: Option<&ShardCache>,
+) -> Result<(), BuildError> {
+    let key = checked_inputs_key(inputs);
+    if let Some(cache) = cache {
+        if matches!(cache.get_build(&key), Lookup::Hit(_)) {
+            return Ok(());
+        }
+    }
+    let scratch = tempfile::tempdir()
+        .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
+    let mut staged = Vec::new();
+    for (i, InputBytes { name, bytes }) in inputs.iter().enumerate() {
+        let path = scratch.path().join(format!("input{i}"));
+        std::fs::write(&path, bytes).map_err(|e| {
+            BuildError::Invalid(format!(
+                "{}: cannot stage for checking: {e}",
+                name.display()
+            ))
+        })?;
+        staged.push(path);
+    }
+    codegen::isolated::check_in_child(checker, &staged).map_err(|e| -> BuildError {
+        // Name the input, not its staged copy.
+        let named = |text: String| {
+            (staged.iter().zip(inputs)).fold(text, |t, (path, input)| {
+                t.replace(
+                    &path.display().to_string(),
+                    &input.name.display().to_string(),
+                )
+            })
+        };
+        match e {
+            CodegenError::Input { path, cause } => {
+                let i = staged.iter().position(|p| *p == path).unwrap_or(0);
+                CodegenError::Input {
+                    path: inputs[i].name.clone(),
+                    cause: named(cause),
+                }
+                .into()
+            }
+            CodegenError::Checked(message) => CodegenError::Checked(named(message)).into(),
+            other => other.into(),
+        }
+    })?;
+    if let Some(cache) = cache {
+        // Only saves the next build a check; failing to record it costs nothing else.
+        let _ = cache.put_build(&key, b"");
+    }
+    Ok(())
+}
+
+/// The key under which the cache records that `inputs` passed the child-process check.
+fn checked_inputs_key(inputs: &[InputBytes]) -> Key {
+    let mut h = KeyHasher::new("aotlink checked inputs");
+    h.count(inputs.len());
+    for InputBytes { bytes, .. } in inputs {
+        h.field(bytes);
+    }
+    h.finish()
+}
+
+/// `--target` must name the same architecture and OS as the IR.
+fn check_target(wanted: &Triple, ir_triple: &str, source: &Path) -> Result<(), BuildError> {
+    let have = Triple::parse(ir_triple)
+        .map_err(|e| BuildError::Invalid(format!("{}: {e}", source.display())))?;
+    if (wanted.arch, wanted.os) != (have.arch, have.os) {
+        return Err(BuildError::Invalid(format!(
+            "{}: the IR is for {have}, not for --target {wanted}",
+            source.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The bitcode/assembly archives of a build go beside the image (`x.so` -> `x.bc.a`, `x.s.a`).
+fn copy_side_archives(archive: &Path, output: &Path) -> Result<(), BuildError> {
+    for kind in [OutputKind::Bitcode, OutputKind::Assembly] {
+        let from = dump::archive_path(archive, kind);
+        let to = dump::archive_path(&output.with_extension("a"), kind);
+        if from.exists() {
+            std::fs::read(&from)
+                .and_then(|bytes| dump::write_atomically(&to, &bytes))
+                .map_err(|e| BuildError::Invalid(format!("{}: cannot write: {e}", to.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives memory freed by this thread back to the system. glibc keeps what the main thread
+/// frees in its arena, where the emission threads (each allocating from an arena of its own)
+/// never reuse it: without this the dropped program would stay in the peak.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the heap to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// An LLVM error on a function's code names the input that defines it (the build's first line
+/// of an error is `FILE: problem`); with no function, or none found, every input.
+fn name_the_input(error: DumpError, inputs: &[Input]) -> BuildError {
+    let DumpError::Llvm { diagnostic, .. } = error else {
+        return error.into();
+    };
+    let all = || {
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| i.name().display().to_string())
+            .collect();
+        names.join(", ")
+    };
+    let input = match &diagnostic.function {
+        Some(function) => codegen::input_defining(inputs, function)
+            .map(|i| i.name().display().to_string())
+            .unwrap_or_else(all),
+        None => all(),
+    };
+    BuildError::Llvm { input, diagnostic }
+}
