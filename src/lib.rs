@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod link;
 pub(crate) mod llvm;
 pub mod method_table_file;
+pub mod phase;
 pub mod sign;
 pub mod target;
 

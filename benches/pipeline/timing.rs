@@ -1,5 +1,6 @@
 //! Timing helpers (minimum over repeats) and how durations are printed.
 
+use aotlink::phase::PhaseName;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -52,6 +53,7 @@ pub fn ratio(a: Duration, b: Duration) -> f64 {
 /// the header, without reading the inputs, codegen and writing the archive.
 pub fn codegen_and_dump(report: &aotlink::BuildReport) -> (Duration, Duration) {
     let t = &report.timings;
-    let outside = t.phase("read-inputs") + t.phase("codegen") + t.phase("archive");
-    (t.phase("codegen"), t.total.saturating_sub(outside))
+    let outside =
+        t.phase(PhaseName::ReadInputs) + t.phase(PhaseName::Codegen) + t.phase(PhaseName::Archive);
+    (t.phase(PhaseName::Codegen), t.total.saturating_sub(outside))
 }

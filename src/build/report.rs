@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::cache::remote::RemoteStats;
 use crate::dump::{Dumped, ShardRecord, ShardSource};
+use crate::phase::PhaseName;
 
 /// Durations in reports are milliseconds (a float), for people and tools alike.
 fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -19,7 +20,7 @@ fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 /// One phase of a build and its wall time.
 #[derive(Clone, Debug, Serialize)]
 pub struct Phase {
-    pub name: String,
+    pub name: PhaseName,
     #[serde(rename = "ms", serialize_with = "as_ms")]
     pub time: Duration,
 }
@@ -47,7 +48,7 @@ impl Default for Timings {
 
 impl Timings {
     /// The time of the phases named `name` (zero if none ran).
-    pub fn phase(&self, name: &str) -> Duration {
+    pub fn phase(&self, name: PhaseName) -> Duration {
         (self.phases.iter())
             .filter(|p| p.name == name)
             .map(|p| p.time)
@@ -55,20 +56,18 @@ impl Timings {
     }
 
     /// Ends the phase `name`, which began at the last lap.
-    pub(super) fn lap(&mut self, name: &str) {
+    pub(super) fn lap(&mut self, name: PhaseName) {
         self.phases.push(Phase {
-            name: name.to_string(),
+            name,
             time: self.clock.elapsed(),
         });
         self.clock = Instant::now();
     }
 
     /// Takes phases timed elsewhere (dump's), which ended just now.
-    pub(super) fn absorb(&mut self, phases: &[(&'static str, Duration)]) {
-        self.phases.extend(phases.iter().map(|(n, d)| Phase {
-            name: n.to_string(),
-            time: *d,
-        }));
+    pub(super) fn absorb(&mut self, phases: &[(PhaseName, Duration)]) {
+        self.phases
+            .extend(phases.iter().map(|&(name, time)| Phase { name, time }));
         self.clock = Instant::now();
     }
 }
@@ -190,7 +189,12 @@ impl BuildReport {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let _ = writeln!(out, "timings (wall, ms):");
         for phase in &self.timings.phases {
-            let _ = writeln!(out, "  {:<14} {:>10.1}", phase.name, ms(phase.time));
+            let _ = writeln!(
+                out,
+                "  {:<14} {:>10.1}",
+                phase.name.as_str(),
+                ms(phase.time)
+            );
         }
         let _ = writeln!(out, "  {:<14} {:>10.1}", "total", ms(self.timings.total));
         match self.cache.dump_reused {

@@ -16,6 +16,7 @@ use crate::cache::{Key, KeyHasher, Lookup, ShardCache};
 use crate::codegen::{self, CodegenError, CodegenOptions, Input, InputBytes};
 use crate::dump::{self, DumpError, DumpOptions, OutputKind, ShardStore};
 use crate::link::{self, Cc, Linker};
+use crate::phase::PhaseName;
 use crate::target::{Platform, Triple};
 
 impl Build {
@@ -73,10 +74,10 @@ impl Build {
         // Read once: the child checks these bytes and this process parses the same ones.
         let inputs = self.inputs_in_memory()?;
         let memo = cache.as_ref().and_then(|_| memo::memo_key(self, &inputs));
-        timings.lap("read-inputs");
+        timings.lap(PhaseName::ReadInputs);
         if let (Some(cache), Some(memo)) = (&cache, &memo) {
             if let Some(dumped) = memo::recall(cache, &memo.key) {
-                timings.lap("reuse-dump");
+                timings.lap(PhaseName::ReuseDump);
                 if let Some(f) = &self.progress {
                     f(dumped.records.len(), dumped.records.len());
                 }
@@ -85,7 +86,7 @@ impl Build {
         }
         if let Some(checker) = &self.checker {
             check_inputs_once(checker, &inputs, cache.as_ref())?;
-            timings.lap("check-inputs");
+            timings.lap(PhaseName::CheckInputs);
         }
         let parse_inputs: Vec<Input> = inputs.iter().cloned().map(Input::from).collect();
         // The program lives only until its shards' jobs are made: emission parses each job's
@@ -103,14 +104,14 @@ impl Build {
                     inputs_verified: self.checker.is_some(),
                 },
             )?;
-            timings.lap("codegen");
+            timings.lap(PhaseName::Codegen);
             if let Some(target) = &self.image.target {
                 check_target(target, &program.triple, self.inputs[0].name())?;
             }
             let mut warnings = Vec::new();
             let remote = self.connect_remote(&mut warnings);
             if self.cache.remote.is_some() {
-                timings.lap("remote-connect");
+                timings.lap(PhaseName::RemoteConnect);
             }
             let options = DumpOptions {
                 kind: self.image.kind,
@@ -140,7 +141,7 @@ impl Build {
         timings.absorb(&dumped.phases);
         let remote = remote.map(|remote| {
             remote.finish();
-            timings.lap("remote-upload");
+            timings.lap(PhaseName::RemoteUpload);
             let stats = remote.stats();
             if let Some(why) = &stats.failure {
                 warnings.push(format!(
@@ -157,7 +158,7 @@ impl Build {
                     cache.root().display()
                 ));
             }
-            timings.lap("cache-evict");
+            timings.lap(PhaseName::CacheEvict);
         }
         dumped.warnings = warnings;
         if let (Some(cache), Some(memo)) = (&cache, &memo) {
@@ -177,7 +178,7 @@ impl Build {
         started: Instant,
     ) -> Result<BuildReport, BuildError> {
         dump::write_archives(dumped, archive)?;
-        timings.lap("archive");
+        timings.lap(PhaseName::Archive);
         timings.total = started.elapsed();
         Ok(BuildReport::new(archive, dumped, remote, timings))
     }
@@ -246,7 +247,7 @@ impl Build {
             self.link.verbose,
         )?;
         // Sealing and signing happen inside: one phase, as the user sees it.
-        timings.lap("link+seal");
+        timings.lap(PhaseName::LinkAndSeal);
         timings.total = timings.phases.iter().map(|p| p.time).sum();
         let flat_lookup = match triple.os {
             crate::target::Os::MacOs => std::fs::read(&image)

@@ -17,10 +17,11 @@ mod split;
 pub mod store;
 mod tables;
 
+use crate::phase::{PhaseClock, PhaseName};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aotload::features::FEATURE_LIST_VERSION;
 use aotload::format::ImageKind;
@@ -73,7 +74,7 @@ pub struct Dumped {
     /// How each shard was obtained, in shard order.
     pub records: Vec<ShardRecord>,
     /// Where the time went: (phase, time), in order.
-    pub phases: Vec<(&'static str, Duration)>,
+    pub phases: Vec<(PhaseName, Duration)>,
     /// Problems that did not stop the build (a cache that cannot be written).
     pub warnings: Vec<String>,
     /// Whether shards were looked up in a store.
@@ -126,50 +127,26 @@ pub struct Prepared {
     jobs: Vec<ShardJob>,
     threads: usize,
     header: Emitted,
-    phases: Vec<(&'static str, Duration)>,
-}
-
-/// The phases of dump as they end, each timed from the end of the one before.
-struct PhaseClock {
-    phases: Vec<(&'static str, Duration)>,
-    clock: Instant,
-}
-
-impl PhaseClock {
-    fn new(phases: Vec<(&'static str, Duration)>) -> PhaseClock {
-        PhaseClock {
-            phases,
-            clock: Instant::now(),
-        }
-    }
-
-    fn lap(&mut self, phase: &'static str) {
-        self.phases.push((phase, self.clock.elapsed()));
-        self.clock = Instant::now();
-    }
-
-    fn done(self) -> Vec<(&'static str, Duration)> {
-        self.phases
-    }
+    phases: Vec<(PhaseName, Duration)>,
 }
 
 /// The part of dump that reads the program: targets, annotation, partition, the shards'
 /// jobs, the metadata and the header.
 pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, DumpError> {
     init_llvm_targets();
-    let mut phases = PhaseClock::new(Vec::new());
+    let mut phases = PhaseClock::default();
     let resolved = resolve_targets(program, options)?;
     let targets: Vec<CpuTarget> = resolved.iter().map(|r| r.target.clone()).collect();
     let clone_sets =
         annotate::annotate(&program.module, &program.fvars, &resolved, &program.triple);
-    phases.lap("annotate");
+    phases.lap(PhaseName::Annotate);
     let plans = plan_shards(&program.module, options.shards, &clone_sets).map_err(|max| {
         DumpError::TooManyShards {
             requested: options.shards.unwrap_or(0),
             max,
         }
     })?;
-    phases.lap("partition");
+    phases.lap(PhaseName::Partition);
     let index = |names: &[String]| -> HashMap<String, u32> {
         names
             .iter()
@@ -212,14 +189,14 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
             emit_header(&header_facts, options, &specs, &meta.encode())
         });
         let jobs = split::split(&program.module, &plans, &clone_sets, numbering);
-        phases.lap("split");
+        phases.lap(PhaseName::Split);
         (
             jobs,
             header.join().expect("emitting the header does not panic"),
         )
     });
     let header = header.map_err(DumpError::Header)?;
-    phases.lap("header");
+    phases.lap(PhaseName::Header);
     Ok(Prepared {
         triple: program.triple.clone(),
         targets: resolved,
@@ -248,7 +225,7 @@ impl Prepared {
             header,
             phases,
         } = self;
-        let mut phases = PhaseClock::new(phases);
+        let mut phases = PhaseClock::continuing(phases);
         let config = emit::EmitConfig {
             triple: &triple,
             targets: &targets,
@@ -266,7 +243,7 @@ impl Prepared {
                 ShardFailure::Llvm(diagnostic) => DumpError::Llvm { shard, diagnostic },
                 ShardFailure::Other(cause) => DumpError::Shard { shard, cause },
             })?;
-        phases.lap("emit");
+        phases.lap(PhaseName::Emit);
         let mut warnings = warnings.into_inner().expect("threads joined");
         for record in &records {
             if let ShardSource::Damaged(why) = &record.source {
