@@ -295,12 +295,10 @@ fn unoptimized_ir_with_unreferenced_statics_builds_like_gccs_build() {
     )
     .unwrap();
     let ll = dir.join("statics.ll");
-    check(
-        Command::new("clang-22")
-            .args(["-O2", "-Xclang", "-disable-llvm-passes", "-emit-llvm", "-S"])
-            .arg(&c)
-            .arg("-o")
-            .arg(&ll),
+    clang_ir(
+        &c,
+        &ll,
+        &["-O2", "-Xclang", "-disable-llvm-passes", "-emit-llvm", "-S"],
     );
     let ir = std::fs::read_to_string(&ll).unwrap();
     assert!(
@@ -308,13 +306,7 @@ fn unoptimized_ir_with_unreferenced_statics_builds_like_gccs_build() {
         "the fixture must keep the dead static"
     );
     let image = dir.join("statics.so");
-    aotlink_ok([
-        "build".as_ref(),
-        ll.as_os_str(),
-        "--export-all".as_ref(),
-        "-o".as_ref(),
-        image.as_os_str(),
-    ]);
+    build_image(&ll, &image, &[]);
     let out = aotlink_ok([
         "run".as_ref(),
         image.as_os_str(),
