@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use aotload::format::{shard_table_symbol, RootView, ROOT_SYMBOL};
+use aotload::root_symbol::c_name;
 use aotload::{ImageKind, Meta};
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -63,12 +64,8 @@ pub fn read_archive(path: &Path) -> Result<ArchiveInfo, LinkError> {
         let object = object::File::parse(data)
             .map_err(|e| fail(format!("member {name} is not an object file: {e}")))?;
         for symbol in object.symbols().filter(|s| s.is_definition()) {
-            let sym_name = symbol.name().unwrap_or("");
-            // Mach-O prefixes C names with `_`.
-            let sym_name = match object.format() {
-                object::BinaryFormat::MachO => sym_name.strip_prefix('_').unwrap_or(sym_name),
-                _ => sym_name,
-            };
+            let raw = symbol.name_bytes().unwrap_or(b"");
+            let sym_name = std::str::from_utf8(c_name(object.format(), raw)).unwrap_or("");
             if sym_name == ROOT_SYMBOL {
                 root = Some(
                     read_root(&object, &symbol).map_err(|e| fail(format!("member {name}: {e}")))?,

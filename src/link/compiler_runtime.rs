@@ -123,11 +123,7 @@ fn discover(command: &[String], triple: &Triple) -> Option<PathBuf> {
 /// Whether `name` is a function or variable of the compiler runtime (libgcc / compiler-rt
 /// builtins) rather than of the C library.
 pub fn is_runtime_symbol(name: &str) -> bool {
-    let name = name
-        .strip_prefix('_')
-        .filter(|n| n.starts_with("__"))
-        .unwrap_or(name);
-    let Some(rest) = name.strip_prefix("__") else {
+    let Some(rest) = c_name(name).strip_prefix("__") else {
         return false;
     };
     const EXACT: &[&str] = &[
