@@ -161,7 +161,7 @@ fn cross_link(
         Ok(())
     })?;
     let seal = min_time(repeat, || {
-        link::seal(&job.output).map_err(anyhow::Error::msg)?;
+        link::seal(&job.output)?;
         Ok(())
     })?;
     let bytes = std::fs::read(&image)?;

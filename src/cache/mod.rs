@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 pub use key::{Key, KeyHasher};
-pub use size::{parse_size, DEFAULT_MAX_SIZE};
+pub use size::{parse_size, SizeError, DEFAULT_MAX_SIZE};
 
 const MAGIC: &[u8; 8] = b"AOTSHRD1";
 const HEADER_LEN: usize = MAGIC.len() + 32 + 8;

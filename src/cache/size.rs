@@ -3,9 +3,18 @@
 /// ccache's default bound.
 pub const DEFAULT_MAX_SIZE: u64 = 5 << 30;
 
+/// A size that does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error("{text:?}: unknown size unit {unit:?} (use K, M, G or T)")]
+    Unit { text: String, unit: char },
+    #[error("{0:?}: not a size (like 5G, 500M or 1048576)")]
+    NotASize(String),
+}
+
 /// Bytes in `text`: a number with an optional K, M, G or T suffix (powers of 1024; a trailing
 /// `B` or `iB` is accepted).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let t = text.trim();
     let t = t
         .strip_suffix("iB")
@@ -19,9 +28,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
                 'G' => 30,
                 'T' => 40,
                 _ => {
-                    return Err(format!(
-                        "{text:?}: unknown size unit {c:?} (use K, M, G or T)"
-                    ))
+                    return Err(SizeError::Unit {
+                        text: text.to_string(),
+                        unit: c,
+                    })
                 }
             };
             (&t[..i], shift)
@@ -31,9 +41,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let value: f64 = number
         .trim()
         .parse()
-        .map_err(|_| format!("{text:?}: not a size (like 5G, 500M or 1048576)"))?;
+        .map_err(|_| SizeError::NotASize(text.to_string()))?;
     if !value.is_finite() || value < 0.0 {
-        return Err(format!("{text:?}: not a size (like 5G, 500M or 1048576)"));
+        return Err(SizeError::NotASize(text.to_string()));
     }
     Ok((value * (1u64 << shift) as f64) as u64)
 }

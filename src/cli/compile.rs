@@ -95,7 +95,7 @@ pub fn cache(action: CacheAction, dir: Option<PathBuf>) -> Result<()> {
     };
     let max = std::env::var("AOTLINK_CACHE_MAX_SIZE")
         .ok()
-        .map(|s| aotlink::cache::parse_size(&s).map_err(anyhow::Error::msg))
+        .map(|s| aotlink::cache::parse_size(&s))
         .transpose()
         .context("AOTLINK_CACHE_MAX_SIZE")?
         .unwrap_or(DEFAULT_MAX_SIZE);

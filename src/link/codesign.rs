@@ -23,8 +23,23 @@ struct CodeDirectory {
     page_size: usize,
 }
 
+/// A Mach-O code signature that cannot be updated.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeSignatureError {
+    #[error("code signature truncated")]
+    Truncated,
+    #[error("code signature: not a SuperBlob")]
+    NotSuperBlob,
+    #[error("code signature: only SHA-256 code directories are supported")]
+    NotSha256,
+    #[error("code signature: code directory out of bounds")]
+    OutOfBounds,
+    #[error("code signature without a code directory")]
+    NoCodeDirectory,
+}
+
 /// Recomputes the page hashes covering `changed`; does nothing for files without a signature.
-pub fn rehash_pages(bytes: &mut [u8], changed: Range<usize>) -> Result<(), String> {
+pub fn rehash_pages(bytes: &mut [u8], changed: Range<usize>) -> Result<(), CodeSignatureError> {
     let Some(cd) = code_directory(bytes)? else {
         return Ok(());
     };
@@ -40,18 +55,18 @@ pub fn rehash_pages(bytes: &mut [u8], changed: Range<usize>) -> Result<(), Strin
     Ok(())
 }
 
-fn code_directory(bytes: &[u8]) -> Result<Option<CodeDirectory>, String> {
+fn code_directory(bytes: &[u8]) -> Result<Option<CodeDirectory>, CodeSignatureError> {
     let Some(blob) = signature_offset(bytes) else {
         return Ok(None);
     };
-    let be = |at: usize| -> Result<u32, String> {
+    let be = |at: usize| -> Result<u32, CodeSignatureError> {
         bytes
             .get(at..at + 4)
             .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
-            .ok_or("code signature truncated".into())
+            .ok_or(CodeSignatureError::Truncated)
     };
     if be(blob)? != SUPERBLOB_MAGIC {
-        return Err("code signature: not a SuperBlob".into());
+        return Err(CodeSignatureError::NotSuperBlob);
     }
     for i in 0..be(blob + 8)? as usize {
         let cd = blob + be(blob + 12 + 8 * i + 4)? as usize;
@@ -62,10 +77,10 @@ fn code_directory(bytes: &[u8]) -> Result<Option<CodeDirectory>, String> {
             bytes
                 .get(cd + at)
                 .copied()
-                .ok_or("code signature truncated".to_string())
+                .ok_or(CodeSignatureError::Truncated)
         };
         if byte(37)? != CS_HASHTYPE_SHA256 || byte(36)? != 32 {
-            return Err("code signature: only SHA-256 code directories are supported".into());
+            return Err(CodeSignatureError::NotSha256);
         }
         let directory = CodeDirectory {
             hashes: cd + be(cd + 16)? as usize,
@@ -76,11 +91,11 @@ fn code_directory(bytes: &[u8]) -> Result<Option<CodeDirectory>, String> {
         if directory.hashes + 32 * directory.code_slots > bytes.len()
             || directory.code_limit > bytes.len()
         {
-            return Err("code signature: code directory out of bounds".into());
+            return Err(CodeSignatureError::OutOfBounds);
         }
         return Ok(Some(directory));
     }
-    Err("code signature without a code directory".into())
+    Err(CodeSignatureError::NoCodeDirectory)
 }
 
 /// File offset of a Mach-O file's code signature.

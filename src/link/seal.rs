@@ -7,17 +7,28 @@ use std::path::Path;
 use aotload::format::{CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
 use aotload::ImageFile;
 
-use super::codesign::rehash_pages;
+use super::codesign::{rehash_pages, CodeSignatureError};
+
+/// Why a linked image could not be sealed (the caller names the file).
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("cannot read the linked image: {0}")]
+    Read(std::io::Error),
+    #[error("the linked image is not readable: {0}")]
+    Unreadable(aotload::LoadCause),
+    #[error(transparent)]
+    CodeSignature(#[from] CodeSignatureError),
+    #[error("cannot write the sealed image: {0}")]
+    Write(std::io::Error),
+}
 
 /// Computes the tables digest and the checksum of the image at `path` and stores them in its
 /// root.
-pub fn seal(path: &Path) -> Result<u64, String> {
-    let mut bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read the linked image: {e}"))?;
+pub fn seal(path: &Path) -> Result<u64, SealError> {
+    let mut bytes = std::fs::read(path).map_err(SealError::Read)?;
     // The metadata is read in place: sealing needs only where the fields are and the digest.
     let (at, digest, coverage) = {
-        let image = ImageFile::parse_in_place(&bytes)
-            .map_err(|e| format!("the linked image is not readable: {e}"))?;
+        let image = ImageFile::parse_in_place(&bytes).map_err(SealError::Unreadable)?;
         (
             image.checksum_file_offset,
             image.computed_tables_digest,
@@ -32,6 +43,6 @@ pub fn seal(path: &Path) -> Result<u64, String> {
     // The signature hashes the pages before it, the pages of both fields included.
     rehash_pages(&mut bytes, at.min(digest_at)..digest_at.max(at) + 8)?;
     // The linker's temp file, not yet the output: rewriting it in place is safe.
-    std::fs::write(path, &bytes).map_err(|e| format!("cannot write the sealed image: {e}"))?;
+    std::fs::write(path, &bytes).map_err(SealError::Write)?;
     Ok(checksum)
 }
