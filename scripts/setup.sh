@@ -43,35 +43,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# numba for the test that builds images from its IR: a venv of its own, made once.
-if [ "${1:-}" = "--cross" ]; then
-  venv="${AOTLINK_NUMBA_VENV:-$HOME/.local/share/aotlink-test/numba-0.68.1}"
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import numba" 2>/dev/null; then
-    echo "setup: installing numba 0.68.1 into $venv" >&2
+# Python packages the cross tests use, each in a venv of its own, made once:
+# venv_with PACKAGE VERSION MODULE DIR.
+venv_with() {
+  local package=$1 version=$2 module=$3 venv=$4
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import $module" 2>/dev/null; then
+    echo "setup: installing $package $version into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check numba==0.68.1
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version"
   fi
-fi
-
-# BuildGrid for the remote-cache tests: a venv of its own, made once (about 35 s).
+}
 if [ "${1:-}" = "--cross" ]; then
-  venv="${AOTLINK_BUILDGRID_VENV:-$HOME/.local/share/aotlink-test/buildgrid-0.4.4}"
-  if [ ! -x "$venv/bin/bgd" ]; then
-    echo "setup: installing BuildGrid 0.4.4 into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check buildgrid==0.4.4
-  fi
-fi
-
-# ziglang for the macOS tests: a venv of its own, made once (a 100 MB wheel, nothing compiled).
-if [ "${1:-}" = "--cross" ]; then
-  venv="${AOTLINK_ZIGLANG_VENV:-$HOME/.local/share/aotlink-test/ziglang-0.17.1}"
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import ziglang" 2>/dev/null; then
-    echo "setup: installing ziglang 0.17.1 into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check ziglang==0.17.1
-  fi
+  # numba, for the test that builds images from its IR.
+  venv_with numba 0.68.1 numba "${AOTLINK_NUMBA_VENV:-$HOME/.local/share/aotlink-test/numba-0.68.1}"
+  # ziglang, for the macOS tests (a 100 MB wheel, nothing compiled).
+  venv_with ziglang 0.17.1 ziglang "${AOTLINK_ZIGLANG_VENV:-$HOME/.local/share/aotlink-test/ziglang-0.17.1}"
 fi

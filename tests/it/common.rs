@@ -497,6 +497,17 @@ pub fn clang_ir(source: &Path, out: &Path, args: &[&str]) {
     );
 }
 
+/// The files of `dir` whose extension is `ext`, sorted (a compiler's outputs, in a stable order).
+pub fn files_ending_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
 /// `aotlink build IR --export-all -o image` with `extra` arguments, expecting success.
 pub fn build_image(ir: &Path, image: &Path, extra: &[String]) {
     let mut args = vec![

@@ -137,13 +137,7 @@ fn macos_bitcode(code: &CodeBase, target: &Target, dir: &Path) -> Vec<PathBuf> {
         code.name,
         target.clang
     );
-    let mut bitcode: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "bc"))
-        .collect();
-    bitcode.sort();
-    bitcode
+    files_ending_in(dir, "bc")
 }
 
 /// Each undefined symbol of the dylib at `path` (the library ordinal its symbol-table entry

@@ -24,13 +24,7 @@ fn windows_bitcode(sources: &[PathBuf], dir: &Path, flags: &[&str]) -> Vec<PathB
         .args(["--target=x86_64-w64-mingw32", "-O2", "-c", "-emit-llvm"])
         .args(flags)
         .args(sources));
-    let mut bitcode: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "bc"))
-        .collect();
-    bitcode.sort();
-    bitcode
+    files_ending_in(dir, "bc")
 }
 
 /// `aotlink build` (a package DLL, default CPU targets, the embedded LLD) of `bitcode` into
