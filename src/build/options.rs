@@ -26,8 +26,10 @@ pub enum OptionsError {
     /// The key's own message names the file.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// Not `#[from]`: the message includes the cause, which must not be printed twice as its
+    /// source too.
     #[error("--target: {0}")]
-    Target(#[from] TripleError),
+    Target(TripleError),
     /// Grammar errors come before any work; names are checked once the triple is known.
     #[error(transparent)]
     CpuTargets(#[from] CpuTargetError),
@@ -284,7 +286,7 @@ impl CompileArgs {
             build = build.threads(threads);
         }
         if let Some(target) = &self.target {
-            build = build.target(Triple::parse(target)?);
+            build = build.target(Triple::parse(target).map_err(OptionsError::Target)?);
         }
         if let Some(spec) = &self.cpu_target {
             build = build.cpu_targets(CpuTarget::parse_list(spec)?);

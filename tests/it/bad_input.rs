@@ -498,3 +498,30 @@ fn an_llvm_error_during_emission_does_not_end_a_process_building_in_it() {
     );
     assert_only_files(&dir, &["crc.c", "crc.ll", "other.c", "other.ll"]);
 }
+
+/// A `--target` aotlink cannot build for is one line that says why once, before any work.
+#[test]
+fn an_unsupported_target_is_one_line_saying_why_once() {
+    let dir = scratch("bad-target");
+    for (triple, why) in [
+        ("riscv64-unknown-linux-gnu", "unsupported target"),
+        ("x86_64-apple-macosx10.9", "the minimum is 11.0"),
+    ] {
+        let out = run_aotlink([
+            "build".as_ref(),
+            kernels_ll().as_os_str(),
+            "--target".as_ref(),
+            triple.as_ref(),
+            "-o".as_ref(),
+            dir.join("x.so").as_os_str(),
+        ]);
+        assert_clean_failure(&out, why);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.matches(why).count(),
+            1,
+            "said more than once: {stderr}"
+        );
+    }
+    assert_only_files(&dir, &[]);
+}
