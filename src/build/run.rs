@@ -237,7 +237,7 @@ impl Build {
         let triple = Triple::parse(&info.meta.triple)
             .map_err(|e| BuildError::Invalid(format!("{}: {e}", archive.display())))?;
         let platform = Platform::for_triple(&triple);
-        let image = link::link_checked_archive(
+        let linked = link::link_checked_archive(
             linker,
             &info,
             output,
@@ -249,16 +249,10 @@ impl Build {
         // Sealing and signing happen inside: one phase, as the user sees it.
         timings.lap(PhaseName::LinkAndSeal);
         timings.total = timings.phases.iter().map(|p| p.time).sum();
-        let flat_lookup = match triple.os {
-            crate::target::Os::MacOs => std::fs::read(&image)
-                .map(|bytes| link::flat_lookup_names(&bytes))
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
         Ok(BuildReport {
-            image,
+            image: linked.path,
             timings,
-            flat_lookup,
+            flat_lookup: linked.flat_lookup,
             ..BuildReport::default()
         })
     }

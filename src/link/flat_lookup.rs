@@ -32,11 +32,16 @@ pub fn flat_lookup_names(image: &[u8]) -> Vec<String> {
     names
 }
 
-/// For `--verbose`: one line naming what the image at `path` binds by flat lookup.
-pub(super) fn show(path: &std::path::Path) {
-    let names = std::fs::read(path)
+/// The names the image at `path` binds by flat lookup (none when it cannot be read: the link
+/// that wrote it just succeeded, and sealing reports a file it cannot read).
+pub(super) fn names_in(path: &std::path::Path) -> Vec<String> {
+    std::fs::read(path)
         .map(|bytes| flat_lookup_names(&bytes))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// For `--verbose`: one line naming what the image binds by flat lookup.
+pub(super) fn show(names: &[String]) {
     if !names.is_empty() {
         eprintln!(
             "aotlink: link: not libSystem's, bound at load time by flat lookup ({}): {}",

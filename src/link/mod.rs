@@ -38,7 +38,6 @@ use std::path::{Path, PathBuf};
 
 pub use archive_info::{read_archive, ArchiveInfo};
 pub use cc::Cc;
-pub use flat_lookup::flat_lookup_names;
 pub use job::{Libraries, LinkError, LinkJob, Linker};
 pub use lld::Lld;
 pub use seal::seal;
@@ -67,6 +66,15 @@ pub fn link_image(
         None,
         false,
     )
+    .map(|linked| linked.path)
+}
+
+/// An image linked, sealed and in place.
+#[derive(Clone, Debug)]
+pub struct Linked {
+    pub path: PathBuf,
+    /// macOS: the names bound at load time by flat lookup, not to a library (sorted).
+    pub flat_lookup: Vec<String>,
 }
 
 /// [`link_image`] for an archive already read with [`read_archive`]; with `key`, the sealed
@@ -79,7 +87,7 @@ pub fn link_checked_archive(
     libraries: &Libraries,
     key: Option<&crate::sign::SecretKey>,
     verbose: bool,
-) -> Result<PathBuf, LinkError> {
+) -> Result<Linked, LinkError> {
     let archive = info.path.as_path();
     info.check_platform(platform)?;
     check_export_count(platform, info.meta.exports.len())?;
@@ -123,8 +131,13 @@ pub fn link_checked_archive(
         verbose,
     };
     linker.link(&job)?;
-    if verbose && platform.triple().os == crate::target::Os::MacOs {
-        flat_lookup::show(&temp);
+    // Read once, from the file the linker wrote: the report lists them, --verbose prints them.
+    let flat_lookup = match platform.triple().os {
+        crate::target::Os::MacOs => flat_lookup::names_in(&temp),
+        _ => Vec::new(),
+    };
+    if verbose {
+        flat_lookup::show(&flat_lookup);
     }
     seal(&temp).map_err(|e| out_err(e.to_string()))?;
     set_executable(&temp).map_err(|e| out_err(e.to_string()))?;
@@ -137,7 +150,10 @@ pub fn link_checked_archive(
             .map_err(|e| out_err(format!("cannot write {}: {e}", path.display())))?;
     }
     std::fs::rename(&temp, output).map_err(|e| out_err(format!("cannot write: {e}")))?;
-    Ok(output.to_path_buf())
+    Ok(Linked {
+        path: output.to_path_buf(),
+        flat_lookup,
+    })
 }
 
 /// The root and `exports` functions must fit the format's export table (16-bit ordinals on
