@@ -62,6 +62,7 @@ pub struct MethodsReport<'a> {
 struct EscapedNames {
     methods: Vec<Box<RawValue>>,
     externals: Vec<Box<RawValue>>,
+    gvars: Vec<Box<RawValue>>,
 }
 
 impl EscapedNames {
@@ -71,6 +72,7 @@ impl EscapedNames {
         EscapedNames {
             methods: meta.methods.iter().map(|m| escape(&m.name)).collect(),
             externals: meta.externals.iter().map(|x| escape(&x.name)).collect(),
+            gvars: meta.gvars.iter().map(|g| escape(&g.name)).collect(),
         }
     }
 }
@@ -87,7 +89,8 @@ impl Serialize for MethodsReport<'_> {
     }
 }
 
-/// One method as JSON: name, signature, hash, callees, externals.
+/// One method as JSON: name, signature, hash, callees, externals, and the data holding
+/// function addresses it uses.
 struct MethodJson<'a> {
     method: &'a Method,
     escaped: &'a EscapedNames,
@@ -97,7 +100,7 @@ impl Serialize for MethodJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
         let m = self.method;
-        let mut out = serializer.serialize_struct("MethodReport", 5)?;
+        let mut out = serializer.serialize_struct("MethodReport", 6)?;
         out.serialize_field("name", &m.name)?;
         out.serialize_field("signature", &m.signature)?;
         out.serialize_field("hash", &format!("{:016x}", m.hash))?;
@@ -106,6 +109,7 @@ impl Serialize for MethodJson<'_> {
             "externals",
             &EscapedList(&m.external, &self.escaped.externals),
         )?;
+        out.serialize_field("data", &EscapedList(&m.data, &self.escaped.gvars))?;
         out.end()
     }
 }
@@ -269,6 +273,23 @@ impl std::fmt::Display for Report<'_> {
                 write_names(f, "    calls: ", &m.callees, callee)?;
                 let external = |i: u32| meta.externals.get(i as usize).map(|x| x.name.as_str());
                 write_names(f, "    external: ", &m.external, external)?;
+                let gvar = |i: u32| meta.gvars.get(i as usize).map(|g| g.name.as_str());
+                write_names(f, "    through data: ", &m.data, gvar)?;
+            }
+            let holders = || {
+                (meta.gvars.iter()).filter(|g| {
+                    !(g.callees.is_empty() && g.external.is_empty() && g.data.is_empty())
+                })
+            };
+            writeln!(f, "data holding function addresses: {}", holders().count())?;
+            for g in holders() {
+                writeln!(f, "  {}", g.name)?;
+                let callee = |i: u32| meta.methods.get(i as usize).map(|c| c.name.as_str());
+                write_names(f, "    holds: ", &g.callees, callee)?;
+                let external = |i: u32| meta.externals.get(i as usize).map(|x| x.name.as_str());
+                write_names(f, "    external: ", &g.external, external)?;
+                let gvar = |i: u32| meta.gvars.get(i as usize).map(|g| g.name.as_str());
+                write_names(f, "    data: ", &g.data, gvar)?;
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::llvm::{Global, GlobalKind, Linkage, Visibility};
-use aotload::meta::Method;
+use aotload::meta::{Gvar, Method};
 
 /// Gives unnamed definitions a name and sets linkage and visibility of every definition.
 pub fn externalize(globals: &[Global], exports: &BTreeSet<String>) {
@@ -43,26 +43,34 @@ pub fn index<'m>(globals: &[Global<'m>]) -> (Vec<Global<'m>>, Vec<Global<'m>>) {
     (defined(GlobalKind::Function), defined(GlobalKind::Variable))
 }
 
-/// What a reference to a function means for the manifest.
+/// What a reference means for the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Edge {
     /// A function of this image (fvar index).
     Internal(u32),
     /// A method of another image (index into the externals).
     External(u32),
+    /// A global variable of this image (gvar index).
+    Data(u32),
 }
 
-/// One manifest entry per fvar: signature, content hash, the image functions it reaches and
-/// the external methods it calls (directly, or through the initializers of the globals it
-/// uses). `externals` maps the declared names of external methods to their indices.
+/// One manifest entry per fvar and one record per gvar. A method's entry has its signature,
+/// content hash, the image functions it references, the external methods it calls, and the
+/// gvars it uses that hold function addresses (directly or through other data); a gvar's
+/// record the same edges of its initializer. Edges through data stay on the data: a table of
+/// every kernel's address, used by a sixth of them, would otherwise copy the whole table into
+/// each user (50,000 kernels: 8,000 × 50,000 edges, quadratic in the module). `externals` maps
+/// the declared names of external methods to their indices.
 pub fn methods(
     module: &inkwell::module::Module,
     fvars: &[Global],
+    gvars: &[Global],
     externals: &HashMap<String, u32>,
-) -> Vec<Method> {
+) -> (Vec<Method>, Vec<Gvar>) {
     let mut edge_of: HashMap<Global, Edge> = (fvars.iter().enumerate())
         .map(|(i, g)| (*g, Edge::Internal(i as u32)))
         .collect();
+    edge_of.extend((gvars.iter().enumerate()).map(|(i, g)| (*g, Edge::Data(i as u32))));
     for g in crate::llvm::globals(module)
         .into_iter()
         .filter(|g| g.kind() == GlobalKind::Function && g.is_declaration())
@@ -71,26 +79,29 @@ pub fn methods(
             edge_of.insert(g, Edge::External(x));
         }
     }
+    let gvar_edges: Vec<BTreeSet<Edge>> =
+        gvars.iter().map(|g| direct_edges(*g, &edge_of)).collect();
+    let holds = holds_code(&gvar_edges);
+    // Keeps the edges that can lead to code: data edges only to data that holds some.
+    let split = |edges: &BTreeSet<Edge>| {
+        let (mut callees, mut external, mut data) = (Vec::new(), Vec::new(), Vec::new());
+        for edge in edges {
+            match *edge {
+                Edge::Internal(i) => callees.push(i),
+                Edge::External(x) => external.push(x),
+                Edge::Data(d) if holds[d as usize] => data.push(d),
+                Edge::Data(_) => {}
+            }
+        }
+        (callees, external, data)
+    };
     // Printing one function makes LLVM number the whole module: print the module once instead.
     let text = module.print_to_string().to_string();
     let bodies = function_texts(&text);
-    let mut through_data: HashMap<Global, Vec<Edge>> = HashMap::new();
-    fvars
+    let methods = fvars
         .iter()
         .map(|f| {
-            let mut edges = BTreeSet::new();
-            for g in f.references() {
-                match g.kind() {
-                    GlobalKind::Function => edges.extend(edge_of.get(&g)),
-                    // Data that holds function addresses makes those functions reachable.
-                    GlobalKind::Variable | GlobalKind::Alias => edges.extend(
-                        through_data
-                            .entry(g)
-                            .or_insert_with(|| edges_in_data(g, &edge_of))
-                            .iter(),
-                    ),
-                }
-            }
+            let (callees, external, data) = split(&direct_edges(*f, &edge_of));
             let name = f.name();
             let body = bodies
                 .get(printed_name(&name).as_str())
@@ -99,47 +110,73 @@ pub fn methods(
             Method {
                 signature: f.value_type_string(),
                 hash: content_hash(body),
-                callees: edges
-                    .iter()
-                    .filter_map(|e| {
-                        if let Edge::Internal(i) = e {
-                            Some(*i)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect(),
-                external: edges
-                    .iter()
-                    .filter_map(|e| {
-                        if let Edge::External(i) = e {
-                            Some(*i)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect(),
+                callees,
+                external,
+                data,
                 name,
             }
         })
-        .collect()
+        .collect();
+    let gvars = (gvars.iter().zip(&gvar_edges))
+        .map(|(g, edges)| {
+            let (callees, external, data) = split(edges);
+            Gvar {
+                name: g.name(),
+                callees,
+                external,
+                data,
+            }
+        })
+        .collect();
+    (methods, gvars)
 }
 
-/// The functions whose addresses data `root` holds, directly or through other data.
-fn edges_in_data(root: Global, edge_of: &HashMap<Global, Edge>) -> Vec<Edge> {
+/// The edges of what `g`'s body or initializer references, seeing through whatever is not a
+/// function or variable of the image (aliases, LLVM's own globals).
+fn direct_edges(g: Global, edge_of: &HashMap<Global, Edge>) -> BTreeSet<Edge> {
     let mut out = BTreeSet::new();
     let mut seen = HashSet::new();
-    let mut work = vec![root];
-    while let Some(g) = work.pop() {
-        if !seen.insert(g) {
-            continue;
-        }
-        match g.kind() {
-            GlobalKind::Function => out.extend(edge_of.get(&g)),
-            GlobalKind::Variable | GlobalKind::Alias => work.extend(g.references()),
+    let mut work = g.references();
+    while let Some(r) = work.pop() {
+        match edge_of.get(&r) {
+            Some(edge) => {
+                out.insert(*edge);
+            }
+            None if seen.insert(r) => work.extend(r.references()),
+            None => {}
         }
     }
-    out.into_iter().collect()
+    out
+}
+
+/// Which gvars hold a function address, directly or through other gvars (a fixpoint over the
+/// data edges, walked backwards from the gvars that hold one directly).
+fn holds_code(gvar_edges: &[BTreeSet<Edge>]) -> Vec<bool> {
+    let mut held_by: Vec<Vec<usize>> = vec![Vec::new(); gvar_edges.len()];
+    let mut holds = vec![false; gvar_edges.len()];
+    let mut work = Vec::new();
+    for (g, edges) in gvar_edges.iter().enumerate() {
+        for edge in edges {
+            match *edge {
+                Edge::Data(d) => held_by[d as usize].push(g),
+                Edge::Internal(_) | Edge::External(_) => {
+                    if !holds[g] {
+                        holds[g] = true;
+                        work.push(g);
+                    }
+                }
+            }
+        }
+    }
+    while let Some(g) = work.pop() {
+        for &holder in &held_by[g] {
+            if !holds[holder] {
+                holds[holder] = true;
+                work.push(holder);
+            }
+        }
+    }
+    holds
 }
 
 /// Each function definition's text in a printed module, by its printed name (`@f`, `@"a b"`).

@@ -47,6 +47,8 @@ pub struct Program<'ctx> {
     pub fvars: Vec<String>,
     /// gvar index -> global name.
     pub gvars: Vec<String>,
+    /// The metadata's record per gvar index: its name and the function addresses it holds.
+    pub gvar_records: Vec<aotload::meta::Gvar>,
     /// Exported function names, sorted.
     pub exports: Vec<String>,
     /// Manifest entry per fvar.
@@ -148,12 +150,13 @@ pub fn codegen<'ctx>(
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
     let externals = externals::find_externals(&globals, &options.method_tables)?;
-    let methods = index::methods(&module, &fvars, &externals.index);
+    let (methods, gvar_records) = index::methods(&module, &fvars, &gvars, &externals.index);
     externals::bind(&module, &externals);
     Ok(Program {
         triple: llvm::triple(&module),
         fvars: fvars.iter().map(|g| g.name()).collect(),
         gvars: gvars.iter().map(|g| g.name()).collect(),
+        gvar_records,
         exports: exports.into_iter().collect(),
         methods,
         externals: externals.edges,

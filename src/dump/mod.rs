@@ -291,7 +291,7 @@ struct ProgramFacts<'a> {
     triple: &'a str,
     methods: &'a [aotload::meta::Method],
     externals: &'a [aotload::meta::ExternalEdge],
-    gvars: &'a [String],
+    gvars: &'a [aotload::meta::Gvar],
     exports: &'a [String],
 }
 
@@ -300,7 +300,7 @@ fn program_facts<'a>(program: &'a Program) -> ProgramFacts<'a> {
         triple: &program.triple,
         methods: &program.methods,
         externals: &program.externals,
-        gvars: &program.gvars,
+        gvars: &program.gvar_records,
         exports: &program.exports,
     }
 }

@@ -42,8 +42,8 @@ fn long_name_many_callees_image() -> std::path::PathBuf {
     let room = file.meta_file_range.len();
     let padding = room - encoded.len();
     // The last head word counts the string table's bytes, which end the metadata.
-    let strings = u32::from_le_bytes(encoded[44..48].try_into().unwrap()) as usize + padding;
-    encoded[44..48].copy_from_slice(&(strings as u32).to_le_bytes());
+    let strings = u32::from_le_bytes(encoded[48..52].try_into().unwrap()) as usize + padding;
+    encoded[48..52].copy_from_slice(&(strings as u32).to_le_bytes());
     encoded.resize(room, b' ');
     bytes[file.meta_file_range.clone()].copy_from_slice(&encoded);
     reseal(&mut bytes, true);

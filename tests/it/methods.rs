@@ -384,6 +384,12 @@ fn the_cli_loads_images_in_order_and_reports_invalidations() {
         .find(|m| m["name"] == "via_helper")
         .unwrap();
     assert_eq!(via_helper["callees"], serde_json::json!(["helper"]));
+    // f and g are reached through the table, which holds their addresses once.
+    let via_table = (json["methods"].as_array().unwrap().iter())
+        .find(|m| m["name"] == "via_table")
+        .unwrap();
+    assert_eq!(via_table["data"], serde_json::json!(["by_pointer"]));
+    assert_eq!(via_table["externals"], serde_json::json!([]));
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn stateful_functions_share_the_global_the_loader_exposes() {
             .meta()
             .gvars
             .iter()
-            .position(|g| g == name)
+            .position(|g| g.name == name)
             .unwrap_or_else(|| panic!("no gvar {name}"));
         image.gvars()[i]
     };

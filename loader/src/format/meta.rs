@@ -19,8 +19,8 @@ pub struct Meta {
     /// Methods of other images this one calls, as they were when it was compiled; the loader
     /// resolves them through the method table (slot `i` of the root for external `i`).
     pub externals: Vec<ExternalEdge>,
-    /// gvar names, by gvar index.
-    pub gvars: Vec<String>,
+    /// The global variables, by gvar index.
+    pub gvars: Vec<Gvar>,
     /// C-ABI entry points the image exports as real symbols.
     pub exports: Vec<Export>,
 }
@@ -61,6 +61,33 @@ pub struct Method {
     pub callees: Vec<u32>,
     /// Indices into [`Meta::externals`] of the methods of other images it calls.
     pub external: Vec<u32>,
+    /// gvar indices of the data it uses that holds function addresses (its own or through
+    /// other data): what the method may call through them is in those gvars' edges, kept
+    /// once, not copied into every method that uses the data. A table of N function pointers
+    /// used by M methods costs N edges, not N × M.
+    pub data: Vec<u32>,
+}
+
+/// A global variable, with the addresses its initializer holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gvar {
+    pub name: String,
+    /// fvar indices of the image functions whose addresses it holds.
+    pub callees: Vec<u32>,
+    /// Indices into [`Meta::externals`] of other images' methods whose addresses it holds.
+    pub external: Vec<u32>,
+    /// gvar indices of other data it holds the addresses of, which hold function addresses.
+    pub data: Vec<u32>,
+}
+
+impl From<&str> for Gvar {
+    /// A gvar that holds no function address.
+    fn from(name: &str) -> Gvar {
+        Gvar {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
 }
 
 /// A method of another image, as seen when this one was compiled.
@@ -88,7 +115,7 @@ impl Meta {
     pub fn encode(&self) -> Vec<u8> {
         let mut strings = StringTable::default();
         let mut features: Vec<u64> = Vec::new();
-        let (mut callees, mut external): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+        let mut edges = EdgeArrays::default();
         let mut records = Vec::new();
         let mut put = |words: &[u32]| words.iter().for_each(|w| records.extend(w.to_le_bytes()));
         for t in &self.targets {
@@ -109,10 +136,7 @@ impl Meta {
             let (name, signature) = (strings.add(&m.name), strings.add(&m.signature));
             put(&[name.0, name.1, signature.0, signature.1]);
             put(&[m.hash as u32, (m.hash >> 32) as u32]);
-            put(&[callees.len() as u32, m.callees.len() as u32]);
-            put(&[external.len() as u32, m.external.len() as u32]);
-            callees.extend(&m.callees);
-            external.extend(&m.external);
+            put(&edges.add(&m.callees, &m.external, &m.data));
         }
         for x in &self.externals {
             let (name, signature) = (strings.add(&x.name), strings.add(&x.signature));
@@ -120,8 +144,9 @@ impl Meta {
             put(&[x.hash as u32, (x.hash >> 32) as u32]);
         }
         for g in &self.gvars {
-            let name = strings.add(g);
+            let name = strings.add(&g.name);
             put(&[name.0, name.1]);
+            put(&edges.add(&g.callees, &g.external, &g.data));
         }
         for x in &self.exports {
             let name = strings.add(&x.name);
@@ -135,8 +160,9 @@ impl Meta {
             self.gvars.len(),
             self.exports.len(),
             features.len(),
-            callees.len(),
-            external.len(),
+            edges.callees.len(),
+            edges.external.len(),
+            edges.data.len(),
             strings.bytes.len(),
         ];
         let mut out = Vec::new();
@@ -146,8 +172,9 @@ impl Meta {
         }
         out.extend(records);
         features.iter().for_each(|w| out.extend(w.to_le_bytes()));
-        callees.iter().for_each(|w| out.extend(w.to_le_bytes()));
-        external.iter().for_each(|w| out.extend(w.to_le_bytes()));
+        for array in [&edges.callees, &edges.external, &edges.data] {
+            array.iter().for_each(|w| out.extend(w.to_le_bytes()));
+        }
         out.extend(strings.bytes);
         out
     }
@@ -156,6 +183,29 @@ impl Meta {
     /// it in place through [`MetaView`]).
     pub fn decode(bytes: &[u8]) -> Result<Meta, FormatError> {
         MetaView::parse(bytes).map(|view| view.to_meta())
+    }
+}
+
+/// The three edge arrays the encoder builds, which method and gvar records point into.
+#[derive(Default)]
+struct EdgeArrays {
+    callees: Vec<u32>,
+    external: Vec<u32>,
+    data: Vec<u32>,
+}
+
+impl EdgeArrays {
+    /// Appends one record's edges; returns the record's (start, length) words for each array.
+    fn add(&mut self, callees: &[u32], external: &[u32], data: &[u32]) -> [u32; 6] {
+        let range = |array: &mut Vec<u32>, edges: &[u32]| {
+            let start = array.len() as u32;
+            array.extend(edges);
+            [start, edges.len() as u32]
+        };
+        let [c0, c1] = range(&mut self.callees, callees);
+        let [x0, x1] = range(&mut self.external, external);
+        let [d0, d1] = range(&mut self.data, data);
+        [c0, c1, x0, x1, d0, d1]
     }
 }
 
@@ -179,13 +229,13 @@ impl<'a> StringTable<'a> {
 
 /// Words in the metadata's head: triple (offset, length), feature list version, then the
 /// counts of targets, methods, externals, gvars, exports, feature words, callee edges,
-/// external edges and string bytes.
-const HEAD_WORDS: usize = 12;
+/// external edges, data edges and string bytes.
+const HEAD_WORDS: usize = 13;
 /// Words per record of each kind (see [`Meta::encode`]).
 const TARGET_WORDS: usize = 8;
-const METHOD_WORDS: usize = 10;
+const METHOD_WORDS: usize = 12;
 const EXTERNAL_WORDS: usize = 6;
-const GVAR_WORDS: usize = 2;
+const GVAR_WORDS: usize = 8;
 const EXPORT_WORDS: usize = 3;
 
 /// Encoded metadata read in place: nothing is copied or allocated per method, edge or name
@@ -213,6 +263,7 @@ struct Sections<'a> {
     features: &'a [u8],
     callees: &'a [u8],
     external_edges: &'a [u8],
+    data_edges: &'a [u8],
     strings: &'a str,
 }
 
@@ -257,10 +308,11 @@ impl<'a> Sections<'a> {
             count(8).checked_mul(8),
             count(9).checked_mul(4),
             count(10).checked_mul(4),
-            Some(count(11)),
+            count(11).checked_mul(4),
+            Some(count(12)),
         ];
         let mut rest = &bytes[4 * HEAD_WORDS..];
-        let mut split = [&bytes[..0]; 9];
+        let mut split = [&bytes[..0]; 10];
         for (section, size) in split.iter_mut().zip(sizes) {
             let size = size.ok_or_else(truncated)?;
             if size > rest.len() {
@@ -271,7 +323,7 @@ impl<'a> Sections<'a> {
         if !rest.is_empty() {
             return Err(invalid("metadata has bytes after its string table"));
         }
-        let [targets, methods, externals, gvars, exports, features, callees, external_edges, strings] =
+        let [targets, methods, externals, gvars, exports, features, callees, external_edges, data_edges, strings] =
             split;
         let strings = std::str::from_utf8(strings)
             .map_err(|_| invalid("metadata string table is not UTF-8"))?;
@@ -284,9 +336,31 @@ impl<'a> Sections<'a> {
             features,
             callees,
             external_edges,
+            data_edges,
             strings,
         };
         Ok((head, sections))
+    }
+
+    /// Whether a record's (start, length) pairs for the callee, external and data edges each
+    /// lie inside their array.
+    fn ranges_fit(&self, [c0, c1, x0, x1, d0, d1]: [u32; 6]) -> bool {
+        let fits = |start: u32, len: u32, array: &[u8]| {
+            (start as usize)
+                .checked_add(len as usize)
+                .is_some_and(|end| end <= array.len() / 4)
+        };
+        fits(c0, c1, self.callees)
+            && fits(x0, x1, self.external_edges)
+            && fits(d0, d1, self.data_edges)
+    }
+
+    /// Edges `len` from `start` of `array` (checked by `parse`; out of range, from bytes not
+    /// checked, they read as empty).
+    fn edges(array: &'a [u8], start: u32, len: u32) -> Words<'a> {
+        let start = 4 * start as usize;
+        let end = start.saturating_add(4 * len as usize);
+        Words(array.get(start..end).unwrap_or(&array[..0]))
     }
 
     /// A string of the table, if (offset, length) lies inside it on character boundaries.
@@ -340,7 +414,7 @@ impl<'a> MetaView<'a> {
         };
         view.check_targets()?;
         view.check_methods()?;
-        view.check_externals_and_gvars()?;
+        view.check_externals()?;
         view.check_exports()?;
         Ok(view)
     }
@@ -396,23 +470,18 @@ impl<'a> MetaView<'a> {
     }
 
     /// One pass over the method records (strings, edge ranges, names strictly increasing:
-    /// `fvar_index` is a binary search), then one over each edge array (every callee below
-    /// the number of methods, every external edge below the number of externals).
+    /// `fvar_index` is a binary search) and one over the gvar records (strings, edge ranges),
+    /// then one over each edge array: every callee below the number of methods, every
+    /// external edge below the number of externals, every data edge below the number of gvars.
     fn check_methods(&self) -> Result<(), FormatError> {
         let s = &self.sections;
-        let (ncallees, nexternal) = (s.callees.len() / 4, s.external_edges.len() / 4);
-        let in_range = |start: u32, len: u32, n: usize| {
-            (start as usize)
-                .checked_add(len as usize)
-                .is_some_and(|end| end <= n)
-        };
         let mut previous: Option<&str> = None;
         for r in s.methods.chunks_exact(4 * METHOD_WORDS) {
-            let [n0, n1, s0, s1, _, _, c0, c1, x0, x1] = words(r);
+            let [n0, n1, s0, s1, _, _, c0, c1, x0, x1, d0, d1] = words(r);
             let (Some(name), Some(_)) = (s.text(n0, n1), s.text(s0, s1)) else {
                 return Err(invalid("a metadata string lies outside the string table"));
             };
-            if !in_range(c0, c1, ncallees) || !in_range(x0, x1, nexternal) {
+            if !s.ranges_fit([c0, c1, x0, x1, d0, d1]) {
                 return Err(invalid("a method's edges lie outside the edge lists"));
             }
             if let Some(before) = previous.filter(|&before| before >= name) {
@@ -422,22 +491,39 @@ impl<'a> MetaView<'a> {
             }
             previous = Some(name);
         }
-        let out_of_range = |edges: &[u8], n: usize| {
-            let edges = Words(edges);
-            edges.iter().position(|e| e as usize >= n)
-        };
-        if let Some(k) = out_of_range(s.callees, self.method_count()) {
-            let culprit = self.methods().find(|m| m.callees.covers(k, s.callees));
-            return Err(FormatError::Invalid(match culprit {
-                Some(m) => format!("method {} has a callee index out of range", m.name),
-                None => "a callee index is out of range".into(),
-            }));
+        for r in s.gvars.chunks_exact(4 * GVAR_WORDS) {
+            let [n0, n1, c0, c1, x0, x1, d0, d1] = words(r);
+            if s.text(n0, n1).is_none() {
+                return Err(invalid("a metadata string lies outside the string table"));
+            }
+            if !s.ranges_fit([c0, c1, x0, x1, d0, d1]) {
+                return Err(invalid("a gvar's edges lie outside the edge lists"));
+            }
         }
-        if let Some(k) = out_of_range(s.external_edges, self.external_count()) {
-            let culprit = (self.methods()).find(|m| m.external.covers(k, s.external_edges));
-            return Err(FormatError::Invalid(match culprit {
-                Some(m) => format!("method {} has an external edge out of range", m.name),
-                None => "an external edge is out of range".into(),
+        let arrays = [
+            (s.callees, self.method_count(), "a callee index"),
+            (s.external_edges, self.external_count(), "an external edge"),
+            (s.data_edges, self.gvar_count(), "a data edge"),
+        ];
+        for (k, (array, n, what)) in arrays.into_iter().enumerate() {
+            let Some(at) = Words(array).iter().position(|e| e as usize >= n) else {
+                continue;
+            };
+            // Name who holds it (only now: a good image pays nothing for the message).
+            let pick = |e: &[Words<'a>; 3]| e[k].covers(at, array);
+            let owner = (self
+                .methods()
+                .find(|m| pick(&[m.callees, m.external, m.data])))
+            .map(|m| format!("method {}", m.name))
+            .or_else(|| {
+                (0..self.gvar_count())
+                    .map(|i| self.gvar(i))
+                    .find(|g| pick(&[g.callees, g.external, g.data]))
+                    .map(|g| format!("gvar {}", g.name))
+            });
+            return Err(FormatError::Invalid(match owner {
+                Some(owner) => format!("{owner} has {what} out of range"),
+                None => format!("{what} is out of range"),
             }));
         }
         Ok(())
@@ -445,14 +531,11 @@ impl<'a> MetaView<'a> {
 
     /// Strings in range, and externals sorted by name (the loader merges them with the
     /// method table's sorted exports).
-    fn check_externals_and_gvars(&self) -> Result<(), FormatError> {
+    fn check_externals(&self) -> Result<(), FormatError> {
         let s = &self.sections;
         let strings_ok = (s.externals.chunks_exact(4 * EXTERNAL_WORDS)).all(|r| {
             let [n0, n1, s0, s1, _, _] = words(r);
             s.text(n0, n1).is_some() && s.text(s0, s1).is_some()
-        }) && (s.gvars.chunks_exact(4 * GVAR_WORDS)).all(|r| {
-            let [n0, n1] = words(r);
-            s.text(n0, n1).is_some()
         });
         if !strings_ok {
             return Err(invalid("a metadata string lies outside the string table"));
@@ -510,19 +593,15 @@ impl<'a> MetaView<'a> {
 
     /// Method `i` (by fvar index, below [`MetaView::method_count`]).
     pub fn method(&self, i: usize) -> MethodView<'a> {
-        let [n0, n1, s0, s1, h0, h1, c0, c1, x0, x1] = record(self.sections.methods, i);
-        // Checked by `parse`; out of range (bytes not checked) they read as empty.
-        let edges = |array: &'a [u8], start: u32, len: u32| {
-            let start = 4 * start as usize;
-            let end = start.saturating_add(4 * len as usize);
-            Words(array.get(start..end).unwrap_or(&array[..0]))
-        };
+        let [n0, n1, s0, s1, h0, h1, c0, c1, x0, x1, d0, d1] = record(self.sections.methods, i);
+        let s = &self.sections;
         MethodView {
             name: self.text(n0, n1),
             signature: self.text(s0, s1),
             hash: hash_of(h0, h1),
-            callees: edges(self.sections.callees, c0, c1),
-            external: edges(self.sections.external_edges, x0, x1),
+            callees: Sections::edges(s.callees, c0, c1),
+            external: Sections::edges(s.external_edges, x0, x1),
+            data: Sections::edges(s.data_edges, d0, d1),
         }
     }
 
@@ -580,6 +659,18 @@ impl<'a> MetaView<'a> {
         self.first_string::<GVAR_WORDS>(self.sections.gvars, i)
     }
 
+    /// gvar `i` (below [`MetaView::gvar_count`]) with the addresses it holds.
+    pub fn gvar(&self, i: usize) -> GvarView<'a> {
+        let [n0, n1, c0, c1, x0, x1, d0, d1] = record(self.sections.gvars, i);
+        let s = &self.sections;
+        GvarView {
+            name: self.text(n0, n1),
+            callees: Sections::edges(s.callees, c0, c1),
+            external: Sections::edges(s.external_edges, x0, x1),
+            data: Sections::edges(s.data_edges, d0, d1),
+        }
+    }
+
     /// The exported methods' fvar indices, in the exports' (name) order.
     pub fn export_fvars(&self) -> impl Iterator<Item = u32> + '_ {
         (self.sections.exports.chunks_exact(4 * EXPORT_WORDS)).map(|r| words::<EXPORT_WORDS>(r)[2])
@@ -606,6 +697,7 @@ impl<'a> MetaView<'a> {
                     hash: m.hash,
                     callees: m.callees.to_vec(),
                     external: m.external.to_vec(),
+                    data: m.data.to_vec(),
                 })
                 .collect(),
             externals: (0..self.external_count())
@@ -619,7 +711,15 @@ impl<'a> MetaView<'a> {
                 })
                 .collect(),
             gvars: (0..self.gvar_count())
-                .map(|i| self.gvar_name(i).to_string())
+                .map(|i| {
+                    let g = self.gvar(i);
+                    Gvar {
+                        name: g.name.to_string(),
+                        callees: g.callees.to_vec(),
+                        external: g.external.to_vec(),
+                        data: g.data.to_vec(),
+                    }
+                })
                 .collect(),
             exports: (self.exports())
                 .map(|(name, fvar)| Export {
@@ -667,6 +767,17 @@ pub struct MethodView<'a> {
     pub hash: u64,
     pub callees: Words<'a>,
     pub external: Words<'a>,
+    /// gvar indices of the data holding function addresses it uses (see [`Method::data`]).
+    pub data: Words<'a>,
+}
+
+/// One gvar read in place, with the addresses it holds (see [`Gvar`]).
+#[derive(Clone, Copy, Debug)]
+pub struct GvarView<'a> {
+    pub name: &'a str,
+    pub callees: Words<'a>,
+    pub external: Words<'a>,
+    pub data: Words<'a>,
 }
 
 /// One external method read in place.
@@ -708,6 +819,7 @@ mod tests {
                     hash: 9,
                     callees: vec![1],
                     external: vec![],
+                    data: vec![],
                 },
                 Method {
                     name: "g".into(),
@@ -715,6 +827,7 @@ mod tests {
                     hash: 10,
                     callees: vec![],
                     external: vec![0],
+                    data: vec![0],
                 },
             ],
             externals: vec![ExternalEdge {
@@ -722,7 +835,15 @@ mod tests {
                 signature: "i32 ()".into(),
                 hash: 4,
             }],
-            gvars: vec!["x".into()],
+            gvars: vec![
+                Gvar {
+                    name: "table".into(),
+                    callees: vec![0, 1],
+                    external: vec![0],
+                    data: vec![1],
+                },
+                "x".into(),
+            ],
             exports: vec![Export {
                 name: "f".into(),
                 fvar: 0,
@@ -816,6 +937,18 @@ mod tests {
         let mut meta = sample();
         meta.methods[0].callees = vec![0, 2];
         refused(&meta, "method f has a callee index out of range");
+        let mut meta = sample();
+        meta.methods[1].data = vec![2];
+        refused(&meta, "method g has a data edge out of range");
+        let mut meta = sample();
+        meta.gvars[0].callees = vec![2];
+        refused(&meta, "gvar table has a callee index out of range");
+        let mut meta = sample();
+        meta.gvars[0].external = vec![1];
+        refused(&meta, "gvar table has an external edge out of range");
+        let mut meta = sample();
+        meta.gvars[1].data = vec![5];
+        refused(&meta, "gvar x has a data edge out of range");
     }
 
     #[test]
@@ -834,8 +967,9 @@ mod tests {
     fn damaged_layouts_are_errors_not_panics() {
         let good = sample().encode();
         let methods_at = 4 * HEAD_WORDS + 4 * TARGET_WORDS;
+        let gvars_at = methods_at + 2 * 4 * METHOD_WORDS + 4 * EXTERNAL_WORDS;
         type Damage = Box<dyn Fn(&mut Vec<u8>)>;
-        let cases: [(&str, Damage); 6] = [
+        let cases: [(&str, Damage); 7] = [
             ("bytes after its string table", Box::new(|b| b.push(0))),
             ("not UTF-8", Box::new(|b| *b.last_mut().unwrap() = 0xff)),
             // The first method's name runs past the string table.
@@ -847,6 +981,11 @@ mod tests {
             (
                 "edges lie outside",
                 Box::new(move |b| set_word(b, methods_at + 24, 9)),
+            ),
+            // The first gvar's data edges start past the data edge array.
+            (
+                "a gvar's edges lie outside",
+                Box::new(move |b| set_word(b, gvars_at + 24, 9)),
             ),
             // A target's features past the feature words.
             (
@@ -872,6 +1011,10 @@ mod tests {
         assert_eq!(view.fvar_index("g"), Some(1));
         assert_eq!(view.fvar_index("a"), None);
         assert_eq!(view.method(1).external.to_vec(), [0]);
+        assert_eq!(view.method(1).data.to_vec(), [0]);
+        assert_eq!(view.gvar(0).callees.to_vec(), [0, 1]);
+        assert_eq!(view.gvar(0).data.to_vec(), [1]);
+        assert!(view.gvar(1).callees.is_empty());
         assert_eq!(view.external(0).hash, 4);
         // The same view over another copy of the bytes (as the loader rebases onto the
         // mapped image).

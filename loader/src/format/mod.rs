@@ -22,7 +22,7 @@ pub mod meta;
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
 /// Bumped on every incompatible change of anything in this file or in `meta.rs`.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 /// At most this many CPU targets: clone sets are 64-bit sets over the targets (the writer's
 /// `--cpu-target` limit is this constant).
 pub const MAX_TARGETS: usize = 64;

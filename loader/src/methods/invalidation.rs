@@ -1,7 +1,9 @@
 //! Package image validation (Julia's staticdata_utils): every method's external edges are
 //! checked against the method table as it is now; a method is valid when all its external
-//! edges hold and all the image's methods it calls are valid. Failures propagate to callers
-//! (so a cycle is valid or invalid as a whole), each with the method that caused it.
+//! edges hold and all the image's methods it calls are valid, directly or through data that
+//! holds their addresses (a table of function pointers: its gvar is a node of the graph, so
+//! its edges are stored and walked once, not once per method using it). Failures propagate
+//! to users (so a cycle is valid or invalid as a whole), each with the method that caused it.
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
@@ -81,6 +83,15 @@ enum Because {
     Edge { external: u32 },
     /// It calls method `callee` of the image, which is invalid because of `external`.
     Callee { callee: u32, external: u32 },
+}
+
+impl Because {
+    /// The failing external edge at the root of it.
+    fn external(self) -> u32 {
+        match self {
+            Because::Edge { external } | Because::Callee { external, .. } => external,
+        }
+    }
 }
 
 impl Resolution {
@@ -173,29 +184,41 @@ pub fn validate(meta: &MetaView, table: &MethodTable, trust: bool) -> Resolution
     if trust || resolution.reasons.iter().all(Option::is_none) {
         return resolution;
     }
-    let mut invalid: Vec<Option<Because>> = vec![None; meta.method_count()];
+    // Nodes: the methods (by fvar), then the gvars (nm + gvar index): data that holds function
+    // addresses is invalid when something it holds is, and so is a method that uses it.
+    let nm = meta.method_count();
+    let mut invalid: Vec<Option<Because>> = vec![None; nm + meta.gvar_count()];
     let mut queue = VecDeque::new();
-    for (i, method) in meta.methods().enumerate() {
-        let broken = (method.external.iter()).find(|&x| resolution.reasons[x as usize].is_some());
+    let own_edges = (meta.methods().map(|m| m.external))
+        .chain((0..meta.gvar_count()).map(|g| meta.gvar(g).external));
+    for (node, external) in own_edges.enumerate() {
+        let broken = (external.iter()).find(|&x| resolution.reasons[x as usize].is_some());
         if let Some(external) = broken {
-            invalid[i] = Some(Because::Edge { external });
-            queue.push_back(i);
+            invalid[node] = Some(Because::Edge { external });
+            queue.push_back(node);
         }
     }
-    let callers = Callers::of(meta);
-    while let Some(m) = queue.pop_front() {
-        let external = match invalid[m].expect("queued methods are invalid") {
-            Because::Edge { external } | Because::Callee { external, .. } => external,
+    let users = Users::of(meta);
+    while let Some(node) = queue.pop_front() {
+        let because = invalid[node].expect("queued nodes are invalid");
+        // A method's users call it; a gvar's users see what made it invalid, as if they held
+        // its addresses themselves.
+        let passed = match because {
+            _ if node < nm => Because::Callee {
+                callee: node as u32,
+                external: because.external(),
+            },
+            through_data => through_data,
         };
-        for &caller in callers.of_method(m) {
-            let caller = caller as usize;
-            if invalid[caller].is_none() {
-                let callee = m as u32;
-                invalid[caller] = Some(Because::Callee { callee, external });
-                queue.push_back(caller);
+        for &user in users.of_node(node) {
+            let user = user as usize;
+            if invalid[user].is_none() {
+                invalid[user] = Some(passed);
+                queue.push_back(user);
             }
         }
     }
+    invalid.truncate(nm);
     resolution.invalid_mask = invalid.iter().map(Option::is_some).collect();
     resolution.invalid = (invalid.into_iter().enumerate())
         .filter_map(|(i, because)| Some((i as u32, because?)))
@@ -203,40 +226,47 @@ pub fn validate(meta: &MetaView, table: &MethodTable, trust: bool) -> Resolution
     resolution
 }
 
-/// Who calls each method: the callee lists inverted, in two flat arrays (one allocation each,
-/// not one per method).
-struct Callers {
-    /// Method `m`'s callers are `callers[starts[m]..starts[m + 1]]`.
+/// Who uses each node (methods, then gvars): the callee and data edges of methods and gvars
+/// inverted, in two flat arrays (one allocation each, not one per node).
+struct Users {
+    /// Node `n`'s users are `users[starts[n]..starts[n + 1]]`.
     starts: Vec<u32>,
-    callers: Vec<u32>,
+    users: Vec<u32>,
 }
 
-impl Callers {
-    fn of(meta: &MetaView) -> Callers {
+impl Users {
+    fn of(meta: &MetaView) -> Users {
         let nm = meta.method_count();
-        let mut starts = vec![0u32; nm + 1];
-        for method in meta.methods() {
-            method
-                .callees
-                .iter()
-                .for_each(|c| starts[c as usize + 1] += 1);
-        }
-        for m in 0..nm {
-            starts[m + 1] += starts[m];
+        let nodes = nm + meta.gvar_count();
+        // (user, used) for every edge between nodes.
+        let edges = || {
+            let methods = (meta.methods().enumerate()).map(|(i, m)| (i, m.callees, m.data));
+            let gvars = (0..meta.gvar_count()).map(|g| {
+                let v = meta.gvar(g);
+                (nm + g, v.callees, v.data)
+            });
+            methods.chain(gvars).flat_map(move |(user, callees, data)| {
+                let used = callees.iter().map(|c| c as usize);
+                let used = used.chain(data.iter().map(move |d| nm + d as usize));
+                used.map(move |used| (user as u32, used))
+            })
+        };
+        let mut starts = vec![0u32; nodes + 1];
+        edges().for_each(|(_, used)| starts[used + 1] += 1);
+        for n in 0..nodes {
+            starts[n + 1] += starts[n];
         }
         let mut next = starts.clone();
-        let mut callers = vec![0u32; starts[nm] as usize];
-        for (i, method) in meta.methods().enumerate() {
-            for c in method.callees.iter() {
-                callers[next[c as usize] as usize] = i as u32;
-                next[c as usize] += 1;
-            }
+        let mut users = vec![0u32; starts[nodes] as usize];
+        for (user, used) in edges() {
+            users[next[used] as usize] = user;
+            next[used] += 1;
         }
-        Callers { starts, callers }
+        Users { starts, users }
     }
 
-    fn of_method(&self, m: usize) -> &[u32] {
-        &self.callers[self.starts[m] as usize..self.starts[m + 1] as usize]
+    fn of_node(&self, node: usize) -> &[u32] {
+        &self.users[self.starts[node] as usize..self.starts[node + 1] as usize]
     }
 }
 
@@ -252,6 +282,7 @@ mod tests {
             hash: 1,
             callees: callees.to_vec(),
             external: external.to_vec(),
+            data: vec![],
         }
     }
 
@@ -338,6 +369,88 @@ mod tests {
             }
         );
         assert!(r.is_valid(3), "a method calling only itself stays valid");
+    }
+
+    /// t -> table (data: f0, f1 and the external g through `inner`), u -> t; `plain` holds
+    /// nothing; v uses `plain` only.
+    fn through_data() -> MetaView<'static> {
+        use crate::format::meta::Gvar;
+        let mut t = method("t", &[], &[]);
+        t.data = vec![0];
+        let mut v = method("v", &[], &[]);
+        v.data = vec![];
+        let meta = Meta {
+            methods: vec![
+                method("f0", &[], &[0]),
+                method("f1", &[], &[]),
+                t,
+                method("u", &[2], &[]),
+                v,
+            ],
+            externals: vec![edge("f", 10), edge("g", 20)],
+            gvars: vec![
+                Gvar {
+                    name: "table".into(),
+                    callees: vec![0, 1],
+                    data: vec![1],
+                    ..Default::default()
+                },
+                Gvar {
+                    name: "inner".into(),
+                    external: vec![1],
+                    ..Default::default()
+                },
+                "plain".into(),
+            ],
+            targets: vec![Default::default()],
+            ..Default::default()
+        };
+        crate::format::meta::leaked_view(&meta)
+    }
+
+    #[test]
+    fn data_holding_an_invalid_function_invalidates_its_users() {
+        let mut table = MethodTable::new();
+        table.define("f", "i64 (i64)", 11, 1 as _).unwrap();
+        table.define("g", "i64 (i64)", 20, 2 as _).unwrap();
+        let meta = through_data();
+        let r = validate(&meta, &table, false);
+        let invalid: Vec<String> = r
+            .invalidations(&meta)
+            .into_iter()
+            .map(|i| i.method)
+            .collect();
+        assert_eq!(invalid, ["f0", "t", "u"]);
+        assert_eq!(
+            r.invalidation(&meta, 2).unwrap().reason,
+            InvalidReason::CalleeInvalid {
+                callee: "f0".into()
+            },
+            "t may call f0 through the table"
+        );
+        assert_eq!(
+            r.invalidation(&meta, 3).unwrap().reason,
+            InvalidReason::CalleeInvalid { callee: "t".into() }
+        );
+        assert!(r.is_valid(1) && r.is_valid(4));
+    }
+
+    #[test]
+    fn data_holding_a_broken_external_method_invalidates_its_users() {
+        let mut table = MethodTable::new();
+        table.define("f", "i64 (i64)", 10, 1 as _).unwrap();
+        table.define("g", "i64 (i64)", 21, 2 as _).unwrap();
+        let meta = through_data();
+        let r = validate(&meta, &table, false);
+        let invalid: Vec<String> = r
+            .invalidations(&meta)
+            .into_iter()
+            .map(|i| i.method)
+            .collect();
+        assert_eq!(invalid, ["t", "u"], "t reaches g through table -> inner");
+        let t = r.invalidation(&meta, 2).unwrap();
+        assert_eq!(t.reason, InvalidReason::Redefined { was: 20, now: 21 });
+        assert_eq!(t.culprit, "g");
     }
 
     #[test]
