@@ -25,7 +25,13 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::CheckIr { inputs } => Ok(aotlink::codegen::isolated::check_inputs(&inputs)?),
+        Command::CheckIr {
+            bitcode_dir,
+            inputs,
+        } => Ok(aotlink::codegen::isolated::check_inputs(
+            &inputs,
+            bitcode_dir.as_deref(),
+        )?),
         Command::Build {
             inputs,
             output,

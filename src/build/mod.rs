@@ -22,6 +22,7 @@
 //! are their own folders'.
 
 mod builder;
+mod checked_inputs;
 mod error;
 mod memo;
 pub mod options;

@@ -8,11 +8,12 @@ use std::time::Instant;
 use aotload::ImageKind;
 
 use super::builder::{Build, CacheLocation, LinkSettings};
+use super::checked_inputs;
 use super::error::BuildError;
 use super::memo;
 use super::report::{BuildReport, Timings};
 use crate::cache::remote::{RemoteCache, RemoteStats};
-use crate::cache::{Key, KeyHasher, Lookup, ShardCache};
+use crate::cache::ShardCache;
 use crate::codegen::{self, CodegenError, CodegenOptions, Input, InputBytes};
 use crate::dump::{self, DumpError, DumpOptions, OutputKind, ShardStore};
 use crate::link::{self, Cc, Linker};
@@ -84,11 +85,15 @@ impl Build {
                 return self.finish_dump(&dumped, None, archive, timings, started);
             }
         }
-        if let Some(checker) = &self.checker {
-            check_inputs_once(checker, &inputs, cache.as_ref())?;
-            timings.lap(PhaseName::CheckInputs);
-        }
-        let parse_inputs: Vec<Input> = inputs.iter().cloned().map(Input::from).collect();
+        // What codegen parses: the child's bitcode of each text input, once it checked them.
+        let parse_inputs: Vec<Input> = match &self.checker {
+            Some(checker) => {
+                let checked = checked_inputs::check_once(checker, &inputs, cache.as_ref())?;
+                timings.lap(PhaseName::CheckInputs);
+                checked.into_iter().map(Input::from).collect()
+            }
+            None => inputs.iter().cloned().map(Input::from).collect(),
+        };
         // The program lives only until its shards' jobs are made: emission parses each job's
         // bitcode in a context of its own, so the program's module and context go first.
         let (prepared, options, remote, mut warnings) = {
@@ -281,72 +286,6 @@ impl Build {
             }
         })
     }
-}
-
-/// Runs the child-process check on `inputs` (in memory: staged in temp files for the child),
-/// unless the cache records that these very bytes passed it with this aotlink and LLVM.
-fn check_inputs_once(
-    checker: &Path,
-    inputs: &[InputBytes],
-    cache: Option<&ShardCache>,
-) -> Result<(), BuildError> {
-    let key = checked_inputs_key(inputs);
-    if let Some(cache) = cache {
-        if matches!(cache.get_build(&key), Lookup::Hit(_)) {
-            return Ok(());
-        }
-    }
-    let scratch = tempfile::tempdir()
-        .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
-    let mut staged = Vec::new();
-    for (i, InputBytes { name, bytes }) in inputs.iter().enumerate() {
-        let path = scratch.path().join(format!("input{i}"));
-        std::fs::write(&path, bytes).map_err(|e| {
-            BuildError::Invalid(format!(
-                "{}: cannot stage for checking: {e}",
-                name.display()
-            ))
-        })?;
-        staged.push(path);
-    }
-    codegen::isolated::check_in_child(checker, &staged).map_err(|e| -> BuildError {
-        // Name the input, not its staged copy.
-        let named = |text: String| {
-            (staged.iter().zip(inputs)).fold(text, |t, (path, input)| {
-                t.replace(
-                    &path.display().to_string(),
-                    &input.name.display().to_string(),
-                )
-            })
-        };
-        match e {
-            CodegenError::Input { path, cause } => {
-                let i = staged.iter().position(|p| *p == path).unwrap_or(0);
-                CodegenError::Input {
-                    path: inputs[i].name.clone(),
-                    cause: named(cause),
-                }
-                .into()
-            }
-            CodegenError::Checked(message) => CodegenError::Checked(named(message)).into(),
-            other => other.into(),
-        }
-    })?;
-    if let Some(cache) = cache {
-        // Only saves the next build a check; failing to record it costs nothing else.
-        let _ = cache.put_build(&key, b"");
-    }
-    Ok(())
-}
-
-/// The key under which the cache records that `inputs` passed the child-process check.
-fn checked_inputs_key(inputs: &[InputBytes]) -> Key {
-    let mut h = KeyHasher::new("aotlink checked inputs");
-    h.count(inputs.len());
-    for InputBytes { bytes, .. } in inputs {
-        h.field(bytes);
-    }
-    h.finish()
 }
 
 /// `--target` must name the same architecture and OS as the IR.

@@ -23,7 +23,12 @@ pub enum Command {
     /// Parses and verifies IR files, nothing else: run by aotlink itself in a child process
     /// before it reads untrusted IR (`codegen::isolated`).
     #[command(name = "__check-ir", hide = true)]
-    CheckIr { inputs: Vec<PathBuf> },
+    CheckIr {
+        /// Where to write each text input's module as bitcode (`<index>.bc`).
+        #[arg(long)]
+        bitcode_dir: Option<PathBuf>,
+        inputs: Vec<PathBuf>,
+    },
     /// IR to image in one step (codegen, dump, link).
     Build {
         /// LLVM IR files (.ll or .bc); several are merged.

@@ -121,6 +121,13 @@ pub fn input_defining<'a>(inputs: &'a [Input], name: &str) -> Option<&'a Input> 
     })
 }
 
+/// Whether `bytes` are LLVM bitcode (raw, or in the wrapper Apple's tools write), not text.
+pub fn is_bitcode(bytes: &[u8]) -> bool {
+    const RAW: [u8; 4] = [b'B', b'C', 0xc0, 0xde];
+    const WRAPPER: [u8; 4] = 0x0b17_c0de_u32.to_le_bytes();
+    bytes.starts_with(&RAW) || bytes.starts_with(&WRAPPER)
+}
+
 pub(super) fn load_one<'ctx>(
     context: &'ctx Context,
     input: &Input,

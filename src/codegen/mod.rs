@@ -20,7 +20,7 @@ use inkwell::module::Module;
 use crate::llvm::{self, Global, GlobalKind, Linkage};
 pub use error::CodegenError;
 pub use index::content_hash;
-pub use load::{input_defining, one_line, Input, InputBytes};
+pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
 
 #[derive(Clone, Debug, Default)]
 pub struct CodegenOptions {

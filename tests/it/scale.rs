@@ -130,6 +130,35 @@ fn generated_kernels_with_one_and_four_targets_give_gccs_results() {
     );
 }
 
+/// The command line builds from the input check's bitcode of the text IR (the child hands it
+/// over), the library, which runs no check, from the text: the same module, the same image.
+#[test]
+fn the_checked_bitcode_and_the_text_give_the_same_image() {
+    let dir = scratch("scale-checked-bitcode");
+    let fixture = fixture(&dir);
+    let cli = dir.join("cli/libkernels.so");
+    build(
+        &fixture.ir,
+        &cli,
+        &["--cpu-target", "generic", "--no-cache"],
+    );
+    let library = dir.join("library/libkernels.so");
+    std::fs::create_dir_all(library.parent().unwrap()).unwrap();
+    aotlink::Build::new()
+        .input(&fixture.ir)
+        .export_all(true)
+        .cpu_targets(aotlink::target::CpuTarget::parse_list("generic").unwrap())
+        .cache(aotlink::CacheLocation::Off)
+        .build(&library)
+        .unwrap();
+    assert!(
+        std::fs::read(&cli).unwrap() == std::fs::read(&library).unwrap(),
+        "{} and {} differ",
+        cli.display(),
+        library.display()
+    );
+}
+
 /// The default four targets: emitted on 2 threads without a cache, on 1 thread into an empty
 /// cache, and on 2 threads all from that cache: one image, byte for byte.
 #[test]
