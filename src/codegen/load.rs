@@ -141,8 +141,20 @@ pub(super) fn load_one<'ctx>(
     let bytes = input
         .bytes()
         .map_err(|e| fail(format!("cannot read: {e}")))?;
-    let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
-    let parsed = super::fatal_guard::reading(path, || context.create_module_from_ir(buffer));
+    let parse = |bytes: &[u8]| {
+        let buffer =
+            MemoryBuffer::create_from_memory_range_copy(bytes, &path.display().to_string());
+        super::fatal_guard::reading(path, || context.create_module_from_ir(buffer))
+    };
+    let reordered = (!is_bitcode(&bytes))
+        .then(|| std::str::from_utf8(&bytes).ok())
+        .flatten()
+        .and_then(super::text_order::globals_after_functions);
+    // Text that does not parse reordered is parsed as given: its error names its own lines.
+    let parsed = match reordered.map(|text| parse(text.as_bytes())) {
+        Some(Ok(module)) => Ok(module),
+        _ => parse(&bytes),
+    };
     let module = parsed.map_err(|e| {
         let message = without_buffer_name(&one_line(&e.to_string()), path);
         fail(super::producer::with_producer(message, &bytes))

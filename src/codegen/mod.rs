@@ -8,6 +8,7 @@ mod index;
 pub mod isolated;
 mod load;
 mod producer;
+mod text_order;
 mod trace;
 
 use std::collections::{BTreeSet, HashMap};
