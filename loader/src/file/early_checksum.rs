@@ -45,7 +45,7 @@ impl Outline {
 
     /// Whether `file`, decoded in full from the same bytes, has this coverage and field, so a
     /// checksum computed over this outline is the file's.
-    pub fn matches<M>(&self, file: &ImageFile<M>) -> bool {
+    pub fn matches<M, S>(&self, file: &ImageFile<M, S>) -> bool {
         self.coverage == file.checksum_coverage && self.field == file.checksum_file_offset
     }
 }

@@ -21,8 +21,7 @@ use std::path::PathBuf;
 
 use identity::Observed;
 
-use crate::file::ImageFile;
-use crate::format::meta::MetaView;
+use crate::file::ImageFileInPlace;
 
 /// How the bytes of an opened image were found whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +124,7 @@ impl<'a> Verdicts<'a> {
 
     /// This file decoded as when this process found it whole, if it did and it is unchanged
     /// since (its structures were checked then; the hash and the checks are skipped).
-    pub fn recall_in_process<'b>(&self, bytes: &'b [u8]) -> Option<ImageFile<MetaView<'b>>> {
+    pub fn recall_in_process<'b>(&self, bytes: &'b [u8]) -> Option<ImageFileInPlace<'b>> {
         match self.options.in_process {
             true => in_process::recall(&self.observed?.identity, bytes),
             false => None,
@@ -134,7 +133,7 @@ impl<'a> Verdicts<'a> {
 
     /// Whether the verdict cache on disk vouches for this file, decoded as `file` (the
     /// checksum its root stores is the one hashed); then this process remembers it too.
-    pub fn recall_on_disk(&self, file: &ImageFile<MetaView>) -> Option<Verification> {
+    pub fn recall_on_disk(&self, file: &ImageFileInPlace) -> Option<Verification> {
         #[cfg(unix)]
         if let Some(disk) = self.disk() {
             if disk.recall(&self.observed?.identity) == Some(file.checksum) {
@@ -160,7 +159,7 @@ impl<'a> Verdicts<'a> {
     /// Remembers that this file, decoded as `file`, was found whole, if it had settled when
     /// its identity was read (a file changed within the filesystem's timestamp granularity is
     /// not remembered).
-    pub fn remember(&self, file: &ImageFile<MetaView>) {
+    pub fn remember(&self, file: &ImageFileInPlace) {
         self.remember_in_process(file);
         #[cfg(unix)]
         if let (Some(observed), Some(disk)) = (self.settled(), self.disk()) {
@@ -169,7 +168,7 @@ impl<'a> Verdicts<'a> {
         }
     }
 
-    fn remember_in_process(&self, file: &ImageFile<MetaView>) {
+    fn remember_in_process(&self, file: &ImageFileInPlace) {
         if let (Some(observed), true) = (self.settled(), self.options.in_process) {
             in_process::remember(observed.identity, file);
         }
