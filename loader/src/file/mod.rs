@@ -12,6 +12,7 @@
 pub mod coverage;
 pub(crate) mod early_checksum;
 pub(crate) mod piece_hash;
+pub(crate) mod protected;
 pub mod relocations;
 pub mod root_symbol;
 pub(crate) mod segments;
@@ -22,7 +23,7 @@ use object::Object;
 
 use crate::error::LoadCause;
 pub use crate::file::coverage::ChecksumCoverage;
-use crate::file::relocations::{Protected, ProtectedRanges};
+use crate::file::protected::{Protected, ProtectedRanges};
 pub use crate::file::segments::{Segment, Segments};
 use crate::file::shard_tables::{ShardTables, TableAt};
 use crate::format::meta::{Meta, MetaView};

@@ -168,10 +168,13 @@ impl Segments {
             })
     }
 
-    /// `vaddr .. vaddr + len` lies in one segment the dynamic loader may write while it
-    /// relocates: writable, RELRO included (ELF; what it makes read-only afterwards).
-    pub fn is_writable_at_load(&self, vaddr: u64, len: u64) -> bool {
-        self.holding(vaddr, len).is_some_and(|s| s.writable)
+    /// The memory of the one segment that holds `vaddr .. vaddr + len` if the dynamic loader
+    /// may write it while it relocates: writable, RELRO included (ELF; what it makes read-only
+    /// afterwards).
+    pub fn writable_at_load(&self, vaddr: u64, len: u64) -> Option<Range<u64>> {
+        (self.holding(vaddr, len))
+            .filter(|s| s.writable)
+            .map(|s| s.vaddr.clone())
     }
 
     /// `low` and `high` (`low <= high`) lie in the memory of one readable segment.
