@@ -272,9 +272,10 @@ fn decode_while_hashing<'b>(
     verdicts: &Verdicts,
     signature_verified: bool,
 ) -> Result<(ImageFileInPlace<'b>, Option<EarlyHash>), LoadCause> {
-    let outline = match signature_verified {
+    // With an entry on disk for this file the hash is most likely skipped: not started early.
+    let outline = match signature_verified || verdicts.on_disk_has_entry() {
         true => None,
-        false => Outline::of(bytes).filter(|o| !verdicts.on_disk_vouches_for(o.stored)),
+        false => Outline::of(bytes),
     };
     match outline {
         None => Ok((ImageFile::parse_in_place(bytes)?, None)),
