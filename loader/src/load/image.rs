@@ -170,7 +170,7 @@ impl Image {
         }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
-        Ok(Image {
+        let image = Image {
             path,
             kind: file.kind,
             meta,
@@ -183,7 +183,11 @@ impl Image {
             resolution,
             invalidated: std::sync::OnceLock::new(),
             _loaded: loaded,
-        })
+        };
+        drop(file);
+        let hashed = matches!(verification, Verification::Hashed | Verification::Signature);
+        bytes.release(hashed);
+        Ok(image)
     }
 
     /// The methods of a package image that did not validate, with why.
