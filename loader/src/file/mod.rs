@@ -23,6 +23,7 @@ use object::Object;
 
 use crate::error::LoadCause;
 pub use crate::file::coverage::ChecksumCoverage;
+use crate::file::piece_hash::PIECE_LEN;
 use crate::file::protected::{Protected, ProtectedRanges};
 pub use crate::file::segments::{Segment, Segments};
 use crate::file::shard_tables::{ShardTables, TableAt};
@@ -139,10 +140,11 @@ impl FileBytes {
     /// SQLite's image (the kernel clears a page-table entry for every page the hash touched,
     /// and flushes the other core's TLB): about 0.1 ms of a 0.7 ms first open, 0.4–0.9 ms of a
     /// 7 ms one at 141 MB (perf, issue 30). After a verdict only the tables' pages were
-    /// touched, and waking a pool thread costs more than the unmapping.
+    /// touched, and waking a pool thread costs more than the unmapping; likewise for a file
+    /// of one checksum piece or less, which a signature check may not have started the pool for.
     pub fn release(self, every_page_touched: bool) {
         match self {
-            FileBytes::Mapped(map) if every_page_touched => {
+            FileBytes::Mapped(map) if every_page_touched && map.len() > PIECE_LEN => {
                 rayon_core::spawn(move || drop(map));
             }
             _ => drop(self),
