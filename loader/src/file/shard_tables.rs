@@ -41,7 +41,7 @@ impl<'a> ShardTables<'a> {
     }
 
     /// The same tables over a copy of their bytes, which outlives the file's: one allocation
-    /// for all of them (the bytes of SQLite's 128 tables are about a fortieth of its image).
+    /// for all of them (SQLite's 128 tables are 72 KB, 1.3% of its image).
     pub fn kept(&self) -> ShardTables<'static> {
         if let TableBytes::Kept(bytes) = &self.bytes {
             return ShardTables {

@@ -17,8 +17,8 @@ use crate::format::meta::{MetaView, TargetRecord};
 use crate::format::{RootHead, CHECKSUM_OFFSET, ROOT_HEAD_SIZE};
 
 /// More files than a process opens in practice; past it the memory starts over, so it stays
-/// small whatever a long-running process opens (a file's decoded tables are about a tenth of
-/// its size).
+/// small whatever a long-running process opens (what a file's verdict keeps is a copy of its
+/// shard tables' bytes: 72 KB, 1.3%, for SQLite's image).
 const MAX_REMEMBERED: usize = 64;
 
 /// A file found whole: its checksum, and its decoded structures with the metadata's targets
@@ -54,7 +54,7 @@ pub fn recall<'b>(identity: &FileIdentity, bytes: &'b [u8]) -> Option<ImageFileI
 /// the identity is settled).
 pub fn remember(identity: FileIdentity, file: &ImageFileInPlace) {
     // The shard tables are copied out of the file's bytes, which this open unmaps: one
-    // allocation, a fortieth of SQLite's image.
+    // allocation, 72 KB for SQLite's 5.4 MB image.
     let remembered_file = Remembered {
         checksum: file.checksum,
         file: file.with_kept_shards().map_meta(|meta| meta.targets),
