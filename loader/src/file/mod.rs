@@ -57,9 +57,10 @@ pub struct ImageFile<M = Meta, S = ShardTables<'static>> {
     pub image_data_vaddr: u64,
     /// Where the image data sits in the file.
     pub image_data_file_range: std::ops::Range<usize>,
-    /// Each shard's table and its virtual address. Shared, not copied, when the file is
-    /// cloned: an open that remembers its verdict keeps the decoded tables (`verdict/`), and a
-    /// deep copy of SQLite's 128 tables was a tenth of the open's own thread (perf, 2026-12-07).
+    /// Each shard's table and its virtual address ([`ShardTables`]: read in place in the
+    /// file's bytes, or over one copy of them). Shared, not copied, when the file is cloned: an
+    /// in-process verdict keeps them (`verdict/`), and a deep copy of SQLite's 128 decoded
+    /// tables was a tenth of the open's own thread (perf, 2026-12-07).
     pub shards: S,
     /// Virtual address of each external method's slot.
     pub external_slots: Vec<u64>,
