@@ -123,8 +123,19 @@ pub fn check_addresses(shards: &ShardTables, segments: &Segments) -> Result<(), 
         if let Some((lowest, highest)) = bounds(gvars) {
             let (lowest, highest) = (address(vaddr, lowest)?, address(vaddr, highest)?);
             if !segments.is_readable_span(lowest, highest) {
+                // A shard's globals lie in a few segments (constants, data, zeroed data): each
+                // is looked up only when it leaves the one the previous global was in.
+                let mut previous: Option<std::ops::Range<u64>> = None;
                 for off in gvars.iter() {
-                    if !segments.is_mapped(address(vaddr, off)?) {
+                    let at = address(vaddr, off)?;
+                    if previous
+                        .as_ref()
+                        .is_some_and(|r| r.start <= at && at <= r.end)
+                    {
+                        continue;
+                    }
+                    previous = segments.readable_around(at);
+                    if previous.is_none() {
                         return invalid("a global's address lies outside the image's memory");
                     }
                 }
@@ -379,6 +390,15 @@ mod tests {
         let mut lists = table(vec![(vec![], vec![])]);
         lists.gvar_offsets = vec![0x2100]; // the end of data: a zero-sized global
         check_addresses(&lists.tables(), &segments()).unwrap();
+        // In two segments, one after the other and back (each looked up as it changes).
+        lists.gvar_offsets = vec![0x2000, 0x2100, 0x10, 0x2008, 0x0];
+        check_addresses(&lists.tables(), &segments()).unwrap();
+        // Between them, where nothing is mapped, after globals that are.
+        lists.gvar_offsets = vec![0x2000, 0x10, 0x1200, 0x2008];
+        refused(
+            check_addresses(&lists.tables(), &segments()),
+            "outside the image's memory",
+        );
         lists.gvar_offsets = vec![0x1200];
         refused(
             check_addresses(&lists.tables(), &segments()),
