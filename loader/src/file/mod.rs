@@ -3,8 +3,9 @@
 //! that `Image::open` can verify everything before the dynamic loader runs any of it).
 //!
 //! This folder owns reading an image file and what its checksum covers: the mapped segments
-//! (`segments.rs`), the structural rules between the tables and those segments
-//! (`well_formed.rs`), the relocations that must not touch the tables (`relocations.rs`), the
+//! (`segments.rs`), the shard tables read in place (`shard_tables.rs`), the structural rules
+//! between the tables and those segments (`well_formed.rs`), the relocations that must not
+//! touch the tables (`protected.rs`, `relocations.rs`), the
 //! checksum's coverage and its hashing (`coverage.rs`, `piece_hash.rs`, `early_checksum.rs`) and
 //! the root symbol's lookup (`root_symbol.rs`). It decodes through `format` and may not touch the
 //! host, the dynamic loader or the method table: nothing here runs any of the image.
