@@ -166,9 +166,9 @@ pub fn inspect<'a>(
             .shards
             .iter()
             .map(|(_, t)| ShardReport {
-                fvars: t.fvar_idxs.len(),
-                gvars: t.gvar_idxs.len(),
-                dispatch_slots: t.slot_fvars.len(),
+                fvars: t.fvar_idxs().len(),
+                gvars: t.gvar_idxs().len(),
+                dispatch_slots: t.slot_fvars().len(),
             })
             .collect(),
         fvars: meta.methods.len(),

@@ -33,9 +33,10 @@ pub use host::{cpu_names, feature_bits, features};
 pub use load::call;
 
 pub use error::{Conflict, LoadCause, LoadError};
+pub use file::shard_tables::ShardTables;
 pub use file::{
     exported_symbols, map_image_file, open_image_file, read_image_file, FileBytes, ImageFile,
-    Segment, Segments,
+    ImageFileInPlace, Segment, Segments,
 };
 pub use format::arch::Arch;
 pub use format::ImageKind;

@@ -7,7 +7,7 @@ use crate::host::features::{missing, names_of, FEATURE_LIST_VERSION};
 use crate::host::HostCpu;
 
 /// Refuses images of another object format or architecture than this process.
-pub fn check_native<M>(file: &ImageFile<M>) -> Result<(), LoadCause> {
+pub fn check_native<M, S>(file: &ImageFile<M, S>) -> Result<(), LoadCause> {
     let (format, arch) = (host_format(), host_arch());
     if file.format != format || file.arch != arch {
         return Err(LoadCause::Foreign {

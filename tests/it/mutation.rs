@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aotload::call::{call, Signature};
-use aotload::format::{RootView, ShardTable, CHECKSUM_OFFSET};
+use aotload::format::{RootView, CHECKSUM_OFFSET};
 use aotload::{Image, ImageFile, LoadOptions, MethodTable};
 
 use crate::common::*;
@@ -115,8 +115,8 @@ fn regions(bytes: &[u8]) -> Regions {
     let tables = file
         .shards
         .iter()
-        .map(|(vaddr, table): &(u64, ShardTable)| {
-            let at = file.segments.file_offset(*vaddr).unwrap() as usize;
+        .map(|(vaddr, table)| {
+            let at = file.segments.file_offset(vaddr).unwrap() as usize;
             at..at + table.encoded_len()
         })
         .collect();

@@ -90,7 +90,7 @@ fn relocations_into_what_the_loader_verified_are_refused_before_dlopen() {
     let cases = [
         (file.root_vaddr + 16, Protected::RootHead),
         (meta_vaddr + first_method + 24, Protected::Metadata),
-        (file.shards[1].0 + 8, Protected::ShardTable(1)),
+        (file.shards.get(1).unwrap().0 + 8, Protected::ShardTable(1)),
     ];
     let dir = scratch("relocations-into-verified");
     let mut paths: Vec<PathBuf> = Vec::new();

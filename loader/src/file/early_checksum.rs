@@ -13,11 +13,10 @@ use crate::file::segments::Segments;
 use crate::file::ImageFile;
 use crate::format::CHECKSUM_OFFSET;
 
-/// What the checksum covers and the checksum it stores, from the headers alone.
+/// What the checksum covers and where its field is, from the headers alone.
 pub struct Outline {
     pub coverage: ChecksumCoverage,
     pub field: usize,
-    pub stored: u64,
 }
 
 impl Outline {
@@ -29,13 +28,10 @@ impl Outline {
         let segments = Segments::from_file(&file, bytes.len()).ok()?;
         let root = crate::file::root_symbol::root_address(&file).ok()??;
         let field = usize::try_from(segments.file_offset(root)?).ok()? + CHECKSUM_OFFSET;
-        let stored = u64::from_le_bytes(bytes.get(field..field + 8)?.try_into().ok()?);
+        // The field must be in the file; decoding says what is wrong otherwise.
+        bytes.get(field..field + 8)?;
         let coverage = ChecksumCoverage::of_file(&file, &segments, bytes.len(), field).ok()?;
-        Some(Outline {
-            coverage,
-            field,
-            stored,
-        })
+        Some(Outline { coverage, field })
     }
 
     /// The checksum of `bytes` over this outline's coverage.
@@ -45,7 +41,7 @@ impl Outline {
 
     /// Whether `file`, decoded in full from the same bytes, has this coverage and field, so a
     /// checksum computed over this outline is the file's.
-    pub fn matches<M>(&self, file: &ImageFile<M>) -> bool {
+    pub fn matches<M, S>(&self, file: &ImageFile<M, S>) -> bool {
         self.coverage == file.checksum_coverage && self.field == file.checksum_file_offset
     }
 }

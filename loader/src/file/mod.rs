@@ -3,8 +3,9 @@
 //! that `Image::open` can verify everything before the dynamic loader runs any of it).
 //!
 //! This folder owns reading an image file and what its checksum covers: the mapped segments
-//! (`segments.rs`), the structural rules between the tables and those segments
-//! (`well_formed.rs`), the relocations that must not touch the tables (`relocations.rs`), the
+//! (`segments.rs`), the shard tables read in place (`shard_tables.rs`), the structural rules
+//! between the tables and those segments (`well_formed.rs`), the relocations that must not
+//! touch the tables (`protected.rs`, `relocations.rs`), the
 //! checksum's coverage and its hashing (`coverage.rs`, `piece_hash.rs`, `early_checksum.rs`) and
 //! the root symbol's lookup (`root_symbol.rs`). It decodes through `format` and may not touch the
 //! host, the dynamic loader or the method table: nothing here runs any of the image.
@@ -12,27 +13,32 @@
 pub mod coverage;
 pub(crate) mod early_checksum;
 pub(crate) mod piece_hash;
+pub(crate) mod protected;
 pub mod relocations;
 pub mod root_symbol;
 pub(crate) mod segments;
+pub mod shard_tables;
 pub(crate) mod well_formed;
 
 use object::Object;
 
 use crate::error::LoadCause;
 pub use crate::file::coverage::ChecksumCoverage;
-use crate::file::relocations::{Protected, ProtectedRanges};
+use crate::file::piece_hash::PIECE_LEN;
+use crate::file::protected::{Protected, ProtectedRanges};
 pub use crate::file::segments::{Segment, Segments};
+use crate::file::shard_tables::{ShardTables, TableAt};
 use crate::format::meta::{Meta, MetaView};
 use crate::format::{
-    tables_digest, FormatError, RootView, ShardTable, CHECKSUM_OFFSET, ROOT_HEAD_SIZE,
+    tables_digest, FormatError, RootView, ShardTableView, CHECKSUM_OFFSET, ROOT_HEAD_SIZE,
 };
 
 /// A decoded image file. Addresses are the file's own virtual addresses (before load bias).
 /// The metadata is owned ([`Meta`], from [`ImageFile::parse`]) or read in place from the
-/// file's bytes ([`MetaView`], from [`ImageFile::parse_in_place`], what the loader uses).
+/// file's bytes ([`MetaView`], from [`ImageFile::parse_in_place`], what the loader uses);
+/// likewise the shard tables, kept in a copy of their own or read in place ([`ShardTables`]).
 #[derive(Clone, Debug)]
-pub struct ImageFile<M = Meta> {
+pub struct ImageFile<M = Meta, S = ShardTables<'static>> {
     pub format: object::BinaryFormat,
     pub arch: object::Architecture,
     pub kind: crate::format::ImageKind,
@@ -52,10 +58,11 @@ pub struct ImageFile<M = Meta> {
     pub image_data_vaddr: u64,
     /// Where the image data sits in the file.
     pub image_data_file_range: std::ops::Range<usize>,
-    /// Each shard's table and its virtual address. Shared, not copied, when the file is
-    /// cloned: an open that remembers its verdict keeps the decoded tables (`verdict/`), and a
-    /// deep copy of SQLite's 128 tables was a tenth of the open's own thread (perf, 2026-12-07).
-    pub shards: std::sync::Arc<[(u64, ShardTable)]>,
+    /// Each shard's table and its virtual address ([`ShardTables`]: read in place in the
+    /// file's bytes, or over one copy of them). Shared, not copied, when the file is cloned: an
+    /// in-process verdict keeps them (`verdict/`), and a deep copy of SQLite's 128 decoded
+    /// tables was a tenth of the open's own thread (perf, 2026-12-07).
+    pub shards: S,
     /// Virtual address of each external method's slot.
     pub external_slots: Vec<u64>,
     /// The program's segments with their permissions (what the checks above rely on).
@@ -128,6 +135,25 @@ pub enum FileBytes {
     Read(Vec<u8>),
 }
 
+impl FileBytes {
+    /// Unmaps the bytes; when `every_page_touched` (they were hashed), on rayon's pool rather
+    /// than on this thread. Once an open has verified and loaded the file, its own mapping is
+    /// only cleanup, and unmapping it after a hash was a sixth of the opening thread's time on
+    /// SQLite's image (the kernel clears a page-table entry for every page the hash touched,
+    /// and flushes the other core's TLB): about 0.1 ms of a 0.7 ms first open, 0.4–0.9 ms of a
+    /// 7 ms one at 141 MB (perf, issue 30). After a verdict only the tables' pages were
+    /// touched, and waking a pool thread costs more than the unmapping; likewise for a file
+    /// of one checksum piece or less, which a signature check may not have started the pool for.
+    pub fn release(self, every_page_touched: bool) {
+        match self {
+            FileBytes::Mapped(map) if every_page_touched && map.len() > PIECE_LEN => {
+                rayon_core::spawn(move || drop(map));
+            }
+            _ => drop(self),
+        }
+    }
+}
+
 impl std::fmt::Debug for FileBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "FileBytes({} bytes)", self.len())
@@ -170,19 +196,39 @@ fn open_regular_file(path: &std::path::Path) -> std::io::Result<(std::fs::File, 
     Ok((file, metadata.len()))
 }
 
+/// An image file read in place: what the loader decodes on an open, borrowing the file's bytes.
+pub type ImageFileInPlace<'a> = ImageFile<MetaView<'a>, ShardTables<'a>>;
+
 impl ImageFile {
     /// Decodes an image from the bytes of its file, checking every structural rule
-    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"), with owned metadata.
+    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"), with owned metadata and
+    /// shard tables.
     pub fn parse(bytes: &[u8]) -> Result<ImageFile, LoadCause> {
         let file = ImageFile::parse_in_place(bytes)?;
-        Ok(file.map_meta(|meta| meta.to_meta()))
+        Ok(file.with_kept_shards().map_meta(|meta| meta.to_meta()))
     }
 }
 
-impl<M> ImageFile<M> {
+impl<M> ImageFile<M, ShardTables<'_>> {
+    /// The same decoded file with its shard tables copied out of the file's bytes (one
+    /// allocation), so that it outlives them.
+    pub fn with_kept_shards(&self) -> ImageFile<M, ShardTables<'static>>
+    where
+        M: Clone,
+    {
+        self.clone().map(|meta| meta, |shards| shards.kept())
+    }
+}
+
+impl<M, S> ImageFile<M, S> {
     /// The same decoded file with its metadata turned into `meta(self.meta)`: owned, read in
     /// place, or kept aside while the rest is remembered (`verdict/in_process.rs`).
-    pub fn map_meta<N>(self, meta: impl FnOnce(M) -> N) -> ImageFile<N> {
+    pub fn map_meta<N>(self, meta: impl FnOnce(M) -> N) -> ImageFile<N, S> {
+        self.map(meta, |shards| shards)
+    }
+
+    /// The same decoded file with its metadata and shard tables turned into others.
+    fn map<N, T>(self, meta: impl FnOnce(M) -> N, shards: impl FnOnce(S) -> T) -> ImageFile<N, T> {
         ImageFile {
             format: self.format,
             arch: self.arch,
@@ -197,19 +243,19 @@ impl<M> ImageFile<M> {
             meta_file_range: self.meta_file_range,
             image_data_vaddr: self.image_data_vaddr,
             image_data_file_range: self.image_data_file_range,
-            shards: self.shards,
+            shards: shards(self.shards),
             external_slots: self.external_slots,
             segments: self.segments,
         }
     }
 }
 
-impl<'a> ImageFile<MetaView<'a>> {
+impl<'a> ImageFileInPlace<'a> {
     /// Reads an image from the bytes of its file, checking every structural rule
-    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"), with the metadata read in
-    /// place. Linear in the file's size. A signature trailer is not part of the image: it is
-    /// left out.
-    pub fn parse_in_place(bytes: &'a [u8]) -> Result<ImageFile<MetaView<'a>>, LoadCause> {
+    /// (`docs/FORMAT.md`, "What the loader checks before dlopen"), with the metadata and the
+    /// shard tables read in place. Linear in the file's size. A signature trailer is not part
+    /// of the image: it is left out.
+    pub fn parse_in_place(bytes: &'a [u8]) -> Result<ImageFileInPlace<'a>, LoadCause> {
         let bytes = crate::signing::split_trailer(bytes).0;
         let file =
             object::File::parse(bytes).map_err(|e| LoadCause::NotSharedLibrary(e.to_string()))?;
@@ -259,8 +305,7 @@ impl<'a> ImageFile<MetaView<'a>> {
         let relocated = relocated_values(&file, &slots);
         let mut ranges = well_formed::TableRanges::default();
         // Grown as tables parse (each at least 24 bytes of its own), not sized by nshards.
-        let mut shards = Vec::new();
-        let mut table_bytes = Vec::new();
+        let mut tables = Vec::new();
         for (i, (&slot, relocated)) in slots.iter().zip(relocated).enumerate() {
             let vaddr = match relocated {
                 Some(vaddr) => vaddr,
@@ -272,20 +317,23 @@ impl<'a> ImageFile<MetaView<'a>> {
             // Refuse a table seen before without parsing it again: the total of the tables
             // parsed stays within the file's size.
             ranges.check_start(start)?;
-            let bytes_from_start = at(vaddr, "shard table")?;
-            let table = ShardTable::parse(bytes_from_start)?;
+            let table = ShardTableView::parse(at(vaddr, "shard table")?)?;
             ranges.insert(start, table.encoded_len() as u64)?;
-            table_bytes.push((vaddr, &bytes_from_start[..table.encoded_len()]));
             // The writer puts shard i's table behind pointer i.
-            if table.index as usize != i {
+            if table.index() as usize != i {
                 return Err(invalid(format!(
                     "shard pointer {i} leads to the table of shard {}",
-                    table.index
+                    table.index()
                 ))
                 .into());
             }
-            shards.push((vaddr, table));
+            tables.push(TableAt {
+                vaddr,
+                start: offset_in(bytes, table.bytes()),
+                layout: table.layout(),
+            });
         }
+        let shards = ShardTables::in_file(bytes, tables);
         well_formed::check_indices(&meta, &shards)?;
         well_formed::check_clones(&meta, &shards)?;
         well_formed::check_addresses(&shards, &segments)?;
@@ -308,8 +356,10 @@ impl<'a> ImageFile<MetaView<'a>> {
             root.head.image_data_len,
         );
         crate::file::relocations::check_dynamic_relocations(&file, &segments, &protected)?;
-        let computed_tables_digest =
-            tables_digest(&root_bytes[..root.encoded_len], table_bytes.into_iter());
+        let computed_tables_digest = tables_digest(
+            &root_bytes[..root.encoded_len],
+            shards.iter().map(|(vaddr, table)| (vaddr, table.bytes())),
+        );
         let root_file_offset = offset_in(bytes, root_bytes);
         let checksum_file_offset = root_file_offset + CHECKSUM_OFFSET;
         let meta_file_range = root_file_offset + root.encoded_len - root.meta.len()
@@ -333,14 +383,14 @@ impl<'a> ImageFile<MetaView<'a>> {
             meta_file_range,
             image_data_vaddr,
             image_data_file_range,
-            shards: shards.into(),
+            shards,
             external_slots,
             segments,
         })
     }
 }
 
-impl<M> ImageFile<M> {
+impl<M, S> ImageFile<M, S> {
     /// The checksum of `bytes` (this file's), as sealing writes it and [`ImageFile::verify`]
     /// compares it: over the bytes [`ImageFile::checksum_coverage`] covers.
     pub fn computed_checksum(&self, bytes: &[u8]) -> u64 {
@@ -391,7 +441,7 @@ impl<M> ImageFile<M> {
 fn protected_ranges(
     root_vaddr: u64,
     root: &RootView,
-    shards: &[(u64, ShardTable)],
+    shards: &ShardTables,
     image_data_vaddr: u64,
     image_data_len: u64,
 ) -> ProtectedRanges {
@@ -415,7 +465,7 @@ fn protected_ranges(
         ),
     ];
     for (i, (vaddr, table)) in shards.iter().enumerate() {
-        ranges.push((at(*vaddr, table.encoded_len()), Protected::ShardTable(i)));
+        ranges.push((at(vaddr, table.encoded_len()), Protected::ShardTable(i)));
     }
     ProtectedRanges::new(ranges)
 }

@@ -24,36 +24,11 @@
 //! which it compares with the file's after loading (`load/image.rs`), and the image data it hands
 //! out (docs/DESIGN.md, "Trust model").
 
-use std::ops::Range;
-
 use object::read::elf::{Dyn as _, ElfFile, FileHeader, ProgramHeader as _, Rel as _, Rela as _};
 
+use crate::file::protected::{BadWrite, WriteCheck};
+pub use crate::file::protected::{Protected, ProtectedRanges};
 use crate::file::segments::Segments;
-
-/// A part of the image the loader relies on after `dlopen`, which no relocation may change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protected {
-    /// The root's fixed head (checksum and tables digest included).
-    RootHead,
-    /// The root's external-slot offsets, between its shard pointers and its metadata.
-    ExternalSlotOffsets,
-    Metadata,
-    /// The table of the shard with this index.
-    ShardTable(usize),
-    ImageData,
-}
-
-impl std::fmt::Display for Protected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Protected::RootHead => write!(f, "root's head"),
-            Protected::ExternalSlotOffsets => write!(f, "root's external slot offsets"),
-            Protected::Metadata => write!(f, "metadata"),
-            Protected::ShardTable(i) => write!(f, "table of shard {i}"),
-            Protected::ImageData => write!(f, "image data"),
-        }
-    }
-}
 
 /// Why an image's relocations are refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -68,46 +43,9 @@ pub enum RelocationError {
     TableOutsideFile(&'static str),
 }
 
-/// The ranges (virtual addresses) no relocation may write, sorted by start, with the highest
-/// end up to each: one binary search per relocation finds whether it overlaps any.
-#[derive(Debug, Default)]
-pub struct ProtectedRanges {
-    ranges: Vec<(Range<u64>, Protected)>,
-    max_end_so_far: Vec<u64>,
-}
-
-impl ProtectedRanges {
-    pub fn new(mut ranges: Vec<(Range<u64>, Protected)>) -> ProtectedRanges {
-        ranges.retain(|(r, _)| !r.is_empty());
-        ranges.sort_by_key(|(r, _)| r.start);
-        let max_end_so_far = (ranges.iter())
-            .scan(0, |max, (r, _)| {
-                *max = r.end.max(*max);
-                Some(*max)
-            })
-            .collect();
-        ProtectedRanges {
-            ranges,
-            max_end_so_far,
-        }
-    }
-
-    /// The protected part that `write` overlaps, if any.
-    pub fn overlapped_by(&self, write: Range<u64>) -> Option<Protected> {
-        // Ranges 0..k start before the write ends; one of them overlaps it when one ends after
-        // it starts.
-        let k = self.ranges.partition_point(|(r, _)| r.start < write.end);
-        if k == 0 || self.max_end_so_far[k - 1] <= write.start {
-            return None;
-        }
-        (self.ranges[..k].iter().rev())
-            .find(|(r, _)| r.end > write.start)
-            .map(|&(_, what)| what)
-    }
-}
-
 /// Refuses an ELF image whose dynamic relocations write into `protected` (other formats: see
-/// the module comment). Linear in the relocations, a binary search each.
+/// the module comment). Linear in the relocations when each table is sorted by the address it
+/// writes, as LLD writes them; a binary search for each entry out of that order.
 pub fn check_dynamic_relocations(
     file: &object::File,
     segments: &Segments,
@@ -148,20 +86,7 @@ fn check_elf<Elf: FileHeader<Endian = object::Endianness>>(
         return Ok(());
     };
     let machine = elf.elf_header().e_machine(endian);
-    let check_write = |at: u64, r_type: u32| -> Result<(), RelocationError> {
-        let width = match (machine, r_type) {
-            (object::elf::EM_X86_64, object::elf::R_X86_64_COPY)
-            | (object::elf::EM_AARCH64, object::elf::R_AARCH64_COPY) => {
-                return Err(RelocationError::Copy { at })
-            }
-            (object::elf::EM_X86_64, object::elf::R_X86_64_TLSDESC)
-            | (object::elf::EM_AARCH64, object::elf::R_AARCH64_TLSDESC) => 2 * word,
-            (object::elf::EM_X86_64 | object::elf::EM_AARCH64, _) => word,
-            // An architecture no image is built for: assume the widest write.
-            _ => 2 * word,
-        };
-        check_range(at, width, segments, protected)
-    };
+    let mut writes = WriteCheck::new(segments, protected);
     let table = |start: u64, size: u64, entry: usize, what: &'static str| {
         let count = usize::try_from(size.div_ceil(entry as u64)).ok();
         let bytes = segments.file_bytes_at(data, start);
@@ -191,7 +116,9 @@ fn check_elf<Elf: FileHeader<Endian = object::Endianness>>(
             .map_err(|()| RelocationError::TableOutsideFile(what))?
             .0;
         for r in entries {
-            check_write(r.r_offset(endian).into(), r.r_type(endian, false))?;
+            let at = r.r_offset(endian).into();
+            let width = write_width(machine, r.r_type(endian, false), word, at)?;
+            check(&mut writes, at, width)?;
         }
     }
     let rel_tables = [
@@ -212,14 +139,35 @@ fn check_elf<Elf: FileHeader<Endian = object::Endianness>>(
             .map_err(|()| RelocationError::TableOutsideFile(what))?
             .0;
         for r in entries {
-            check_write(r.r_offset(endian).into(), r.r_type(endian))?;
+            let at = r.r_offset(endian).into();
+            check(
+                &mut writes,
+                at,
+                write_width(machine, r.r_type(endian), word, at)?,
+            )?;
         }
     }
     if let Some(start) = tables.relr.filter(|_| tables.relr_size > 0) {
         let (bytes, _) = table(start, tables.relr_size, word as usize, "DT_RELR")?;
-        check_relr(bytes, word, endian, segments, protected)?;
+        check_relr(bytes, word, endian, protected, &mut writes)?;
     }
     Ok(())
+}
+
+/// How many bytes a relocation of `r_type` writes at `at`: a pointer, two for a TLS descriptor;
+/// a copy relocation is refused.
+fn write_width(machine: u16, r_type: u32, word: u64, at: u64) -> Result<u64, RelocationError> {
+    match (machine, r_type) {
+        (object::elf::EM_X86_64, object::elf::R_X86_64_COPY)
+        | (object::elf::EM_AARCH64, object::elf::R_AARCH64_COPY) => {
+            Err(RelocationError::Copy { at })
+        }
+        (object::elf::EM_X86_64, object::elf::R_X86_64_TLSDESC)
+        | (object::elf::EM_AARCH64, object::elf::R_AARCH64_TLSDESC) => Ok(2 * word),
+        (object::elf::EM_X86_64 | object::elf::EM_AARCH64, _) => Ok(word),
+        // An architecture no image is built for: assume the widest write.
+        _ => Ok(2 * word),
+    }
 }
 
 /// The relocation tables the last `PT_DYNAMIC` names (glibc keeps the last one), read up to
@@ -262,8 +210,8 @@ fn check_relr(
     bytes: &[u8],
     word: u64,
     endian: object::Endianness,
-    segments: &Segments,
     protected: &ProtectedRanges,
+    writes: &mut WriteCheck,
 ) -> Result<(), RelocationError> {
     use object::Endian as _;
     let bits = 8 * word - 1;
@@ -274,7 +222,7 @@ fn check_relr(
             _ => u64::from(endian.read_u32(entry.try_into().unwrap_or_default())),
         };
         if value & 1 == 0 {
-            check_range(value, word, segments, protected)?;
+            check(writes, value, word)?;
             next = value.wrapping_add(word);
             continue;
         }
@@ -282,7 +230,7 @@ fn check_relr(
         let span = next..next.saturating_add(bits * word);
         if protected.overlapped_by(span).is_some() {
             for bit in (0..bits).filter(|b| value >> (b + 1) & 1 == 1) {
-                check_range(next.wrapping_add(bit * word), word, segments, protected)?;
+                check(writes, next.wrapping_add(bit * word), word)?;
             }
         }
         next = next.wrapping_add(bits * word);
@@ -292,48 +240,16 @@ fn check_relr(
 
 /// A write of `width` bytes at `at`: into writable memory (else the dynamic loader would fault
 /// on a read-only page, or write outside the image), and into nothing protected.
-fn check_range(
-    at: u64,
-    width: u64,
-    segments: &Segments,
-    protected: &ProtectedRanges,
-) -> Result<(), RelocationError> {
-    if let Some(into) = protected.overlapped_by(at..at.saturating_add(width)) {
-        return Err(RelocationError::Into { at, into });
-    }
-    match segments.is_writable_at_load(at, width) {
-        true => Ok(()),
-        false => Err(RelocationError::NotWritable { at }),
-    }
+fn check(writes: &mut WriteCheck, at: u64, width: u64) -> Result<(), RelocationError> {
+    writes.check(at, width).map_err(|bad| match bad {
+        BadWrite::Into(into) => RelocationError::Into { at, into },
+        BadWrite::NotWritable => RelocationError::NotWritable { at },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn overlaps_are_found_in_overlapping_and_disjoint_ranges() {
-        let protected = ProtectedRanges::new(vec![
-            (100..156, Protected::RootHead),
-            (200..300, Protected::Metadata),
-            (120..130, Protected::ShardTable(0)),
-            (400..400, Protected::ImageData),
-        ]);
-        assert_eq!(protected.overlapped_by(92..100), None);
-        assert_eq!(protected.overlapped_by(93..101), Some(Protected::RootHead));
-        assert_eq!(protected.overlapped_by(156..164), None);
-        assert_eq!(protected.overlapped_by(160..168), None);
-        assert_eq!(protected.overlapped_by(150..158), Some(Protected::RootHead));
-        assert_eq!(protected.overlapped_by(296..304), Some(Protected::Metadata));
-        assert_eq!(protected.overlapped_by(300..308), None);
-        // An empty range protects nothing.
-        assert_eq!(protected.overlapped_by(396..404), None);
-        let found = protected.overlapped_by(124..132);
-        assert!(matches!(
-            found,
-            Some(Protected::RootHead | Protected::ShardTable(0))
-        ));
-    }
 
     #[test]
     fn relr_bitmaps_reach_the_words_they_mark() {
@@ -355,8 +271,10 @@ mod tests {
                 .flat_map(|e| e.to_le_bytes())
                 .collect::<Vec<u8>>()
         };
-        let check =
-            |entries: &[u64]| check_relr(&encode(entries), 8, Little, &segments, &protected);
+        let check = |entries: &[u64]| {
+            let mut writes = WriteCheck::new(&segments, &protected);
+            check_relr(&encode(entries), 8, Little, &protected, &mut writes)
+        };
         use object::Endianness::Little;
         // The address 0x1000, then a bitmap whose bit k + 1 marks the word at 0x1008 + 8k.
         assert_eq!(check(&[0x1000, 1 | 1 << 1 | 1 << 8]), Ok(()));

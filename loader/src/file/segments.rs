@@ -168,10 +168,13 @@ impl Segments {
             })
     }
 
-    /// `vaddr .. vaddr + len` lies in one segment the dynamic loader may write while it
-    /// relocates: writable, RELRO included (ELF; what it makes read-only afterwards).
-    pub fn is_writable_at_load(&self, vaddr: u64, len: u64) -> bool {
-        self.holding(vaddr, len).is_some_and(|s| s.writable)
+    /// The memory of the one segment that holds `vaddr .. vaddr + len` if the dynamic loader
+    /// may write it while it relocates: writable, RELRO included (ELF; what it makes read-only
+    /// afterwards).
+    pub fn writable_at_load(&self, vaddr: u64, len: u64) -> Option<Range<u64>> {
+        (self.holding(vaddr, len))
+            .filter(|s| s.writable)
+            .map(|s| s.vaddr.clone())
     }
 
     /// `low` and `high` (`low <= high`) lie in the memory of one readable segment.
@@ -209,11 +212,16 @@ impl Segments {
     /// `vaddr` is an address of the program's memory (or just past a readable segment's end,
     /// which a zero-sized global may have).
     pub fn is_mapped(&self, vaddr: u64) -> bool {
-        self.find(vaddr).is_some_and(|s| s.readable)
-            || vaddr
-                .checked_sub(1)
-                .and_then(|v| self.find(v))
-                .is_some_and(|s| s.readable)
+        self.readable_around(vaddr).is_some()
+    }
+
+    /// The memory of the readable segment that holds `vaddr` or ends just at it: every address
+    /// from its start to its end (included) is [`Segments::is_mapped`].
+    pub fn readable_around(&self, vaddr: u64) -> Option<Range<u64>> {
+        let readable = |s: &&Segment| s.readable;
+        (self.find(vaddr).filter(readable))
+            .or_else(|| self.find(vaddr.checked_sub(1)?).filter(readable))
+            .map(|s| s.vaddr.clone())
     }
 
     /// The segments, by address.

@@ -3,7 +3,7 @@
 //! An image is an ordinary shared library that exports one data symbol, [`ROOT_SYMBOL`]. Its
 //! bytes are a [`Blob`]: a fixed [`RootHead`], one pointer per shard to that shard's table, then
 //! the encoded [`crate::format::meta::Meta`]. Each shard table is a [`Blob`] of 32-bit words laid out by
-//! [`ShardTable`]. References inside one object file (a shard table to its functions, the root to
+//! [`encode_shard_table`] and read in place by [`ShardTableView`] (`shard_table.rs`). References inside one object file (a shard table to its functions, the root to
 //! the image data) are 32-bit offsets from the start of the structure that holds them, resolved
 //! by the static linker: no dynamic relocation. The root's references to the shard tables cross
 //! object files, which a 32-bit difference cannot express on every format (x86_64 Mach-O), so
@@ -11,13 +11,16 @@
 //!
 //! All integers are little-endian (every supported target is).
 //!
-//! This folder owns the bytes' meaning: the root and shard tables (here), the metadata
-//! (`meta.rs`) and the architectures images are for (`arch.rs`). It is pure functions of bytes
+//! This folder owns the bytes' meaning: the root (here), the shard tables (`shard_table.rs`),
+//! the metadata (`meta.rs`) and the architectures images are for (`arch.rs`). It is pure functions of bytes
 //! and may not touch object files, the file system, the host or the dynamic loader; every other
 //! part of the loader, and the writer, import it.
 
 pub mod arch;
 pub mod meta;
+pub mod shard_table;
+
+pub use shard_table::{encode_shard_table, ShardLayout, ShardSpec, ShardTableView, Word, Words};
 
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
@@ -320,125 +323,6 @@ impl<'a> RootView<'a> {
     }
 }
 
-/// What the writer knows about one shard, in shard-local order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ShardSpec {
-    pub index: u32,
-    /// (global fvar index, symbol of the base-target version), in shard-local order.
-    pub fvars: Vec<(u32, String)>,
-    /// (global gvar index, symbol), in shard-local order.
-    pub gvars: Vec<(u32, String)>,
-    /// For each target after the first: (shard-local fvar position, symbol of its clone).
-    pub clones: Vec<Vec<(u32, String)>>,
-    /// Dispatch slots: (global fvar index the slot points at, symbol of the pointer-sized slot).
-    pub slots: Vec<(u32, String)>,
-}
-
-/// Lays out a shard table: six header words, then
-/// `fvar_idxs[nf] fvar_offsets[nf] gvar_idxs[ng] gvar_offsets[ng]`,
-/// then per target after the first `count, positions[count], offsets[count]`,
-/// then `slot_fvars[ns] slot_offsets[ns]`. Offsets are from the table's first byte.
-pub fn encode_shard_table(spec: &ShardSpec, ntargets: u32) -> Blob<TableRef> {
-    assert_eq!(spec.clones.len() as u32, ntargets.saturating_sub(1));
-    let mut blob = Blob::new();
-    for word in [
-        SHARD_MAGIC,
-        spec.index,
-        spec.fvars.len() as u32,
-        spec.gvars.len() as u32,
-        ntargets,
-        spec.slots.len() as u32,
-    ] {
-        blob.u32(word);
-    }
-    let pairs = |blob: &mut Blob<TableRef>, list: &[(u32, String)]| {
-        list.iter().for_each(|(i, _)| blob.u32(*i));
-        list.iter()
-            .for_each(|(_, s)| blob.offset_of(TableRef::Symbol(s.clone())));
-    };
-    pairs(&mut blob, &spec.fvars);
-    pairs(&mut blob, &spec.gvars);
-    for clones in &spec.clones {
-        blob.u32(clones.len() as u32);
-        pairs(&mut blob, clones);
-    }
-    pairs(&mut blob, &spec.slots);
-    blob
-}
-
-/// A shard table read back: offsets stay relative to the table's first byte.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ShardTable {
-    pub index: u32,
-    pub fvar_idxs: Vec<u32>,
-    pub fvar_offsets: Vec<i32>,
-    pub gvar_idxs: Vec<u32>,
-    pub gvar_offsets: Vec<i32>,
-    /// Per target after the first: (shard-local fvar positions, clone offsets).
-    pub clones: Vec<(Vec<u32>, Vec<i32>)>,
-    pub slot_fvars: Vec<u32>,
-    pub slot_offsets: Vec<i32>,
-}
-
-impl ShardTable {
-    /// Parses a shard table from `bytes` (starting at the table, may run past its end).
-    pub fn parse(bytes: &[u8]) -> Result<ShardTable, FormatError> {
-        let truncated = || FormatError::Truncated("shard table");
-        let mut r = WordReader { bytes, pos: 0 };
-        if r.u32().ok_or_else(truncated)? != SHARD_MAGIC {
-            return Err(FormatError::Invalid("shard table magic is wrong".into()));
-        }
-        let index = r.u32().ok_or_else(truncated)?;
-        let nf = r.u32().ok_or_else(truncated)? as usize;
-        let ng = r.u32().ok_or_else(truncated)? as usize;
-        let ntargets = r.u32().ok_or_else(truncated)? as usize;
-        let ns = r.u32().ok_or_else(truncated)? as usize;
-        if ntargets == 0 || ntargets > MAX_TARGETS {
-            return Err(FormatError::Invalid(format!(
-                "shard table lists {ntargets} targets, 1 to {} are possible",
-                MAX_TARGETS
-            )));
-        }
-        let fvar_idxs = r.u32s(nf).ok_or_else(truncated)?;
-        let fvar_offsets = r.i32s(nf).ok_or_else(truncated)?;
-        let gvar_idxs = r.u32s(ng).ok_or_else(truncated)?;
-        let gvar_offsets = r.i32s(ng).ok_or_else(truncated)?;
-        let mut clones = Vec::with_capacity(ntargets.saturating_sub(1));
-        for _ in 1..ntargets {
-            let n = r.u32().ok_or_else(truncated)? as usize;
-            let positions = r.u32s(n).ok_or_else(truncated)?;
-            if positions.iter().any(|&p| p as usize >= nf) {
-                return Err(FormatError::Invalid(
-                    "clone names a function outside its shard".into(),
-                ));
-            }
-            clones.push((positions, r.i32s(n).ok_or_else(truncated)?));
-        }
-        let slot_fvars = r.u32s(ns).ok_or_else(truncated)?;
-        let slot_offsets = r.i32s(ns).ok_or_else(truncated)?;
-        Ok(ShardTable {
-            index,
-            fvar_idxs,
-            fvar_offsets,
-            gvar_idxs,
-            gvar_offsets,
-            clones,
-            slot_fvars,
-            slot_offsets,
-        })
-    }
-
-    /// Size of the encoded table in bytes.
-    pub fn encoded_len(&self) -> usize {
-        let clone_words: usize = self.clones.iter().map(|(p, _)| 1 + 2 * p.len()).sum();
-        4 * (6
-            + 2 * self.fvar_idxs.len()
-            + 2 * self.gvar_idxs.len()
-            + clone_words
-            + 2 * self.slot_fvars.len())
-    }
-}
-
 /// The tables digest: xxh3-64 of the root (its head with the checksum and the digest read as
 /// zero, then everything after the shard pointers through the metadata), then for each shard in
 /// order the address its pointer resolves to and the bytes of its table: everything the loader
@@ -506,20 +390,6 @@ impl<'a> WordReader<'a> {
     pub fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
-
-    fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
-        let bytes = self.take(n.checked_mul(4)?)?;
-        Some(
-            bytes
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-        )
-    }
-
-    fn i32s(&mut self, n: usize) -> Option<Vec<i32>> {
-        Some(self.u32s(n)?.into_iter().map(|v| v as i32).collect())
-    }
 }
 
 #[cfg(test)]
@@ -577,16 +447,34 @@ mod tests {
             slots: vec![(9, s("g.slot"))],
         };
         let blob = encode_shard_table(&spec, 3);
-        let table = ShardTable::parse(&link(&blob)).unwrap();
-        assert_eq!(table.index, 2);
-        assert_eq!(table.fvar_idxs, vec![5, 9]);
-        assert_eq!(table.fvar_offsets, vec![1000, 1016]);
-        assert_eq!(table.gvar_idxs, vec![1]);
-        assert_eq!(table.gvar_offsets, vec![1032]);
-        assert_eq!(table.clones, vec![(vec![1], vec![1048]), (vec![], vec![])]);
-        assert_eq!(table.slot_fvars, vec![9]);
-        assert_eq!(table.slot_offsets, vec![1064]);
+        let mut bytes = link(&blob);
+        // Whatever follows the table is not part of it.
+        bytes.extend_from_slice(&[0xff; 12]);
+        let table = ShardTableView::parse(&bytes).unwrap();
+        assert_eq!(table.index(), 2);
+        assert_eq!(table.fvar_idxs().to_vec(), vec![5, 9]);
+        assert_eq!(table.fvar_offsets().to_vec(), vec![1000, 1016]);
+        assert_eq!(table.gvar_idxs().to_vec(), vec![1]);
+        assert_eq!(table.gvar_offsets().to_vec(), vec![1032]);
+        let clones: Vec<_> = (table.clones())
+            .map(|(p, o)| (p.to_vec(), o.to_vec()))
+            .collect();
+        assert_eq!(clones, vec![(vec![1], vec![1048]), (vec![], vec![])]);
+        assert_eq!(table.clones_of(1).unwrap().1.to_vec(), vec![1048]);
+        assert!(table.clones_of(2).unwrap().0.is_empty());
+        assert!(table.clones_of(0).is_none() && table.clones_of(3).is_none());
+        assert_eq!(table.slot_fvars().to_vec(), vec![9]);
+        assert_eq!(table.slot_offsets().to_vec(), vec![1064]);
         assert_eq!(table.encoded_len(), blob.bytes.len());
+        assert_eq!(table.bytes(), &bytes[..blob.bytes.len()]);
+        // A view made again from its layout over a copy of its bytes reads the same.
+        let copy = table.bytes().to_vec();
+        let again = ShardTableView::with_layout(&copy, table.layout());
+        assert_eq!(again.clones_of(1).unwrap().0.to_vec(), vec![1]);
+        assert_eq!(again.slot_offsets().to_vec(), vec![1064]);
+        // Bytes shorter than the layout read as an empty table, not a panic.
+        let short = ShardTableView::with_layout(&copy[..10], table.layout());
+        assert!(short.fvar_idxs().is_empty() && short.clones().all(|(p, _)| p.is_empty()));
     }
 
     #[test]
@@ -603,8 +491,54 @@ mod tests {
         };
         let bytes = link(&encode_shard_table(&spec, 1));
         for cut in 0..bytes.len() {
-            assert!(ShardTable::parse(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                ShardTableView::parse(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
+    }
+
+    /// Counts that claim more than the bytes hold, up to `u32::MAX`, are refused before
+    /// anything is read past the end (the view allocates nothing, whatever they say).
+    #[test]
+    fn counts_past_the_bytes_are_refused() {
+        let s = |n: &str| n.to_string();
+        let spec = ShardSpec {
+            index: 0,
+            fvars: vec![(0, s("f")), (1, s("g"))],
+            gvars: vec![(0, s("x"))],
+            clones: vec![vec![(1, s("g.t1"))]],
+            slots: vec![(1, s("g.slot"))],
+        };
+        let good = link(&encode_shard_table(&spec, 2));
+        ShardTableView::parse(&good).unwrap();
+        // nfvars, ngvars, nslots, then the clone count (after 6 + 4 + 2 words).
+        for at in [8, 12, 20, 4 * 12] {
+            for claim in [3u32, 1000, u32::MAX / 4, u32::MAX / 8 + 1, u32::MAX] {
+                let mut bytes = good.clone();
+                bytes[at..at + 4].copy_from_slice(&claim.to_le_bytes());
+                assert!(ShardTableView::parse(&bytes).is_err(), "{claim} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn clones_outside_their_shard_are_refused() {
+        let s = |n: &str| n.to_string();
+        let spec = ShardSpec {
+            index: 0,
+            fvars: vec![(0, s("f")), (1, s("g"))],
+            clones: vec![vec![(1, s("g.t1"))]],
+            ..Default::default()
+        };
+        let mut bytes = link(&encode_shard_table(&spec, 2));
+        // The clone's position, after 6 + 4 words and its count.
+        bytes[44..48].copy_from_slice(&2u32.to_le_bytes());
+        let refused = ShardTableView::parse(&bytes).unwrap_err();
+        assert!(
+            refused.to_string().contains("outside its shard"),
+            "{refused}"
+        );
     }
 
     #[test]
@@ -614,7 +548,7 @@ mod tests {
         for (ntargets, ok) in [(0u32, false), (1, true), (65, false), (u32::MAX, false)] {
             bytes[16..20].copy_from_slice(&ntargets.to_le_bytes());
             bytes.resize(24 + 4 * 64, 0);
-            let parsed = ShardTable::parse(&bytes);
+            let parsed = ShardTableView::parse(&bytes);
             assert_eq!(parsed.is_ok(), ok, "{ntargets}: {parsed:?}");
         }
     }

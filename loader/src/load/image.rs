@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{LoadCause, LoadError};
 use crate::file::early_checksum::Outline;
-use crate::file::ImageFile;
+use crate::file::{ImageFile, ImageFileInPlace};
 use crate::format::meta::{Meta, MetaView};
 use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
 use crate::host::HostCpu;
@@ -170,7 +170,7 @@ impl Image {
         }
         let data_addr = file.image_data_vaddr.wrapping_add(bias) as *const u8;
         let image_data = (data_addr, file.image_data_file_range.len());
-        Ok(Image {
+        let image = Image {
             path,
             kind: file.kind,
             meta,
@@ -183,7 +183,11 @@ impl Image {
             resolution,
             invalidated: std::sync::OnceLock::new(),
             _loaded: loaded,
-        })
+        };
+        drop(file);
+        let hashed = matches!(verification, Verification::Hashed | Verification::Signature);
+        bytes.release(hashed);
+        Ok(image)
     }
 
     /// The methods of a package image that did not validate, with why.
@@ -271,10 +275,11 @@ fn decode_while_hashing<'b>(
     bytes: &'b [u8],
     verdicts: &Verdicts,
     signature_verified: bool,
-) -> Result<(ImageFile<MetaView<'b>>, Option<EarlyHash>), LoadCause> {
-    let outline = match signature_verified {
+) -> Result<(ImageFileInPlace<'b>, Option<EarlyHash>), LoadCause> {
+    // With an entry on disk for this file the hash is most likely skipped: not started early.
+    let outline = match signature_verified || verdicts.on_disk_has_entry() {
         true => None,
-        false => Outline::of(bytes).filter(|o| !verdicts.on_disk_vouches_for(o.stored)),
+        false => Outline::of(bytes),
     };
     match outline {
         None => Ok((ImageFile::parse_in_place(bytes)?, None)),
@@ -294,7 +299,7 @@ type EarlyHash = (Outline, u64);
 /// Julia's array-of-arrays merge: every shard lists its functions and globals with their global
 /// indices; flatten them into one table each, taking the chosen target's clones where they exist.
 fn merge_shard_tables(
-    file: &ImageFile<MetaView>,
+    file: &ImageFileInPlace,
     target: usize,
     bias: u64,
 ) -> (Vec<*const c_void>, Vec<*mut c_void>) {
@@ -307,17 +312,23 @@ fn merge_shard_tables(
                 .wrapping_add_signed(off as i64)
                 .wrapping_add(bias)
         };
-        let mut local: Vec<i32> = table.fvar_offsets.clone();
-        for &t in versions.iter().filter(|&&t| t > 0) {
-            let (positions, offsets) = &table.clones[t - 1];
-            for (&p, &off) in positions.iter().zip(offsets) {
-                local[p as usize] = off;
-            }
-        }
-        for (&idx, &off) in table.fvar_idxs.iter().zip(&local) {
+        let fvar_idxs = table.fvar_idxs();
+        for (idx, off) in fvar_idxs.iter().zip(table.fvar_offsets().iter()) {
             fvars[idx as usize] = at(off) as *const c_void;
         }
-        for (&idx, &off) in table.gvar_idxs.iter().zip(&table.gvar_offsets) {
+        // Each target of the chain, from the base up, overrides the versions it has.
+        for &t in versions.iter().filter(|&&t| t > 0) {
+            let Some((positions, offsets)) = table.clones_of(t) else {
+                continue;
+            };
+            for (p, off) in positions.iter().zip(offsets.iter()) {
+                // Parsing checked that each position is below the shard's fvar count.
+                if let Some(idx) = fvar_idxs.get(p as usize) {
+                    fvars[idx as usize] = at(off) as *const c_void;
+                }
+            }
+        }
+        for (idx, off) in table.gvar_idxs().iter().zip(table.gvar_offsets().iter()) {
             gvars[idx as usize] = at(off) as *mut c_void;
         }
     }
@@ -327,7 +338,7 @@ fn merge_shard_tables(
 /// Refuses what cannot load: a system image whose external methods do not resolve (it is not
 /// validated, so nothing would keep its callers from the trap), or exports the table already has.
 fn check_resolution(
-    file: &ImageFile<MetaView>,
+    file: &ImageFileInPlace,
     resolution: &Resolution,
     valid_exports: &[u32],
     table: &MethodTable,
@@ -353,7 +364,7 @@ fn check_resolution(
 
 /// Writes the resolved address of each external method into its slot; unresolved ones keep
 /// the trap they were linked with.
-fn fill_external_slots(file: &ImageFile<MetaView>, addresses: &[Option<*const c_void>], bias: u64) {
+fn fill_external_slots(file: &ImageFileInPlace, addresses: &[Option<*const c_void>], bias: u64) {
     for (&slot, address) in file.external_slots.iter().zip(addresses) {
         if let Some(address) = address {
             let slot = slot.wrapping_add(bias) as *mut *const c_void;
@@ -364,9 +375,9 @@ fn fill_external_slots(file: &ImageFile<MetaView>, addresses: &[Option<*const c_
 }
 
 /// Points every dispatch slot at the chosen version of its function.
-fn fill_dispatch_slots(file: &ImageFile<MetaView>, fvars: &[*const c_void], bias: u64) {
+fn fill_dispatch_slots(file: &ImageFileInPlace, fvars: &[*const c_void], bias: u64) {
     for (table_vaddr, table) in file.shards.iter() {
-        for (&fvar, &off) in table.slot_fvars.iter().zip(&table.slot_offsets) {
+        for (fvar, off) in table.slot_fvars().iter().zip(table.slot_offsets().iter()) {
             let slot = table_vaddr
                 .wrapping_add_signed(off as i64)
                 .wrapping_add(bias) as *mut *const c_void;
@@ -382,7 +393,7 @@ fn fill_dispatch_slots(file: &ImageFile<MetaView>, fvars: &[*const c_void], bias
 /// device and inode: an older version of the same file, changed in place since). The rest of
 /// the root is not compared: the loader reads the metadata from the verified file, not from
 /// this mapping, and a forged checksum would get past any comparison that leaves the code out.
-fn same_root_as_file(root: *const u8, file: &ImageFile<MetaView>, bytes: &[u8]) -> bool {
+fn same_root_as_file(root: *const u8, file: &ImageFileInPlace, bytes: &[u8]) -> bool {
     let start = file.checksum_file_offset - crate::format::CHECKSUM_OFFSET;
     // SAFETY: the mapped root is the same symbol of a file whose root has at least this head
     // (parsing the file checked that the whole root lies in one segment's file contents).

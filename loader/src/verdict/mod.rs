@@ -21,8 +21,7 @@ use std::path::PathBuf;
 
 use identity::Observed;
 
-use crate::file::ImageFile;
-use crate::format::meta::MetaView;
+use crate::file::ImageFileInPlace;
 
 /// How the bytes of an opened image were found whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +105,10 @@ pub(crate) struct Verdicts<'a> {
     /// The directory on disk, opened and checked on first use.
     #[cfg(unix)]
     disk: std::cell::OnceCell<Option<on_disk::DiskVerdicts>>,
+    /// The checksum the disk's entry for this file holds, read once (an open asks before and
+    /// after decoding).
+    #[cfg(unix)]
+    disk_checksum: std::cell::OnceCell<Option<u64>>,
 }
 
 impl<'a> Verdicts<'a> {
@@ -120,12 +123,14 @@ impl<'a> Verdicts<'a> {
             options,
             #[cfg(unix)]
             disk: std::cell::OnceCell::new(),
+            #[cfg(unix)]
+            disk_checksum: std::cell::OnceCell::new(),
         }
     }
 
     /// This file decoded as when this process found it whole, if it did and it is unchanged
     /// since (its structures were checked then; the hash and the checks are skipped).
-    pub fn recall_in_process<'b>(&self, bytes: &'b [u8]) -> Option<ImageFile<MetaView<'b>>> {
+    pub fn recall_in_process<'b>(&self, bytes: &'b [u8]) -> Option<ImageFileInPlace<'b>> {
         match self.options.in_process {
             true => in_process::recall(&self.observed?.identity, bytes),
             false => None,
@@ -134,33 +139,29 @@ impl<'a> Verdicts<'a> {
 
     /// Whether the verdict cache on disk vouches for this file, decoded as `file` (the
     /// checksum its root stores is the one hashed); then this process remembers it too.
-    pub fn recall_on_disk(&self, file: &ImageFile<MetaView>) -> Option<Verification> {
+    pub fn recall_on_disk(&self, file: &ImageFileInPlace) -> Option<Verification> {
         #[cfg(unix)]
-        if let Some(disk) = self.disk() {
-            if disk.recall(&self.observed?.identity) == Some(file.checksum) {
-                self.remember_in_process(file);
-                return Some(Verification::RememberedOnDisk);
-            }
+        if self.disk_checksum().is_some_and(|sum| sum == file.checksum) {
+            self.remember_in_process(file);
+            return Some(Verification::RememberedOnDisk);
         }
         let _ = file;
         None
     }
 
-    /// Whether the verdict cache on disk has an entry for this file with checksum `stored`
-    /// (checked again by [`Verdicts::recall_on_disk`] once the file is decoded).
-    pub fn on_disk_vouches_for(&self, stored: u64) -> bool {
+    /// Whether the verdict cache on disk has an entry for this file (its checksum is compared
+    /// with the one the file stores by [`Verdicts::recall_on_disk`], once the file is decoded).
+    pub fn on_disk_has_entry(&self) -> bool {
         #[cfg(unix)]
-        if let (Some(observed), Some(disk)) = (self.observed, self.disk()) {
-            return disk.recall(&observed.identity) == Some(stored);
-        }
-        let _ = stored;
+        return self.disk_checksum().is_some();
+        #[cfg(not(unix))]
         false
     }
 
     /// Remembers that this file, decoded as `file`, was found whole, if it had settled when
     /// its identity was read (a file changed within the filesystem's timestamp granularity is
     /// not remembered).
-    pub fn remember(&self, file: &ImageFile<MetaView>) {
+    pub fn remember(&self, file: &ImageFileInPlace) {
         self.remember_in_process(file);
         #[cfg(unix)]
         if let (Some(observed), Some(disk)) = (self.settled(), self.disk()) {
@@ -169,7 +170,7 @@ impl<'a> Verdicts<'a> {
         }
     }
 
-    fn remember_in_process(&self, file: &ImageFile<MetaView>) {
+    fn remember_in_process(&self, file: &ImageFileInPlace) {
         if let (Some(observed), true) = (self.settled(), self.options.in_process) {
             in_process::remember(observed.identity, file);
         }
@@ -178,6 +179,13 @@ impl<'a> Verdicts<'a> {
     /// The identity, if it had settled when read.
     fn settled(&self) -> Option<Observed> {
         self.observed.filter(Observed::is_settled)
+    }
+
+    /// The checksum the disk's entry for this file holds, if there is one.
+    #[cfg(unix)]
+    fn disk_checksum(&self) -> Option<u64> {
+        let read = || self.disk()?.recall(&self.observed?.identity);
+        *self.disk_checksum.get_or_init(read)
     }
 
     #[cfg(unix)]
