@@ -149,7 +149,7 @@ fn check_elf<Elf: FileHeader<Endian = object::Endianness>>(
     }
     if let Some(start) = tables.relr.filter(|_| tables.relr_size > 0) {
         let (bytes, _) = table(start, tables.relr_size, word as usize, "DT_RELR")?;
-        check_relr(bytes, word, endian, protected, &mut writes)?;
+        check_relr(bytes, word, endian, &mut writes)?;
     }
     Ok(())
 }
@@ -210,7 +210,6 @@ fn check_relr(
     bytes: &[u8],
     word: u64,
     endian: object::Endianness,
-    protected: &ProtectedRanges,
     writes: &mut WriteCheck,
 ) -> Result<(), RelocationError> {
     use object::Endian as _;
@@ -226,12 +225,11 @@ fn check_relr(
             next = value.wrapping_add(word);
             continue;
         }
-        // Look at each bit only when the bitmap's span touches a protected range.
-        let span = next..next.saturating_add(bits * word);
-        if protected.overlapped_by(span).is_some() {
-            for bit in (0..bits).filter(|b| value >> (b + 1) & 1 == 1) {
-                check(writes, next.wrapping_add(bit * word), word)?;
-            }
+        // Every word a bit marks, not only those near a protected range: a marked word in a
+        // read-only segment would make the dynamic loader fault. The words ascend, which is
+        // the order the write check walks fastest.
+        for bit in (0..bits).filter(|b| value >> (b + 1) & 1 == 1) {
+            check(writes, next.wrapping_add(bit * word), word)?;
         }
         next = next.wrapping_add(bits * word);
     }
@@ -273,7 +271,7 @@ mod tests {
         };
         let check = |entries: &[u64]| {
             let mut writes = WriteCheck::new(&segments, &protected);
-            check_relr(&encode(entries), 8, Little, &protected, &mut writes)
+            check_relr(&encode(entries), 8, Little, &mut writes)
         };
         use object::Endianness::Little;
         // The address 0x1000, then a bitmap whose bit k + 1 marks the word at 0x1008 + 8k.
@@ -292,6 +290,12 @@ mod tests {
         assert_eq!(
             check(&[0x2000]),
             Err(RelocationError::NotWritable { at: 0x2000 })
+        );
+        // A bitmap marking a word past the writable segment, far from anything protected.
+        let last = 0x1f00;
+        assert_eq!(
+            check(&[last, 1 | 1 << 33]),
+            Err(RelocationError::NotWritable { at: last + 8 * 33 })
         );
     }
 }
