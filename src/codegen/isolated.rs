@@ -94,18 +94,13 @@ pub fn check_inputs(inputs: &[PathBuf], bitcode_dir: Option<&Path>) -> Result<()
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{i}").and_then(|()| stdout.flush());
         drop(stdout);
-        let bytes = std::fs::read(path).map_err(|e| CodegenError::Input {
+        let text = !starts_as_bitcode(path).map_err(|e| CodegenError::Input {
             path: path.clone(),
             cause: format!("cannot read: {e}"),
         })?;
-        let text = !is_bitcode(&bytes);
-        let input = Input::Memory {
-            name: path.clone(),
-            bytes: bytes.into(),
-        };
         // A context per input: one module's types and constants are not kept for the next.
         let context = inkwell::context::Context::create();
-        let module = super::load::load_one(&context, &input, true)?;
+        let module = super::load::load_one(&context, &Input::File(path.clone()), true)?;
         if let Some(dir) = bitcode_dir.filter(|_| text) {
             let out = bitcode_path(dir, i);
             if !module.write_bitcode_to_path(&out) {
@@ -117,6 +112,14 @@ pub fn check_inputs(inputs: &[PathBuf], bitcode_dir: Option<&Path>) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Whether the file at `path` is bitcode, from its first bytes.
+fn starts_as_bitcode(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(4);
+    std::fs::File::open(path)?.take(4).read_to_end(&mut head)?;
+    Ok(is_bitcode(&head))
 }
 
 fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {

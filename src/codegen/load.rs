@@ -138,24 +138,38 @@ pub(super) fn load_one<'ctx>(
         path: path.to_path_buf(),
         cause,
     };
-    let bytes = input
-        .bytes()
-        .map_err(|e| fail(format!("cannot read: {e}")))?;
-    let parse = |bytes: &[u8]| {
-        let buffer =
-            MemoryBuffer::create_from_memory_range_copy(bytes, &path.display().to_string());
-        super::fatal_guard::reading(path, || context.create_module_from_ir(buffer))
+    let read = || input.bytes().map_err(|e| fail(format!("cannot read: {e}")));
+    // LLVM parses a copy (its lexer wants a terminating NUL).
+    let buffer = |bytes: &[u8]| {
+        MemoryBuffer::create_from_memory_range_copy(bytes, &path.display().to_string())
     };
+    let parse =
+        |buffer| super::fatal_guard::reading(path, || context.create_module_from_ir(buffer));
+    let bytes = read()?;
     let reordered = (!is_bitcode(&bytes))
         .then(|| std::str::from_utf8(&bytes).ok())
         .flatten()
         .and_then(super::text_order::globals_after_functions);
-    // Text that does not parse reordered is parsed as given: its error names its own lines.
-    let parsed = match reordered.map(|text| parse(text.as_bytes())) {
-        Some(Ok(module)) => Ok(module),
-        _ => parse(&bytes),
+    let parsed = match reordered {
+        Some(text) => {
+            // One copy of the text at a time: the input's bytes go while the reordered text
+            // is parsed, and the text once LLVM has its copy.
+            drop(bytes);
+            let copy = buffer(text.as_bytes());
+            drop(text);
+            match parse(copy) {
+                Ok(module) => Ok(module),
+                // Text that does not parse reordered is parsed as given, read again: its
+                // error names its own lines.
+                Err(_) => {
+                    let bytes = read()?;
+                    parse(buffer(&bytes)).map_err(|e| (e, bytes))
+                }
+            }
+        }
+        None => parse(buffer(&bytes)).map_err(|e| (e, bytes)),
     };
-    let module = parsed.map_err(|e| {
+    let module = parsed.map_err(|(e, bytes)| {
         let message = without_buffer_name(&one_line(&e.to_string()), path);
         fail(super::producer::with_producer(message, &bytes))
     })?;
