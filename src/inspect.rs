@@ -269,12 +269,8 @@ impl std::fmt::Display for Report<'_> {
             writeln!(f, "methods:    {}", meta.methods.len())?;
             for m in &meta.methods {
                 writeln!(f, "  {} ({}) {:016x}", m.name, m.signature, m.hash)?;
-                let callee = |i: u32| meta.methods.get(i as usize).map(|c| c.name.as_str());
-                write_names(f, "    calls: ", &m.callees, callee)?;
-                let external = |i: u32| meta.externals.get(i as usize).map(|x| x.name.as_str());
-                write_names(f, "    external: ", &m.external, external)?;
-                let gvar = |i: u32| meta.gvars.get(i as usize).map(|g| g.name.as_str());
-                write_names(f, "    through data: ", &m.data, gvar)?;
+                let labels = ["    calls: ", "    external: ", "    through data: "];
+                write_edges(f, meta, labels, [&m.callees, &m.external, &m.data])?;
             }
             let holders = || {
                 (meta.gvars.iter()).filter(|g| {
@@ -284,16 +280,28 @@ impl std::fmt::Display for Report<'_> {
             writeln!(f, "data holding function addresses: {}", holders().count())?;
             for g in holders() {
                 writeln!(f, "  {}", g.name)?;
-                let callee = |i: u32| meta.methods.get(i as usize).map(|c| c.name.as_str());
-                write_names(f, "    holds: ", &g.callees, callee)?;
-                let external = |i: u32| meta.externals.get(i as usize).map(|x| x.name.as_str());
-                write_names(f, "    external: ", &g.external, external)?;
-                let gvar = |i: u32| meta.gvars.get(i as usize).map(|g| g.name.as_str());
-                write_names(f, "    data: ", &g.data, gvar)?;
+                let labels = ["    holds: ", "    external: ", "    data: "];
+                write_edges(f, meta, labels, [&g.callees, &g.external, &g.data])?;
             }
         }
         Ok(())
     }
+}
+
+/// A method's or gvar's edges by name: its callees (methods), external methods and data
+/// (gvars), each list under its label.
+fn write_edges(
+    f: &mut std::fmt::Formatter<'_>,
+    meta: &Meta,
+    [calls, external, data]: [&str; 3],
+    [callees, externals, gvars]: [&[u32]; 3],
+) -> std::fmt::Result {
+    let callee = |i: u32| meta.methods.get(i as usize).map(|c| c.name.as_str());
+    write_names(f, calls, callees, callee)?;
+    let outside = |i: u32| meta.externals.get(i as usize).map(|x| x.name.as_str());
+    write_names(f, external, externals, outside)?;
+    let gvar = |i: u32| meta.gvars.get(i as usize).map(|g| g.name.as_str());
+    write_names(f, data, gvars, gvar)
 }
 
 /// `label`, then the names of `indices` separated by commas, one at a time (a line can be

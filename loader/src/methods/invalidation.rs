@@ -408,6 +408,12 @@ mod tests {
         crate::format::meta::leaked_view(&meta)
     }
 
+    fn invalid_methods(r: &Resolution, meta: &MetaView) -> Vec<String> {
+        (r.invalidations(meta).into_iter())
+            .map(|i| i.method)
+            .collect()
+    }
+
     #[test]
     fn data_holding_an_invalid_function_invalidates_its_users() {
         let mut table = MethodTable::new();
@@ -415,11 +421,7 @@ mod tests {
         table.define("g", "i64 (i64)", 20, 2 as _).unwrap();
         let meta = through_data();
         let r = validate(&meta, &table, false);
-        let invalid: Vec<String> = r
-            .invalidations(&meta)
-            .into_iter()
-            .map(|i| i.method)
-            .collect();
+        let invalid = invalid_methods(&r, &meta);
         assert_eq!(invalid, ["f0", "t", "u"]);
         assert_eq!(
             r.invalidation(&meta, 2).unwrap().reason,
@@ -442,11 +444,7 @@ mod tests {
         table.define("g", "i64 (i64)", 21, 2 as _).unwrap();
         let meta = through_data();
         let r = validate(&meta, &table, false);
-        let invalid: Vec<String> = r
-            .invalidations(&meta)
-            .into_iter()
-            .map(|i| i.method)
-            .collect();
+        let invalid = invalid_methods(&r, &meta);
         assert_eq!(invalid, ["t", "u"], "t reaches g through table -> inner");
         let t = r.invalidation(&meta, 2).unwrap();
         assert_eq!(t.reason, InvalidReason::Redefined { was: 20, now: 21 });
