@@ -5,7 +5,8 @@
 //! was added whose name sorts first, and after one was removed (each from a cache that holds
 //! the previous version), with the shards each emitted; and `clang-22 -O2 -shared` of the same
 //! IR, once. Then the generated C code base of the issue (tests/support/c_kernels.rs) at the
-//! same counts, compiled to IR by clang-22: a clean build, a one-kernel edit and clang. Each
+//! same counts (or `AOTLINK_BENCH_SCALE_C`'s; empty: none), compiled to IR by clang-22: a
+//! clean build, a one-kernel edit and clang. Each
 //! rebuild's image is compared with a clean build of the same input; every build's peak RSS
 //! is its own (wait4, child.rs).
 
@@ -41,7 +42,9 @@ struct Built {
 }
 
 pub fn bench_scale(dir: &Path, table: &mut Table) -> Result<()> {
-    let sizes = sizes()?;
+    let sizes = counts("AOTLINK_BENCH_SCALE", DEFAULT_SIZES)?;
+    // The C code base's own counts: its IR takes clang-22 6 minutes and 23 GB at 50,000.
+    let c_sizes = counts("AOTLINK_BENCH_SCALE_C", &sizes)?;
     println!(
         "\n[scale] builds of the generated module at {sizes:?} functions, --cpu-target generic, \
          --threads {DUMP_THREADS}"
@@ -69,7 +72,7 @@ pub fn bench_scale(dir: &Path, table: &mut Table) -> Result<()> {
         C_FLAGS.join(" ")
     );
     let mut phases = String::new();
-    for &n in &sizes {
+    for &n in &c_sizes {
         bench_c_size(n, &dir.join(format!("c{n}")), &mut md, &mut phases)?;
     }
     let _ = writeln!(
@@ -92,15 +95,15 @@ pub fn bench_scale(dir: &Path, table: &mut Table) -> Result<()> {
     Ok(())
 }
 
-fn sizes() -> Result<Vec<usize>> {
-    match std::env::var("AOTLINK_BENCH_SCALE") {
-        Err(_) => Ok(DEFAULT_SIZES.to_vec()),
-        Ok(text) => text
-            .split(',')
+/// The counts in the environment variable `name` (a comma list, maybe empty), else `default`.
+fn counts(name: &str, default: &[usize]) -> Result<Vec<usize>> {
+    match std::env::var(name) {
+        Err(_) => Ok(default.to_vec()),
+        Ok(text) => (text.split(',').filter(|s| !s.trim().is_empty()))
             .map(|s| {
                 s.trim()
                     .parse()
-                    .context("AOTLINK_BENCH_SCALE: counts, comma-separated")
+                    .with_context(|| format!("{name}: counts, comma-separated"))
             })
             .collect(),
     }

@@ -96,7 +96,10 @@ pub fn methods(
         (callees, external, data)
     };
     // Printing one function makes LLVM number the whole module: print the module once instead.
-    let text = module.print_to_string().to_string();
+    let printed = module.print_to_string();
+    // Borrowed where LLVM printed it (a copy would be the module's size again); names are
+    // printed escaped, so the text is UTF-8 but for string constants' own bytes.
+    let text = printed.to_string_lossy();
     let bodies = function_texts(&text);
     let methods = fvars
         .iter()
