@@ -13,7 +13,7 @@
 //! figure is the minimum over the repeats), `AOTLINK_BENCH_KEEP_IR=path` (also write the
 //! generated IR there) and `AOTLINK_BENCH_SECTIONS` (comma list of `emission`, `link`, `load`,
 //! `multiversion`, `size`, `cross`, `validate`, `vs_clang`, `rebuild`, `remote`, `lua_run`, `scale`; default all; `AOTLINK_BENCH_SCALE` sets the
-//! scale section's module sizes). Prints one line per
+//! scale section's module sizes, `AOTLINK_BENCH_SCALE_C` its C code base's). Prints one line per
 //! figure, then Markdown tables.
 //!
 //! Layout: this file reads the knobs and runs the sections in order. Each section is the module
