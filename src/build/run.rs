@@ -52,6 +52,7 @@ impl Build {
             ));
         }
         let linker = self.linker()?;
+        output_folder_exists(output)?;
         let scratch = tempfile::tempdir()
             .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
         let archive = scratch.path().join("image.a");
@@ -69,6 +70,7 @@ impl Build {
 
     /// IR to archives: objects at `archive`, bitcode and assembly beside it.
     pub fn dump(&self, archive: &Path) -> Result<BuildReport, BuildError> {
+        output_folder_exists(archive)?;
         let started = Instant::now();
         let mut timings = Timings::default();
         let cache = self.open_cache()?;
@@ -224,6 +226,7 @@ impl Build {
 
     /// Archive to image, with this build's linker, libraries and key.
     pub fn link(&self, archive: &Path, output: &Path) -> Result<BuildReport, BuildError> {
+        output_folder_exists(output)?;
         self.link_with(&*self.linker()?, archive, output)
     }
 
@@ -285,6 +288,23 @@ impl Build {
                 Box::new(Cc::find(cc.as_deref())?)
             }
         })
+    }
+}
+
+/// The folder `output` goes in must exist, said before any work (the image is written
+/// there, through a temp file, only at the end of the build).
+fn output_folder_exists(output: &Path) -> Result<(), BuildError> {
+    let folder = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match folder.is_dir() {
+        true => Ok(()),
+        false => Err(BuildError::Invalid(format!(
+            "{}: cannot write it: the folder {} does not exist",
+            output.display(),
+            folder.display()
+        ))),
     }
 }
 

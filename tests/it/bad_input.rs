@@ -525,3 +525,27 @@ fn an_unsupported_target_is_one_line_saying_why_once() {
     }
     assert_only_files(&dir, &[]);
 }
+
+/// An output in a folder that does not exist is one line naming the folder, before any work
+/// (it used to fail after the whole build, naming the linker's temp file).
+#[test]
+fn an_output_in_a_missing_folder_is_one_line_before_any_work() {
+    let dir = scratch("bad-output-folder");
+    let missing = dir.join("no-such-folder");
+    let out = run_aotlink([
+        "build".as_ref(),
+        kernels_ll().as_os_str(),
+        "--no-cache".as_ref(),
+        "--timings=json".as_ref(),
+        "-o".as_ref(),
+        missing.join("x.so").as_os_str(),
+    ]);
+    assert_clean_failure(&out, "the folder");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} does not exist", missing.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(".aotlink-"), "names a temp file: {stderr}");
+    assert_only_files(&dir, &[]);
+}
