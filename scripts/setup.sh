@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what aotlink needs from Debian when it is missing: LLVM 22 (headers and static
-# libraries), LLD 22 (linked into aotlink), clang 22 (compiles examples to IR), gcc and
+# libraries), its tools (llvm-as-22 and llvm-dis-22: tests compare text and bitcode inputs),
+# LLD 22 (linked into aotlink), clang 22 (compiles examples to IR), gcc and
 # binutils (the system C compiler the sysimg link and the reference builds of the tests use),
 # g++ and pkg-config (the C API tests compile C and C++ programs against an installed prefix).
 # With --cross, also what the cross-image tests run images with: qemu-user and an aarch64 gcc
@@ -15,7 +16,7 @@
 # Idempotent; needs root or sudo only when something is missing.
 set -euo pipefail
 
-packages=(llvm-22-dev libpolly-22-dev liblld-22-dev clang-22 lld-22 zlib1g-dev libzstd-dev libxml2-dev libffi-dev gcc g++ binutils pkg-config)
+packages=(llvm-22-dev llvm-22 libpolly-22-dev liblld-22-dev clang-22 lld-22 zlib1g-dev libzstd-dev libxml2-dev libffi-dev gcc g++ binutils pkg-config)
 if [ "${1:-}" = "--cross" ]; then
   packages+=(python3-venv clang-14 clang-19 qemu-user libc6-arm64-cross libc6-dev-arm64-cross gcc-aarch64-linux-gnu wine64 gcc-mingw-w64-x86-64 libclang-rt-22-dev-win)
 fi

@@ -46,10 +46,9 @@ pub struct Program<'ctx> {
     pub triple: String,
     /// fvar index -> function name.
     pub fvars: Vec<String>,
-    /// gvar index -> global name.
-    pub gvars: Vec<String>,
-    /// The metadata's record per gvar index: its name and the function addresses it holds.
-    pub gvar_records: Vec<aotload::meta::Gvar>,
+    /// gvar index -> the global's name and the function addresses it holds (the metadata's
+    /// record).
+    pub gvars: Vec<aotload::meta::Gvar>,
     /// Exported function names, sorted.
     pub exports: Vec<String>,
     /// Manifest entry per fvar.
@@ -151,13 +150,12 @@ pub fn codegen<'ctx>(
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
     let externals = externals::find_externals(&globals, &options.method_tables)?;
-    let (methods, gvar_records) = index::methods(&module, &fvars, &gvars, &externals.index);
+    let (methods, gvars) = index::methods(&module, &fvars, &gvars, &externals.index);
     externals::bind(&module, &externals);
     Ok(Program {
         triple: llvm::triple(&module),
         fvars: fvars.iter().map(|g| g.name()).collect(),
-        gvars: gvars.iter().map(|g| g.name()).collect(),
-        gvar_records,
+        gvars,
         exports: exports.into_iter().collect(),
         methods,
         externals: externals.edges,

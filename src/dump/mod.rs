@@ -147,14 +147,14 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
         }
     })?;
     phases.lap(PhaseName::Partition);
-    let index = |names: &[String]| -> HashMap<String, u32> {
+    fn index<'a>(names: impl Iterator<Item = &'a String>) -> HashMap<String, u32> {
         names
-            .iter()
             .enumerate()
             .map(|(i, n)| (n.clone(), i as u32))
             .collect()
-    };
-    let (fvar_index, gvar_index) = (index(&program.fvars), index(&program.gvars));
+    }
+    let fvar_index = index(program.fvars.iter());
+    let gvar_index = index(program.gvars.iter().map(|g| &g.name));
     let tables_in_shards = !Triple::parse(&program.triple)
         .map_err(DumpError::Triple)?
         .has_cross_object_differences();
@@ -300,7 +300,7 @@ fn program_facts<'a>(program: &'a Program) -> ProgramFacts<'a> {
         triple: &program.triple,
         methods: &program.methods,
         externals: &program.externals,
-        gvars: &program.gvar_records,
+        gvars: &program.gvars,
         exports: &program.exports,
     }
 }
