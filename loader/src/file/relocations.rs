@@ -24,7 +24,7 @@
 //! which it compares with the file's after loading (`load/image.rs`), and the image data it hands
 //! out (docs/DESIGN.md, "Trust model").
 
-use object::read::elf::{Dyn as _, ElfFile, FileHeader, ProgramHeader as _, Rel as _, Rela as _};
+use object::read::elf::{Dyn as _, ElfFile, FileHeader, ProgramHeader as _, Rela as _};
 
 use crate::file::protected::{BadWrite, WriteCheck};
 pub use crate::file::protected::{Protected, ProtectedRanges};
@@ -98,54 +98,35 @@ fn check_elf<Elf: FileHeader<Endian = object::Endianness>>(
             _ => Err(RelocationError::TableOutsideFile(what)),
         }
     };
+    // A REL entry reads as a RELA entry without its addend (object's `From`): one check for
+    // both kinds, whichever DT_JMPREL is.
+    let mut check_rela = |r: Elf::Rela| {
+        let at = r.r_offset(endian).into();
+        let width = write_width(machine, r.r_type(endian, false), word, at)?;
+        check(&mut writes, at, width)
+    };
+    let jmprel = |rela: bool| tables.jmprel.filter(|_| tables.jmprel_is_rel != rela);
     let rela_tables = [
         (tables.rela, tables.rela_size, "DT_RELA"),
-        (
-            tables.jmprel.filter(|_| !tables.jmprel_is_rel),
-            tables.jmprel_size,
-            "DT_JMPREL",
-        ),
+        (jmprel(true), tables.jmprel_size, "DT_JMPREL"),
     ];
     for (start, size, what) in rela_tables {
         let Some(start) = start.filter(|_| size > 0) else {
             continue;
         };
-        let entry = std::mem::size_of::<Elf::Rela>();
-        let (bytes, n) = table(start, size, entry, what)?;
-        let entries: &[Elf::Rela] = object::pod::slice_from_bytes(bytes, n)
-            .map_err(|()| RelocationError::TableOutsideFile(what))?
-            .0;
-        for r in entries {
-            let at = r.r_offset(endian).into();
-            let width = write_width(machine, r.r_type(endian, false), word, at)?;
-            check(&mut writes, at, width)?;
-        }
+        let (bytes, n) = table(start, size, std::mem::size_of::<Elf::Rela>(), what)?;
+        each_entry(bytes, n, what, |r: &Elf::Rela| check_rela(*r))?;
     }
     let rel_tables = [
         (tables.rel, tables.rel_size, "DT_REL"),
-        (
-            tables.jmprel.filter(|_| tables.jmprel_is_rel),
-            tables.jmprel_size,
-            "DT_JMPREL",
-        ),
+        (jmprel(false), tables.jmprel_size, "DT_JMPREL"),
     ];
     for (start, size, what) in rel_tables {
         let Some(start) = start.filter(|_| size > 0) else {
             continue;
         };
-        let entry = std::mem::size_of::<Elf::Rel>();
-        let (bytes, n) = table(start, size, entry, what)?;
-        let entries: &[Elf::Rel] = object::pod::slice_from_bytes(bytes, n)
-            .map_err(|()| RelocationError::TableOutsideFile(what))?
-            .0;
-        for r in entries {
-            let at = r.r_offset(endian).into();
-            check(
-                &mut writes,
-                at,
-                write_width(machine, r.r_type(endian), word, at)?,
-            )?;
-        }
+        let (bytes, n) = table(start, size, std::mem::size_of::<Elf::Rel>(), what)?;
+        each_entry(bytes, n, what, |r: &Elf::Rel| check_rela((*r).into()))?;
     }
     if let Some(start) = tables.relr.filter(|_| tables.relr_size > 0) {
         let (bytes, _) = table(start, tables.relr_size, word as usize, "DT_RELR")?;
@@ -202,6 +183,19 @@ fn relocation_tables<Elf: FileHeader<Endian = object::Endianness>>(
         }
     }
     Some(tables)
+}
+
+/// `f` on each of the `n` entries of type `R` that `bytes` hold, read in place.
+fn each_entry<R: object::Pod>(
+    bytes: &[u8],
+    n: usize,
+    what: &'static str,
+    f: impl FnMut(&R) -> Result<(), RelocationError>,
+) -> Result<(), RelocationError> {
+    let entries: &[R] = object::pod::slice_from_bytes(bytes, n)
+        .map_err(|()| RelocationError::TableOutsideFile(what))?
+        .0;
+    entries.iter().try_for_each(f)
 }
 
 /// `DT_RELR`: an even entry is an address (relocated, and the start of what follows), an odd
