@@ -162,7 +162,13 @@ impl<'m> Global<'m> {
 
     /// Leaves no comdat group: every symbol gets exactly one definition in one shard.
     pub fn clear_comdat(self) {
-        // SAFETY: a live global; a null comdat removes it from its group.
+        // An alias is no GlobalObject: it has no comdat of its own, and LLVMSetComdat would
+        // treat it as one (it crashed on every module with an alias).
+        if self.kind() == GlobalKind::Alias {
+            return;
+        }
+        // SAFETY: a live function or variable (a GlobalObject, which LLVMSetComdat takes);
+        // a null comdat removes it from its group.
         unsafe { llvm_sys::comdat::LLVMSetComdat(self.raw, std::ptr::null_mut()) }
     }
 
