@@ -250,6 +250,32 @@ char *aotlink_shim_take_diagnostics(LLVMContextRef context, LLVMModuleRef module
     return strdup(text.c_str());
 }
 
+// The context-wide tables of names that every module's bitcode carries whole, whatever the
+// module uses of them: metadata kinds, operand bundle tags and sync scopes, one per line,
+// each table after a "#" line. Free with aotlink_shim_free.
+char *aotlink_shim_context_names(LLVMContextRef context) {
+    const llvm::LLVMContext &c = *llvm::unwrap(context);
+    llvm::SmallVector<llvm::StringRef, 64> names;
+    std::string text = "#kinds\n";
+    c.getMDKindNames(names);
+    for (llvm::StringRef n : names) {
+        text += n.str() + '\n';
+    }
+    names.clear();
+    text += "#bundles\n";
+    c.getOperandBundleTags(names);
+    for (llvm::StringRef n : names) {
+        text += n.str() + '\n';
+    }
+    names.clear();
+    text += "#scopes\n";
+    c.getSyncScopeNames(names);
+    for (llvm::StringRef n : names) {
+        text += n.str() + '\n';
+    }
+    return strdup(text.c_str());
+}
+
 // Copies function `f` into its own module under `name`; returns the copy.
 LLVMValueRef aotlink_shim_clone_function(LLVMValueRef f, const char *name) {
     llvm::Function *original = llvm::unwrap<llvm::Function>(f);

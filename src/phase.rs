@@ -15,6 +15,8 @@ pub enum PhaseName {
     RemoteConnect,
     Annotate,
     Partition,
+    /// The shards' keys from the module's print, and the stores' answers for them.
+    CacheLookup,
     Split,
     /// Waiting for the header object, made beside the split.
     Header,
@@ -36,6 +38,7 @@ impl PhaseName {
             PhaseName::RemoteConnect => "remote-connect",
             PhaseName::Annotate => "annotate",
             PhaseName::Partition => "partition",
+            PhaseName::CacheLookup => "cache-lookup",
             PhaseName::Split => "split",
             PhaseName::Header => "header",
             PhaseName::Emit => "emit",

@@ -128,14 +128,11 @@ impl Build {
                 image_data: self.image.data.clone(),
                 cpu_targets: self.image.cpu_targets.clone(),
             };
-            let prepared = dump::prepare(&program, &options)?;
+            let prepared = dump::prepare(&program, &options, &stores(&cache, &remote))?;
             (prepared, options, remote, warnings)
         };
         release_freed_memory();
-        // The local cache first: a shard the remote gives is kept there too.
-        let stores: Vec<&dyn ShardStore> = (cache.iter().map(|c| c as &dyn ShardStore))
-            .chain(remote.iter().map(|r| r as &dyn ShardStore))
-            .collect();
+        let stores = stores(&cache, &remote);
         let progress = self.progress.clone();
         let mut dumped = prepared
             .emit(&options, &stores, &move |done, total| {
@@ -366,4 +363,15 @@ fn name_the_input(error: DumpError, inputs: &[Input]) -> BuildError {
         None => all(),
     };
     BuildError::Llvm { input, diagnostic }
+}
+
+/// The build's shard stores: the local cache first (a shard the remote gives is kept there
+/// too), then the remote one.
+fn stores<'a>(
+    cache: &'a Option<ShardCache>,
+    remote: &'a Option<RemoteCache>,
+) -> Vec<&'a dyn ShardStore> {
+    (cache.iter().map(|c| c as &dyn ShardStore))
+        .chain(remote.iter().map(|r| r as &dyn ShardStore))
+        .collect()
 }

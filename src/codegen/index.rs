@@ -60,12 +60,14 @@ enum Edge {
 /// record the same edges of its initializer. Edges through data stay on the data: a table of
 /// every kernel's address, used by a sixth of them, would otherwise copy the whole table into
 /// each user (50,000 kernels: 8,000 × 50,000 edges, quadratic in the module). `externals` maps
-/// the declared names of external methods to their indices.
+/// the declared names of external methods to their indices; `module_text` is the module's
+/// print.
 pub fn methods(
     module: &inkwell::module::Module,
     fvars: &[Global],
     gvars: &[Global],
     externals: &HashMap<String, u32>,
+    module_text: &str,
 ) -> (Vec<Method>, Vec<Gvar>) {
     let mut edge_of: HashMap<Global, Edge> = (fvars.iter().enumerate())
         .map(|(i, g)| (*g, Edge::Internal(i as u32)))
@@ -95,12 +97,7 @@ pub fn methods(
         }
         (callees, external, data)
     };
-    // Printing one function makes LLVM number the whole module: print the module once instead.
-    let printed = module.print_to_string();
-    // Borrowed where LLVM printed it (a copy would be the module's size again); names are
-    // printed escaped, so the text is UTF-8 but for string constants' own bytes.
-    let text = printed.to_string_lossy();
-    let bodies = function_texts(&text);
+    let bodies = function_texts(module_text);
     let methods = fvars
         .iter()
         .map(|f| {
@@ -202,7 +199,7 @@ fn function_texts(module_text: &str) -> HashMap<&str, &str> {
 
 /// How LLVM prints a global's name: `@name`, or quoted with `\XX` escapes when it has other
 /// characters than letters, digits and `-$._`.
-fn printed_name(name: &str) -> String {
+pub(crate) fn printed_name(name: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-$._".contains(c);
     let starts_ok = name
         .chars()

@@ -7,6 +7,7 @@ mod fatal_guard;
 mod index;
 pub mod isolated;
 mod load;
+pub mod printed;
 mod producer;
 mod text_order;
 mod trace;
@@ -21,7 +22,9 @@ use inkwell::module::Module;
 use crate::llvm::{self, Global, GlobalKind, Linkage};
 pub use error::CodegenError;
 pub use index::content_hash;
+pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
+pub use printed::PrintedModule;
 
 #[derive(Clone, Debug, Default)]
 pub struct CodegenOptions {
@@ -55,6 +58,9 @@ pub struct Program<'ctx> {
     pub methods: Vec<Method>,
     /// Methods of other images this one calls (see `externals.rs`).
     pub externals: Vec<aotload::meta::ExternalEdge>,
+    /// The module as printed before the external methods were bound, in pieces: what the
+    /// shards' cache keys are made of (dump/text_key.rs).
+    pub printed: PrintedModule,
 }
 
 /// Names the image defines itself; inputs may declare but not define them.
@@ -150,7 +156,29 @@ pub fn codegen<'ctx>(
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
     let externals = externals::find_externals(&globals, &options.method_tables)?;
-    let (methods, gvars) = index::methods(&module, &fvars, &gvars, &externals.index);
+    // Printing one function makes LLVM number the whole module: it is printed once, for the
+    // methods' content hashes and the shards' keys (cut into pieces on another core).
+    let text = module.print_to_string();
+    let context_names = llvm::context_names(&module);
+    let (pieces, (methods, gvars)) = std::thread::scope(|scope| {
+        let pieces =
+            scope.spawn(|| PrintedModule::parse(text.to_bytes(), context_names.as_bytes()));
+        // Borrowed where LLVM printed it (a copy would be the module's size again); names
+        // and strings are printed escaped, so the text is ASCII.
+        let methods = index::methods(
+            &module,
+            &fvars,
+            &gvars,
+            &externals.index,
+            &text.to_string_lossy(),
+        );
+        (
+            pieces.join().expect("cutting the print does not panic"),
+            methods,
+        )
+    });
+    drop(text);
+    // Binding changes the module after its print: the shards' keys add the bindings.
     externals::bind(&module, &externals);
     Ok(Program {
         triple: llvm::triple(&module),
@@ -159,6 +187,7 @@ pub fn codegen<'ctx>(
         exports: exports.into_iter().collect(),
         methods,
         externals: externals.edges,
+        printed: pieces,
         module,
     })
 }

@@ -189,12 +189,109 @@ pub struct ShardRecord {
     pub functions: usize,
 }
 
-/// Emits every shard on `threads` threads, or takes it from the first of `stores` that has
-/// it; results come back in shard order. `on_done` gets (shards done, shards in all) after
-/// each shard, for progress. A store that cannot be written is a warning (`warn`), never a
-/// failed build.
+/// What the stores said of a shard before anything was cloned.
+#[derive(Clone, Debug, Default)]
+pub enum Prefetched {
+    /// Not looked up (no key from the print), or no store holds it.
+    #[default]
+    NotFound,
+    /// What a store holds, and the shard's record.
+    Hit(Box<(Emitted, ShardRecord)>),
+    /// The local entry failed its check (why): the shard is emitted, and reported so.
+    Damaged(String),
+}
+
+impl Prefetched {
+    /// Whether the shard must still be emitted (and so cloned first).
+    pub fn to_emit(&self) -> bool {
+        !matches!(self, Prefetched::Hit(_))
+    }
+}
+
+/// Looks up, on `threads` threads, every job keyed by its print (see split.rs) in `stores`,
+/// in order; what one of them holds is given to the stores before it. Nothing is emitted and
+/// a miss or a damaged entry is left to [`emit_shards`], after the job's module is written.
+pub fn prefetch(
+    jobs: &[ShardJob],
+    config: &EmitConfig,
+    threads: usize,
+    stores: &[&dyn ShardStore],
+    warn: &(dyn Fn(&str) + Sync),
+) -> Vec<Prefetched> {
+    let found: Mutex<Vec<Prefetched>> = Mutex::new(vec![Prefetched::NotFound; jobs.len()]);
+    let keyed: Vec<usize> = (0..jobs.len())
+        .filter(|&i| jobs[i].text_digest.is_some())
+        .collect();
+    if stores.is_empty() || keyed.is_empty() {
+        return found.into_inner().expect("no threads ran");
+    }
+    let next = AtomicUsize::new(0);
+    let cache_warned = AtomicBool::new(false);
+    let warn_cache = |e: &str| {
+        if !cache_warned.swap(true, Ordering::SeqCst) {
+            warn(e);
+        }
+    };
+    std::thread::scope(|scope| {
+        for thread in 0..threads.max(1) {
+            let (next, found, keyed, warn_cache) = (&next, &found, &keyed, &warn_cache);
+            scope.spawn(move || {
+                while let Some(&i) = keyed.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let hit = prefetch_one(&jobs[i], config, thread, stores, warn_cache);
+                    found.lock().expect("no thread panics while holding it")[i] = hit;
+                }
+            });
+        }
+    });
+    found.into_inner().expect("threads joined")
+}
+
+/// `job` from the first store that holds it under its key from the print (given to the
+/// stores before that one too), looked up on `thread`.
+fn prefetch_one(
+    job: &ShardJob,
+    config: &EmitConfig,
+    thread: usize,
+    stores: &[&dyn ShardStore],
+    warn: &dyn Fn(&str),
+) -> Prefetched {
+    let started = Instant::now();
+    let facts = job_facts(job, config);
+    let key = shard_key(&facts, job);
+    let shard = StoredShard {
+        key: &key,
+        facts: &facts,
+        bitcode: None,
+        kinds: config.kinds,
+    };
+    for (s, store) in stores.iter().enumerate() {
+        match store.get(&shard) {
+            Found::Hit(emitted) => {
+                put_all(&stores[..s], &shard, &emitted, warn);
+                let record = ShardRecord {
+                    index: job.plan.index,
+                    thread,
+                    time: started.elapsed(),
+                    source: store.source(),
+                    key,
+                    functions: job.plan.members.len(),
+                };
+                return Prefetched::Hit(Box::new((emitted, record)));
+            }
+            Found::Miss => continue,
+            Found::Damaged(why) => return Prefetched::Damaged(why),
+        }
+    }
+    Prefetched::NotFound
+}
+
+/// Emits every shard on `threads` threads, or takes it from `prefetched` or from the first of
+/// `stores` that has it; results come back in shard order. `on_done` gets (shards done,
+/// shards in all) after each shard, for progress. A store that cannot be written is a
+/// warning (`warn`), never a failed build.
 pub fn emit_shards(
     jobs: &[ShardJob],
+    mut prefetched: Vec<Prefetched>,
     config: &EmitConfig,
     threads: usize,
     stores: &[&dyn ShardStore],
@@ -206,61 +303,81 @@ pub fn emit_shards(
     let failed = AtomicBool::new(false);
     let cache_warned = AtomicBool::new(false);
     type Slot = Option<Result<(Emitted, ShardRecord), ShardFailure>>;
-    let results: Mutex<Vec<Slot>> = Mutex::new(vec![None; jobs.len()]);
+    prefetched.resize(jobs.len(), Prefetched::NotFound);
+    let mut damaged: Vec<Option<String>> = vec![None; jobs.len()];
+    let mut slots: Vec<Slot> = Vec::with_capacity(jobs.len());
+    for (i, p) in prefetched.into_iter().enumerate() {
+        slots.push(match p {
+            Prefetched::Hit(hit) => Some(Ok(*hit)),
+            Prefetched::Damaged(why) => {
+                damaged[i] = Some(why);
+                None
+            }
+            Prefetched::NotFound => None,
+        });
+    }
+    let ready = slots.iter().filter(|s| s.is_some()).count();
+    for n in 1..=ready {
+        on_done(n, jobs.len());
+    }
+    done.store(ready, Ordering::SeqCst);
+    let to_emit: Vec<usize> = (0..jobs.len()).filter(|&i| slots[i].is_none()).collect();
+    let results: Mutex<&mut Vec<Slot>> = Mutex::new(&mut slots);
     std::thread::scope(|scope| {
         for thread in 0..threads.max(1) {
             let (next, done, failed, results) = (&next, &done, &failed, &results);
-            let cache_warned = &cache_warned;
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= jobs.len() || failed.load(Ordering::SeqCst) {
-                    break;
-                }
-                let started = Instant::now();
-                // Serialized once: the key and a store's own key (the remote Action) hash these.
-                let facts = job_facts(&jobs[i], config);
-                let key = shard_key(&facts, &jobs[i].bitcode);
-                let shard = StoredShard {
-                    key: &key,
-                    facts: &facts,
-                    bitcode: &jobs[i].bitcode,
-                    kinds: config.kinds,
-                };
-                let warn_cache = |e: &str| {
-                    if !cache_warned.swap(true, Ordering::SeqCst) {
-                        warn(e);
+            let (cache_warned, to_emit, damaged) = (&cache_warned, &to_emit, &damaged);
+            scope.spawn(move || {
+                while let Some(&i) = to_emit.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    if failed.load(Ordering::SeqCst) {
+                        break;
                     }
-                };
-                let result = stored_or_built(
-                    &jobs[i],
-                    config,
-                    &shard,
-                    stores,
-                    Warnings {
-                        cache: &warn_cache,
-                        llvm: warn,
-                    },
-                )
-                .map(|(emitted, source)| {
-                    let record = ShardRecord {
-                        index: jobs[i].plan.index,
-                        thread,
-                        time: started.elapsed(),
-                        source,
-                        key,
-                        functions: jobs[i].plan.members.len(),
+                    let started = Instant::now();
+                    // Serialized once: the key and a store's own key (the remote Action) hash these.
+                    let facts = job_facts(&jobs[i], config);
+                    let key = shard_key(&facts, &jobs[i]);
+                    let shard = StoredShard {
+                        key: &key,
+                        facts: &facts,
+                        bitcode: jobs[i].bitcode.as_deref(),
+                        kinds: config.kinds,
                     };
-                    (emitted, record)
-                });
-                failed.fetch_or(result.is_err(), Ordering::SeqCst);
-                results.lock().expect("no thread panics while holding it")[i] = Some(result);
-                on_done(done.fetch_add(1, Ordering::SeqCst) + 1, jobs.len());
+                    let warn_cache = |e: &str| {
+                        if !cache_warned.swap(true, Ordering::SeqCst) {
+                            warn(e);
+                        }
+                    };
+                    let result = stored_or_built(
+                        &jobs[i],
+                        config,
+                        &shard,
+                        damaged[i].clone(),
+                        stores,
+                        Warnings {
+                            cache: &warn_cache,
+                            llvm: warn,
+                        },
+                    )
+                    .map(|(emitted, source)| {
+                        let record = ShardRecord {
+                            index: jobs[i].plan.index,
+                            thread,
+                            time: started.elapsed(),
+                            source,
+                            key,
+                            functions: jobs[i].plan.members.len(),
+                        };
+                        (emitted, record)
+                    });
+                    failed.fetch_or(result.is_err(), Ordering::SeqCst);
+                    results.lock().expect("no thread panics while holding it")[i] = Some(result);
+                    on_done(done.fetch_add(1, Ordering::SeqCst) + 1, jobs.len());
+                }
             });
         }
     });
-    let results = results.into_inner().expect("threads joined");
     let (mut out, mut records) = (Vec::new(), Vec::new());
-    for (job, result) in jobs.iter().zip(results) {
+    for (job, result) in jobs.iter().zip(slots) {
         match result {
             Some(Ok((emitted, record))) => {
                 out.push(emitted);
@@ -280,6 +397,20 @@ pub fn emit_shards(
     Ok((out, records))
 }
 
+/// Gives `emitted` to each of `stores`; a store that fails is a warning.
+fn put_all(
+    stores: &[&dyn ShardStore],
+    shard: &StoredShard,
+    emitted: &Emitted,
+    warn: &dyn Fn(&str),
+) {
+    for store in stores {
+        if let Err(e) = store.put(shard, emitted) {
+            warn(&e);
+        }
+    }
+}
+
 /// Where a shard's warnings go: the stores' (the first of all shards only) and LLVM's (each).
 #[derive(Clone, Copy)]
 struct Warnings<'a> {
@@ -288,27 +419,27 @@ struct Warnings<'a> {
 }
 
 /// The shard from the first store that holds a sound entry for it (and then in the stores
-/// before that one too), else emitted and given to every store. A damaged entry is emitted
-/// again, not looked up further down: the report says it was damaged.
+/// before that one too), else emitted and given to every store. A damaged entry (found here,
+/// or before the clone: `damaged`) is emitted again, not looked up further down: the report
+/// says it was damaged.
 fn stored_or_built(
     job: &ShardJob,
     config: &EmitConfig,
     shard: &StoredShard,
+    damaged: Option<String>,
     stores: &[&dyn ShardStore],
     warn: Warnings,
 ) -> Result<(Emitted, ShardSource), ShardFailure> {
-    let put = |stores: &[&dyn ShardStore], emitted: &Emitted| {
-        for store in stores {
-            if let Err(e) = store.put(shard, emitted) {
-                (warn.cache)(&e);
-            }
-        }
-    };
+    if let Some(why) = damaged {
+        let emitted = build_shard(job, config, warn.llvm)?;
+        put_all(stores, shard, &emitted, warn.cache);
+        return Ok((emitted, ShardSource::Damaged(why)));
+    }
     let mut source = ShardSource::Emitted;
     for (i, store) in stores.iter().enumerate() {
         match store.get(shard) {
             Found::Hit(emitted) => {
-                put(&stores[..i], &emitted);
+                put_all(&stores[..i], shard, &emitted, warn.cache);
                 return Ok((emitted, store.source()));
             }
             Found::Miss => continue,
@@ -319,18 +450,25 @@ fn stored_or_built(
         }
     }
     let emitted = build_shard(job, config, warn.llvm)?;
-    put(stores, &emitted);
+    put_all(stores, shard, &emitted, warn.cache);
     Ok((emitted, source))
 }
 
-/// The cache key of a job under a configuration, from its [`job_facts`] and its bitcode: of
-/// everything [`build_shard`] reads (the job, the shared configuration); the key itself adds
-/// what decides how it reads them (this aotlink build, LLVM's version).
-fn shard_key(facts: &[u8], bitcode: &[u8]) -> Key {
-    KeyHasher::new("aotlink shard key")
-        .field(facts)
-        .field(bitcode)
-        .finish()
+/// The cache key of a job under a configuration, from its [`job_facts`] and its digest of
+/// the module's print, or its bitcode where it has no digest: of everything [`build_shard`]
+/// reads (the job, the shared configuration); the key itself adds what decides how it reads
+/// them (this aotlink build, LLVM's version).
+fn shard_key(facts: &[u8], job: &ShardJob) -> Key {
+    match &job.text_digest {
+        Some(digest) => KeyHasher::new("aotlink shard key from the print")
+            .field(facts)
+            .field(&digest.0)
+            .finish(),
+        None => KeyHasher::new("aotlink shard key")
+            .field(facts)
+            .field(job.bitcode.as_deref().unwrap_or_default())
+            .finish(),
+    }
 }
 
 /// The configuration and the job's facts (all but its bitcode), as the key and the remote
@@ -347,9 +485,11 @@ fn build_shard(
     config: &EmitConfig,
     warn: &dyn Fn(&str),
 ) -> Result<Emitted, ShardFailure> {
+    let bitcode = (job.bitcode.as_deref())
+        .ok_or_else(|| format!("shard {} was not cloned from the program", job.plan.index))?;
     let context = Context::create();
     let diagnostics = llvm::Diagnostics::collect(&context);
-    let buffer = MemoryBuffer::create_from_memory_range(&job.bitcode, "aotlink.shard");
+    let buffer = MemoryBuffer::create_from_memory_range(bitcode, "aotlink.shard");
     let mut module =
         Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| e.to_string())?;
     let emitted = optimize_and_emit(&mut module, job, config);

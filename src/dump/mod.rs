@@ -16,6 +16,7 @@ mod partition;
 mod split;
 pub mod store;
 mod tables;
+pub mod text_key;
 
 use crate::phase::{PhaseClock, PhaseName};
 use std::collections::HashMap;
@@ -125,14 +126,23 @@ pub struct Prepared {
     triple: String,
     targets: Vec<ResolvedTarget>,
     jobs: Vec<ShardJob>,
+    /// Shards a store held under their keys from the print: not cloned, not emitted.
+    prefetched: Vec<emit::Prefetched>,
     threads: usize,
     header: Emitted,
     phases: Vec<(PhaseName, Duration)>,
+    warnings: Vec<String>,
 }
 
 /// The part of dump that reads the program: targets, annotation, partition, the shards'
-/// jobs, the metadata and the header.
-pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, DumpError> {
+/// jobs, the metadata and the header. The shards that `stores` hold (looked up by their keys
+/// from the program's print) are taken from them here; only the others are cloned from the
+/// program.
+pub fn prepare(
+    program: &Program,
+    options: &DumpOptions,
+    stores: &[&dyn ShardStore],
+) -> Result<Prepared, DumpError> {
     init_llvm_targets();
     let mut phases = PhaseClock::default();
     let resolved = resolve_targets(program, options)?;
@@ -178,7 +188,9 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
         tables_in_shards,
     };
     let facts = program_facts(program);
-    let (jobs, header) = std::thread::scope(|scope| {
+    let threads = thread_count(options.threads, plans.len());
+    let warnings = Mutex::new(Vec::new());
+    let ((jobs, prefetched), header) = std::thread::scope(|scope| {
         let header = scope.spawn(|| {
             let meta = image_meta(facts, &resolved, &clone_sets, &fvar_index);
             let specs: Vec<_> = (plans.iter())
@@ -188,10 +200,29 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
                 .collect();
             emit_header(&header_facts, options, &specs, &meta.encode())
         });
-        let jobs = split::split(&program.module, &plans, &clone_sets, numbering);
+        let mut jobs = split::split(
+            &program.module,
+            &program.printed,
+            &plans,
+            &clone_sets,
+            numbering,
+        );
+        let config = emit::EmitConfig {
+            triple: &program.triple,
+            targets: &resolved,
+            kinds: options.emit,
+        };
+        let prefetched = emit::prefetch(&jobs, &config, threads, stores, &|w| {
+            warnings
+                .lock()
+                .expect("no panics holding it")
+                .push(w.to_string())
+        });
+        phases.lap(PhaseName::CacheLookup);
+        split::write_bitcode(&program.module, &mut jobs, |i| prefetched[i].to_emit());
         phases.lap(PhaseName::Split);
         (
-            jobs,
+            (jobs, prefetched),
             header.join().expect("emitting the header does not panic"),
         )
     });
@@ -200,10 +231,12 @@ pub fn prepare(program: &Program, options: &DumpOptions) -> Result<Prepared, Dum
     Ok(Prepared {
         triple: program.triple.clone(),
         targets: resolved,
-        threads: thread_count(options.threads, plans.len()),
+        threads,
         jobs,
+        prefetched,
         header,
         phases: phases.done(),
+        warnings: warnings.into_inner().expect("threads joined"),
     })
 }
 
@@ -221,9 +254,11 @@ impl Prepared {
             triple,
             targets,
             jobs,
+            prefetched,
             threads,
             header,
             phases,
+            warnings,
         } = self;
         let mut phases = PhaseClock::continuing(phases);
         let config = emit::EmitConfig {
@@ -231,18 +266,25 @@ impl Prepared {
             targets: &targets,
             kinds: options.emit,
         };
-        let warnings = Mutex::new(Vec::new());
-        let (shards, records) =
-            emit::emit_shards(&jobs, &config, threads, stores, on_shard_done, &|w| {
+        let warnings = Mutex::new(warnings);
+        let (shards, records) = emit::emit_shards(
+            &jobs,
+            prefetched,
+            &config,
+            threads,
+            stores,
+            on_shard_done,
+            &|w| {
                 warnings
                     .lock()
                     .expect("no panics holding it")
                     .push(w.to_string())
-            })
-            .map_err(|(shard, failure)| match failure {
-                ShardFailure::Llvm(diagnostic) => DumpError::Llvm { shard, diagnostic },
-                ShardFailure::Other(cause) => DumpError::Shard { shard, cause },
-            })?;
+            },
+        )
+        .map_err(|(shard, failure)| match failure {
+            ShardFailure::Llvm(diagnostic) => DumpError::Llvm { shard, diagnostic },
+            ShardFailure::Other(cause) => DumpError::Shard { shard, cause },
+        })?;
         phases.lap(PhaseName::Emit);
         let mut warnings = warnings.into_inner().expect("threads joined");
         for record in &records {

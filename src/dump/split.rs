@@ -1,10 +1,15 @@
-//! Splitting the program into self-contained shard jobs, once, in the calling thread: each
-//! job is the bitcode of a module holding only the shard's definitions and declarations of
-//! what they use, plus the slice of the whole-program facts (the clone sets) that its
-//! emission reads. Nothing image-wide is in it (the fvar and gvar numbering goes into the
-//! header's shard tables), so adding a function changes only the job of the shard it lands in. Emission threads then parse one shard's bitcode, not
-//! the whole program's, and a job is everything its emission depends on besides the
-//! configuration all shards share — which is what the shard cache's key hashes.
+//! Splitting the program into self-contained shard jobs, in the calling thread: each job is
+//! the module of a shard holding only its definitions and declarations of what they use,
+//! plus the slice of the whole-program facts (the clone sets) that its emission reads.
+//! Nothing image-wide is in it (the fvar and gvar numbering goes into the header's shard
+//! tables), so adding a function changes only the job of the shard it lands in. Emission
+//! threads then parse one shard's bitcode, not the whole program's, and a job is everything
+//! its emission depends on besides the configuration all shards share — which is what the
+//! shard cache's key hashes.
+//!
+//! A job is keyed by its pieces of the module's print (text_key.rs) before anything is
+//! cloned, so that only the shards no store holds are cloned and written ([`write_bitcode`]);
+//! a shard whose pieces cannot be followed is cloned at once and keyed by its bitcode.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +18,9 @@ use serde::Serialize;
 
 use super::annotate::CloneSets;
 use super::partition::ShardPlan;
+use super::text_key;
+use crate::cache::key::Key;
+use crate::codegen::PrintedModule;
 use crate::llvm::{self, GlobalKind};
 
 /// One shard's emission input.
@@ -27,9 +35,14 @@ pub struct ShardJob {
     ///
     /// [`Triple::has_cross_object_differences`]: crate::target::Triple::has_cross_object_differences
     pub table: Option<TableIndices>,
-    /// The shard's module (hashed on its own, not serialized with the rest).
+    /// The digest of the shard's pieces of the module's print, which its key hashes instead
+    /// of its bitcode; `None` where the print could not be followed.
     #[serde(skip)]
-    pub bitcode: Vec<u8>,
+    pub text_digest: Option<Key>,
+    /// The shard's module; `None` until it is written, which a shard that a store holds
+    /// under its text digest never is (hashed on its own, not serialized with the rest).
+    #[serde(skip)]
+    pub bitcode: Option<Vec<u8>>,
 }
 
 /// The image-wide indices of a shard's fvars and gvars, in member order.
@@ -54,37 +67,84 @@ pub struct Numbering<'a> {
 }
 
 /// The jobs of `plans`, in plan order. `numbering` is given when each shard must hold its own
-/// table.
+/// table. A job is keyed by its digest of `printed` where it has one, and left without
+/// bitcode; one without is cloned now (its clone sets come from its module).
 pub fn split(
     module: &Module,
+    printed: &PrintedModule,
     plans: &[ShardPlan],
     clone_sets: &CloneSets,
     numbering: Option<&Numbering>,
 ) -> Vec<ShardJob> {
+    let by_printed_name = printed_names(clone_sets);
     plans
         .iter()
         .map(|plan| {
-            // LLVM's own globals (constructors, llvm.used) live in shard 0.
-            let shard = llvm::clone_shard(module, &plan.members, plan.index == 0);
-            let functions: Vec<String> = llvm::globals(&shard)
-                .into_iter()
-                .filter(|g| g.kind() == GlobalKind::Function)
-                .map(|g| g.name())
-                .collect();
             let indexed = |index: &HashMap<String, u32>| {
                 (plan.members.iter())
                     .filter_map(|n| index.get(n).map(|&i| (i, n.clone())))
                     .collect()
             };
-            ShardJob {
-                plan: plan.clone(),
-                clone_sets: restrict(clone_sets, &functions),
-                table: numbering.map(|n| TableIndices {
-                    fvars: indexed(n.fvars),
-                    gvars: indexed(n.gvars),
-                }),
-                bitcode: shard.write_bitcode_to_memory().as_slice().to_vec(),
+            let table = numbering.map(|n| TableIndices {
+                fvars: indexed(n.fvars),
+                gvars: indexed(n.gvars),
+            });
+            // LLVM's own globals (constructors, llvm.used) live in shard 0.
+            let special = plan.index == 0;
+            match text_key::shard_text(printed, &plan.members, special) {
+                Some(text) => {
+                    let names: Vec<String> = (text.callables.iter())
+                        .filter_map(|p| by_printed_name.get(&**p).map(|n| n.to_string()))
+                        .collect();
+                    ShardJob {
+                        plan: plan.clone(),
+                        clone_sets: restrict(clone_sets, &names),
+                        table,
+                        text_digest: Some(text.digest),
+                        bitcode: None,
+                    }
+                }
+                None => {
+                    let shard = llvm::clone_shard(module, &plan.members, special);
+                    let functions: Vec<String> = llvm::globals(&shard)
+                        .into_iter()
+                        .filter(|g| g.kind() == GlobalKind::Function)
+                        .map(|g| g.name())
+                        .collect();
+                    ShardJob {
+                        plan: plan.clone(),
+                        clone_sets: restrict(clone_sets, &functions),
+                        table,
+                        text_digest: None,
+                        bitcode: Some(shard.write_bitcode_to_memory().as_slice().to_vec()),
+                    }
+                }
             }
+        })
+        .collect()
+}
+
+/// Clones and writes the module of each job that has none yet and that `wanted` says (by
+/// position) is to be emitted.
+pub fn write_bitcode(module: &Module, jobs: &mut [ShardJob], wanted: impl Fn(usize) -> bool) {
+    for (i, job) in jobs.iter_mut().enumerate() {
+        if job.bitcode.is_none() && wanted(i) {
+            let shard = llvm::clone_shard(module, &job.plan.members, job.plan.index == 0);
+            job.bitcode = Some(shard.write_bitcode_to_memory().as_slice().to_vec());
+        }
+    }
+}
+
+/// The functions that have clone sets, by their printed names (without `@`).
+fn printed_names(sets: &CloneSets) -> HashMap<String, &str> {
+    (sets.dispatched.keys())
+        .chain(sets.pinned.keys())
+        .chain(sets.own_features.keys())
+        .map(|name| {
+            (
+                crate::codegen::printed_name(name)[1..].to_string(),
+                name.as_str(),
+            )
         })
         .collect()
 }

@@ -13,7 +13,9 @@ pub struct StoredShard<'a> {
     pub key: &'a Key,
     /// The emission configuration and the job's facts, serialized.
     pub facts: &'a [u8],
-    pub bitcode: &'a [u8],
+    /// The shard's module, when it was cloned: a shard keyed by its print is looked up
+    /// before (a store that files shards under their bitcode misses it then).
+    pub bitcode: Option<&'a [u8]>,
     pub kinds: EmitKinds,
 }
 

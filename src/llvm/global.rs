@@ -240,3 +240,15 @@ pub fn named_global<'m>(module: &'m Module<'_>, name: &str) -> Option<Global<'m>
 pub fn triple(module: &Module) -> String {
     module.get_triple().as_str().to_string_lossy().into_owned()
 }
+
+/// The tables of names in `module`'s context that every module's bitcode carries whole
+/// (metadata kinds, operand bundle tags, sync scopes), as text.
+pub fn context_names(module: &Module) -> String {
+    // SAFETY: the module (and so its context) is borrowed for the call; the shim only reads
+    // the context's tables and returns a fresh string that `take_shim_string` frees.
+    unsafe {
+        let context = LLVMGetModuleContext(module.as_mut_ptr());
+        super::shim::take_shim_string(super::shim::aotlink_shim_context_names(context))
+            .unwrap_or_default()
+    }
+}

@@ -41,6 +41,7 @@ extern "C" {
         context: LLVMContextRef,
         module: LLVMModuleRef,
     ) -> *mut c_char;
+    pub fn aotlink_shim_context_names(context: LLVMContextRef) -> *mut c_char;
     pub fn aotlink_shim_free(p: *mut c_char);
 
     // lld_shim.cpp

@@ -266,31 +266,35 @@ impl ShardStore for RemoteCache {
         ShardSource::Remote
     }
 
+    /// A shard not cloned yet has no Action to look up: a miss, until it is.
     fn get(&self, shard: &StoredShard) -> Found {
-        match self.fetch(&action_of(shard)) {
+        match action_of(shard).and_then(|action| self.fetch(&action)) {
             Some(emitted) => Found::Hit(emitted),
             None => Found::Miss,
         }
     }
 
     fn put(&self, shard: &StoredShard, emitted: &Emitted) -> Result<(), String> {
-        self.store(action_of(shard), emitted);
+        if let Some(action) = action_of(shard) {
+            self.store(action, emitted);
+        }
         Ok(())
     }
 }
 
-/// The Action `shard` is filed under, for this aotlink build and LLVM.
-fn action_of(shard: &StoredShard) -> ShardAction {
+/// The Action `shard` is filed under, for this aotlink build and LLVM: it holds the shard's
+/// bitcode (a worker could run it), so a shard not cloned yet has none.
+fn action_of(shard: &StoredShard) -> Option<ShardAction> {
     let kinds: Vec<OutputKind> = (OutputKind::ALL.into_iter())
         .filter(|k| shard.kinds.wants(*k))
         .collect();
-    shard_action(
+    Some(shard_action(
         shard.facts,
-        shard.bitcode,
+        shard.bitcode?,
         &kinds,
         crate::BUILD_ID,
         &crate::llvm::version(),
-    )
+    ))
 }
 
 #[cfg(test)]
