@@ -250,6 +250,27 @@ char *aotlink_shim_take_diagnostics(LLVMContextRef context, LLVMModuleRef module
     return strdup(text.c_str());
 }
 
+// Removes the module flag `key` from `m`'s flags, if it has it (LLVM offers adding one only).
+void aotlink_shim_drop_module_flag(LLVMModuleRef m, const char *key) {
+    llvm::NamedMDNode *flags = llvm::unwrap(m)->getModuleFlagsMetadata();
+    if (!flags) {
+        return;
+    }
+    std::vector<llvm::MDNode *> kept;
+    for (llvm::MDNode *flag : flags->operands()) {
+        auto *name = flag->getNumOperands() >= 2
+                         ? llvm::dyn_cast<llvm::MDString>(flag->getOperand(1))
+                         : nullptr;
+        if (!name || name->getString() != key) {
+            kept.push_back(flag);
+        }
+    }
+    flags->clearOperands();
+    for (llvm::MDNode *flag : kept) {
+        flags->addOperand(flag);
+    }
+}
+
 // The context-wide tables of names that every module's bitcode carries whole, whatever the
 // module uses of them: metadata kinds, operand bundle tags and sync scopes, one per line,
 // each table after a "#" line. Free with aotlink_shim_free.

@@ -30,12 +30,14 @@ pub fn externalize(globals: &[Global], exports: &BTreeSet<String>) {
 }
 
 /// The kept functions and global variables, each sorted by name: index = fvar / gvar index.
+/// Thread-local variables have no address to table (one copy per thread): not gvars.
 pub fn index<'m>(globals: &[Global<'m>]) -> (Vec<Global<'m>>, Vec<Global<'m>>) {
     let defined = |kind| {
         let mut v: Vec<Global> = globals
             .iter()
             .copied()
             .filter(|g| g.kind() == kind && !g.is_declaration() && !g.is_llvm_special())
+            .filter(|g| !g.is_thread_local())
             .collect();
         v.sort_by_key(|g| g.name());
         v

@@ -74,6 +74,7 @@ pub fn codegen<'ctx>(
     let mut module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
     let first_input = options.inputs[0].name().to_path_buf();
     let globals = llvm::globals(&module);
+    as_shared_object(&module, &globals);
     if let Some(g) = globals
         .iter()
         .find(|g| !g.is_declaration() && g.name().starts_with(RESERVED_PREFIX))
@@ -190,6 +191,17 @@ pub fn codegen<'ctx>(
         printed: pieces,
         module,
     })
+}
+
+/// An image is a shared object, whatever the IR was compiled for: clang compiles for a
+/// position-independent executable by default (`PIE Level`), under which LLVM addresses
+/// thread-locals at fixed offsets from the thread pointer (local-exec), which a library
+/// loaded at run time cannot use (LLD refuses the relocations).
+fn as_shared_object(module: &Module, globals: &[Global]) {
+    llvm::drop_module_flag(module, "PIE Level");
+    for g in globals {
+        g.allow_shared_object_tls();
+    }
 }
 
 /// The `--export` names, each checked to be a function the inputs define.

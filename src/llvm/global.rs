@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use inkwell::module::Module;
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMValueRef;
-use llvm_sys::{LLVMLinkage, LLVMVisibility};
+use llvm_sys::{LLVMLinkage, LLVMThreadLocalMode, LLVMVisibility};
 
 use super::shim::c_name;
 
@@ -148,6 +148,26 @@ impl<'m> Global<'m> {
     }
 
     /// Local to its module (internal or private linkage).
+    /// A thread-local variable: one copy per thread, so no address of its own to table.
+    pub fn is_thread_local(self) -> bool {
+        // SAFETY: a live global; functions and aliases answer false.
+        self.kind() == GlobalKind::Variable && unsafe { LLVMIsThreadLocal(self.raw) != 0 }
+    }
+
+    /// Lets LLVM choose a thread-local variable's access model for a shared object where the
+    /// IR asked for local-exec, which only an executable can use (it addresses the variable
+    /// at a fixed offset from the thread pointer; a library loaded later has none).
+    pub fn allow_shared_object_tls(self) {
+        // SAFETY: a live global; the mode is only read from and set on variables.
+        unsafe {
+            if self.kind() == GlobalKind::Variable
+                && LLVMGetThreadLocalMode(self.raw) == LLVMThreadLocalMode::LLVMLocalExecTLSModel
+            {
+                LLVMSetThreadLocalMode(self.raw, LLVMThreadLocalMode::LLVMGeneralDynamicTLSModel);
+            }
+        }
+    }
+
     pub fn is_local(self) -> bool {
         matches!(self.linkage(), Linkage::Internal | Linkage::Private)
     }
@@ -251,4 +271,13 @@ pub fn context_names(module: &Module) -> String {
         super::shim::take_shim_string(super::shim::aotlink_shim_context_names(context))
             .unwrap_or_default()
     }
+}
+
+/// Removes the module flag `key` (`PIE Level`, which makes LLVM address thread-locals as an
+/// executable does), if the module has it.
+pub fn drop_module_flag(module: &Module, key: &str) {
+    let key = c_name(key);
+    // SAFETY: the module is borrowed for the call; the shim rebuilds its flags list from the
+    // flags it keeps, which stay alive in the module's context.
+    unsafe { super::shim::aotlink_shim_drop_module_flag(module.as_mut_ptr(), key.as_ptr()) }
 }

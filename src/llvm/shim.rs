@@ -42,6 +42,7 @@ extern "C" {
         module: LLVMModuleRef,
     ) -> *mut c_char;
     pub fn aotlink_shim_context_names(context: LLVMContextRef) -> *mut c_char;
+    pub fn aotlink_shim_drop_module_flag(m: LLVMModuleRef, key: *const c_char);
     pub fn aotlink_shim_free(p: *mut c_char);
 
     // lld_shim.cpp

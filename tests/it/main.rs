@@ -31,5 +31,6 @@ mod rust_crate;
 mod scale;
 mod signing;
 mod sqlite;
+mod symbols;
 mod vectors;
 mod verdicts;

@@ -1,0 +1,75 @@
+//! Symbols other than plain functions and variables: aliases (C's `alias` attribute; C++
+//! constructors and rustc emit them too) and thread-local variables, in IR compiled the way
+//! clang compiles by default (for a position-independent executable, `PIE Level` in the
+//! module), spread over shards, against gcc's build of the same source. Each crashed or
+//! failed to link before: the alias in codegen, the thread-locals in LLD (local-exec
+//! relocations, and a table entry pointing at a thread-local).
+
+use std::ffi::c_void;
+use std::process::Command;
+
+use crate::common::*;
+
+/// A variable defined in one shard and read in others, one local to its file, an alias
+/// called from every reader.
+const SOURCE: &str = r#"
+_Thread_local int tls_count = 5;
+static _Thread_local long tls_local = 9;
+static int base = 3;
+int scaled(int x) { return x * base + 1; }
+int scaled_alias(int x) __attribute__((alias("scaled")));
+int bump(int x) { tls_count += x; return tls_count; }
+long local_bump(long x) { tls_local = tls_local * 3 + x; return tls_local; }
+#define READER(n) int reader_##n(int x) { return scaled_alias(x + n) + tls_count * n + (int)tls_local; }
+READER(0) READER(1) READER(2) READER(3) READER(4) READER(5)
+READER(6) READER(7) READER(8) READER(9) READER(10) READER(11)
+"#;
+
+#[test]
+fn aliases_and_thread_locals_across_shards_run_like_gccs_build() {
+    let dir = scratch("symbols");
+    let source = dir.join("symbols.c");
+    std::fs::write(&source, SOURCE).unwrap();
+    let ir = dir.join("symbols.ll");
+    clang_ir(&source, &ir, &["-O2", "-fPIE", "-S", "-emit-llvm"]);
+    let text = std::fs::read_to_string(&ir).unwrap();
+    for what in ["alias", "thread_local", "\"PIE Level\""] {
+        assert!(
+            text.contains(what),
+            "clang's IR has no {what}: the test covers nothing"
+        );
+    }
+    let image_path = dir.join("symbols.so");
+    build_image(&ir, &image_path, &["--shards".into(), "4".into()]);
+    let reference = dir.join("libsymbols_ref.so");
+    check(
+        Command::new("cc")
+            .args(["-O2", "-fPIC", "-shared", "-o"])
+            .arg(&reference)
+            .arg(&source),
+    );
+    let image = open(&image_path);
+    let compared = assert_same_results(&image, &reference, 6, &[]);
+    assert!(compared >= 15 * 6, "compared only {compared} calls");
+
+    // Each thread has its own copy: a new thread starts from the initial values, in both.
+    let export = |name: &str| {
+        let e = (image.meta().exports.iter().find(|e| e.name == name)).unwrap();
+        image.fvars()[e.fvar as usize] as usize
+    };
+    // SAFETY: gcc's build of the same source, `bump` is `int bump(int)`.
+    let library = unsafe { libloading::Library::new(&reference) }.unwrap();
+    let theirs = unsafe { *library.get::<*const c_void>(b"bump").unwrap() } as usize;
+    let in_new_thread = |f: usize| {
+        std::thread::spawn(move || {
+            // SAFETY: `f` is `int bump(int)` of a library that stays loaded (the image and
+            // gcc's build outlive the thread, joined below).
+            let bump: extern "C" fn(i32) -> i32 = unsafe { std::mem::transmute(f) };
+            (bump(1), bump(2))
+        })
+        .join()
+        .unwrap()
+    };
+    assert_eq!(in_new_thread(export("bump")), in_new_thread(theirs));
+    assert_eq!(in_new_thread(export("bump")), (6, 8));
+}
