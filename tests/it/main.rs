@@ -11,6 +11,7 @@ mod c_kernels;
 mod cache;
 mod capi;
 mod common;
+mod cplusplus;
 mod coverage;
 mod cross;
 mod determinism;

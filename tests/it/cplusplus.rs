@@ -1,0 +1,118 @@
+//! C++ as clang++ compiles it, against g++'s build of the same source: virtual calls,
+//! exceptions thrown in one function and caught in another (other shards), constructors that
+//! clang emits as aliases, templates in comdats, a static constructor and a thread-local with
+//! a dynamic initializer. An exception thrown in an image needs the image's unwind tables
+//! to be findable (`PT_GNU_EH_FRAME`): without it every throw ended the process.
+
+use std::ffi::c_void;
+use std::process::Command;
+
+use crate::common::*;
+
+const SOURCE: &str = r#"
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+struct Shape { virtual ~Shape() {} virtual double area() const = 0; };
+struct Sq : Shape { double s; explicit Sq(double s); double area() const override; };
+struct Ci : Shape { double r; explicit Ci(double r); double area() const override; };
+Sq::Sq(double s) : s(s) {}
+Ci::Ci(double r) : r(r) {}
+double Sq::area() const { return s * s; }
+double Ci::area() const { return 3.0 * r * r; }
+template <typename T> T twice(T x) { return x + x; }
+static std::vector<long> table = {1, 2, 3, 4, 5};
+thread_local std::vector<long> per_thread(3, 7);
+extern "C" double shapes(long n) {
+  std::vector<std::unique_ptr<Shape>> v;
+  for (long i = 0; i < n % 64; i++) {
+    if (i % 2) v.emplace_back(new Sq(i)); else v.emplace_back(new Ci(i));
+  }
+  double t = 0;
+  for (auto &s : v) t += s->area();
+  return twice(t);
+}
+extern "C" long thrower(long x) {
+  if (x < 0) throw std::invalid_argument("negative: " + std::to_string(x));
+  if (x > 1000) throw x;
+  return twice(x);
+}
+extern "C" long catcher(long x) {
+  try { return thrower(x); }
+  catch (const std::exception &e) { return -(long)std::string(e.what()).size(); }
+  catch (long v) { return v % 7; }
+}
+extern "C" long table_sum(long k) { long s = 0; for (long v : table) s += v * k; return s; }
+extern "C" long thread_sum(long k) {
+  per_thread.push_back(k);
+  long s = 0;
+  for (long v : per_thread) s += v;
+  return s;
+}
+"#;
+
+#[test]
+fn cplusplus_runs_like_gpps_build() {
+    let dir = scratch("cplusplus");
+    let source = dir.join("shapes.cpp");
+    std::fs::write(&source, SOURCE).unwrap();
+    let ir = dir.join("shapes.ll");
+    check(
+        Command::new("clang++-22")
+            .args(["-O2", "-S", "-emit-llvm", "-o"])
+            .arg(&ir)
+            .arg(&source),
+    );
+    let text = std::fs::read_to_string(&ir).unwrap();
+    for what in [" alias void", "comdat", "thread_local", "@llvm.global_ctors", "landingpad"] {
+        assert!(text.contains(what), "clang++'s IR has no {what}: the test covers less");
+    }
+    let image_path = dir.join("shapes.so");
+    build_image(&ir, &image_path, &["--shards".into(), "4".into()]);
+    let reference = dir.join("libshapes_ref.so");
+    check(
+        Command::new("g++")
+            .args(["-O2", "-fPIC", "-shared", "-o"])
+            .arg(&reference)
+            .arg(&source),
+    );
+    let image = open(&image_path);
+    // SAFETY: g++'s build of the same source.
+    let library = unsafe { libloading::Library::new(&reference) }.unwrap();
+    let ours = |name: &str| {
+        let e = (image.meta().exports.iter().find(|e| e.name == name))
+            .unwrap_or_else(|| panic!("{name} is not exported"));
+        image.fvars()[e.fvar as usize] as usize
+    };
+    let theirs =
+        |name: &str| unsafe { *library.get::<*const c_void>(name.as_bytes()).unwrap() } as usize;
+    // SAFETY (all calls below): the functions have these C signatures in both builds, which
+    // stay loaded while the calls run.
+    let long_fn = |f: usize| -> extern "C" fn(i64) -> i64 { unsafe { std::mem::transmute(f) } };
+    let double_fn = |f: usize| -> extern "C" fn(i64) -> f64 { unsafe { std::mem::transmute(f) } };
+    for n in [0, 1, 5, 17, 63, 64, 200] {
+        assert_eq!(
+            double_fn(ours("shapes"))(n).to_bits(),
+            double_fn(theirs("shapes"))(n).to_bits(),
+            "shapes({n})"
+        );
+    }
+    for name in ["catcher", "table_sum", "thread_sum"] {
+        for x in [0, 3, -1, -12345, 999, 1001, 123456789] {
+            assert_eq!(
+                long_fn(ours(name))(x),
+                long_fn(theirs(name))(x),
+                "{name}({x})"
+            );
+        }
+    }
+    assert_eq!(long_fn(ours("catcher"))(-1), -12, "caught in another function");
+    assert_eq!(long_fn(ours("catcher"))(1001), 1001 % 7, "a thrown long");
+    // A new thread gets its own vector, initialized on first use.
+    let in_new_thread = |f: usize| {
+        std::thread::spawn(move || long_fn(f)(1)).join().unwrap()
+    };
+    assert_eq!(in_new_thread(ours("thread_sum")), 22);
+    assert_eq!(in_new_thread(theirs("thread_sum")), 22);
+}
