@@ -68,10 +68,12 @@ pub struct PrintedModule {
     pub common: u128,
     pub globals: Vec<PrintedGlobal>,
     by_name: HashMap<Box<str>, u32>,
-    metadata: HashMap<u32, Piece>,
+    /// By number (LLVM numbers them from 0 without gaps).
+    metadata: Vec<Option<Piece>>,
     /// Named metadata (`!llvm.module.flags = ...`): every shard carries all of it.
     pub named_metadata: Vec<Piece>,
-    attributes: HashMap<u32, Piece>,
+    /// By number, as the metadata.
+    attributes: Vec<Option<Piece>>,
     types: Vec<Piece>,
     refs: Vec<Ref>,
 }
@@ -136,13 +138,15 @@ impl PrintedModule {
                 refs: (start, refs.len() as u32),
             }
         };
-        let (mut globals, mut metadata, mut named, mut attributes, mut types) = (
-            Vec::new(),
-            HashMap::new(),
-            Vec::new(),
-            HashMap::new(),
-            Vec::new(),
-        );
+        let (mut globals, mut metadata, mut named, mut attributes, mut types) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        fn set(slots: &mut Vec<Option<Piece>>, n: u32, piece: Piece) {
+            let n = n as usize;
+            if slots.len() <= n {
+                slots.resize(n + 1, None);
+            }
+            slots[n] = Some(piece);
+        }
         for item in &items {
             match item {
                 Item::Global {
@@ -165,13 +169,9 @@ impl PrintedModule {
                         declared,
                     });
                 }
-                Item::Metadata(n, text) => {
-                    metadata.insert(*n, piece(text));
-                }
+                Item::Metadata(n, text) => set(&mut metadata, *n, piece(text)),
                 Item::NamedMetadata(text) => named.push(piece(text)),
-                Item::Attributes(n, text) => {
-                    attributes.insert(*n, piece(text));
-                }
+                Item::Attributes(n, text) => set(&mut attributes, *n, piece(text)),
                 Item::Type(_, text) => {
                     let p = piece(text);
                     if numbered_types {
@@ -208,15 +208,21 @@ impl PrintedModule {
     }
 
     pub fn metadata(&self, number: u32) -> Option<&Piece> {
-        self.metadata.get(&number)
+        self.metadata.get(number as usize)?.as_ref()
     }
 
     pub fn attributes(&self, number: u32) -> Option<&Piece> {
-        self.attributes.get(&number)
+        self.attributes.get(number as usize)?.as_ref()
     }
 
     pub fn named_type(&self, index: u32) -> &Piece {
         &self.types[index as usize]
+    }
+
+    /// How many metadata numbers, attribute group numbers and named types there are (each
+    /// numbered from 0).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.metadata.len(), self.attributes.len(), self.types.len())
     }
 }
 

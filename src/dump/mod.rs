@@ -206,6 +206,7 @@ pub fn prepare(
             &plans,
             &clone_sets,
             numbering,
+            threads,
         );
         let config = emit::EmitConfig {
             triple: &program.triple,

@@ -67,19 +67,21 @@ pub struct Numbering<'a> {
 }
 
 /// The jobs of `plans`, in plan order. `numbering` is given when each shard must hold its own
-/// table. A job is keyed by its digest of `printed` where it has one, and left without
-/// bitcode; one without is cloned now (its clone sets come from its module).
+/// table. A job is keyed by its digest of `printed` (made on `threads` threads) where it has
+/// one, and left without bitcode; one without is cloned now (its clone sets come from its
+/// module).
 pub fn split(
     module: &Module,
     printed: &PrintedModule,
     plans: &[ShardPlan],
     clone_sets: &CloneSets,
     numbering: Option<&Numbering>,
+    threads: usize,
 ) -> Vec<ShardJob> {
     let by_printed_name = printed_names(clone_sets);
-    plans
-        .iter()
-        .map(|plan| {
+    let texts = text_key::shard_texts(printed, plans, threads);
+    (plans.iter().zip(texts))
+        .map(|(plan, text)| {
             let indexed = |index: &HashMap<String, u32>| {
                 (plan.members.iter())
                     .filter_map(|n| index.get(n).map(|&i| (i, n.clone())))
@@ -91,7 +93,7 @@ pub fn split(
             });
             // LLVM's own globals (constructors, llvm.used) live in shard 0.
             let special = plan.index == 0;
-            match text_key::shard_text(printed, &plan.members, special) {
+            match text {
                 Some(text) => {
                     let names: Vec<String> = (text.callables.iter())
                         .filter_map(|p| by_printed_name.get(&**p).map(|n| n.to_string()))

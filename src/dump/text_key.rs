@@ -10,7 +10,7 @@
 //! bitcode writer numbers them per module: a node added to one function, which renumbers all
 //! the print's later nodes, changes no other shard's digest.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::cache::key::{Key, KeyHasher};
 use crate::codegen::printed::{Piece, PrintedModule, Ref};
@@ -36,116 +36,166 @@ enum Visit {
     Type(u32),
 }
 
-/// The digest of the shard that defines `members` (LLVM's names), with LLVM's own globals
-/// when `keep_special` (shard 0), as [`crate::llvm::clone_shard`] makes it; `None` when the
-/// print does not name a member or a reference.
-pub fn shard_text(
-    printed: &PrintedModule,
-    members: &[String],
-    keep_special: bool,
-) -> Option<ShardText> {
-    let mut walk = Walk::new(printed);
-    let mut own = HashSet::new();
-    for name in members {
-        let printed_name = crate::codegen::printed_name(name);
-        let g = printed.global(&printed_name[1..])?;
-        own.insert(g);
-        walk.queue.push_back(Visit::Member(g));
+/// Not met yet, in the tables of the walk's own numbers.
+const UNSEEN: u32 = u32::MAX;
+
+/// Walks shards of one print, one after another: its tables are indexed by the print's own
+/// numbers and only what one walk touched is reset for the next (a shard of a module with
+/// debug information meets tens of thousands of metadata nodes).
+pub struct Walker<'p> {
+    printed: &'p PrintedModule,
+    /// Per global: 0 unseen, 1 a member, 2 declared.
+    globals: Vec<u8>,
+    /// Per metadata node and attribute group: the walk's number for it, or [`UNSEEN`].
+    metadata: Vec<u32>,
+    attributes: Vec<u32>,
+    types: Vec<bool>,
+    touched: Vec<Visit>,
+    queue: VecDeque<Visit>,
+    /// What the digest hashes, in the walk's order: each piece's tag and hash, then its
+    /// metadata and attribute group references by the walk's numbers.
+    stream: Vec<u8>,
+    next_metadata: u32,
+    next_attributes: u32,
+}
+
+const MEMBER: u8 = 1;
+const DECLARED: u8 = 2;
+
+impl<'p> Walker<'p> {
+    pub fn new(printed: &'p PrintedModule) -> Walker<'p> {
+        let (metadata, attributes, types) = printed.counts();
+        Walker {
+            printed,
+            globals: vec![0; printed.globals.len()],
+            metadata: vec![UNSEEN; metadata],
+            attributes: vec![UNSEEN; attributes],
+            types: vec![false; types],
+            touched: Vec::new(),
+            queue: VecDeque::new(),
+            stream: Vec::new(),
+            next_metadata: 0,
+            next_attributes: 0,
+        }
     }
-    if keep_special {
-        for (i, g) in printed.globals.iter().enumerate() {
-            if g.llvm_special && own.insert(i as u32) {
-                walk.queue.push_back(Visit::Member(i as u32));
+
+    /// The digest of the shard that defines `members` (LLVM's names), with LLVM's own
+    /// globals when `keep_special` (shard 0), as [`crate::llvm::clone_shard`] makes it;
+    /// `None` when the print does not name a member or a reference.
+    pub fn shard_text(&mut self, members: &[String], keep_special: bool) -> Option<ShardText> {
+        self.reset();
+        let printed = self.printed;
+        for name in members {
+            let printed_name = crate::codegen::printed_name(name);
+            let g = printed.global(&printed_name[1..])?;
+            self.own(g);
+        }
+        if keep_special {
+            for (i, g) in printed.globals.iter().enumerate() {
+                if g.llvm_special && self.globals[i] == 0 {
+                    self.own(i as u32);
+                }
             }
         }
-    }
-    for i in 0..printed.named_metadata.len() {
-        walk.queue.push_back(Visit::NamedMetadata(i));
-    }
-    walk.own = own;
-    walk.run()?;
-    Some(ShardText {
-        digest: walk.hasher.finish(),
-        callables: walk.callables,
-    })
-}
-
-struct Walk<'p> {
-    printed: &'p PrintedModule,
-    queue: VecDeque<Visit>,
-    own: HashSet<u32>,
-    declared: HashSet<u32>,
-    types: HashSet<u32>,
-    metadata: HashMap<u32, u32>,
-    attributes: HashMap<u32, u32>,
-    callables: Vec<Box<str>>,
-    hasher: KeyHasher,
-}
-
-impl<'p> Walk<'p> {
-    fn new(printed: &'p PrintedModule) -> Walk<'p> {
-        let mut hasher = KeyHasher::plain();
-        hasher.field(&printed.common.to_le_bytes());
-        Walk {
-            printed,
-            queue: VecDeque::new(),
-            own: HashSet::new(),
-            declared: HashSet::new(),
-            types: HashSet::new(),
-            metadata: HashMap::new(),
-            attributes: HashMap::new(),
-            callables: Vec::new(),
-            hasher,
+        for i in 0..printed.named_metadata.len() {
+            self.queue.push_back(Visit::NamedMetadata(i));
         }
+        let callables = self.run()?;
+        let mut hasher = KeyHasher::plain();
+        hasher
+            .field(&printed.common.to_le_bytes())
+            .field(&self.stream);
+        Some(ShardText {
+            digest: hasher.finish(),
+            callables,
+        })
     }
 
-    fn run(&mut self) -> Option<()> {
+    fn own(&mut self, g: u32) {
+        self.globals[g as usize] = MEMBER;
+        self.touched.push(Visit::Member(g));
+        self.queue.push_back(Visit::Member(g));
+    }
+
+    /// Forgets the last walk.
+    fn reset(&mut self) {
+        for visit in self.touched.drain(..) {
+            match visit {
+                Visit::Member(g) | Visit::Declared(g) => self.globals[g as usize] = 0,
+                Visit::Metadata(n) => self.metadata[n as usize] = UNSEEN,
+                Visit::Attributes(n) => self.attributes[n as usize] = UNSEEN,
+                Visit::Type(t) => self.types[t as usize] = false,
+                Visit::NamedMetadata(_) => {}
+            }
+        }
+        self.queue.clear();
+        self.stream.clear();
+        self.next_metadata = 0;
+        self.next_attributes = 0;
+    }
+
+    /// Visits everything queued and what it reaches; the callables met.
+    fn run(&mut self) -> Option<Vec<Box<str>>> {
         let printed = self.printed;
+        let mut callables = Vec::new();
         while let Some(visit) = self.queue.pop_front() {
             // (tag, piece, whether its globals and metadata come into the shard)
             let (tag, piece, whole): (u8, &Piece, bool) = match visit {
-                Visit::Member(g) => {
+                Visit::Member(g) | Visit::Declared(g) => {
                     let global = &printed.globals[g as usize];
                     if global.callable {
-                        self.callables.push(global.name.clone());
+                        callables.push(global.name.clone());
                     }
-                    (b'M', &global.full, true)
-                }
-                // A declaration copies the global's type, linkage-free attributes and
-                // attribute groups; not its metadata, personality or initializer.
-                Visit::Declared(g) => {
-                    let global = &printed.globals[g as usize];
-                    if global.callable {
-                        self.callables.push(global.name.clone());
+                    match visit {
+                        Visit::Member(_) => (b'M', &global.full, true),
+                        // A declaration copies the global's type, linkage-free attributes and
+                        // attribute groups; not its metadata, personality or initializer.
+                        _ => (b'D', &global.declared, false),
                     }
-                    (b'D', &global.declared, false)
                 }
                 Visit::Metadata(n) => (b'!', printed.metadata(n)?, true),
                 Visit::NamedMetadata(i) => (b'N', &printed.named_metadata[i], true),
                 Visit::Attributes(n) => (b'#', printed.attributes(n)?, true),
                 Visit::Type(t) => (b'%', printed.named_type(t), true),
             };
-            self.hasher.field(&[tag]);
-            self.hasher.field(&piece.hash.to_le_bytes());
+            self.stream.push(tag);
+            self.stream.extend_from_slice(&piece.hash.to_le_bytes());
             for r in printed.refs(piece) {
                 match *r {
                     Ref::Global(g) => {
-                        if whole && !self.own.contains(&g) && self.declared.insert(g) {
+                        if whole && self.globals[g as usize] == 0 {
+                            self.globals[g as usize] = DECLARED;
+                            self.touched.push(Visit::Declared(g));
                             self.queue.push_back(Visit::Declared(g));
                         }
                     }
                     Ref::Metadata(n) if whole => {
-                        let id = number(&mut self.metadata, &mut self.queue, n, Visit::Metadata);
-                        self.hasher.count(id as usize);
+                        let slot = self.metadata.get_mut(n as usize)?;
+                        if *slot == UNSEEN {
+                            *slot = self.next_metadata;
+                            self.next_metadata += 1;
+                            self.touched.push(Visit::Metadata(n));
+                            self.queue.push_back(Visit::Metadata(n));
+                        }
+                        self.stream.push(b'!');
+                        self.stream.extend_from_slice(&slot.to_le_bytes());
                     }
                     Ref::Metadata(_) => {}
                     Ref::Attributes(n) => {
-                        let id =
-                            number(&mut self.attributes, &mut self.queue, n, Visit::Attributes);
-                        self.hasher.count(id as usize);
+                        let slot = self.attributes.get_mut(n as usize)?;
+                        if *slot == UNSEEN {
+                            *slot = self.next_attributes;
+                            self.next_attributes += 1;
+                            self.touched.push(Visit::Attributes(n));
+                            self.queue.push_back(Visit::Attributes(n));
+                        }
+                        self.stream.push(b'#');
+                        self.stream.extend_from_slice(&slot.to_le_bytes());
                     }
                     Ref::Type(t) => {
-                        if self.types.insert(t) {
+                        if !self.types[t as usize] {
+                            self.types[t as usize] = true;
+                            self.touched.push(Visit::Type(t));
                             self.queue.push_back(Visit::Type(t));
                         }
                     }
@@ -153,23 +203,30 @@ impl<'p> Walk<'p> {
                 }
             }
         }
-        Some(())
+        Some(callables)
     }
 }
 
-/// The walk's own number for node `n`, given in the order nodes are met; a node met for the
-/// first time is queued.
-fn number(
-    numbers: &mut HashMap<u32, u32>,
-    queue: &mut VecDeque<Visit>,
-    n: u32,
-    visit: fn(u32) -> Visit,
-) -> u32 {
-    let next = numbers.len() as u32;
-    *numbers.entry(n).or_insert_with(|| {
-        queue.push_back(visit(n));
-        next
-    })
+/// The texts of `plans`' shards (see [`Walker::shard_text`]), on up to `threads` threads.
+pub fn shard_texts(
+    printed: &PrintedModule,
+    plans: &[super::ShardPlan],
+    threads: usize,
+) -> Vec<Option<ShardText>> {
+    let threads = threads.clamp(1, plans.len().max(1));
+    let mut texts: Vec<Option<ShardText>> = vec![None; plans.len()];
+    std::thread::scope(|scope| {
+        let chunk = plans.len().div_ceil(threads).max(1);
+        for (plans, texts) in plans.chunks(chunk).zip(texts.chunks_mut(chunk)) {
+            scope.spawn(move || {
+                let mut walker = Walker::new(printed);
+                for (plan, text) in plans.iter().zip(texts) {
+                    *text = walker.shard_text(&plan.members, plan.index == 0);
+                }
+            });
+        }
+    });
+    texts
 }
 
 #[cfg(test)]

@@ -252,3 +252,26 @@ fn equal_digests_mean_equal_shards_and_untouched_shards_keep_theirs() {
         );
     }
 }
+
+#[test]
+fn a_walker_reused_for_many_shards_gives_what_fresh_ones_give() {
+    let context = Context::create();
+    let options = CodegenOptions {
+        inputs: vec![Input::Memory {
+            name: "m.ll".into(),
+            bytes: BASE.as_bytes().into(),
+        }],
+        ..CodegenOptions::default()
+    };
+    let program = codegen(&context, &options).unwrap();
+    let options = DumpOptions {
+        shards: Some(4),
+        ..DumpOptions::default()
+    };
+    let prepared = prepare(&program, &options, &[]).unwrap();
+    let plans: Vec<_> = prepared.jobs.iter().map(|j| j.plan.clone()).collect();
+    let one_walker = super::shard_texts(&program.printed, &plans, 1);
+    let fresh = super::shard_texts(&program.printed, &plans, plans.len());
+    assert_eq!(one_walker, fresh);
+    assert!(one_walker.iter().all(Option::is_some));
+}
