@@ -100,7 +100,7 @@ impl Build {
         // bitcode in a context of its own, so the program's module and context go first.
         let (prepared, options, remote, mut warnings) = {
             let context = inkwell::context::Context::create();
-            let program = codegen::codegen(
+            let mut program = codegen::codegen(
                 &context,
                 &CodegenOptions {
                     inputs: parse_inputs.clone(),
@@ -128,7 +128,7 @@ impl Build {
                 image_data: self.image.data.clone(),
                 cpu_targets: self.image.cpu_targets.clone(),
             };
-            let prepared = dump::prepare(&program, &options, &stores(&cache, &remote))?;
+            let prepared = dump::prepare(&mut program, &options, &stores(&cache, &remote))?;
             (prepared, options, remote, warnings)
         };
         release_freed_memory();

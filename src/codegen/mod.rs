@@ -59,8 +59,8 @@ pub struct Program<'ctx> {
     /// Methods of other images this one calls (see `externals.rs`).
     pub externals: Vec<aotload::meta::ExternalEdge>,
     /// The module as printed before the external methods were bound, in pieces: what the
-    /// shards' cache keys are made of (dump/text_key.rs).
-    pub printed: PrintedModule,
+    /// shards' cache keys are made of (dump/text_key.rs). Dump takes it once it made them.
+    pub printed: Option<PrintedModule>,
 }
 
 /// Names the image defines itself; inputs may declare but not define them.
@@ -188,7 +188,7 @@ pub fn codegen<'ctx>(
         exports: exports.into_iter().collect(),
         methods,
         externals: externals.edges,
-        printed: pieces,
+        printed: Some(pieces),
         module,
     })
 }

@@ -34,6 +34,40 @@ pub enum Ref {
     Unknown,
 }
 
+/// A [`Ref`] in four bytes, the kind in the top three bits (a print holds far fewer than
+/// 2^29 of anything; a number past that reads as [`Ref::Unknown`], so the shard is cloned).
+#[derive(Clone, Copy, Debug)]
+struct Packed(u32);
+
+impl Packed {
+    const INDEX: u32 = (1 << 29) - 1;
+
+    fn new(r: Ref) -> Packed {
+        let (kind, index) = match r {
+            Ref::Global(i) => (1, i),
+            Ref::Metadata(n) => (2, n),
+            Ref::Attributes(n) => (3, n),
+            Ref::Type(t) => (4, t),
+            Ref::Unknown => return Packed(0),
+        };
+        match index <= Packed::INDEX {
+            true => Packed(kind << 29 | index),
+            false => Packed(0),
+        }
+    }
+
+    fn get(self) -> Ref {
+        let index = self.0 & Packed::INDEX;
+        match self.0 >> 29 {
+            1 => Ref::Global(index),
+            2 => Ref::Metadata(index),
+            3 => Ref::Attributes(index),
+            4 => Ref::Type(index),
+            _ => Ref::Unknown,
+        }
+    }
+}
+
 /// A piece of the print: the hash of its text without the numbers of attribute groups and
 /// metadata, and its references in order of appearance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,7 +109,7 @@ pub struct PrintedModule {
     /// By number, as the metadata.
     attributes: Vec<Option<Piece>>,
     types: Vec<Piece>,
-    refs: Vec<Ref>,
+    refs: Vec<Packed>,
 }
 
 /// Top-level items before their references are resolved.
@@ -198,8 +232,8 @@ impl PrintedModule {
     }
 
     /// The references of `piece`, in order of appearance.
-    pub fn refs(&self, piece: &Piece) -> &[Ref] {
-        &self.refs[piece.refs.0 as usize..piece.refs.1 as usize]
+    pub fn refs(&self, piece: &Piece) -> impl Iterator<Item = Ref> + '_ {
+        (self.refs[piece.refs.0 as usize..piece.refs.1 as usize].iter()).map(|p| p.get())
     }
 
     /// The global printed as `@name` (`name` as printed, quoted where LLVM quotes it).
@@ -521,7 +555,7 @@ struct Names<'a> {
 
 /// Hashes `text` with the digits of its `#N` and `!N` references taken out, and appends its
 /// references in order. Strings and comments are text, not references.
-fn scan(text: &[u8], names: &Names, refs: &mut Vec<Ref>) -> u128 {
+fn scan(text: &[u8], names: &Names, refs: &mut Vec<Packed>) -> u128 {
     let mut hash = Xxh3::new();
     let mut hashed = 0;
     let mut i = 0;
@@ -540,7 +574,7 @@ fn scan(text: &[u8], names: &Names, refs: &mut Vec<Ref>) -> u128 {
                 let found = std::str::from_utf8(name)
                     .ok()
                     .and_then(|n| names.globals.get(n));
-                refs.push(found.map_or(Ref::Unknown, |&g| Ref::Global(g)));
+                refs.push(Packed::new(found.map_or(Ref::Unknown, |&g| Ref::Global(g))));
                 i += 1 + len;
             }
             b'%' => {
@@ -550,7 +584,7 @@ fn scan(text: &[u8], names: &Names, refs: &mut Vec<Ref>) -> u128 {
                 // `%5` is a local value unless types are numbered (then all are in `common`).
                 if !numeric || names.numbered_types {
                     if let Some(&t) = names.types.get(name) {
-                        refs.push(Ref::Type(t));
+                        refs.push(Packed::new(Ref::Type(t)));
                     }
                 }
                 i += 1 + len;
@@ -564,11 +598,11 @@ fn scan(text: &[u8], names: &Names, refs: &mut Vec<Ref>) -> u128 {
                 let n: Option<u32> = std::str::from_utf8(&text[i + 1..i + 1 + digits])
                     .ok()
                     .and_then(|d| d.parse().ok());
-                refs.push(match (c, n) {
+                refs.push(Packed::new(match (c, n) {
                     (b'!', Some(n)) => Ref::Metadata(n),
                     (_, Some(n)) => Ref::Attributes(n),
                     _ => Ref::Unknown,
-                });
+                }));
                 i += 1 + digits;
                 hashed = i;
             }
@@ -622,7 +656,7 @@ attributes #1 = { "x"="y" }
 
     fn refs_of(m: &PrintedModule, name: &str) -> Vec<Ref> {
         let g = &m.globals[m.global(name).unwrap() as usize];
-        m.refs(&g.full).to_vec()
+        m.refs(&g.full).collect()
     }
 
     #[test]
@@ -645,7 +679,8 @@ attributes #1 = { "x"="y" }
             refs_of(&m, "s"),
             vec![g("s"), s_type, Ref::Type(1), Ref::Metadata(3)]
         );
-        assert_eq!(m.refs(m.metadata(5).unwrap()), &[Ref::Metadata(0)]);
+        let meta: Vec<Ref> = m.refs(m.metadata(5).unwrap()).collect();
+        assert_eq!(meta, [Ref::Metadata(0)]);
         assert_eq!(m.named_metadata.len(), 1);
         assert!(m.globals[m.global("llvm.used").unwrap() as usize].llvm_special);
         assert!(m.globals[m.global("a").unwrap() as usize].callable);
@@ -658,15 +693,15 @@ attributes #1 = { "x"="y" }
         let g = |n: &str| &m.globals[m.global(n).unwrap() as usize];
         // The declared form of @s has its type, section, alignment and attachment.
         assert_eq!(
-            m.refs(&g("s").declared),
-            &[
+            m.refs(&g("s").declared).collect::<Vec<_>>(),
+            [
                 Ref::Global(m.global("s").unwrap()),
                 Ref::Type(0),
                 Ref::Metadata(3)
             ]
         );
         // @f's header (its personality included), not its body.
-        let f = m.refs(&g("f").declared);
+        let f: Vec<Ref> = m.refs(&g("f").declared).collect();
         assert!(!f.contains(&Ref::Metadata(5)) && f.contains(&Ref::Attributes(0)));
         let cut = |line: &str| {
             without_initializer(line.as_bytes(), line.find(" = ").unwrap() + 3)
@@ -701,7 +736,10 @@ attributes #1 = { "x"="y" }
         let b = PrintedModule::parse(renumbered.as_bytes(), b"kinds");
         let f = |m: &PrintedModule| m.globals[m.global("f").unwrap() as usize].full;
         assert_eq!(f(&a).hash, f(&b).hash);
-        assert_ne!(a.refs(&f(&a)), b.refs(&f(&b)));
+        assert_ne!(
+            a.refs(&f(&a)).collect::<Vec<_>>(),
+            b.refs(&f(&b)).collect::<Vec<_>>()
+        );
         let other =
             PrintedModule::parse(TEXT.replace("ret i32 %x", "ret i32 0").as_bytes(), b"kinds");
         assert_ne!(f(&a).hash, f(&other).hash);

@@ -137,12 +137,15 @@ pub struct Prepared {
 /// The part of dump that reads the program: targets, annotation, partition, the shards'
 /// jobs, the metadata and the header. The shards that `stores` hold (looked up by their keys
 /// from the program's print) are taken from them here; only the others are cloned from the
-/// program.
+/// program. The print's pieces are taken out of the program once the keys are made (the
+/// clones that follow are the build's peak of memory).
 pub fn prepare(
-    program: &Program,
+    program: &mut Program,
     options: &DumpOptions,
     stores: &[&dyn ShardStore],
 ) -> Result<Prepared, DumpError> {
+    let mut printed = program.printed.take();
+    let program = &*program;
     init_llvm_targets();
     let mut phases = PhaseClock::default();
     let resolved = resolve_targets(program, options)?;
@@ -202,12 +205,13 @@ pub fn prepare(
         });
         let mut jobs = split::split(
             &program.module,
-            &program.printed,
+            printed.as_ref(),
             &plans,
             &clone_sets,
             numbering,
             threads,
         );
+        drop(printed.take());
         let config = emit::EmitConfig {
             triple: &program.triple,
             targets: &resolved,

@@ -68,18 +68,21 @@ pub struct Numbering<'a> {
 
 /// The jobs of `plans`, in plan order. `numbering` is given when each shard must hold its own
 /// table. A job is keyed by its digest of `printed` (made on `threads` threads) where it has
-/// one, and left without bitcode; one without is cloned now (its clone sets come from its
-/// module).
+/// one, and left without bitcode; one without (or every job, without a print) is cloned now
+/// (its clone sets come from its module).
 pub fn split(
     module: &Module,
-    printed: &PrintedModule,
+    printed: Option<&PrintedModule>,
     plans: &[ShardPlan],
     clone_sets: &CloneSets,
     numbering: Option<&Numbering>,
     threads: usize,
 ) -> Vec<ShardJob> {
     let by_printed_name = printed_names(clone_sets);
-    let texts = text_key::shard_texts(printed, plans, threads);
+    let texts = match printed {
+        Some(printed) => text_key::shard_texts(printed, plans, threads),
+        None => vec![None; plans.len()],
+    };
     (plans.iter().zip(texts))
         .map(|(plan, text)| {
             let indexed = |index: &HashMap<String, u32>| {
@@ -95,8 +98,10 @@ pub fn split(
             let special = plan.index == 0;
             match text {
                 Some(text) => {
+                    let globals = &printed.expect("texts come from a print").globals;
                     let names: Vec<String> = (text.callables.iter())
-                        .filter_map(|p| by_printed_name.get(&**p).map(|n| n.to_string()))
+                        .filter_map(|&g| by_printed_name.get(&*globals[g as usize].name))
+                        .map(|n| n.to_string())
                         .collect();
                     ShardJob {
                         plan: plan.clone(),

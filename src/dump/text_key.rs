@@ -19,9 +19,9 @@ use crate::codegen::printed::{Piece, PrintedModule, Ref};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardText {
     pub digest: Key,
-    /// The printed names of the functions (and aliases, ifuncs) the shard defines or
-    /// declares: whose clone sets its job carries.
-    pub callables: Vec<Box<str>>,
+    /// The functions (and aliases, ifuncs) the shard defines or declares, as indices into
+    /// the print's globals: whose clone sets its job carries.
+    pub callables: Vec<u32>,
 }
 
 /// What the walk visits: a global as defined (a member) or as declared, or a piece the
@@ -135,7 +135,7 @@ impl<'p> Walker<'p> {
     }
 
     /// Visits everything queued and what it reaches; the callables met.
-    fn run(&mut self) -> Option<Vec<Box<str>>> {
+    fn run(&mut self) -> Option<Vec<u32>> {
         let printed = self.printed;
         let mut callables = Vec::new();
         while let Some(visit) = self.queue.pop_front() {
@@ -144,7 +144,7 @@ impl<'p> Walker<'p> {
                 Visit::Member(g) | Visit::Declared(g) => {
                     let global = &printed.globals[g as usize];
                     if global.callable {
-                        callables.push(global.name.clone());
+                        callables.push(g);
                     }
                     match visit {
                         Visit::Member(_) => (b'M', &global.full, true),
@@ -161,7 +161,7 @@ impl<'p> Walker<'p> {
             self.stream.push(tag);
             self.stream.extend_from_slice(&piece.hash.to_le_bytes());
             for r in printed.refs(piece) {
-                match *r {
+                match r {
                     Ref::Global(g) => {
                         if whole && self.globals[g as usize] == 0 {
                             self.globals[g as usize] = DECLARED;

@@ -134,13 +134,13 @@ fn shards(ir: &str) -> Vec<Shard> {
         }],
         ..CodegenOptions::default()
     };
-    let program = codegen(&context, &options).expect("the module is valid");
+    let mut program = codegen(&context, &options).expect("the module is valid");
     let options = DumpOptions {
         shards: Some(4),
         cpu_targets: Some(CpuTarget::parse_list("generic;haswell,clone_all").unwrap()),
         ..DumpOptions::default()
     };
-    let prepared = prepare(&program, &options, &[]).expect("dump prepares");
+    let prepared = prepare(&mut program, &options, &[]).expect("dump prepares");
     (prepared.jobs.iter())
         .map(|job| Shard {
             members: job.plan.members.clone(),
@@ -263,15 +263,16 @@ fn a_walker_reused_for_many_shards_gives_what_fresh_ones_give() {
         }],
         ..CodegenOptions::default()
     };
-    let program = codegen(&context, &options).unwrap();
+    let mut program = codegen(&context, &options).unwrap();
+    let printed = program.printed.take().unwrap();
     let options = DumpOptions {
         shards: Some(4),
         ..DumpOptions::default()
     };
-    let prepared = prepare(&program, &options, &[]).unwrap();
+    let prepared = prepare(&mut program, &options, &[]).unwrap();
     let plans: Vec<_> = prepared.jobs.iter().map(|j| j.plan.clone()).collect();
-    let one_walker = super::shard_texts(&program.printed, &plans, 1);
-    let fresh = super::shard_texts(&program.printed, &plans, plans.len());
+    let one_walker = super::shard_texts(&printed, &plans, 1);
+    let fresh = super::shard_texts(&printed, &plans, plans.len());
     assert_eq!(one_walker, fresh);
     assert!(one_walker.iter().all(Option::is_some));
 }
