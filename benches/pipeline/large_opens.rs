@@ -4,6 +4,10 @@
 //! 141 MB, a serialized heap as a runtime's system image carries), in one run:
 //! - a bare dlopen + dlsym of a fresh copy of the file (the ratios' denominator);
 //! - the first open through the C ABI (`aotload_open`), on fresh copies: nothing remembered;
+//! - the same two on fresh copies written with one `write`, as `aotlink` writes an image: the
+//!   page cache then holds them in large folios, which map far faster than the small ones
+//!   `std::fs::copy` leaves (`per_open.rs`, [`CopiedBy`]); both are ways an image arrives (a
+//!   build's output; a copy made with `cp` or `install`), so both are shown;
 //! - the re-open of the same unchanged, settled file through the C ABI: the in-process verdict;
 //! - the re-open with in-process verdicts off and the verdict cache on disk: what the next
 //!   process pays.
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use aotload::{DiskVerdicts, Image, LoadOptions, VerdictOptions, Verification};
 
-use crate::per_open::{c_open, dlopen_and_lookup, per_open_on_n_copies};
+use crate::per_open::{c_open, dlopen_and_lookup, per_open_on_n_copies_by, CopiedBy};
 use crate::report::Table;
 use crate::timing::{millis, min_reported, ratio};
 use crate::Config;
@@ -36,6 +40,9 @@ struct Opens {
     size: u64,
     dlopen: Duration,
     first: Duration,
+    /// The same two on copies written with one `write`.
+    dlopen_written: Duration,
+    first_written: Duration,
     reopen: Duration,
     reopen_disk: Duration,
 }
@@ -46,9 +53,13 @@ pub fn bench_large_opens(config: &Config, dir: &Path, table: &mut Table) -> Resu
     std::fs::create_dir_all(&dir)?;
     let mut md = String::from(
         "Opening large images (C ABI `aotload_open`; re-open: the same unchanged file again; \
-         ratio to a bare dlopen + dlsym of a fresh copy, in the same run):\n\n\
-         | Image | Size | dlopen + dlsym | First open | Re-open (in-process verdict) | \
-         Re-open (disk verdict cache) |\n|---|---:|---:|---:|---:|---:|\n",
+         ratio to a bare dlopen + dlsym of a fresh copy, in the same run; fresh copies made \
+         with `std::fs::copy`, as `cp` copies, and in the columns so marked written with one \
+         `write`, as aotlink writes an image, with the dlopen of such copies as the ratio's \
+         denominator):\n\n\
+         | Image | Size | dlopen + dlsym | First open | dlopen + dlsym, written | \
+         First open, written | Re-open (in-process verdict) | \
+         Re-open (disk verdict cache) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let images = match build_images(&dir) {
         Ok(images) => images,
@@ -62,13 +73,18 @@ pub fn bench_large_opens(config: &Config, dir: &Path, table: &mut Table) -> Resu
     for (name, image) in images {
         let opens = time_opens(config, &name, &image, &dir)?;
         let r = |d: Duration| ratio(d, opens.dlopen);
+        let rw = ratio(opens.first_written, opens.dlopen_written);
         println!(
-            "  {name} ({:.1} MB): dlopen {:.3} ms; first open {:.3} ms ({:.1}x); re-open {:.3} ms \
-             ({:.2}x); re-open from the disk cache {:.3} ms ({:.2}x)",
+            "  {name} ({:.1} MB): dlopen {:.3} ms; first open {:.3} ms ({:.1}x); written copies: \
+             dlopen {:.3} ms, first open {:.3} ms ({:.1}x); re-open {:.3} ms ({:.2}x); re-open \
+             from the disk cache {:.3} ms ({:.2}x)",
             opens.size as f64 / 1e6,
             millis(opens.dlopen),
             millis(opens.first),
             r(opens.first),
+            millis(opens.dlopen_written),
+            millis(opens.first_written),
+            rw,
             millis(opens.reopen),
             r(opens.reopen),
             millis(opens.reopen_disk),
@@ -76,13 +92,16 @@ pub fn bench_large_opens(config: &Config, dir: &Path, table: &mut Table) -> Resu
         );
         let _ = writeln!(
             md,
-            "| {} | {:.1} MB | {:.3} ms | {:.3} ms, **{:.1}x** | {:.3} ms, **{:.2}x** | {:.3} ms, \
-             **{:.2}x** |",
+            "| {} | {:.1} MB | {:.3} ms | {:.3} ms, **{:.1}x** | {:.3} ms | {:.3} ms, **{:.1}x** \
+             | {:.3} ms, **{:.2}x** | {:.3} ms, **{:.2}x** |",
             opens.name,
             opens.size as f64 / 1e6,
             millis(opens.dlopen),
             millis(opens.first),
             r(opens.first),
+            millis(opens.dlopen_written),
+            millis(opens.first_written),
+            rw,
             millis(opens.reopen),
             r(opens.reopen),
             millis(opens.reopen_disk),
@@ -164,16 +183,21 @@ fn time_opens(config: &Config, name: &str, image: &Path, dir: &Path) -> Result<O
     let size = std::fs::metadata(image)?.len();
     let copies = (COPY_BUDGET / size.max(1)).clamp(3, 20) as usize;
     let work = dir.join("copies");
-    let dlopen = min_reported(config.repeat, || {
-        per_open_on_n_copies(image, &work, copies, dlopen_and_lookup)
-    })?;
-    let first = min_reported(config.repeat, || {
-        per_open_on_n_copies(image, &work, copies, |path| {
-            let (elapsed, verification) = c_open(path)?;
-            expect(verification, 0, "a first open hashes")?;
-            Ok(elapsed)
-        })
-    })?;
+    let first_opens = |how: CopiedBy| -> Result<(Duration, Duration)> {
+        let dlopen = min_reported(config.repeat, || {
+            per_open_on_n_copies_by(image, &work, copies, how, dlopen_and_lookup)
+        })?;
+        let first = min_reported(config.repeat, || {
+            per_open_on_n_copies_by(image, &work, copies, how, |path| {
+                let (elapsed, verification) = c_open(path)?;
+                expect(verification, 0, "a first open hashes")?;
+                Ok(elapsed)
+            })
+        })?;
+        Ok((dlopen, first))
+    };
+    let (dlopen, first) = first_opens(CopiedBy::CopyFileRange)?;
+    let (dlopen_written, first_written) = first_opens(CopiedBy::OneWrite)?;
 
     // One settled copy, opened again and again.
     let settled = work.join("settled.so");
@@ -220,6 +244,8 @@ fn time_opens(config: &Config, name: &str, image: &Path, dir: &Path) -> Result<O
         size,
         dlopen,
         first,
+        dlopen_written,
+        first_written,
         reopen,
         reopen_disk,
     })

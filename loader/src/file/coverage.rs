@@ -60,12 +60,23 @@ impl ChecksumCoverage {
     /// 1 MiB piece of the covered bytes in file order, the 8 bytes of the checksum field at
     /// `field` read as zero; the pieces are hashed on all cores (`piece_hash.rs`).
     pub fn checksum(&self, bytes: &[u8], field: usize) -> u64 {
+        self.checksum_beside(bytes, field, || ()).1
+    }
+
+    /// [`ChecksumCoverage::checksum`], while this thread runs `beside` (and then helps).
+    pub(crate) fn checksum_beside<R>(
+        &self,
+        bytes: &[u8],
+        field: usize,
+        beside: impl FnOnce() -> R,
+    ) -> (R, u64) {
         let parts = self.covered_parts();
-        crate::file::piece_hash::pieces_checksum(
+        crate::file::piece_hash::pieces_checksum_beside(
             bytes,
             &parts,
             field,
             crate::file::piece_hash::PIECE_LEN,
+            beside,
         )
     }
 

@@ -1,5 +1,6 @@
 //! Hashing while the tables are decoded: the first open of an image hashes its bytes on rayon's
-//! pool while this thread decodes and checks its structures, instead of one after the other.
+//! pool while this thread decodes and checks its structures (and then hashes what is left),
+//! instead of one after the other.
 //!
 //! What the checksum covers depends only on the object file's headers and where the root is
 //! (`coverage.rs`), not on the tables, so it is worked out first from those alone (a few
@@ -34,9 +35,10 @@ impl Outline {
         Some(Outline { coverage, field })
     }
 
-    /// The checksum of `bytes` over this outline's coverage.
-    pub fn checksum(&self, bytes: &[u8]) -> u64 {
-        self.coverage.checksum(bytes, self.field)
+    /// The checksum of `bytes` over this outline's coverage, computed on rayon's pool and on
+    /// this thread once it has run `beside` (`piece_hash.rs`).
+    pub fn checksum_beside<R>(&self, bytes: &[u8], beside: impl FnOnce() -> R) -> (R, u64) {
+        self.coverage.checksum_beside(bytes, self.field, beside)
     }
 
     /// Whether `file`, decoded in full from the same bytes, has this coverage and field, so a

@@ -16,23 +16,150 @@
 //! field read as zero (`coverage.rs` says which bytes those are).
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Bytes of the covered stream per piece; the last piece may be shorter.
 pub const PIECE_LEN: usize = 1 << 20;
 
 /// The checksum of the stream made of `parts` of `bytes` (file ranges, in order, disjoint),
-/// with the 8 bytes at file offset `field` read as zero: pieces of `piece_len` stream bytes,
-/// each hashed on whichever core of rayon's global pool takes it.
+/// with the 8 bytes at file offset `field` read as zero, in pieces of `piece_len` stream bytes
+/// ([`pieces_checksum_beside`] with nothing beside; tests).
+#[cfg(test)]
 pub(crate) fn pieces_checksum(
     bytes: &[u8],
     parts: &[Range<usize>],
     field: usize,
     piece_len: usize,
 ) -> u64 {
-    let stream = Stream::new(bytes, parts, field);
-    let mut digests = vec![0u64; stream.len.div_ceil(piece_len).max(1)];
-    hash_pieces(&stream, piece_len, 0, &mut digests);
-    combine(&digests)
+    pieces_checksum_beside(bytes, parts, field, piece_len, || ()).1
+}
+
+/// The checksum of the stream made of `parts` of `bytes` (file ranges, in order, disjoint),
+/// with the 8 bytes at file offset `field` read as zero, in pieces of `piece_len` stream
+/// bytes, while this thread runs `beside`. Helpers on rayon's pool (one fewer than its
+/// threads, at most one fewer than the pieces) take pieces from the start; this thread runs
+/// `beside`, then takes pieces as well, then waits for those still being hashed. Returns what
+/// `beside` returned and the checksum.
+///
+/// This thread works instead of waiting for the pool: a first open of SQLite's image with
+/// `rayon_core::join(decode, hash)` ran both halves on one pool thread more often than not
+/// (the other worker woke too late to steal the second half) while the opening thread slept:
+/// median 0.54–0.69 ms from the start of the open to the end of the hash, against 0.31–0.35 ms
+/// at best (laps inside `Image::open`, 200 opens, an idle 2-core machine). Now a helper that
+/// wakes late only finds fewer pieces left, and the wait is at most for the last piece.
+pub(crate) fn pieces_checksum_beside<R>(
+    bytes: &[u8],
+    parts: &[Range<usize>],
+    field: usize,
+    piece_len: usize,
+    beside: impl FnOnce() -> R,
+) -> (R, u64) {
+    let stream = Stream::new(parts, field);
+    let count = stream.len.div_ceil(piece_len).max(1);
+    let pieces = Arc::new(Pieces {
+        base: bytes.as_ptr(),
+        len: bytes.len(),
+        stream,
+        piece_len,
+        count,
+        next: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        digests: (0..count).map(|_| AtomicU64::new(0)).collect(),
+        owner: std::thread::current(),
+    });
+    let helpers = rayon_core::current_num_threads()
+        .saturating_sub(1)
+        .min(count - 1);
+    for _ in 0..helpers {
+        let pieces = pieces.clone();
+        rayon_core::spawn(move || pieces.hash_while_left(Hasher::Helper));
+    }
+    // Waits for the helpers' pieces on the way out, a panic in `beside` included: they read
+    // `bytes`, which the caller may free once this returns.
+    let finished = Finished(&pieces);
+    let result = beside();
+    pieces.hash_while_left(Hasher::Owner);
+    drop(finished);
+    let digests: Vec<u64> = (pieces.digests.iter())
+        .map(|d| d.load(Ordering::Relaxed))
+        .collect();
+    (result, combine(&digests))
+}
+
+/// The pieces of one checksum, shared by the thread that wants it and its helpers.
+struct Pieces {
+    /// The file's bytes, as a pointer: a helper may still hold this after the owner returned
+    /// (it then finds no piece left), and reads the bytes only for a piece it claimed, which
+    /// the owner waits for.
+    base: *const u8,
+    len: usize,
+    stream: Stream,
+    piece_len: usize,
+    count: usize,
+    /// The next piece to claim (claims past `count` find none).
+    next: AtomicUsize,
+    /// Pieces hashed.
+    done: AtomicUsize,
+    digests: Box<[AtomicU64]>,
+    /// The thread that waits for the last piece.
+    owner: std::thread::Thread,
+}
+
+// SAFETY: `base..base + len` is only read, and only while the owner waits (see `base`).
+unsafe impl Send for Pieces {}
+unsafe impl Sync for Pieces {}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Hasher {
+    Owner,
+    Helper,
+}
+
+impl Pieces {
+    /// Claims and hashes pieces until none is left.
+    fn hash_while_left(&self, who: Hasher) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.count {
+                return;
+            }
+            // SAFETY: piece `i` is claimed and not yet counted as done: the owner has not
+            // returned (`Finished`), so the bytes it was given are alive.
+            let bytes = unsafe { std::slice::from_raw_parts(self.base, self.len) };
+            let start = i * self.piece_len;
+            let end = (start + self.piece_len).min(self.stream.len);
+            self.digests[i].store(self.stream.hash(bytes, start..end), Ordering::Relaxed);
+            let done = self.done.fetch_add(1, Ordering::Release) + 1;
+            if done == self.count && who == Hasher::Helper {
+                self.owner.unpark();
+            }
+        }
+    }
+}
+
+/// Waits, when dropped, until every piece claimed has been hashed, and stops further claims.
+struct Finished<'a>(&'a Pieces);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        let pieces = self.0;
+        let claimed = pieces
+            .next
+            .swap(pieces.count, Ordering::Relaxed)
+            .min(pieces.count);
+        // A helper's last piece is most often partly hashed by now: yield for about two
+        // pieces' time (1 MiB at 20 GB/s is 50 µs; yielding, not spinning, in case the helper
+        // was woken on this thread's core), then park until the helper unparks this thread (or
+        // a timeout: after a panic in `beside`, fewer than all pieces are claimed).
+        let yield_until = std::time::Instant::now() + std::time::Duration::from_micros(100);
+        while pieces.done.load(Ordering::Acquire) < claimed {
+            match std::time::Instant::now() < yield_until {
+                true => std::thread::yield_now(),
+                false => std::thread::park_timeout(std::time::Duration::from_micros(200)),
+            }
+        }
+    }
 }
 
 /// The checksum's definition, on the covered stream already laid out in memory (tests, and
@@ -57,33 +184,16 @@ fn combine(digests: &[u64]) -> u64 {
     hasher.digest()
 }
 
-/// Hashes the pieces `first..first + out.len()` into `out`, halving the work across the pool
-/// until one piece is left (rayon's `join`: the caller takes one half, an idle core the other).
-fn hash_pieces(stream: &Stream, piece_len: usize, first: usize, out: &mut [u64]) {
-    if let [digest] = out {
-        let start = first * piece_len;
-        *digest = stream.hash(start..(start + piece_len).min(stream.len));
-        return;
-    }
-    let half = out.len() / 2;
-    let (left, right) = out.split_at_mut(half);
-    rayon_core::join(
-        || hash_pieces(stream, piece_len, first, left),
-        || hash_pieces(stream, piece_len, first + half, right),
-    );
-}
-
 /// The covered stream as a list of file ranges, each with where it starts in the stream.
-struct Stream<'a> {
-    bytes: &'a [u8],
+struct Stream {
     /// (stream offset, file range), by stream offset.
     parts: Vec<(usize, Range<usize>)>,
     field: Range<usize>,
     len: usize,
 }
 
-impl<'a> Stream<'a> {
-    fn new(bytes: &'a [u8], parts: &[Range<usize>], field: usize) -> Stream<'a> {
+impl Stream {
+    fn new(parts: &[Range<usize>], field: usize) -> Stream {
         let mut at = 0;
         let parts = (parts.iter())
             .filter(|part| !part.is_empty())
@@ -94,27 +204,27 @@ impl<'a> Stream<'a> {
             })
             .collect();
         Stream {
-            bytes,
             parts,
             field: field..field.saturating_add(8),
             len: at,
         }
     }
 
-    /// xxh3-64 of the stream bytes `range`.
-    fn hash(&self, range: Range<usize>) -> u64 {
+    /// xxh3-64 of the stream bytes `range`, the stream being made of `bytes`.
+    fn hash(&self, bytes: &[u8], range: Range<usize>) -> u64 {
         let first = self
             .parts
             .partition_point(|(start, part)| start + part.len() <= range.start);
         // Most pieces are one run of file bytes without the checksum field: hashed in one
         // call, which xxh3 does about 12% faster than its streaming state (31 against
-        // 27.5 GB/s on one core of the bench machine, 1 MiB pieces in cache; same value).
+        // 27.5 GB/s on one core of the bench machine, 1 MiB pieces in cache; same value), and
+        // with the CPU's widest vectors (`xxh3_wide.rs`).
         if let Some((start, part)) = self.parts.get(first) {
             let from = part.start + range.start.saturating_sub(*start);
             let to = part.start + (range.end - start).min(part.len());
             let within_part = to - from == range.len();
             if within_part && (to <= self.field.start || from >= self.field.end) {
-                return xxhash_rust::xxh3::xxh3_64(&self.bytes[from..to]);
+                return crate::file::xxh3_wide::xxh3_64(&bytes[from..to]);
             }
         }
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
@@ -124,21 +234,21 @@ impl<'a> Stream<'a> {
             }
             let from = part.start + range.start.saturating_sub(*start);
             let to = part.start + (range.end - start).min(part.len());
-            self.feed(&mut hasher, from..to);
+            self.feed(&mut hasher, bytes, from..to);
         }
         hasher.digest()
     }
 
     /// Feeds the file bytes `range` to `hasher`, the checksum field's bytes as zero.
-    fn feed(&self, hasher: &mut xxhash_rust::xxh3::Xxh3, range: Range<usize>) {
+    fn feed(&self, hasher: &mut xxhash_rust::xxh3::Xxh3, bytes: &[u8], range: Range<usize>) {
         let zeroed = range.start.max(self.field.start)..range.end.min(self.field.end);
         if zeroed.is_empty() {
-            hasher.update(&self.bytes[range]);
+            hasher.update(&bytes[range]);
             return;
         }
-        hasher.update(&self.bytes[range.start..zeroed.start]);
+        hasher.update(&bytes[range.start..zeroed.start]);
         hasher.update(&[0u8; 8][..zeroed.len()]);
-        hasher.update(&self.bytes[zeroed.end..range.end]);
+        hasher.update(&bytes[zeroed.end..range.end]);
     }
 }
 
@@ -178,6 +288,37 @@ mod tests {
         let a = stream_checksum(&bytes, PIECE_LEN);
         assert_ne!(a, stream_checksum(&bytes, PIECE_LEN / 2));
         assert_ne!(a, xxhash_rust::xxh3::xxh3_64(&bytes));
+    }
+
+    #[test]
+    fn what_runs_beside_the_hash_comes_back_with_the_sum() {
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let parts = [0..40_000, 40_100..100_000];
+        let stream = laid_out(&bytes, &parts, 64);
+        for piece_len in [1000, 4096, 1 << 20] {
+            let (beside, sum) = pieces_checksum_beside(&bytes, &parts, 64, piece_len, || 42);
+            assert_eq!(beside, 42);
+            assert_eq!(
+                sum,
+                stream_checksum(&stream, piece_len),
+                "pieces of {piece_len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_panic_beside_the_hash_reaches_the_caller_after_the_helpers_stopped() {
+        let bytes = vec![9u8; 1 << 16];
+        let parts = [0..1000, 1000..bytes.len()];
+        let result = std::panic::catch_unwind(|| {
+            pieces_checksum_beside(&bytes, &parts, 0, 16, || panic!("beside"))
+        });
+        assert!(result.is_err());
+        // The pool is still usable, and the bytes hash as before.
+        assert_eq!(
+            pieces_checksum(&bytes, &parts, 0, 16),
+            stream_checksum(&laid_out(&bytes, &parts, 0), 16)
+        );
     }
 
     #[test]

@@ -284,10 +284,7 @@ fn decode_while_hashing<'b>(
     match outline {
         None => Ok((ImageFile::parse_in_place(bytes)?, None)),
         Some(outline) => {
-            let (file, sum) = rayon_core::join(
-                || ImageFile::parse_in_place(bytes),
-                || outline.checksum(bytes),
-            );
+            let (file, sum) = outline.checksum_beside(bytes, || ImageFile::parse_in_place(bytes));
             Ok((file?, Some((outline, sum))))
         }
     }
