@@ -65,8 +65,17 @@ fn cplusplus_runs_like_gpps_build() {
             .arg(&source),
     );
     let text = std::fs::read_to_string(&ir).unwrap();
-    for what in [" alias void", "comdat", "thread_local", "@llvm.global_ctors", "landingpad"] {
-        assert!(text.contains(what), "clang++'s IR has no {what}: the test covers less");
+    for what in [
+        " alias void",
+        "comdat",
+        "thread_local",
+        "@llvm.global_ctors",
+        "landingpad",
+    ] {
+        assert!(
+            text.contains(what),
+            "clang++'s IR has no {what}: the test covers less"
+        );
     }
     let image_path = dir.join("shapes.so");
     build_image(&ir, &image_path, &["--shards".into(), "4".into()]);
@@ -107,12 +116,14 @@ fn cplusplus_runs_like_gpps_build() {
             );
         }
     }
-    assert_eq!(long_fn(ours("catcher"))(-1), -12, "caught in another function");
+    assert_eq!(
+        long_fn(ours("catcher"))(-1),
+        -12,
+        "caught in another function"
+    );
     assert_eq!(long_fn(ours("catcher"))(1001), 1001 % 7, "a thrown long");
     // A new thread gets its own vector, initialized on first use.
-    let in_new_thread = |f: usize| {
-        std::thread::spawn(move || long_fn(f)(1)).join().unwrap()
-    };
+    let in_new_thread = |f: usize| std::thread::spawn(move || long_fn(f)(1)).join().unwrap();
     assert_eq!(in_new_thread(ours("thread_sum")), 22);
     assert_eq!(in_new_thread(theirs("thread_sum")), 22);
 }
