@@ -19,7 +19,6 @@ pub mod root_symbol;
 pub(crate) mod segments;
 pub mod shard_tables;
 pub(crate) mod well_formed;
-pub(crate) mod xxh3_wide;
 
 use object::Object;
 
