@@ -36,8 +36,40 @@ enum Visit {
     Type(u32),
 }
 
-/// Not met yet, in the tables of the walk's own numbers.
-const UNSEEN: u32 = u32::MAX;
+/// The walk's own numbers for metadata nodes or attribute groups, in the order it meets
+/// them, by the print's numbers.
+struct Numbering {
+    ids: Vec<u32>,
+    next: u32,
+}
+
+impl Numbering {
+    /// Not met yet.
+    const UNSEEN: u32 = u32::MAX;
+
+    fn new(count: usize) -> Numbering {
+        Numbering {
+            ids: vec![Numbering::UNSEEN; count],
+            next: 0,
+        }
+    }
+
+    /// The walk's number for the print's `n`, and whether it was met just now; `None` for a
+    /// number the print does not define.
+    fn number(&mut self, n: u32) -> Option<(u32, bool)> {
+        let id = self.ids.get_mut(n as usize)?;
+        let new = *id == Numbering::UNSEEN;
+        if new {
+            *id = self.next;
+            self.next += 1;
+        }
+        Some((*id, new))
+    }
+
+    fn forget(&mut self, n: u32) {
+        self.ids[n as usize] = Numbering::UNSEEN;
+    }
+}
 
 /// Walks shards of one print, one after another: its tables are indexed by the print's own
 /// numbers and only what one walk touched is reset for the next (a shard of a module with
@@ -46,17 +78,14 @@ pub struct Walker<'p> {
     printed: &'p PrintedModule,
     /// Per global: 0 unseen, 1 a member, 2 declared.
     globals: Vec<u8>,
-    /// Per metadata node and attribute group: the walk's number for it, or [`UNSEEN`].
-    metadata: Vec<u32>,
-    attributes: Vec<u32>,
+    metadata: Numbering,
+    attributes: Numbering,
     types: Vec<bool>,
     touched: Vec<Visit>,
     queue: VecDeque<Visit>,
     /// What the digest hashes, in the walk's order: each piece's tag and hash, then its
     /// metadata and attribute group references by the walk's numbers.
     stream: Vec<u8>,
-    next_metadata: u32,
-    next_attributes: u32,
 }
 
 const MEMBER: u8 = 1;
@@ -68,14 +97,12 @@ impl<'p> Walker<'p> {
         Walker {
             printed,
             globals: vec![0; printed.globals.len()],
-            metadata: vec![UNSEEN; metadata],
-            attributes: vec![UNSEEN; attributes],
+            metadata: Numbering::new(metadata),
+            attributes: Numbering::new(attributes),
             types: vec![false; types],
             touched: Vec::new(),
             queue: VecDeque::new(),
             stream: Vec::new(),
-            next_metadata: 0,
-            next_attributes: 0,
         }
     }
 
@@ -113,8 +140,13 @@ impl<'p> Walker<'p> {
 
     fn own(&mut self, g: u32) {
         self.globals[g as usize] = MEMBER;
-        self.touched.push(Visit::Member(g));
-        self.queue.push_back(Visit::Member(g));
+        self.meet(Visit::Member(g));
+    }
+
+    /// Queues what the walk meets for the first time (and remembers to forget it).
+    fn meet(&mut self, visit: Visit) {
+        self.touched.push(visit);
+        self.queue.push_back(visit);
     }
 
     /// Forgets the last walk.
@@ -122,16 +154,16 @@ impl<'p> Walker<'p> {
         for visit in self.touched.drain(..) {
             match visit {
                 Visit::Member(g) | Visit::Declared(g) => self.globals[g as usize] = 0,
-                Visit::Metadata(n) => self.metadata[n as usize] = UNSEEN,
-                Visit::Attributes(n) => self.attributes[n as usize] = UNSEEN,
+                Visit::Metadata(n) => self.metadata.forget(n),
+                Visit::Attributes(n) => self.attributes.forget(n),
                 Visit::Type(t) => self.types[t as usize] = false,
                 Visit::NamedMetadata(_) => {}
             }
         }
         self.queue.clear();
         self.stream.clear();
-        self.next_metadata = 0;
-        self.next_attributes = 0;
+        self.metadata.next = 0;
+        self.attributes.next = 0;
     }
 
     /// Visits everything queued and what it reaches; the callables met.
@@ -165,38 +197,30 @@ impl<'p> Walker<'p> {
                     Ref::Global(g) => {
                         if whole && self.globals[g as usize] == 0 {
                             self.globals[g as usize] = DECLARED;
-                            self.touched.push(Visit::Declared(g));
-                            self.queue.push_back(Visit::Declared(g));
+                            self.meet(Visit::Declared(g));
                         }
                     }
                     Ref::Metadata(n) if whole => {
-                        let slot = self.metadata.get_mut(n as usize)?;
-                        if *slot == UNSEEN {
-                            *slot = self.next_metadata;
-                            self.next_metadata += 1;
-                            self.touched.push(Visit::Metadata(n));
-                            self.queue.push_back(Visit::Metadata(n));
+                        let (id, new) = self.metadata.number(n)?;
+                        if new {
+                            self.meet(Visit::Metadata(n));
                         }
                         self.stream.push(b'!');
-                        self.stream.extend_from_slice(&slot.to_le_bytes());
+                        self.stream.extend_from_slice(&id.to_le_bytes());
                     }
                     Ref::Metadata(_) => {}
                     Ref::Attributes(n) => {
-                        let slot = self.attributes.get_mut(n as usize)?;
-                        if *slot == UNSEEN {
-                            *slot = self.next_attributes;
-                            self.next_attributes += 1;
-                            self.touched.push(Visit::Attributes(n));
-                            self.queue.push_back(Visit::Attributes(n));
+                        let (id, new) = self.attributes.number(n)?;
+                        if new {
+                            self.meet(Visit::Attributes(n));
                         }
                         self.stream.push(b'#');
-                        self.stream.extend_from_slice(&slot.to_le_bytes());
+                        self.stream.extend_from_slice(&id.to_le_bytes());
                     }
                     Ref::Type(t) => {
                         if !self.types[t as usize] {
                             self.types[t as usize] = true;
-                            self.touched.push(Visit::Type(t));
-                            self.queue.push_back(Visit::Type(t));
+                            self.meet(Visit::Type(t));
                         }
                     }
                     Ref::Unknown => return None,

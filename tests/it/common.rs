@@ -585,3 +585,51 @@ pub fn cargo_package_dir(dir: &Path, name: &str, offline: bool) -> PathBuf {
         .unwrap_or_else(|| panic!("cargo resolved no package {name}"));
     Path::new(manifest).parent().unwrap().to_path_buf()
 }
+
+/// A source file's image and its reference: `source` written to `dir/file`, compiled to text
+/// IR by `ir_compiler` with `ir_flags`, checked to contain each of `expect` (else the test
+/// covers less than it says), built into an image over four shards, and built by
+/// `reference_compiler -O2 -fPIC -shared`. Returns (source, image, reference) paths.
+pub fn image_and_reference(
+    dir: &Path,
+    file: &str,
+    source: &str,
+    (ir_compiler, ir_flags): (&str, &[&str]),
+    expect: &[&str],
+    reference_compiler: &str,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let path = dir.join(file);
+    std::fs::write(&path, source).unwrap();
+    let ir = path.with_extension("ll");
+    check(
+        Command::new(ir_compiler)
+            .args(ir_flags)
+            .args(["-S", "-emit-llvm", "-o"])
+            .arg(&ir)
+            .arg(&path),
+    );
+    let text = std::fs::read_to_string(&ir).unwrap();
+    for what in expect {
+        assert!(
+            text.contains(what),
+            "{ir_compiler}'s IR has no {what}: the test covers less"
+        );
+    }
+    let image = path.with_extension("so");
+    build_image(&ir, &image, &["--shards".into(), "4".into()]);
+    let reference = dir.join(format!("lib{}_ref.so", file.split('.').next().unwrap()));
+    check(
+        Command::new(reference_compiler)
+            .args(["-O2", "-fPIC", "-shared", "-o"])
+            .arg(&reference)
+            .arg(&path),
+    );
+    (path, image, reference)
+}
+
+/// The address of `name`, an export of `image`.
+pub fn export_address(image: &Image, name: &str) -> usize {
+    let export = (image.meta().exports.iter().find(|e| e.name == name))
+        .unwrap_or_else(|| panic!("{name} is not exported"));
+    image.fvars()[export.fvar as usize] as usize
+}

@@ -5,7 +5,6 @@
 //! to be findable (`PT_GNU_EH_FRAME`): without it every throw ended the process.
 
 use std::ffi::c_void;
-use std::process::Command;
 
 use crate::common::*;
 
@@ -55,45 +54,25 @@ extern "C" long thread_sum(long k) {
 #[test]
 fn cplusplus_runs_like_gpps_build() {
     let dir = scratch("cplusplus");
-    let source = dir.join("shapes.cpp");
-    std::fs::write(&source, SOURCE).unwrap();
-    let ir = dir.join("shapes.ll");
-    check(
-        Command::new("clang++-22")
-            .args(["-O2", "-S", "-emit-llvm", "-o"])
-            .arg(&ir)
-            .arg(&source),
-    );
-    let text = std::fs::read_to_string(&ir).unwrap();
-    for what in [
+    let expect = [
         " alias void",
         "comdat",
         "thread_local",
         "@llvm.global_ctors",
         "landingpad",
-    ] {
-        assert!(
-            text.contains(what),
-            "clang++'s IR has no {what}: the test covers less"
-        );
-    }
-    let image_path = dir.join("shapes.so");
-    build_image(&ir, &image_path, &["--shards".into(), "4".into()]);
-    let reference = dir.join("libshapes_ref.so");
-    check(
-        Command::new("g++")
-            .args(["-O2", "-fPIC", "-shared", "-o"])
-            .arg(&reference)
-            .arg(&source),
+    ];
+    let (_, image_path, reference) = image_and_reference(
+        &dir,
+        "shapes.cpp",
+        SOURCE,
+        ("clang++-22", &["-O2"]),
+        &expect,
+        "g++",
     );
     let image = open(&image_path);
     // SAFETY: g++'s build of the same source.
     let library = unsafe { libloading::Library::new(&reference) }.unwrap();
-    let ours = |name: &str| {
-        let e = (image.meta().exports.iter().find(|e| e.name == name))
-            .unwrap_or_else(|| panic!("{name} is not exported"));
-        image.fvars()[e.fvar as usize] as usize
-    };
+    let ours = |name: &str| export_address(&image, name);
     let theirs =
         |name: &str| unsafe { *library.get::<*const c_void>(name.as_bytes()).unwrap() } as usize;
     // SAFETY (all calls below): the functions have these C signatures in both builds, which

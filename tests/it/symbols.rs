@@ -6,7 +6,6 @@
 //! relocations, and a table entry pointing at a thread-local).
 
 use std::ffi::c_void;
-use std::process::Command;
 
 use crate::common::*;
 
@@ -28,35 +27,20 @@ READER(6) READER(7) READER(8) READER(9) READER(10) READER(11)
 #[test]
 fn aliases_and_thread_locals_across_shards_run_like_gccs_build() {
     let dir = scratch("symbols");
-    let source = dir.join("symbols.c");
-    std::fs::write(&source, SOURCE).unwrap();
-    let ir = dir.join("symbols.ll");
-    clang_ir(&source, &ir, &["-O2", "-fPIE", "-S", "-emit-llvm"]);
-    let text = std::fs::read_to_string(&ir).unwrap();
-    for what in ["alias", "thread_local", "\"PIE Level\""] {
-        assert!(
-            text.contains(what),
-            "clang's IR has no {what}: the test covers nothing"
-        );
-    }
-    let image_path = dir.join("symbols.so");
-    build_image(&ir, &image_path, &["--shards".into(), "4".into()]);
-    let reference = dir.join("libsymbols_ref.so");
-    check(
-        Command::new("cc")
-            .args(["-O2", "-fPIC", "-shared", "-o"])
-            .arg(&reference)
-            .arg(&source),
+    let (_, image_path, reference) = image_and_reference(
+        &dir,
+        "symbols.c",
+        SOURCE,
+        (CLANG, &["-O2", "-fPIE"]),
+        &["alias", "thread_local", "\"PIE Level\""],
+        "cc",
     );
     let image = open(&image_path);
     let compared = assert_same_results(&image, &reference, 6, &[]);
     assert!(compared >= 15 * 6, "compared only {compared} calls");
 
     // Each thread has its own copy: a new thread starts from the initial values, in both.
-    let export = |name: &str| {
-        let e = (image.meta().exports.iter().find(|e| e.name == name)).unwrap();
-        image.fvars()[e.fvar as usize] as usize
-    };
+    let export = |name: &str| export_address(&image, name);
     // SAFETY: gcc's build of the same source, `bump` is `int bump(int)`.
     let library = unsafe { libloading::Library::new(&reference) }.unwrap();
     let theirs = unsafe { *library.get::<*const c_void>(b"bump").unwrap() } as usize;
