@@ -96,20 +96,15 @@ pub fn split(
             });
             // LLVM's own globals (constructors, llvm.used) live in shard 0.
             let special = plan.index == 0;
-            match text {
+            // (the functions whose clone sets the job carries, its digest, its bitcode)
+            let (functions, text_digest, bitcode) = match text {
                 Some(text) => {
                     let globals = &printed.expect("texts come from a print").globals;
                     let names: Vec<String> = (text.callables.iter())
                         .filter_map(|&g| by_printed_name.get(&*globals[g as usize].name))
                         .map(|n| n.to_string())
                         .collect();
-                    ShardJob {
-                        plan: plan.clone(),
-                        clone_sets: restrict(clone_sets, &names),
-                        table,
-                        text_digest: Some(text.digest),
-                        bitcode: None,
-                    }
+                    (names, Some(text.digest), None)
                 }
                 None => {
                     let shard = llvm::clone_shard(module, &plan.members, special);
@@ -118,14 +113,16 @@ pub fn split(
                         .filter(|g| g.kind() == GlobalKind::Function)
                         .map(|g| g.name())
                         .collect();
-                    ShardJob {
-                        plan: plan.clone(),
-                        clone_sets: restrict(clone_sets, &functions),
-                        table,
-                        text_digest: None,
-                        bitcode: Some(shard.write_bitcode_to_memory().as_slice().to_vec()),
-                    }
+                    let bitcode = shard.write_bitcode_to_memory().as_slice().to_vec();
+                    (functions, None, Some(bitcode))
                 }
+            };
+            ShardJob {
+                plan: plan.clone(),
+                clone_sets: restrict(clone_sets, &functions),
+                table,
+                text_digest,
+                bitcode,
             }
         })
         .collect()
