@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 
+use super::partition::ShardPlan;
 use crate::cache::key::{Key, KeyHasher};
 use crate::codegen::printed::{Piece, PrintedModule, Ref};
 
@@ -234,7 +235,7 @@ impl<'p> Walker<'p> {
 /// The texts of `plans`' shards (see [`Walker::shard_text`]), on up to `threads` threads.
 pub fn shard_texts(
     printed: &PrintedModule,
-    plans: &[super::ShardPlan],
+    plans: &[ShardPlan],
     threads: usize,
 ) -> Vec<Option<ShardText>> {
     let threads = threads.clamp(1, plans.len().max(1));
