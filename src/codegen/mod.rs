@@ -160,10 +160,15 @@ pub fn codegen<'ctx>(
     // Printing one function makes LLVM number the whole module: it is printed once, for the
     // methods' content hashes and the shards' keys (cut into pieces on another core).
     let text = module.print_to_string();
-    let context_names = llvm::context_names(&module);
+    // What every shard's key covers besides its text: the context's tables of names, and the
+    // bindings made after the print (a bound function is a hidden thunk, which changes its
+    // declarations in every shard that calls it).
+    let mut common = llvm::context_names(&module).into_bytes();
+    for (slot, edge) in externals.edges.iter().enumerate() {
+        common.extend(format!("external {slot} {}\n", edge.name).bytes());
+    }
     let (pieces, (methods, gvars)) = std::thread::scope(|scope| {
-        let pieces =
-            scope.spawn(|| PrintedModule::parse(text.to_bytes(), context_names.as_bytes()));
+        let pieces = scope.spawn(|| PrintedModule::parse(text.to_bytes(), &common));
         // Borrowed where LLVM printed it (a copy would be the module's size again); names
         // and strings are printed escaped, so the text is ASCII.
         let methods = index::methods(

@@ -293,6 +293,21 @@ fn the_key_covers_the_hash_of_a_called_method() {
     );
 }
 
+/// A function the inputs declare becomes a hidden thunk through a slot when a method table
+/// provides it, after the module was printed for the shards' keys: the calling shards'
+/// declarations change, and so must their keys.
+#[test]
+fn the_key_covers_which_methods_are_bound() {
+    let (first, _, pkg_ll) = tables_differing_in_a_called_hash(&scratch("cache-key-bound"));
+    key_covers(
+        "cache-key-bound-build",
+        &pkg_ll,
+        &["--export-all"],
+        &["--export-all", "--method-table", first.to_str().unwrap()],
+        "build",
+    );
+}
+
 #[test]
 fn two_builds_at_once_share_one_cache() {
     let dir = scratch("cache-concurrent");

@@ -8,7 +8,8 @@
 //!
 //! Why the text is a sound key: LLVM's printer shows everything a module's bitcode holds but
 //! use-list orders (which aotlink does not write) and the context's tables of names
-//! ([`crate::llvm::context_names`], added to [`PrintedModule::common`]). What is not
+//! ([`crate::llvm::context_names`], added to [`PrintedModule::common`] with the external
+//! methods bound after the print). What is not
 //! understood here goes into `common`, which every shard's key covers.
 //!
 //! Attribute groups and metadata are numbered across the whole module, so a new node in one
@@ -74,8 +75,9 @@ pub struct PrintedModule {
 
 impl PrintedModule {
     /// Cuts `text` (LLVM's print of a module: ASCII, names and strings escaped) into pieces;
-    /// `context_names` are the context's tables of names, which bitcode carries whole.
-    pub fn parse(text: &[u8], context_names: &[u8]) -> PrintedModule {
+    /// `beside` is what every shard depends on that the text does not show (the context's
+    /// tables of names, which bitcode carries whole; bindings made after the print).
+    pub fn parse(text: &[u8], beside: &[u8]) -> PrintedModule {
         let items = items(text);
         let mut module = PrintedModule::default();
         let mut type_index: HashMap<&[u8], u32> = HashMap::new();
@@ -95,7 +97,7 @@ impl PrintedModule {
             }
         }
         let mut common = Xxh3::new();
-        common.update(context_names);
+        common.update(beside);
         let names = Names {
             globals: &module.by_name,
             types: &type_index,
