@@ -105,4 +105,10 @@ fn cplusplus_runs_like_gpps_build() {
     let in_new_thread = |f: usize| std::thread::spawn(move || long_fn(f)(1)).join().unwrap();
     assert_eq!(in_new_thread(ours("thread_sum")), 22);
     assert_eq!(in_new_thread(theirs("thread_sum")), 22);
+    // Both stay loaded until the process ends. An image has no `__cxa_finalize` call on
+    // unload (crtbegin's, which its link lacks), so after a dlclose its static destructor
+    // (`table`'s) stays registered with `atexit` and runs into unmapped code at exit: a known
+    // gap (closing note), not what this test is about.
+    std::mem::forget(library);
+    std::mem::forget(image);
 }
