@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::printed::PrintedModule;
 use crate::llvm::{Global, GlobalKind, Linkage, Visibility};
 use aotload::meta::{Gvar, Method};
 
@@ -62,14 +63,14 @@ enum Edge {
 /// record the same edges of its initializer. Edges through data stay on the data: a table of
 /// every kernel's address, used by a sixth of them, would otherwise copy the whole table into
 /// each user (50,000 kernels: 8,000 × 50,000 edges, quadratic in the module). `externals` maps
-/// the declared names of external methods to their indices; `module_text` is the module's
-/// print.
+/// the declared names of external methods to their indices; a method's content hash comes
+/// from the module's print, cut into pieces (`printed`).
 pub fn methods(
     module: &inkwell::module::Module,
     fvars: &[Global],
     gvars: &[Global],
     externals: &HashMap<String, u32>,
-    module_text: &str,
+    printed: &PrintedModule,
 ) -> (Vec<Method>, Vec<Gvar>) {
     let mut edge_of: HashMap<Global, Edge> = (fvars.iter().enumerate())
         .map(|(i, g)| (*g, Edge::Internal(i as u32)))
@@ -99,19 +100,14 @@ pub fn methods(
         }
         (callees, external, data)
     };
-    let bodies = function_texts(module_text);
     let methods = fvars
         .iter()
         .map(|f| {
             let (callees, external, data) = split(&direct_edges(*f, &edge_of));
             let name = f.name();
-            let body = bodies
-                .get(printed_name(&name).as_str())
-                .copied()
-                .unwrap_or("");
             Method {
                 signature: f.value_type_string(),
-                hash: content_hash(body),
+                hash: printed.content_hash(&printed_name(&name)[1..]).unwrap_or(0),
                 callees,
                 external,
                 data,
@@ -181,24 +177,6 @@ fn holds_code(gvar_edges: &[BTreeSet<Edge>]) -> Vec<bool> {
     holds
 }
 
-/// Each function definition's text in a printed module, by its printed name (`@f`, `@"a b"`).
-fn function_texts(module_text: &str) -> HashMap<&str, &str> {
-    let mut out = HashMap::new();
-    let mut rest = module_text;
-    while let Some(start) = rest.find("\ndefine ") {
-        let def = &rest[start + 1..];
-        let end = def.find("\n}\n").map_or(def.len(), |e| e + 3);
-        let header = def.lines().next().unwrap_or("");
-        if let Some(at) = header.find(" @") {
-            let name_and_rest = &header[at + 1..];
-            let name_end = name_and_rest.find('(').unwrap_or(name_and_rest.len());
-            out.insert(&name_and_rest[..name_end], &def[..end]);
-        }
-        rest = &def[end..];
-    }
-    out
-}
-
 /// How LLVM prints a global's name: `@name`, or quoted with `\XX` escapes when it has other
 /// characters than letters, digits and `-$._`.
 pub(crate) fn printed_name(name: &str) -> String {
@@ -222,42 +200,14 @@ pub(crate) fn printed_name(name: &str) -> String {
     out
 }
 
-/// Hash of a function's printed IR, without the module-wide numbering of attribute groups
-/// (`#3`) and metadata (`!12`), which changes when unrelated functions change.
-pub fn content_hash(ir: &str) -> u64 {
-    let mut scrubbed = String::with_capacity(ir.len());
-    let mut chars = ir.chars().peekable();
-    while let Some(c) = chars.next() {
-        scrubbed.push(c);
-        if c == '#' || c == '!' {
-            while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-                chars.next();
-            }
-        }
-    }
-    xxhash_rust::xxh3::xxh3_64(scrubbed.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn function_texts_are_found_by_printed_name() {
-        let text = "; ModuleID = 'm'\ndefine i32 @f() #0 {\n  ret i32 1\n}\n\ndefine internal void @\"a b\"(i8* %x) {\n  ret void\n}\n";
-        let texts = function_texts(text);
-        assert_eq!(texts["@f"], "define i32 @f() #0 {\n  ret i32 1\n}\n");
-        assert!(texts[printed_name("a b").as_str()].contains("ret void"));
+    fn printed_names_are_as_llvm_prints_them() {
         assert_eq!(printed_name("f.aotlink.t1"), "@f.aotlink.t1");
         assert_eq!(printed_name("1x"), "@\"1x\"");
-    }
-
-    #[test]
-    fn content_hash_ignores_attribute_and_metadata_numbering() {
-        let a = "define i32 @f() #0 { ret i32 1, !dbg !12 }";
-        let b = "define i32 @f() #7 { ret i32 1, !dbg !40 }";
-        let c = "define i32 @f() #0 { ret i32 2, !dbg !12 }";
-        assert_eq!(content_hash(a), content_hash(b));
-        assert_ne!(content_hash(a), content_hash(c));
+        assert_eq!(printed_name("a b"), "@\"a b\"");
     }
 }

@@ -21,7 +21,6 @@ use inkwell::module::Module;
 
 use crate::llvm::{self, Global, GlobalKind, Linkage};
 pub use error::CodegenError;
-pub use index::content_hash;
 pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
 pub use printed::PrintedModule;
@@ -157,8 +156,8 @@ pub fn codegen<'ctx>(
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
     let externals = externals::find_externals(&globals, &options.method_tables)?;
-    // Printing one function makes LLVM number the whole module: it is printed once, for the
-    // methods' content hashes and the shards' keys (cut into pieces on another core).
+    // Printing one function makes LLVM number the whole module: it is printed once, and cut
+    // into pieces for the methods' content hashes and the shards' keys.
     let text = module.print_to_string();
     // What every shard's key covers besides its text: the context's tables of names, and the
     // bindings made after the print (a bound function is a hidden thunk, which changes its
@@ -167,22 +166,8 @@ pub fn codegen<'ctx>(
     for (slot, edge) in externals.edges.iter().enumerate() {
         common.extend(format!("external {slot} {}\n", edge.name).bytes());
     }
-    let (pieces, (methods, gvars)) = std::thread::scope(|scope| {
-        let pieces = scope.spawn(|| PrintedModule::parse(text.to_bytes(), &common));
-        // Borrowed where LLVM printed it (a copy would be the module's size again); names
-        // and strings are printed escaped, so the text is ASCII.
-        let methods = index::methods(
-            &module,
-            &fvars,
-            &gvars,
-            &externals.index,
-            &text.to_string_lossy(),
-        );
-        (
-            pieces.join().expect("cutting the print does not panic"),
-            methods,
-        )
-    });
+    let pieces = PrintedModule::parse(text.to_bytes(), &common);
+    let (methods, gvars) = index::methods(&module, &fvars, &gvars, &externals.index, &pieces);
     drop(text);
     // Binding changes the module after its print: the shards' keys add the bindings.
     externals::bind(&module, &externals);

@@ -176,6 +176,14 @@ impl PrintedModule {
         (self.refs[piece.refs.0 as usize..piece.refs.1 as usize].iter()).map(|p| p.get())
     }
 
+    /// The content hash of the function printed as `@name`: its whole text (a definition's
+    /// body) without the module-wide numbers of attribute groups and metadata, which change
+    /// when unrelated functions do (the manifest's method hash).
+    pub fn content_hash(&self, printed_name: &str) -> Option<u64> {
+        let global = &self.globals[self.global(printed_name)? as usize];
+        Some(global.full.hash as u64)
+    }
+
     /// The global printed as `@name` (`name` as printed, quoted where LLVM quotes it).
     pub fn global(&self, printed_name: &str) -> Option<u32> {
         self.by_name.get(printed_name).copied()

@@ -131,3 +131,28 @@ fn numbering_is_not_part_of_a_piece() {
     let kinds = PrintedModule::parse(TEXT.as_bytes(), b"kinds2");
     assert_ne!(a.common, kinds.common);
 }
+
+#[test]
+fn a_methods_content_hash_ignores_attribute_and_metadata_numbering() {
+    let hash = |define: &str| {
+        let text = format!("{define}\n");
+        PrintedModule::parse(text.as_bytes(), b"").content_hash("f")
+    };
+    let a = hash("define i32 @f() #0 {\n  ret i32 1, !dbg !12\n}");
+    let b = hash("define i32 @f() #7 {\n  ret i32 1, !dbg !40\n}");
+    let c = hash("define i32 @f() #0 {\n  ret i32 2, !dbg !12\n}");
+    assert!(a.is_some());
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    // Digits in a string are the code's own, not numbering: AArch64 inline assembly's
+    // immediates (`#5` -> `#6`), which the hash before the print's pieces scrubbed too.
+    let d = hash("define void @f() {\n  call void asm \"mov x0, #5\", \"\"()\n  ret void\n}");
+    let e = hash("define void @f() {\n  call void asm \"mov x0, #6\", \"\"()\n  ret void\n}");
+    assert_ne!(d, e);
+    // A function found by its printed name, quoted where LLVM quotes it.
+    let text = "define internal void @\"a b\"(ptr %x) {\n  ret void\n}\n";
+    let quoted = crate::codegen::printed_name("a b");
+    assert!(PrintedModule::parse(text.as_bytes(), b"")
+        .content_hash(&quoted[1..])
+        .is_some());
+}
