@@ -222,28 +222,51 @@ pub fn prefetch(
     let keyed: Vec<usize> = (0..jobs.len())
         .filter(|&i| jobs[i].text_digest.is_some())
         .collect();
-    if stores.is_empty() || keyed.is_empty() {
-        return found.into_inner().expect("no threads ran");
+    if !stores.is_empty() {
+        let warn_cache = FirstWarning::new(warn);
+        on_threads(threads, &keyed, |thread, &i| {
+            let hit = prefetch_one(&jobs[i], config, thread, stores, &|e| warn_cache.warn(e));
+            found.lock().expect("no thread panics while holding it")[i] = hit;
+        });
     }
+    found.into_inner().expect("threads joined")
+}
+
+/// Runs `work(thread, item)` for every one of `items` on `threads` threads (at least one),
+/// each taking the next item not taken.
+fn on_threads<T: Sync>(threads: usize, items: &[T], work: impl Fn(usize, &T) + Sync) {
     let next = AtomicUsize::new(0);
-    let cache_warned = AtomicBool::new(false);
-    let warn_cache = |e: &str| {
-        if !cache_warned.swap(true, Ordering::SeqCst) {
-            warn(e);
-        }
-    };
     std::thread::scope(|scope| {
         for thread in 0..threads.max(1) {
-            let (next, found, keyed, warn_cache) = (&next, &found, &keyed, &warn_cache);
+            let (next, work) = (&next, &work);
             scope.spawn(move || {
-                while let Some(&i) = keyed.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let hit = prefetch_one(&jobs[i], config, thread, stores, warn_cache);
-                    found.lock().expect("no thread panics while holding it")[i] = hit;
+                while let Some(item) = items.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    work(thread, item);
                 }
             });
         }
     });
-    found.into_inner().expect("threads joined")
+}
+
+/// The first of a build's store warnings, passed on; the others are the same failure again.
+struct FirstWarning<'a> {
+    warned: AtomicBool,
+    warn: &'a (dyn Fn(&str) + Sync),
+}
+
+impl<'a> FirstWarning<'a> {
+    fn new(warn: &'a (dyn Fn(&str) + Sync)) -> FirstWarning<'a> {
+        FirstWarning {
+            warned: AtomicBool::new(false),
+            warn,
+        }
+    }
+
+    fn warn(&self, e: &str) {
+        if !self.warned.swap(true, Ordering::SeqCst) {
+            (self.warn)(e);
+        }
+    }
 }
 
 /// `job` from the first store that holds it under its key from the print (given to the
@@ -264,25 +287,21 @@ fn prefetch_one(
         bitcode: None,
         kinds: config.kinds,
     };
-    for (s, store) in stores.iter().enumerate() {
-        match store.get(&shard) {
-            Found::Hit(emitted) => {
-                put_all(&stores[..s], &shard, &emitted, warn);
-                let record = ShardRecord {
-                    index: job.plan.index,
-                    thread,
-                    time: started.elapsed(),
-                    source: store.source(),
-                    key,
-                    functions: job.plan.members.len(),
-                };
-                return Prefetched::Hit(Box::new((emitted, record)));
-            }
-            Found::Miss => continue,
-            Found::Damaged(why) => return Prefetched::Damaged(why),
+    match look_up(stores, &shard, warn) {
+        Lookup::Hit(emitted, source) => {
+            let record = ShardRecord {
+                index: job.plan.index,
+                thread,
+                time: started.elapsed(),
+                source,
+                key,
+                functions: job.plan.members.len(),
+            };
+            Prefetched::Hit(Box::new((emitted, record)))
         }
+        Lookup::Miss => Prefetched::NotFound,
+        Lookup::Damaged(why) => Prefetched::Damaged(why),
     }
-    Prefetched::NotFound
 }
 
 /// Emits every shard on `threads` threads, or takes it from `prefetched` or from the first of
@@ -298,10 +317,8 @@ pub fn emit_shards(
     on_done: &(dyn Fn(usize, usize) + Sync),
     warn: &(dyn Fn(&str) + Sync),
 ) -> Result<(Vec<Emitted>, Vec<ShardRecord>), (u32, ShardFailure)> {
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let cache_warned = AtomicBool::new(false);
     type Slot = Option<Result<(Emitted, ShardRecord), ShardFailure>>;
     prefetched.resize(jobs.len(), Prefetched::NotFound);
     let mut damaged: Vec<Option<String>> = vec![None; jobs.len()];
@@ -323,58 +340,46 @@ pub fn emit_shards(
     done.store(ready, Ordering::SeqCst);
     let to_emit: Vec<usize> = (0..jobs.len()).filter(|&i| slots[i].is_none()).collect();
     let results: Mutex<&mut Vec<Slot>> = Mutex::new(&mut slots);
-    std::thread::scope(|scope| {
-        for thread in 0..threads.max(1) {
-            let (next, done, failed, results) = (&next, &done, &failed, &results);
-            let (cache_warned, to_emit, damaged) = (&cache_warned, &to_emit, &damaged);
-            scope.spawn(move || {
-                while let Some(&i) = to_emit.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    if failed.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let started = Instant::now();
-                    // Serialized once: the key and a store's own key (the remote Action) hash these.
-                    let facts = job_facts(&jobs[i], config);
-                    let key = shard_key(&facts, &jobs[i]);
-                    let shard = StoredShard {
-                        key: &key,
-                        facts: &facts,
-                        bitcode: jobs[i].bitcode.as_deref(),
-                        kinds: config.kinds,
-                    };
-                    let warn_cache = |e: &str| {
-                        if !cache_warned.swap(true, Ordering::SeqCst) {
-                            warn(e);
-                        }
-                    };
-                    let result = stored_or_built(
-                        &jobs[i],
-                        config,
-                        &shard,
-                        damaged[i].clone(),
-                        stores,
-                        Warnings {
-                            cache: &warn_cache,
-                            llvm: warn,
-                        },
-                    )
-                    .map(|(emitted, source)| {
-                        let record = ShardRecord {
-                            index: jobs[i].plan.index,
-                            thread,
-                            time: started.elapsed(),
-                            source,
-                            key,
-                            functions: jobs[i].plan.members.len(),
-                        };
-                        (emitted, record)
-                    });
-                    failed.fetch_or(result.is_err(), Ordering::SeqCst);
-                    results.lock().expect("no thread panics while holding it")[i] = Some(result);
-                    on_done(done.fetch_add(1, Ordering::SeqCst) + 1, jobs.len());
-                }
-            });
+    let warn_cache = FirstWarning::new(warn);
+    on_threads(threads, &to_emit, |thread, &i| {
+        if failed.load(Ordering::SeqCst) {
+            return;
         }
+        let started = Instant::now();
+        // Serialized once: the key and a store's own key (the remote Action) hash these.
+        let facts = job_facts(&jobs[i], config);
+        let key = shard_key(&facts, &jobs[i]);
+        let shard = StoredShard {
+            key: &key,
+            facts: &facts,
+            bitcode: jobs[i].bitcode.as_deref(),
+            kinds: config.kinds,
+        };
+        let result = stored_or_built(
+            &jobs[i],
+            config,
+            &shard,
+            damaged[i].clone(),
+            stores,
+            Warnings {
+                cache: &|e| warn_cache.warn(e),
+                llvm: warn,
+            },
+        )
+        .map(|(emitted, source)| {
+            let record = ShardRecord {
+                index: jobs[i].plan.index,
+                thread,
+                time: started.elapsed(),
+                source,
+                key,
+                functions: jobs[i].plan.members.len(),
+            };
+            (emitted, record)
+        });
+        failed.fetch_or(result.is_err(), Ordering::SeqCst);
+        results.lock().expect("no thread panics while holding it")[i] = Some(result);
+        on_done(done.fetch_add(1, Ordering::SeqCst) + 1, jobs.len());
     });
     let (mut out, mut records) = (Vec::new(), Vec::new());
     for (job, result) in jobs.iter().zip(slots) {
@@ -395,6 +400,31 @@ pub fn emit_shards(
         ));
     }
     Ok((out, records))
+}
+
+/// What the build's stores hold for a shard.
+enum Lookup {
+    /// The first sound entry, and how it is reported.
+    Hit(Emitted, ShardSource),
+    Miss,
+    /// An entry that failed its check (why): not looked up further down, so that the report
+    /// says it was damaged.
+    Damaged(String),
+}
+
+/// `shard` from the first of `stores` that holds it, given to the stores before that one.
+fn look_up(stores: &[&dyn ShardStore], shard: &StoredShard, warn: &dyn Fn(&str)) -> Lookup {
+    for (i, store) in stores.iter().enumerate() {
+        match store.get(shard) {
+            Found::Hit(emitted) => {
+                put_all(&stores[..i], shard, &emitted, warn);
+                return Lookup::Hit(emitted, store.source());
+            }
+            Found::Miss => continue,
+            Found::Damaged(why) => return Lookup::Damaged(why),
+        }
+    }
+    Lookup::Miss
 }
 
 /// Gives `emitted` to each of `stores`; a store that fails is a warning.
@@ -435,20 +465,11 @@ fn stored_or_built(
         put_all(stores, shard, &emitted, warn.cache);
         return Ok((emitted, ShardSource::Damaged(why)));
     }
-    let mut source = ShardSource::Emitted;
-    for (i, store) in stores.iter().enumerate() {
-        match store.get(shard) {
-            Found::Hit(emitted) => {
-                put_all(&stores[..i], shard, &emitted, warn.cache);
-                return Ok((emitted, store.source()));
-            }
-            Found::Miss => continue,
-            Found::Damaged(why) => {
-                source = ShardSource::Damaged(why);
-                break;
-            }
-        }
-    }
+    let source = match look_up(stores, shard, warn.cache) {
+        Lookup::Hit(emitted, source) => return Ok((emitted, source)),
+        Lookup::Miss => ShardSource::Emitted,
+        Lookup::Damaged(why) => ShardSource::Damaged(why),
+    };
     let emitted = build_shard(job, config, warn.llvm)?;
     put_all(stores, shard, &emitted, warn.cache);
     Ok((emitted, source))
