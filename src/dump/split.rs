@@ -79,9 +79,12 @@ pub fn split(
     threads: usize,
 ) -> Vec<ShardJob> {
     let by_printed_name = printed_names(clone_sets);
-    let texts = match printed {
-        Some(printed) => text_key::shard_texts(printed, plans, threads),
-        None => vec![None; plans.len()],
+    let (texts, globals) = match printed {
+        Some(printed) => (
+            text_key::shard_texts(printed, plans, threads),
+            &printed.globals[..],
+        ),
+        None => (vec![None; plans.len()], &[][..]),
     };
     (plans.iter().zip(texts))
         .map(|(plan, text)| {
@@ -99,7 +102,6 @@ pub fn split(
             // (the functions whose clone sets the job carries, its digest, its bitcode)
             let (functions, text_digest, bitcode) = match text {
                 Some(text) => {
-                    let globals = &printed.expect("texts come from a print").globals;
                     let names: Vec<String> = (text.callables.iter())
                         .filter_map(|&g| by_printed_name.get(&*globals[g as usize].name))
                         .map(|n| n.to_string())

@@ -302,8 +302,14 @@ fn the_key_covers_which_methods_are_bound() {
     key_covers(
         "cache-key-bound-build",
         &pkg_ll,
-        &["--export-all"],
-        &["--export-all", "--method-table", first.to_str().unwrap()],
+        &["--export-all", "--shards", "4"],
+        &[
+            "--export-all",
+            "--shards",
+            "4",
+            "--method-table",
+            first.to_str().unwrap(),
+        ],
         "build",
     );
 }
