@@ -77,8 +77,8 @@ impl Numbering {
 /// debug information meets tens of thousands of metadata nodes).
 pub struct Walker<'p> {
     printed: &'p PrintedModule,
-    /// Per global: 0 unseen, 1 a member, 2 declared.
-    globals: Vec<u8>,
+    /// Per global: whether this walk met it, and as what.
+    globals: Vec<Met>,
     metadata: Numbering,
     attributes: Numbering,
     types: Vec<bool>,
@@ -89,15 +89,22 @@ pub struct Walker<'p> {
     stream: Vec<u8>,
 }
 
-const MEMBER: u8 = 1;
-const DECLARED: u8 = 2;
+/// How a walk met a global.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Met {
+    Not,
+    /// One of the shard's definitions.
+    Member,
+    /// Referenced, so declared in the shard.
+    Declared,
+}
 
 impl<'p> Walker<'p> {
     pub fn new(printed: &'p PrintedModule) -> Walker<'p> {
         let (metadata, attributes, types) = printed.counts();
         Walker {
             printed,
-            globals: vec![0; printed.globals.len()],
+            globals: vec![Met::Not; printed.globals.len()],
             metadata: Numbering::new(metadata),
             attributes: Numbering::new(attributes),
             types: vec![false; types],
@@ -120,7 +127,7 @@ impl<'p> Walker<'p> {
         }
         if keep_special {
             for (i, g) in printed.globals.iter().enumerate() {
-                if g.llvm_special && self.globals[i] == 0 {
+                if g.llvm_special && self.globals[i] == Met::Not {
                     self.own(i as u32);
                 }
             }
@@ -140,7 +147,7 @@ impl<'p> Walker<'p> {
     }
 
     fn own(&mut self, g: u32) {
-        self.globals[g as usize] = MEMBER;
+        self.globals[g as usize] = Met::Member;
         self.meet(Visit::Member(g));
     }
 
@@ -154,7 +161,7 @@ impl<'p> Walker<'p> {
     fn reset(&mut self) {
         for visit in self.touched.drain(..) {
             match visit {
-                Visit::Member(g) | Visit::Declared(g) => self.globals[g as usize] = 0,
+                Visit::Member(g) | Visit::Declared(g) => self.globals[g as usize] = Met::Not,
                 Visit::Metadata(n) => self.metadata.forget(n),
                 Visit::Attributes(n) => self.attributes.forget(n),
                 Visit::Type(t) => self.types[t as usize] = false,
@@ -196,8 +203,8 @@ impl<'p> Walker<'p> {
             for r in printed.refs(piece) {
                 match r {
                     Ref::Global(g) => {
-                        if whole && self.globals[g as usize] == 0 {
-                            self.globals[g as usize] = DECLARED;
+                        if whole && self.globals[g as usize] == Met::Not {
+                            self.globals[g as usize] = Met::Declared;
                             self.meet(Visit::Declared(g));
                         }
                     }

@@ -82,16 +82,19 @@ impl PrintedModule {
         let mut module = PrintedModule::default();
         let mut type_index: HashMap<&[u8], u32> = HashMap::new();
         let mut numbered_types = false;
+        // Indices count the items, so that they stay those of `globals` and `types` below
+        // even if a name came twice (LLVM's print has none; the first one is the one named).
+        let (mut nglobals, mut ntypes) = (0u32, 0u32);
         for item in &items {
             match item {
                 Item::Global { name, .. } => {
-                    let i = module.by_name.len() as u32;
-                    module.by_name.entry(utf8(name)).or_insert(i);
+                    module.by_name.entry(utf8(name)).or_insert(nglobals);
+                    nglobals += 1;
                 }
                 Item::Type(name, _) => {
                     numbered_types |= name.iter().all(u8::is_ascii_digit);
-                    let i = type_index.len() as u32;
-                    type_index.entry(name).or_insert(i);
+                    type_index.entry(name).or_insert(ntypes);
+                    ntypes += 1;
                 }
                 _ => {}
             }
