@@ -147,7 +147,6 @@ impl<'m> Global<'m> {
         unsafe { LLVMSetVisibility(self.raw, raw) }
     }
 
-    /// Local to its module (internal or private linkage).
     /// A thread-local variable: one copy per thread, so no address of its own to table.
     pub fn is_thread_local(self) -> bool {
         // SAFETY: a live global; functions and aliases answer false.
@@ -168,6 +167,7 @@ impl<'m> Global<'m> {
         }
     }
 
+    /// Local to its module (internal or private linkage).
     pub fn is_local(self) -> bool {
         matches!(self.linkage(), Linkage::Internal | Linkage::Private)
     }
