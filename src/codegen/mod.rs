@@ -57,6 +57,9 @@ pub struct Program<'ctx> {
     pub methods: Vec<Method>,
     /// Methods of other images this one calls (see `externals.rs`).
     pub externals: Vec<aotload::meta::ExternalEdge>,
+    /// The code registers destructors of static objects with `__cxa_atexit` (C++), which
+    /// the image must run when it is unloaded.
+    pub static_destructors: bool,
     /// The module as printed before the external methods were bound, in pieces: what the
     /// shards' cache keys are made of (dump/text_key.rs). Dump takes it once it made them.
     pub printed: Option<PrintedModule>,
@@ -179,6 +182,7 @@ pub fn codegen<'ctx>(
         methods,
         externals: externals.edges,
         printed: Some(pieces),
+        static_destructors: llvm::named_global(&module, "__cxa_atexit").is_some(),
         module,
     })
 }

@@ -34,6 +34,7 @@ pub fn header_module<'ctx>(
     meta: &[u8],
     image_data: &[u8],
     constructor_entry: Option<&str>,
+    finalize_on_unload: bool,
 ) -> Result<Module<'ctx>, String> {
     let mut module = context.create_module("aotlink.header");
     module.set_triple(&inkwell::targets::TargetTriple::create(triple));
@@ -66,36 +67,39 @@ pub fn header_module<'ctx>(
             TableRef::Symbol(_) => None,
         },
     )?;
+    let mut link =
+        |what: &str, ir: &str| link_ir(context, &mut module, what, ir, triple, data_layout);
     if let Some(entry) = constructor_entry {
-        add_constructor_entry(context, &mut module, entry, triple, data_layout)?;
+        // The DLL entry point that runs the image's constructors and destructors.
+        let ir = include_str!("dll_entry.ll").replace("@ENTRY", &format!("@{entry}"));
+        link("the DLL entry point", &ir)?;
+    }
+    if finalize_on_unload {
+        link("the finalizer", include_str!("elf_finalize.ll"))?;
     }
     Ok(module)
 }
 
-/// Adds the DLL entry point `name` that runs the image's constructors and destructors
-/// (`dll_entry.ll`). Linking replaces declarations of the module, so it takes the module
-/// exclusively: no [`Global`] handle into it may live across the call.
-fn add_constructor_entry<'ctx>(
+/// Links the IR text `ir` (`what`, for errors) into `module`. Linking replaces declarations of
+/// the module, so it takes the module exclusively: no [`Global`] handle into it may live
+/// across the call.
+fn link_ir<'ctx>(
     context: &'ctx Context,
     module: &mut Module<'ctx>,
-    name: &str,
+    what: &str,
+    ir: &str,
     triple: &str,
     data_layout: &str,
 ) -> Result<(), String> {
-    let text = format!(
-        "target triple = \"{triple}\"\ntarget datalayout = \"{data_layout}\"\n{}",
-        include_str!("dll_entry.ll").replace("@ENTRY", &format!("@{name}"))
-    );
-    let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(
-        text.as_bytes(),
-        "dll_entry",
-    );
-    let entry = context
+    let text = format!("target triple = \"{triple}\"\ntarget datalayout = \"{data_layout}\"\n{ir}");
+    let buffer =
+        inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), what);
+    let part = context
         .create_module_from_ir(buffer)
-        .map_err(|e| format!("the DLL entry point: {e}"))?;
+        .map_err(|e| format!("{what}: {e}"))?;
     module
-        .link_in_module(entry)
-        .map_err(|e| format!("the DLL entry point: {e}"))
+        .link_in_module(part)
+        .map_err(|e| format!("{what}: {e}"))
 }
 
 /// Each shard's table, hidden, in shard order. What a table points at (versions, slots,

@@ -189,6 +189,8 @@ pub fn prepare(
         nexternals: program.externals.len() as u32,
         targets: &targets,
         tables_in_shards,
+        finalize_on_unload: program.static_destructors
+            && Triple::parse(&program.triple).is_ok_and(|t| t.os == crate::target::Os::Linux),
     };
     let facts = program_facts(program);
     let threads = thread_count(options.threads, plans.len());
@@ -399,6 +401,9 @@ struct HeaderFacts<'a> {
     nexternals: u32,
     targets: &'a [CpuTarget],
     tables_in_shards: bool,
+    /// Static destructors registered with `__cxa_atexit` run on unload (ELF; see
+    /// `elf_finalize.ll`).
+    finalize_on_unload: bool,
 }
 
 fn emit_header(
@@ -423,6 +428,7 @@ fn emit_header(
         platform_of(facts.triple)
             .and_then(|p| p.constructor_entry)
             .as_deref(),
+        facts.finalize_on_unload,
     )?;
     let machine = target_machine(facts.triple, &facts.targets[0])?;
     emit::emit_module(&module, &machine, options.emit)
