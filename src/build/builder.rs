@@ -61,7 +61,7 @@ pub(super) struct ImageSpec {
     pub(super) target: Option<Triple>,
     /// `None`: the platform's default targets.
     pub(super) cpu_targets: Option<Vec<CpuTarget>>,
-    pub(super) data: Vec<u8>,
+    pub(super) data: std::sync::Arc<[u8]>,
 }
 
 /// How shards are emitted: never what they hold.
@@ -114,7 +114,7 @@ impl Build {
                 kind: ImageKind::Pkg,
                 target: None,
                 cpu_targets: None,
-                data: Vec::new(),
+                data: std::sync::Arc::new([]),
             },
             emission: Emission::default(),
             link: LinkSettings::default(),
@@ -164,7 +164,7 @@ impl Build {
 
     /// Bytes the image carries and the loader hands back.
     pub fn image_data(mut self, bytes: Vec<u8>) -> Build {
-        self.image.data = bytes;
+        self.image.data = bytes.into();
         self
     }
 

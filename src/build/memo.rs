@@ -78,7 +78,7 @@ pub(super) fn memo_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> 
     }
     let files = files_digest(trace, method_tables)?;
     h.field(&files);
-    h.field(image_data);
+    h.field(image_data.as_ref());
     let options = serde_json::to_vec(&(
         exports,
         export_all,

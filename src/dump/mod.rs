@@ -10,6 +10,7 @@ mod annotate;
 mod archive;
 mod emit;
 mod header;
+mod header_job;
 mod multiversion;
 pub mod output;
 mod partition;
@@ -21,13 +22,12 @@ pub mod text_key;
 use crate::phase::{PhaseClock, PhaseName};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aotload::features::FEATURE_LIST_VERSION;
 use aotload::format::ImageKind;
 use aotload::meta::{Export, Meta, TargetRecord};
-use inkwell::context::Context;
 
 pub use archive::write_atomically;
 pub use emit::{init_llvm_targets, target_machine, ShardDiagnostic, ShardFailure, ShardRecord};
@@ -38,6 +38,7 @@ pub use store::{ShardSource, ShardStore};
 
 use crate::codegen::Program;
 use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple, TripleError};
+use header_job::{HeaderFacts, PendingHeader};
 
 #[derive(Clone, Debug)]
 pub struct DumpOptions {
@@ -47,8 +48,9 @@ pub struct DumpOptions {
     /// Emission threads; `None`: half the cores. Never more than the shards.
     pub threads: Option<usize>,
     pub emit: EmitKinds,
-    /// Opaque bytes stored in the image and handed back by the loader.
-    pub image_data: Vec<u8>,
+    /// Opaque bytes stored in the image and handed back by the loader (shared with the
+    /// header's thread, not copied: a runtime's heap can be 100+ MB).
+    pub image_data: Arc<[u8]>,
     /// CPU targets, the base first; `None`: the default for the IR's architecture.
     pub cpu_targets: Option<Vec<CpuTarget>>,
 }
@@ -60,7 +62,7 @@ impl Default for DumpOptions {
             shards: None,
             threads: None,
             emit: EmitKinds::default(),
-            image_data: Vec::new(),
+            image_data: Arc::new([]),
             cpu_targets: None,
         }
     }
@@ -129,7 +131,8 @@ pub struct Prepared {
     /// Shards a store held under their keys from the print: not cloned, not emitted.
     prefetched: Vec<emit::Prefetched>,
     threads: usize,
-    header: Emitted,
+    /// Emitted beside the split and then beside the shards; waited for after them.
+    header: PendingHeader,
     phases: Vec<(PhaseName, Duration)>,
     warnings: Vec<String>,
 }
@@ -177,20 +180,23 @@ pub fn prepare(
     };
     let numbering = tables_in_shards.then_some(&numbering);
     // The header (metadata, shard tables, its object) reads none of the split's results and
-    // is emitted in an LLVM context of its own: on another core, beside the split, which
-    // works in the program's context. The `header` phase is the wait for it after the split.
-    let data_layout = (program.module.get_data_layout().as_str())
-        .to_string_lossy()
-        .into_owned();
+    // is emitted in an LLVM context of its own (header_job.rs): its metadata and tables are
+    // made beside the split, which works in the program's context, and its object beside the
+    // split and the shards' emission. The `header` phase is the wait for it after emission.
     let header_facts = HeaderFacts {
-        triple: &program.triple,
-        data_layout: &data_layout,
-        exports: &program.exports,
+        triple: program.triple.clone(),
+        data_layout: (program.module.get_data_layout().as_str())
+            .to_string_lossy()
+            .into_owned(),
+        kind: options.kind,
+        emit: options.emit,
+        exports: program.exports.clone(),
         nexternals: program.externals.len() as u32,
-        targets: &targets,
+        targets: targets.clone(),
         tables_in_shards,
         finalize_on_unload: program.static_destructors
             && Triple::parse(&program.triple).is_ok_and(|t| t.os == crate::target::Os::Linux),
+        image_data: options.image_data.clone(),
     };
     let facts = program_facts(program);
     let threads = thread_count(options.threads, plans.len());
@@ -203,7 +209,7 @@ pub fn prepare(
                     tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, resolved.len())
                 })
                 .collect();
-            emit_header(&header_facts, options, &specs, &meta.encode())
+            PendingHeader::start(header_facts, specs, meta.encode())
         });
         let mut jobs = split::split(
             &program.module,
@@ -230,11 +236,11 @@ pub fn prepare(
         phases.lap(PhaseName::Split);
         (
             (jobs, prefetched),
-            header.join().expect("emitting the header does not panic"),
+            header
+                .join()
+                .expect("making the header's metadata does not panic"),
         )
     });
-    let header = header.map_err(DumpError::Header)?;
-    phases.lap(PhaseName::Header);
     Ok(Prepared {
         triple: program.triple.clone(),
         targets: resolved,
@@ -293,6 +299,8 @@ impl Prepared {
             ShardFailure::Other(cause) => DumpError::Shard { shard, cause },
         })?;
         phases.lap(PhaseName::Emit);
+        let header = header.wait().map_err(DumpError::Header)?;
+        phases.lap(PhaseName::Header);
         let mut warnings = warnings.into_inner().expect("threads joined");
         for record in &records {
             if let ShardSource::Damaged(why) = &record.source {
@@ -391,55 +399,6 @@ fn image_meta(
             })
             .collect(),
     }
-}
-
-/// What the header object is made from besides the metadata and the shard tables.
-struct HeaderFacts<'a> {
-    triple: &'a str,
-    data_layout: &'a str,
-    exports: &'a [String],
-    nexternals: u32,
-    targets: &'a [CpuTarget],
-    tables_in_shards: bool,
-    /// Static destructors registered with `__cxa_atexit` run on unload (ELF; see
-    /// `elf_finalize.ll`).
-    finalize_on_unload: bool,
-}
-
-fn emit_header(
-    facts: &HeaderFacts,
-    options: &DumpOptions,
-    shards: &[aotload::format::ShardSpec],
-    meta: &[u8],
-) -> Result<Emitted, String> {
-    let context = Context::create();
-    let module = header::header_module(
-        &context,
-        facts.triple,
-        facts.data_layout,
-        options.kind,
-        shards,
-        facts.tables_in_shards,
-        facts.targets.len() as u32,
-        facts.exports,
-        facts.nexternals,
-        meta,
-        &options.image_data,
-        platform_of(facts.triple)
-            .and_then(|p| p.constructor_entry)
-            .as_deref(),
-        facts.finalize_on_unload,
-    )?;
-    let machine = target_machine(facts.triple, &facts.targets[0])?;
-    emit::emit_module(&module, &machine, options.emit)
-}
-
-/// The platform facts of `triple` (`None` for a triple aotlink cannot parse, which codegen
-/// has refused already).
-fn platform_of(triple: &str) -> Option<crate::target::Platform> {
-    crate::target::Triple::parse(triple)
-        .ok()
-        .map(|t| crate::target::Platform::for_triple(&t))
 }
 
 /// Where `kind`'s archive goes for `-o PATH`: objects at PATH itself, bitcode and assembly
