@@ -313,7 +313,16 @@ unsafe fn collect_globals<'m>(
     out: &mut Vec<Global<'m>>,
     seen: &mut HashSet<LLVMValueRef>,
 ) {
-    if value.is_null() || !seen.insert(value) {
+    // Instructions, arguments and blocks are operands too, but never lead to a global, nor
+    // do constants without operands (numbers, strings, null): only the constants that may are
+    // remembered (a set insert for every operand was most of the walk).
+    let leads_somewhere = |v| {
+        !LLVMIsAConstant(v).is_null()
+            && (LLVMGetNumOperands(v) > 0
+                || !LLVMIsAGlobalValue(v).is_null()
+                || !LLVMIsABlockAddress(v).is_null())
+    };
+    if value.is_null() || !leads_somewhere(value) || !seen.insert(value) {
         return;
     }
     if !LLVMIsAGlobalValue(value).is_null() {
@@ -322,7 +331,7 @@ unsafe fn collect_globals<'m>(
         // Since LLVM 20 a block address's only operand is the block: its function is not an
         // operand any more, and a computed-goto table must still be placed with the function.
         collect_globals(LLVMGetBlockAddressFunction(value), out, seen);
-    } else if !LLVMIsAConstant(value).is_null() {
+    } else {
         for i in 0..LLVMGetNumOperands(value) {
             collect_globals(LLVMGetOperand(value, i as u32), out, seen);
         }
