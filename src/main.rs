@@ -27,9 +27,11 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::CheckIr {
             bitcode_dir,
+            input_names,
             inputs,
         } => Ok(aotlink::codegen::isolated::check_inputs(
             &inputs,
+            &input_names,
             bitcode_dir.as_deref(),
         )?),
         Command::Build {

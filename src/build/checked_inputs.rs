@@ -45,7 +45,8 @@ pub fn check_once(
         })?;
         staged.push(path);
     }
-    codegen::isolated::check_in_child(checker, &staged, &bitcode_dir).map_err(
+    let names: Vec<&Path> = inputs.iter().map(|input| input.name.as_path()).collect();
+    codegen::isolated::check_in_child(checker, &staged, &names, &bitcode_dir).map_err(
         |e| -> BuildError {
             // Name the input, not its staged copy.
             let named = |text: String| {
@@ -100,7 +101,10 @@ pub fn check_once(
 fn checked_inputs_key(inputs: &[InputBytes]) -> Key {
     let mut h = KeyHasher::new("aotlink checked inputs");
     h.count(inputs.len());
-    for InputBytes { bytes, .. } in inputs {
+    for InputBytes { name, bytes } in inputs {
+        // The name too: the handed-over module of text without `source_filename` is named
+        // after it.
+        h.field(name.as_os_str().as_encoded_bytes());
         h.field(bytes);
     }
     h.finish()

@@ -27,6 +27,10 @@ pub enum Command {
         /// Where to write each text input's module as bitcode (`<index>.bc`).
         #[arg(long)]
         bitcode_dir: Option<PathBuf>,
+        /// The name each input goes by, in order (the staged copies' own names otherwise): a
+        /// text module without `source_filename` is named after it.
+        #[arg(long = "input-name")]
+        input_names: Vec<PathBuf>,
         inputs: Vec<PathBuf>,
     },
     /// IR to image in one step (codegen, dump, link).

@@ -28,24 +28,34 @@ pub const CHECK_COMMAND: &str = "__check-ir";
 /// The option that names the folder the child writes its bitcode into.
 pub const BITCODE_DIR_OPTION: &str = "--bitcode-dir";
 
+/// The option that gives an input the name it goes by (once per input, in order).
+pub const INPUT_NAME_OPTION: &str = "--input-name";
+
 /// Where the child writes the bitcode of text input `i` (bitcode inputs are not written).
 pub fn bitcode_path(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("{i}.bc"))
 }
 
 /// Parses and verifies `inputs` in a child process (`executable CHECK_COMMAND --bitcode-dir
-/// DIR inputs...`): an input that makes LLVM crash or fail fatally is an error naming it, and
-/// this process never read it. Each text input's module is in `bitcode_dir` afterwards
-/// ([`bitcode_path`]).
+/// DIR --input-name NAME... inputs...`): an input that makes LLVM crash or fail fatally is an
+/// error naming it, and this process never read it. Each text input's module is in
+/// `bitcode_dir` afterwards ([`bitcode_path`]), named after its entry in `names` (what this
+/// process would name it: the inputs are copies staged for the child).
 pub fn check_in_child(
     executable: &Path,
     inputs: &[PathBuf],
+    names: &[&Path],
     bitcode_dir: &Path,
 ) -> Result<(), CodegenError> {
-    let out = Command::new(executable)
+    let mut command = Command::new(executable);
+    command
         .arg(CHECK_COMMAND)
         .arg(BITCODE_DIR_OPTION)
-        .arg(bitcode_dir)
+        .arg(bitcode_dir);
+    for name in names {
+        command.arg(INPUT_NAME_OPTION).arg(name);
+    }
+    let out = command
         .args(inputs)
         .stdin(Stdio::null())
         .output()
@@ -87,8 +97,13 @@ pub fn check_in_child(
 }
 
 /// The child side of [`check_in_child`]: parses and verifies each input, naming it (by index)
-/// on stdout first; with `bitcode_dir`, writes each text input's module there as bitcode.
-pub fn check_inputs(inputs: &[PathBuf], bitcode_dir: Option<&Path>) -> Result<(), CodegenError> {
+/// on stdout first; with `bitcode_dir`, writes each text input's module there as bitcode. An
+/// input goes by its entry in `names`, where there is one.
+pub fn check_inputs(
+    inputs: &[PathBuf],
+    names: &[PathBuf],
+    bitcode_dir: Option<&Path>,
+) -> Result<(), CodegenError> {
     install_fatal_error_handler();
     for (i, path) in inputs.iter().enumerate() {
         let mut stdout = std::io::stdout().lock();
@@ -100,7 +115,22 @@ pub fn check_inputs(inputs: &[PathBuf], bitcode_dir: Option<&Path>) -> Result<()
         })?;
         // A context per input: one module's types and constants are not kept for the next.
         let context = inkwell::context::Context::create();
-        let module = super::load::load_one(&context, &Input::File(path.clone()), true)?;
+        let input = match names.get(i) {
+            // A text module without `source_filename` is named after its buffer: the name
+            // it goes by, not the staged copy's (which would change every build and every
+            // shard's cache key with it).
+            Some(name) => Input::Memory {
+                name: name.clone(),
+                bytes: std::fs::read(path)
+                    .map_err(|e| CodegenError::Input {
+                        path: path.clone(),
+                        cause: format!("cannot read: {e}"),
+                    })?
+                    .into(),
+            },
+            None => Input::File(path.clone()),
+        };
+        let module = super::load::load_one(&context, &input, true)?;
         if let Some(dir) = bitcode_dir.filter(|_| text) {
             let out = bitcode_path(dir, i);
             if !module.write_bitcode_to_path(&out) {

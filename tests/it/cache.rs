@@ -665,3 +665,57 @@ fn the_whole_dump_is_reused_only_when_no_input_changed() {
         assert!(reused(&again), "{what}: the second build reuses the first");
     }
 }
+
+/// Text IR as a runtime might write it: no `source_filename` (LLVM then names the module
+/// after its file) and named local values; `scale` is the constant of function `f7`.
+fn module_without_source_filename(scale: u64) -> String {
+    let mut ir = String::from("target triple = \"x86_64-unknown-linux-gnu\"\n");
+    for i in 0..40u64 {
+        let k = if i == 7 { scale } else { i * 3 + 1 };
+        let callee = match i {
+            0 => String::new(),
+            _ => format!("  %next = call i64 @f{}(i64 %x)\n", i - 1),
+        };
+        let result = if i == 0 { "%x" } else { "%sum" };
+        let sum = match i {
+            0 => String::new(),
+            _ => "  %sum = add i64 %x, %next\n".to_string(),
+        };
+        ir += &format!(
+            "define i64 @f{i}(i64 %a) {{\nentry:\n  %x = mul i64 %a, {k}\n{callee}{sum}  ret i64 {result}\n}}\n"
+        );
+    }
+    ir
+}
+
+/// An edit of a text input without `source_filename`, in place (the same file), re-emits
+/// only its shard: the module is named after the input's own path, not after the copy the
+/// input check reads (a new temp path each build, which every shard's key covered).
+#[test]
+fn an_edit_of_text_without_a_source_filename_reemits_its_shard_only() {
+    let dir = scratch("cache-no-source-filename");
+    let cache = dir.join("cache");
+    let input = dir.join("module.ll");
+    // One file name: an image records its own (soname).
+    let image = |name: &str| {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        dir.join(name).join("image.so")
+    };
+    let args = ["--shards", "4", "--cache-dir", cache.to_str().unwrap()];
+    std::fs::write(&input, module_without_source_filename(5)).unwrap();
+    let cold = build(std::slice::from_ref(&input), &image("cold"), &args);
+    assert_eq!(emitted(&cold).len(), 4);
+    std::fs::write(&input, module_without_source_filename(6)).unwrap();
+    let edit = build(std::slice::from_ref(&input), &image("edit"), &args);
+    assert_eq!(emitted(&edit).len(), 1, "only f7's shard: {edit}");
+    let clean = build(
+        std::slice::from_ref(&input),
+        &image("clean"),
+        &["--shards", "4", "--no-cache"],
+    );
+    assert!(!clean["cache"]["enabled"].as_bool().unwrap());
+    assert!(
+        bytes(&image("edit")) == bytes(&image("clean")),
+        "the rebuilt image is the clean build's"
+    );
+}
