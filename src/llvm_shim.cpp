@@ -271,6 +271,29 @@ void aotlink_shim_drop_module_flag(LLVMModuleRef m, const char *key) {
     }
 }
 
+// Drops the names of every function's arguments, blocks and instructions (globals keep
+// theirs): they change neither the code nor what the module means, and a named value costs a
+// symbol-table entry in memory, in bitcode and in every print.
+void aotlink_shim_drop_local_names(LLVMModuleRef m) {
+    for (llvm::Function &f : *llvm::unwrap(m)) {
+        for (llvm::Argument &a : f.args()) {
+            if (a.hasName()) {
+                a.setName("");
+            }
+        }
+        for (llvm::BasicBlock &bb : f) {
+            if (bb.hasName()) {
+                bb.setName("");
+            }
+            for (llvm::Instruction &i : bb) {
+                if (i.hasName()) {
+                    i.setName("");
+                }
+            }
+        }
+    }
+}
+
 // The context-wide tables of names that every module's bitcode carries whole, whatever the
 // module uses of them: metadata kinds, operand bundle tags and sync scopes, one per line,
 // each table after a "#" line. Free with aotlink_shim_free.

@@ -132,6 +132,9 @@ pub fn check_inputs(
         };
         let module = super::load::load_one(&context, &input, true)?;
         if let Some(dir) = bitcode_dir.filter(|_| text) {
+            // Verified with its names (for the verifier's messages); handed over without
+            // them, as codegen reads it (a third less to write and read).
+            crate::llvm::drop_local_names(&module);
             let out = bitcode_path(dir, i);
             if !module.write_bitcode_to_path(&out) {
                 return Err(CodegenError::Input {

@@ -145,6 +145,12 @@ pub(super) fn load_one<'ctx>(
     };
     let parse =
         |buffer| super::fatal_guard::reading(path, || context.create_module_from_ir(buffer));
+    // Verified bitcode is read without its local values' names, which codegen drops anyway
+    // (the names of unverified input stay for the verifier's messages).
+    let parse_bitcode = |buffer| match verify {
+        true => parse(buffer),
+        false => crate::llvm::reading_without_local_names(context, || parse(buffer)),
+    };
     let bytes = read()?;
     let reordered = (!is_bitcode(&bytes))
         .then(|| std::str::from_utf8(&bytes).ok())
@@ -167,6 +173,7 @@ pub(super) fn load_one<'ctx>(
                 }
             }
         }
+        None if is_bitcode(&bytes) => parse_bitcode(buffer(&bytes)).map_err(|e| (e, bytes)),
         None => parse(buffer(&bytes)).map_err(|e| (e, bytes)),
     };
     let module = parsed.map_err(|(e, bytes)| {

@@ -74,6 +74,9 @@ pub fn codegen<'ctx>(
 ) -> Result<Program<'ctx>, CodegenError> {
     fatal_guard::install_fatal_error_handler();
     let mut module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
+    // Every module codegen sees is without local names, however it was read (text, bitcode,
+    // checked in a child or not): the same input gives the same print, hashes and image.
+    llvm::drop_local_names(&module);
     let first_input = options.inputs[0].name().to_path_buf();
     let globals = llvm::globals(&module);
     as_shared_object(&module, &globals);

@@ -281,3 +281,30 @@ pub fn drop_module_flag(module: &Module, key: &str) {
     // flags it keeps, which stay alive in the module's context.
     unsafe { super::shim::aotlink_shim_drop_module_flag(module.as_mut_ptr(), key.as_ptr()) }
 }
+
+/// Drops the names of local values (arguments, blocks, instructions) of every function; global
+/// names stay. The code is the same; the module takes less memory, its bitcode less to write
+/// and read, and a method's content hash no longer changes with the names of its locals.
+pub fn drop_local_names(module: &Module) {
+    // SAFETY: the module is borrowed for the call; the shim only clears names of values it
+    // owns, which no handle of ours refers to by name.
+    unsafe { super::shim::aotlink_shim_drop_local_names(module.as_mut_ptr()) }
+}
+
+/// Runs `read` with `context` making no names for local values (a module read meanwhile gets
+/// none: as if [`drop_local_names`] had run, without making the names first). Only for
+/// bitcode: LLVM's text parser refuses such a context.
+pub fn reading_without_local_names<T>(
+    context: &inkwell::context::Context,
+    read: impl FnOnce() -> T,
+) -> T {
+    let raw = context.raw();
+    // SAFETY: the context is borrowed for the call; the flag only decides whether later
+    // `setName`s of local values keep the name.
+    let before = unsafe { LLVMContextShouldDiscardValueNames(raw) };
+    unsafe { LLVMContextSetDiscardValueNames(raw, 1) };
+    let out = read();
+    // SAFETY: as above.
+    unsafe { LLVMContextSetDiscardValueNames(raw, before) };
+    out
+}

@@ -34,7 +34,7 @@ pub use diagnostics::{Diagnostic, Diagnostics};
 pub use edit::{clone_shard, CallRewrite};
 pub use fatal::install_fatal_error_handler;
 pub use global::{
-    context_names, drop_module_flag, globals, named_global, triple, Global, GlobalKind, Linkage,
-    Visibility,
+    context_names, drop_local_names, drop_module_flag, globals, named_global,
+    reading_without_local_names, triple, Global, GlobalKind, Linkage, Visibility,
 };
 pub use passes::{run_passes, use_init_array, version, O2Pipeline};

@@ -43,6 +43,7 @@ extern "C" {
     ) -> *mut c_char;
     pub fn aotlink_shim_context_names(context: LLVMContextRef) -> *mut c_char;
     pub fn aotlink_shim_drop_module_flag(m: LLVMModuleRef, key: *const c_char);
+    pub fn aotlink_shim_drop_local_names(m: LLVMModuleRef);
     pub fn aotlink_shim_free(p: *mut c_char);
 
     // lld_shim.cpp

@@ -145,3 +145,81 @@ fn dump_writes_object_bitcode_and_assembly_archives() {
     ]);
     assert_clean_failure(&refused, "only archives of objects");
 }
+
+/// Text IR with named local values: `names` gives the names of the arguments, the blocks and
+/// the instructions (the code is the same for any names).
+fn named_locals_ir(names: [&str; 5]) -> String {
+    let [n, acc, head, body, done] = names;
+    let triple = "x86_64-unknown-linux-gnu";
+    format!(
+        "target triple = \"{triple}\"\n\
+         define i64 @sum_to(i64 %{n}) {{\n\
+         entry:\n  br label %{head}\n\
+         {head}:\n  %i.{head} = phi i64 [ 0, %entry ], [ %i.next.{body}, %{body} ]\n  \
+           %{acc} = phi i64 [ 0, %entry ], [ %{acc}.next, %{body} ]\n  \
+           %cmp.{done} = icmp slt i64 %i.{head}, %{n}\n  \
+           br i1 %cmp.{done}, label %{body}, label %{done}\n\
+         {body}:\n  %{acc}.next = add i64 %{acc}, %i.{head}\n  \
+           %i.next.{body} = add i64 %i.{head}, 1\n  br label %{head}\n\
+         {done}:\n  ret i64 %{acc}\n}}\n\
+         define i64 @twice_sum(i64 %{acc}) {{\n\
+         {head}:\n  %{n} = call i64 @sum_to(i64 %{acc})\n  %{body} = shl i64 %{n}, 1\n  \
+           ret i64 %{body}\n}}\n"
+    )
+}
+
+/// Local value names change no byte of an image: the same IR with other names for its
+/// arguments, blocks and instructions, built by the command line (checked in a child, handed
+/// over as bitcode) or by the library (parsed in-process), gives one image, and it computes
+/// what the IR says.
+#[test]
+fn local_value_names_change_no_byte_of_the_image() {
+    let dir = scratch("local-names");
+    let named = |run: &str, names| {
+        let run_dir = dir.join(run);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let ir = run_dir.join("sums.ll");
+        std::fs::write(&ir, named_locals_ir(names)).unwrap();
+        (ir, run_dir.join("image.so"))
+    };
+    let (ir_a, image_a) = named("a", ["n", "acc", "loop", "step", "exit"]);
+    let (ir_b, image_b) = named("b", ["count", "total", "header", "latch", "out"]);
+    for (ir, image) in [(&ir_a, &image_a), (&ir_b, &image_b)] {
+        aotlink_ok([
+            "build".as_ref(),
+            ir.as_os_str(),
+            "--export-all".as_ref(),
+            "--shards".as_ref(),
+            "2".as_ref(),
+            "--no-cache".as_ref(),
+            "-o".as_ref(),
+            image.as_os_str(),
+        ]);
+    }
+    let library = dir.join("library/image.so");
+    std::fs::create_dir_all(library.parent().unwrap()).unwrap();
+    aotlink::Build::new()
+        .input(&ir_b)
+        .export_all(true)
+        .shards(2)
+        .cache(aotlink::CacheLocation::Off)
+        .build(&library)
+        .unwrap();
+    let bytes = |path: &std::path::Path| std::fs::read(path).unwrap();
+    assert!(
+        bytes(&image_a) == bytes(&image_b),
+        "other local names, another image"
+    );
+    assert!(
+        bytes(&image_b) == bytes(&library),
+        "the library's image differs from the command line's"
+    );
+    let out = aotlink_ok([
+        "run".as_ref(),
+        image_b.as_os_str(),
+        "twice_sum".as_ref(),
+        "10".as_ref(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().last(), Some("90"), "{stdout}");
+}
