@@ -91,6 +91,14 @@ pub fn annotate(
                 && fvars.contains(g.name().as_str())
         })
         .collect();
+    if targets.len() < 2 {
+        // One target: no versions to decide, only what each function asks for itself (the
+        // walks over every body below would find nothing to clone).
+        return CloneSets {
+            own_features: own_features(&functions, triple),
+            ..CloneSets::default()
+        };
+    }
     let index: HashMap<Global, usize> =
         functions.iter().enumerate().map(|(i, f)| (*f, i)).collect();
     let callees: Vec<Vec<usize>> = functions
