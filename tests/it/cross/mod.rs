@@ -6,6 +6,7 @@
 //! (`packages`).
 
 mod baselines;
+mod cplusplus;
 mod loader;
 mod macos;
 mod mingw;
