@@ -7,6 +7,8 @@
 //! included: neither cross toolchain here has libstdc++'s headers. The Windows DLL crashed on
 //! the first `catch` of a class: the import library made from libstdc++-6.dll gave its
 //! type-info vtables (data) jump thunks, which the caught type's type-info then pointed at.
+//! macOS images cannot run here: their thread-local descriptors, bindings and unwind tables
+//! are checked against what dyld and the unwinder expect.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -303,4 +305,149 @@ fn aarch64_cplusplus_exceptions_statics_and_thread_locals_run_like_gccs_link() {
         cmd.args(["-L", "/usr/aarch64-linux-gnu"]).arg(exe);
         cmd
     }));
+}
+
+/// The C++ runtime names `SOURCE` needs from libc++ on macOS, as a text stub of
+/// `/usr/lib/libc++.1.dylib` (which re-exports libc++abi), so that they bind to it rather than
+/// by flat lookup.
+const LIBCXX_TBD: &str = "--- !tapi-tbd
+tbd-version:     4
+targets:         [ x86_64-macos, arm64-macos ]
+install-name:    '/usr/lib/libc++.1.dylib'
+current-version: 1300.23
+exports:
+  - targets:         [ x86_64-macos, arm64-macos ]
+    symbols:         [ __ZSt9terminatev, __ZTId, __ZTIx, __ZTVN10__cxxabiv117__class_type_infoE,
+                       __ZTVN10__cxxabiv120__si_class_type_infoE, __ZdlPvm, __Znwm,
+                       ___cxa_allocate_exception, ___cxa_begin_catch, ___cxa_end_catch,
+                       ___cxa_rethrow, ___cxa_throw, ___gxx_personality_v0 ]
+...
+";
+
+/// The number of functions with an LSDA (a `catch` or cleanup) in a Mach-O `__unwind_info`
+/// section, and its number of personality functions (compact unwind format, version 1).
+fn unwind_info_lsdas_and_personalities(info: &[u8]) -> (usize, usize) {
+    let word = |at: usize| u32::from_le_bytes(info[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(word(0), 1, "__unwind_info version");
+    let (personalities, index, index_count) = (word(16), word(20), word(24));
+    // First-level entries: function offset, second-level page, LSDA array offset; the last
+    // is a sentinel, so the LSDA array runs from the first entry's offset to the last's.
+    let lsda_at = |entry: usize| word(index + entry * 12 + 8);
+    ((lsda_at(index_count - 1) - lsda_at(0)) / 8, personalities)
+}
+
+#[test]
+fn macos_cplusplus_and_thread_locals_bind_to_libsystem_and_libcxx() {
+    use object::{Object, ObjectSection};
+    if !have(&["clang++-22"]) {
+        return;
+    }
+    for triple in ["x86_64-apple-macosx11.0", "arm64-apple-macosx11.0"] {
+        let target = super::target(triple);
+        let dir = scratch(&format!("cross-cplusplus-{}", target.clang));
+        let source = dir.join("ex.cpp");
+        std::fs::write(&source, SOURCE).unwrap();
+        std::fs::write(dir.join("libc++.tbd"), LIBCXX_TBD).unwrap();
+        let ir = dir.join("ex.ll");
+        run(Command::new("clang++-22")
+            .arg(format!("--target={}", target.clang))
+            .args(["-O2", "-S", "-emit-llvm", "-o"])
+            .arg(&ir)
+            .arg(&source));
+        let text = std::fs::read_to_string(&ir).unwrap();
+        let thread_locals = (text.lines())
+            .filter(|l| l.starts_with('@') && l.contains(" thread_local "))
+            .count();
+        assert!(
+            thread_locals >= 2,
+            "clang++'s IR has {thread_locals} thread-locals"
+        );
+        let image = dir.join("ex.dylib");
+        aotlink_ok([
+            "build".as_ref(),
+            ir.as_os_str(),
+            "--target".as_ref(),
+            triple.as_ref(),
+            "--shards".as_ref(),
+            "4".as_ref(),
+            "--export-all".as_ref(),
+            "--link-lib".as_ref(),
+            dir.join("libc++.tbd").as_os_str(),
+            "-o".as_ref(),
+            image.as_os_str(),
+        ]);
+        let bytes = std::fs::read(&image).unwrap();
+        let macho = match goblin::mach::Mach::parse(&bytes).unwrap() {
+            goblin::mach::Mach::Binary(m) => m,
+            _ => panic!("{triple}: not a thin Mach-O"),
+        };
+        const LIBSYSTEM: &str = "/usr/lib/libSystem.B.dylib";
+        const LIBCXX: &str = "/usr/lib/libc++.1.dylib";
+        let mut libs: Vec<&str> = macho.libs[1..].to_vec();
+        libs.sort();
+        assert_eq!(libs, [LIBSYSTEM, LIBCXX], "{triple}: LC_LOAD_DYLIB");
+        // Every name binds to one library (two-level), the C++ runtime's to libc++.
+        let imports = macho.imports().unwrap();
+        for import in &imports {
+            let want = match import.name {
+                "___cxa_throw" | "___gxx_personality_v0" | "__ZTIx" => LIBCXX,
+                "__tlv_bootstrap" | "___cxa_atexit" | "__tlv_atexit" | "_printf" => LIBSYSTEM,
+                _ => import.dylib,
+            };
+            assert!(
+                import.dylib == want && [LIBSYSTEM, LIBCXX].contains(&import.dylib),
+                "{triple}: {} binds to {}",
+                import.name,
+                import.dylib
+            );
+        }
+        // One descriptor per thread-local, each bound to dyld's __tlv_bootstrap and pointing
+        // at its own place in the thread-local template.
+        let file = object::File::parse(&*bytes).unwrap();
+        let section = |name: &str| {
+            (file.sections())
+                .find(|s| s.name() == Ok(name))
+                .unwrap_or_else(|| panic!("{triple}: no {name}"))
+        };
+        let vars = section("__thread_vars");
+        assert_eq!(
+            vars.size(),
+            24 * thread_locals as u64,
+            "{triple}: __thread_vars"
+        );
+        let template = section("__thread_data").size() + section("__thread_bss").size();
+        let data = vars.data().unwrap();
+        let mut offsets = Vec::new();
+        for i in 0..thread_locals {
+            let address = vars.address() + 24 * i as u64;
+            assert!(
+                (imports.iter()).any(|b| b.address == address
+                    && b.name == "__tlv_bootstrap"
+                    && b.dylib == LIBSYSTEM),
+                "{triple}: descriptor {i} is not bound to __tlv_bootstrap"
+            );
+            let at = 24 * i + 16;
+            offsets.push(u64::from_le_bytes(data[at..at + 8].try_into().unwrap()));
+        }
+        offsets.sort();
+        offsets.dedup();
+        assert_eq!(
+            offsets.len(),
+            thread_locals,
+            "{triple}: shared template offsets"
+        );
+        assert!(
+            offsets.iter().all(|&o| o < template),
+            "{triple}: {offsets:?}"
+        );
+        // catcher and via_virtual catch: their LSDAs and the one personality are in the
+        // compact unwind table the unwinder reads.
+        let (lsdas, personalities) =
+            unwind_info_lsdas_and_personalities(section("__unwind_info").data().unwrap());
+        assert!(
+            lsdas >= 2 && personalities == 1,
+            "{triple}: {lsdas} LSDAs, {personalities} personalities"
+        );
+        section("__gcc_except_tab");
+    }
 }
