@@ -13,6 +13,7 @@ mod mingw;
 mod packages;
 pub(crate) mod run;
 mod structure;
+mod symbols;
 mod tbd;
 
 use std::collections::BTreeSet;
