@@ -170,7 +170,11 @@ fn both_outputs(cross: &Cross, dir: &Path, runner: &dyn Fn(&Path) -> Command) ->
         .map(|l| gcc_file(cross.gcc, l))
         .collect();
     let (Some(libraries), Some(runtime)) = (libraries, runtime) else {
-        eprintln!("skipped: {} has no libstdc++", cross.gcc);
+        eprintln!(
+            "skipped: {} has not all of {:?}",
+            cross.gcc,
+            [cross.libraries, cross.runtime].concat()
+        );
         return [String::new(), String::new()];
     };
     let source = dir.join("ex.cpp");
