@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use ar_archive_writer::COFFShortExport;
+
 use super::import_library::{parse_def, short_export, write_coff_import_library};
 use super::job::{LinkError, LinkJob};
 use crate::target::LldFlavor;
@@ -104,15 +106,41 @@ fn coff_input(path: &Path, scratch: &Path) -> Result<String, LinkError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let exports: Vec<_> = object::Object::exports(&pe)
-        .map_err(|e| fail(format!("cannot read its export table: {e}")))?
-        .iter()
-        .map(|e| short_export(&String::from_utf8_lossy(e.name()), false))
-        .collect();
+    let exports: Vec<_> =
+        dll_exports(&pe).map_err(|e| fail(format!("cannot read its export table: {e}")))?;
     if exports.is_empty() {
         return Err(fail("exports nothing".into()));
     }
     let lib = scratch.join(format!("{dll_name}.lib"));
     write_coff_import_library(&lib, &dll_name, &exports)?;
     Ok(lib.display().to_string())
+}
+
+/// The named exports of a DLL, each data unless its address lies in an executable section, as
+/// GNU ld decides when it links a DLL directly. A function gets a thunk in the import
+/// library; data must not: a reference to the thunk would be the address of a jump in this
+/// image, not of the variable. (C++ type-info objects point at libstdc++'s type-info vtables:
+/// with thunks for them, every `catch` of a thrown class read a jump as a vtable and crashed.)
+/// Without a thunk, LLD imports the data automatically (MinGW's pseudo relocations, which the
+/// C runtime's entry applies). Forwarded exports are functions.
+fn dll_exports(pe: &object::read::pe::PeFile64) -> object::Result<Vec<COFFShortExport>> {
+    use object::read::pe::ExportTarget;
+    let sections = pe.section_table();
+    let is_data = |rva: u32| {
+        sections.section_containing(rva).is_some_and(|s| {
+            s.characteristics.get(object::LittleEndian) & object::pe::IMAGE_SCN_MEM_EXECUTE == 0
+        })
+    };
+    let Some(table) = pe.export_table()? else {
+        return Ok(Vec::new());
+    };
+    Ok(table
+        .exports()?
+        .iter()
+        .filter_map(|e| {
+            let name = String::from_utf8_lossy(e.name?);
+            let data = matches!(e.target, ExportTarget::Address(rva) if is_data(rva));
+            Some(short_export(&name, data))
+        })
+        .collect())
 }

@@ -124,11 +124,12 @@ fn a_package_dll_calls_its_runtime_dll_under_wine() {
     let def = dir.join("jlrt.def");
     std::fs::write(
         &def,
-        "; what jlrt.dll exports\nLIBRARY jlrt.dll\nEXPORTS\n    rt_scale\n",
+        "; what jlrt.dll exports\nLIBRARY jlrt.dll\nEXPORTS\n    rt_scale\n    rt_bias DATA\n",
     )
     .unwrap();
     // An import library made from the DLL's exports, found by -l, the DLL given by path, and
-    // one made from a .def file.
+    // one made from a .def file. The package reads the runtime's variable too: made from the
+    // DLL, the import library gave it a jump thunk, whose bytes the package then read.
     for (name, how) in [
         (
             "bynamepkg.dll",

@@ -6,12 +6,14 @@
 //! (`packages`).
 
 mod baselines;
+mod cplusplus;
 mod loader;
 mod macos;
 mod mingw;
 mod packages;
 pub(crate) mod run;
 mod structure;
+mod symbols;
 mod tbd;
 
 use std::collections::BTreeSet;

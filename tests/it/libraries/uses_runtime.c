@@ -1,3 +1,4 @@
-/* Package code that calls its runtime's library. */
+/* Package code that calls its runtime's library and reads its data. */
 long long rt_scale(long long x);
-long long pkg_uses_runtime(long long x) { return rt_scale(x) + 1; }
+extern long long rt_bias;
+long long pkg_uses_runtime(long long x) { return rt_scale(x) + rt_bias; }
