@@ -387,7 +387,12 @@ public:
             decl->setVisibility(g->getVisibility());
             decl->setDSOLocal(g->isDSOLocal());
         }
-        decl->setLinkage(llvm::GlobalValue::ExternalLinkage);
+        // A weak reference to what no input defines (`extern_weak`) stays weak: the symbol
+        // may be missing at load time and then reads as null, which the code may test for.
+        // Made a plain declaration, the optimizer folds that test to "present" and the
+        // dynamic loader refuses the image for the undefined symbol.
+        decl->setLinkage(g->hasExternalWeakLinkage() ? llvm::GlobalValue::ExternalWeakLinkage
+                                                     : llvm::GlobalValue::ExternalLinkage);
         return decl;
     }
 

@@ -57,3 +57,36 @@ fn aliases_and_thread_locals_across_shards_run_like_gccs_build() {
     assert_eq!(in_new_thread(export("bump")), in_new_thread(theirs));
     assert_eq!(in_new_thread(export("bump")), (6, 8));
 }
+
+/// Weak references to what nothing defines, as code that works with or without an optional
+/// library writes them: each reads as null, in every shard that tests it. Before, a shard
+/// declared them as plain (strong) symbols: the optimizer folded each test to "present" and
+/// the dynamic loader refused the image for the undefined symbols.
+const WEAK_SOURCE: &str = r#"
+extern int optional_hook(int) __attribute__((weak));
+extern int optional_count __attribute__((weak));
+int has_hook(int x) { return optional_hook ? 1 : 0; }
+int call_hook(int x) { return optional_hook ? optional_hook(x) : -x; }
+int read_count(int x) { return &optional_count ? optional_count + x : x * 2; }
+int both(int x) { return has_hook(x) * 10 + (&optional_count != 0) + call_hook(x); }
+"#;
+
+#[test]
+fn undefined_weak_references_read_as_null_like_gccs_build() {
+    let dir = scratch("weak-refs");
+    let (_, image_path, reference) = image_and_reference(
+        &dir,
+        "weak.c",
+        WEAK_SOURCE,
+        (CLANG, &["-O2", "-fPIC"]),
+        &["extern_weak global", "declare extern_weak"],
+        "cc",
+    );
+    let image = open(&image_path);
+    let compared = assert_same_results(&image, &reference, 6, &[]);
+    assert!(compared >= 4 * 6, "compared only {compared} calls");
+    // SAFETY: `has_hook` is `int has_hook(int)`, in an image that stays loaded.
+    let has_hook: extern "C" fn(i32) -> i32 =
+        unsafe { std::mem::transmute(export_address(&image, "has_hook")) };
+    assert_eq!(has_hook(1), 0, "a missing weak function reads as null");
+}
