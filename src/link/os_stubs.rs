@@ -4,15 +4,23 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cxx_runtime::uses_cxx_runtime;
 use super::job::{LinkError, LinkJob};
 use super::lld_driver::run_lld;
-use crate::target::{vendor_file, LldFlavor, SystemLibraryKind};
+use crate::target::{vendor_file, LinkedWhen, LldFlavor, SystemLibraryKind};
 
-/// Writes the platform's system libraries into `dir`; returns their paths, in order.
+/// Writes the platform's system libraries the image links against into `dir`; returns their
+/// paths, in order.
 pub fn system_libraries(job: &LinkJob, dir: &Path) -> Result<Vec<PathBuf>, LinkError> {
-    job.platform
-        .system_libraries
+    let libraries = &job.platform.system_libraries;
+    let cxx = libraries.iter().any(|l| l.when == LinkedWhen::CxxRuntime)
+        && uses_cxx_runtime(&job.archive)?;
+    libraries
         .iter()
+        .filter(|lib| match lib.when {
+            LinkedWhen::Always => true,
+            LinkedWhen::CxxRuntime => cxx,
+        })
         .map(|lib| match lib.kind {
             SystemLibraryKind::ElfStub => elf_stub(job, &lib.name, dir),
             SystemLibraryKind::Vendor => {

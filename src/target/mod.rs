@@ -8,7 +8,7 @@ mod triple;
 
 pub use cpu::{features_beyond_cpu, CpuTarget, CpuTargetError, ResolvedTarget};
 pub use platform::{
-    vendor_file, CRuntime, Crt, CrtLibrary, LldFlavor, Platform, SystemLibraryKind,
+    vendor_file, CRuntime, Crt, CrtLibrary, LinkedWhen, LldFlavor, Platform, SystemLibraryKind,
 };
 pub use supported::{supported_target, SupportedTarget, SUPPORTED_TARGETS};
 pub use triple::{Arch, Os, Triple, TripleError};

@@ -79,6 +79,20 @@ pub struct SystemLibrary {
     pub kind: SystemLibraryKind,
     /// A soname (`elf-stub`) or a path under `vendor/` (`vendor`).
     pub name: String,
+    /// Which images link it (default: every one).
+    #[serde(default)]
+    pub when: LinkedWhen,
+}
+
+/// Which images a system library is linked into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkedWhen {
+    #[default]
+    Always,
+    /// Only images whose code calls into the C++ runtime (libstdc++'s `std::` functions,
+    /// `operator new`, exceptions), as `g++` links it and `gcc` does not.
+    CxxRuntime,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -118,3 +118,67 @@ fn cplusplus_runs_like_gpps_build() {
     let printed = String::from_utf8_lossy(&out.stdout);
     assert_eq!(printed.lines().last(), Some(expected.to_string().as_str()));
 }
+
+/// Calls the C++ source's functions from a C program, which has no C++ runtime of its own:
+/// through aotload for the image, through dlopen for g++'s build.
+const C_CALLER: &str = r#"
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include "aotload.h"
+int main(int argc, char **argv) {
+    void *(*lookup)(const char *) = 0;
+    aotload_image *img = 0;
+    void *lib = 0;
+    if (strcmp(argv[1], "image") == 0) {
+        img = aotload_open(argv[2]);
+        if (!img) { printf("open: %s\n", aotload_last_error()); return 1; }
+    } else {
+        lib = dlopen(argv[2], RTLD_NOW);
+        if (!lib) { printf("dlopen: %s\n", dlerror()); return 1; }
+    }
+    const char *names[] = {"catcher", "table_sum", "thread_sum"};
+    long args[] = {0, 3, -1, -12345, 1001};
+    for (int n = 0; n < 3; n++) {
+        void *f = img ? aotload_lookup(img, names[n]) : dlsym(lib, names[n]);
+        for (int a = 0; a < 5; a++) printf("%s(%ld)=%ld\n", names[n], args[a], ((long (*)(long))f)(args[a]));
+    }
+    void *s = img ? aotload_lookup(img, "shapes") : dlsym(lib, "shapes");
+    printf("shapes(17)=%.17g\n", ((double (*)(long))s)(17));
+    return 0;
+}
+"#;
+
+/// A C++ image depends on libstdc++ (DT_NEEDED), as g++'s build does: a C program loads it
+/// and runs its `std::` code and exceptions. Without the dependency the image loaded only
+/// into a process that already had libstdc++ (aotlink, this test binary), and a C program's
+/// open failed on the first `std::` symbol.
+#[test]
+fn cplusplus_images_load_into_c_programs_like_gpps_build() {
+    let dir = scratch("cplusplus-from-c");
+    let (_, image, reference) = image_and_reference(
+        &dir,
+        "shapes.cpp",
+        SOURCE,
+        ("clang++-22", &["-O2"]),
+        &["landingpad"],
+        "g++",
+    );
+    let caller = dir.join("caller.c");
+    std::fs::write(&caller, C_CALLER).unwrap();
+    let exe = dir.join("caller");
+    cc_with_aotload(&caller, &exe, &["-ldl"]);
+    let run = |how: &str, path: &std::path::Path| {
+        let out = std::process::Command::new(&exe)
+            .arg(how)
+            .arg(path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{how} {}: {stdout}", path.display());
+        stdout
+    };
+    let theirs = run("dlopen", &reference);
+    assert!(theirs.contains("catcher(-1)=-12\n"), "{theirs}");
+    assert_eq!(run("image", &image), theirs);
+}

@@ -1,0 +1,121 @@
+//! Whether an image's code calls into the C++ runtime (libstdc++): then it links against it,
+//! as `g++` links a library, and the image loads into any process. Without that dependency a
+//! C++ image loaded only where something had already brought libstdc++ in (aotlink itself, a
+//! Rust test, through LLVM); a C program's or Python's dlopen of it failed on the first
+//! `std::` symbol. Told from the symbols the archive's objects use and none defines: names
+//! of libstdc++ and libsupc++ are the Itanium ABI's (`std::` and `__cxxabiv1::`, `operator
+//! new`, `__cxa_throw`), which no C or Rust symbol takes (Rust's `std` is `_ZN3std`).
+
+use std::path::Path;
+
+use super::archive_info::archive_symbols;
+use super::job::LinkError;
+
+/// Whether the objects of `archive` use a C++ runtime symbol none of them defines.
+pub fn uses_cxx_runtime(archive: &Path) -> Result<bool, LinkError> {
+    Ok(!archive_symbols(archive, is_cxx_runtime_symbol)?
+        .1
+        .is_empty())
+}
+
+/// A symbol libstdc++ or libsupc++ defines, by its (mangled) name.
+fn is_cxx_runtime_symbol(name: &str) -> bool {
+    if name == "__gxx_personality_v0" || name == "__dynamic_cast" {
+        return true;
+    }
+    // The C library has these three (static destructors, C++ or not).
+    if let Some(rest) = name.strip_prefix("__cxa_") {
+        return !["atexit", "finalize", "thread_atexit_impl"].contains(&rest);
+    }
+    let Some(mangled) = name.strip_prefix("_Z") else {
+        return false;
+    };
+    // operator new, new[], delete, delete[]
+    if ["nw", "na", "dl", "da"]
+        .iter()
+        .any(|p| mangled.starts_with(p))
+    {
+        return true;
+    }
+    // The type info, its name, the vtable or VTT of a standard type or of a built-in one
+    // (`_ZTIl`: `throw 1L`).
+    if let Some(of) = ["TI", "TS", "TV", "TT"]
+        .iter()
+        .find_map(|p| mangled.strip_prefix(p))
+    {
+        return of.starts_with(|c: char| c.is_ascii_lowercase() || c == 'P' || c == 'K')
+            || in_runtime_namespace(of);
+    }
+    in_runtime_namespace(mangled)
+}
+
+/// Whether a mangled name (after `_Z`) is in `std::` (`St`, or an abbreviation of a standard
+/// class: `Ss` string, `So` ostream, ...), `__gnu_cxx::` or `__cxxabiv1::`. libc++'s
+/// `std::__1::` is another library.
+fn in_runtime_namespace(mangled: &str) -> bool {
+    let scope = (mangled
+        .strip_prefix("NK")
+        .or_else(|| mangled.strip_prefix('N')))
+    .unwrap_or(mangled);
+    if scope.starts_with("St3__1") {
+        return false;
+    }
+    [
+        "St",
+        "Sa",
+        "Sb",
+        "Sd",
+        "Si",
+        "So",
+        "Ss",
+        "9__gnu_cxx",
+        "10__cxxabiv1",
+    ]
+    .iter()
+    .any(|p| scope.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libstdcxx_symbols_are_told_from_c_and_rust_ones() {
+        for name in [
+            "__gxx_personality_v0",
+            "__cxa_throw",
+            "__cxa_begin_catch",
+            "__cxa_guard_acquire",
+            "__dynamic_cast",
+            "_Znwm",
+            "_ZdlPvm",
+            "_ZSt4cout",
+            "_ZSt9terminatev",
+            "_ZNSt6thread6_M_runEv",
+            "_ZNKSt5ctypeIcE13_M_widen_initEv",
+            "_ZNSolsEi",
+            "_ZTIl",
+            "_ZTISt9exception",
+            "_ZTVN10__cxxabiv117__class_type_infoE",
+            "_ZTTNSt7__cxx1119basic_istringstreamIcSt11char_traitsIcESaIcEEE",
+            "_ZN9__gnu_cxx27__verbose_terminate_handlerEv",
+        ] {
+            assert!(is_cxx_runtime_symbol(name), "{name}");
+        }
+        for name in [
+            "__cxa_atexit",
+            "__cxa_finalize",
+            "__cxa_thread_atexit_impl",
+            "malloc",
+            "__divti3",
+            "_ZN3std2io5stdio6_print17h0123456789abcdefE",
+            "_ZN4core9panicking5panic17h0123456789abcdefE",
+            "_ZTI5Shape",
+            "_ZTV5Shape",
+            "_ZN5Shape4areaEv",
+            "_ZNSt3__14coutE",
+        ] {
+            assert!(!is_cxx_runtime_symbol(name), "{name}");
+        }
+    }
+}
