@@ -455,8 +455,14 @@ LLVMModuleRef aotlink_shim_clone_shard(LLVMModuleRef m, const char *const *names
                                                   ga->getLinkage(), ga->getName(), shard.get());
             nga->copyAttributesFrom(ga);
             copy = nga;
+        } else if (auto *gi = llvm::dyn_cast<llvm::GlobalIFunc>(g)) {
+            auto *ngi = llvm::GlobalIFunc::create(gi->getValueType(), gi->getAddressSpace(),
+                                                  gi->getLinkage(), gi->getName(), nullptr,
+                                                  shard.get());
+            ngi->copyAttributesFrom(gi);
+            copy = ngi;
         } else {
-            continue;  // ifuncs: declared on use, as what they resolve to
+            continue;
         }
         map[g] = copy;
     }
@@ -491,6 +497,11 @@ LLVMModuleRef aotlink_shim_clone_shard(LLVMModuleRef m, const char *const *names
             auto *nga = llvm::cast<llvm::GlobalAlias>(map[ga]);
             nga->setAliasee(
                 llvm::MapValue(ga->getAliasee(), map, llvm::RF_None, nullptr, &declare));
+        } else if (auto *gi = llvm::dyn_cast<llvm::GlobalIFunc>(g)) {
+            // The resolver is in the same shard (partition.rs ties them).
+            auto *ngi = llvm::cast<llvm::GlobalIFunc>(map[gi]);
+            ngi->setResolver(
+                llvm::MapValue(gi->getResolver(), map, llvm::RF_None, nullptr, &declare));
         }
     }
     for (const llvm::NamedMDNode &named : program.named_metadata()) {

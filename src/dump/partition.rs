@@ -1,6 +1,6 @@
 //! Splitting the module into shards. The shard count depends on the module (or `--shards`),
 //! never on the thread count. Globals that must share an object (relative references or block
-//! addresses in an initializer, aliases and what they alias) form one group; groups go to shards by a hash of
+//! addresses in an initializer, aliases and what they alias, ifuncs and their resolvers) form one group; groups go to shards by a hash of
 //! their name, unless that shard is full, so that changing one function moves nothing else,
 //! while the estimated cost (instructions + blocks) stays balanced.
 
@@ -64,7 +64,9 @@ fn group(defs: &[Global], clone_sets: &CloneSets) -> Vec<(Vec<String>, u64)> {
         i
     }
     for (i, g) in defs.iter().enumerate() {
-        let tied = g.kind() == GlobalKind::Alias || g.has_object_local_reference();
+        // An ifunc's resolver must be in its object: the symbol is defined by the pair.
+        let tied = matches!(g.kind(), GlobalKind::Alias | GlobalKind::IFunc)
+            || g.has_object_local_reference();
         if !tied {
             continue;
         }

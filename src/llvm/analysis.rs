@@ -10,7 +10,7 @@ use super::global::{Global, GlobalKind};
 
 impl<'m> Global<'m> {
     /// The globals this one refers to directly: from a function's instructions (and personality),
-    /// a variable's initializer or an alias's aliasee, looking through constant expressions.
+    /// a variable's initializer, an alias's aliasee or an ifunc's resolver, looking through constant expressions.
     pub fn references(self) -> Vec<Global<'m>> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
@@ -47,6 +47,9 @@ impl<'m> Global<'m> {
                 }
                 GlobalKind::Alias => {
                     collect_globals(LLVMAliasGetAliasee(self.raw()), &mut out, &mut seen)
+                }
+                GlobalKind::IFunc => {
+                    collect_globals(LLVMGetGlobalIFuncResolver(self.raw()), &mut out, &mut seen)
                 }
             }
         }

@@ -29,7 +29,7 @@ impl<'m> Global<'m> {
             GlobalKind::Function => unsafe { aotlink_shim_delete_body(self.raw()) },
             // SAFETY: a live variable; a null initializer makes it a declaration.
             GlobalKind::Variable => unsafe { LLVMSetInitializer(self.raw(), std::ptr::null_mut()) },
-            GlobalKind::Alias => {}
+            GlobalKind::Alias | GlobalKind::IFunc => {}
         }
         self.clear_comdat();
         self.set_linkage(Linkage::External);

@@ -1,4 +1,4 @@
-//! [`Global`]: a function, global variable or alias of a module, borrowed from that module,
+//! [`Global`]: a function, global variable, alias or ifunc of a module, borrowed from that module,
 //! with the properties aotlink reads and sets on it.
 
 use std::marker::PhantomData;
@@ -25,6 +25,9 @@ pub enum GlobalKind {
     Function,
     Variable,
     Alias,
+    /// A function whose address a resolver function picks at load time (GNU `ifunc`; clang
+    /// makes them for `target_clones`). Its one reference is the resolver.
+    IFunc,
 }
 
 /// The linkages aotlink reads or gives; LLVM's others read as [`Linkage::Other`].
@@ -89,6 +92,8 @@ impl<'m> Global<'m> {
                 GlobalKind::Function
             } else if !LLVMIsAGlobalVariable(self.raw).is_null() {
                 GlobalKind::Variable
+            } else if !LLVMIsAGlobalIFunc(self.raw).is_null() {
+                GlobalKind::IFunc
             } else {
                 GlobalKind::Alias
             }
@@ -234,6 +239,11 @@ pub fn globals<'m>(module: &'m Module<'_>) -> Vec<Global<'m>> {
         while !a.is_null() {
             out.push(Global::from_raw(a));
             a = LLVMGetNextGlobalAlias(a);
+        }
+        let mut i = LLVMGetFirstGlobalIFunc(m);
+        while !i.is_null() {
+            out.push(Global::from_raw(i));
+            i = LLVMGetNextGlobalIFunc(i);
         }
     }
     out

@@ -90,3 +90,46 @@ fn undefined_weak_references_read_as_null_like_gccs_build() {
         unsafe { std::mem::transmute(export_address(&image, "has_hook")) };
     assert_eq!(has_hook(1), 0, "a missing weak function reads as null");
 }
+
+/// GNU ifuncs, written out and as clang makes them for `target_clones`, called from functions
+/// in other shards. Before, codegen lost every ifunc ("selection removed `dot`"): the module's
+/// globals were listed without them, and the shard split had no place for them.
+const IFUNC_SOURCE: &str = r#"
+#include <stdlib.h>
+static int pick_plain(int x) { return x * 3 + 1; }
+static int pick_other(int x) { return x - 5; }
+static int (*resolve_pick(void))(int) {
+    return getenv("AOTLINK_TEST_NO_SUCH_VARIABLE") ? pick_other : pick_plain;
+}
+int pick(int) __attribute__((ifunc("resolve_pick")));
+__attribute__((target_clones("avx2", "default")))
+long dot(const long *a, const long *b, long n) {
+    long s = 0;
+    for (long i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+#define CALLER(k) long caller_##k(long x) { \
+    long a[40], b[40]; \
+    for (int i = 0; i < 40; i++) { a[i] = x + i * k; b[i] = i - k; } \
+    return dot(a, b, 40) + pick((int)x + k); }
+CALLER(0) CALLER(1) CALLER(2) CALLER(3) CALLER(4) CALLER(5) CALLER(6) CALLER(7)
+"#;
+
+#[test]
+fn ifuncs_and_target_clones_across_shards_run_like_gccs_build() {
+    let dir = scratch("ifuncs");
+    let (_, image_path, reference) = image_and_reference(
+        &dir,
+        "ifuncs.c",
+        IFUNC_SOURCE,
+        (CLANG, &["-O2", "-fPIC"]),
+        &["= ifunc", "= weak_odr ifunc", "@dot.resolver"],
+        "cc",
+    );
+    let image = open(&image_path);
+    // The versions clang makes for `target_clones` are symbols of their own in its build; an
+    // AVX2 one must not run on a CPU without AVX2, whichever build has it.
+    let versions = ["dot.resolver", "dot.avx2.0", "dot.default.1"];
+    let compared = assert_same_results(&image, &reference, 6, &versions);
+    assert!(compared >= 8 * 6, "compared only {compared} calls");
+}
