@@ -8,7 +8,8 @@
 //! time; the FFI itself is `crate::llvm::lld`); the link inputs, each in a file named for what
 //! it is and none importing another: `compiler_runtime.rs` (libgcc / compiler-rt builtins),
 //! `mingw_runtime.rs` (MinGW-w64's C runtime, `--crt`), `os_stubs.rs` (the OS libraries'
-//! stand-ins, which LLD makes; libstdc++'s for C++ code, which `cxx_runtime.rs` tells), `user_libraries.rs` (`-l`, `-L`, `--link-lib`) over
+//! stand-ins, which LLD makes; libstdc++'s and libgcc_s's for code that calls them, which
+//! `language_runtimes.rs` tells), `user_libraries.rs` (`-l`, `-L`, `--link-lib`) over
 //! `import_library.rs` (the COFF import-library writer); `archive_info.rs` reads the dump's
 //! archive, and `remembered.rs` keeps what was found about a toolchain's files for the process;
 //! above them `lld.rs` and `cc.rs` (the two linkers), then `seal.rs` / `codesign.rs` (the
@@ -21,11 +22,11 @@ mod arguments;
 mod cc;
 mod codesign;
 mod compiler_runtime;
-mod cxx_runtime;
 mod diagnostics;
 mod flat_lookup;
 mod import_library;
 mod job;
+mod language_runtimes;
 mod lld;
 mod lld_driver;
 mod macos_sdk;

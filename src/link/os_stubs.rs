@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::cxx_runtime::uses_cxx_runtime;
 use super::job::{LinkError, LinkJob};
+use super::language_runtimes::{runtimes_used, RuntimesUsed};
 use super::lld_driver::run_lld;
 use crate::target::{vendor_file, LinkedWhen, LldFlavor, SystemLibraryKind};
 
@@ -13,13 +13,17 @@ use crate::target::{vendor_file, LinkedWhen, LldFlavor, SystemLibraryKind};
 /// paths, in order.
 pub fn system_libraries(job: &LinkJob, dir: &Path) -> Result<Vec<PathBuf>, LinkError> {
     let libraries = &job.platform.system_libraries;
-    let cxx = libraries.iter().any(|l| l.when == LinkedWhen::CxxRuntime)
-        && uses_cxx_runtime(&job.archive)?;
+    // Only read the archive when the platform has a library that depends on it.
+    let used = match libraries.iter().all(|l| l.when == LinkedWhen::Always) {
+        true => RuntimesUsed::default(),
+        false => runtimes_used(&job.archive)?,
+    };
     libraries
         .iter()
         .filter(|lib| match lib.when {
             LinkedWhen::Always => true,
-            LinkedWhen::CxxRuntime => cxx,
+            LinkedWhen::CxxRuntime => used.cxx,
+            LinkedWhen::Unwinder => used.unwinder,
         })
         .map(|lib| match lib.kind {
             SystemLibraryKind::ElfStub => elf_stub(job, &lib.name, dir),

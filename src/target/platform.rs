@@ -93,6 +93,9 @@ pub enum LinkedWhen {
     /// Only images whose code calls into the C++ runtime (libstdc++'s `std::` functions,
     /// `operator new`, exceptions), as `g++` links it and `gcc` does not.
     CxxRuntime,
+    /// Only images whose code calls the unwinder (`_Unwind_Resume`: Rust panics, C++
+    /// exceptions), as `g++` and rustc link it.
+    Unwinder,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -33,5 +33,6 @@ mod scale;
 mod signing;
 mod sqlite;
 mod symbols;
+mod unwinder;
 mod vectors;
 mod verdicts;

@@ -1,21 +1,40 @@
-//! Whether an image's code calls into the C++ runtime (libstdc++): then it links against it,
-//! as `g++` links a library, and the image loads into any process. Without that dependency a
-//! C++ image loaded only where something had already brought libstdc++ in (aotlink itself, a
-//! Rust test, through LLVM); a C program's or Python's dlopen of it failed on the first
-//! `std::` symbol. Told from the symbols the archive's objects use and none defines: names
-//! of libstdc++ and libsupc++ are the Itanium ABI's (`std::` and `__cxxabiv1::`, `operator
-//! new`, `__cxa_throw`), which no C or Rust symbol takes (Rust's `std` is `_ZN3std`).
+//! Which language runtimes an image's code calls into: the C++ runtime (libstdc++) and the
+//! unwinder (libgcc_s: Rust's panics, C++ exceptions, C's `cleanup` under `-fexceptions`).
+//! The image then links against them, as `g++` or rustc link a library, and loads into any
+//! process. Without those dependencies such an image loaded only where something had already
+//! brought them in (aotlink itself, a Rust test, through LLVM); a C program's or Python's
+//! dlopen of it failed on the first `std::` or `_Unwind_` symbol. Told from the symbols the
+//! archive's objects use and none defines: names of libstdc++ and libsupc++ are the Itanium
+//! ABI's (`std::` and `__cxxabiv1::`, `operator new`, `__cxa_throw`), which no C or Rust
+//! symbol takes (Rust's `std` is `_ZN3std`); the unwinder's are `_Unwind_*`.
 
 use std::path::Path;
 
 use super::archive_info::archive_symbols;
 use super::job::LinkError;
 
-/// Whether the objects of `archive` use a C++ runtime symbol none of them defines.
-pub fn uses_cxx_runtime(archive: &Path) -> Result<bool, LinkError> {
-    Ok(!archive_symbols(archive, is_cxx_runtime_symbol)?
-        .1
-        .is_empty())
+/// The language runtimes an archive's objects call into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuntimesUsed {
+    pub cxx: bool,
+    pub unwinder: bool,
+}
+
+/// The runtimes whose symbols the objects of `archive` use and none of them defines.
+pub fn runtimes_used(archive: &Path) -> Result<RuntimesUsed, LinkError> {
+    let (_, undefined) = archive_symbols(archive, |n| {
+        is_unwinder_symbol(n) || is_cxx_runtime_symbol(n)
+    })?;
+    Ok(RuntimesUsed {
+        cxx: undefined.iter().any(|n| is_cxx_runtime_symbol(n)),
+        unwinder: undefined.iter().any(|n| is_unwinder_symbol(n)),
+    })
+}
+
+/// A symbol of the unwinder's interface (the Itanium ABI's level 1: `_Unwind_Resume`, ...),
+/// or C's personality routine (`-fexceptions`), which libgcc_s has too.
+fn is_unwinder_symbol(name: &str) -> bool {
+    name.starts_with("_Unwind_") || name == "__gcc_personality_v0"
 }
 
 /// A symbol libstdc++ or libsupc++ defines, by its (mangled) name.
@@ -80,7 +99,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn libstdcxx_symbols_are_told_from_c_and_rust_ones() {
+    fn runtime_symbols_are_told_from_c_and_rust_ones() {
         for name in [
             "__gxx_personality_v0",
             "__cxa_throw",
@@ -108,6 +127,7 @@ mod tests {
             "__cxa_thread_atexit_impl",
             "malloc",
             "__divti3",
+            "_Unwind_Resume",
             "_ZN3std2io5stdio6_print17h0123456789abcdefE",
             "_ZN4core9panicking5panic17h0123456789abcdefE",
             "_ZTI5Shape",
@@ -117,5 +137,7 @@ mod tests {
         ] {
             assert!(!is_cxx_runtime_symbol(name), "{name}");
         }
+        assert!(is_unwinder_symbol("_Unwind_Resume") && is_unwinder_symbol("__gcc_personality_v0"));
+        assert!(!is_unwinder_symbol("__gxx_personality_v0") && !is_unwinder_symbol("_Znwm"));
     }
 }
