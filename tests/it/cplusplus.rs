@@ -182,3 +182,70 @@ fn cplusplus_images_load_into_c_programs_like_gpps_build() {
     assert!(theirs.contains("catcher(-1)=-12\n"), "{theirs}");
     assert_eq!(run("image", &image), theirs);
 }
+
+/// A thread-local defined in one file and used in another: the user's file calls the
+/// variable's initialization function only if it exists (`extern_weak @_ZTH...`), and a
+/// variable with a constant initializer has none, so the reference must read as null.
+const TLS_DEFINITIONS: &str = r#"
+#include <string>
+thread_local std::string name = std::string("init-") + std::to_string(42);
+thread_local int plain = 7;
+"#;
+const TLS_USER: &str = r#"
+#include <string>
+extern thread_local std::string name;
+extern thread_local int plain;
+extern "C" long use_tls(long x) { name += "x"; plain += (int)x; return (long)name.size() * 1000 + plain; }
+"#;
+
+/// Before, the image of the two files was refused by the dynamic loader: the shard declared
+/// the missing `_ZTH5plain` as a plain symbol, which nothing defines.
+#[test]
+fn thread_locals_of_another_file_run_like_gpps_build() {
+    let dir = scratch("cplusplus-extern-tls");
+    let mut inputs = Vec::new();
+    let mut sources = Vec::new();
+    for (file, text) in [("defs.cpp", TLS_DEFINITIONS), ("user.cpp", TLS_USER)] {
+        let source = dir.join(file);
+        std::fs::write(&source, text).unwrap();
+        let ir = source.with_extension("ll");
+        clang_ir(&source, &ir, &["-O2", "-S", "-emit-llvm"]);
+        inputs.push(ir);
+        sources.push(source);
+    }
+    let user_ir = std::fs::read_to_string(&inputs[1]).unwrap();
+    assert!(
+        user_ir.contains("declare extern_weak void @_ZTH5plain"),
+        "the test covers less"
+    );
+    let image = dir.join("tls.so");
+    let mut args: Vec<String> = vec!["build".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend(["--export-all", "--shards", "2", "-o"].map(String::from));
+    args.push(image.display().to_string());
+    aotlink_ok(&args);
+    let reference = dir.join("libtls_ref.so");
+    check(
+        std::process::Command::new("g++")
+            .args(["-O2", "-fPIC", "-shared", "-o"])
+            .arg(&reference)
+            .args(&sources),
+    );
+    let image = open(&image);
+    // SAFETY: g++'s build of the same sources.
+    let library = unsafe { libloading::Library::new(&reference) }.unwrap();
+    let theirs = unsafe { *library.get::<*const c_void>(b"use_tls").unwrap() } as usize;
+    // SAFETY: `long use_tls(long)` in both, which stay loaded while the threads run.
+    let in_new_thread = |f: usize, x: i64| {
+        std::thread::spawn(move || {
+            let f: extern "C" fn(i64) -> i64 = unsafe { std::mem::transmute(f) };
+            (f(x), f(x))
+        })
+        .join()
+        .unwrap()
+    };
+    for x in [3, -5] {
+        let ours = in_new_thread(export_address(&image, "use_tls"), x);
+        assert_eq!(ours, in_new_thread(theirs, x), "use_tls({x})");
+    }
+}
