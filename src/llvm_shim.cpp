@@ -402,7 +402,8 @@ private:
 
 // A new module (in the same context) holding the definitions of `m` named in `names` (in
 // that order) and a declaration of each global they reference, nothing else. LLVM's own
-// globals (`llvm.used`, `llvm.global_ctors`) come along only when `keep_special`. What the
+// globals (`llvm.used`, `llvm.global_ctors`) and the module's assembly come along only when
+// `keep_special`. What the
 // shard never references is not declared, so its bitcode changes only when something it uses
 // does (the shard cache's key). The cost is the shard's definitions and references, whatever
 // the size of `m`.
@@ -414,7 +415,12 @@ LLVMModuleRef aotlink_shim_clone_shard(LLVMModuleRef m, const char *const *names
     shard->setSourceFileName(program.getSourceFileName());
     shard->setDataLayout(program.getDataLayout());
     shard->setTargetTriple(program.getTargetTriple());
-    shard->setModuleInlineAsm(program.getModuleInlineAsm());
+    // Module-level assembly (C's top-level `asm`, Rust's `global_asm!`) may define symbols:
+    // one shard carries it, the one with LLVM's own globals, or every shard's object defined
+    // them and the link failed on duplicate symbols.
+    if (keep_special) {
+        shard->setModuleInlineAsm(program.getModuleInlineAsm());
+    }
 
     std::vector<const llvm::GlobalValue *> defs;
     for (size_t i = 0; i < count; i++) {

@@ -166,8 +166,8 @@ unsafe fn load_pointer_before(inst: LLVMValueRef, slot: LLVMValueRef) -> LLVMVal
 }
 
 /// A new module in `module`'s context with the definitions named in `names`, declarations of
-/// what they reference and nothing else; LLVM's own globals (`llvm.used`, constructors) only
-/// when `keep_special`. Costs the shard's bodies plus one declaration per global, not a copy
+/// what they reference and nothing else; LLVM's own globals (`llvm.used`, constructors) and
+/// the module's assembly only when `keep_special`. Costs the shard's bodies plus one declaration per global, not a copy
 /// of the whole module.
 pub fn clone_shard<'ctx>(
     module: &Module<'ctx>,

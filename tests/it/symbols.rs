@@ -133,3 +133,33 @@ fn ifuncs_and_target_clones_across_shards_run_like_gccs_build() {
     let compared = assert_same_results(&image, &reference, 6, &versions);
     assert!(compared >= 8 * 6, "compared only {compared} calls");
 }
+
+/// A function written in top-level assembly (as coroutine libraries write their context
+/// switch), called from every shard. The module's assembly went into every shard's object,
+/// and the link failed: "duplicate symbol: asm_add".
+#[cfg(target_arch = "x86_64")]
+const MODULE_ASM_SOURCE: &str = r#"
+__asm__(".text\n.globl asm_add\n.type asm_add,@function\nasm_add:\n"
+        "  lea (%rdi,%rsi), %rax\n  ret\n.size asm_add, .-asm_add\n");
+long asm_add(long, long);
+static long twice(long x) { return x * 2; }
+#define CALLER(n) long caller_##n(long x) { return asm_add(twice(x), n); }
+CALLER(0) CALLER(1) CALLER(2) CALLER(3) CALLER(4) CALLER(5) CALLER(6) CALLER(7)
+"#;
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn module_assembly_is_linked_once_and_runs_like_gccs_build() {
+    let dir = scratch("module-asm");
+    let (_, image_path, reference) = image_and_reference(
+        &dir,
+        "module_asm.c",
+        MODULE_ASM_SOURCE,
+        (CLANG, &["-O2", "-fPIC"]),
+        &["module asm \".globl asm_add\""],
+        "cc",
+    );
+    let image = open(&image_path);
+    let compared = assert_same_results(&image, &reference, 6, &[]);
+    assert!(compared >= 8 * 6, "compared only {compared} calls");
+}
