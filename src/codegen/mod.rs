@@ -57,13 +57,18 @@ pub struct Program<'ctx> {
     pub methods: Vec<Method>,
     /// Methods of other images this one calls (see `externals.rs`).
     pub externals: Vec<aotload::meta::ExternalEdge>,
-    /// The code registers destructors of static objects with `__cxa_atexit` (C++), which
-    /// the image must run when it is unloaded.
+    /// The code registers handlers that belong to the image: destructors of static objects
+    /// with `__cxa_atexit` (C++), exit or fork handlers with `atexit`, `at_quick_exit` or
+    /// `pthread_atfork` (C). The image must run or drop them when it is unloaded.
     pub static_destructors: bool,
     /// The module as printed before the external methods were bound, in pieces: what the
     /// shards' cache keys are made of (dump/text_key.rs). Dump takes it once it made them.
     pub printed: Option<PrintedModule>,
 }
+
+/// The C library's functions that register a handler for the calling object (its
+/// `__dso_handle`); see [`Program::static_destructors`].
+const REGISTRATIONS: [&str; 4] = ["__cxa_atexit", "atexit", "at_quick_exit", "pthread_atfork"];
 
 /// Names the image defines itself; inputs may declare but not define them.
 const RESERVED_PREFIX: &str = "aotlink_";
@@ -185,7 +190,9 @@ pub fn codegen<'ctx>(
         methods,
         externals: externals.edges,
         printed: Some(pieces),
-        static_destructors: llvm::named_global(&module, "__cxa_atexit").is_some(),
+        static_destructors: REGISTRATIONS
+            .iter()
+            .any(|name| llvm::named_global(&module, name).is_some()),
         module,
     })
 }

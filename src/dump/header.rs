@@ -76,6 +76,10 @@ pub fn header_module<'ctx>(
     }
     if finalize_on_unload {
         link("the finalizer", include_str!("elf_finalize.ll"))?;
+        link(
+            "atexit and pthread_atfork",
+            include_str!("elf_nonshared.ll"),
+        )?;
     }
     Ok(module)
 }

@@ -25,8 +25,8 @@ pub struct HeaderFacts {
     pub nexternals: u32,
     pub targets: Vec<CpuTarget>,
     pub tables_in_shards: bool,
-    /// Static destructors registered with `__cxa_atexit` run on unload (ELF; see
-    /// `elf_finalize.ll`).
+    /// Static destructors registered with `__cxa_atexit` and C's exit handlers run on unload,
+    /// fork handlers are dropped (ELF; see `elf_finalize.ll`, `elf_nonshared.ll`).
     pub finalize_on_unload: bool,
     pub image_data: Arc<[u8]>,
 }

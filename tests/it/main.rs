@@ -15,6 +15,7 @@ mod coverage;
 mod cplusplus;
 mod cross;
 mod determinism;
+mod exit_handlers;
 mod hostile;
 mod inspect_memory;
 mod libraries;
