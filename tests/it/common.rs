@@ -633,3 +633,24 @@ pub fn export_address(image: &Image, name: &str) -> usize {
         .unwrap_or_else(|| panic!("{name} is not exported"));
     image.fvars()[export.fvar as usize] as usize
 }
+
+/// `source`, a C program that loads the library its argument names, compiled by cc in `dir`:
+/// a function that runs it on a library and returns what it printed (the run must succeed).
+pub fn c_program_loading(dir: &Path, source: &str) -> impl Fn(&Path) -> String {
+    let path = dir.join("caller.c");
+    std::fs::write(&path, source).unwrap();
+    let exe = dir.join("caller");
+    check(
+        Command::new("cc")
+            .arg(&path)
+            .arg("-o")
+            .arg(&exe)
+            .arg("-ldl"),
+    );
+    move |library: &Path| {
+        let out = Command::new(&exe).arg(library).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{}: {stdout}", library.display());
+        stdout
+    }
+}

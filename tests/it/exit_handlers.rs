@@ -4,8 +4,6 @@
 //! exit handlers run when it is unloaded. Without them the image was refused by the dynamic
 //! loader (undefined symbol: atexit).
 
-use std::process::Command;
-
 use crate::common::*;
 
 const SOURCE: &str = r#"
@@ -63,22 +61,7 @@ fn exit_and_fork_handlers_belong_to_the_image_like_gccs_build() {
         &["@atexit", "@pthread_atfork"],
         "cc",
     );
-    let caller = dir.join("caller.c");
-    std::fs::write(&caller, CALLER).unwrap();
-    let exe = dir.join("caller");
-    check(
-        Command::new("cc")
-            .arg(&caller)
-            .arg("-o")
-            .arg(&exe)
-            .arg("-ldl"),
-    );
-    let run = |library: &std::path::Path| {
-        let out = Command::new(&exe).arg(library).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{}: {stdout}", library.display());
-        stdout
-    };
+    let run = c_program_loading(&dir, CALLER);
     let theirs = run(&reference);
     assert_eq!(
         theirs,

@@ -4,8 +4,6 @@
 //! before, it loaded only into processes that had libgcc_s already (aotlink, Rust programs)
 //! and a C program's dlopen failed on the first `_Unwind_` symbol.
 
-use std::process::Command;
-
 use crate::common::*;
 
 /// A backtrace's length (through frames in other shards), and a `cleanup` variable under
@@ -58,22 +56,7 @@ fn images_that_call_the_unwinder_load_into_c_programs_like_gccs_build() {
         &["@_Unwind_Backtrace", "landingpad", "resume "],
         "cc",
     );
-    let caller = dir.join("caller.c");
-    std::fs::write(&caller, CALLER).unwrap();
-    let exe = dir.join("caller");
-    check(
-        Command::new("cc")
-            .arg(&caller)
-            .arg("-o")
-            .arg(&exe)
-            .arg("-ldl"),
-    );
-    let run = |library: &std::path::Path| {
-        let out = Command::new(&exe).arg(library).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{}: {stdout}", library.display());
-        stdout
-    };
+    let run = c_program_loading(&dir, CALLER);
     let theirs = run(&reference);
     assert_eq!(theirs, "frames_added(7)=7 cleaned(5)=10\n");
     assert_eq!(run(&image), theirs);
