@@ -53,7 +53,10 @@ pub fn check_in_child(
         .arg(BITCODE_DIR_OPTION)
         .arg(bitcode_dir);
     for name in names {
-        command.arg(INPUT_NAME_OPTION).arg(name);
+        // One argument, so that a name starting with `-` is not read as an option.
+        let mut arg = std::ffi::OsString::from(format!("{INPUT_NAME_OPTION}="));
+        arg.push(name);
+        command.arg(arg);
     }
     let out = command
         .args(inputs)

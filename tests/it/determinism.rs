@@ -223,3 +223,29 @@ fn local_value_names_change_no_byte_of_the_image() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().last(), Some("90"), "{stdout}");
 }
+
+/// An input in memory goes by any name, one starting with `-` too: the input check (a child
+/// process) is given it as one argument, and the image is the one the library builds without
+/// the check (the module of text without `source_filename` is named after it either way).
+#[test]
+fn an_input_named_like_an_option_is_checked_under_its_name() {
+    let dir = scratch("dash-name");
+    let text = named_locals_ir(["n", "acc", "loop", "step", "exit"]);
+    let build = |run: &str, checked: bool| {
+        let out = dir.join(run).join("image.so");
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let mut build = aotlink::Build::new()
+            .bitcode("-sums.ll", text.clone().into_bytes())
+            .export_all(true)
+            .cache(aotlink::CacheLocation::Off);
+        if checked {
+            build = build.check_inputs_with(aotlink());
+        }
+        build.build(&out).unwrap_or_else(|e| panic!("{run}: {e}"));
+        std::fs::read(out).unwrap()
+    };
+    assert!(
+        build("checked", true) == build("unchecked", false),
+        "the checked build's image differs"
+    );
+}
