@@ -278,3 +278,56 @@ fn method_table_holds_what_gcc_exports(image: &Path, reference: &Path, dir: &Pat
         "{err}"
     );
 }
+
+/// Local value names change no byte of a real code base's image: Lua's text IR from clang 22
+/// with its values named (`-fno-discard-value-names`, as a debug build of a JIT writes IR)
+/// and without (clang's default) gives one image, and it runs as gcc's build does. Before
+/// the names were dropped, the two images differed (each method's content hash did).
+#[test]
+fn lua_with_named_values_gives_the_unnamed_image_and_runs_like_gcc() {
+    let src = lua_sources();
+    let dir = scratch("lua-value-names");
+    let sources = library_sources(&src);
+    let reference = dir.join("liblua-ref.so");
+    gcc_lua(&sources, &reference);
+    let expected = run_script(
+        &direct_harness(&reference, &dir.join("harness-ref")),
+        &reference,
+        None,
+    );
+    let image = |run: &str, extra: &[&str]| {
+        let ir = lua_ir(
+            crate::common::CLANG,
+            "-S",
+            &sources,
+            &dir.join(format!("ir-{run}")),
+            extra,
+        );
+        // One file name in two folders: an image records its own name.
+        let image = dir.join(run).join("liblua.so");
+        std::fs::create_dir_all(image.parent().unwrap()).unwrap();
+        let mut args = vec!["build".into(), "--export-all".into(), "--shards".into()];
+        args.extend([
+            "4".into(),
+            "--no-cache".into(),
+            "-o".into(),
+            image.display().to_string(),
+        ]);
+        args.extend(ir.iter().map(|p| p.display().to_string()));
+        aotlink_ok(&args);
+        image
+    };
+    let unnamed = image("unnamed", &[]);
+    let named = image("named", &["-fno-discard-value-names"]);
+    let named_ir = std::fs::read_to_string(dir.join("ir-named/lvm.ll")).unwrap();
+    assert!(
+        named_ir.contains("%call"),
+        "clang named no values: the test covers less"
+    );
+    assert!(
+        std::fs::read(&unnamed).unwrap() == std::fs::read(&named).unwrap(),
+        "named and unnamed values gave two images"
+    );
+    let harness = direct_harness(&named, &dir.join("harness-named"));
+    assert_eq!(run_script(&harness, &named, None), expected);
+}
