@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -10,17 +11,27 @@ use clap::Parser;
 use aotlink::Build;
 use aotload::ImageKind;
 use cli::args::{Cli, Command};
-use cli::{compile, inspect, run};
+use cli::{compile, inspect, run, supervise};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("aotlink: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let supervised = supervise::as_child(&args);
+    let cli = match &supervised {
+        Some((_, user_args)) => Cli::parse_from(user_args),
+        None => Cli::parse_from(&args),
+    };
+    let outcome = match (&supervised, &cli.command) {
+        // Builds read IR, which can crash LLVM: in a child process, which this one watches.
+        (None, Command::Build { .. } | Command::Dump { .. }) => supervise::run_in_child(&args),
+        (Some((note, _)), _) => supervise::start_noting(note)
+            .and_then(|()| run(cli.command))
+            .map(|()| ExitCode::SUCCESS),
+        (None, _) => run(cli.command).map(|()| ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("aotlink: error: {e:#}");
+        ExitCode::FAILURE
+    })
 }
 
 fn run(command: Command) -> Result<()> {

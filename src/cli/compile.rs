@@ -39,12 +39,10 @@ pub fn link_archive(
     Ok(())
 }
 
-/// What the command line adds to the options' build: the input files, their check in a child
-/// process, and a progress bar on a terminal.
+/// What the command line adds to the options' build: the input files and a progress bar on a
+/// terminal. The inputs are parsed and verified in this process: the command line builds in a
+/// child process of its own (`supervise.rs`), which a crash of LLVM on damaged input ends.
 fn with_inputs(mut build: Build, inputs: &[PathBuf], compile: &CompileArgs) -> Result<Build> {
-    // LLVM can crash on damaged bitcode: a child process (this executable) reads the inputs first.
-    let executable = std::env::current_exe().context("cannot find the aotlink executable")?;
-    build = build.check_inputs_with(executable);
     for input in inputs {
         build = build.input(input);
     }

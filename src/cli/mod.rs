@@ -4,3 +4,4 @@ pub mod args;
 pub mod compile;
 pub mod inspect;
 pub mod run;
+pub mod supervise;

@@ -2,9 +2,11 @@
 //! against damaged input: a flipped bit can end in `report_fatal_error` ("Invalid abbrev
 //! number", which aborts) or in a segmentation fault inside `LLVMParseIRInContext` (found by
 //! flipping bits of clang's bitcode). A fatal error can be caught ([`super::fatal_guard`]), a
-//! crash cannot; so the command line first parses and verifies every input in a child process
-//! (the `aotlink` executable itself, [`CHECK_COMMAND`]), and reads it in-process only when the
-//! child survived. A crash then costs the child, and the error names the file.
+//! crash cannot; so a library build given a checker (`Build::check_inputs_with`, the C API's)
+//! first parses and verifies every input in a child process (the `aotlink` executable,
+//! [`CHECK_COMMAND`]), and reads it in-process only when the child survived. A crash then
+//! costs the child, and the error names the file. (The command line runs its whole build in a
+//! child process instead, `cli/supervise.rs`, and reads each input once.)
 //!
 //! The child also hands over what it parsed: each text input as bitcode ([`bitcode_path`]),
 //! which this process reads instead of parsing the text again. Reading bitcode is several

@@ -1,6 +1,7 @@
 //! codegen: load and merge the IR, keep what the trace reaches, index functions and globals,
 //! and make every kept symbol nameable across shards.
 
+pub mod crash_note;
 mod error;
 mod externals;
 mod fatal_guard;

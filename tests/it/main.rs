@@ -33,6 +33,7 @@ mod rust_crate;
 mod scale;
 mod signing;
 mod sqlite;
+mod supervise;
 mod symbols;
 mod unwinder;
 mod vectors;
