@@ -98,8 +98,8 @@ impl Build {
         };
         // The program lives only until its shards' jobs are made: emission parses each job's
         // bitcode in a context of its own, so the program's module and context go first.
-        let (prepared, options, remote, mut warnings) = {
-            let context = inkwell::context::Context::create();
+        let (prepared, options, remote, mut warnings, _disposal) = {
+            let context = crate::llvm::ProgramContext::create();
             let mut program = codegen::codegen(
                 &context,
                 &CodegenOptions {
@@ -112,6 +112,7 @@ impl Build {
                 },
             )?;
             timings.lap(PhaseName::Codegen);
+            release_freed_memory();
             if let Some(target) = &self.image.target {
                 check_target(target, &program.triple, self.inputs[0].name())?;
             }
@@ -129,9 +130,11 @@ impl Build {
                 cpu_targets: self.image.cpu_targets.clone(),
             };
             let prepared = dump::prepare(&mut program, &options, &stores(&cache, &remote))?;
-            (prepared, options, remote, warnings)
+            // Freed beside the emission, which needs nothing of it; the memory goes back to
+            // the system after it (the emission threads would not reuse it).
+            let disposal = context.dispose_in_background(program.module, release_freed_memory);
+            (prepared, options, remote, warnings, disposal)
         };
-        release_freed_memory();
         let stores = stores(&cache, &remote);
         let progress = self.progress.clone();
         let mut dumped = prepared

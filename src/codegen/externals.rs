@@ -58,7 +58,7 @@ pub fn find_externals(
         .filter(|g| g.kind() == GlobalKind::Function && g.is_declaration() && !g.is_llvm_special())
         .filter(|g| provided.contains_key(&g.name()))
         .collect();
-    declared.sort_by_key(|g| g.name());
+    declared.sort_by_cached_key(|g| g.name());
     for g in declared {
         let name = g.name();
         let signature = g.value_type_string();

@@ -40,7 +40,9 @@ pub fn index<'m>(globals: &[Global<'m>]) -> (Vec<Global<'m>>, Vec<Global<'m>>) {
             .filter(|g| g.kind() == kind && !g.is_declaration() && !g.is_llvm_special())
             .filter(|g| !g.is_thread_local())
             .collect();
-        v.sort_by_key(|g| g.name());
+        // One name per global: a key made in every comparison allocated 1.6 million strings
+        // at 50,000 functions.
+        v.sort_by_cached_key(|g| g.name());
         v
     };
     (defined(GlobalKind::Function), defined(GlobalKind::Variable))

@@ -18,6 +18,7 @@ mod analysis;
 mod construct;
 pub mod cpu;
 mod diagnostics;
+mod disposal;
 mod edit;
 mod fatal;
 mod global;
@@ -31,6 +32,7 @@ pub use construct::{
     declare_byte, function_like, pointer_slot, set_data_layout, Piece,
 };
 pub use diagnostics::{Diagnostic, Diagnostics};
+pub use disposal::ProgramContext;
 pub use edit::{clone_shard, CallRewrite};
 pub use fatal::install_fatal_error_handler;
 pub use global::{
