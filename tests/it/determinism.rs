@@ -169,8 +169,9 @@ fn named_locals_ir(names: [&str; 5]) -> String {
 }
 
 /// Local value names change no byte of an image: the same IR with other names for its
-/// arguments, blocks and instructions, built by the command line (checked in a child, handed
-/// over as bitcode) or by the library (parsed in-process), gives one image, and it computes
+/// arguments, blocks and instructions, built by the command line (parsed in its build
+/// process), by the library with a checker (checked in a child, handed over as bitcode
+/// without the names) or without one (parsed in-process), gives one image, and it computes
 /// what the IR says.
 #[test]
 fn local_value_names_change_no_byte_of_the_image() {
@@ -196,23 +197,32 @@ fn local_value_names_change_no_byte_of_the_image() {
             image.as_os_str(),
         ]);
     }
-    let library = dir.join("library/image.so");
-    std::fs::create_dir_all(library.parent().unwrap()).unwrap();
-    aotlink::Build::new()
-        .input(&ir_b)
-        .export_all(true)
-        .shards(2)
-        .cache(aotlink::CacheLocation::Off)
-        .build(&library)
-        .unwrap();
+    let library = |name: &str, checked: bool| {
+        let image = dir.join(name).join("image.so");
+        std::fs::create_dir_all(image.parent().unwrap()).unwrap();
+        let mut build = aotlink::Build::new()
+            .input(&ir_b)
+            .export_all(true)
+            .shards(2)
+            .cache(aotlink::CacheLocation::Off);
+        if checked {
+            build = build.check_inputs_with(aotlink());
+        }
+        build.build(&image).unwrap();
+        image
+    };
     let bytes = |path: &std::path::Path| std::fs::read(path).unwrap();
     assert!(
         bytes(&image_a) == bytes(&image_b),
         "other local names, another image"
     );
     assert!(
-        bytes(&image_b) == bytes(&library),
+        bytes(&image_b) == bytes(&library("library", false)),
         "the library's image differs from the command line's"
+    );
+    assert!(
+        bytes(&image_b) == bytes(&library("library-checked", true)),
+        "the image from the checking child's bitcode differs from the command line's"
     );
     let out = aotlink_ok([
         "run".as_ref(),
