@@ -97,6 +97,12 @@ pub fn codegen<'ctx>(
             ),
         });
     }
+    // Constructors of one priority run in the inputs' order, whatever GlobalOpt evaluates.
+    let globals = if llvm::call_constructors_in_order(&module) {
+        llvm::globals(&module)
+    } else {
+        globals
+    };
     // Copies of functions defined elsewhere: the real definition is not part of this image.
     for g in globals
         .iter()

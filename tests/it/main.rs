@@ -34,6 +34,7 @@ mod scale;
 mod signing;
 mod sqlite;
 mod symbols;
+mod translation_units;
 mod unwinder;
 mod vectors;
 mod verdicts;

@@ -1,0 +1,197 @@
+//! Libraries of several translation units, each compiled to its own IR file and given to
+//! aotlink together, as a runtime or a build system does: a C++ library of three units, C files
+//! with clashing `static` names, common symbols, weak definitions and constructors. Each image
+//! runs one C program's sequence of calls and prints what the same sources built by gcc / g++
+//! as a shared library print, whatever the shard count.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+fn source(name: &str) -> PathBuf {
+    repo().join("tests/it/translation_units").join(name)
+}
+
+/// The C program that loads a library and prints what `NAME:ARG` calls return, in order.
+fn caller(dir: &Path) -> PathBuf {
+    let exe = dir.join("caller");
+    check(
+        Command::new("cc")
+            .arg(source("caller.c"))
+            .arg("-o")
+            .arg(&exe)
+            .arg("-ldl"),
+    );
+    exe
+}
+
+/// What `caller library calls...` prints (it must succeed).
+fn calls_on(caller: &Path, library: &Path, calls: &[&str]) -> String {
+    let out = check(Command::new(caller).arg(library).args(calls));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Each of `files` compiled by `compiler` with `flags` to bitcode in `dir`, one file each.
+fn ir_files(dir: &Path, compiler: &str, flags: &[&str], files: &[&str]) -> Vec<PathBuf> {
+    (files.iter())
+        .map(|file| {
+            let out = dir.join(Path::new(file).with_extension("bc"));
+            check(
+                Command::new(compiler)
+                    .args(flags)
+                    .args(["-c", "-emit-llvm", "-o"])
+                    .arg(&out)
+                    .arg(source(file)),
+            );
+            out
+        })
+        .collect()
+}
+
+/// The same files built by `compiler -O2 -fPIC -shared` with `flags`: the reference.
+fn reference(dir: &Path, compiler: &str, flags: &[&str], files: &[&str]) -> PathBuf {
+    let library = dir.join("libreference.so");
+    check(
+        Command::new(compiler)
+            .args(["-O2", "-fPIC", "-shared"])
+            .args(flags)
+            .args(files.iter().map(|f| source(f)))
+            .arg("-o")
+            .arg(&library),
+    );
+    library
+}
+
+/// `aotlink build inputs... --export-all --shards N -o image` with `extra`.
+fn image_of(inputs: &[PathBuf], image: &Path, shards: usize, extra: &[&str]) {
+    let mut args: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    args.splice(0..0, ["build".to_string()]);
+    args.extend(["--export-all", "--no-cache", "-o"].map(String::from));
+    args.push(image.display().to_string());
+    args.extend(["--shards".to_string(), shards.to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    aotlink_ok(&args);
+}
+
+/// Builds `inputs` over 1 to 4 shards and checks each image prints what `reference` does.
+fn assert_runs_like(dir: &Path, inputs: &[PathBuf], reference: &Path, calls: &[&str]) {
+    let caller = caller(dir);
+    let expected = calls_on(&caller, reference, calls);
+    assert!(!expected.contains("not found"), "{expected}");
+    for shards in 1..=4 {
+        let image = dir.join(format!("image{shards}.so"));
+        image_of(inputs, &image, shards, &[]);
+        let printed = calls_on(&caller, &image, calls);
+        assert_eq!(printed, expected, "{shards} shards, {}", image.display());
+    }
+}
+
+const CXX_FILES: [&str; 3] = ["library_a.cpp", "library_b.cpp", "library_c.cpp"];
+const CXX_CALLS: [&str; 13] = [
+    "counter_value:0",
+    "a_entry:1",
+    "b_entry:2",
+    "c_entry:3",
+    "register_one:1",
+    "b_lookup:1",
+    "counter_value:0",
+    "tl_value:0",
+    "describe_len:4",
+    "rtti:5",
+    "c_entry:-1",
+    "b_entry:9",
+    "counter_value:0",
+];
+
+/// The C++ library's units, each compiled alone: one instance of what several instantiate, the
+/// units' constructors in the order of the inputs (a_entry and b_entry return what each unit's
+/// constructor drew from a counter in the header: the first unit's cannot run at compile time,
+/// and over one, three or four shards LLVM ran the others' before it).
+#[test]
+fn cplusplus_units_run_like_gpps_library() {
+    let dir = scratch("translation_units_cplusplus");
+    for flags in [&["-O2"][..], &["-O0", "-g"]] {
+        let flags = [flags, &["-std=c++17"]].concat();
+        let inputs = ir_files(&dir, "clang++-22", &flags, &CXX_FILES);
+        let text = String::from_utf8_lossy(
+            &check(
+                Command::new("llvm-dis-22")
+                    .arg(&inputs[1])
+                    .arg("-o")
+                    .arg("-"),
+            )
+            .stdout,
+        )
+        .into_owned();
+        for what in [
+            "comdat",
+            "linkonce_odr",
+            "thread_local",
+            "@llvm.global_ctors",
+        ] {
+            assert!(text.contains(what), "library_b's IR has no {what}");
+        }
+        let reference = reference(&dir, "g++", &["-std=c++17"], &CXX_FILES);
+        assert_runs_like(&dir, &inputs, &reference, &CXX_CALLS);
+    }
+}
+
+/// Constructors of one priority in three files run in the order of the inputs for any shard
+/// count, as gcc's library runs them, not those LLVM can run at compile time first.
+#[test]
+fn constructors_run_in_the_order_of_the_inputs() {
+    let dir = scratch("translation_units_constructors");
+    let files = ["order_a.c", "order_b.c", "order_c.c"];
+    let inputs = ir_files(&dir, CLANG, &["-O2"], &files);
+    let reference = reference(&dir, "gcc", &[], &files);
+    let calls = [
+        "constructed:-1",
+        "constructed:0",
+        "constructed:1",
+        "constructed:2",
+    ];
+    assert_runs_like(&dir, &inputs, &reference, &calls);
+    let caller = caller(&dir);
+    assert!(calls_on(&caller, &dir.join("image1.so"), &calls).contains("constructed(0) = 1\n"));
+}
+
+/// C files with clashing `static` names, common symbols, weak definitions another file
+/// overrides, a C99 inline function and constructors of several priorities; optimized and
+/// not, with debug information and without, bitcode and text mixed.
+#[test]
+fn c_units_run_like_gccs_library() {
+    let dir = scratch("translation_units_c");
+    let files = ["c_unit_a.c", "c_unit_b.c", "c_unit_c.c"];
+    let calls = [
+        "get_log:-1",
+        "get_log:0",
+        "get_log:1",
+        "get_log:2",
+        "get_log:3",
+        "get_log:4",
+        "get_log:5",
+        "a_entry:0",
+        "b_entry:1",
+        "c_entry:2",
+        "a_entry:3",
+        "b_entry:4",
+        "get_common:5",
+    ];
+    let reference = reference(&dir, "gcc", &["-fcommon"], &files);
+    for flags in [&["-O2"][..], &["-O0", "-g"], &["-O1", "-gdwarf-4"]] {
+        let flags = [flags, &["-fcommon"]].concat();
+        let inputs = ir_files(&dir, CLANG, &flags, &files);
+        assert_runs_like(&dir, &inputs, &reference, &calls);
+    }
+    // One file as text IR with debug information, the others bitcode without.
+    let mut inputs = ir_files(&dir, CLANG, &["-O2", "-fcommon"], &files[..2]);
+    let text = dir.join("c_unit_c.ll");
+    clang_ir(
+        &source("c_unit_c.c"),
+        &text,
+        &["-O0", "-g", "-fcommon", "-S", "-emit-llvm"],
+    );
+    inputs.push(text);
+    assert_runs_like(&dir, &inputs, &reference, &calls);
+}
