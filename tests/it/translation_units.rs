@@ -1,8 +1,8 @@
 //! Libraries of several translation units, each compiled to its own IR file and given to
 //! aotlink together, as a runtime or a build system does: a C++ library of three units, C files
-//! with clashing `static` names, common symbols, weak definitions and constructors. Each image
-//! runs one C program's sequence of calls and prints what the same sources built by gcc / g++
-//! as a shared library print, whatever the shard count.
+//! with clashing `static` names, common symbols, weak definitions and constructors, and a
+//! library half C half Rust. Each image runs one C program's sequence of calls and prints what
+//! the same sources built by gcc / g++ as a shared library print, whatever the shard count.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -194,4 +194,57 @@ fn c_units_run_like_gccs_library() {
     );
     inputs.push(text);
     assert_runs_like(&dir, &inputs, &reference, &calls);
+}
+
+/// C from clang (`x86_64-pc-linux-gnu`) and a Rust crate's IR from rustc
+/// (`x86_64-unknown-linux-gnu`) in one image: two spellings of one target. aotlink refused the
+/// pair ("target triple ... differs").
+#[test]
+fn c_and_rust_units_go_into_one_image() {
+    let dir = scratch("translation_units_rust");
+    let rust_bc = dir.join("rust_half.bc");
+    let rust_obj = dir.join("rust_half.o");
+    for (emit, out) in [("llvm-bc", &rust_bc), ("obj", &rust_obj)] {
+        check(
+            Command::new("rustc")
+                .args(["-O", "--crate-type=staticlib", "-C", "panic=abort"])
+                .args(["-C", "relocation-model=pic", "--emit", emit, "-o"])
+                .arg(out)
+                .arg(source("rust_half.rs")),
+        );
+    }
+    let c_ll = dir.join("c_half.ll");
+    clang_ir(&source("c_half.c"), &c_ll, &["-O2", "-S", "-emit-llvm"]);
+    let c_text = std::fs::read_to_string(&c_ll).unwrap();
+    assert!(
+        c_text.contains("x86_64-pc-linux-gnu"),
+        "clang's triple changed"
+    );
+    let reference = dir.join("libreference.so");
+    check(
+        Command::new("gcc")
+            .args(["-O2", "-fPIC", "-shared"])
+            .arg(source("c_half.c"))
+            .arg(&rust_obj)
+            .arg("-o")
+            .arg(&reference),
+    );
+    let calls: Vec<String> = (0..8).map(|i| format!("entry:{i}")).collect();
+    let calls: Vec<&str> = calls.iter().map(String::as_str).collect();
+    assert_runs_like(&dir, &[c_ll.clone(), rust_bc.clone()], &reference, &calls);
+    // Either first: the image keeps the first input's spelling.
+    assert_runs_like(&dir, &[rust_bc.clone(), c_ll], &reference, &calls);
+    // Another target is still refused.
+    let arm_ll = dir.join("c_half_aarch64.ll");
+    let arm = ["--target=aarch64-linux-gnu", "-O2", "-S", "-emit-llvm"];
+    clang_ir(&source("c_half.c"), &arm_ll, &arm);
+    let image = dir.join("mixed.so");
+    let out = run_aotlink([
+        "build".as_ref(),
+        rust_bc.as_os_str(),
+        arm_ll.as_os_str(),
+        "-o".as_ref(),
+        image.as_os_str(),
+    ]);
+    assert_clean_failure(&out, "target triple `aarch64-unknown-linux-gnu` differs");
 }
