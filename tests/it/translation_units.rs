@@ -1,7 +1,7 @@
 //! Libraries of several translation units, each compiled to its own IR file and given to
 //! aotlink together, as a runtime or a build system does: a C++ library of three units, C files
-//! with clashing `static` names, common symbols, weak definitions and constructors, and a
-//! library half C half Rust. Each image runs one C program's sequence of calls and prints what
+//! with clashing `static` names, common symbols, weak definitions, constructors and a linker
+//! set, and a library half C half Rust. Each image runs one C program's sequence of calls and prints what
 //! the same sources built by gcc / g++ as a shared library print, whatever the shard count.
 
 use std::path::{Path, PathBuf};
@@ -194,6 +194,22 @@ fn c_units_run_like_gccs_library() {
     );
     inputs.push(text);
     assert_runs_like(&dir, &inputs, &reference, &calls);
+}
+
+/// A linker set's entries, one section filled by three files, walked in the order of the
+/// inputs as in gcc's library, over any shard count; sorted by name they came out reversed.
+#[test]
+fn linker_set_entries_keep_the_order_of_the_inputs() {
+    let dir = scratch("translation_units_linker_set");
+    let files = ["linker_set_a.c", "linker_set_b.c", "linker_set_c.c"];
+    let flags = ["-O2", "-fcommon", "-fgnu89-inline"];
+    let inputs = ir_files(&dir, CLANG, &flags, &files);
+    let reference = reference(&dir, "gcc", &flags[1..], &files);
+    let calls = ["count_reg:0", "call_reg:3", "call_reg:-2", "misc:3"];
+    assert_runs_like(&dir, &inputs, &reference, &calls);
+    let caller = caller(&dir);
+    // twice, square, neg: ((0*7 + 6+5)*7 + 9+6)*7 - 3+3
+    assert!(calls_on(&caller, &dir.join("image2.so"), &calls).contains("call_reg(3) = 644\n"));
 }
 
 /// C from clang (`x86_64-pc-linux-gnu`) and a Rust crate's IR from rustc
