@@ -137,6 +137,24 @@ fn cplusplus_units_run_like_gpps_library() {
     }
 }
 
+/// The C++ library linked by a C compiler driver (`--kind sysimg --cc gcc`; `cc` is the
+/// default) loads into a C program and runs as g++'s build does: the driver got no C++ runtime,
+/// and the image's open failed (undefined symbol: `_ZTVN10__cxxabiv120__si_class_type_infoE`).
+#[test]
+fn cplusplus_units_linked_by_a_c_driver_load_into_a_c_program() {
+    let dir = scratch("translation_units_cplusplus_cc");
+    let flags = ["-O2", "-std=c++17"];
+    let inputs = ir_files(&dir, "clang++-22", &flags, &CXX_FILES);
+    let reference = reference(&dir, "g++", &flags[1..], &CXX_FILES);
+    let caller = caller(&dir);
+    let image = dir.join("sysimg.so");
+    image_of(&inputs, &image, 3, &["--kind", "sysimg", "--cc", "gcc"]);
+    assert_eq!(
+        calls_on(&caller, &image, &CXX_CALLS),
+        calls_on(&caller, &reference, &CXX_CALLS)
+    );
+}
+
 /// Constructors of one priority in three files run in the order of the inputs for any shard
 /// count, as gcc's library runs them, not those LLVM can run at compile time first.
 #[test]
