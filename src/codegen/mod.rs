@@ -19,7 +19,7 @@ use aotload::meta::Method;
 use inkwell::context::Context;
 use inkwell::module::Module;
 
-use crate::llvm::{self, Global, GlobalKind, Linkage};
+use crate::llvm::{self, Global, GlobalKind, Linkage, Visibility};
 pub use error::CodegenError;
 pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
@@ -138,12 +138,16 @@ pub fn codegen<'ctx>(
     );
     let keep = trace::reachable(&roots);
     if options.export_all {
+        // What a shared library of the inputs would export: not what the source hid
+        // (`visibility("hidden")`, `-fvisibility=hidden`), the helpers one library's files
+        // share, which two images holding one would each export and clash on in a method
+        // table.
         exports.extend(
             keep.iter()
                 .filter(|g| {
                     g.kind() == GlobalKind::Function && !g.is_declaration() && !g.is_local()
                 })
-                .filter(|g| !g.is_llvm_special())
+                .filter(|g| g.visibility() != Visibility::Hidden && !g.is_llvm_special())
                 .map(|g| g.name()),
         );
     }

@@ -228,6 +228,16 @@ fn linker_set_entries_keep_the_order_of_the_inputs() {
     let caller = caller(&dir);
     // twice, square, neg: ((0*7 + 6+5)*7 + 9+6)*7 - 3+3
     assert!(calls_on(&caller, &dir.join("image2.so"), &calls).contains("call_reg(3) = 644\n"));
+    // --export-all exports what gcc's library does: not the function the source hid (it was
+    // exported, and two images holding it would clash in one method table).
+    let image = open(&dir.join("image1.so"));
+    let exports: Vec<&str> = (image.meta().exports.iter())
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(
+        exports,
+        ["call_reg", "count_reg", "gnu_inline", "impl", "misc"]
+    );
 }
 
 /// C from clang (`x86_64-pc-linux-gnu`) and a Rust crate's IR from rustc
