@@ -156,7 +156,7 @@ impl Build {
         self
     }
 
-    /// Export every kept function that is externally visible in the inputs.
+    /// Export every kept function that is externally visible in the inputs (not local, not hidden).
     pub fn export_all(mut self, yes: bool) -> Build {
         self.selection.export_all = yes;
         self

@@ -146,7 +146,7 @@ pub struct CompileArgs {
     /// Export this function as a C entry point (repeatable).
     #[arg(long = "export", value_name = "NAME")]
     pub exports: Vec<String>,
-    /// Export every kept function that is externally visible in the inputs.
+    /// Export every kept function that is externally visible in the inputs (not local, not hidden).
     #[arg(long)]
     pub export_all: bool,
     /// File whose bytes the image carries and the loader hands back.

@@ -9,6 +9,7 @@ use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
 
 use super::error::CodegenError;
+use crate::target::Triple;
 
 /// One IR input: a file, or bytes in memory (a runtime's own codegen) with a name for messages.
 #[derive(Clone, Debug)]
@@ -83,7 +84,7 @@ pub fn load_inputs<'ctx>(
     for input in rest {
         let other = load_one(context, input, verify)?;
         let path = input.name();
-        if crate::llvm::triple(&other) != crate::llvm::triple(&module) {
+        if !same_target(&other, &module) {
             return Err(CodegenError::Input {
                 path: path.to_path_buf(),
                 cause: format!(
@@ -102,6 +103,17 @@ pub fn load_inputs<'ctx>(
             })?;
     }
     Ok(module)
+}
+
+/// Whether two modules are compiled for one target: the same triple, or two spellings of one
+/// (clang writes `x86_64-pc-linux-gnu`, rustc `x86_64-unknown-linux-gnu`) with the same data
+/// layout. C from clang and a Rust crate's IR go into one image as a linker would put their
+/// objects into one library; the merged module keeps the first input's spelling.
+fn same_target(a: &Module, b: &Module) -> bool {
+    let (ta, tb) = (crate::llvm::triple(a), crate::llvm::triple(b));
+    ta == tb
+        || (Triple::parse(&ta).is_ok_and(|t| Triple::parse(&tb) == Ok(t))
+            && a.get_data_layout().as_str() == b.get_data_layout().as_str())
 }
 
 /// The input that defines function `name`: the only one, or the first whose module (parsed

@@ -20,7 +20,7 @@ use aotload::meta::Method;
 use inkwell::context::Context;
 use inkwell::module::Module;
 
-use crate::llvm::{self, Global, GlobalKind, Linkage};
+use crate::llvm::{self, Global, GlobalKind, Linkage, Visibility};
 pub use error::CodegenError;
 pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
@@ -98,6 +98,12 @@ pub fn codegen<'ctx>(
             ),
         });
     }
+    // Constructors of one priority run in the inputs' order, whatever GlobalOpt evaluates.
+    let globals = if llvm::call_constructors_in_order(&module) {
+        llvm::globals(&module)
+    } else {
+        globals
+    };
     // Copies of functions defined elsewhere: the real definition is not part of this image.
     for g in globals
         .iter()
@@ -133,12 +139,16 @@ pub fn codegen<'ctx>(
     );
     let keep = trace::reachable(&roots);
     if options.export_all {
+        // What a shared library of the inputs would export: not what the source hid
+        // (`visibility("hidden")`, `-fvisibility=hidden`), the helpers one library's files
+        // share, which two images holding one would each export and clash on in a method
+        // table.
         exports.extend(
             keep.iter()
                 .filter(|g| {
                     g.kind() == GlobalKind::Function && !g.is_declaration() && !g.is_local()
                 })
-                .filter(|g| !g.is_llvm_special())
+                .filter(|g| g.visibility() != Visibility::Hidden && !g.is_llvm_special())
                 .map(|g| g.name()),
         );
     }

@@ -134,8 +134,9 @@ pub fn multiversion(
             CallRewrite::Direct(target)
         });
     }
+    let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
     for g in llvm::globals(module) {
-        if g.kind() == GlobalKind::Variable && plan.members.binary_search(&g.name()).is_ok() {
+        if g.kind() == GlobalKind::Variable && members.contains(g.name().as_str()) {
             g.keep_address();
         }
     }

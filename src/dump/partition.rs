@@ -3,6 +3,12 @@
 //! addresses in an initializer, aliases and what they alias, ifuncs and their resolvers) form one group; groups go to shards by a hash of
 //! their name, unless that shard is full, so that changing one function moves nothing else,
 //! while the estimated cost (instructions + blocks) stays balanced.
+//!
+//! Variables the IR places in a section of their own choosing (`section("set")`, a *linker
+//! set*: each file adds entries that code walks from `__start_set` to `__stop_set`) form one
+//! group too, and keep the module's order in their shard: a linker lays out one section's
+//! pieces in the order of its inputs, and code walking the set sees the files' entries in that
+//! order. Sorted by name, three files' entries came out in the order of their names.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +17,8 @@ use inkwell::module::Module;
 use super::annotate::CloneSets;
 use crate::llvm::{self, Global, GlobalKind};
 
-/// The definitions one shard emits, sorted by name.
+/// The definitions one shard emits, sorted by name, then the variables of linker sets in
+/// module order (see the module's doc).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ShardPlan {
     pub index: u32,
@@ -40,7 +47,8 @@ pub fn plan_shards(
         .into_iter()
         .filter(|g| !g.is_declaration() && !g.is_llvm_special())
         .collect();
-    let groups = group(&defs, clone_sets);
+    let in_sets = linker_set_positions(&defs);
+    let groups = group(&defs, clone_sets, &in_sets);
     let total: u64 = groups.iter().map(|g| g.1).sum();
     let n = match requested {
         Some(n) if n as usize > groups.len().max(1) => return Err(groups.len().max(1)),
@@ -49,11 +57,30 @@ pub fn plan_shards(
             .div_ceil(WEIGHT_PER_SHARD)
             .clamp(1, MAX_DEFAULT_SHARDS),
     };
-    Ok(assign(groups, n))
+    let mut shards = assign(groups, n);
+    for s in &mut shards {
+        s.members
+            .sort_by_cached_key(|name| (in_sets.get(name).copied(), name.clone()));
+    }
+    Ok(shards)
+}
+
+/// The variables in a section the IR names (not one of the toolchain's own, which start with
+/// a dot: `.text.startup`, `.init_array`), by name: their position in the module.
+fn linker_set_positions(defs: &[Global]) -> HashMap<String, usize> {
+    (defs.iter().enumerate())
+        .filter(|(_, g)| g.kind() == GlobalKind::Variable)
+        .filter(|(_, g)| g.section().is_some_and(|s| !s.starts_with('.')))
+        .map(|(i, g)| (g.name(), i))
+        .collect()
 }
 
 /// Groups of definitions that must share a shard: (sorted names, weight).
-fn group(defs: &[Global], clone_sets: &CloneSets) -> Vec<(Vec<String>, u64)> {
+fn group(
+    defs: &[Global],
+    clone_sets: &CloneSets,
+    in_sets: &HashMap<String, usize>,
+) -> Vec<(Vec<String>, u64)> {
     let index: HashMap<Global, usize> = defs.iter().enumerate().map(|(i, g)| (*g, i)).collect();
     let mut parent: Vec<usize> = (0..defs.len()).collect();
     fn find(parent: &mut [usize], mut i: usize) -> usize {
@@ -62,6 +89,14 @@ fn group(defs: &[Global], clone_sets: &CloneSets) -> Vec<(Vec<String>, u64)> {
             i = parent[i];
         }
         i
+    }
+    // One linker set's variables share a shard (by section name, the first one met).
+    let mut first_in_set: HashMap<String, usize> = HashMap::new();
+    for &i in in_sets.values() {
+        let section = defs[i].section().unwrap_or_default();
+        let first = *first_in_set.entry(section).or_insert(i);
+        let (a, b) = (find(&mut parent, i), find(&mut parent, first));
+        parent[a] = b;
     }
     for (i, g) in defs.iter().enumerate() {
         // An ifunc's resolver must be in its object: the symbol is defined by the pair.

@@ -7,6 +7,7 @@ use std::process::Command;
 use super::arguments::{expand_args, placeholders, write_export_list};
 use super::diagnostics::{linker_diagnostics, show_link_line};
 use super::job::{LinkError, LinkJob, Linker};
+use super::language_runtimes::runtimes_used;
 
 /// Links by running a C compiler driver (`cc -shared ...`); flags from the platform's `[cc]`.
 pub struct Cc {
@@ -44,6 +45,12 @@ impl Linker for Cc {
         args.extend(libs.dirs.iter().map(|d| format!("-L{}", d.display())));
         args.extend(libs.names.iter().map(|n| format!("-l{n}")));
         args.extend(libs.paths.iter().map(|p| p.display().to_string()));
+        // A C driver links no C++ runtime, where g++ would: an image of C++ code linked by
+        // `cc` (the default driver) did not load into a C program (undefined symbol:
+        // `_ZTVN10__cxxabiv120__si_class_type_infoE`). The driver links the unwinder itself.
+        if runtimes_used(&job.archive)?.cxx {
+            args.push("-lstdc++".into());
+        }
         let program = self.program.display().to_string();
         show_link_line(job.verbose, &program, &args);
         // LC_ALL=C: the driver's messages in English, as the error shows them.

@@ -1,7 +1,7 @@
 //! Which language runtimes an image's code calls into: the C++ runtime (libstdc++) and the
 //! unwinder (libgcc_s: Rust's panics, C++ exceptions, C's `cleanup` under `-fexceptions`).
 //! The image then links against them, as `g++` or rustc link a library, and loads into any
-//! process. Without those dependencies such an image loaded only where something had already
+//! process (LLD gets the platform's stand-ins, a C driver `-lstdc++`). Without those dependencies such an image loaded only where something had already
 //! brought them in (aotlink itself, a Rust test, through LLVM); a C program's or Python's
 //! dlopen of it failed on the first `std::` or `_Unwind_` symbol. Told from the symbols the
 //! archive's objects use and none defines: names of libstdc++ and libsupc++ are the Itanium

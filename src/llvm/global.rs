@@ -105,6 +105,18 @@ impl<'m> Global<'m> {
         unsafe { LLVMIsDeclaration(self.raw) != 0 }
     }
 
+    /// The section the IR places this global in (`section "name"`), if it names one.
+    pub fn section(self) -> Option<String> {
+        // SAFETY: a live global; LLVM returns its own string (or null), copied at once.
+        let ptr = unsafe { LLVMGetSection(self.raw) };
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: a NUL-terminated string of the global's, live for the copy.
+        let name = unsafe { std::ffi::CStr::from_ptr(ptr) }.to_string_lossy();
+        (!name.is_empty()).then(|| name.into_owned())
+    }
+
     /// An intrinsic (`llvm.memcpy...`) or LLVM's own special globals (`llvm.used`, ctors).
     pub fn is_llvm_special(self) -> bool {
         self.name().starts_with("llvm.")

@@ -16,6 +16,7 @@
 
 mod analysis;
 mod construct;
+mod constructors;
 pub mod cpu;
 mod diagnostics;
 mod disposal;
@@ -31,6 +32,7 @@ pub use construct::{
     add_bytes_and_size, add_dispatch_thunk, add_packed_constant, add_trap_slots, bind_through_slot,
     declare_byte, function_like, pointer_slot, set_data_layout, Piece,
 };
+pub use constructors::call_constructors_in_order;
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use disposal::ProgramContext;
 pub use edit::{clone_shard, CallRewrite};

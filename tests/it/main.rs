@@ -35,6 +35,7 @@ mod signing;
 mod sqlite;
 mod supervise;
 mod symbols;
+mod translation_units;
 mod unwinder;
 mod vectors;
 mod verdicts;
