@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::printed::PrintedModule;
 use crate::llvm::{Global, GlobalKind, Linkage, Visibility};
-use aotload::meta::{Gvar, Method};
+use aotload::meta::{Gvar, Method, SymbolExport, SymbolKind};
 
 /// Gives unnamed definitions a name and sets linkage and visibility of every definition.
 pub fn externalize(globals: &[Global], exports: &BTreeSet<String>) {
@@ -44,6 +44,52 @@ pub fn index<'m>(globals: &[Global<'m>]) -> (Vec<Global<'m>>, Vec<Global<'m>>) {
         v
     };
     (defined(GlobalKind::Function), defined(GlobalKind::Variable))
+}
+
+/// The exports as the metadata has them: the functions (methods under their own names), and
+/// the other symbols with what each is. An alias of a function is that function's method under
+/// another name (the same fvar, so a loader gives it the same dispatch); an alias of a
+/// variable, or of an address inside one, is data.
+pub fn split_exports(
+    globals: &[Global],
+    fvars: &[Global],
+    exports: &BTreeSet<String>,
+) -> (Vec<String>, Vec<SymbolExport>) {
+    let fvar_of: HashMap<Global, u32> = (fvars.iter().enumerate())
+        .map(|(i, g)| (*g, i as u32))
+        .collect();
+    let by_name: HashMap<String, Global> = (globals.iter())
+        .filter(|g| !g.is_declaration() && exports.contains(&g.name()))
+        .map(|g| (g.name(), *g))
+        .collect();
+    let (mut functions, mut symbols) = (Vec::new(), Vec::new());
+    for name in exports {
+        // Selection kept every export (codegen checks that every kept name survived).
+        let Some(&g) = by_name.get(name) else {
+            continue;
+        };
+        let object = match g.kind() {
+            GlobalKind::Alias => g.aliased_object(),
+            _ => Some(g),
+        };
+        let kind = match object {
+            Some(o) if o == g && o.kind() == GlobalKind::Function => {
+                functions.push(name.clone());
+                continue;
+            }
+            Some(o) if o.kind() == GlobalKind::Function => match fvar_of.get(&o) {
+                Some(&fvar) => SymbolKind::Function { fvar },
+                None => SymbolKind::IFunc,
+            },
+            Some(o) if o.kind() == GlobalKind::IFunc => SymbolKind::IFunc,
+            _ => SymbolKind::Data,
+        };
+        symbols.push(SymbolExport {
+            name: name.clone(),
+            kind,
+        });
+    }
+    (functions, symbols)
 }
 
 /// What a reference means for the manifest.

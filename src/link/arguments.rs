@@ -59,7 +59,8 @@ pub(super) fn write_export_list(job: &LinkJob, dir: &Path) -> Result<PathBuf, Li
     let path = dir.join(format!("exports.{ext}"));
     std::fs::write(
         &path,
-        job.platform.export_list(&job.exports, &job.output_name),
+        job.platform
+            .export_list(&job.exports, &job.data_exports, &job.output_name),
     )
     .map_err(|e| LinkError::Output {
         path: path.clone(),
