@@ -92,6 +92,38 @@ pub fn split_exports(
     (functions, symbols)
 }
 
+/// Makes the exported variables (not thread-locals, which no program copies) interposable, as
+/// a variable of gcc's `-fPIC -shared` build is: a program linked against the image (not
+/// dlopening it) gets a copy relocation for a variable it uses, and the dynamic loader binds
+/// every reference to the program's copy. The image's code must reach the variable through
+/// its symbol, or the program and the image each write their own copy (measured: a program
+/// set `lib_counter = 100` and the image's `lib_add` still read 7). The image links with
+/// `-Bsymbolic-functions` for that (functions still bind within it). The shard tables need an
+/// address fixed at link time: each such variable gets a hidden alias, `own_name(variable)`,
+/// for them. Returns the variables, sorted.
+pub fn make_interposable(
+    globals: &[Global],
+    symbol_exports: &[SymbolExport],
+    own_name: fn(&str) -> String,
+) -> Vec<String> {
+    let data: BTreeSet<&str> = (symbol_exports.iter())
+        .filter(|x| x.kind == SymbolKind::Data)
+        .map(|x| x.name.as_str())
+        .collect();
+    let mut names = Vec::new();
+    for g in globals {
+        let name = g.name();
+        if g.kind() != GlobalKind::Variable || g.is_thread_local() || !data.contains(&*name) {
+            continue;
+        }
+        g.allow_interposition();
+        g.add_hidden_alias(&own_name(&name));
+        names.push(name);
+    }
+    names.sort();
+    names
+}
+
 /// What a reference means for the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Edge {

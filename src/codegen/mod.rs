@@ -56,6 +56,9 @@ pub struct Program<'ctx> {
     pub exports: Vec<String>,
     /// The other exported symbols (variables, aliases, ifuncs), sorted by name.
     pub symbol_exports: Vec<SymbolExport>,
+    /// Exported variables a program linked against the image may interpose (ELF copy
+    /// relocations): the shard tables point at their [`own_name`] instead.
+    pub interposable: Vec<String>,
     /// Manifest entry per fvar.
     pub methods: Vec<Method>,
     /// Methods of other images this one calls (see `externals.rs`).
@@ -113,8 +116,11 @@ pub fn codegen<'ctx>(
         .map(|g| (g.name(), *g))
         .collect();
 
-    let dll = crate::target::Triple::parse(&llvm::triple(&module))
-        .is_ok_and(|t| t.os == crate::target::Os::Windows);
+    let os = crate::target::Triple::parse(&llvm::triple(&module)).map(|t| t.os);
+    let (dll, elf) = (
+        os == Ok(crate::target::Os::Windows),
+        os == Ok(crate::target::Os::Linux),
+    );
     let mut exports = export_names(options, &by_name, dll)?;
     let mut roots: Vec<Global> = match &options.trace {
         Some(path) => trace::trace_roots(path, &trace::read_trace(path)?, &by_name)?,
@@ -171,6 +177,10 @@ pub fn codegen<'ctx>(
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
     let (exports, symbol_exports) = index::split_exports(&globals, &fvars, &exports);
+    let interposable = match elf {
+        true => index::make_interposable(&globals, &symbol_exports, own_name),
+        false => Vec::new(),
+    };
     let externals = externals::find_externals(&globals, &options.method_tables)?;
     // Printing one function makes LLVM number the whole module: it is printed once, and cut
     // into pieces for the methods' content hashes and the shards' keys.
@@ -193,6 +203,7 @@ pub fn codegen<'ctx>(
         gvars,
         exports,
         symbol_exports,
+        interposable,
         methods,
         externals: externals.edges,
         printed: Some(pieces),
@@ -201,6 +212,12 @@ pub fn codegen<'ctx>(
             .any(|name| llvm::named_global(&module, name).is_some()),
         module,
     })
+}
+
+/// The hidden name of an exported variable that binds within the image (see
+/// [`Program::interposable`]).
+pub fn own_name(variable: &str) -> String {
+    format!("{variable}.aotlink.own")
 }
 
 /// An image is a shared object, whatever the IR was compiled for: clang compiles for a

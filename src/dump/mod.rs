@@ -195,6 +195,7 @@ pub fn prepare(
         exports: (program.exports.iter().cloned())
             .chain(program.symbol_exports.iter().map(|x| x.name.clone()))
             .collect(),
+        interposable: program.interposable.clone(),
         nexternals: program.externals.len() as u32,
         targets: targets.clone(),
         tables_in_shards,

@@ -318,3 +318,56 @@ int main(int argc, char **argv) {
         "{stdout}"
     );
 }
+
+/// A program linked against the library (not dlopening it) uses its variables directly: cc
+/// gives it a copy of each (a copy relocation), and the dynamic loader binds the library's
+/// references to that copy. Before, the image bound its variables within itself
+/// (`-Bsymbolic`), so the program and the image each used their own copy: the program set
+/// `lib_counter` and the image's `lib_add` never saw it.
+const LINKED: &str = r#"
+#include <stdio.h>
+extern int lib_counter, lib_counter_alias, lib_zeroed[16];
+extern const char lib_version[];
+extern int (*const lib_ops[2])(int, int);
+int lib_add(int, int), lib_add_alias(int, int), lib_calls(void);
+int main(void) {
+    printf("version=%s add=%d\n", lib_version, lib_add(1, 2));
+    lib_counter = 100;
+    lib_zeroed[1] = 4;
+    printf("add=%d alias=%d counter_alias=%d\n", lib_add(1, 2), lib_add_alias(1, 2),
+           lib_counter_alias);
+    printf("ops=%d same=%d calls=%d\n", lib_ops[0](3, 4), lib_ops[0] == lib_add, lib_calls());
+    return 0;
+}
+"#;
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_program_linked_against_the_image_shares_its_variables_as_with_gccs_build() {
+    let dir = scratch("exports-linked");
+    let (image, reference) = image_and_gccs(&dir);
+    let source = dir.join("linked.c");
+    std::fs::write(&source, LINKED).unwrap();
+    let run = |library: &Path, exe: &str| {
+        let exe = dir.join(exe);
+        check(
+            Command::new("cc")
+                .arg(&source)
+                .arg("-o")
+                .arg(&exe)
+                .arg(library)
+                .arg(format!("-Wl,-rpath,{}", dir.display())),
+        );
+        // Else the test covers less than it says: the program has its own copy.
+        let relocations = check(Command::new("readelf").arg("-rW").arg(&exe));
+        let relocations = String::from_utf8_lossy(&relocations.stdout).into_owned();
+        assert!(
+            relocations.contains("R_X86_64_COPY") && relocations.contains("lib_counter"),
+            "no copy relocation: {relocations}"
+        );
+        String::from_utf8_lossy(&check(&mut Command::new(&exe)).stdout).into_owned()
+    };
+    let theirs = run(&reference, "linked-gcc");
+    assert!(theirs.contains("add=115 alias=115 "), "{theirs}");
+    assert_eq!(run(&image, "linked-image"), theirs);
+}
