@@ -143,6 +143,7 @@ fn cross_link(
             .map(|suffix| dir.join(format!("{stem}-lld{suffix}"))),
         exports,
         data_exports: Vec::new(),
+        interposable: Vec::new(),
         libraries: Default::default(),
         platform: &platform,
         verbose: false,

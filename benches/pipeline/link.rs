@@ -33,6 +33,7 @@ pub fn bench_link(config: &Config, archive: &Path, dir: &Path, table: &mut Table
         import_library: None,
         exports: exports.clone(),
         data_exports: Vec::new(),
+        interposable: Vec::new(),
         libraries: Default::default(),
         platform: &platform,
         verbose: false,

@@ -97,8 +97,8 @@ pub fn split_exports(
 /// dlopening it) gets a copy relocation for a variable it uses, and the dynamic loader binds
 /// every reference to the program's copy. The image's code must reach the variable through
 /// its symbol, or the program and the image each write their own copy (measured: a program
-/// set `lib_counter = 100` and the image's `lib_add` still read 7). The image links with
-/// `-Bsymbolic-functions` for that (functions still bind within it). The shard tables need an
+/// set `lib_counter = 100` and the image's `lib_add` still read 7). The link names them in a
+/// dynamic list for that (everything else binds within the image). The shard tables need an
 /// address fixed at link time: each such variable gets a hidden alias, `own_name(variable)`,
 /// for them. Returns the variables, sorted.
 pub fn make_interposable(

@@ -39,6 +39,9 @@ pub struct LinkJob<'a> {
     /// Data to export: variables and their aliases (a DLL marks them `DATA`, so that an import
     /// library gives no jump thunk for them).
     pub data_exports: Vec<String>,
+    /// Exported variables a program linked against the image may interpose (ELF: a copy
+    /// relocation); everything else binds within the image.
+    pub interposable: Vec<String>,
     /// Shared libraries the image depends on (`-l`, `-L`, `--link-lib`).
     pub libraries: Libraries,
     pub platform: &'a Platform,

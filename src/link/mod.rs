@@ -100,6 +100,14 @@ pub fn link_checked_archive(
     let mut exports: Vec<String> = info.meta.exports.iter().map(|e| e.name.clone()).collect();
     exports.extend(symbol_names(code));
     let data_exports = symbol_names(data);
+    // The exported variables that are gvars (not thread-locals, not aliases): codegen made
+    // them interposable (`Program::interposable`).
+    let gvars: std::collections::HashSet<&str> =
+        info.meta.gvars.iter().map(|g| g.name.as_str()).collect();
+    let interposable = (data_exports.iter())
+        .filter(|name| gvars.contains(name.as_str()))
+        .cloned()
+        .collect();
     check_export_count(platform, exports.len() + data_exports.len())?;
     let out_err = |cause: String| LinkError::Output {
         path: output.to_path_buf(),
@@ -137,6 +145,7 @@ pub fn link_checked_archive(
         import_library: implib.clone(),
         exports,
         data_exports,
+        interposable,
         libraries: libraries.clone(),
         platform,
         verbose,
