@@ -7,6 +7,7 @@
 
 mod baselines;
 mod cplusplus;
+mod exports;
 mod loader;
 mod macos;
 mod mingw;
