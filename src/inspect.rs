@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use aotload::meta::{Meta, Method};
+use aotload::meta::{Meta, Method, SymbolKind};
 
 use aotload::features::names_of;
 use aotload::{ImageFile, LoadCause};
@@ -29,6 +29,10 @@ pub struct Report<'a> {
     pub image_data_bytes: usize,
     pub targets: Vec<TargetReport>,
     pub exports: Vec<String>,
+    /// The other exported symbols, each with what it is: `v (data)`, `g (alias of f)`,
+    /// `h (ifunc)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub symbol_exports: Vec<String>,
     /// Symbols the file itself exports (the root plus the exports, if all is well).
     pub exported_symbols: Vec<String>,
     /// Methods of other images this one calls.
@@ -187,6 +191,16 @@ pub fn inspect<'a>(
             })
             .collect(),
         exports: meta.exports.iter().map(|e| e.name.clone()).collect(),
+        symbol_exports: (meta.symbol_exports.iter())
+            .map(|x| match x.kind {
+                SymbolKind::Function { fvar } => {
+                    let method = meta.methods.get(fvar as usize);
+                    format!("{} (alias of {})", x.name, method.map_or("?", |m| &m.name))
+                }
+                SymbolKind::Data => format!("{} (data)", x.name),
+                SymbolKind::IFunc => format!("{} (ifunc)", x.name),
+            })
+            .collect(),
         exported_symbols: aotload::exported_symbols(bytes)?,
         externals: meta
             .externals
@@ -259,6 +273,12 @@ impl std::fmt::Display for Report<'_> {
         writeln!(f, "exports:    {}", self.exports.len())?;
         for e in &self.exports {
             writeln!(f, "  {e}")?;
+        }
+        if !self.symbol_exports.is_empty() {
+            writeln!(f, "symbols:    {}", self.symbol_exports.len())?;
+            for x in &self.symbol_exports {
+                writeln!(f, "  {x}")?;
+            }
         }
         writeln!(f, "externals:  {}", self.externals.len())?;
         for x in &self.externals {

@@ -36,6 +36,11 @@
 
 extern "C" {
 
+// Whether the global binds within its own object (LLVM's `dso_local`; the C API cannot say).
+void aotlink_shim_set_dso_local(LLVMValueRef global, int local) {
+    llvm::cast<llvm::GlobalValue>(llvm::unwrap(global))->setDSOLocal(local != 0);
+}
+
 // Resolves `cpu` with `features` ("+a,-b") for `triple`. For each of the `count` feature
 // names in `names`, enabled[i] says whether the resolved set includes it.
 // Returns 0 on success, 1 when LLVM has no target for the triple (message in *error,

@@ -142,6 +142,8 @@ fn cross_link(
             .as_ref()
             .map(|suffix| dir.join(format!("{stem}-lld{suffix}"))),
         exports,
+        data_exports: Vec::new(),
+        interposable: Vec::new(),
         libraries: Default::default(),
         platform: &platform,
         verbose: false,

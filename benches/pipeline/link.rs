@@ -32,6 +32,8 @@ pub fn bench_link(config: &Config, archive: &Path, dir: &Path, table: &mut Table
         output_name: output.to_string(),
         import_library: None,
         exports: exports.clone(),
+        data_exports: Vec::new(),
+        interposable: Vec::new(),
         libraries: Default::default(),
         platform: &platform,
         verbose: false,

@@ -130,8 +130,13 @@ const void *aotload_fptr(const aotload_image *image, uint32_t index);
 /* The address of the global of gvar index `index`. NULL if out of range. */
 void *aotload_gvar(const aotload_image *image, uint32_t index);
 
-/* The function named `name` (exported or not). NULL if the image has none. */
+/* The function named `name` (exported or not, or an exported alias of one: the same address).
+ * NULL if the image has none. */
 const void *aotload_lookup(const aotload_image *image, const char *name);
+
+/* The exported variable named `name` (or an exported alias of one); for a thread-local
+ * variable, the calling thread's copy. NULL if the image exports none. */
+void *aotload_lookup_data(const aotload_image *image, const char *name);
 
 /* The image data given at build time (--image-data); its size goes to *len (if len != NULL). */
 const uint8_t *aotload_image_data(const aotload_image *image, size_t *len);

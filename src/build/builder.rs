@@ -150,13 +150,14 @@ impl Build {
         self
     }
 
-    /// Export `name` as a C entry point.
+    /// Export `name`: a function, variable, alias or ifunc the inputs define.
     pub fn export(mut self, name: impl Into<String>) -> Build {
         self.selection.exports.push(name.into());
         self
     }
 
-    /// Export every kept function that is externally visible in the inputs (not local, not hidden).
+    /// Export every kept definition that is externally visible in the inputs (external
+    /// linkage, default or protected visibility): what `gcc -shared` exports.
     pub fn export_all(mut self, yes: bool) -> Build {
         self.selection.export_all = yes;
         self

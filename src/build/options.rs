@@ -143,10 +143,11 @@ pub struct CompileArgs {
     /// Functions to keep (one per line); they and what they reach are kept. Default: all.
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Export this function as a C entry point (repeatable).
+    /// Export this function, variable, alias or ifunc (repeatable).
     #[arg(long = "export", value_name = "NAME")]
     pub exports: Vec<String>,
-    /// Export every kept function that is externally visible in the inputs (not local, not hidden).
+    /// Export every kept definition that is externally visible in the inputs, as gcc -shared
+    /// does (functions, variables, aliases, ifuncs).
     #[arg(long)]
     pub export_all: bool,
     /// File whose bytes the image carries and the loader hands back.

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::printed::PrintedModule;
 use crate::llvm::{Global, GlobalKind, Linkage, Visibility};
-use aotload::meta::{Gvar, Method};
+use aotload::meta::{Gvar, Method, SymbolExport, SymbolKind};
 
 /// Gives unnamed definitions a name and sets linkage and visibility of every definition.
 pub fn externalize(globals: &[Global], exports: &BTreeSet<String>) {
@@ -46,6 +46,84 @@ pub fn index<'m>(globals: &[Global<'m>]) -> (Vec<Global<'m>>, Vec<Global<'m>>) {
         v
     };
     (defined(GlobalKind::Function), defined(GlobalKind::Variable))
+}
+
+/// The exports as the metadata has them: the functions (methods under their own names), and
+/// the other symbols with what each is. An alias of a function is that function's method under
+/// another name (the same fvar, so a loader gives it the same dispatch); an alias of a
+/// variable, or of an address inside one, is data.
+pub fn split_exports(
+    globals: &[Global],
+    fvars: &[Global],
+    exports: &BTreeSet<String>,
+) -> (Vec<String>, Vec<SymbolExport>) {
+    let fvar_of: HashMap<Global, u32> = (fvars.iter().enumerate())
+        .map(|(i, g)| (*g, i as u32))
+        .collect();
+    let by_name: HashMap<String, Global> = (globals.iter())
+        .filter(|g| !g.is_declaration() && exports.contains(&g.name()))
+        .map(|g| (g.name(), *g))
+        .collect();
+    let (mut functions, mut symbols) = (Vec::new(), Vec::new());
+    for name in exports {
+        // Selection kept every export (codegen checks that every kept name survived).
+        let Some(&g) = by_name.get(name) else {
+            continue;
+        };
+        let object = match g.kind() {
+            GlobalKind::Alias => g.aliased_object(),
+            _ => Some(g),
+        };
+        let kind = match object {
+            Some(o) if o == g && o.kind() == GlobalKind::Function => {
+                functions.push(name.clone());
+                continue;
+            }
+            Some(o) if o.kind() == GlobalKind::Function => match fvar_of.get(&o) {
+                Some(&fvar) => SymbolKind::Function { fvar },
+                None => SymbolKind::IFunc,
+            },
+            Some(o) if o.kind() == GlobalKind::IFunc => SymbolKind::IFunc,
+            _ => SymbolKind::Data,
+        };
+        symbols.push(SymbolExport {
+            name: name.clone(),
+            kind,
+        });
+    }
+    (functions, symbols)
+}
+
+/// Makes the exported variables (not thread-locals, which no program copies) interposable, as
+/// a variable of gcc's `-fPIC -shared` build is: a program linked against the image (not
+/// dlopening it) gets a copy relocation for a variable it uses, and the dynamic loader binds
+/// every reference to the program's copy. The image's code must reach the variable through
+/// its symbol, or the program and the image each write their own copy (measured: a program
+/// set `lib_counter = 100` and the image's `lib_add` still read 7). The link names them in a
+/// dynamic list for that (everything else binds within the image). The shard tables need an
+/// address fixed at link time: each such variable gets a hidden alias, `own_name(variable)`,
+/// for them. Returns the variables, sorted.
+pub fn make_interposable(
+    globals: &[Global],
+    symbol_exports: &[SymbolExport],
+    own_name: fn(&str) -> String,
+) -> Vec<String> {
+    let data: BTreeSet<&str> = (symbol_exports.iter())
+        .filter(|x| x.kind == SymbolKind::Data)
+        .map(|x| x.name.as_str())
+        .collect();
+    let mut names = Vec::new();
+    for g in globals {
+        let name = g.name();
+        if g.kind() != GlobalKind::Variable || g.is_thread_local() || !data.contains(&*name) {
+            continue;
+        }
+        g.allow_interposition();
+        g.add_hidden_alias(&own_name(&name));
+        names.push(name);
+    }
+    names.sort();
+    names
 }
 
 /// What a reference means for the manifest.

@@ -16,11 +16,11 @@ mod trace;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use aotload::meta::Method;
+use aotload::meta::{Method, SymbolExport};
 use inkwell::context::Context;
 use inkwell::module::Module;
 
-use crate::llvm::{self, Global, GlobalKind, Linkage, Visibility};
+use crate::llvm::{self, Global, Linkage, Visibility};
 pub use error::CodegenError;
 pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
@@ -31,9 +31,10 @@ pub struct CodegenOptions {
     pub inputs: Vec<Input>,
     /// Functions a runtime recorded as compiled; `None` keeps every definition.
     pub trace: Option<PathBuf>,
-    /// Functions to export as C-ABI entry points.
+    /// Functions, variables, aliases and ifuncs to export as symbols.
     pub exports: Vec<String>,
-    /// Also export every kept function that had external linkage in the inputs.
+    /// Also export every kept definition that had external linkage and default (or protected)
+    /// visibility in the inputs: what `gcc -shared` exports.
     pub export_all: bool,
     /// Method tables of the images this one will be loaded with: the functions the inputs
     /// declare and a table provides become external methods.
@@ -52,8 +53,13 @@ pub struct Program<'ctx> {
     /// gvar index -> the global's name and the function addresses it holds (the metadata's
     /// record).
     pub gvars: Vec<aotload::meta::Gvar>,
-    /// Exported function names, sorted.
+    /// Exported functions (methods under their own names), sorted.
     pub exports: Vec<String>,
+    /// The other exported symbols (variables, aliases, ifuncs), sorted by name.
+    pub symbol_exports: Vec<SymbolExport>,
+    /// Exported variables a program linked against the image may interpose (ELF copy
+    /// relocations): the shard tables point at their [`own_name`] instead.
+    pub interposable: Vec<String>,
     /// Manifest entry per fvar.
     pub methods: Vec<Method>,
     /// Methods of other images this one calls (see `externals.rs`).
@@ -117,7 +123,12 @@ pub fn codegen<'ctx>(
         .map(|g| (g.name(), *g))
         .collect();
 
-    let mut exports = export_names(options, &by_name)?;
+    let os = crate::target::Triple::parse(&llvm::triple(&module)).map(|t| t.os);
+    let (dll, elf) = (
+        os == Ok(crate::target::Os::Windows),
+        os == Ok(crate::target::Os::Linux),
+    );
+    let mut exports = export_names(options, &by_name, dll)?;
     let mut roots: Vec<Global> = match &options.trace {
         Some(path) => trace::trace_roots(path, &trace::read_trace(path)?, &by_name)?,
         // Without a trace every definition other code can reach is kept. Local ones count
@@ -145,10 +156,9 @@ pub fn codegen<'ctx>(
         // table.
         exports.extend(
             keep.iter()
-                .filter(|g| {
-                    g.kind() == GlobalKind::Function && !g.is_declaration() && !g.is_local()
-                })
-                .filter(|g| g.visibility() != Visibility::Hidden && !g.is_llvm_special())
+                .filter(|g| !g.is_declaration() && !g.is_local() && !g.is_llvm_special())
+                .filter(|g| g.visibility() != Visibility::Hidden)
+                .filter(|g| !(dll && thread_local_data(**g)))
                 .map(|g| g.name()),
         );
     }
@@ -177,6 +187,11 @@ pub fn codegen<'ctx>(
     }
     index::externalize(&globals, &exports);
     let (fvars, gvars) = index::index(&globals);
+    let (exports, symbol_exports) = index::split_exports(&globals, &fvars, &exports);
+    let interposable = match elf {
+        true => index::make_interposable(&globals, &symbol_exports, own_name),
+        false => Vec::new(),
+    };
     let externals = externals::find_externals(&globals, &options.method_tables)?;
     // Printing one function makes LLVM number the whole module: it is printed once, and cut
     // into pieces for the methods' content hashes and the shards' keys.
@@ -197,7 +212,9 @@ pub fn codegen<'ctx>(
         triple: llvm::triple(&module),
         fvars: fvars.iter().map(|g| g.name()).collect(),
         gvars,
-        exports: exports.into_iter().collect(),
+        exports,
+        symbol_exports,
+        interposable,
         methods,
         externals: externals.edges,
         printed: Some(pieces),
@@ -206,6 +223,12 @@ pub fn codegen<'ctx>(
             .any(|name| llvm::named_global(&module, name).is_some()),
         module,
     })
+}
+
+/// The hidden name of an exported variable that binds within the image (see
+/// [`Program::interposable`]).
+pub fn own_name(variable: &str) -> String {
+    format!("{variable}.aotlink.own")
 }
 
 /// An image is a shared object, whatever the IR was compiled for: clang compiles for a
@@ -219,10 +242,12 @@ fn as_shared_object(module: &Module, globals: &[Global]) {
     }
 }
 
-/// The `--export` names, each checked to be a function the inputs define.
+/// The `--export` names, each checked to be a function, variable, alias or ifunc the inputs
+/// define (for a DLL, not a thread-local variable).
 fn export_names(
     options: &CodegenOptions,
     by_name: &HashMap<String, Global>,
+    dll: bool,
 ) -> Result<BTreeSet<String>, CodegenError> {
     let mut exports = BTreeSet::new();
     for name in &options.exports {
@@ -231,13 +256,23 @@ fn export_names(
             cause: cause.to_string(),
         };
         match by_name.get(name) {
-            None => return Err(fail("no such function in the inputs")),
-            Some(g) if g.kind() != GlobalKind::Function => return Err(fail("is not a function")),
+            None => return Err(fail("no such function, variable or alias in the inputs")),
+            Some(g) if g.is_llvm_special() => return Err(fail("is one of LLVM's own globals")),
             Some(g) if g.is_declaration() => {
                 return Err(fail("is declared but not defined in the inputs"))
+            }
+            // A DLL's export names an address, and a thread-local variable has one per thread
+            // (clang refuses `dllexport` on one too).
+            Some(g) if dll && thread_local_data(*g) => {
+                return Err(fail("is thread-local: a DLL cannot export it"))
             }
             Some(_) => exports.insert(name.clone()),
         };
     }
     Ok(exports)
+}
+
+/// A thread-local variable, or an alias of one.
+fn thread_local_data(g: Global) -> bool {
+    g.is_thread_local() || g.aliased_object().is_some_and(|a| a.is_thread_local())
 }

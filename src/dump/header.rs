@@ -15,6 +15,7 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 
 use super::tables::add_blob_global;
+use crate::codegen::own_name;
 use crate::llvm::{self, Global, Visibility};
 
 /// Builds the header module for an image of the shards `shards` (for `ntargets` targets)
@@ -30,6 +31,7 @@ pub fn header_module<'ctx>(
     tables_in_shards: bool,
     ntargets: u32,
     exports: &[String],
+    interposable: &[String],
     nexternals: u32,
     meta: &[u8],
     image_data: &[u8],
@@ -47,6 +49,7 @@ pub fn header_module<'ctx>(
             shards,
             ntargets,
             &exports.iter().map(String::as_str).collect(),
+            &interposable.iter().map(String::as_str).collect(),
         )?,
         true => (shards.iter())
             .map(|s| llvm::declare_byte(&module, &shard_table_symbol(s.index), Visibility::Hidden))
@@ -108,16 +111,22 @@ fn link_ir<'ctx>(
 
 /// Each shard's table, hidden, in shard order. What a table points at (versions, slots,
 /// variables) is defined in the shard's object and declared here as a byte: data, not a
-/// function, so that no PLT relocation is involved; hidden, but for the exports.
+/// function, so that no PLT relocation is involved; hidden, but for the exports. An
+/// `interposable` variable is reached by its hidden own name: its exported one may bind to a
+/// program's copy, and a table's offset is fixed at link time.
 fn add_shard_tables<'m>(
     module: &'m Module,
     shards: &[ShardSpec],
     ntargets: u32,
     exports: &HashSet<&str>,
+    interposable: &HashSet<&str>,
 ) -> Result<Vec<Global<'m>>, String> {
     let mut declared: HashMap<String, Global<'m>> = HashMap::new();
     let mut declare = |name: &str| {
         *declared.entry(name.to_string()).or_insert_with(|| {
+            if interposable.contains(name) {
+                return llvm::declare_byte(module, &own_name(name), Visibility::Hidden);
+            }
             let visibility = match exports.contains(name) {
                 true => Visibility::Default,
                 false => Visibility::Hidden,

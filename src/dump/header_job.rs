@@ -22,6 +22,8 @@ pub struct HeaderFacts {
     pub kind: ImageKind,
     pub emit: EmitKinds,
     pub exports: Vec<String>,
+    /// Exported variables the tables reach by their hidden own names (`Program::interposable`).
+    pub interposable: Vec<String>,
     pub nexternals: u32,
     pub targets: Vec<CpuTarget>,
     pub tables_in_shards: bool,
@@ -76,6 +78,7 @@ fn emit_header(facts: &HeaderFacts, shards: &[ShardSpec], meta: &[u8]) -> Result
         facts.tables_in_shards,
         facts.targets.len() as u32,
         &facts.exports,
+        &facts.interposable,
         facts.nexternals,
         meta,
         &facts.image_data,

@@ -190,7 +190,12 @@ pub fn prepare(
             .into_owned(),
         kind: options.kind,
         emit: options.emit,
-        exports: program.exports.clone(),
+        // Every exported name: what the tables point at must stay visible (ELF keeps the
+        // most constraining visibility of a symbol's references).
+        exports: (program.exports.iter().cloned())
+            .chain(program.symbol_exports.iter().map(|x| x.name.clone()))
+            .collect(),
+        interposable: program.interposable.clone(),
         nexternals: program.externals.len() as u32,
         targets: targets.clone(),
         tables_in_shards,
@@ -350,6 +355,7 @@ struct ProgramFacts<'a> {
     externals: &'a [aotload::meta::ExternalEdge],
     gvars: &'a [aotload::meta::Gvar],
     exports: &'a [String],
+    symbol_exports: &'a [aotload::meta::SymbolExport],
 }
 
 fn program_facts<'a>(program: &'a Program) -> ProgramFacts<'a> {
@@ -359,6 +365,7 @@ fn program_facts<'a>(program: &'a Program) -> ProgramFacts<'a> {
         externals: &program.externals,
         gvars: &program.gvars,
         exports: &program.exports,
+        symbol_exports: &program.symbol_exports,
     }
 }
 
@@ -398,6 +405,7 @@ fn image_meta(
                 fvar: fvar_index[n],
             })
             .collect(),
+        symbol_exports: program.symbol_exports.to_vec(),
     }
 }
 

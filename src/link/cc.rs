@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::arguments::{expand_args, placeholders, write_export_list};
+use super::arguments::{expand_args, placeholders, write_symbol_lists};
 use super::diagnostics::{linker_diagnostics, show_link_line};
 use super::job::{LinkError, LinkJob, Linker};
 use super::language_runtimes::runtimes_used;
@@ -38,8 +38,8 @@ impl Linker for Cc {
             path: job.output.clone(),
             cause: format!("cannot create a temp dir: {e}"),
         })?;
-        let export_list = write_export_list(job, scratch.path())?;
-        let mut args = expand_args(&flags.args, &placeholders(job, &export_list), &[]);
+        let lists = write_symbol_lists(job, scratch.path())?;
+        let mut args = expand_args(&flags.args, &placeholders(job, &lists), &[]);
         // The driver searches and records libraries itself, on every OS.
         let libs = &job.libraries;
         args.extend(libs.dirs.iter().map(|d| format!("-L{}", d.display())));

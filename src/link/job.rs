@@ -34,8 +34,14 @@ pub struct LinkJob<'a> {
     pub output_name: String,
     /// Where the linker writes the import library, on platforms that have them.
     pub import_library: Option<PathBuf>,
-    /// Functions to export besides the root.
+    /// Code to export besides the root: functions, their aliases, ifuncs.
     pub exports: Vec<String>,
+    /// Data to export: variables and their aliases (a DLL marks them `DATA`, so that an import
+    /// library gives no jump thunk for them).
+    pub data_exports: Vec<String>,
+    /// Exported variables a program linked against the image may interpose (ELF: a copy
+    /// relocation); everything else binds within the image.
+    pub interposable: Vec<String>,
     /// Shared libraries the image depends on (`-l`, `-L`, `--link-lib`).
     pub libraries: Libraries,
     pub platform: &'a Platform,
@@ -79,7 +85,7 @@ pub enum LinkError {
     CcUnsupported(String),
     #[error("{}: {cause}", path.display())]
     Output { path: PathBuf, cause: String },
-    #[error("{os} images can export at most {max} symbols; this one would export {count} (the root and {} --export functions)", count - 1)]
+    #[error("{os} images can export at most {max} symbols; this one would export {count} (the root and {} exported symbols)", count - 1)]
     TooManyExports {
         os: String,
         max: usize,

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::arguments::{expand_args, placeholders, write_export_list};
+use super::arguments::{expand_args, placeholders, write_symbol_lists};
 use super::compiler_runtime::runtime_archives;
 use super::job::{LinkError, LinkJob, Linker};
 use super::lld_driver::run_lld;
@@ -55,7 +55,7 @@ impl Lld {
         job: &LinkJob,
         scratch: &Path,
     ) -> Result<(Vec<String>, Option<CRuntimeFiles>), LinkError> {
-        let export_list = write_export_list(job, scratch)?;
+        let lists = write_symbol_lists(job, scratch)?;
         // A macOS SDK as the sysroot gives libSystem's stub; other sysroots hold a C runtime.
         let sysroot = self.sysroot.as_deref();
         let (libraries, c_sysroot) = match sdk_system_libraries(job, sysroot)? {
@@ -78,7 +78,7 @@ impl Lld {
         if let Some(c) = &c_runtime {
             arguments.extend(paths(&c.end));
         }
-        let mut values = placeholders(job, &export_list);
+        let mut values = placeholders(job, &lists);
         // The DLL entry: the C runtime's start-up code, else the header's own.
         let entry = match &c_runtime {
             Some(c) => c.entry.clone(),

@@ -92,7 +92,23 @@ pub fn link_checked_archive(
 ) -> Result<Linked, LinkError> {
     let archive = info.path.as_path();
     info.check_platform(platform)?;
-    check_export_count(platform, info.meta.exports.len())?;
+    let (code, data): (Vec<_>, Vec<_>) =
+        (info.meta.symbol_exports.iter()).partition(|x| x.kind != aotload::meta::SymbolKind::Data);
+    let symbol_names = |list: Vec<&aotload::meta::SymbolExport>| -> Vec<String> {
+        list.into_iter().map(|x| x.name.clone()).collect()
+    };
+    let mut exports: Vec<String> = info.meta.exports.iter().map(|e| e.name.clone()).collect();
+    exports.extend(symbol_names(code));
+    let data_exports = symbol_names(data);
+    // The exported variables that are gvars (not thread-locals, not aliases): codegen made
+    // them interposable (`Program::interposable`).
+    let gvars: std::collections::HashSet<&str> =
+        info.meta.gvars.iter().map(|g| g.name.as_str()).collect();
+    let interposable = (data_exports.iter())
+        .filter(|name| gvars.contains(name.as_str()))
+        .cloned()
+        .collect();
+    check_export_count(platform, exports.len() + data_exports.len())?;
     let out_err = |cause: String| LinkError::Output {
         path: output.to_path_buf(),
         cause,
@@ -127,7 +143,9 @@ pub fn link_checked_archive(
         output: temp.clone(),
         output_name,
         import_library: implib.clone(),
-        exports: info.meta.exports.iter().map(|e| e.name.clone()).collect(),
+        exports,
+        data_exports,
+        interposable,
         libraries: libraries.clone(),
         platform,
         verbose,
@@ -194,7 +212,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("at most 65535 symbols") && err.contains("65535 --export functions"),
+            err.contains("at most 65535 symbols") && err.contains("65535 exported symbols"),
             "{err}"
         );
         let linux = Platform::for_triple(&Triple::host());

@@ -56,6 +56,38 @@ impl<'m> Global<'m> {
         out
     }
 
+    /// What an alias stands for, through aliases of aliases and pointer casts: a function,
+    /// variable or ifunc; `None` for an address inside one (an alias to an offset), or for
+    /// anything but an alias.
+    pub fn aliased_object(self) -> Option<Global<'m>> {
+        let mut g = self;
+        // Bounded: LLVM's verifier refuses alias cycles, but a bound costs nothing.
+        for _ in 0..64 {
+            if g.kind() != GlobalKind::Alias {
+                return (g != self).then_some(g);
+            }
+            // SAFETY: a live alias; its aliasee is a constant of the same module.
+            let mut value = unsafe { LLVMAliasGetAliasee(g.raw()) };
+            // SAFETY: `value` is a live constant; only its class and operands are read.
+            unsafe {
+                while !value.is_null()
+                    && !LLVMIsAConstantExpr(value).is_null()
+                    && matches!(
+                        LLVMGetConstOpcode(value),
+                        llvm_sys::LLVMOpcode::LLVMBitCast | llvm_sys::LLVMOpcode::LLVMAddrSpaceCast
+                    )
+                {
+                    value = LLVMGetOperand(value, 0);
+                }
+                if value.is_null() || LLVMIsAGlobalValue(value).is_null() {
+                    return None;
+                }
+                g = Global::from_raw(value);
+            }
+        }
+        None
+    }
+
     /// Instructions plus basic blocks: the cost estimate of a function (0 for data).
     pub fn size_estimate(self) -> u64 {
         if self.kind() != GlobalKind::Function {

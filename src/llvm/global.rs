@@ -189,6 +189,36 @@ impl<'m> Global<'m> {
         matches!(self.linkage(), Linkage::Internal | Linkage::Private)
     }
 
+    /// Lets a program the image is linked into interpose the global (a copy relocation of an
+    /// exported variable): its code and data then reach it through the GOT or a symbolic
+    /// relocation, not at a fixed offset (`dso_local`, which clang sets compiling for a PIE).
+    pub fn allow_interposition(self) {
+        // SAFETY: a live global value.
+        unsafe { super::shim::aotlink_shim_set_dso_local(self.raw, 0) }
+    }
+
+    /// Adds a hidden alias `name` of this global: a name that binds within the image whatever
+    /// binds the global's own.
+    pub fn add_hidden_alias(self, name: &str) -> Global<'m> {
+        let cname = c_name(name);
+        // SAFETY: a live global of a module borrowed for 'm; the alias is added to the same
+        // module, with the global's own value type and address space.
+        let alias = unsafe {
+            let ty = LLVMGlobalGetValueType(self.raw);
+            let space = LLVMGetPointerAddressSpace(LLVMTypeOf(self.raw));
+            Global::from_raw(LLVMAddAlias2(
+                LLVMGetGlobalParent(self.raw),
+                ty,
+                space,
+                self.raw,
+                cname.as_ptr(),
+            ))
+        };
+        alias.set_linkage(Linkage::External);
+        alias.set_visibility(Visibility::Hidden);
+        alias
+    }
+
     /// Gives the global an address of its own (not `unnamed_addr`): a table entry points at
     /// it, so it may not be merged with an equal one, and on AArch64 a difference to an
     /// `unnamed_addr` function becomes a PLT32 relocation, which GNU ld 2.40 cannot link.

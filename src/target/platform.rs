@@ -72,6 +72,9 @@ pub struct ExportList {
     pub template: String,
     /// One export's line, `{name}` replaced (with `\` and `"` escaped by a backslash).
     pub line: String,
+    /// A data export's line, where it differs from `line` (a DLL's `DATA`).
+    #[serde(default)]
+    pub data_line: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -239,12 +242,15 @@ impl Platform {
         .expect("every supported triple's platform file has its CPU targets (tested)")
     }
 
-    /// The export list for `exports` (plus the root), from the platform's template.
-    pub fn export_list(&self, exports: &[String], output_name: &str) -> String {
+    /// The export list for the code `exports` and the `data` (plus the root), from the
+    /// platform's template.
+    pub fn export_list(&self, exports: &[String], data: &[String], output_name: &str) -> String {
         let escape = |name: &str| name.replace('\\', "\\\\").replace('"', "\\\"");
-        let lines: Vec<String> = exports
-            .iter()
-            .map(|e| self.export_list.line.replace("{name}", &escape(e)))
+        let list = &self.export_list;
+        let data_line = list.data_line.as_ref().unwrap_or(&list.line);
+        let lines: Vec<String> = (exports.iter().map(|e| (e, &list.line)))
+            .chain(data.iter().map(|d| (d, data_line)))
+            .map(|(name, line)| line.replace("{name}", &escape(name)))
             .collect();
         template(&self.export_list.template)
             .replace("{output_name}", output_name)
@@ -299,11 +305,19 @@ mod tests {
             "x86_64-w64-windows-gnu",
         ] {
             let p = Platform::for_triple(&Triple::parse(triple).unwrap());
-            let list = p.export_list(&["f".into(), "a \"b\"".into()], "x");
+            let list = p.export_list(&["f".into(), "a \"b\"".into()], &["v".into()], "x");
             assert!(
-                list.contains("aotlink_image") && list.contains('f'),
+                list.contains("aotlink_image") && list.contains('f') && list.contains('v'),
                 "{triple}: {list}"
             );
+            // A DLL's data is DATA (no jump thunk in its import library); code is not.
+            let windows = triple.contains("windows");
+            assert_eq!(
+                list.contains("    v DATA\n") || list.ends_with("    v DATA"),
+                windows,
+                "{list}"
+            );
+            assert!(!list.contains("f DATA"), "{list}");
             assert!(!list.contains("{exports}"));
             for lib in p
                 .system_libraries

@@ -41,9 +41,10 @@ fn long_name_many_callees_image() -> std::path::PathBuf {
     let mut encoded = meta.encode();
     let room = file.meta_file_range.len();
     let padding = room - encoded.len();
-    // The last head word counts the string table's bytes, which end the metadata.
-    let strings = u32::from_le_bytes(encoded[48..52].try_into().unwrap()) as usize + padding;
-    encoded[48..52].copy_from_slice(&(strings as u32).to_le_bytes());
+    // The last head word (the 14th, format 8) counts the string table's bytes, which end the
+    // metadata.
+    let strings = u32::from_le_bytes(encoded[52..56].try_into().unwrap()) as usize + padding;
+    encoded[52..56].copy_from_slice(&(strings as u32).to_le_bytes());
     encoded.resize(room, b' ');
     bytes[file.meta_file_range.clone()].copy_from_slice(&encoded);
     reseal(&mut bytes, true);

@@ -16,6 +16,7 @@ mod cplusplus;
 mod cross;
 mod determinism;
 mod exit_handlers;
+mod exports;
 mod hostile;
 mod inspect_memory;
 mod libraries;

@@ -597,6 +597,33 @@ pub unsafe extern "C" fn aotload_lookup(
     })
 }
 
+/// The exported variable named `name` (for a thread-local one, the calling thread's copy); NULL
+/// when the image exports none.
+///
+/// # Safety
+/// `image` comes from `aotload_open`; `name` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aotload_lookup_data(
+    image: *const CImage,
+    name: *const c_char,
+) -> *mut c_void {
+    guard(std::ptr::null_mut(), || {
+        let (Some(image), false) = (image.as_ref(), name.is_null()) else {
+            return std::ptr::null_mut();
+        };
+        let Some(name) = or_report(c_text(name, "aotload_lookup_data: name")) else {
+            return std::ptr::null_mut();
+        };
+        image.lookup_data(name).unwrap_or_else(|| {
+            set_error(format!(
+                "aotload_lookup_data: no exported variable `{name}` in {}",
+                image.path().display()
+            ));
+            std::ptr::null_mut()
+        })
+    })
+}
+
 /// The image data; its length goes to `*len` (when not NULL).
 ///
 /// # Safety

@@ -21,8 +21,11 @@ pub struct Meta {
     pub externals: Vec<ExternalEdge>,
     /// The global variables, by gvar index.
     pub gvars: Vec<Gvar>,
-    /// C-ABI entry points the image exports as real symbols.
+    /// C-ABI entry points the image exports as real symbols: methods under their own names.
     pub exports: Vec<Export>,
+    /// The other symbols the image exports: variables, and aliases and ifuncs (sorted by name;
+    /// no name is also an export's).
+    pub symbol_exports: Vec<SymbolExport>,
 }
 
 /// One CPU target an image was compiled for.
@@ -104,6 +107,53 @@ pub struct Export {
     pub fvar: u32,
 }
 
+/// An exported symbol that is not a method under its own name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SymbolExport {
+    pub name: String,
+    pub kind: SymbolKind,
+}
+
+/// What an exported symbol that is not a method is, which says how a loader finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolKind {
+    /// Another name of method `fvar` (an alias of a function): its address is the method's,
+    /// with the same dispatch to the chosen CPU target's version.
+    Function { fvar: u32 },
+    /// A variable or an alias of one (thread-local ones too): data, whose address only the
+    /// dynamic loader knows for a thread-local. A DLL exports it as `DATA`.
+    Data,
+    /// A GNU ifunc (or an alias of one): code whose address its resolver picks at load time.
+    IFunc,
+}
+
+/// The `kind` word of a symbol export's record, and its index word when it has no fvar.
+const SYMBOL_FUNCTION: u32 = 1;
+const SYMBOL_DATA: u32 = 2;
+const SYMBOL_IFUNC: u32 = 3;
+const NO_INDEX: u32 = u32::MAX;
+
+impl SymbolKind {
+    /// The record's (kind, index) words.
+    fn words(self) -> [u32; 2] {
+        match self {
+            SymbolKind::Function { fvar } => [SYMBOL_FUNCTION, fvar],
+            SymbolKind::Data => [SYMBOL_DATA, NO_INDEX],
+            SymbolKind::IFunc => [SYMBOL_IFUNC, NO_INDEX],
+        }
+    }
+
+    /// The kind a record's (kind, index) words give, if they are one.
+    fn from_words(kind: u32, index: u32) -> Option<SymbolKind> {
+        match (kind, index) {
+            (SYMBOL_FUNCTION, fvar) => Some(SymbolKind::Function { fvar }),
+            (SYMBOL_DATA, NO_INDEX) => Some(SymbolKind::Data),
+            (SYMBOL_IFUNC, NO_INDEX) => Some(SymbolKind::IFunc),
+            _ => None,
+        }
+    }
+}
+
 impl Meta {
     /// The architecture the image's triple names (`None` for one aotlink does not build for).
     pub fn arch(&self) -> Option<Arch> {
@@ -152,6 +202,11 @@ impl Meta {
             let name = strings.add(&x.name);
             put(&[name.0, name.1, x.fvar]);
         }
+        for x in &self.symbol_exports {
+            let name = strings.add(&x.name);
+            put(&[name.0, name.1]);
+            put(&x.kind.words());
+        }
         let triple = strings.add(&self.triple);
         let counts = [
             self.targets.len(),
@@ -159,6 +214,7 @@ impl Meta {
             self.externals.len(),
             self.gvars.len(),
             self.exports.len(),
+            self.symbol_exports.len(),
             features.len(),
             edges.callees.len(),
             edges.external.len(),
@@ -228,15 +284,16 @@ impl<'a> StringTable<'a> {
 }
 
 /// Words in the metadata's head: triple (offset, length), feature list version, then the
-/// counts of targets, methods, externals, gvars, exports, feature words, callee edges,
-/// external edges, data edges and string bytes.
-const HEAD_WORDS: usize = 13;
+/// counts of targets, methods, externals, gvars, exports, symbol exports, feature words,
+/// callee edges, external edges, data edges and string bytes.
+const HEAD_WORDS: usize = 14;
 /// Words per record of each kind (see [`Meta::encode`]).
 const TARGET_WORDS: usize = 8;
 const METHOD_WORDS: usize = 12;
 const EXTERNAL_WORDS: usize = 6;
 const GVAR_WORDS: usize = 8;
 const EXPORT_WORDS: usize = 3;
+const SYMBOL_EXPORT_WORDS: usize = 4;
 
 /// Encoded metadata read in place: nothing is copied or allocated per method, edge or name
 /// (only the few targets are decoded). [`MetaView::parse`] checks every rule once, so the
@@ -260,6 +317,7 @@ struct Sections<'a> {
     externals: &'a [u8],
     gvars: &'a [u8],
     exports: &'a [u8],
+    symbol_exports: &'a [u8],
     features: &'a [u8],
     callees: &'a [u8],
     external_edges: &'a [u8],
@@ -305,14 +363,15 @@ impl<'a> Sections<'a> {
             count(5).checked_mul(4 * EXTERNAL_WORDS),
             count(6).checked_mul(4 * GVAR_WORDS),
             count(7).checked_mul(4 * EXPORT_WORDS),
-            count(8).checked_mul(8),
-            count(9).checked_mul(4),
+            count(8).checked_mul(4 * SYMBOL_EXPORT_WORDS),
+            count(9).checked_mul(8),
             count(10).checked_mul(4),
             count(11).checked_mul(4),
-            Some(count(12)),
+            count(12).checked_mul(4),
+            Some(count(13)),
         ];
         let mut rest = &bytes[4 * HEAD_WORDS..];
-        let mut split = [&bytes[..0]; 10];
+        let mut split = [&bytes[..0]; 11];
         for (section, size) in split.iter_mut().zip(sizes) {
             let size = size.ok_or_else(truncated)?;
             if size > rest.len() {
@@ -323,7 +382,7 @@ impl<'a> Sections<'a> {
         if !rest.is_empty() {
             return Err(invalid("metadata has bytes after its string table"));
         }
-        let [targets, methods, externals, gvars, exports, features, callees, external_edges, data_edges, strings] =
+        let [targets, methods, externals, gvars, exports, symbol_exports, features, callees, external_edges, data_edges, strings] =
             split;
         let strings = std::str::from_utf8(strings)
             .map_err(|_| invalid("metadata string table is not UTF-8"))?;
@@ -333,6 +392,7 @@ impl<'a> Sections<'a> {
             externals,
             gvars,
             exports,
+            symbol_exports,
             features,
             callees,
             external_edges,
@@ -416,6 +476,7 @@ impl<'a> MetaView<'a> {
         view.check_methods()?;
         view.check_externals()?;
         view.check_exports()?;
+        view.check_symbol_exports()?;
         Ok(view)
     }
 
@@ -582,6 +643,48 @@ impl<'a> MetaView<'a> {
         Ok(())
     }
 
+    /// Symbol exports: strings in range, a known kind, a function's fvar below the number of
+    /// methods, names strictly increasing and none an export's name (so a name finds one
+    /// thing, and no method enters the method table under a second name).
+    fn check_symbol_exports(&self) -> Result<(), FormatError> {
+        let s = &self.sections;
+        let nf = self.method_count() as u32;
+        let mut previous: Option<&str> = None;
+        let mut exports = self.exports().map(|(name, _)| name).peekable();
+        for r in s.symbol_exports.chunks_exact(4 * SYMBOL_EXPORT_WORDS) {
+            let [n0, n1, kind, index] = words(r);
+            let name = (s.text(n0, n1))
+                .ok_or_else(|| invalid("a metadata string lies outside the string table"))?;
+            match SymbolKind::from_words(kind, index) {
+                None => {
+                    return Err(FormatError::Invalid(format!(
+                        "symbol export {name} has kind {kind} and index {index}"
+                    )))
+                }
+                Some(SymbolKind::Function { fvar }) if fvar >= nf => {
+                    return Err(FormatError::Invalid(format!(
+                        "symbol export {name} names fvar {fvar} of {nf}"
+                    )))
+                }
+                Some(_) => {}
+            }
+            if let Some(before) = previous.filter(|&before| before >= name) {
+                return Err(FormatError::Invalid(format!(
+                    "symbol exports are not sorted by name or not unique (`{before}` before `{name}`)"
+                )));
+            }
+            previous = Some(name);
+            // Both lists are sorted: one merge finds a name in both.
+            while exports.next_if(|&export| export < name).is_some() {}
+            if exports.peek() == Some(&name) {
+                return Err(FormatError::Invalid(format!(
+                    "{name} is both an export and a symbol export"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// A string the records point at, checked by [`MetaView::parse`].
     fn text(&self, off: u32, len: u32) -> &'a str {
         self.sections.text(off, len).unwrap_or_default()
@@ -684,6 +787,42 @@ impl<'a> MetaView<'a> {
         })
     }
 
+    /// The exported symbols that are not methods, as (name, kind), sorted by name.
+    pub fn symbol_exports(&self) -> impl Iterator<Item = (&'a str, SymbolKind)> + '_ {
+        (self
+            .sections
+            .symbol_exports
+            .chunks_exact(4 * SYMBOL_EXPORT_WORDS))
+        .map(|r| {
+            let [n0, n1, kind, index] = words(r);
+            // Parsing checked the kind; damaged bytes read as data.
+            let kind = SymbolKind::from_words(kind, index).unwrap_or(SymbolKind::Data);
+            (self.text(n0, n1), kind)
+        })
+    }
+
+    /// The symbol export named `name` (a binary search in place).
+    pub fn symbol_export(&self, name: &str) -> Option<SymbolKind> {
+        let section = self.sections.symbol_exports;
+        let count = section.len() / (4 * SYMBOL_EXPORT_WORDS);
+        let (mut lo, mut hi) = (0, count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self
+                .first_string::<SYMBOL_EXPORT_WORDS>(section, mid)
+                .cmp(name)
+            {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let [_, _, kind, index] = record::<SYMBOL_EXPORT_WORDS>(section, mid);
+                    return Some(SymbolKind::from_words(kind, index).unwrap_or(SymbolKind::Data));
+                }
+            }
+        }
+        None
+    }
+
     /// Owned copies of everything (for tools; the loader reads in place).
     pub fn to_meta(&self) -> Meta {
         Meta {
@@ -725,6 +864,12 @@ impl<'a> MetaView<'a> {
                 .map(|(name, fvar)| Export {
                     name: name.to_string(),
                     fvar,
+                })
+                .collect(),
+            symbol_exports: (self.symbol_exports())
+                .map(|(name, kind)| SymbolExport {
+                    name: name.to_string(),
+                    kind,
                 })
                 .collect(),
         }
@@ -848,6 +993,20 @@ mod tests {
                 name: "f".into(),
                 fvar: 0,
             }],
+            symbol_exports: vec![
+                SymbolExport {
+                    name: "f_alias".into(),
+                    kind: SymbolKind::Function { fvar: 0 },
+                },
+                SymbolExport {
+                    name: "picked".into(),
+                    kind: SymbolKind::IFunc,
+                },
+                SymbolExport {
+                    name: "x".into(),
+                    kind: SymbolKind::Data,
+                },
+            ],
         }
     }
 
@@ -897,6 +1056,38 @@ mod tests {
             },
         ];
         refused(&meta, "exports are not sorted");
+    }
+
+    #[test]
+    fn symbol_exports_are_checked() {
+        let mut meta = sample();
+        meta.symbol_exports.swap(0, 2);
+        refused(&meta, "symbol exports are not sorted");
+        let mut meta = sample();
+        meta.symbol_exports[0].kind = SymbolKind::Function { fvar: 2 };
+        refused(&meta, "symbol export f_alias names fvar 2 of 2");
+        // A name that is also a method's export: two records for one name.
+        let mut meta = sample();
+        meta.symbol_exports[0].name = "f".into();
+        refused(&meta, "f is both an export and a symbol export");
+        // An unknown kind, or data that claims an index.
+        let mut bytes = sample().encode();
+        let symbols_at = 4 * HEAD_WORDS
+            + 4 * TARGET_WORDS
+            + 2 * 4 * METHOD_WORDS
+            + 4 * EXTERNAL_WORDS
+            + 2 * 4 * GVAR_WORDS
+            + 4 * EXPORT_WORDS;
+        set_word(&mut bytes, symbols_at + 8, 7);
+        let err = MetaView::parse(&bytes).unwrap_err().to_string();
+        assert!(err.contains("symbol export f_alias has kind 7"), "{err}");
+        let mut bytes = sample().encode();
+        set_word(&mut bytes, symbols_at + 2 * 16 + 12, 0);
+        let err = MetaView::parse(&bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("symbol export x has kind 2 and index 0"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1016,6 +1207,13 @@ mod tests {
         assert_eq!(view.gvar(0).data.to_vec(), [1]);
         assert!(view.gvar(1).callees.is_empty());
         assert_eq!(view.external(0).hash, 4);
+        assert_eq!(
+            view.symbol_export("f_alias"),
+            Some(SymbolKind::Function { fvar: 0 })
+        );
+        assert_eq!(view.symbol_export("x"), Some(SymbolKind::Data));
+        assert_eq!(view.symbol_export("picked"), Some(SymbolKind::IFunc));
+        assert_eq!(view.symbol_export("f"), None);
         // The same view over another copy of the bytes (as the loader rebases onto the
         // mapped image).
         let copy = bytes.clone();

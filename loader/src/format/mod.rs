@@ -25,7 +25,7 @@ pub use shard_table::{encode_shard_table, ShardLayout, ShardSpec, ShardTableView
 /// First bytes of the root symbol.
 pub const MAGIC: [u8; 8] = *b"AOTLINK\0";
 /// Bumped on every incompatible change of anything in this file or in `meta.rs`.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 /// At most this many CPU targets: clone sets are 64-bit sets over the targets (the writer's
 /// `--cpu-target` limit is this constant).
 pub const MAX_TARGETS: usize = 64;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::error::{LoadCause, LoadError};
 use crate::file::early_checksum::Outline;
 use crate::file::{ImageFile, ImageFileInPlace};
-use crate::format::meta::{Meta, MetaView};
+use crate::format::meta::{Meta, MetaView, SymbolKind};
 use crate::format::{ImageKind, ROOT_HEAD_SIZE, ROOT_SYMBOL};
 use crate::host::HostCpu;
 use crate::load::library::{LoadedImage, MappedLibrary};
@@ -246,12 +246,41 @@ impl Image {
         &self.gvars
     }
 
-    /// The function named `name` (any kept function, exported or not); `None` for an invalid
-    /// method, unless the method table has a recompile stub.
+    /// The function named `name` (any kept function, exported or not), or an exported alias
+    /// of one (the same address: the chosen target's version) or ifunc; `None` for an invalid
+    /// method, unless the method table has a recompile stub, and for data.
     pub fn lookup(&self, name: &str) -> Option<*const c_void> {
-        self.fvar_index(name)
-            .map(|i| self.fvars[i as usize])
-            .filter(|p| !p.is_null())
+        let fvar = match self.fvar_index(name) {
+            Some(fvar) => fvar,
+            None => match self.meta.symbol_export(name)? {
+                SymbolKind::Function { fvar } => fvar,
+                // Its resolver picks the address, when the dynamic loader asks it to.
+                SymbolKind::IFunc => return self.dynamic_symbol(name).map(|p| p.cast_const()),
+                SymbolKind::Data => return None,
+            },
+        };
+        (self.fvars.get(fvar as usize).copied()).filter(|p| !p.is_null())
+    }
+
+    /// The exported variable (or alias of one) named `name`; for a thread-local variable, the
+    /// calling thread's copy. `None` for anything else, exported or not (unexported variables
+    /// are in [`Image::gvars`], by gvar index).
+    ///
+    /// The address is the dynamic loader's (`dlsym`, `GetProcAddress` on this image's handle),
+    /// read from the image's symbol table, which the checksum covers: only it knows where a
+    /// thread's copy of a thread-local variable is, and it is also what a program that links
+    /// against the image gets.
+    pub fn lookup_data(&self, name: &str) -> Option<*mut c_void> {
+        match self.meta.symbol_export(name)? {
+            SymbolKind::Data => self.dynamic_symbol(name),
+            SymbolKind::Function { .. } | SymbolKind::IFunc => None,
+        }
+    }
+
+    /// What the dynamic loader finds for `name` in this image.
+    fn dynamic_symbol(&self, name: &str) -> Option<*mut c_void> {
+        let address = self._loaded._library.data_symbol(name).ok()?;
+        Some(address.cast_mut().cast())
     }
 
     /// fvar index of the function named `name` (methods are sorted by name: a binary search).

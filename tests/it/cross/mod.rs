@@ -7,6 +7,7 @@
 
 mod baselines;
 mod cplusplus;
+mod exports;
 mod loader;
 mod macos;
 mod mingw;
@@ -136,13 +137,13 @@ pub fn cross_image(target: &Target, name: &str, extra: &[&str]) -> PathBuf {
     out
 }
 
-/// The functions the example exports.
+/// The functions and variables the example exports.
 pub fn example_exports() -> BTreeSet<String> {
-    open(&example_image("cross-exports", &["--export-all"]))
+    let meta = open(&example_image("cross-exports", &["--export-all"]))
         .meta()
-        .exports
-        .iter()
-        .map(|e| e.name.clone())
+        .clone();
+    (meta.exports.iter().map(|e| e.name.clone()))
+        .chain(meta.symbol_exports.iter().map(|x| x.name.clone()))
         .collect()
 }
 
