@@ -112,7 +112,6 @@ impl Build {
                 },
             )?;
             timings.lap(PhaseName::Codegen);
-            release_freed_memory();
             if let Some(target) = &self.image.target {
                 check_target(target, &program.triple, self.inputs[0].name())?;
             }
