@@ -7,6 +7,7 @@
 pub mod build;
 pub mod cache;
 pub mod codegen;
+pub mod crash_note;
 pub mod dump;
 pub mod inspect;
 pub mod link;

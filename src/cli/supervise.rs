@@ -7,8 +7,9 @@
 //! 1.4 s of a 3.6 s one-function rebuild at 50,000 functions. Now the child is the build, as
 //! clang's driver runs its compiler in a process of its own: the input is read once, in the
 //! process that uses it, and a crash of LLVM anywhere in the build is reported here. The
-//! child notes what it reads (`codegen/crash_note.rs`), so a crash while reading still names
-//! the file, as the child check did.
+//! child notes what it reads and the temp paths it makes beside outputs (`crash_note.rs`), so
+//! a crash while reading still names the file, as the child check did, and a crash while
+//! writing leaves nothing behind.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -40,7 +41,7 @@ pub fn start_noting(note: &Path) -> Result<()> {
         .append(true)
         .open(note)
         .with_context(|| format!("cannot open the supervisor's note {}", note.display()))?;
-    aotlink::codegen::crash_note::note_reads_in(file);
+    aotlink::crash_note::write_notes_to(file);
     Ok(())
 }
 
@@ -65,8 +66,15 @@ pub fn run_in_child(args: &[OsString]) -> Result<ExitCode> {
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
     }
     let signal = signal_of(&status);
-    let notes = std::fs::read(note.path()).unwrap_or_default();
-    let message = match aotlink::codegen::crash_note::unfinished_read(&notes) {
+    let notes = aotlink::crash_note::read_notes(&std::fs::read(note.path()).unwrap_or_default());
+    // What the child left beside its outputs; one that is gone was renamed or removed already.
+    for path in &notes.temp_paths {
+        let _ = match path.is_dir() {
+            true => std::fs::remove_dir_all(path),
+            false => std::fs::remove_file(path),
+        };
+    }
+    let message = match notes.unfinished_read {
         _ if STOPPING_SIGNALS.contains(&signal) => format!(
             "the build process was killed (signal {signal}{})",
             match signal == libc::SIGKILL {

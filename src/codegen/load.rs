@@ -151,7 +151,7 @@ pub(super) fn load_one<'ctx>(
         cause,
     };
     // Parsing and verifying are where damaged input can crash LLVM: noted for a supervisor.
-    let _reading = super::crash_note::Reading::start(path);
+    let _reading = crate::crash_note::Reading::start(path);
     let read = || input.bytes().map_err(|e| fail(format!("cannot read: {e}")));
     // LLVM parses a copy (its lexer wants a terminating NUL).
     let buffer = |bytes: &[u8]| {

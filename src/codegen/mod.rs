@@ -1,7 +1,6 @@
 //! codegen: load and merge the IR, keep what the trace reaches, index functions and globals,
 //! and make every kept symbol nameable across shards.
 
-pub mod crash_note;
 mod error;
 mod externals;
 mod fatal_guard;

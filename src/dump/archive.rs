@@ -32,6 +32,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .prefix(".aotlink-")
         .suffix(".tmp")
         .tempfile_in(dir)?;
+    crate::crash_note::temp_path(temp.path());
     temp.write_all(bytes)?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())

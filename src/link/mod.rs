@@ -129,6 +129,7 @@ pub fn link_checked_archive(
                 dir.display()
             ))
         })?;
+    crate::crash_note::temp_path(private.path());
     let output_name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -125,3 +125,31 @@ fn the_build_process_dies_with_the_command() {
     }
     assert_only_files(&dir, &[]);
 }
+
+#[test]
+fn a_crash_while_writing_leaves_no_temp_file_beside_the_output() {
+    let dir = scratch("supervise-crash-linking");
+    let build = start_build(&dir);
+    let child = build_child(build.id());
+    // The link's private directory (or an archive's temp file) beside the output.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let temp_made = || {
+        std::fs::read_dir(&dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".aotlink-")
+        })
+    };
+    while !temp_made() {
+        assert!(
+            Instant::now() < deadline,
+            "the build made no temp path beside its output"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    signal(child, libc::SIGABRT);
+    let out = build.wait_with_output().unwrap();
+    assert_clean_failure(&out, "the build crashed (signal 6)");
+    assert_only_files(&dir, &[]);
+}

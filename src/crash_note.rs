@@ -1,0 +1,125 @@
+//! What a build process is doing, noted for the process that supervises it.
+//!
+//! The command line runs a build in a child process of its own (`cli/supervise.rs`): LLVM can
+//! crash on damaged input (`codegen/isolated.rs`), and a crash must be one error line naming
+//! the file, not a signal, and leave no temp file behind. The child notes each input before it
+//! parses and verifies it, and that it is done after, and each temp file or directory it makes
+//! beside an output; when the child dies by a signal, the supervisor reads the notes: a read
+//! never finished names the culprit, and the temp paths are removed. Notes are records
+//! `R<path>\0` (reading the file at path), `D\0` (done) and `T<path>\0` (a temp path),
+//! appended to one file; a crash loses nothing written before it.
+
+use std::ffi::OsStr;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Where this process notes its reads, when a supervisor asked for it.
+static NOTE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+/// Writes every later note to `file` (the supervisor's, opened for appending).
+pub fn write_notes_to(file: std::fs::File) {
+    *NOTE.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
+}
+
+/// A read in progress: noted when made, noted as done when dropped.
+pub struct Reading(());
+
+impl Reading {
+    pub fn start(path: &Path) -> Reading {
+        let mut record = vec![b'R'];
+        record.extend_from_slice(path.as_os_str().as_encoded_bytes());
+        record.push(0);
+        write(&record);
+        Reading(())
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        write(b"D\0");
+    }
+}
+
+/// Notes a temp file or directory made beside an output, for removal after a crash (a path
+/// gone by then was renamed into place or removed by the build itself).
+pub fn temp_path(path: &Path) {
+    let mut record = vec![b'T'];
+    record.extend_from_slice(path.as_os_str().as_encoded_bytes());
+    record.push(0);
+    write(&record);
+}
+
+fn write(record: &[u8]) {
+    if let Some(file) = NOTE.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        // A note not written costs only the name in a crash's message.
+        let _ = file.write_all(record);
+    }
+}
+
+/// What the notes `bytes` say.
+#[derive(Debug, Default, PartialEq)]
+pub struct Notes {
+    /// The file being read when the notes end, if one was.
+    pub unfinished_read: Option<PathBuf>,
+    /// Every temp path noted.
+    pub temp_paths: Vec<PathBuf>,
+}
+
+/// Reads the notes in `bytes`; a record cut short by the crash (not written whole) is left out.
+pub fn read_notes(bytes: &[u8]) -> Notes {
+    let mut notes = Notes::default();
+    let whole = match bytes.iter().rposition(|&b| b == 0) {
+        Some(end) => &bytes[..end],
+        None => return notes,
+    };
+    for record in whole.split(|&b| b == 0) {
+        let path = || path_from_bytes(&record[1..]).map(PathBuf::from);
+        match record.first() {
+            Some(b'R') => notes.unfinished_read = path(),
+            Some(b'D') => notes.unfinished_read = None,
+            Some(b'T') => notes.temp_paths.extend(path()),
+            _ => {}
+        }
+    }
+    notes
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> Option<&OsStr> {
+    Some(std::os::unix::ffi::OsStrExt::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> Option<&OsStr> {
+    std::str::from_utf8(bytes).ok().map(OsStr::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_unfinished_read_is_the_culprit() {
+        let read = |bytes: &[u8]| read_notes(bytes).unfinished_read;
+        assert_eq!(read(b""), None);
+        assert_eq!(read(b"Ra.ll\0"), Some("a.ll".into()));
+        assert_eq!(read(b"Ra.ll\0D\0"), None);
+        assert_eq!(read(b"Ra.ll\0D\0Rb c.bc\0"), Some("b c.bc".into()));
+        assert_eq!(read(b"Ra.ll\0T/t/x\0"), Some("a.ll".into()));
+        // A record cut short by the crash (not written whole) names nothing.
+        assert_eq!(read(b"Ra.ll\0D\0Rb.b"), None);
+    }
+
+    #[test]
+    fn every_temp_path_is_listed() {
+        let notes = read_notes(b"T/o/.aotlink-1\0Ra.ll\0D\0T/o/.aotlink-2.tmp\0T/o/cut");
+        assert_eq!(
+            notes.temp_paths,
+            [
+                PathBuf::from("/o/.aotlink-1"),
+                PathBuf::from("/o/.aotlink-2.tmp")
+            ]
+        );
+    }
+}
