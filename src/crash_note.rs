@@ -27,10 +27,7 @@ pub struct Reading(());
 
 impl Reading {
     pub fn start(path: &Path) -> Reading {
-        let mut record = vec![b'R'];
-        record.extend_from_slice(path.as_os_str().as_encoded_bytes());
-        record.push(0);
-        write(&record);
+        write_path(b'R', path);
         Reading(())
     }
 }
@@ -44,7 +41,12 @@ impl Drop for Reading {
 /// Notes a temp file or directory made beside an output, for removal after a crash (a path
 /// gone by then was renamed into place or removed by the build itself).
 pub fn temp_path(path: &Path) {
-    let mut record = vec![b'T'];
+    write_path(b'T', path);
+}
+
+/// Writes the record `<tag><path>\0`.
+fn write_path(tag: u8, path: &Path) {
+    let mut record = vec![tag];
     record.extend_from_slice(path.as_os_str().as_encoded_bytes());
     record.push(0);
     write(&record);

@@ -65,7 +65,7 @@ pub fn run_in_child(args: &[OsString]) -> Result<ExitCode> {
     if let Some(code) = status.code() {
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
     }
-    let signal = signal_of(&status);
+    let signal = aotlink::codegen::isolated::signal_of(&status).unwrap_or(0);
     let notes = aotlink::crash_note::read_notes(&std::fs::read(note.path()).unwrap_or_default());
     // What the child left beside its outputs; one that is gone was renamed or removed already.
     for path in &notes.temp_paths {
@@ -119,13 +119,3 @@ fn die_with_this_process(command: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_this_process(_command: &mut Command) {}
-
-#[cfg(unix)]
-fn signal_of(status: &std::process::ExitStatus) -> i32 {
-    std::os::unix::process::ExitStatusExt::signal(status).unwrap_or(0)
-}
-
-#[cfg(not(unix))]
-fn signal_of(_status: &std::process::ExitStatus) -> i32 {
-    0
-}

@@ -160,7 +160,8 @@ fn starts_as_bitcode(path: &Path) -> std::io::Result<bool> {
     Ok(is_bitcode(&head))
 }
 
-fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
+/// The signal that ended a child process, if one did (never, off Unix).
+pub fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
     #[cfg(unix)]
     {
         std::os::unix::process::ExitStatusExt::signal(status)
