@@ -11,7 +11,15 @@ pub enum PhaseName {
     /// The whole dump taken from the memo of an unchanged build.
     ReuseDump,
     CheckInputs,
-    Codegen,
+    /// codegen: the inputs parsed (and verified, unless checked in a child), merged, their
+    /// local names dropped.
+    Parse,
+    /// codegen: what the trace or the exports reach kept, the rest removed.
+    Select,
+    /// codegen: functions and globals numbered, exports and external methods found.
+    Index,
+    /// codegen: the module printed and cut into the pieces the keys and hashes are made of.
+    Print,
     RemoteConnect,
     Annotate,
     Partition,
@@ -34,7 +42,10 @@ impl PhaseName {
             PhaseName::ReadInputs => "read-inputs",
             PhaseName::ReuseDump => "reuse-dump",
             PhaseName::CheckInputs => "check-inputs",
-            PhaseName::Codegen => "codegen",
+            PhaseName::Parse => "parse",
+            PhaseName::Select => "select",
+            PhaseName::Index => "index",
+            PhaseName::Print => "print",
             PhaseName::RemoteConnect => "remote-connect",
             PhaseName::Annotate => "annotate",
             PhaseName::Partition => "partition",

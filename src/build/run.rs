@@ -111,7 +111,7 @@ impl Build {
                     inputs_verified: self.checker.is_some(),
                 },
             )?;
-            timings.lap(PhaseName::Codegen);
+            timings.absorb(&program.phases);
             if let Some(target) = &self.image.target {
                 check_target(target, &program.triple, self.inputs[0].name())?;
             }

@@ -14,12 +14,14 @@ mod trace;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use aotload::meta::{Method, SymbolExport};
 use inkwell::context::Context;
 use inkwell::module::Module;
 
 use crate::llvm::{self, Global, Linkage, Visibility};
+use crate::phase::{PhaseClock, PhaseName};
 pub use error::CodegenError;
 pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
@@ -70,6 +72,8 @@ pub struct Program<'ctx> {
     /// The module as printed before the external methods were bound, in pieces: what the
     /// shards' cache keys are made of (dump/text_key.rs). Dump takes it once it made them.
     pub printed: Option<PrintedModule>,
+    /// Where codegen's time went, in order (`parse`, `select`, `index`, `print`).
+    pub phases: Vec<(PhaseName, Duration)>,
 }
 
 /// The C library's functions that register a handler for the calling object (its
@@ -84,10 +88,12 @@ pub fn codegen<'ctx>(
     options: &CodegenOptions,
 ) -> Result<Program<'ctx>, CodegenError> {
     fatal_guard::install_fatal_error_handler();
+    let mut clock = PhaseClock::default();
     let mut module = load::load_inputs(context, &options.inputs, !options.inputs_verified)?;
     // Every module codegen sees is without local names, however it was read (text, bitcode,
     // checked in a child or not): the same input gives the same print, hashes and image.
     llvm::drop_local_names(&module);
+    clock.lap(PhaseName::Parse);
     let first_input = options.inputs[0].name().to_path_buf();
     let globals = llvm::globals(&module);
     as_shared_object(&module, &globals);
@@ -169,6 +175,7 @@ pub fn codegen<'ctx>(
     trace::make_unkept_internal(&globals, &keep);
     llvm::run_passes(&mut module, "globaldce", None).map_err(CodegenError::Llvm)?;
 
+    clock.lap(PhaseName::Select);
     let globals = llvm::globals(&module);
     // Kept unnamed definitions have no name to compare; every named one must have survived.
     let left: BTreeSet<String> = globals
@@ -192,6 +199,7 @@ pub fn codegen<'ctx>(
         false => Vec::new(),
     };
     let externals = externals::find_externals(&globals, &options.method_tables)?;
+    clock.lap(PhaseName::Index);
     // Printing one function makes LLVM number the whole module: it is printed once, and cut
     // into pieces for the methods' content hashes and the shards' keys.
     let text = module.print_to_string();
@@ -207,7 +215,9 @@ pub fn codegen<'ctx>(
     drop(text);
     // Binding changes the module after its print: the shards' keys add the bindings.
     externals::bind(&module, &externals);
+    clock.lap(PhaseName::Print);
     Ok(Program {
+        phases: clock.done(),
         triple: llvm::triple(&module),
         fvars: fvars.iter().map(|g| g.name()).collect(),
         gvars,
