@@ -10,7 +10,11 @@
 #include <llvm/IR/DiagnosticHandler.h>
 #include <llvm/IR/DiagnosticInfo.h>
 #include <llvm/IR/DiagnosticPrinter.h>
+#include <llvm/IR/Constants.h>
 #include <llvm/IR/Function.h>
+#include <llvm/IR/GlobalAlias.h>
+#include <llvm/IR/GlobalIFunc.h>
+#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/Instructions.h>
 #include <llvm/IR/LLVMContext.h>
@@ -323,6 +327,70 @@ char *aotlink_shim_context_names(LLVMContextRef context) {
         text += n.str() + '\n';
     }
     return strdup(text.c_str());
+}
+
+// The global values `g` refers to (see Global::references in analysis.rs, which documents
+// the walk), each once, in the order met: written to `out` up to `capacity`; returns how many
+// there are (call again with room for all when that is more). One native walk instead of a C
+// API call per operand: at 50,000 functions the walks over every body were 0.2 s of an edit.
+size_t aotlink_shim_references(LLVMValueRef g, LLVMValueRef *out, size_t capacity) {
+    std::vector<const llvm::Value *> found;
+    llvm::SmallPtrSet<const llvm::Value *, 32> seen;
+    std::vector<const llvm::Value *> stack;
+    // Constants without operands (numbers, strings, null) never lead to a global, nor do
+    // instructions, arguments, blocks or metadata.
+    auto visit = [&](const llvm::Value *root) {
+        stack.push_back(root);
+        while (!stack.empty()) {
+            const llvm::Value *v = stack.back();
+            stack.pop_back();
+            if (v == nullptr || !llvm::isa<llvm::Constant>(v)) {
+                continue;
+            }
+            bool global = llvm::isa<llvm::GlobalValue>(v);
+            bool block = llvm::isa<llvm::BlockAddress>(v);
+            if (!(global || block || llvm::cast<llvm::User>(v)->getNumOperands() > 0) ||
+                !seen.insert(v).second) {
+                continue;
+            }
+            if (global) {
+                found.push_back(v);
+            } else if (block) {
+                stack.push_back(llvm::cast<llvm::BlockAddress>(v)->getFunction());
+            } else {
+                // Reversed on the stack: operands are met in order, as a recursion would.
+                const llvm::User *u = llvm::cast<llvm::User>(v);
+                for (unsigned i = u->getNumOperands(); i-- > 0;) {
+                    stack.push_back(u->getOperand(i));
+                }
+            }
+        }
+    };
+    llvm::Value *value = llvm::unwrap(g);
+    if (auto *f = llvm::dyn_cast<llvm::Function>(value)) {
+        if (f->hasPersonalityFn()) {
+            visit(f->getPersonalityFn());
+        }
+        for (const llvm::BasicBlock &bb : *f) {
+            for (const llvm::Instruction &i : bb) {
+                for (const llvm::Use &op : i.operands()) {
+                    visit(op.get());
+                }
+            }
+        }
+    } else if (auto *v = llvm::dyn_cast<llvm::GlobalVariable>(value)) {
+        if (v->hasInitializer()) {
+            visit(v->getInitializer());
+        }
+    } else if (auto *a = llvm::dyn_cast<llvm::GlobalAlias>(value)) {
+        visit(a->getAliasee());
+    } else if (auto *i = llvm::dyn_cast<llvm::GlobalIFunc>(value)) {
+        visit(i->getResolver());
+    }
+    for (size_t k = 0; k < found.size() && k < capacity; k++) {
+        out[k] = llvm::wrap(found[k]);
+    }
+    return found.size();
 }
 
 // Copies function `f` into its own module under `name`; returns the copy.

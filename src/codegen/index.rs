@@ -15,13 +15,13 @@ pub fn externalize(globals: &[Global], exports: &BTreeSet<String>) {
         .iter()
         .filter(|g| !g.is_declaration() && !g.is_llvm_special())
     {
-        if g.name().is_empty() {
+        if !g.has_name() {
             g.set_name(&format!("aotlink.anon.{anon}"));
             anon += 1;
         }
         g.clear_comdat();
         g.set_linkage(Linkage::External);
-        let visibility = if exports.contains(&g.name()) {
+        let visibility = if !exports.is_empty() && exports.contains(&g.name()) {
             Visibility::Default
         } else {
             Visibility::Hidden
@@ -60,10 +60,15 @@ pub fn split_exports(
     let fvar_of: HashMap<Global, u32> = (fvars.iter().enumerate())
         .map(|(i, g)| (*g, i as u32))
         .collect();
-    let by_name: HashMap<String, Global> = (globals.iter())
-        .filter(|g| !g.is_declaration() && exports.contains(&g.name()))
-        .map(|g| (g.name(), *g))
-        .collect();
+    // Names only where there are exports to compare them with (most builds have none).
+    let by_name: HashMap<String, Global> = match exports.is_empty() {
+        true => HashMap::new(),
+        false => (globals.iter())
+            .filter(|g| !g.is_declaration())
+            .map(|g| (g.name(), *g))
+            .filter(|(name, _)| exports.contains(name))
+            .collect(),
+    };
     let (mut functions, mut symbols) = (Vec::new(), Vec::new());
     for name in exports {
         // Selection kept every export (codegen checks that every kept name survived).
@@ -113,9 +118,15 @@ pub fn make_interposable(
         .map(|x| x.name.as_str())
         .collect();
     let mut names = Vec::new();
+    if data.is_empty() {
+        return names;
+    }
     for g in globals {
+        if g.kind() != GlobalKind::Variable || g.is_thread_local() {
+            continue;
+        }
         let name = g.name();
-        if g.kind() != GlobalKind::Variable || g.is_thread_local() || !data.contains(&*name) {
+        if !data.contains(&*name) {
             continue;
         }
         g.allow_interposition();
@@ -180,14 +191,23 @@ pub fn methods(
         }
         (callees, external, data)
     };
+    // Types are unique in a context: each signature printed once (most functions share a few).
+    let mut signatures: HashMap<_, String> = HashMap::new();
     let methods = fvars
         .iter()
         .map(|f| {
             let (callees, external, data) = split(&direct_edges(*f, &edge_of));
             let name = f.name();
+            let signature = (signatures.entry(f.value_type()))
+                .or_insert_with(|| f.value_type_string())
+                .clone();
+            let printed_name = match is_plain(&name) {
+                true => std::borrow::Cow::Borrowed(name.as_str()),
+                false => std::borrow::Cow::Owned(printed_name(&name)[1..].to_string()),
+            };
             Method {
-                signature: f.value_type_string(),
-                hash: printed.content_hash(&printed_name(&name)[1..]).unwrap_or(0),
+                signature,
+                hash: printed.content_hash(&printed_name).unwrap_or(0),
                 callees,
                 external,
                 data,
@@ -260,12 +280,7 @@ fn holds_code(gvar_edges: &[BTreeSet<Edge>]) -> Vec<bool> {
 /// How LLVM prints a global's name: `@name`, or quoted with `\XX` escapes when it has other
 /// characters than letters, digits and `-$._`.
 pub(crate) fn printed_name(name: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-$._".contains(c);
-    let starts_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| plain(c) && !c.is_ascii_digit());
-    if starts_ok && name.chars().all(plain) {
+    if is_plain(name) {
         return format!("@{name}");
     }
     let mut out = String::from("@\"");
@@ -278,6 +293,17 @@ pub(crate) fn printed_name(name: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Whether LLVM prints the name as it is (not quoted): letters, digits and `-$._`, not
+/// starting with a digit.
+fn is_plain(name: &str) -> bool {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-$._".contains(c);
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| plain(c) && !c.is_ascii_digit());
+    starts_ok && name.chars().all(plain)
 }
 
 #[cfg(test)]

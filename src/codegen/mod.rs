@@ -12,7 +12,7 @@ mod producer;
 mod text_order;
 mod trace;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -122,12 +122,10 @@ pub fn codegen<'ctx>(
     {
         g.drop_definition();
     }
-    let by_name: HashMap<String, Global> = globals
-        .iter()
-        .filter(|g| !g.name().is_empty())
-        .map(|g| (g.name(), *g))
-        .collect();
-
+    // Names are looked up in the module's own symbol table: a map of every global's name
+    // copied out would cost 50,000 allocations at scale, for the few names a trace or
+    // `--export` gives.
+    let by_name = |name: &str| llvm::named_global(&module, name).filter(|_| !name.is_empty());
     let os = crate::target::Triple::parse(&llvm::triple(&module)).map(|t| t.os);
     let (dll, elf) = (
         os == Ok(crate::target::Os::Windows),
@@ -145,7 +143,7 @@ pub fn codegen<'ctx>(
             .filter(|g| !g.is_declaration() && !g.is_local())
             .collect(),
     };
-    roots.extend(exports.iter().map(|n| by_name[n]));
+    roots.extend(exports.iter().filter_map(|n| by_name(n)));
     // Constructors, llvm.used and the like are roots whatever the trace says.
     roots.extend(
         globals
@@ -167,25 +165,23 @@ pub fn codegen<'ctx>(
                 .map(|g| g.name()),
         );
     }
-    let kept_names: BTreeSet<String> = keep
+    // GlobalDCE deletes only what may go when unused (local and linkonce definitions): of
+    // the kept ones, those must still be there after it.
+    let at_risk: BTreeSet<String> = keep
         .iter()
-        .filter(|g| !g.is_declaration())
+        .filter(|g| !g.is_declaration() && g.is_discardable_if_unused())
         .map(|g| g.name())
+        .filter(|n| !n.is_empty())
         .collect();
     trace::make_unkept_internal(&globals, &keep);
     llvm::run_passes(&mut module, "globaldce", None).map_err(CodegenError::Llvm)?;
 
     clock.lap(PhaseName::Select);
     let globals = llvm::globals(&module);
-    // Kept unnamed definitions have no name to compare; every named one must have survived.
-    let left: BTreeSet<String> = globals
+    // Kept unnamed definitions have no name to look up; every named one must have survived.
+    if let Some(lost) = at_risk
         .iter()
-        .filter(|g| !g.is_declaration())
-        .map(|g| g.name())
-        .collect();
-    if let Some(lost) = kept_names
-        .iter()
-        .find(|n| !n.is_empty() && !left.contains(*n))
+        .find(|n| llvm::named_global(&module, n).is_none_or(|g| g.is_declaration()))
     {
         return Err(CodegenError::Llvm(format!(
             "selection removed `{lost}`, which the trace reaches"
@@ -253,9 +249,9 @@ fn as_shared_object(module: &Module, globals: &[Global]) {
 
 /// The `--export` names, each checked to be a function, variable, alias or ifunc the inputs
 /// define (for a DLL, not a thread-local variable).
-fn export_names(
+fn export_names<'m>(
     options: &CodegenOptions,
-    by_name: &HashMap<String, Global>,
+    by_name: &dyn Fn(&str) -> Option<Global<'m>>,
     dll: bool,
 ) -> Result<BTreeSet<String>, CodegenError> {
     let mut exports = BTreeSet::new();
@@ -264,7 +260,7 @@ fn export_names(
             name: name.clone(),
             cause: cause.to_string(),
         };
-        match by_name.get(name) {
+        match by_name(name) {
             None => return Err(fail("no such function, variable or alias in the inputs")),
             Some(g) if g.is_llvm_special() => return Err(fail("is one of LLVM's own globals")),
             Some(g) if g.is_declaration() => {
@@ -272,7 +268,7 @@ fn export_names(
             }
             // A DLL's export names an address, and a thread-local variable has one per thread
             // (clang refuses `dllexport` on one too).
-            Some(g) if dll && thread_local_data(*g) => {
+            Some(g) if dll && thread_local_data(g) => {
                 return Err(fail("is thread-local: a DLL cannot export it"))
             }
             Some(_) => exports.insert(name.clone()),

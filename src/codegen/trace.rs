@@ -1,7 +1,7 @@
 //! The trace: one function name per line (`#` starts a comment), what a runtime recorded as
 //! compiled. Selection keeps these, the exports and LLVM's own roots, and all they reach.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use super::error::CodegenError;
@@ -39,7 +39,7 @@ pub fn reachable<'m>(roots: &[Global<'m>]) -> HashSet<Global<'m>> {
 pub fn trace_roots<'m>(
     trace_path: &Path,
     names: &[(usize, String)],
-    by_name: &HashMap<String, Global<'m>>,
+    by_name: &dyn Fn(&str) -> Option<Global<'m>>,
 ) -> Result<Vec<Global<'m>>, CodegenError> {
     let mut roots = BTreeSet::new();
     for (line, name) in names {
@@ -48,7 +48,7 @@ pub fn trace_roots<'m>(
             line: *line,
             cause: format!("`{name}` {what}"),
         };
-        match by_name.get(name) {
+        match by_name(name) {
             None => return Err(fail("is not a function of the inputs")),
             Some(g) if g.kind() != GlobalKind::Function => return Err(fail("is not a function")),
             Some(g) if g.is_declaration() => {
@@ -57,7 +57,7 @@ pub fn trace_roots<'m>(
             Some(g) => roots.insert(g.name()),
         };
     }
-    Ok(roots.into_iter().map(|n| by_name[&n]).collect())
+    Ok(roots.into_iter().filter_map(|n| by_name(&n)).collect())
 }
 
 /// Makes every definition not in `keep` internal, so that LLVM's GlobalDCE deletes it (it

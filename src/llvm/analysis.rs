@@ -12,48 +12,24 @@ impl<'m> Global<'m> {
     /// The globals this one refers to directly: from a function's instructions (and personality),
     /// a variable's initializer, an alias's aliasee or an ifunc's resolver, looking through constant expressions.
     pub fn references(self) -> Vec<Global<'m>> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        // SAFETY: a live global (the type's invariant); the walk only reads its body or
-        // initializer, which nothing changes meanwhile, and the globals it finds belong to
-        // the same module, borrowed for 'm.
-        unsafe {
-            match self.kind() {
-                GlobalKind::Function => {
-                    if LLVMHasPersonalityFn(self.raw()) != 0 {
-                        collect_globals(LLVMGetPersonalityFn(self.raw()), &mut out, &mut seen);
-                    }
-                    let mut bb = LLVMGetFirstBasicBlock(self.raw());
-                    while !bb.is_null() {
-                        let mut inst = LLVMGetFirstInstruction(bb);
-                        while !inst.is_null() {
-                            for i in 0..LLVMGetNumOperands(inst) {
-                                collect_globals(
-                                    LLVMGetOperand(inst, i as u32),
-                                    &mut out,
-                                    &mut seen,
-                                );
-                            }
-                            inst = LLVMGetNextInstruction(inst);
-                        }
-                        bb = LLVMGetNextBasicBlock(bb);
-                    }
-                }
-                GlobalKind::Variable => {
-                    let init = LLVMGetInitializer(self.raw());
-                    if !init.is_null() {
-                        collect_globals(init, &mut out, &mut seen);
-                    }
-                }
-                GlobalKind::Alias => {
-                    collect_globals(LLVMAliasGetAliasee(self.raw()), &mut out, &mut seen)
-                }
-                GlobalKind::IFunc => {
-                    collect_globals(LLVMGetGlobalIFuncResolver(self.raw()), &mut out, &mut seen)
-                }
+        let mut raw: Vec<LLVMValueRef> = vec![std::ptr::null_mut(); 16];
+        loop {
+            // SAFETY: a live global (the type's invariant); the shim only reads its body or
+            // initializer, which nothing changes meanwhile, and writes at most `raw.len()`
+            // values into `raw`.
+            let n = unsafe {
+                super::shim::aotlink_shim_references(self.raw(), raw.as_mut_ptr(), raw.len())
+            };
+            if n <= raw.len() {
+                raw.truncate(n);
+                break;
             }
+            raw.resize(n, std::ptr::null_mut());
         }
-        out
+        // SAFETY: the globals the walk found belong to the same module, borrowed for 'm.
+        raw.into_iter()
+            .map(|g| unsafe { Global::from_raw(g) })
+            .collect()
     }
 
     /// What an alias stands for, through aliases of aliases and pointer casts: a function,
@@ -339,40 +315,6 @@ unsafe fn type_vector_bits(ty: LLVMTypeRef) -> u32 {
     }
 }
 
-/// Adds to `out` the globals `value` refers to, looking through constants.
-///
-/// # Safety
-/// `value` is null or a live value of a module borrowed for `'m`.
-unsafe fn collect_globals<'m>(
-    value: LLVMValueRef,
-    out: &mut Vec<Global<'m>>,
-    seen: &mut HashSet<LLVMValueRef>,
-) {
-    // Instructions, arguments and blocks are operands too, but never lead to a global, nor
-    // do constants without operands (numbers, strings, null): only the constants that may are
-    // remembered (a set insert for every operand was most of the walk).
-    let leads_somewhere = |v| {
-        !LLVMIsAConstant(v).is_null()
-            && (LLVMGetNumOperands(v) > 0
-                || !LLVMIsAGlobalValue(v).is_null()
-                || !LLVMIsABlockAddress(v).is_null())
-    };
-    if value.is_null() || !leads_somewhere(value) || !seen.insert(value) {
-        return;
-    }
-    if !LLVMIsAGlobalValue(value).is_null() {
-        out.push(Global::from_raw(value));
-    } else if !LLVMIsABlockAddress(value).is_null() {
-        // Since LLVM 20 a block address's only operand is the block: its function is not an
-        // operand any more, and a computed-goto table must still be placed with the function.
-        collect_globals(LLVMGetBlockAddressFunction(value), out, seen);
-    } else {
-        for i in 0..LLVMGetNumOperands(value) {
-            collect_globals(LLVMGetOperand(value, i as u32), out, seen);
-        }
-    }
-}
-
 /// What the multiversioning pass needs to know about a function body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BodyTraits {
@@ -389,3 +331,7 @@ pub struct BodyTraits {
     /// A block's address is taken: no copy of the body at all (the table points into one).
     pub block_address_taken: bool,
 }
+
+#[cfg(test)]
+#[path = "analysis_tests.rs"]
+mod tests;

@@ -71,12 +71,23 @@ impl<'m> Global<'m> {
     }
 
     pub fn name(self) -> String {
+        self.with_name(|name| String::from_utf8_lossy(name).into_owned())
+    }
+
+    /// Whether it has a name at all (`@0` has none).
+    pub fn has_name(self) -> bool {
+        self.with_name(|name| !name.is_empty())
+    }
+
+    /// `f` of the name's bytes, not copied (the walks over every global ask often). Private:
+    /// `f` must not rename the global, and the closures here only read.
+    fn with_name<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
         let mut len = 0;
         // SAFETY: a live global (the type's invariant); LLVM returns its name's bytes and
-        // length, valid until the name changes, and they are copied at once.
+        // length, valid until the name changes, which the callers' closures never do.
         unsafe {
             let ptr = LLVMGetValueName2(self.raw, &mut len);
-            String::from_utf8_lossy(std::slice::from_raw_parts(ptr as *const u8, len)).into_owned()
+            f(std::slice::from_raw_parts(ptr as *const u8, len))
         }
     }
 
@@ -119,7 +130,7 @@ impl<'m> Global<'m> {
 
     /// An intrinsic (`llvm.memcpy...`) or LLVM's own special globals (`llvm.used`, ctors).
     pub fn is_llvm_special(self) -> bool {
-        self.name().starts_with("llvm.")
+        self.with_name(|name| name.starts_with(b"llvm."))
     }
 
     pub fn linkage(self) -> Linkage {
@@ -185,6 +196,23 @@ impl<'m> Global<'m> {
     }
 
     /// Local to its module (internal or private linkage).
+    /// LLVM may delete it when nothing refers to it (GlobalDCE): a local, linkonce or
+    /// available_externally definition.
+    pub fn is_discardable_if_unused(self) -> bool {
+        use LLVMLinkage::*;
+        // SAFETY: a live global.
+        let linkage = unsafe { LLVMGetLinkage(self.raw) };
+        matches!(
+            linkage,
+            LLVMInternalLinkage
+                | LLVMPrivateLinkage
+                | LLVMLinkOnceAnyLinkage
+                | LLVMLinkOnceODRLinkage
+                | LLVMLinkOnceODRAutoHideLinkage
+                | LLVMAvailableExternallyLinkage
+        )
+    }
+
     pub fn is_local(self) -> bool {
         matches!(self.linkage(), Linkage::Internal | Linkage::Private)
     }
@@ -240,6 +268,13 @@ impl<'m> Global<'m> {
     }
 
     /// The LLVM type of the function (`i64 (i64, double)`) or variable.
+    /// The type of what it defines (a function's signature), as an opaque key: types are
+    /// unique in their context, so equal keys are equal types.
+    pub fn value_type(self) -> usize {
+        // SAFETY: a live global; only the type's address is taken.
+        unsafe { LLVMGlobalGetValueType(self.raw) as usize }
+    }
+
     pub fn value_type_string(self) -> String {
         // SAFETY: a live global; the printed type is a message LLVM allocated, taken once.
         unsafe { take_message(LLVMPrintTypeToString(LLVMGlobalGetValueType(self.raw))) }
@@ -260,7 +295,7 @@ pub(super) unsafe fn take_message(ptr: *mut std::os::raw::c_char) -> String {
     s
 }
 
-/// All functions, global variables and aliases of `module`, in module order.
+/// All functions, global variables, aliases and ifuncs of `module`, in module order.
 pub fn globals<'m>(module: &'m Module<'_>) -> Vec<Global<'m>> {
     let m = module.as_mut_ptr();
     let mut out = Vec::new();
@@ -301,6 +336,7 @@ pub fn named_global<'m>(module: &'m Module<'_>, name: &str) -> Option<Global<'m>
             LLVMGetNamedFunction(m, cname.as_ptr()),
             LLVMGetNamedGlobal(m, cname.as_ptr()),
             LLVMGetNamedGlobalAlias(m, cname.as_ptr(), name.len()),
+            LLVMGetNamedGlobalIFunc(m, cname.as_ptr(), name.len()),
         ]
         .into_iter()
         .find(|v| !v.is_null())

@@ -28,6 +28,11 @@ extern "C" {
     ) -> *mut c_char;
     pub fn aotlink_shim_clone_function(f: LLVMValueRef, name: *const c_char) -> LLVMValueRef;
     pub fn aotlink_shim_delete_body(f: LLVMValueRef);
+    pub fn aotlink_shim_references(
+        g: LLVMValueRef,
+        out: *mut LLVMValueRef,
+        capacity: usize,
+    ) -> usize;
     pub fn aotlink_shim_set_dso_local(global: LLVMValueRef, local: c_int);
     pub fn aotlink_shim_use_init_array(machine: LLVMTargetMachineRef);
     pub fn aotlink_shim_clone_shard(
