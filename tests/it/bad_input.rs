@@ -59,6 +59,35 @@ fn trace_naming_an_unknown_function() {
     assert_only_files(&dir, &["trace.txt"]);
 }
 
+/// A traced function that LLVM's GlobalDCE deletes (a `static` or linkonce function nothing
+/// calls) is said, not left out of the image in silence; a traced external one stays.
+#[test]
+fn trace_naming_a_function_nothing_keeps() {
+    let dir = scratch("bad-trace-dead");
+    let ll = dir.join("dead.ll");
+    std::fs::write(
+        &ll,
+        "target triple = \"x86_64-unknown-linux-gnu\"\n\
+         define internal i32 @lonely() {\n  ret i32 1\n}\n\
+         define linkonce_odr i32 @odr() {\n  ret i32 2\n}\n\
+         define i32 @kept() {\n  ret i32 3\n}\n",
+    )
+    .unwrap();
+    let trace = dir.join("trace.txt");
+    for name in ["lonely", "odr"] {
+        std::fs::write(&trace, format!("kept\n{name}\n")).unwrap();
+        let out = build_into(&dir, &[&ll], &["--trace", &trace.display().to_string()]);
+        assert_clean_failure(
+            &out,
+            &format!("selection removed `{name}`, which the trace reaches"),
+        );
+        assert_only_files(&dir, &["dead.ll", "trace.txt"]);
+    }
+    std::fs::write(&trace, "kept\n").unwrap();
+    let out = build_into(&dir, &[&ll], &["--trace", &trace.display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn export_of_an_unknown_function() {
     let dir = scratch("bad-export");
