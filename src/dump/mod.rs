@@ -259,6 +259,16 @@ pub fn prepare(
 }
 
 impl Prepared {
+    /// How many shards [`Prepared::emit`] will emit (the stores had the others).
+    pub fn shards_to_emit(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Threads the emission runs on.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Emits the shards on threads, or takes them from the first of `stores` that has them
     /// (and gives every store what it lacked). `on_shard_done(done, total)` is called once
     /// per shard.

@@ -28,11 +28,12 @@ impl ProgramContext {
     }
 
     /// Frees `module` (made in this context) and this context on a new thread, then runs
-    /// `after` there. Every handle into the module is gone: it is moved here, and handles
-    /// borrow it.
+    /// `after` there; with a `gate`, only once it opens (a message, or its sender dropped).
+    /// Every handle into the module is gone: it is moved here, and handles borrow it.
     pub fn dispose_in_background(
         &self,
         module: Module<'_>,
+        gate: Option<std::sync::mpsc::Receiver<()>>,
         after: impl FnOnce() + Send + 'static,
     ) -> Disposal {
         let owned = Owned {
@@ -42,6 +43,9 @@ impl ProgramContext {
         std::mem::forget(module);
         self.handed_over.set(true);
         Disposal(Some(std::thread::spawn(move || {
+            if let Some(gate) = gate {
+                let _ = gate.recv();
+            }
             owned.dispose();
             after();
         })))

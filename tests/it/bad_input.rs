@@ -85,7 +85,11 @@ fn trace_naming_a_function_nothing_keeps() {
     }
     std::fs::write(&trace, "kept\n").unwrap();
     let out = build_into(&dir, &[&ll], &["--trace", &trace.display().to_string()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
