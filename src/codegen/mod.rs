@@ -7,6 +7,7 @@ mod fatal_guard;
 mod index;
 pub mod isolated;
 mod load;
+mod local_numbers;
 pub mod printed;
 mod producer;
 mod text_order;
