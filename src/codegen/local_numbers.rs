@@ -1,20 +1,22 @@
 //! Text IR with its local values numbered instead of named, for LLVM's parser. Codegen drops
-//! every local name after parsing (`llvm::drop_local_names`), but the parser has hashed each
-//! one into the context's name table by then, and a million names dropped leave that table
-//! sparse, with every later lookup slower: a generated 50,000-function module (20 MB) built a
-//! one-function edit in 2.4 s printed without local names and in 3.2-3.4 s with them. LLVM
-//! refuses to parse text into a context that discards names, so the names go from the text.
+//! every local name after parsing (`llvm::drop_local_names`), but by then the parser has made
+//! each one, and the module's later walks are slower for it too: a generated 50,000-function
+//! module (20 MB, every local named) built a one-function edit in 3.2-3.3 s as given and in
+//! 2.5-2.7 s renumbered, on a shared machine (docs/PERFORMANCE.md). LLVM refuses to parse text
+//! into a context that discards names, so the names go from the text.
 //!
 //! Within a function, arguments, then each block's label and its instructions' results are
 //! numbered in definition order (`%0`, `%1`, ... and `N:`), as LLVM numbers unnamed values:
 //! the module parsed is the one the named text gives after dropping its local names (the
-//! tests compare bitcode on real IR). Only tokens inside lines change, so the lines of a parse
-//! error stay the user's. The text is left as it is whenever that cannot be told for sure:
-//! `blockaddress` and `uselistorder` (they name values across functions or by position),
-//! numbered types or a local named like a type (types and locals share the `%` sigil), prefix
-//! or prologue data (braces before the body), a line in a body that starts with nothing known
-//! (a label, `%x =`, an instruction, an invoke's or landingpad's continuation, `}`), a value
-//! an instruction without `%x =` may define, a `%` token that is neither a local nor a type.
+//! tests compare bitcode, on real IR too). Only tokens inside lines change, so the lines of a
+//! parse error stay the user's. The text is left as it is whenever that cannot be told for
+//! sure: `blockaddress` and `uselistorder` (they name locals from elsewhere, or uses by
+//! position), numbered types, a local named like a type or types defined after a function
+//! (types and locals share the `%` sigil), prefix or prologue data (braces before the body),
+//! a body line that starts with nothing known (a label, `%x =`, an instruction, an invoke's
+//! or landingpad's continuation, `}`), an instruction without `%x =` that may define a value
+//! (it would take a number), a `%` token that is neither a local nor a type, a quoted name
+//! over two lines; and so is text that defines no named result (nothing to gain).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -980,6 +982,20 @@ declare void @llvm.dbg.value(metadata, metadata, metadata)
             out.contains("%2 = add i32 %0, 1\n  %3 = add i32 %2, %2"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn headers_over_lines_with_attributes_and_a_structure_returned_keep_their_shape() {
+        let out = renumbered(
+            "%T = type { i32 }\n\
+             define internal noundef { i32, ptr } @multi(\n    i32 noundef %a,\n    \
+             ptr dereferenceable(4) \"k\"=\"%a\" %b) #0 section \".text.%b\" align 16 {\n\
+             entry:\n  %t = alloca %T\n  %s = add i32 %a, 1\n  \
+             %r = insertvalue { i32, ptr } { i32 0, ptr null }, i32 %s, 0\n  \
+             ret { i32, ptr } %r\n}\nattributes #0 = { \"x\"=\"%y\" }\n",
+        );
+        assert!(out.contains("    i32 noundef %0,\n    ptr dereferenceable(4) \"k\"=\"%a\" %1)"));
+        assert!(out.contains("section \".text.%b\""), "{out}");
     }
 
     #[test]
