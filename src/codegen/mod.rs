@@ -27,7 +27,7 @@ pub use error::CodegenError;
 pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
 #[doc(hidden)]
-pub use local_numbers::renumbering_keeps_the_module;
+pub use local_numbers::{renumbering_keeps_the_module, without_local_names};
 pub use printed::PrintedModule;
 
 #[derive(Clone, Debug, Default)]

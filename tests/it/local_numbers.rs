@@ -1,8 +1,9 @@
 //! Local values numbered in the text before LLVM parses it (src/codegen/local_numbers.rs), on
 //! real IR with its values named: clang's at -O0 with debug records and at -O2 (SQLite, Lua),
 //! rustc's debug IR, numba's. Each file renumbered parses into the module the file gives
-//! after dropping its local names (the same bitcode), and only what the rewrite must leave
-//! alone (`blockaddress`, Lua's computed gotos) is left alone.
+//! after dropping its local names (the same bitcode; for SQLite with its use-list orders too),
+//! and only what the rewrite must leave alone (`blockaddress`, Lua's computed gotos) or has
+//! nothing to gain from is left alone.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,6 +35,27 @@ fn renumber_each(files: &[PathBuf]) -> Vec<String> {
     left
 }
 
+/// The bitcode `opt` writes of `ir` with its use-list orders, read back into a context that
+/// discards local names: the module and the order of every value's uses.
+fn bitcode_with_use_lists(ir: &Path, dir: &Path) -> Vec<u8> {
+    let (named, unnamed) = (dir.join("named.bc"), dir.join("unnamed.bc"));
+    check(
+        Command::new("opt-22")
+            .arg("--preserve-bc-uselistorder")
+            .arg(ir)
+            .arg("-o")
+            .arg(&named),
+    );
+    check(
+        Command::new("opt-22")
+            .args(["--discard-value-names", "--preserve-bc-uselistorder"])
+            .arg(&named)
+            .arg("-o")
+            .arg(&unnamed),
+    );
+    std::fs::read(unnamed).unwrap()
+}
+
 fn clang_named(source: &Path, out: &Path, flags: &[&str]) -> PathBuf {
     let mut args = vec!["-S", "-emit-llvm", "-fno-discard-value-names"];
     args.extend(flags);
@@ -49,6 +71,22 @@ fn sqlite_and_lua_from_clang_renumber_to_the_modules_they_name() {
         clang_named(&sqlite, &dir.join("sqlite-O0-g.ll"), &["-O0", "-g"]),
         clang_named(&sqlite, &dir.join("sqlite-O2.ll"), &["-O2"]),
     ];
+    // Uses too come in the order they did (the parser meets them in the same order, names or
+    // numbers): what the bitcode above leaves out, and what some passes follow.
+    for named in &files {
+        let text = std::fs::read_to_string(named).unwrap();
+        let numbered = dir.join("numbered.ll");
+        std::fs::write(
+            &numbered,
+            aotlink::codegen::without_local_names(&text).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            bitcode_with_use_lists(named, &dir) == bitcode_with_use_lists(&numbered, &dir),
+            "{}: other use-list orders",
+            named.display()
+        );
+    }
     let lua = crate::lua::library_sources(&crate::lua::lua_sources());
     for (flags, tag) in [(&["-O0", "-g"][..], "O0-g"), (&["-O2"][..], "O2")] {
         for source in &lua {
