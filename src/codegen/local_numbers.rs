@@ -132,6 +132,9 @@ impl<'a> Lexer<'a> {
                 .unwrap_or(rest.len())
     }
 
+    // Inlined, the token is made where it is used: returned, its copy through memory took
+    // 40% of the time (190 -> 110 ms for 20 MB).
+    #[inline(always)]
     fn next(&mut self) -> Result<Option<Token<'a>>, Unsafe> {
         let text = self.text;
         loop {
