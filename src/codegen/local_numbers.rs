@@ -2,8 +2,9 @@
 //! every local name after parsing (`llvm::drop_local_names`), but by then the parser has made
 //! each one, and the module's later walks are slower for it too: a generated 50,000-function
 //! module (20 MB, every local named) built a one-function edit in 3.2-3.3 s as given and in
-//! 2.5-2.7 s renumbered, on a shared machine (docs/PERFORMANCE.md). LLVM refuses to parse text
-//! into a context that discards names, so the names go from the text.
+//! 2.5-2.7 s renumbered, on a shared machine (docs/PERFORMANCE.md; renumbering takes 0.11 s).
+//! LLVM refuses to parse text into a context that discards names, so the names go from the
+//! text.
 //!
 //! Within a function, arguments, then each block's label and its instructions' results are
 //! numbered in definition order (`%0`, `%1`, ... and `N:`), as LLVM numbers unnamed values:
