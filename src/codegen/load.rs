@@ -166,21 +166,22 @@ pub(super) fn load_one<'ctx>(
         false => crate::llvm::reading_without_local_names(context, || parse(buffer)),
     };
     let bytes = read()?;
-    let reordered = (!is_bitcode(&bytes))
+    let transformed = (!is_bitcode(&bytes))
         .then(|| std::str::from_utf8(&bytes).ok())
         .flatten()
-        .and_then(super::text_order::globals_after_functions);
-    let parsed = match reordered {
-        Some(text) => {
-            // One copy of the text at a time: the input's bytes go while the reordered text
-            // is parsed, and the text once LLVM has its copy.
+        .and_then(transformed_text);
+    let renumbered = transformed.as_ref().is_some_and(|t| t.renumbered);
+    let parsed = match transformed {
+        Some(Transformed { text, .. }) => {
+            // One copy of the text at a time: the input's bytes go while the transformed
+            // text is parsed, and the text once LLVM has its copy.
             drop(bytes);
             let copy = buffer(text.as_bytes());
             drop(text);
             match parse(copy) {
                 Ok(module) => Ok(module),
-                // Text that does not parse reordered is parsed as given, read again: its
-                // error names its own lines.
+                // Text that does not parse transformed is parsed as given, read again: its
+                // error names its own lines and values.
                 Err(_) => {
                     let bytes = read()?;
                     parse(buffer(&bytes)).map_err(|e| (e, bytes))
@@ -195,9 +196,15 @@ pub(super) fn load_one<'ctx>(
         fail(super::producer::with_producer(message, &bytes))
     })?;
     if verify {
-        module
-            .verify()
-            .map_err(|e| fail(format!("invalid IR: {}", one_line(&e.to_string()))))?;
+        if let Err(e) = module.verify() {
+            // The verifier names values: renumbered, `%12` where the user wrote `%sum`. The
+            // text as given, parsed again on its own, fails the same way in the user's names.
+            let message = match renumbered {
+                true => verifier_message_as_given(input, path).unwrap_or_else(|| e.to_string()),
+                false => e.to_string(),
+            };
+            return Err(fail(format!("invalid IR: {}", verifier_line(&message))));
+        }
     }
     if crate::llvm::triple(&module).is_empty() {
         // IR is made for one target (type sizes, calling conventions): aotlink does not guess.
@@ -206,6 +213,56 @@ pub(super) fn load_one<'ctx>(
         ));
     }
     Ok(module)
+}
+
+/// Text IR rewritten for LLVM's parser, the same module faster: local values numbered
+/// (`local_numbers.rs`), global variables after the functions (`text_order.rs`).
+struct Transformed {
+    text: String,
+    /// The local values are numbered: verifier messages name them by number.
+    renumbered: bool,
+}
+
+/// `text` transformed, `None` when neither transformation applies.
+fn transformed_text(text: &str) -> Option<Transformed> {
+    let numbered = super::local_numbers::without_local_names(text);
+    let source = numbered.as_deref().unwrap_or(text);
+    match super::text_order::globals_after_functions(source) {
+        Some(reordered) => Some(Transformed {
+            text: reordered,
+            renumbered: numbered.is_some(),
+        }),
+        None => numbered.map(|text| Transformed {
+            text,
+            renumbered: true,
+        }),
+    }
+}
+
+/// The verifier's message on `input` parsed as given, in a context of its own; `None` if it
+/// does not parse or verifies (an error path only).
+fn verifier_message_as_given(input: &Input, path: &Path) -> Option<String> {
+    let bytes = input.bytes().ok()?;
+    let context = Context::create();
+    let buffer = MemoryBuffer::create_from_memory_range_copy(&bytes, &path.display().to_string());
+    let module =
+        super::fatal_guard::reading(path, || context.create_module_from_ir(buffer)).ok()?;
+    module.verify().err().map(|e| e.to_string())
+}
+
+/// The verifier's message in one line: its first line says what is wrong, the next ones
+/// print the values it is about; the first of them goes along, so that the user can find it.
+fn verifier_line(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let what = lines.next().unwrap_or("unknown LLVM error");
+    match lines.next() {
+        Some(value) if value.chars().count() > 200 => {
+            let value: String = value.chars().take(200).collect();
+            format!("{what} (`{value}...`)")
+        }
+        Some(value) => format!("{what} (`{value}`)"),
+        None => what.to_string(),
+    }
 }
 
 /// LLVM names the buffer (our path) in front of a parse error, as `PATH: error: ...` or

@@ -7,6 +7,7 @@ mod fatal_guard;
 mod index;
 pub mod isolated;
 mod load;
+mod local_numbers;
 pub mod printed;
 mod producer;
 mod text_order;
@@ -25,6 +26,8 @@ use crate::phase::{PhaseClock, PhaseName};
 pub use error::CodegenError;
 pub(crate) use index::printed_name;
 pub use load::{input_defining, is_bitcode, one_line, Input, InputBytes};
+#[doc(hidden)]
+pub use local_numbers::{renumbering_keeps_the_module, without_local_names};
 pub use printed::PrintedModule;
 
 #[derive(Clone, Debug, Default)]

@@ -582,3 +582,26 @@ fn an_output_in_a_missing_folder_is_one_line_before_any_work() {
     assert!(!stderr.contains(".aotlink-"), "names a temp file: {stderr}");
     assert_only_files(&dir, &[]);
 }
+
+/// The verifier's message names the value it is about, in the user's names, though the text
+/// LLVM parsed had its local values numbered: the message is the one of the text as given.
+#[test]
+fn a_verifier_error_in_named_ir_names_the_users_value() {
+    let dir = scratch("bad-verify-named");
+    let ll = dir.join("broken.ll");
+    std::fs::write(
+        &ll,
+        "target triple = \"x86_64-unknown-linux-gnu\"\n\
+         define i32 @f(i32 %count) {\nentry:\n  %total = add i32 %later, %count\n  \
+         %later = add i32 %count, 1\n  ret i32 %total\n}\n",
+    )
+    .unwrap();
+    let out = build_into(&dir, &[&ll], &[]);
+    assert_clean_failure(&out, "broken.ll: invalid IR");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Instruction does not dominate all uses! (`%later = add i32 %count, 1`)"),
+        "{stderr}"
+    );
+    assert_only_files(&dir, &["broken.ll"]);
+}

@@ -259,3 +259,41 @@ fn an_input_named_like_an_option_is_checked_under_its_name() {
         "the checked build's image differs"
     );
 }
+
+/// Local values numbered in the text before LLVM parses it give the image of the same IR
+/// without names: kernels.c from clang with its values named (`-fno-discard-value-names`,
+/// renumbered in the text) and without (clang's default, parsed as it is) build one image.
+#[test]
+fn renumbered_named_ir_gives_the_image_of_unnamed_ir() {
+    let dir = scratch("renumbered-names");
+    let image = |run: &str, flags: &[&str]| {
+        let run_dir = dir.join(run);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let ir = run_dir.join("kernels.ll");
+        let mut args = IR_FLAGS.to_vec();
+        args.extend(["-S"].iter().chain(flags));
+        clang_ir(&kernels_c(), &ir, &args);
+        let out = run_dir.join("image.so");
+        build_image(
+            &ir,
+            &out,
+            &["--shards".into(), "3".into(), "--no-cache".into()],
+        );
+        (
+            std::fs::read_to_string(ir).unwrap(),
+            std::fs::read(out).unwrap(),
+        )
+    };
+    let (named_ir, named) = image("named", &["-fno-discard-value-names"]);
+    let (unnamed_ir, unnamed) = image("unnamed", &[]);
+    // The named text takes the new way, the unnamed one the old (nothing to renumber).
+    assert_eq!(
+        aotlink::codegen::renumbering_keeps_the_module(&named_ir),
+        Ok(())
+    );
+    assert_eq!(
+        aotlink::codegen::renumbering_keeps_the_module(&unnamed_ir),
+        Err("left as it is".into())
+    );
+    assert!(named == unnamed, "named and unnamed IR gave two images");
+}

@@ -20,6 +20,7 @@ mod exports;
 mod hostile;
 mod inspect_memory;
 mod libraries;
+mod local_numbers;
 mod lua;
 mod methods;
 mod multiversion;

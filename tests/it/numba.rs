@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::common::*;
 
 /// The venv's python: `$AOTLINK_NUMBA_VENV/bin/python`, else where setup.sh puts it.
-fn numba_python() -> PathBuf {
+pub fn numba_python() -> PathBuf {
     let venv = std::env::var_os("AOTLINK_NUMBA_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
