@@ -154,14 +154,13 @@ enum Edge {
 /// record the same edges of its initializer. Edges through data stay on the data: a table of
 /// every kernel's address, used by a sixth of them, would otherwise copy the whole table into
 /// each user (50,000 kernels: 8,000 × 50,000 edges, quadratic in the module). `externals` maps
-/// the declared names of external methods to their indices; a method's content hash comes
-/// from the module's print, cut into pieces (`printed`).
+/// the declared names of external methods to their indices. The content hashes are left at
+/// 0 for [`hash_methods`], which reads the module's print, cut into pieces.
 pub fn methods(
     module: &inkwell::module::Module,
     fvars: &[Global],
     gvars: &[Global],
     externals: &HashMap<String, u32>,
-    printed: &PrintedModule,
 ) -> (Vec<Method>, Vec<Gvar>) {
     let mut edge_of: HashMap<Global, Edge> = (fvars.iter().enumerate())
         .map(|(i, g)| (*g, Edge::Internal(i as u32)))
@@ -201,13 +200,9 @@ pub fn methods(
             let signature = (signatures.entry(f.value_type()))
                 .or_insert_with(|| f.value_type_string())
                 .clone();
-            let printed_name = match is_plain(&name) {
-                true => std::borrow::Cow::Borrowed(name.as_str()),
-                false => std::borrow::Cow::Owned(printed_name(&name)[1..].to_string()),
-            };
             Method {
                 signature,
-                hash: printed.content_hash(&printed_name).unwrap_or(0),
+                hash: 0,
                 callees,
                 external,
                 data,
@@ -227,6 +222,19 @@ pub fn methods(
         })
         .collect();
     (methods, gvars)
+}
+
+/// Each method's content hash: its definition's piece of the module's print (0 where the
+/// print has none).
+pub fn hash_methods(methods: &mut [Method], printed: &PrintedModule) {
+    for method in methods {
+        let name = &method.name;
+        method.hash = match is_plain(name) {
+            true => printed.content_hash(name),
+            false => printed.content_hash(&printed_name(name)[1..]),
+        }
+        .unwrap_or(0);
+    }
 }
 
 /// The edges of what `g`'s body or initializer references, seeing through whatever is not a

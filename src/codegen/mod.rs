@@ -209,11 +209,20 @@ pub fn codegen<'ctx>(
     for (slot, edge) in externals.edges.iter().enumerate() {
         common.extend(format!("external {slot} {}\n", edge.name).bytes());
     }
-    let pieces = PrintedModule::parse(text.to_bytes(), &common);
-    let (methods, gvars) = index::methods(&module, &fvars, &gvars, &externals.index, &pieces);
+    // The print is cut into pieces on a thread of its own (text only, no LLVM) while this
+    // one walks the module for the methods' edges and binds the external methods.
+    let (pieces, methods, gvars) = std::thread::scope(|scope| {
+        let text = text.to_bytes();
+        let pieces = scope.spawn(|| PrintedModule::parse(text, &common));
+        let (methods, gvars) = index::methods(&module, &fvars, &gvars, &externals.index);
+        // Binding changes the module after its print: the shards' keys add the bindings.
+        externals::bind(&module, &externals);
+        let pieces = pieces.join().expect("cutting the print does not panic");
+        (pieces, methods, gvars)
+    });
     drop(text);
-    // Binding changes the module after its print: the shards' keys add the bindings.
-    externals::bind(&module, &externals);
+    let mut methods = methods;
+    index::hash_methods(&mut methods, &pieces);
     clock.lap(PhaseName::Print);
     Ok(Program {
         phases: clock.done(),
