@@ -178,19 +178,6 @@ fn rustc_debug_ir_renumbers_to_the_module_it_names() {
 #[test]
 fn numba_ir_renumbers_to_the_modules_it_names() {
     let dir = scratch("local-numbers-numba");
-    let out = Command::new(crate::numba::numba_python())
-        .arg(repo().join("tests/it/numba/emit.py"))
-        .arg(&dir)
-        .env("NUMBA_CPU_NAME", "generic")
-        .env("NUMBA_CACHE_DIR", dir.join("cache"))
-        .output()
-        .expect("numba's python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let files = files_ending_in(&dir, "ll");
-    assert_eq!(files.len(), 4, "{files:?}");
+    let files = crate::numba::emit_ir(&dir);
     assert_eq!(renumber_each(&files), Vec::<String>::new());
 }

@@ -3,7 +3,7 @@
 //! image whose results equal numba's own JIT build of the same IR bit for bit. numba lives in
 //! a venv that scripts/setup.sh --cross makes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
@@ -25,12 +25,12 @@ pub fn numba_python() -> PathBuf {
     python
 }
 
-#[test]
-fn numba_ir_builds_an_image_that_agrees_with_numbas_jit() {
-    let dir = scratch("numba");
+/// numba's IR of tests/it/numba/emit.py's four functions, written into `dir` (with
+/// `expected.json`, numba's own results): the `.ll` files, sorted.
+pub fn emit_ir(dir: &Path) -> Vec<PathBuf> {
     let out = Command::new(numba_python())
         .arg(repo().join("tests/it/numba/emit.py"))
-        .arg(&dir)
+        .arg(dir)
         .env("NUMBA_CPU_NAME", "generic")
         .env("NUMBA_CACHE_DIR", dir.join("cache"))
         .output()
@@ -40,13 +40,15 @@ fn numba_ir_builds_an_image_that_agrees_with_numbas_jit() {
         "emit.py failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut ir: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ll"))
-        .collect();
-    ir.sort();
+    let ir = files_ending_in(dir, "ll");
     assert_eq!(ir.len(), 4, "{ir:?}");
+    ir
+}
+
+#[test]
+fn numba_ir_builds_an_image_that_agrees_with_numbas_jit() {
+    let dir = scratch("numba");
+    let ir = emit_ir(&dir);
     let image = dir.join("numba.so");
     let mut args = vec!["build".into(), "--export-all".into(), "-o".into()];
     args.push(image.display().to_string());
