@@ -6,8 +6,9 @@
 //! parses and verifies it, and that it is done after, and each temp file or directory it makes
 //! beside an output; when the child dies by a signal, the supervisor reads the notes: a read
 //! never finished names the culprit, and the temp paths are removed. Notes are records
-//! `R<path>\0` (reading the file at path), `D\0` (done) and `T<path>\0` (a temp path),
-//! appended to one file; a crash loses nothing written before it.
+//! `R<path>\0` (reading the file at path), `D\0` (done), `T<path>\0` (a temp path, noted
+//! before it is made) and `U<path>\0` (that path was someone else's after all), appended to
+//! one file; a crash loses nothing written before it.
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -38,10 +39,30 @@ impl Drop for Reading {
     }
 }
 
-/// Notes a temp file or directory made beside an output, for removal after a crash (a path
-/// gone by then was renamed into place or removed by the build itself).
-pub fn temp_path(path: &Path) {
-    write_path(b'T', path);
+/// Makes a temp file or directory in `dir`, named `.aotlink-<random><suffix>`, noted for
+/// removal after a crash *before* it exists: noted after, a crash between the two left it
+/// behind (a test killing the build the moment the path appeared did, on a busy machine).
+/// `make` must create exactly the path it is given and fail with `AlreadyExists` if there is
+/// one; such a path is not this build's, and is un-noted. (A noted path gone by the crash was
+/// renamed into place or removed by the build itself.)
+pub fn make_temp<T>(
+    dir: &Path,
+    suffix: &str,
+    mut make: impl FnMut(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    for _ in 0..8 {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        let path = dir.join(format!(".aotlink-{}{suffix}", &random[..12]));
+        write_path(b'T', &path);
+        match make(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => write_path(b'U', &path),
+            made => return made,
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "no free temp name after 8 tries",
+    ))
 }
 
 /// Writes the record `<tag><path>\0`.
@@ -81,6 +102,10 @@ pub fn read_notes(bytes: &[u8]) -> Notes {
             Some(b'R') => notes.unfinished_read = path(),
             Some(b'D') => notes.unfinished_read = None,
             Some(b'T') => notes.temp_paths.extend(path()),
+            Some(b'U') => {
+                let theirs = path();
+                notes.temp_paths.retain(|p| Some(p) != theirs.as_ref());
+            }
             _ => {}
         }
     }
@@ -111,6 +136,39 @@ mod tests {
         assert_eq!(read(b"Ra.ll\0T/t/x\0"), Some("a.ll".into()));
         // A record cut short by the crash (not written whole) names nothing.
         assert_eq!(read(b"Ra.ll\0D\0Rb.b"), None);
+    }
+
+    #[test]
+    fn a_temp_path_found_taken_is_not_listed() {
+        let notes = read_notes(b"T/o/.aotlink-a\0U/o/.aotlink-a\0T/o/.aotlink-b\0");
+        assert_eq!(notes.temp_paths, vec![PathBuf::from("/o/.aotlink-b")]);
+    }
+
+    #[test]
+    fn temp_paths_are_noted_before_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seen = None;
+        let made = make_temp(dir.path(), ".tmp", |path| {
+            seen = Some(path.to_path_buf());
+            assert!(!path.exists());
+            std::fs::File::create_new(path)
+        });
+        assert!(made.is_ok());
+        let path = seen.unwrap();
+        assert!(path.exists() && path.parent() == Some(dir.path()));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".aotlink-") && name.ends_with(".tmp"),
+            "{name}"
+        );
+        // A name taken by someone else is tried no further.
+        let mut tries = 0;
+        let taken = make_temp(dir.path(), "", |_| {
+            tries += 1;
+            Err::<(), _>(std::io::Error::from(std::io::ErrorKind::AlreadyExists))
+        });
+        assert_eq!(taken.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(tries, 8);
     }
 
     #[test]

@@ -28,11 +28,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".aotlink-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    crate::crash_note::temp_path(temp.path());
+    let mut temp = crate::crash_note::make_temp(dir, ".tmp", |path| {
+        tempfile::Builder::new()
+            .prefix(path.file_name().unwrap_or_default())
+            .rand_bytes(0)
+            .tempfile_in(dir)
+    })?;
     temp.write_all(bytes)?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())

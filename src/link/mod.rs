@@ -120,16 +120,18 @@ pub fn link_checked_archive(
     // Linked under its final file name, in a private directory beside the output: the name
     // ends up inside the image (a DLL's export directory, a Mach-O signature's identifier),
     // so a temporary name would make two builds differ. Renamed into place once sealed.
-    let private = tempfile::Builder::new()
-        .prefix(".aotlink-")
-        .tempdir_in(dir)
-        .map_err(|e| {
-            out_err(format!(
-                "cannot create a directory in {}: {e}",
-                dir.display()
-            ))
-        })?;
-    crate::crash_note::temp_path(private.path());
+    let private = crate::crash_note::make_temp(dir, "", |path| {
+        tempfile::Builder::new()
+            .prefix(path.file_name().unwrap_or_default())
+            .rand_bytes(0)
+            .tempdir_in(dir)
+    })
+    .map_err(|e| {
+        out_err(format!(
+            "cannot create a directory in {}: {e}",
+            dir.display()
+        ))
+    })?;
     let output_name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
