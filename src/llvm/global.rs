@@ -200,17 +200,16 @@ impl<'m> Global<'m> {
     /// available_externally definition.
     pub fn is_discardable_if_unused(self) -> bool {
         use LLVMLinkage::*;
-        // SAFETY: a live global.
-        let linkage = unsafe { LLVMGetLinkage(self.raw) };
-        matches!(
-            linkage,
-            LLVMInternalLinkage
-                | LLVMPrivateLinkage
-                | LLVMLinkOnceAnyLinkage
-                | LLVMLinkOnceODRLinkage
-                | LLVMLinkOnceODRAutoHideLinkage
-                | LLVMAvailableExternallyLinkage
-        )
+        self.is_local()
+            || matches!(
+                self.linkage(),
+                Linkage::AvailableExternally
+                    | Linkage::Other(
+                        LLVMLinkOnceAnyLinkage
+                            | LLVMLinkOnceODRLinkage
+                            | LLVMLinkOnceODRAutoHideLinkage
+                    )
+            )
     }
 
     pub fn is_local(self) -> bool {
