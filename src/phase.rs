@@ -11,6 +11,11 @@ pub enum PhaseName {
     /// The whole dump taken from the memo of an unchanged build.
     ReuseDump,
     CheckInputs,
+    /// The input cut into function bodies and, for a rebuild, written again with the
+    /// unchanged ones stubbed (`build/rebuild.rs`).
+    Stub,
+    /// A rebuild from stubs that was given up (the build then parses everything): its time.
+    StubsRefused,
     /// codegen: the inputs parsed (and verified, unless checked in a child), merged, their
     /// local names dropped.
     Parse,
@@ -31,6 +36,8 @@ pub enum PhaseName {
     Emit,
     RemoteUpload,
     CacheEvict,
+    /// What the next rebuild needs of this build, written to the cache.
+    Remember,
     Archive,
     LinkAndSeal,
 }
@@ -42,6 +49,8 @@ impl PhaseName {
             PhaseName::ReadInputs => "read-inputs",
             PhaseName::ReuseDump => "reuse-dump",
             PhaseName::CheckInputs => "check-inputs",
+            PhaseName::Stub => "stub",
+            PhaseName::StubsRefused => "stubs-refused",
             PhaseName::Parse => "parse",
             PhaseName::Select => "select",
             PhaseName::Index => "index",
@@ -55,6 +64,7 @@ impl PhaseName {
             PhaseName::Emit => "emit",
             PhaseName::RemoteUpload => "remote-upload",
             PhaseName::CacheEvict => "cache-evict",
+            PhaseName::Remember => "remember",
             PhaseName::Archive => "archive",
             PhaseName::LinkAndSeal => "link+seal",
         }

@@ -37,6 +37,22 @@ impl MemoKey {
 /// The key of a build's dump, or `None` when an input file cannot be read (the build itself
 /// then reports it). `inputs` are the IR inputs, already in memory.
 pub(super) fn memo_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> {
+    key_of(build, inputs, Hashed::Everything)
+}
+
+/// The key of what a build leaves for a rebuild of changed inputs (`rebuild.rs`): every
+/// input of the build but the IR's bytes and the image data, which the header alone holds.
+pub(super) fn rebuild_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> {
+    key_of(build, inputs, Hashed::AllButTheIrAndData)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hashed {
+    Everything,
+    AllButTheIrAndData,
+}
+
+fn key_of(build: &Build, inputs: &[InputBytes], hashed: Hashed) -> Option<MemoKey> {
     let Build {
         inputs: _, // read into `inputs` by the caller: hashed below
         selection:
@@ -69,16 +85,23 @@ pub(super) fn memo_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> 
         checker: _,
         progress: _,
     } = build;
-    let mut h = KeyHasher::new("aotlink dump memo");
+    let mut h = KeyHasher::new(match hashed {
+        Hashed::Everything => "aotlink dump memo",
+        Hashed::AllButTheIrAndData => "aotlink rebuild memo",
+    });
     h.count(inputs.len());
     for InputBytes { name, bytes } in inputs {
         // The name too: a text module without `source_filename` is named after its file.
         h.field(name.as_os_str().as_encoded_bytes());
-        h.field(bytes);
+        if hashed == Hashed::Everything {
+            h.field(bytes);
+        }
     }
     let files = files_digest(trace, method_tables)?;
     h.field(&files);
-    h.field(image_data.as_ref());
+    if hashed == Hashed::Everything {
+        h.field(image_data.as_ref());
+    }
     let options = serde_json::to_vec(&(
         exports,
         export_all,

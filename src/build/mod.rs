@@ -26,9 +26,10 @@ mod checked_inputs;
 mod error;
 mod memo;
 pub mod options;
+mod rebuild;
 mod report;
 mod run;
 
 pub use builder::{Build, CacheLocation};
 pub use error::BuildError;
-pub use report::{BuildReport, CacheCounts, Phase, ShardReport, Timings};
+pub use report::{BuildReport, CacheCounts, Phase, Rebuild, ShardReport, Timings};

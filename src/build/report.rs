@@ -123,6 +123,21 @@ pub struct BuildReport {
     /// are not libSystem's: a runtime's own functions, say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flat_lookup: Vec<String>,
+    /// Whether the build parsed only what changed since the build before (`rebuild.rs`);
+    /// `None` where it could not have (no shard cache, bitcode, several inputs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuild: Option<Rebuild>,
+}
+
+/// How much of the input a build with a shard cache parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rebuild {
+    /// Only the changed functions and their shards' others; the rest stood in from the
+    /// build before.
+    Partial { parsed: usize, stubbed: usize },
+    /// Everything, and why.
+    Whole { why: String },
 }
 
 impl BuildReport {
@@ -175,6 +190,7 @@ impl BuildReport {
             timings,
             warnings: dumped.warnings.clone(),
             flat_lookup: Vec::new(),
+            rebuild: None,
         }
     }
 
@@ -240,6 +256,18 @@ impl BuildReport {
             false => {
                 let _ = writeln!(out, "cache: off");
             }
+        }
+        match &self.rebuild {
+            Some(Rebuild::Partial { parsed, stubbed }) => {
+                let _ = writeln!(
+                    out,
+                    "rebuild: {parsed} function(s) parsed, {stubbed} taken from the build before"
+                );
+            }
+            Some(Rebuild::Whole { why }) => {
+                let _ = writeln!(out, "rebuild: every function parsed ({why})");
+            }
+            None => {}
         }
         if let Some(r) = &self.remote {
             let mib = |b: u64| b as f64 / (1u64 << 20) as f64;

@@ -11,9 +11,11 @@ use super::builder::{Build, CacheLocation, LinkSettings};
 use super::checked_inputs;
 use super::error::BuildError;
 use super::memo;
-use super::report::{BuildReport, Timings};
+use super::rebuild;
+use super::report::{BuildReport, Rebuild, Timings};
 use crate::cache::remote::{RemoteCache, RemoteStats};
 use crate::cache::ShardCache;
+use crate::codegen::function_texts::FunctionTexts;
 use crate::codegen::{self, CodegenError, CodegenOptions, Input, InputBytes};
 use crate::dump::{self, DumpError, DumpOptions, OutputKind, ShardStore};
 use crate::link::{self, Cc, Linker};
@@ -87,6 +89,58 @@ impl Build {
                 return self.finish_dump(&dumped, None, archive, timings, started);
             }
         }
+        let session = DumpSession {
+            cache: cache.as_ref(),
+            memo: memo.as_ref(),
+            archive,
+            started,
+        };
+        // A rebuild that parses only what changed (rebuild.rs): one text input, a cache to
+        // keep the record in, parsed here (a checking child would parse everything anyway).
+        let record_key = (cache.is_some() && self.checker.is_none() && inputs.len() == 1)
+            .then(|| memo::rebuild_key(self, &inputs))
+            .flatten();
+        let texts = record_key
+            .as_ref()
+            .filter(|_| !codegen::is_bitcode(&inputs[0].bytes))
+            .and_then(|_| std::str::from_utf8(&inputs[0].bytes).ok())
+            .and_then(FunctionTexts::cut);
+        let recording = match (&record_key, &texts) {
+            (Some(key), Some(texts)) => Some(Recording { key, texts }),
+            _ => None,
+        };
+        let mut whole_because = None;
+        if let (Some(cache), Some(recording)) = (&cache, &recording) {
+            match rebuild::attempt(cache, &recording.key.key, &inputs[0], recording.texts) {
+                Ok(attempt) => {
+                    timings.lap(PhaseName::Stub);
+                    let input = [Input::from(attempt.input.clone())];
+                    match self.dump_program(
+                        &input,
+                        &session,
+                        Some(&attempt),
+                        Some(recording),
+                        timings.clone(),
+                    ) {
+                        Ok(mut report) => {
+                            report.rebuild = Some(Rebuild::Partial {
+                                parsed: attempt.parsed,
+                                stubbed: attempt.stubbed,
+                            });
+                            return Ok(report);
+                        }
+                        Err(why) => {
+                            whole_because = Some(why.to_string());
+                            timings.lap(PhaseName::StubsRefused);
+                        }
+                    }
+                }
+                Err(why) => {
+                    whole_because = Some(why);
+                    timings.lap(PhaseName::Stub);
+                }
+            }
+        }
         // What codegen parses: the child's bitcode of each text input, once it checked them.
         let parse_inputs: Vec<Input> = match &self.checker {
             Some(checker) => {
@@ -96,25 +150,55 @@ impl Build {
             }
             None => inputs.iter().cloned().map(Input::from).collect(),
         };
+        let mut report =
+            self.dump_program(&parse_inputs, &session, None, recording.as_ref(), timings)?;
+        report.rebuild = match (&cache, inputs.len(), &texts, whole_because) {
+            (Some(_), 1, _, Some(why)) => Some(Rebuild::Whole { why }),
+            (Some(_), 1, None, None) if self.checker.is_none() => Some(Rebuild::Whole {
+                why: "the input is bitcode, or text whose function bodies cannot be told apart by its lines".into(),
+            }),
+            _ => None,
+        };
+        Ok(report)
+    }
+
+    /// Codegen and dump of `parse_inputs`: whole, or with `attempt`'s stubs. With
+    /// `recording`, what a later rebuild needs is recorded.
+    fn dump_program(
+        &self,
+        parse_inputs: &[Input],
+        session: &DumpSession,
+        attempt: Option<&rebuild::Attempt>,
+        recording: Option<&Recording>,
+        mut timings: Timings,
+    ) -> Result<BuildReport, BuildError> {
+        let cache = session.cache;
         // The program lives only until its shards' jobs are made: emission parses each job's
         // bitcode in a context of its own, so the program's module and context go first.
-        let (prepared, options, remote, mut warnings, (_disposal, open_gate)) = {
+        let (prepared, options, remote, mut warnings, record, (_disposal, open_gate)) = {
             let context = crate::llvm::ProgramContext::create();
             let mut program = codegen::codegen(
                 &context,
                 &CodegenOptions {
-                    inputs: parse_inputs.clone(),
+                    inputs: parse_inputs.to_vec(),
                     trace: self.selection.trace.clone(),
                     exports: self.selection.exports.clone(),
                     export_all: self.selection.export_all,
                     method_tables: self.selection.method_tables.clone(),
                     inputs_verified: self.checker.is_some(),
+                    record_references: recording.is_some(),
                 },
             )?;
             timings.absorb(&program.phases);
+            if let Some(attempt) = attempt {
+                attempt
+                    .complete(&mut program)
+                    .map_err(BuildError::Invalid)?;
+            }
             if let Some(target) = &self.image.target {
                 check_target(target, &program.triple, self.inputs[0].name())?;
             }
+            let common = program.printed.as_ref().map(|p| p.common);
             let mut warnings = Vec::new();
             let remote = self.connect_remote(&mut warnings);
             if self.cache.remote.is_some() {
@@ -128,7 +212,19 @@ impl Build {
                 image_data: self.image.data.clone(),
                 cpu_targets: self.image.cpu_targets.clone(),
             };
-            let prepared = dump::prepare(&mut program, &options, &stores(&cache, &remote))?;
+            let prepared = dump::prepare(
+                &mut program,
+                &options,
+                &stores(cache, &remote),
+                attempt.map(|a| &a.reuse),
+            )?;
+            let record = match (recording, common) {
+                (Some(recording), Some(common)) => {
+                    let (sizes, shards) = prepared.reusable_facts();
+                    rebuild::record(recording.texts, common, &program, sizes, shards, attempt)
+                }
+                _ => None,
+            };
             // Freed beside the emission, which needs nothing of it; the memory goes back to
             // the system after it (the emission threads would not reuse it). When no more
             // shards than threads are emitted (a rebuild after an edit), only once they are:
@@ -142,9 +238,16 @@ impl Build {
                 gated.then_some(gate),
                 release_freed_memory,
             );
-            (prepared, options, remote, warnings, (disposal, open_gate))
+            (
+                prepared,
+                options,
+                remote,
+                warnings,
+                record,
+                (disposal, open_gate),
+            )
         };
-        let stores = stores(&cache, &remote);
+        let stores = stores(cache, &remote);
         let progress = self.progress.clone();
         let dumped = prepared
             .emit(&options, &stores, &move |done, total| {
@@ -152,7 +255,7 @@ impl Build {
                     f(done, total)
                 }
             })
-            .map_err(|e| name_the_input(e, &parse_inputs));
+            .map_err(|e| name_the_input(e, parse_inputs));
         drop(open_gate);
         let mut dumped = dumped?;
         warnings.append(&mut dumped.warnings);
@@ -169,7 +272,7 @@ impl Build {
             }
             stats
         });
-        if let Some(cache) = &cache {
+        if let Some(cache) = cache {
             if let Err(e) = cache.evict() {
                 warnings.push(format!(
                     "cannot trim the shard cache at {}: {e}",
@@ -179,12 +282,18 @@ impl Build {
             timings.lap(PhaseName::CacheEvict);
         }
         dumped.warnings = warnings;
-        if let (Some(cache), Some(memo)) = (&cache, &memo) {
+        if let (Some(cache), Some(memo)) = (cache, session.memo) {
             if memo.files_unchanged(self) {
                 memo::remember(cache, &memo.key, &dumped);
             }
         }
-        self.finish_dump(&dumped, remote, archive, timings, started)
+        if let (Some(cache), Some(recording), Some(record)) = (cache, recording, &record) {
+            if recording.key.files_unchanged(self) {
+                rebuild::remember(cache, &recording.key.key, record);
+            }
+            timings.lap(PhaseName::Remember);
+        }
+        self.finish_dump(&dumped, remote, session.archive, timings, session.started)
     }
 
     fn finish_dump(
@@ -302,6 +411,21 @@ impl Build {
     }
 }
 
+/// What every try at a dump shares.
+struct DumpSession<'a> {
+    cache: Option<&'a ShardCache>,
+    memo: Option<&'a memo::MemoKey>,
+    archive: &'a Path,
+    started: Instant,
+}
+
+/// A build whose record a later rebuild will use (rebuild.rs): under `key`, of the input
+/// cut as `texts`.
+struct Recording<'a> {
+    key: &'a memo::MemoKey,
+    texts: &'a FunctionTexts<'a>,
+}
+
 /// The folder `output` goes in must exist, said before any work (the image is written
 /// there, through a temp file, only at the end of the build).
 fn output_folder_exists(output: &Path) -> Result<(), BuildError> {
@@ -382,10 +506,10 @@ fn name_the_input(error: DumpError, inputs: &[Input]) -> BuildError {
 /// The build's shard stores: the local cache first (a shard the remote gives is kept there
 /// too), then the remote one.
 fn stores<'a>(
-    cache: &'a Option<ShardCache>,
+    cache: Option<&'a ShardCache>,
     remote: &'a Option<RemoteCache>,
 ) -> Vec<&'a dyn ShardStore> {
-    (cache.iter().map(|c| c as &dyn ShardStore))
+    (cache.into_iter().map(|c| c as &dyn ShardStore))
         .chain(remote.iter().map(|r| r as &dyn ShardStore))
         .collect()
 }

@@ -4,6 +4,7 @@
 mod error;
 mod externals;
 mod fatal_guard;
+pub mod function_texts;
 mod index;
 pub mod isolated;
 mod load;
@@ -46,6 +47,9 @@ pub struct CodegenOptions {
     /// The inputs were parsed and verified already, byte for byte, by this LLVM (the
     /// child-process check): verifying them again would take as long again.
     pub inputs_verified: bool,
+    /// Record what each function refers to as parsed ([`Program::references`]), for a later
+    /// rebuild that parses only the functions that changed (`build/rebuild.rs`).
+    pub record_references: bool,
 }
 
 /// The selected, indexed module, ready for dump.
@@ -77,6 +81,10 @@ pub struct Program<'ctx> {
     pub printed: Option<PrintedModule>,
     /// Where codegen's time went, in order (`parse`, `select`, `index`, `print`).
     pub phases: Vec<(PhaseName, Duration)>,
+    /// With [`CodegenOptions::record_references`]: each defined function of the inputs as
+    /// parsed, before selection, with the globals it refers to that selection follows
+    /// (printed names, `@f`; LLVM's intrinsics left out), in module order.
+    pub references: Option<Vec<(String, Vec<String>)>>,
 }
 
 /// The C library's functions that register a handler for the calling object (its
@@ -96,6 +104,9 @@ pub fn codegen<'ctx>(
     // Every module codegen sees is without local names, however it was read (text, bitcode,
     // checked in a child or not): the same input gives the same print, hashes and image.
     llvm::drop_local_names(&module);
+    let references = options
+        .record_references
+        .then(|| function_references(&module, options.trace.is_some()));
     clock.lap(PhaseName::Parse);
     let first_input = options.inputs[0].name().to_path_buf();
     let globals = llvm::globals(&module);
@@ -235,11 +246,31 @@ pub fn codegen<'ctx>(
         methods,
         externals: externals.edges,
         printed: Some(pieces),
+        references,
         static_destructors: REGISTRATIONS
             .iter()
             .any(|name| llvm::named_global(&module, name).is_some()),
         module,
     })
+}
+
+/// Every defined function with the references selection follows (see
+/// [`Program::references`]). Without a trace every non-local definition is kept whatever
+/// refers to it: only references to declarations and to definitions LLVM may delete count.
+fn function_references(module: &Module, traced: bool) -> Vec<(String, Vec<String>)> {
+    let counts = |g: &Global| traced || g.is_declaration() || g.is_discardable_if_unused();
+    (llvm::globals(module).into_iter())
+        .filter(|g| g.kind() == llvm::GlobalKind::Function && !g.is_declaration())
+        .map(|f| {
+            let refs = (f.references().into_iter())
+                .filter(counts)
+                .map(|g| g.name())
+                .filter(|name| !name.starts_with("llvm."))
+                .map(|name| printed_name(&name))
+                .collect();
+            (f.name(), refs)
+        })
+        .collect()
 }
 
 /// The hidden name of an exported variable that binds within the image (see

@@ -34,7 +34,7 @@ use crate::target::ResolvedTarget;
 
 /// Which functions get versions for which targets: bit sets over the targets (bit `t`,
 /// t >= 1), by function name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CloneSets {
     /// Versions the loader dispatches to: the function becomes a thunk through a slot and the
     /// shard table lists the versions.

@@ -14,6 +14,7 @@ mod header_job;
 mod multiversion;
 pub mod output;
 mod partition;
+pub mod reuse;
 mod split;
 pub mod store;
 mod tables;
@@ -32,7 +33,8 @@ use aotload::meta::{Export, Meta, TargetRecord};
 pub use archive::write_atomically;
 pub use emit::{init_llvm_targets, target_machine, ShardDiagnostic, ShardFailure, ShardRecord};
 pub use output::{EmitKinds, Emitted, OutputKind};
-pub use partition::{plan_shards, ShardPlan};
+pub use partition::{plan_shards, FunctionSizes, ShardPlan};
+pub use reuse::{Reuse, ShardFacts};
 pub use split::ShardJob;
 pub use store::{ShardSource, ShardStore};
 
@@ -108,6 +110,10 @@ pub enum DumpError {
         "--shards {requested}: the module has {max} definitions to split, so at most {max} shards"
     )]
     TooManyShards { requested: u32, max: usize },
+    /// A program with stubbed functions cannot be dumped from the facts of the build before
+    /// (reuse.rs): not a failure of the build, which then parses everything.
+    #[error("the build before cannot stand in for the functions not parsed: {0}")]
+    Unreusable(String),
 }
 
 /// Threads to use: the request, or half the cores (at least one), never more than the shards.
@@ -135,6 +141,8 @@ pub struct Prepared {
     header: PendingHeader,
     phases: Vec<(PhaseName, Duration)>,
     warnings: Vec<String>,
+    /// Each function's size, as the partition took it.
+    sizes: FunctionSizes,
 }
 
 /// The part of dump that reads the program: targets, annotation, partition, the shards'
@@ -142,10 +150,14 @@ pub struct Prepared {
 /// from the program's print) are taken from them here; only the others are cloned from the
 /// program. The print's pieces are taken out of the program once the keys are made (the
 /// clones that follow are the build's peak of memory).
+///
+/// With `reuse`, the program's functions that it names are stubs: what the build before
+/// measured stands in for them, and every shard holding one must be taken from a store.
 pub fn prepare(
     program: &mut Program,
     options: &DumpOptions,
     stores: &[&dyn ShardStore],
+    reuse: Option<&Reuse>,
 ) -> Result<Prepared, DumpError> {
     let mut printed = program.printed.take();
     let program = &*program;
@@ -153,15 +165,22 @@ pub fn prepare(
     let mut phases = PhaseClock::default();
     let resolved = resolve_targets(program, options)?;
     let targets: Vec<CpuTarget> = resolved.iter().map(|r| r.target.clone()).collect();
+    if reuse.is_some() && resolved.len() > 1 {
+        // Which functions get versions follows their bodies and their callers' (annotate.rs).
+        return Err(DumpError::Unreusable(
+            "more than one CPU target: the clone sets need every body".into(),
+        ));
+    }
     let clone_sets =
         annotate::annotate(&program.module, &program.fvars, &resolved, &program.triple);
     phases.lap(PhaseName::Annotate);
-    let plans = plan_shards(&program.module, options.shards, &clone_sets).map_err(|max| {
-        DumpError::TooManyShards {
+    let no_sizes = HashMap::new();
+    let known_sizes = reuse.map_or(&no_sizes, |r| &r.sizes);
+    let (plans, sizes) = plan_shards(&program.module, options.shards, &clone_sets, known_sizes)
+        .map_err(|max| DumpError::TooManyShards {
             requested: options.shards.unwrap_or(0),
             max,
-        }
-    })?;
+        })?;
     phases.lap(PhaseName::Partition);
     fn index<'a>(names: impl Iterator<Item = &'a String>) -> HashMap<String, u32> {
         names
@@ -206,7 +225,7 @@ pub fn prepare(
     let facts = program_facts(program);
     let threads = thread_count(options.threads, plans.len());
     let warnings = Mutex::new(Vec::new());
-    let ((jobs, prefetched), header) = std::thread::scope(|scope| {
+    let (jobs, header) = std::thread::scope(|scope| {
         let header = scope.spawn(|| {
             let meta = image_meta(facts, &resolved, &clone_sets, &fvar_index);
             let specs: Vec<_> = (plans.iter())
@@ -216,36 +235,56 @@ pub fn prepare(
                 .collect();
             PendingHeader::start(header_facts, specs, meta.encode())
         });
-        let mut jobs = split::split(
-            &program.module,
-            printed.as_ref(),
-            &plans,
-            &clone_sets,
-            numbering,
-            threads,
-        );
-        drop(printed.take());
-        let config = emit::EmitConfig {
-            triple: &program.triple,
-            targets: &resolved,
-            kinds: options.emit,
-        };
-        let prefetched = emit::prefetch(&jobs, &config, threads, stores, &|w| {
-            warnings
-                .lock()
-                .expect("no panics holding it")
-                .push(w.to_string())
-        });
-        phases.lap(PhaseName::CacheLookup);
-        split::write_bitcode(&program.module, &mut jobs, |i| prefetched[i].to_emit());
-        phases.lap(PhaseName::Split);
-        (
-            (jobs, prefetched),
-            header
-                .join()
-                .expect("making the header's metadata does not panic"),
-        )
+        let jobs = (|| {
+            let mut jobs = split::split(
+                &program.module,
+                printed.as_ref(),
+                &plans,
+                &clone_sets,
+                numbering,
+                threads,
+            );
+            drop(printed.take());
+            if let Some(reuse) = reuse {
+                reuse.key_stubbed_shards(&mut jobs).map_err(|shard| {
+                DumpError::Unreusable(format!(
+                    "shard {shard} holds functions not parsed and is not a shard of the build before"
+                ))
+            })?;
+            }
+            let config = emit::EmitConfig {
+                triple: &program.triple,
+                targets: &resolved,
+                kinds: options.emit,
+            };
+            let prefetched = emit::prefetch(&jobs, &config, threads, stores, &|w| {
+                warnings
+                    .lock()
+                    .expect("no panics holding it")
+                    .push(w.to_string())
+            });
+            phases.lap(PhaseName::CacheLookup);
+            if let Some(reuse) = reuse {
+                if let Some(job) = (jobs.iter().zip(&prefetched))
+                    .find(|(job, found)| found.to_emit() && reuse.holds_stub(job))
+                    .map(|(job, _)| job)
+                {
+                    return Err(DumpError::Unreusable(format!(
+                        "shard {} holds functions not parsed and no store has it",
+                        job.plan.index
+                    )));
+                }
+            }
+            split::write_bitcode(&program.module, &mut jobs, |i| prefetched[i].to_emit());
+            phases.lap(PhaseName::Split);
+            Ok((jobs, prefetched))
+        })();
+        let header = header
+            .join()
+            .expect("making the header's metadata does not panic");
+        (jobs, header)
     });
+    let (jobs, prefetched) = jobs?;
     Ok(Prepared {
         triple: program.triple.clone(),
         targets: resolved,
@@ -255,6 +294,7 @@ pub fn prepare(
         header,
         phases: phases.done(),
         warnings: warnings.into_inner().expect("threads joined"),
+        sizes,
     })
 }
 
@@ -267,6 +307,12 @@ impl Prepared {
     /// Threads the emission runs on.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// What a later rebuild takes from this build for the functions it does not parse: each
+    /// function's size and each shard's key facts.
+    pub fn reusable_facts(&self) -> (&FunctionSizes, Vec<ShardFacts>) {
+        (&self.sizes, self.jobs.iter().map(ShardFacts::of).collect())
     }
 
     /// Emits the shards on threads, or takes them from the first of `stores` that has them
@@ -287,6 +333,7 @@ impl Prepared {
             header,
             phases,
             warnings,
+            sizes: _,
         } = self;
         let mut phases = PhaseClock::continuing(phases);
         let config = emit::EmitConfig {

@@ -38,17 +38,31 @@ const SLACK_PERCENT: u64 = 10;
 /// size times the number of versions it gets (`clone_sets`). More shards than groups of
 /// definitions is an error carrying the most there can be (a huge `--shards` would otherwise
 /// allocate and emit that many empty objects).
+/// `sizes` are the functions' sizes measured before, where their bodies were not parsed
+/// (`reuse.rs`); every function's size comes back with the plans.
 pub fn plan_shards(
     module: &Module,
     requested: Option<u32>,
     clone_sets: &CloneSets,
-) -> Result<Vec<ShardPlan>, usize> {
+    sizes: &HashMap<String, u64>,
+) -> Result<(Vec<ShardPlan>, FunctionSizes), usize> {
     let defs: Vec<Global> = llvm::globals(module)
         .into_iter()
         .filter(|g| !g.is_declaration() && !g.is_llvm_special())
         .collect();
     let in_sets = linker_set_positions(&defs);
-    let groups = group(&defs, clone_sets, &in_sets);
+    let mut measured = Vec::new();
+    let size = |g: &Global, name: &str| match sizes.get(name) {
+        Some(&size) => size,
+        None => g.size_estimate(),
+    };
+    let groups = group(&defs, clone_sets, &in_sets, &mut |g, name| {
+        let s = size(g, name);
+        if g.kind() == GlobalKind::Function {
+            measured.push((name.to_string(), s));
+        }
+        s
+    });
     let total: u64 = groups.iter().map(|g| g.1).sum();
     let n = match requested {
         Some(n) if n as usize > groups.len().max(1) => return Err(groups.len().max(1)),
@@ -62,8 +76,12 @@ pub fn plan_shards(
         s.members
             .sort_by_cached_key(|name| (in_sets.get(name).copied(), name.clone()));
     }
-    Ok(shards)
+    Ok((shards, FunctionSizes(measured)))
 }
+
+/// Each defined function's size (instructions and blocks), in module order.
+#[derive(Debug, Default)]
+pub struct FunctionSizes(pub Vec<(String, u64)>);
 
 /// The variables in a section the IR names (not one of the toolchain's own, which start with
 /// a dot: `.text.startup`, `.init_array`), by name: their position in the module.
@@ -80,6 +98,7 @@ fn group(
     defs: &[Global],
     clone_sets: &CloneSets,
     in_sets: &HashMap<String, usize>,
+    size: &mut dyn FnMut(&Global, &str) -> u64,
 ) -> Vec<(Vec<String>, u64)> {
     let index: HashMap<Global, usize> = defs.iter().enumerate().map(|(i, g)| (*g, i)).collect();
     let mut parent: Vec<usize> = (0..defs.len()).collect();
@@ -118,8 +137,8 @@ fn group(
         let entry = groups.entry(root).or_default();
         let name = g.name();
         let versions = clone_sets.body_count(&name);
+        entry.1 += (1 + size(g, &name)) * versions;
         entry.0.push(name);
-        entry.1 += (1 + g.size_estimate()) * versions;
     }
     let mut groups: Vec<(Vec<String>, u64)> = groups.into_values().collect();
     for g in &mut groups {

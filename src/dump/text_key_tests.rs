@@ -140,7 +140,7 @@ fn shards(ir: &str) -> Vec<Shard> {
         cpu_targets: Some(CpuTarget::parse_list("generic;haswell,clone_all").unwrap()),
         ..DumpOptions::default()
     };
-    let prepared = prepare(&mut program, &options, &[]).expect("dump prepares");
+    let prepared = prepare(&mut program, &options, &[], None).expect("dump prepares");
     (prepared.jobs.iter())
         .map(|job| Shard {
             members: job.plan.members.clone(),
@@ -269,7 +269,7 @@ fn a_walker_reused_for_many_shards_gives_what_fresh_ones_give() {
         shards: Some(4),
         ..DumpOptions::default()
     };
-    let prepared = prepare(&mut program, &options, &[]).unwrap();
+    let prepared = prepare(&mut program, &options, &[], None).unwrap();
     let plans: Vec<_> = prepared.jobs.iter().map(|j| j.plan.clone()).collect();
     let one_walker = super::shard_texts(&printed, &plans, 1);
     let fresh = super::shard_texts(&printed, &plans, plans.len());

@@ -1,0 +1,283 @@
+//! A rebuild that parses only the functions whose text changed, and the shards around them.
+//!
+//! Parsing and printing the whole module took about 1.3 s of a 2.7 s one-function rebuild at
+//! 50,000 functions (docs/PERFORMANCE.md), whatever the shard cache held. So a build with a
+//! shard cache leaves, beside its shards, what a later build of the same options needs to
+//! stand in for functions it does not parse: per function of the input text, the hash of its
+//! body, the globals it refers to, its size and its method record; per shard, its members
+//! and the facts its key hashes ([`ShardFacts`]).
+//!
+//! A later build of one text input whose skeleton (everything outside the bodies,
+//! `codegen/function_texts.rs`) hashes the same parses the input with every body replaced by
+//! a *stub* that refers to the same globals, except the bodies that changed and those of the
+//! shards they were in. Its module then has the same globals, linkages and references, so
+//! selection, indexing and the partition come out as they would have; what only the bodies
+//! tell (sizes, method records) comes from the record, and each shard that holds a stub is
+//! taken from the store under its recorded key. Whatever breaks that argument makes the
+//! build parse everything, as it would have without the record:
+//! - a changed body refers to other globals than before (what selection keeps may change);
+//! - the print's common part differs from the record's (the context's names, numbered types);
+//! - more than one CPU target (the clone sets follow the bodies);
+//! - a shard holding a stub is not one of the record's, or no store holds it;
+//! - any error at all (the full build reports it, in the input's own lines).
+//!
+//! The image is the one a full build makes, byte for byte: the tests build each edit both
+//! ways.
+
+use std::collections::{HashMap, HashSet};
+
+use aotload::meta::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{Key, Lookup, ShardCache};
+use crate::codegen::function_texts::FunctionTexts;
+use crate::codegen::{InputBytes, Program};
+use crate::dump::{FunctionSizes, Reuse, ShardFacts};
+
+/// Bumped when [`Record`] changes.
+const FORMAT: u32 = 1;
+
+/// What a build leaves for the next.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Record {
+    format: u32,
+    skeleton: u128,
+    /// The print's part every shard depends on (`PrintedModule::common`).
+    common: u128,
+    functions: Vec<FunctionRecord>,
+    shards: Vec<ShardFacts>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FunctionRecord {
+    name: String,
+    body: u128,
+    /// Printed names (`@f`), intrinsics left out.
+    refs: Vec<String>,
+    /// For the functions the partition measured (the kept ones).
+    size: Option<u64>,
+    /// For the image's methods.
+    method: Option<MethodRecord>,
+}
+
+/// [`Method`] as recorded (the loader's crate has no serde).
+#[derive(Clone, Serialize, Deserialize)]
+struct MethodRecord {
+    signature: String,
+    hash: u64,
+    callees: Vec<u32>,
+    external: Vec<u32>,
+    data: Vec<u32>,
+}
+
+impl MethodRecord {
+    fn of(m: &Method) -> MethodRecord {
+        MethodRecord {
+            signature: m.signature.clone(),
+            hash: m.hash,
+            callees: m.callees.clone(),
+            external: m.external.clone(),
+            data: m.data.clone(),
+        }
+    }
+
+    fn method(&self, name: &str) -> Method {
+        Method {
+            name: name.to_string(),
+            signature: self.signature.clone(),
+            hash: self.hash,
+            callees: self.callees.clone(),
+            external: self.external.clone(),
+            data: self.data.clone(),
+        }
+    }
+}
+
+/// A rebuild under way: the text parsed instead of the input, and what stands in for the
+/// functions it stubs.
+pub(super) struct Attempt {
+    pub input: InputBytes,
+    pub reuse: Reuse,
+    /// The functions whose bodies changed.
+    changed: Vec<String>,
+    /// The record it was made from, by function name.
+    before: HashMap<String, FunctionRecord>,
+    common: u128,
+    /// Functions parsed whole and stubbed.
+    pub parsed: usize,
+    pub stubbed: usize,
+}
+
+/// The record under `key`, if it describes a text of the same skeleton as `texts`.
+fn recall(cache: &ShardCache, key: &Key, texts: &FunctionTexts) -> Result<Record, String> {
+    let payload = match cache.get_build(key) {
+        Lookup::Hit(payload) => payload,
+        Lookup::Miss => return Err("no record of a build before".into()),
+        Lookup::Damaged(why) => return Err(format!("the record is damaged: {why}")),
+    };
+    let record: Record =
+        postcard::from_bytes(&payload).map_err(|e| format!("the record does not read: {e}"))?;
+    if record.format != FORMAT {
+        return Err("the record is of another format".into());
+    }
+    if record.skeleton != texts.skeleton_hash {
+        return Err("more than function bodies changed".into());
+    }
+    Ok(record)
+}
+
+/// The rebuild of `input` (cut as `texts`) from the record under `key`; why not, when it
+/// cannot be.
+pub(super) fn attempt(
+    cache: &ShardCache,
+    key: &Key,
+    input: &InputBytes,
+    texts: &FunctionTexts,
+) -> Result<Attempt, String> {
+    let record = recall(cache, key, texts)?;
+    let before: HashMap<String, FunctionRecord> = (record.functions.into_iter())
+        .map(|mut f| (std::mem::take(&mut f.name), f))
+        .collect();
+    let mut changed = Vec::new();
+    for d in texts.definitions() {
+        match before.get(&d.name) {
+            Some(f) if f.body == d.body_hash => {}
+            Some(_) => changed.push(d.name.clone()),
+            None => return Err(format!("`{}` is not in the record", d.name)),
+        }
+    }
+    // The changed functions' shards are parsed whole: they are emitted again.
+    let changed_set: HashSet<&str> = changed.iter().map(String::as_str).collect();
+    let mut parsed: HashSet<&str> = changed_set.clone();
+    for shard in &record.shards {
+        if shard
+            .members
+            .iter()
+            .any(|m| changed_set.contains(m.as_str()))
+        {
+            parsed.extend(shard.members.iter().map(String::as_str));
+        }
+    }
+    let no_refs: &[String] = &[];
+    let text = texts.with_stubs(
+        |name| parsed.contains(name),
+        |name| before.get(name).map_or(no_refs, |f| &f.refs[..]),
+    );
+    let mut sizes = HashMap::new();
+    let mut stubbed = 0;
+    for d in texts.definitions() {
+        if parsed.contains(d.name.as_str()) {
+            continue;
+        }
+        stubbed += 1;
+        if let Some(size) = before[&d.name].size {
+            sizes.insert(d.name.clone(), size);
+        }
+    }
+    let parsed = texts.definitions().count() - stubbed;
+    Ok(Attempt {
+        input: InputBytes {
+            name: input.name.clone(),
+            bytes: text.into_bytes().into(),
+        },
+        reuse: Reuse {
+            sizes,
+            shards: record.shards,
+        },
+        changed,
+        before,
+        common: record.common,
+        parsed,
+        stubbed,
+    })
+}
+
+impl Attempt {
+    /// Checks `program` (parsed from [`Attempt::input`]) against the record, and gives its
+    /// stubbed methods their records.
+    pub fn complete(&self, program: &mut Program) -> Result<(), String> {
+        let references: HashMap<&str, &Vec<String>> = (program.references.iter().flatten())
+            .map(|(name, refs)| (name.as_str(), refs))
+            .collect();
+        for name in &self.changed {
+            let now: HashSet<&String> = references
+                .get(name.as_str())
+                .into_iter()
+                .flat_map(|r| r.iter())
+                .collect();
+            let before: HashSet<&String> = self.before[name].refs.iter().collect();
+            if now != before {
+                return Err(format!("`{name}` refers to other globals than before"));
+            }
+        }
+        let common = program.printed.as_ref().map(|p| p.common);
+        if common != Some(self.common) {
+            return Err("the print's common part changed".into());
+        }
+        for method in &mut program.methods {
+            if !self.reuse.is_stub(&method.name) {
+                continue;
+            }
+            match self
+                .before
+                .get(&method.name)
+                .and_then(|f| f.method.as_ref())
+            {
+                Some(record) => *method = record.method(&method.name),
+                None => return Err(format!("`{}` has no method record", method.name)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The record of a build of `texts` (parsed whole, or as `attempt` says), made before its
+/// program goes.
+pub(super) fn record(
+    texts: &FunctionTexts,
+    common: u128,
+    program: &Program,
+    sizes: &FunctionSizes,
+    shards: Vec<ShardFacts>,
+    attempt: Option<&Attempt>,
+) -> Option<Record> {
+    let mut refs: HashMap<&str, &Vec<String>> = (program.references.as_ref()?.iter())
+        .map(|(name, refs)| (name.as_str(), refs))
+        .collect();
+    if let Some(attempt) = attempt {
+        for (name, f) in &attempt.before {
+            if attempt.reuse.is_stub(name) || !refs.contains_key(name.as_str()) {
+                refs.insert(name, &f.refs);
+            }
+        }
+    }
+    let sizes: HashMap<&str, u64> = (sizes.0.iter()).map(|(n, s)| (n.as_str(), *s)).collect();
+    let methods: HashMap<&str, &Method> = (program.methods.iter())
+        .map(|m| (m.name.as_str(), m))
+        .collect();
+    let functions = (texts.definitions())
+        .map(|d| {
+            Some(FunctionRecord {
+                name: d.name.clone(),
+                body: d.body_hash,
+                refs: refs.get(d.name.as_str())?.to_vec(),
+                size: sizes.get(d.name.as_str()).copied(),
+                method: methods.get(d.name.as_str()).map(|m| MethodRecord::of(m)),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Record {
+        format: FORMAT,
+        skeleton: texts.skeleton_hash,
+        common,
+        functions,
+        shards,
+    })
+}
+
+/// Keeps `record` under `key`. Failing costs the next build its shortcut, nothing else.
+pub(super) fn remember(cache: &ShardCache, key: &Key, record: &Record) {
+    if let Ok(bytes) = postcard::to_allocvec(record) {
+        let _ = cache.put_build(key, &bytes);
+    }
+}
