@@ -11,8 +11,10 @@ pub enum PhaseName {
     /// The whole dump taken from the memo of an unchanged build.
     ReuseDump,
     CheckInputs,
-    /// The input cut into function bodies and, for a rebuild, written again with the
-    /// unchanged ones stubbed (`build/rebuild.rs`).
+    /// The text input cut into its function bodies (`codegen/function_texts.rs`).
+    Cut,
+    /// The record of the build before read, and the input written again with the unchanged
+    /// bodies stubbed (`build/rebuild.rs`).
     Stub,
     /// A rebuild from stubs that was given up (the build then parses everything): its time.
     StubsRefused,
@@ -35,9 +37,10 @@ pub enum PhaseName {
     Header,
     Emit,
     RemoteUpload,
-    CacheEvict,
-    /// What the next rebuild needs of this build, written to the cache.
+    /// Waiting for the record a later rebuild reads (`build/rebuild.rs`), written beside the
+    /// emission.
     Remember,
+    CacheEvict,
     Archive,
     LinkAndSeal,
 }
@@ -49,6 +52,7 @@ impl PhaseName {
             PhaseName::ReadInputs => "read-inputs",
             PhaseName::ReuseDump => "reuse-dump",
             PhaseName::CheckInputs => "check-inputs",
+            PhaseName::Cut => "cut",
             PhaseName::Stub => "stub",
             PhaseName::StubsRefused => "stubs-refused",
             PhaseName::Parse => "parse",
@@ -63,8 +67,8 @@ impl PhaseName {
             PhaseName::Header => "header",
             PhaseName::Emit => "emit",
             PhaseName::RemoteUpload => "remote-upload",
-            PhaseName::CacheEvict => "cache-evict",
             PhaseName::Remember => "remember",
+            PhaseName::CacheEvict => "cache-evict",
             PhaseName::Archive => "archive",
             PhaseName::LinkAndSeal => "link+seal",
         }

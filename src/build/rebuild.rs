@@ -100,6 +100,9 @@ pub(super) struct Attempt {
     pub reuse: Reuse,
     /// The functions whose bodies changed.
     changed: Vec<String>,
+    /// Stubbed functions the build before did not keep (so did not measure): selection must
+    /// drop them again.
+    unmeasured: HashSet<String>,
     /// The record it was made from, by function name.
     before: HashMap<String, FunctionRecord>,
     common: u128,
@@ -164,14 +167,20 @@ pub(super) fn attempt(
         |name| before.get(name).map_or(no_refs, |f| &f.refs[..]),
     );
     let mut sizes = HashMap::new();
+    let mut unmeasured = HashSet::new();
     let mut stubbed = 0;
     for d in texts.definitions() {
         if parsed.contains(d.name.as_str()) {
             continue;
         }
         stubbed += 1;
-        if let Some(size) = before[&d.name].size {
-            sizes.insert(d.name.clone(), size);
+        match before[&d.name].size {
+            Some(size) => {
+                sizes.insert(d.name.clone(), size);
+            }
+            None => {
+                unmeasured.insert(d.name.clone());
+            }
         }
     }
     let parsed = texts.definitions().count() - stubbed;
@@ -180,11 +189,9 @@ pub(super) fn attempt(
             name: input.name.clone(),
             bytes: text.into_bytes().into(),
         },
-        reuse: Reuse {
-            sizes,
-            shards: record.shards,
-        },
+        reuse: Reuse::new(sizes, record.shards),
         changed,
+        unmeasured,
         before,
         common: record.common,
         parsed,
@@ -209,6 +216,9 @@ impl Attempt {
             if now != before {
                 return Err(format!("`{name}` refers to other globals than before"));
             }
+        }
+        if let Some(kept) = program.fvars.iter().find(|f| self.unmeasured.contains(*f)) {
+            return Err(format!("`{kept}` is kept and was not before"));
         }
         let common = program.printed.as_ref().map(|p| p.common);
         if common != Some(self.common) {

@@ -95,9 +95,9 @@ impl Build {
             archive,
             started,
         };
-        // A rebuild that parses only what changed (rebuild.rs): one text input, a cache to
-        // keep the record in, parsed here (a checking child would parse everything anyway).
-        let record_key = (cache.is_some() && self.checker.is_none() && inputs.len() == 1)
+        // A rebuild that parses only what changed (rebuild.rs): one text input, and a cache to
+        // keep the record in.
+        let record_key = (cache.is_some() && inputs.len() == 1)
             .then(|| memo::rebuild_key(self, &inputs))
             .flatten();
         let texts = record_key
@@ -109,35 +109,16 @@ impl Build {
             (Some(key), Some(texts)) => Some(Recording { key, texts }),
             _ => None,
         };
+        if record_key.is_some() {
+            timings.lap(PhaseName::Cut);
+        }
         let mut whole_because = None;
         if let (Some(cache), Some(recording)) = (&cache, &recording) {
-            match rebuild::attempt(cache, &recording.key.key, &inputs[0], recording.texts) {
-                Ok(attempt) => {
-                    timings.lap(PhaseName::Stub);
-                    let input = [Input::from(attempt.input.clone())];
-                    match self.dump_program(
-                        &input,
-                        &session,
-                        Some(&attempt),
-                        Some(recording),
-                        timings.clone(),
-                    ) {
-                        Ok(mut report) => {
-                            report.rebuild = Some(Rebuild::Partial {
-                                parsed: attempt.parsed,
-                                stubbed: attempt.stubbed,
-                            });
-                            return Ok(report);
-                        }
-                        Err(why) => {
-                            whole_because = Some(why.to_string());
-                            timings.lap(PhaseName::StubsRefused);
-                        }
-                    }
-                }
+            match self.rebuild_from_stubs(cache, &inputs[0], &session, recording, &timings) {
+                Ok(report) => return Ok(report),
                 Err(why) => {
                     whole_because = Some(why);
-                    timings.lap(PhaseName::Stub);
+                    timings.lap(PhaseName::StubsRefused);
                 }
             }
         }
@@ -154,11 +135,53 @@ impl Build {
             self.dump_program(&parse_inputs, &session, None, recording.as_ref(), timings)?;
         report.rebuild = match (&cache, inputs.len(), &texts, whole_because) {
             (Some(_), 1, _, Some(why)) => Some(Rebuild::Whole { why }),
-            (Some(_), 1, None, None) if self.checker.is_none() => Some(Rebuild::Whole {
+            (Some(_), 1, None, None) => Some(Rebuild::Whole {
                 why: "the input is bitcode, or text whose function bodies cannot be told apart by its lines".into(),
             }),
             _ => None,
         };
+        Ok(report)
+    }
+
+    /// The dump of `input` parsed with the unchanged bodies stubbed, from the record
+    /// `recording` names; why not, when it cannot be made (the caller then parses
+    /// everything).
+    fn rebuild_from_stubs(
+        &self,
+        cache: &ShardCache,
+        input: &InputBytes,
+        session: &DumpSession,
+        recording: &Recording,
+        timings: &Timings,
+    ) -> Result<BuildReport, String> {
+        let mut timings = timings.clone();
+        let attempt = rebuild::attempt(cache, &recording.key.key, input, recording.texts)?;
+        timings.lap(PhaseName::Stub);
+        let stubbed = [attempt.input.clone()];
+        // A checking child parses only the stubbed text too (not recorded: no other build
+        // has this text).
+        let parse_inputs: Vec<Input> = match &self.checker {
+            Some(checker) => {
+                let checked = checked_inputs::check_once(checker, &stubbed, None)
+                    .map_err(|e| e.to_string())?;
+                timings.lap(PhaseName::CheckInputs);
+                checked.into_iter().map(Input::from).collect()
+            }
+            None => stubbed.into_iter().map(Input::from).collect(),
+        };
+        let mut report = self
+            .dump_program(
+                &parse_inputs,
+                session,
+                Some(&attempt),
+                Some(recording),
+                timings,
+            )
+            .map_err(|e| e.to_string())?;
+        report.rebuild = Some(Rebuild::Partial {
+            parsed: attempt.parsed,
+            stubbed: attempt.stubbed,
+        });
         Ok(report)
     }
 
@@ -175,7 +198,7 @@ impl Build {
         let cache = session.cache;
         // The program lives only until its shards' jobs are made: emission parses each job's
         // bitcode in a context of its own, so the program's module and context go first.
-        let (prepared, options, remote, mut warnings, record, (_disposal, open_gate)) = {
+        let (prepared, options, remote, mut warnings, remembering, (_disposal, open_gate)) = {
             let context = crate::llvm::ProgramContext::create();
             let mut program = codegen::codegen(
                 &context,
@@ -218,10 +241,20 @@ impl Build {
                 &stores(cache, &remote),
                 attempt.map(|a| &a.reuse),
             )?;
-            let record = match (recording, common) {
-                (Some(recording), Some(common)) => {
+            // Written beside the emission: a record is of the facts made before it, and a
+            // build that fails after leaves one whose shards the next build will not all find
+            // (it then parses everything).
+            let remembering = match (cache, recording, common) {
+                (Some(cache), Some(recording), Some(common))
+                    if recording.key.files_unchanged(self) =>
+                {
                     let (sizes, shards) = prepared.reusable_facts();
-                    rebuild::record(recording.texts, common, &program, sizes, shards, attempt)
+                    rebuild::record(recording.texts, common, &program, sizes, shards, attempt).map(
+                        |record| {
+                            let (cache, key) = (cache.clone(), recording.key.key);
+                            std::thread::spawn(move || rebuild::remember(&cache, &key, &record))
+                        },
+                    )
                 }
                 _ => None,
             };
@@ -243,7 +276,7 @@ impl Build {
                 options,
                 remote,
                 warnings,
-                record,
+                remembering,
                 (disposal, open_gate),
             )
         };
@@ -257,9 +290,18 @@ impl Build {
             })
             .map_err(|e| name_the_input(e, parse_inputs));
         drop(open_gate);
+        // Joined before any error goes up: the record is written whole or not at all.
+        let remembered = remembering.map(|r| {
+            let waited = Instant::now();
+            r.join().expect("writing the record does not panic");
+            waited.elapsed()
+        });
         let mut dumped = dumped?;
         warnings.append(&mut dumped.warnings);
         timings.absorb(&dumped.phases);
+        if let Some(time) = remembered {
+            timings.absorb(&[(PhaseName::Remember, time)]);
+        }
         let remote = remote.map(|remote| {
             remote.finish();
             timings.lap(PhaseName::RemoteUpload);
@@ -286,12 +328,6 @@ impl Build {
             if memo.files_unchanged(self) {
                 memo::remember(cache, &memo.key, &dumped);
             }
-        }
-        if let (Some(cache), Some(recording), Some(record)) = (cache, recording, &record) {
-            if recording.key.files_unchanged(self) {
-                rebuild::remember(cache, &recording.key.key, record);
-            }
-            timings.lap(PhaseName::Remember);
         }
         self.finish_dump(&dumped, remote, session.archive, timings, session.started)
     }

@@ -243,15 +243,14 @@ pub fn prepare(
                 &clone_sets,
                 numbering,
                 threads,
-            );
-            drop(printed.take());
-            if let Some(reuse) = reuse {
-                reuse.key_stubbed_shards(&mut jobs).map_err(|shard| {
+                reuse,
+            )
+            .map_err(|shard| {
                 DumpError::Unreusable(format!(
                     "shard {shard} holds functions not parsed and is not a shard of the build before"
                 ))
             })?;
-            }
+            drop(printed.take());
             let config = emit::EmitConfig {
                 triple: &program.triple,
                 targets: &resolved,
@@ -266,7 +265,7 @@ pub fn prepare(
             phases.lap(PhaseName::CacheLookup);
             if let Some(reuse) = reuse {
                 if let Some(job) = (jobs.iter().zip(&prefetched))
-                    .find(|(job, found)| found.to_emit() && reuse.holds_stub(job))
+                    .find(|(job, found)| found.to_emit() && reuse.holds_stub(&job.plan))
                     .map(|(job, _)| job)
                 {
                     return Err(DumpError::Unreusable(format!(

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::annotate::CloneSets;
+use super::partition::ShardPlan;
 use super::split::ShardJob;
-use crate::cache::key::Key;
 
 /// What a build records of one shard: its members and what its key hashes besides the
 /// configuration and its table.
@@ -39,40 +39,40 @@ pub struct Reuse {
     /// Each stubbed function's size (instructions and blocks) as that build measured it.
     pub sizes: HashMap<String, u64>,
     /// That build's shards.
-    pub shards: Vec<ShardFacts>,
+    shards: Vec<ShardFacts>,
+    /// Index into `shards` by first member.
+    by_first: HashMap<String, usize>,
 }
 
 impl Reuse {
+    pub fn new(sizes: HashMap<String, u64>, shards: Vec<ShardFacts>) -> Reuse {
+        let by_first = (shards.iter().enumerate())
+            .filter_map(|(i, s)| Some((s.members.first()?.clone(), i)))
+            .collect();
+        Reuse {
+            sizes,
+            shards,
+            by_first,
+        }
+    }
+
     pub fn is_stub(&self, name: &str) -> bool {
         self.sizes.contains_key(name)
     }
 
-    /// Gives each job holding a stub the key facts of the same shard of the build before;
-    /// the shard's index where there is none.
-    pub(super) fn key_stubbed_shards(&self, jobs: &mut [ShardJob]) -> Result<(), u32> {
-        let by_first: HashMap<&str, &ShardFacts> = (self.shards.iter())
-            .filter_map(|s| Some((s.members.first()?.as_str(), s)))
-            .collect();
-        for job in jobs {
-            if !job.plan.members.iter().any(|m| self.is_stub(m)) {
-                continue;
-            }
-            let before = (job.plan.members.first())
-                .and_then(|m| by_first.get(m.as_str()))
-                .filter(|s| s.members == job.plan.members);
-            match before.and_then(|s| Some((s.text_digest?, s))) {
-                Some((digest, s)) => {
-                    job.text_digest = Some(Key(digest));
-                    job.clone_sets = s.clone_sets.clone();
-                }
-                None => return Err(job.plan.index),
-            }
-        }
-        Ok(())
+    /// Whether the shard `plan` holds a stub.
+    pub(super) fn holds_stub(&self, plan: &ShardPlan) -> bool {
+        plan.members.iter().any(|m| self.is_stub(m))
     }
 
-    /// Whether `job` holds a stub.
-    pub(super) fn holds_stub(&self, job: &ShardJob) -> bool {
-        job.plan.members.iter().any(|m| self.is_stub(m))
+    /// The build before's shard with exactly `plan`'s members, if it had one.
+    pub(super) fn recorded(&self, plan: &ShardPlan) -> Option<&ShardFacts> {
+        let i = *self.by_first.get(plan.members.first()?)?;
+        Some(&self.shards[i]).filter(|s| s.members == plan.members)
+    }
+
+    /// The build before's shards, members in that build's shard order.
+    pub fn shards(&self) -> &[ShardFacts] {
+        &self.shards
     }
 }

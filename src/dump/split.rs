@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::annotate::CloneSets;
 use super::partition::ShardPlan;
+use super::reuse::Reuse;
 use super::text_key;
 use crate::cache::key::Key;
 use crate::codegen::PrintedModule;
@@ -69,7 +70,9 @@ pub struct Numbering<'a> {
 /// The jobs of `plans`, in plan order. `numbering` is given when each shard must hold its own
 /// table. A job is keyed by its digest of `printed` (made on `threads` threads) where it has
 /// one, and left without bitcode; one without (or every job, without a print) is cloned now
-/// (its clone sets come from its module).
+/// (its clone sets come from its module). A shard holding functions `reuse` stubs takes
+/// the key facts of the same shard of the build before; the index of one that has none is
+/// the error.
 pub fn split(
     module: &Module,
     printed: Option<&PrintedModule>,
@@ -77,11 +80,13 @@ pub fn split(
     clone_sets: &CloneSets,
     numbering: Option<&Numbering>,
     threads: usize,
-) -> Vec<ShardJob> {
+    reuse: Option<&Reuse>,
+) -> Result<Vec<ShardJob>, u32> {
     let by_printed_name = printed_names(clone_sets);
+    let stubbed = |plan: &ShardPlan| reuse.is_some_and(|r| r.holds_stub(plan));
     let (texts, globals) = match printed {
         Some(printed) => (
-            text_key::shard_texts(printed, plans, threads),
+            text_key::shard_texts(printed, plans, threads, &stubbed),
             &printed.globals[..],
         ),
         None => (vec![None; plans.len()], &[][..]),
@@ -97,6 +102,16 @@ pub fn split(
                 fvars: indexed(n.fvars),
                 gvars: indexed(n.gvars),
             });
+            if let Some(reuse) = reuse.filter(|_| stubbed(plan)) {
+                let recorded = reuse.recorded(plan).ok_or(plan.index)?;
+                return Ok(ShardJob {
+                    plan: plan.clone(),
+                    clone_sets: recorded.clone_sets.clone(),
+                    table,
+                    text_digest: Some(Key(recorded.text_digest.ok_or(plan.index)?)),
+                    bitcode: None,
+                });
+            }
             // LLVM's own globals (constructors, llvm.used) live in shard 0.
             let special = plan.index == 0;
             // (the functions whose clone sets the job carries, its digest, its bitcode)
@@ -119,13 +134,13 @@ pub fn split(
                     (functions, None, Some(bitcode))
                 }
             };
-            ShardJob {
+            Ok(ShardJob {
                 plan: plan.clone(),
                 clone_sets: restrict(clone_sets, &functions),
                 table,
                 text_digest,
                 bitcode,
-            }
+            })
         })
         .collect()
 }

@@ -239,11 +239,13 @@ impl<'p> Walker<'p> {
     }
 }
 
-/// The texts of `plans`' shards (see [`Walker::shard_text`]), on up to `threads` threads.
+/// The texts of `plans`' shards (see [`Walker::shard_text`]), on up to `threads` threads;
+/// `None` for those `skip` names (keyed otherwise).
 pub fn shard_texts(
     printed: &PrintedModule,
     plans: &[ShardPlan],
     threads: usize,
+    skip: &(dyn Fn(&ShardPlan) -> bool + Sync),
 ) -> Vec<Option<ShardText>> {
     let threads = threads.clamp(1, plans.len().max(1));
     let mut texts: Vec<Option<ShardText>> = vec![None; plans.len()];
@@ -253,7 +255,9 @@ pub fn shard_texts(
             scope.spawn(move || {
                 let mut walker = Walker::new(printed);
                 for (plan, text) in plans.iter().zip(texts) {
-                    *text = walker.shard_text(&plan.members, plan.index == 0);
+                    if !skip(plan) {
+                        *text = walker.shard_text(&plan.members, plan.index == 0);
+                    }
                 }
             });
         }

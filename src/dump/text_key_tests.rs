@@ -271,8 +271,8 @@ fn a_walker_reused_for_many_shards_gives_what_fresh_ones_give() {
     };
     let prepared = prepare(&mut program, &options, &[], None).unwrap();
     let plans: Vec<_> = prepared.jobs.iter().map(|j| j.plan.clone()).collect();
-    let one_walker = super::shard_texts(&printed, &plans, 1);
-    let fresh = super::shard_texts(&printed, &plans, plans.len());
+    let one_walker = super::shard_texts(&printed, &plans, 1, &|_| false);
+    let fresh = super::shard_texts(&printed, &plans, plans.len(), &|_| false);
     assert_eq!(one_walker, fresh);
     assert!(one_walker.iter().all(Option::is_some));
 }

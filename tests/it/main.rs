@@ -28,6 +28,7 @@ mod mutation;
 mod numba;
 mod pipeline;
 mod producers;
+mod rebuild;
 mod relocations;
 mod remote;
 mod runtime;

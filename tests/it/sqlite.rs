@@ -26,7 +26,7 @@ pub fn amalgamation(dir: &Path) -> PathBuf {
 }
 
 /// `sqlite3.c` compiled by clang 22 to IR at `out` (`mode` `-S`: text, `-c`: bitcode).
-fn sqlite_ir(c: &Path, mode: &str, out: &Path) {
+pub(crate) fn sqlite_ir(c: &Path, mode: &str, out: &Path) {
     run(Command::new(CLANG)
         .args(["-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", mode])
         .arg("-emit-llvm")
