@@ -40,16 +40,23 @@ pub(super) fn memo_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> 
     key_of(build, inputs, Hashed::Everything)
 }
 
-/// The key of what a build leaves for a rebuild of changed inputs (`rebuild.rs`): every
-/// input of the build but the IR's bytes and the image data, which the header alone holds.
-pub(super) fn rebuild_key(build: &Build, inputs: &[InputBytes]) -> Option<MemoKey> {
-    key_of(build, inputs, Hashed::AllButTheIrAndData)
+/// The keys of what a build leaves for a rebuild of changed inputs (`rebuild.rs`): every
+/// input of the build but the IR's bytes and the image data, which the header alone holds;
+/// then the same without the inputs' names, for IR written to a new file each time (a
+/// runtime's temp file), where the record of the last build with these options is the one to
+/// try (the record itself tells whether it fits).
+pub(super) fn rebuild_keys(build: &Build, inputs: &[InputBytes]) -> Option<[MemoKey; 2]> {
+    Some([
+        key_of(build, inputs, Hashed::AllButTheIrAndData)?,
+        key_of(build, inputs, Hashed::OptionsOnly)?,
+    ])
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Hashed {
     Everything,
     AllButTheIrAndData,
+    OptionsOnly,
 }
 
 fn key_of(build: &Build, inputs: &[InputBytes], hashed: Hashed) -> Option<MemoKey> {
@@ -88,11 +95,14 @@ fn key_of(build: &Build, inputs: &[InputBytes], hashed: Hashed) -> Option<MemoKe
     let mut h = KeyHasher::new(match hashed {
         Hashed::Everything => "aotlink dump memo",
         Hashed::AllButTheIrAndData => "aotlink rebuild memo",
+        Hashed::OptionsOnly => "aotlink rebuild memo of any input",
     });
     h.count(inputs.len());
     for InputBytes { name, bytes } in inputs {
         // The name too: a text module without `source_filename` is named after its file.
-        h.field(name.as_os_str().as_encoded_bytes());
+        if hashed != Hashed::OptionsOnly {
+            h.field(name.as_os_str().as_encoded_bytes());
+        }
         if hashed == Hashed::Everything {
             h.field(bytes);
         }

@@ -11,7 +11,7 @@ use super::builder::{Build, CacheLocation, LinkSettings};
 use super::checked_inputs;
 use super::error::BuildError;
 use super::memo;
-use super::rebuild;
+use super::rebuild::{self, RecordFacts};
 use super::report::{BuildReport, Rebuild, Timings};
 use crate::cache::remote::{RemoteCache, RemoteStats};
 use crate::cache::ShardCache;
@@ -97,19 +97,19 @@ impl Build {
         };
         // A rebuild that parses only what changed (rebuild.rs): one text input, and a cache to
         // keep the record in.
-        let record_key = (cache.is_some() && inputs.len() == 1)
-            .then(|| memo::rebuild_key(self, &inputs))
+        let record_keys = (cache.is_some() && inputs.len() == 1)
+            .then(|| memo::rebuild_keys(self, &inputs))
             .flatten();
-        let texts = record_key
+        let texts = record_keys
             .as_ref()
             .filter(|_| !codegen::is_bitcode(&inputs[0].bytes))
             .and_then(|_| std::str::from_utf8(&inputs[0].bytes).ok())
             .and_then(FunctionTexts::cut);
-        let recording = match (&record_key, &texts) {
-            (Some(key), Some(texts)) => Some(Recording { key, texts }),
+        let recording = match (&record_keys, &texts) {
+            (Some(keys), Some(texts)) => Some(Recording { keys, texts }),
             _ => None,
         };
-        if record_key.is_some() {
+        if record_keys.is_some() {
             timings.lap(PhaseName::Cut);
         }
         let mut whole_because = None;
@@ -155,7 +155,7 @@ impl Build {
         timings: &Timings,
     ) -> Result<BuildReport, String> {
         let mut timings = timings.clone();
-        let attempt = rebuild::attempt(cache, &recording.key.key, input, recording.texts)?;
+        let attempt = rebuild::attempt(cache, &recording.keys(), input, recording.texts)?;
         timings.lap(PhaseName::Stub);
         let stubbed = [attempt.input.clone()];
         // A checking child parses only the stubbed text too (not recorded: no other build
@@ -235,7 +235,7 @@ impl Build {
                 image_data: self.image.data.clone(),
                 cpu_targets: self.image.cpu_targets.clone(),
             };
-            let prepared = dump::prepare(
+            let mut prepared = dump::prepare(
                 &mut program,
                 &options,
                 &stores(cache, &remote),
@@ -246,13 +246,17 @@ impl Build {
             // (it then parses everything).
             let remembering = match (cache, recording, common) {
                 (Some(cache), Some(recording), Some(common))
-                    if recording.key.files_unchanged(self) =>
+                    if recording.keys[0].files_unchanged(self) =>
                 {
-                    let (sizes, shards) = prepared.reusable_facts();
-                    rebuild::record(recording.texts, common, &program, sizes, shards, attempt).map(
-                        |record| {
-                            let (cache, key) = (cache.clone(), recording.key.key);
-                            std::thread::spawn(move || rebuild::remember(&cache, &key, &record))
+                    let (sizes, shards) = prepared.take_reusable_facts();
+                    RecordFacts::take(recording.texts, common, &mut program, sizes, shards).map(
+                        |facts| {
+                            let (cache, keys) = (cache.clone(), recording.keys());
+                            std::thread::spawn(move || {
+                                if let Some(record) = facts.record() {
+                                    rebuild::remember(&cache, &keys, &record)
+                                }
+                            })
                         },
                     )
                 }
@@ -455,11 +459,17 @@ struct DumpSession<'a> {
     started: Instant,
 }
 
-/// A build whose record a later rebuild will use (rebuild.rs): under `key`, of the input
-/// cut as `texts`.
+/// A build whose record a later rebuild will use (rebuild.rs): under `keys` (`memo::rebuild_keys`),
+/// of the input cut as `texts`.
 struct Recording<'a> {
-    key: &'a memo::MemoKey,
+    keys: &'a [memo::MemoKey; 2],
     texts: &'a FunctionTexts<'a>,
+}
+
+impl Recording<'_> {
+    fn keys(&self) -> [crate::cache::Key; 2] {
+        [self.keys[0].key, self.keys[1].key]
+    }
 }
 
 /// The folder `output` goes in must exist, said before any work (the image is written

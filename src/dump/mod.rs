@@ -309,9 +309,13 @@ impl Prepared {
     }
 
     /// What a later rebuild takes from this build for the functions it does not parse: each
-    /// function's size and each shard's key facts.
-    pub fn reusable_facts(&self) -> (&FunctionSizes, Vec<ShardFacts>) {
-        (&self.sizes, self.jobs.iter().map(ShardFacts::of).collect())
+    /// function's size and each shard's key facts (the sizes are taken: emission does not
+    /// need them).
+    pub fn take_reusable_facts(&mut self) -> (FunctionSizes, Vec<ShardFacts>) {
+        (
+            std::mem::take(&mut self.sizes),
+            self.jobs.iter().map(ShardFacts::of).collect(),
+        )
     }
 
     /// Emits the shards on threads, or takes them from the first of `stores` that has them

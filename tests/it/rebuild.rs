@@ -468,3 +468,39 @@ fn other_targets_dump_from_stubs_to_the_clean_archive() {
         assert!(rebuilt == clean, "{triple}: the archives differ");
     }
 }
+
+/// IR written to a new file each time (a runtime's temp file): the record of the last build
+/// with the same options is tried. With a `source_filename` the module does not depend on
+/// the file's name and the edit rebuilds from stubs; without one LLVM names the module after
+/// the file, every shard depends on that name, and the build parses everything.
+#[test]
+fn ir_in_a_new_file_each_time_rebuilds_from_the_last_record() {
+    let dir = scratch("rebuild-new-file-name");
+    let args = ["--shards", "4", "--cpu-target", "generic"];
+    for (case, module) in [
+        ("named", format!("source_filename = \"m.c\"\n{MODULE}")),
+        ("unnamed", MODULE.to_string()),
+    ] {
+        let cache = dir.join(format!("{case}-cache"));
+        let first = dir.join(format!("{case}-1.ll"));
+        std::fs::write(&first, &module).unwrap();
+        build(
+            &first,
+            &dir.join(format!("{case}-1/libm.so")),
+            Some(&cache),
+            &args,
+        );
+        let second = dir.join(format!("{case}-2.ll"));
+        std::fs::write(&second, module.replace("mul i64 %x, 3", "mul i64 %x, 30")).unwrap();
+        let image = dir.join(format!("{case}-2/libm.so"));
+        let report = build(&second, &image, Some(&cache), &args);
+        match case {
+            "named" => {
+                partial(&report);
+            }
+            _ => assert!(whole(&report).contains("common part"), "{report}"),
+        }
+        assert_clean_build_gives(&second, &image, &args);
+        assert_eq!(call(&image, "f3", 5), 150);
+    }
+}
