@@ -157,6 +157,10 @@ fn bench_size(n: usize, dir: &Path, md: &mut String) -> Result<()> {
             build(warm, &image("warm"), Some(&cache))?;
         }
         let rebuilt = build(input, &image("rebuilt"), Some(&cache))?;
+        let listed: Vec<String> = (rebuilt.phases.iter())
+            .map(|(name, ms)| format!("{name} {}", human(Duration::from_secs_f64(ms / 1000.0))))
+            .collect();
+        println!("    phases, {what}: {}", listed.join(", "));
         build(input, &image("reference"), None)?;
         if std::fs::read(image("rebuilt"))? != std::fs::read(image("reference"))? {
             bail!("{n} functions, {what}: the rebuilt image differs from a clean build's");

@@ -113,11 +113,7 @@ pub(super) struct Attempt {
 
 /// The record under `key`, if it describes a text of the same skeleton as `texts`.
 fn recall(cache: &ShardCache, key: &Key, texts: &FunctionTexts) -> Result<Record, String> {
-    let payload = match cache.get_build(key) {
-        Lookup::Hit(payload) => payload,
-        Lookup::Miss => return Err("no record of a build before".into()),
-        Lookup::Damaged(why) => return Err(format!("the record is damaged: {why}")),
-    };
+    let payload = record_bytes(cache, key)?;
     // Its first fields first: a record of another text is told apart without reading the
     // rest (4.6 MB at 50,000 functions).
     let (format, skeleton): (u32, u128) = postcard::take_from_bytes(&payload)
@@ -325,12 +321,39 @@ impl RecordFacts {
     }
 }
 
-/// Keeps `record` under each of `keys`. Failing costs the next build its shortcut, nothing
-/// else.
+/// What a key other than the first one holds: where the record is.
+const POINTER: &[u8] = b"aotlink record at ";
+
+/// Keeps `record` under the first of `keys`, and under the others where it is. Failing costs
+/// the next build its shortcut, nothing else.
 pub(super) fn remember(cache: &ShardCache, keys: &[Key], record: &Record) {
-    if let Ok(bytes) = postcard::to_allocvec(record) {
-        for key in keys {
-            let _ = cache.put_build(key, &bytes);
+    let Some((first, others)) = keys.split_first() else {
+        return;
+    };
+    let Ok(bytes) = postcard::to_allocvec(record) else {
+        return;
+    };
+    if cache.put_build(first, &bytes).is_ok() {
+        for key in others.iter().filter(|k| *k != first) {
+            let _ = cache.put_build(key, &[POINTER, &first.0[..]].concat());
         }
+    }
+}
+
+/// The bytes of the record under `key`, following a pointer once.
+fn record_bytes(cache: &ShardCache, key: &Key) -> Result<Vec<u8>, String> {
+    let payload = match cache.get_build(key) {
+        Lookup::Hit(payload) => payload,
+        Lookup::Miss => return Err("no record of a build before".into()),
+        Lookup::Damaged(why) => return Err(format!("the record is damaged: {why}")),
+    };
+    match payload.strip_prefix(POINTER).map(<[u8; 32]>::try_from) {
+        Some(Ok(at)) => match cache.get_build(&Key(at)) {
+            Lookup::Hit(payload) => Ok(payload),
+            Lookup::Miss => Err("no record of a build before".into()),
+            Lookup::Damaged(why) => Err(format!("the record is damaged: {why}")),
+        },
+        Some(Err(_)) => Err("the record does not read: a damaged pointer".into()),
+        None => Ok(payload),
     }
 }

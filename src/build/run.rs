@@ -2,6 +2,7 @@
 //! shard stores, archives, then link, seal and sign. The steps are the pipeline's; this file
 //! sequences them and turns their results into a [`BuildReport`].
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use crate::codegen::function_texts::FunctionTexts;
 use crate::codegen::{self, CodegenError, CodegenOptions, Input, InputBytes};
 use crate::dump::{self, DumpError, DumpOptions, OutputKind, ShardStore};
 use crate::link::{self, Cc, Linker};
+use crate::llvm::Disposal;
 use crate::phase::PhaseName;
 use crate::target::{Platform, Triple};
 
@@ -58,11 +60,14 @@ impl Build {
         let scratch = tempfile::tempdir()
             .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
         let archive = scratch.path().join("image.a");
-        let mut report = self.dump(&archive)?;
+        // The program is freed beside the archive and the link, not before the link.
+        let freeing = RefCell::new(Vec::new());
+        let mut report = self.dump_freeing(&archive, &freeing)?;
         if self.emission.emit.bc || self.emission.emit.asm {
             copy_side_archives(&archive, output)?;
         }
         let linked = self.link_with(&*linker, &archive, output)?;
+        drop(freeing);
         report.timings.phases.extend(linked.timings.phases);
         report.timings.total += linked.timings.total;
         report.image = linked.image;
@@ -72,6 +77,16 @@ impl Build {
 
     /// IR to archives: objects at `archive`, bitcode and assembly beside it.
     pub fn dump(&self, archive: &Path) -> Result<BuildReport, BuildError> {
+        self.dump_freeing(archive, &RefCell::new(Vec::new()))
+    }
+
+    /// [`Build::dump`], leaving in `freeing` the programs still being freed (waited for
+    /// when it is dropped).
+    fn dump_freeing(
+        &self,
+        archive: &Path,
+        freeing: &RefCell<Vec<Disposal>>,
+    ) -> Result<BuildReport, BuildError> {
         output_folder_exists(archive)?;
         let started = Instant::now();
         let mut timings = Timings::default();
@@ -94,6 +109,7 @@ impl Build {
             memo: memo.as_ref(),
             archive,
             started,
+            freeing,
         };
         // A rebuild that parses only what changed (rebuild.rs): one text input, and a cache to
         // keep the record in.
@@ -198,7 +214,7 @@ impl Build {
         let cache = session.cache;
         // The program lives only until its shards' jobs are made: emission parses each job's
         // bitcode in a context of its own, so the program's module and context go first.
-        let (prepared, options, remote, mut warnings, remembering, (_disposal, open_gate)) = {
+        let (prepared, options, remote, mut warnings, remembering, open_gate) = {
             let context = crate::llvm::ProgramContext::create();
             let mut program = codegen::codegen(
                 &context,
@@ -265,24 +281,21 @@ impl Build {
             // Freed beside the emission, which needs nothing of it; the memory goes back to
             // the system after it (the emission threads would not reuse it). When no more
             // shards than threads are emitted (a rebuild after an edit), only once they are:
-            // freeing it then runs beside the archive and the link, which leave a core idle,
-            // not beside the emission on the build's critical path; a clean build frees it at
-            // once, before the emission's memory adds to it.
+            // freeing it then runs beside the archive and the link (`build` waits for it after
+            // the link), which leave a core idle, not beside the emission on the build's
+            // critical path; a clean build frees it at once, before the emission's memory adds
+            // to it.
             let (open_gate, gate) = std::sync::mpsc::channel();
             let gated = prepared.shards_to_emit() <= prepared.threads();
-            let disposal = context.dispose_in_background(
-                program.module,
-                gated.then_some(gate),
-                release_freed_memory,
-            );
-            (
-                prepared,
-                options,
-                remote,
-                warnings,
-                remembering,
-                (disposal, open_gate),
-            )
+            session
+                .freeing
+                .borrow_mut()
+                .push(context.dispose_in_background(
+                    program.module,
+                    gated.then_some(gate),
+                    release_freed_memory,
+                ));
+            (prepared, options, remote, warnings, remembering, open_gate)
         };
         let stores = stores(cache, &remote);
         let progress = self.progress.clone();
@@ -457,6 +470,8 @@ struct DumpSession<'a> {
     memo: Option<&'a memo::MemoKey>,
     archive: &'a Path,
     started: Instant,
+    /// The programs being freed, waited for by whoever holds it.
+    freeing: &'a RefCell<Vec<Disposal>>,
 }
 
 /// A build whose record a later rebuild will use (rebuild.rs): under `keys` (`memo::rebuild_keys`),

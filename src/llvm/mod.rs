@@ -34,7 +34,7 @@ pub use construct::{
 };
 pub use constructors::call_constructors_in_order;
 pub use diagnostics::{Diagnostic, Diagnostics};
-pub use disposal::ProgramContext;
+pub use disposal::{Disposal, ProgramContext};
 pub use edit::{clone_shard, CallRewrite};
 pub use fatal::install_fatal_error_handler;
 pub use global::{

@@ -78,9 +78,9 @@ fn kernels_ir(dir: &Path, kernels: usize, edit: Option<usize>, flags: &[&str]) -
     ir
 }
 
-/// gcc's `kernels_run(seed)` of the source in `dir/kernels.c`.
-fn gcc_result(dir: &Path, seed: u64) -> u64 {
-    let library = dir.join(format!("gcc-{}.so", rand_suffix()));
+/// gcc's `kernels_run(seed)` of the source in `dir/kernels.c`, built as `dir/NAME`.
+fn gcc_result(dir: &Path, name: &str, seed: u64) -> u64 {
+    let library = dir.join(name);
     check(
         Command::new("gcc")
             .args(C_FLAGS)
@@ -98,27 +98,6 @@ fn gcc_result(dir: &Path, seed: u64) -> u64 {
             .unwrap();
         run(seed)
     }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-/// The image's `kernels_run(seed)`, through the loader.
-fn image_result(image: &Path, seed: u64) -> u64 {
-    let out = aotlink_ok([
-        os("run"),
-        image.as_os_str(),
-        os("kernels_run"),
-        os(&seed.to_string()),
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default().trim();
-    // The loader prints an `i64` (LLVM's integers have no sign).
-    (last.parse::<i64>()).unwrap_or_else(|e| panic!("{e}: `aotlink run` printed {stdout}")) as u64
 }
 
 /// Kernels edited one at a time (the first, one in the middle, the last), each rebuilt from
@@ -154,8 +133,8 @@ fn kernel_edits_parse_one_shard_and_give_the_clean_builds_image() {
             assert_clean_build_gives(&ir, &image, &generic);
             let seed = 0x0123_4567_89ab_cdef;
             assert_eq!(
-                image_result(&image, seed),
-                gcc_result(&dir, seed),
+                call(&image, "kernels_run", seed) as u64,
+                gcc_result(&dir, &format!("gcc-{edit}.so"), seed as u64),
                 "{name}, kernel {edit}"
             );
         }
@@ -217,7 +196,8 @@ define i64 @f7(i64 %x) {
 }
 "#;
 
-/// `FUNCTION(ARG)` of `image`, through the loader.
+/// `FUNCTION(ARG)` of `image`, through the loader (which prints an `i64`: LLVM's integers
+/// have no sign).
 fn call(image: &Path, function: &str, arg: i64) -> i64 {
     let out = aotlink_ok([
         os("run"),
@@ -226,7 +206,8 @@ fn call(image: &Path, function: &str, arg: i64) -> i64 {
         os(&arg.to_string()),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout.lines().last().unwrap().trim().parse().unwrap()
+    let last = stdout.lines().last().unwrap_or_default().trim();
+    (last.parse()).unwrap_or_else(|e| panic!("{e}: `aotlink run` printed {stdout}"))
 }
 
 /// Builds `MODULE` into a fresh cache, then `edited` of it from that cache; the rebuild's
