@@ -314,7 +314,7 @@ impl Prepared {
     pub fn take_reusable_facts(&mut self) -> (FunctionSizes, Vec<ShardFacts>) {
         (
             std::mem::take(&mut self.sizes),
-            self.jobs.iter().map(ShardFacts::of).collect(),
+            self.jobs.iter().map(ShardJob::facts).collect(),
         )
     }
 

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::annotate::CloneSets;
 use super::partition::ShardPlan;
-use super::split::ShardJob;
 
 /// What a build records of one shard: its members and what its key hashes besides the
 /// configuration and its table.
@@ -21,16 +20,6 @@ pub struct ShardFacts {
     /// The digest of its pieces of the print; `None` when it was keyed by its bitcode.
     pub text_digest: Option<[u8; 32]>,
     pub clone_sets: CloneSets,
-}
-
-impl ShardFacts {
-    pub(super) fn of(job: &ShardJob) -> ShardFacts {
-        ShardFacts {
-            members: job.plan.members.clone(),
-            text_digest: job.text_digest.map(|k| k.0),
-            clone_sets: job.clone_sets.clone(),
-        }
-    }
 }
 
 /// The stubbed functions' facts from the build before.

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::annotate::CloneSets;
 use super::partition::ShardPlan;
-use super::reuse::Reuse;
+use super::reuse::{Reuse, ShardFacts};
 use super::text_key;
 use crate::cache::key::Key;
 use crate::codegen::PrintedModule;
@@ -44,6 +44,17 @@ pub struct ShardJob {
     /// under its text digest never is (hashed on its own, not serialized with the rest).
     #[serde(skip)]
     pub bitcode: Option<Vec<u8>>,
+}
+
+impl ShardJob {
+    /// What a later rebuild takes from this job for a shard it does not parse (reuse.rs).
+    pub fn facts(&self) -> ShardFacts {
+        ShardFacts {
+            members: self.plan.members.clone(),
+            text_digest: self.text_digest.map(|k| k.0),
+            clone_sets: self.clone_sets.clone(),
+        }
+    }
 }
 
 /// The image-wide indices of a shard's fvars and gvars, in member order.
