@@ -209,19 +209,29 @@ impl Attempt {
     /// Checks `program` (parsed from [`Attempt::input`]) against the record, and gives its
     /// stubbed methods their records.
     pub fn complete(&self, program: &mut Program) -> Result<(), String> {
-        let references: HashMap<&str, &Vec<String>> = (program.references.iter().flatten())
-            .map(|(name, refs)| (name.as_str(), refs))
-            .collect();
-        for name in &self.changed {
-            let now: HashSet<&String> = references
-                .get(name.as_str())
-                .into_iter()
-                .flat_map(|r| r.iter())
-                .collect();
-            let before: HashSet<&String> = self.before[name].refs.iter().collect();
-            if now != before {
-                return Err(format!("`{name}` refers to other globals than before"));
+        // A changed body must refer to what it did (as a set: the order may change); a stub
+        // refers to what was recorded for it, and so records it again (in order).
+        let changed: HashSet<&str> = self.changed.iter().map(String::as_str).collect();
+        let mut changed_seen = 0;
+        for (name, refs) in program.references.iter().flatten() {
+            let Some(before) = self.before.get(name) else {
+                continue;
+            };
+            if changed.contains(name.as_str()) {
+                changed_seen += 1;
+                let (now, was): (HashSet<_>, HashSet<_>) =
+                    (refs.iter().collect(), before.refs.iter().collect());
+                if now != was {
+                    return Err(format!("`{name}` refers to other globals than before"));
+                }
+            } else if self.reuse.is_stub(name) && before.refs != *refs {
+                return Err(format!(
+                    "the stub of `{name}` refers to other globals than its record"
+                ));
             }
+        }
+        if changed_seen != changed.len() {
+            return Err("a changed function is not in the parsed module".into());
         }
         if let Some(kept) = program.fvars.iter().find(|f| self.unmeasured.contains(*f)) {
             return Err(format!("`{kept}` is kept and was not before"));
@@ -229,14 +239,6 @@ impl Attempt {
         let common = program.printed.as_ref().map(|p| p.common);
         if common != Some(self.common) {
             return Err("the print's common part changed".into());
-        }
-        // A stub refers to what was recorded for it, and so records it again.
-        for (name, refs) in program.references.iter().flatten() {
-            if self.reuse.is_stub(name) && self.before.get(name).is_some_and(|f| f.refs != *refs) {
-                return Err(format!(
-                    "the stub of `{name}` refers to other globals than its record"
-                ));
-            }
         }
         for method in &mut program.methods {
             if !self.reuse.is_stub(&method.name) {

@@ -22,7 +22,7 @@ use crate::dump::{self, DumpError, DumpOptions, OutputKind, ShardStore};
 use crate::link::{self, Cc, Linker};
 use crate::llvm::Disposal;
 use crate::phase::PhaseName;
-use crate::target::{Platform, Triple};
+use crate::target::{CpuTarget, Platform, Triple};
 
 impl Build {
     /// The shard cache this build uses, opened (`None` when off). A cache directory that
@@ -121,14 +121,19 @@ impl Build {
             .filter(|_| !codegen::is_bitcode(&inputs[0].bytes))
             .and_then(|_| std::str::from_utf8(&inputs[0].bytes).ok())
             .and_then(FunctionTexts::cut);
+        // Known before parsing, so that a build of the default targets neither records nor
+        // tries (dump refuses such a rebuild too).
+        let several_targets = texts.as_ref().is_some_and(|t| self.several_cpu_targets(t));
         let recording = match (&record_keys, &texts) {
-            (Some(keys), Some(texts)) => Some(Recording { keys, texts }),
+            (Some(keys), Some(texts)) if !several_targets => Some(Recording { keys, texts }),
             _ => None,
         };
         if record_keys.is_some() {
             timings.lap(PhaseName::Cut);
         }
-        let mut whole_because = None;
+        let mut whole_because = several_targets.then(|| {
+            "more than one CPU target: which functions get versions follows every body".into()
+        });
         if let (Some(cache), Some(recording)) = (&cache, &recording) {
             match self.rebuild_from_stubs(cache, &inputs[0], &session, recording, &timings) {
                 Ok(report) => return Ok(report),
@@ -138,15 +143,7 @@ impl Build {
                 }
             }
         }
-        // What codegen parses: the child's bitcode of each text input, once it checked them.
-        let parse_inputs: Vec<Input> = match &self.checker {
-            Some(checker) => {
-                let checked = checked_inputs::check_once(checker, &inputs, cache.as_ref())?;
-                timings.lap(PhaseName::CheckInputs);
-                checked.into_iter().map(Input::from).collect()
-            }
-            None => inputs.iter().cloned().map(Input::from).collect(),
-        };
+        let parse_inputs = self.parse_inputs(&inputs, cache.as_ref(), &mut timings)?;
         let mut report =
             self.dump_program(&parse_inputs, &session, None, recording.as_ref(), timings)?;
         report.rebuild = match (&cache, inputs.len(), &texts, whole_because) {
@@ -157,6 +154,37 @@ impl Build {
             _ => None,
         };
         Ok(report)
+    }
+
+    /// What codegen parses: with an input checker, the child's bitcode of each text input
+    /// once it checked them (recorded in `cache`, when given); the inputs themselves without.
+    fn parse_inputs(
+        &self,
+        inputs: &[InputBytes],
+        cache: Option<&ShardCache>,
+        timings: &mut Timings,
+    ) -> Result<Vec<Input>, BuildError> {
+        Ok(match &self.checker {
+            Some(checker) => {
+                let checked = checked_inputs::check_once(checker, inputs, cache)?;
+                timings.lap(PhaseName::CheckInputs);
+                checked.into_iter().map(Input::from).collect()
+            }
+            None => inputs.iter().cloned().map(Input::from).collect(),
+        })
+    }
+
+    /// Whether the image gets versions for more than one CPU target: the `--cpu-target` list,
+    /// or the default for the triple `texts` names (true when that cannot be told).
+    fn several_cpu_targets(&self, texts: &FunctionTexts) -> bool {
+        let targets = match &self.image.cpu_targets {
+            Some(targets) => Some(targets.len()),
+            None => (texts.triple())
+                .and_then(|t| Triple::parse(t).ok())
+                .and_then(|t| CpuTarget::parse_list(&CpuTarget::default_string(&t)).ok())
+                .map(|targets| targets.len()),
+        };
+        targets.is_none_or(|n| n > 1)
     }
 
     /// The dump of `input` parsed with the unchanged bodies stubbed, from the record
@@ -173,18 +201,11 @@ impl Build {
         let mut timings = timings.clone();
         let attempt = rebuild::attempt(cache, &recording.keys(), input, recording.texts)?;
         timings.lap(PhaseName::Stub);
-        let stubbed = [attempt.input.clone()];
         // A checking child parses only the stubbed text too (not recorded: no other build
         // has this text).
-        let parse_inputs: Vec<Input> = match &self.checker {
-            Some(checker) => {
-                let checked = checked_inputs::check_once(checker, &stubbed, None)
-                    .map_err(|e| e.to_string())?;
-                timings.lap(PhaseName::CheckInputs);
-                checked.into_iter().map(Input::from).collect()
-            }
-            None => stubbed.into_iter().map(Input::from).collect(),
-        };
+        let parse_inputs = self
+            .parse_inputs(std::slice::from_ref(&attempt.input), None, &mut timings)
+            .map_err(|e| e.to_string())?;
         let mut report = self
             .dump_program(
                 &parse_inputs,

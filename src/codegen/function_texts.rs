@@ -78,6 +78,18 @@ impl<'t> FunctionTexts<'t> {
         })
     }
 
+    /// The target triple the text names (`target triple = "..."`), if it names one.
+    pub fn triple(&self) -> Option<&'t str> {
+        self.parts.iter().find_map(|p| match p {
+            Part::Skeleton(lines) => lines.lines().find_map(|l| {
+                let rest = l.trim_start().strip_prefix("target triple")?;
+                let quoted = rest.trim_start().strip_prefix('=')?.trim_start();
+                quoted.strip_prefix('"')?.split('"').next()
+            }),
+            Part::Definition(_) => None,
+        })
+    }
+
     /// The definitions, in text order.
     pub fn definitions(&self) -> impl Iterator<Item = &Definition<'t>> {
         self.parts.iter().filter_map(|p| match p {

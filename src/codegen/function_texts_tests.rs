@@ -117,3 +117,10 @@ fn quoted_names_are_unescaped() {
     );
     assert_eq!(function_name("define void @12() {\n"), None);
 }
+
+#[test]
+fn the_triple_is_read_from_the_skeleton() {
+    assert_eq!(cut(TEXT).triple(), Some("x86_64-unknown-linux-gnu"));
+    let without = TEXT.replace("target triple = \"x86_64-unknown-linux-gnu\"\n", "");
+    assert_eq!(cut(&without).triple(), None);
+}

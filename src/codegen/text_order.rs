@@ -157,7 +157,8 @@ impl Scan {
 
     fn line(&mut self, line: &str) {
         // Bytes, not chars: every byte it looks for is ASCII, which no byte of a multi-byte
-        // UTF-8 character equals (a third of the cut of 20 MB, `function_texts.rs`).
+        // UTF-8 character equals, and this loop runs over every byte of every body
+        // (`function_texts.rs` cuts each cached build's text with it).
         for &c in line.as_bytes() {
             match (self.in_string, c) {
                 (true, b'"') => self.in_string = false,

@@ -300,7 +300,7 @@ pub fn prepare(
 impl Prepared {
     /// How many shards [`Prepared::emit`] will emit (the stores had the others).
     pub fn shards_to_emit(&self) -> usize {
-        self.jobs.len()
+        self.prefetched.iter().filter(|p| p.to_emit()).count()
     }
 
     /// Threads the emission runs on.

@@ -45,6 +45,8 @@ impl Reuse {
         }
     }
 
+    /// Whether `name` is a stub that the build before kept (and so measured). A stub it did
+    /// not keep is not here: selection must drop it again (`build/rebuild.rs` checks).
     pub fn is_stub(&self, name: &str) -> bool {
         self.sizes.contains_key(name)
     }
@@ -58,10 +60,5 @@ impl Reuse {
     pub(super) fn recorded(&self, plan: &ShardPlan) -> Option<&ShardFacts> {
         let i = *self.by_first.get(plan.members.first()?)?;
         Some(&self.shards[i]).filter(|s| s.members == plan.members)
-    }
-
-    /// The build before's shards, members in that build's shard order.
-    pub fn shards(&self) -> &[ShardFacts] {
-        &self.shards
     }
 }

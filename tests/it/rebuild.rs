@@ -316,7 +316,51 @@ fn what_a_stub_cannot_stand_for_parses_everything() {
         let (_, report) = rebuild_of(name, &edited, &extra);
         let said = whole(&report);
         assert!(said.contains(why), "{name}: {said}");
+        if name == "four-targets" {
+            // Told from the options and the triple before anything is parsed twice.
+            let phases = report["timings"]["phases"].as_array().unwrap();
+            assert!(
+                !(phases.iter()).any(|p| p["name"] == "stub" || p["name"] == "stubs-refused"),
+                "{report}"
+            );
+        }
     }
+}
+
+/// The library with an input checker (a child process parses what the build will): the
+/// child checks only the stubbed text, and the image is the command line's clean build's.
+#[test]
+fn a_library_build_with_an_input_checker_rebuilds_from_stubs() {
+    let dir = scratch("rebuild-library-checked");
+    let ir = dir.join("m.ll");
+    let cache = dir.join("cache");
+    let build = |out: &Path| {
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        aotlink::Build::new()
+            .input(&ir)
+            .export_all(true)
+            .shards(4)
+            .cpu_targets(aotlink::target::CpuTarget::parse_list("generic").unwrap())
+            .cache(aotlink::CacheLocation::Dir(cache.clone()))
+            .check_inputs_with(aotlink())
+            .build(out)
+            .unwrap()
+    };
+    std::fs::write(&ir, MODULE).unwrap();
+    build(&dir.join("original/libm.so"));
+    std::fs::write(&ir, MODULE.replace("mul i64 %x, 3", "mul i64 %x, 30")).unwrap();
+    let image = dir.join("edited/libm.so");
+    let report = build(&image);
+    match report.rebuild {
+        Some(aotlink::build::Rebuild::Partial { stubbed, .. }) => assert!(stubbed > 0),
+        other => panic!("expected a rebuild from stubs: {other:?}"),
+    }
+    assert!(
+        (report.timings.phases.iter()).any(|p| p.name.as_str() == "check-inputs"),
+        "the stubbed text is checked"
+    );
+    assert_clean_build_gives(&ir, &image, &["--shards", "4", "--cpu-target", "generic"]);
+    assert_eq!(call(&image, "f3", 5), 150);
 }
 
 /// The shards the record names are gone from the cache: the stubs cannot be emitted, so the
