@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::builder::{Build, Emission, ImageSpec, Selection};
 use crate::cache::{payload, Key, KeyHasher, Lookup, ShardCache};
 use crate::codegen::InputBytes;
-use crate::dump::{Dumped, ShardRecord, ShardSource};
+use crate::dump::{Dumped, ShardRecord, ShardSource, TablesObject};
 
 /// A build's memo key, and the digest of the files it read by path (trace, method tables).
 pub(super) struct MemoKey {
@@ -149,19 +149,29 @@ fn files_digest(trace: &Option<PathBuf>, method_tables: &[PathBuf]) -> Option<[u
 struct Manifest {
     /// (shard index, functions it defines, its key in hex), in shard order.
     shards: Vec<(u32, usize, String)>,
+    /// The length of the header root's payload, which follows the manifest; the shard tables'
+    /// payload follows it, when the tables are not in the shards.
+    root_len: usize,
+    tables: bool,
 }
 
 /// Records `dumped` under `key`. Failing costs the next build its shortcut, nothing else.
 pub(super) fn remember(cache: &ShardCache, key: &Key, dumped: &Dumped) {
+    let root = payload::encode(&dumped.header);
     let manifest = Manifest {
         shards: (dumped.records.iter())
             .map(|r| (r.index, r.functions, r.key.hex()))
             .collect(),
+        root_len: root.len(),
+        tables: dumped.tables.is_some(),
     };
     let json = serde_json::to_vec(&manifest).expect("plain data serializes");
     let mut payload = (json.len() as u64).to_le_bytes().to_vec();
     payload.extend_from_slice(&json);
-    payload.extend_from_slice(&payload::encode(&dumped.header));
+    payload.extend_from_slice(&root);
+    if let Some(tables) = &dumped.tables {
+        payload.extend_from_slice(&payload::encode(&tables.emitted));
+    }
     let _ = cache.put_build(key, &payload);
 }
 
@@ -174,7 +184,16 @@ pub(super) fn recall(cache: &ShardCache, key: &Key) -> Option<Dumped> {
     let len = usize::try_from(u64::from_le_bytes(payload.get(..8)?.try_into().ok()?)).ok()?;
     let json = payload.get(8..8usize.checked_add(len)?)?;
     let manifest: Manifest = serde_json::from_slice(json).ok()?;
-    let header = payload::decode(&payload[8 + len..])?;
+    let rest = &payload[8 + len..];
+    let header = payload::decode(rest.get(..manifest.root_len)?)?;
+    let tables = match manifest.tables {
+        true => Some(TablesObject {
+            emitted: payload::decode(&rest[manifest.root_len..])?,
+            source: ShardSource::Cached,
+        }),
+        false if rest.len() == manifest.root_len => None,
+        false => return None,
+    };
     let mut shards = Vec::new();
     let mut records = Vec::new();
     for (index, functions, hex) in manifest.shards {
@@ -193,6 +212,7 @@ pub(super) fn recall(cache: &ShardCache, key: &Key) -> Option<Dumped> {
     Some(Dumped {
         shards,
         header,
+        tables,
         threads: 0,
         records,
         phases: Vec::new(),

@@ -89,6 +89,16 @@ pub struct CacheCounts {
     pub dump_reused: bool,
 }
 
+/// How a report names where a shard (or the shard tables) came from.
+fn source_name(source: &ShardSource) -> &'static str {
+    match source {
+        ShardSource::Emitted => "emitted",
+        ShardSource::Cached => "cached",
+        ShardSource::Remote => "remote",
+        ShardSource::Damaged(_) => "damaged",
+    }
+}
+
 /// One shard as the report shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ShardReport {
@@ -127,6 +137,10 @@ pub struct BuildReport {
     /// `None` where it could not have (no shard cache, bitcode, several inputs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rebuild: Option<Rebuild>,
+    /// Where the shard tables' object came from (`emitted`, `cached` or `damaged`: emitted
+    /// again), when the tables are not in the shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_tables: Option<&'static str>,
 }
 
 /// How much of the input a build with a shard cache parsed.
@@ -150,24 +164,25 @@ impl BuildReport {
         let mut cache = CacheCounts::default();
         let shards = (dumped.records.iter())
             .map(|r: &ShardRecord| {
-                let (source, damage) = match &r.source {
+                let damage = match &r.source {
                     ShardSource::Emitted => {
                         cache.misses += 1;
-                        ("emitted", None)
+                        None
                     }
                     ShardSource::Cached => {
                         cache.hits += 1;
-                        ("cached", None)
+                        None
                     }
                     ShardSource::Remote => {
                         cache.remote_hits += 1;
-                        ("remote", None)
+                        None
                     }
                     ShardSource::Damaged(why) => {
                         cache.damaged += 1;
-                        ("damaged", Some(why.clone()))
+                        Some(why.clone())
                     }
                 };
+                let source = source_name(&r.source);
                 ShardReport {
                     index: r.index,
                     thread: r.thread,
@@ -191,6 +206,7 @@ impl BuildReport {
             warnings: dumped.warnings.clone(),
             flat_lookup: Vec::new(),
             rebuild: None,
+            shard_tables: (dumped.tables.as_ref()).map(|t| source_name(&t.source)),
         }
     }
 
@@ -256,6 +272,9 @@ impl BuildReport {
             false => {
                 let _ = writeln!(out, "cache: off");
             }
+        }
+        if let (true, Some(source)) = (self.cache.enabled, self.shard_tables) {
+            let _ = writeln!(out, "shard tables: {source}");
         }
         match &self.rebuild {
             Some(Rebuild::Partial { parsed, stubbed }) => {

@@ -24,7 +24,7 @@ use super::multiversion::{multiversion, set_base_attributes};
 use super::output::{EmitKinds, Emitted};
 use super::split::ShardJob;
 use super::split::TableIndices;
-use super::store::{Found, ShardSource, ShardStore, StoredShard};
+use super::store::{look_up, put_all, Lookup, ShardSource, ShardStore, StoredShard};
 use super::tables::{add_blob_global, shard_spec};
 use crate::cache::key::{Key, KeyHasher};
 use crate::llvm;
@@ -400,45 +400,6 @@ pub fn emit_shards(
         ));
     }
     Ok((out, records))
-}
-
-/// What the build's stores hold for a shard.
-enum Lookup {
-    /// The first sound entry, and how it is reported.
-    Hit(Emitted, ShardSource),
-    Miss,
-    /// An entry that failed its check (why): not looked up further down, so that the report
-    /// says it was damaged.
-    Damaged(String),
-}
-
-/// `shard` from the first of `stores` that holds it, given to the stores before that one.
-fn look_up(stores: &[&dyn ShardStore], shard: &StoredShard, warn: &dyn Fn(&str)) -> Lookup {
-    for (i, store) in stores.iter().enumerate() {
-        match store.get(shard) {
-            Found::Hit(emitted) => {
-                put_all(&stores[..i], shard, &emitted, warn);
-                return Lookup::Hit(emitted, store.source());
-            }
-            Found::Miss => continue,
-            Found::Damaged(why) => return Lookup::Damaged(why),
-        }
-    }
-    Lookup::Miss
-}
-
-/// Gives `emitted` to each of `stores`; a store that fails is a warning.
-fn put_all(
-    stores: &[&dyn ShardStore],
-    shard: &StoredShard,
-    emitted: &Emitted,
-    warn: &dyn Fn(&str),
-) {
-    for store in stores {
-        if let Err(e) = store.put(shard, emitted) {
-            warn(&e);
-        }
-    }
 }
 
 /// Where a shard's warnings go: the stores' (the first of all shards only) and LLVM's (each).

@@ -1,37 +1,36 @@
-//! The header object: the root symbol `aotlink_image` (format head, shard table pointers,
-//! external method slots, metadata), every shard's table, the image data, and the slots
-//! through which the image calls methods of other images. The tables are here, not in their
-//! shards, because they hold the image-wide fvar and gvar numbers: an added function shifts
-//! those, and re-emitting the header is cheap where re-emitting every shard is not. A table
-//! points into its shard's object through symbols, which the static linker resolves.
+//! The header objects. The root: the symbol `aotlink_image` (format head, shard table
+//! pointers, external method slots, metadata), the image data, and the slots through which
+//! the image calls methods of other images. The tables: every shard's table, in an object of
+//! their own. They are not in their shards because they hold the image-wide fvar and gvar
+//! numbers: an added function shifts those, and re-emitting one object is cheap where
+//! re-emitting every shard is not. They are not in the root because the root holds the
+//! metadata, which every body edit changes, and the tables (50,000 relocations at 50,000
+//! functions) do not change then: their object is kept in the shard stores (shard_tables.rs).
+//! A table points into its shard's object through symbols, which the static linker resolves.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use aotload::format::{
-    encode_root, encode_shard_table, external_slot_symbol, shard_table_symbol, ImageKind,
-    ShardSpec, TableRef, IMAGE_DATA_SIZE_SYMBOL, IMAGE_DATA_SYMBOL, ROOT_SYMBOL, UNRESOLVED_SYMBOL,
+    encode_root, external_slot_symbol, shard_table_symbol, ImageKind, TableRef,
+    IMAGE_DATA_SIZE_SYMBOL, IMAGE_DATA_SYMBOL, ROOT_SYMBOL, UNRESOLVED_SYMBOL,
 };
 use inkwell::context::Context;
 use inkwell::module::Module;
 
+use super::shard_tables::ShardTables;
 use super::tables::add_blob_global;
-use crate::codegen::own_name;
 use crate::llvm::{self, Global, Visibility};
 
-/// Builds the header module for an image of the shards `shards` (for `ntargets` targets)
-/// calling `nexternals` methods of other images. With `tables_in_shards`, each shard's object
-/// holds its own table and the header only points at it.
+/// Builds the header's root module for an image of the shards `shards` calling `nexternals`
+/// methods of other images. The shard tables it points at are defined elsewhere: in their
+/// shards (`tables_in_shards`) or in the tables object ([`tables_module`]).
 #[allow(clippy::too_many_arguments)]
-pub fn header_module<'ctx>(
+pub fn root_module<'ctx>(
     context: &'ctx Context,
     triple: &str,
     data_layout: &str,
     kind: ImageKind,
-    shards: &[ShardSpec],
-    tables_in_shards: bool,
-    ntargets: u32,
-    exports: &[String],
-    interposable: &[String],
+    shards: &[u32],
     nexternals: u32,
     meta: &[u8],
     image_data: &[u8],
@@ -43,18 +42,9 @@ pub fn header_module<'ctx>(
     llvm::set_data_layout(&module, data_layout);
 
     let data = add_image_data(&module, image_data);
-    let tables = match tables_in_shards {
-        false => add_shard_tables(
-            &module,
-            shards,
-            ntargets,
-            &exports.iter().map(String::as_str).collect(),
-            &interposable.iter().map(String::as_str).collect(),
-        )?,
-        true => (shards.iter())
-            .map(|s| llvm::declare_byte(&module, &shard_table_symbol(s.index), Visibility::Hidden))
-            .collect(),
-    };
+    let tables: Vec<Global> = (shards.iter())
+        .map(|&s| llvm::declare_byte(&module, &shard_table_symbol(s), Visibility::Hidden))
+        .collect();
     let slots = add_external_slots(&module, nexternals);
     let nshards = shards.len() as u32;
     let root = encode_root(kind, nshards, nexternals, image_data.len() as u64, meta);
@@ -87,6 +77,21 @@ pub fn header_module<'ctx>(
     Ok(module)
 }
 
+/// Builds the module of every shard's table (`tables`), each a hidden global under its shard's
+/// table symbol.
+pub fn tables_module<'ctx>(
+    context: &'ctx Context,
+    triple: &str,
+    data_layout: &str,
+    tables: &ShardTables,
+) -> Result<Module<'ctx>, String> {
+    let module = context.create_module("aotlink.tables");
+    module.set_triple(&inkwell::targets::TargetTriple::create(triple));
+    llvm::set_data_layout(&module, data_layout);
+    add_shard_tables(&module, tables)?;
+    Ok(module)
+}
+
 /// Links the IR text `ir` (`what`, for errors) into `module`. Linking replaces declarations of
 /// the module, so it takes the module exclusively: no [`Global`] handle into it may live
 /// across the call.
@@ -111,44 +116,28 @@ fn link_ir<'ctx>(
 
 /// Each shard's table, hidden, in shard order. What a table points at (versions, slots,
 /// variables) is defined in the shard's object and declared here as a byte: data, not a
-/// function, so that no PLT relocation is involved; hidden, but for the exports. An
-/// `interposable` variable is reached by its hidden own name: its exported one may bind to a
-/// program's copy, and a table's offset is fixed at link time.
-fn add_shard_tables<'m>(
-    module: &'m Module,
-    shards: &[ShardSpec],
-    ntargets: u32,
-    exports: &HashSet<&str>,
-    interposable: &HashSet<&str>,
-) -> Result<Vec<Global<'m>>, String> {
-    let mut declared: HashMap<String, Global<'m>> = HashMap::new();
-    let mut declare = |name: &str| {
-        *declared.entry(name.to_string()).or_insert_with(|| {
-            if interposable.contains(name) {
-                return llvm::declare_byte(module, &own_name(name), Visibility::Hidden);
-            }
-            let visibility = match exports.contains(name) {
-                true => Visibility::Default,
-                false => Visibility::Hidden,
-            };
-            llvm::declare_byte(module, name, visibility)
-        })
-    };
-    shards
-        .iter()
-        .map(|spec| {
-            add_blob_global(
-                module,
-                &shard_table_symbol(spec.index),
-                &encode_shard_table(spec, ntargets),
-                Visibility::Hidden,
-                |r| match r {
-                    TableRef::Symbol(name) => Some(declare(name)),
-                    _ => None,
-                },
-            )
-        })
-        .collect()
+/// function, so that no PLT relocation is involved (names and visibilities: `shard_tables::Declarations`).
+fn add_shard_tables(module: &Module, tables: &ShardTables) -> Result<(), String> {
+    let (blobs, declarations) = tables.encode();
+    let mut declared: HashMap<String, Global> = HashMap::new();
+    for (index, blob) in &blobs {
+        add_blob_global(
+            module,
+            &shard_table_symbol(*index),
+            blob,
+            Visibility::Hidden,
+            |r| match r {
+                TableRef::Symbol(name) => {
+                    Some(*declared.entry(name.clone()).or_insert_with(|| {
+                        let (symbol, visibility) = declarations.of(name);
+                        llvm::declare_byte(module, &symbol, visibility)
+                    }))
+                }
+                _ => None,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// One writable pointer per external method, hidden, holding a function that traps until the

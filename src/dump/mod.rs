@@ -15,6 +15,7 @@ mod multiversion;
 pub mod output;
 mod partition;
 pub mod reuse;
+mod shard_tables;
 mod split;
 pub mod store;
 mod tables;
@@ -41,6 +42,8 @@ pub use store::{ShardSource, ShardStore};
 use crate::codegen::Program;
 use crate::target::{CpuTarget, CpuTargetError, ResolvedTarget, Triple, TripleError};
 use header_job::{HeaderFacts, PendingHeader};
+pub use shard_tables::TablesObject;
+use shard_tables::{ShardTables, TablesConfig, TablesJob};
 
 #[derive(Clone, Debug)]
 pub struct DumpOptions {
@@ -74,7 +77,10 @@ impl Default for DumpOptions {
 pub struct Dumped {
     /// In shard order, as `records`.
     pub shards: Vec<Emitted>,
+    /// The header's root (header.rs).
     pub header: Emitted,
+    /// The shard tables' object, unless the tables are in the shards (header.rs).
+    pub tables: Option<TablesObject>,
     pub threads: usize,
     /// How each shard was obtained, in shard order.
     pub records: Vec<ShardRecord>,
@@ -209,31 +215,52 @@ pub fn prepare(
             .into_owned(),
         kind: options.kind,
         emit: options.emit,
-        // Every exported name: what the tables point at must stay visible (ELF keeps the
-        // most constraining visibility of a symbol's references).
-        exports: (program.exports.iter().cloned())
-            .chain(program.symbol_exports.iter().map(|x| x.name.clone()))
-            .collect(),
-        interposable: program.interposable.clone(),
         nexternals: program.externals.len() as u32,
         targets: targets.clone(),
-        tables_in_shards,
         finalize_on_unload: program.static_destructors
             && Triple::parse(&program.triple).is_ok_and(|t| t.os == crate::target::Os::Linux),
         image_data: options.image_data.clone(),
     };
     let facts = program_facts(program);
+    let interposable = &program.interposable;
     let threads = thread_count(options.threads, plans.len());
     let warnings = Mutex::new(Vec::new());
+    let warn = |w: &str| {
+        warnings
+            .lock()
+            .expect("no panics holding it")
+            .push(w.to_string())
+    };
     let (jobs, header) = std::thread::scope(|scope| {
         let header = scope.spawn(|| {
             let meta = image_meta(facts, &resolved, &clone_sets, &fvar_index);
-            let specs: Vec<_> = (plans.iter())
-                .map(|plan| {
-                    tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, resolved.len())
-                })
-                .collect();
-            PendingHeader::start(header_facts, specs, meta.encode())
+            let tables = (!tables_in_shards).then(|| {
+                let specs: Vec<_> = (plans.iter())
+                    .map(|plan| {
+                        let n = resolved.len();
+                        tables::shard_spec(plan, &clone_sets, &fvar_index, &gvar_index, n)
+                    })
+                    .collect();
+                // Every exported name: what the tables point at must stay visible.
+                let exports = (facts.exports.iter().cloned())
+                    .chain(facts.symbol_exports.iter().map(|x| x.name.clone()))
+                    .collect();
+                let tables = ShardTables {
+                    specs,
+                    ntargets: resolved.len() as u32,
+                    exports,
+                    interposable: interposable.clone(),
+                };
+                let config = TablesConfig {
+                    triple: &header_facts.triple,
+                    data_layout: &header_facts.data_layout,
+                    target: &header_facts.targets[0],
+                    kinds: header_facts.emit,
+                };
+                TablesJob::look_up(tables, &config, stores, &warn)
+            });
+            let indices = plans.iter().map(|p| p.index).collect();
+            PendingHeader::start(header_facts, indices, meta, tables)
         });
         let jobs = (|| {
             let mut jobs = split::split(
@@ -256,12 +283,7 @@ pub fn prepare(
                 targets: &resolved,
                 kinds: options.emit,
             };
-            let prefetched = emit::prefetch(&jobs, &config, threads, stores, &|w| {
-                warnings
-                    .lock()
-                    .expect("no panics holding it")
-                    .push(w.to_string())
-            });
+            let prefetched = emit::prefetch(&jobs, &config, threads, stores, &warn);
             phases.lap(PhaseName::CacheLookup);
             if let Some(reuse) = reuse {
                 if let Some(job) = (jobs.iter().zip(&prefetched))
@@ -367,6 +389,24 @@ impl Prepared {
         let header = header.wait().map_err(DumpError::Header)?;
         phases.lap(PhaseName::Header);
         let mut warnings = warnings.into_inner().expect("threads joined");
+        let tables = header.tables.map(|(object, put)| {
+            let failed = std::cell::RefCell::new(Vec::new());
+            put.put(&object, stores, &|w| {
+                failed.borrow_mut().push(w.to_string())
+            });
+            for w in failed.into_inner() {
+                // A store that cannot be written said so for the shards already.
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+            }
+            if let ShardSource::Damaged(why) = &object.source {
+                warnings.push(format!(
+                    "the shard tables: the cached copy was damaged ({why}); emitted them again"
+                ));
+            }
+            object
+        });
         for record in &records {
             if let ShardSource::Damaged(why) = &record.source {
                 warnings.push(format!(
@@ -377,7 +417,8 @@ impl Prepared {
         }
         Ok(Dumped {
             shards,
-            header,
+            header: header.root,
+            tables,
             threads,
             records,
             phases: phases.done(),
@@ -495,6 +536,9 @@ pub fn write_archives(dumped: &Dumped, output: &Path) -> Result<Vec<PathBuf>, Du
                     .map(|b| (format!("shard_{}.{ext}", record.index), b))
             })
             .collect();
+        if let Some(tables) = dumped.tables.as_ref().and_then(|t| t.emitted.get(kind)) {
+            members.push((format!("tables.{ext}"), tables));
+        }
         members.push((format!("header.{ext}"), header));
         let path = archive_path(output, kind);
         archive::write_archive(&path, &members).map_err(|e| DumpError::Write {

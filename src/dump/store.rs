@@ -50,3 +50,42 @@ pub trait ShardStore: Sync {
     /// build's warning, once.
     fn put(&self, shard: &StoredShard, emitted: &Emitted) -> Result<(), String>;
 }
+
+/// What the build's stores hold for a shard.
+pub enum Lookup {
+    /// The first sound entry, and how it is reported.
+    Hit(Emitted, ShardSource),
+    Miss,
+    /// An entry that failed its check (why): not looked up further down, so that the report
+    /// says it was damaged.
+    Damaged(String),
+}
+
+/// `shard` from the first of `stores` that holds it, given to the stores before that one.
+pub fn look_up(stores: &[&dyn ShardStore], shard: &StoredShard, warn: &dyn Fn(&str)) -> Lookup {
+    for (i, store) in stores.iter().enumerate() {
+        match store.get(shard) {
+            Found::Hit(emitted) => {
+                put_all(&stores[..i], shard, &emitted, warn);
+                return Lookup::Hit(emitted, store.source());
+            }
+            Found::Miss => continue,
+            Found::Damaged(why) => return Lookup::Damaged(why),
+        }
+    }
+    Lookup::Miss
+}
+
+/// Gives `emitted` to each of `stores`; a store that fails is a warning.
+pub fn put_all(
+    stores: &[&dyn ShardStore],
+    shard: &StoredShard,
+    emitted: &Emitted,
+    warn: &dyn Fn(&str),
+) {
+    for store in stores {
+        if let Err(e) = store.put(shard, emitted) {
+            warn(&e);
+        }
+    }
+}

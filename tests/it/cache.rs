@@ -386,27 +386,51 @@ fn a_damaged_entry_is_emitted_again_and_reported() {
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
-    aotlink_ok(args(&[]));
+    let first = build_report(&args(&[]).iter().map(|s| os(s)).collect::<Vec<_>>());
     let good = bytes(&image);
     let files = entries(&cache);
-    assert_eq!(files.len(), 4, "one entry per shard: {files:?}");
-    // One flipped byte in the middle of an object, one entry cut short.
-    let mut flipped = bytes(&files[0]);
+    assert_eq!(
+        files.len(),
+        5,
+        "one entry per shard and one for the shard tables: {files:?}"
+    );
+    // Each shard's entry is named by its key.
+    let shard_entries: Vec<&PathBuf> = (first["shards"].as_array().unwrap().iter())
+        .map(|s| s["key"].as_str().unwrap())
+        .map(|key| files.iter().find(|f| f.ends_with(&key[2..])).unwrap())
+        .collect();
+    let tables_entry = (files.iter())
+        .find(|f| !shard_entries.contains(f))
+        .unwrap()
+        .clone();
+    // One flipped byte in the middle of an object, one entry cut short, and the tables'
+    // entry cut short.
+    let mut flipped = bytes(shard_entries[0]);
     let at = flipped.len() / 2;
     flipped[at] ^= 0x01;
-    std::fs::write(&files[0], flipped).unwrap();
-    let cut = bytes(&files[1]);
-    std::fs::write(&files[1], &cut[..cut.len() / 3]).unwrap();
+    std::fs::write(shard_entries[0], flipped).unwrap();
+    for entry in [shard_entries[1], &tables_entry] {
+        let cut = bytes(entry);
+        std::fs::write(entry, &cut[..cut.len() / 3]).unwrap();
+    }
 
     let out = aotlink_ok(args(&["--timings=json"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report: Value = serde_json::from_str(&stderr[stderr.find('{').unwrap()..]).unwrap();
     assert_eq!(count(&report, "damaged"), 2, "{report}");
     assert_eq!(count(&report, "hits"), 2);
+    assert_eq!(report["shard_tables"], "damaged", "{report}");
     assert_eq!(
         stderr.matches("aotlink: warning: shard").count(),
         2,
         "each damaged entry is one warning line: {stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("aotlink: warning: the shard tables: the cached copy was damaged")
+            .count(),
+        1,
+        "{stderr}"
     );
     assert!(stderr.contains("does not match its hash"), "{stderr}");
     assert!(stderr.contains("truncated"), "{stderr}");
@@ -414,6 +438,7 @@ fn a_damaged_entry_is_emitted_again_and_reported() {
     // Emitted again and stored again: the next build hits on everything.
     let report = build_report(&args(&[]).iter().map(|s| os(s)).collect::<Vec<_>>());
     assert_eq!(count(&report, "hits"), 4);
+    assert_eq!(report["shard_tables"], "cached");
 }
 
 #[test]

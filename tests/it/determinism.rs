@@ -113,13 +113,19 @@ fn dump_writes_object_bitcode_and_assembly_archives() {
     };
     let names = |v: &[(String, Vec<u8>)]| v.iter().map(|m| m.0.clone()).collect::<Vec<_>>();
     let objects = members(&archive);
-    assert_eq!(names(&objects), ["shard_0.o", "shard_1.o", "header.o"]);
+    assert_eq!(
+        names(&objects),
+        ["shard_0.o", "shard_1.o", "tables.o", "header.o"]
+    );
     let bitcode = members(&dir.join("image.bc.a"));
-    assert_eq!(names(&bitcode), ["shard_0.bc", "shard_1.bc", "header.bc"]);
+    assert_eq!(
+        names(&bitcode),
+        ["shard_0.bc", "shard_1.bc", "tables.bc", "header.bc"]
+    );
     assert!(bitcode.iter().all(|(_, b)| b.starts_with(b"BC\xc0\xde")));
     let assembly = members(&dir.join("image.s.a"));
-    // Assembly text: each member names its source file; shards hold code, the header data only
-    // (LLVM 22 no longer opens an empty .text section for it).
+    // Assembly text: each member names its source file; shards hold code, the tables and the
+    // header data only (LLVM 22 no longer opens an empty .text section for them).
     for (name, text) in &assembly {
         let text = String::from_utf8_lossy(text);
         assert!(text.trim_start().starts_with(".file"), "{name}: {text:.80}");

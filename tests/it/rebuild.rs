@@ -117,6 +117,7 @@ fn kernel_edits_parse_one_shard_and_give_the_clean_builds_image() {
         let ir = kernels_ir(&dir, KERNELS, None, flags);
         let first = build(&ir, &dir.join("original/libk.so"), Some(&cache), &generic);
         assert!(whole(&first).contains("no record"), "{first}");
+        assert_eq!(first["shard_tables"], "emitted");
         let total = shards(&first);
         assert!(total >= 4, "{total} shards");
         for edit in [0, KERNELS / 2, KERNELS - 1] {
@@ -130,6 +131,8 @@ fn kernel_edits_parse_one_shard_and_give_the_clean_builds_image() {
             );
             let emitted = emitted(&report);
             assert!(emitted.len() <= 2, "{name}, kernel {edit}: {emitted:?}");
+            // No function moved: the tables are those of the build before.
+            assert_eq!(report["shard_tables"], "cached", "{name}, kernel {edit}");
             assert_clean_build_gives(&ir, &image, &generic);
             let seed = 0x0123_4567_89ab_cdef;
             assert_eq!(
