@@ -13,7 +13,7 @@ use super::checked_inputs;
 use super::error::BuildError;
 use super::memo;
 use super::rebuild::{self, RecordFacts};
-use super::report::{BuildReport, Rebuild, Timings};
+use super::report::{BuildReport, Phase, Rebuild, Timings};
 use crate::cache::remote::{RemoteCache, RemoteStats};
 use crate::cache::ShardCache;
 use crate::codegen::function_texts::FunctionTexts;
@@ -60,32 +60,50 @@ impl Build {
         let scratch = tempfile::tempdir()
             .map_err(|e| BuildError::Invalid(format!("cannot create a temp dir: {e}")))?;
         let archive = scratch.path().join("image.a");
-        // The program is freed beside the archive and the link, not before the link.
-        let freeing = RefCell::new(Vec::new());
-        let mut report = self.dump_freeing(&archive, &freeing)?;
+        // The program is freed, and the record written, beside the archive and the link.
+        let background = RefCell::new(Background::default());
+        // What the link looks up on this machine is found beside the dump, once the program's
+        // triple is known (the thread is joined when the dump returns).
+        let mut report = std::thread::scope(|scope| {
+            let warming = std::cell::OnceCell::new();
+            let on_triple = |triple: &str| {
+                warming.get_or_init(|| {
+                    let platform = Triple::parse(triple).ok()?;
+                    let platform = Platform::for_triple(&platform);
+                    let linker = &*linker;
+                    Some(scope.spawn(move || linker.warm_up(&platform)))
+                });
+            };
+            self.dump_leaving(&archive, &background, &on_triple)
+        })?;
         if self.emission.emit.bc || self.emission.emit.asm {
             copy_side_archives(&archive, output)?;
         }
         let linked = self.link_with(&*linker, &archive, output)?;
-        drop(freeing);
         report.timings.phases.extend(linked.timings.phases);
         report.timings.total += linked.timings.total;
         report.image = linked.image;
         report.flat_lookup = linked.flat_lookup;
+        background.into_inner().finish(&mut report.timings);
         Ok(report)
     }
 
     /// IR to archives: objects at `archive`, bitcode and assembly beside it.
     pub fn dump(&self, archive: &Path) -> Result<BuildReport, BuildError> {
-        self.dump_freeing(archive, &RefCell::new(Vec::new()))
+        let background = RefCell::new(Background::default());
+        let mut report = self.dump_leaving(archive, &background, &|_| {})?;
+        background.into_inner().finish(&mut report.timings);
+        Ok(report)
     }
 
-    /// [`Build::dump`], leaving in `freeing` the programs still being freed (waited for
-    /// when it is dropped).
-    fn dump_freeing(
+    /// [`Build::dump`], leaving in `background` the programs still being freed and the
+    /// record still being written (waited for when it is dropped); `on_triple` is told the
+    /// program's triple once it is parsed.
+    fn dump_leaving(
         &self,
         archive: &Path,
-        freeing: &RefCell<Vec<Disposal>>,
+        background: &RefCell<Background>,
+        on_triple: &dyn Fn(&str),
     ) -> Result<BuildReport, BuildError> {
         output_folder_exists(archive)?;
         let started = Instant::now();
@@ -109,7 +127,8 @@ impl Build {
             memo: memo.as_ref(),
             archive,
             started,
-            freeing,
+            background,
+            on_triple,
         };
         // A rebuild that parses only what changed (rebuild.rs): one text input, and a cache to
         // keep the record in.
@@ -138,6 +157,8 @@ impl Build {
             match self.rebuild_from_stubs(cache, &inputs[0], &session, recording, &timings) {
                 Ok(report) => return Ok(report),
                 Err(why) => {
+                    // A try that failed late left a record being written: it goes first.
+                    session.background.borrow_mut().wait_for_record();
                     whole_because = Some(why);
                     timings.lap(PhaseName::StubsRefused);
                 }
@@ -258,6 +279,7 @@ impl Build {
             if let Some(target) = &self.image.target {
                 check_target(target, &program.triple, self.inputs[0].name())?;
             }
+            (session.on_triple)(&program.triple);
             let common = program.printed.as_ref().map(|p| p.common);
             let mut warnings = Vec::new();
             let remote = self.connect_remote(&mut warnings);
@@ -309,8 +331,9 @@ impl Build {
             let (open_gate, gate) = std::sync::mpsc::channel();
             let gated = prepared.shards_to_emit() <= prepared.threads();
             session
-                .freeing
+                .background
                 .borrow_mut()
+                .disposals
                 .push(context.dispose_in_background(
                     program.module,
                     gated.then_some(gate),
@@ -328,18 +351,14 @@ impl Build {
             })
             .map_err(|e| name_the_input(e, parse_inputs));
         drop(open_gate);
-        // Joined before any error goes up: the record is written whole or not at all.
-        let remembered = remembering.map(|r| {
-            let waited = Instant::now();
-            r.join().expect("writing the record does not panic");
-            waited.elapsed()
-        });
+        // Written beside the archive and the link too, and waited for by whoever holds the
+        // background (the record goes whole or not at all, even when this build fails).
+        if let Some(record) = remembering {
+            session.background.borrow_mut().keep_writing(record);
+        }
         let mut dumped = dumped?;
         warnings.append(&mut dumped.warnings);
         timings.absorb(&dumped.phases);
-        if let Some(time) = remembered {
-            timings.absorb(&[(PhaseName::Remember, time)]);
-        }
         let remote = remote.map(|remote| {
             remote.finish();
             timings.lap(PhaseName::RemoteUpload);
@@ -485,14 +504,61 @@ impl Build {
     }
 }
 
+/// What a dump leaves running when it returns: the programs being freed, the record being
+/// written. Dropping it waits for both: LLVM must not be working on a detached thread while
+/// the process exits, and a record is written whole or not at all.
+#[derive(Default)]
+struct Background {
+    disposals: Vec<Disposal>,
+    record: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Leaves `record` being written (after the one before it, if any).
+    fn keep_writing(&mut self, record: std::thread::JoinHandle<()>) {
+        self.wait_for_record();
+        self.record = Some(record);
+    }
+
+    fn wait_for_record(&mut self) {
+        if let Some(record) = self.record.take() {
+            let _ = record.join();
+        }
+    }
+
+    /// Waits for all of it; the wait for the record, when there was one, is the `remember`
+    /// phase of `timings` (freeing the program is not timed).
+    fn finish(mut self, timings: &mut Timings) {
+        if let Some(record) = self.record.take() {
+            let waited = Instant::now();
+            record.join().expect("writing the record does not panic");
+            let time = waited.elapsed();
+            timings.phases.push(Phase {
+                name: PhaseName::Remember,
+                time,
+            });
+            timings.total += time;
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.wait_for_record();
+    }
+}
+
 /// What every try at a dump shares.
 struct DumpSession<'a> {
     cache: Option<&'a ShardCache>,
     memo: Option<&'a memo::MemoKey>,
     archive: &'a Path,
     started: Instant,
-    /// The programs being freed, waited for by whoever holds it.
-    freeing: &'a RefCell<Vec<Disposal>>,
+    /// The programs being freed and the record being written, waited for by whoever holds
+    /// it.
+    background: &'a RefCell<Background>,
+    /// Told the program's triple once it is parsed (maybe more than once).
+    on_triple: &'a dyn Fn(&str),
 }
 
 /// A build whose record a later rebuild will use (rebuild.rs): under `keys` (`memo::rebuild_keys`),

@@ -67,6 +67,18 @@ pub fn runtime_archives(job: &LinkJob, explicit: Option<&Path>) -> Result<Vec<Pa
     }))
 }
 
+/// Finds `platform`'s runtime archives and reads their symbols now, for a link later in this
+/// process, which then finds both remembered: a build calls it beside the dump, where running
+/// the drivers (0.1 s: clang answers slowly) costs the build nothing. A failure here is met
+/// again by the link, which reports it.
+pub fn warm_up(platform: &Platform, explicit: Option<&Path>) {
+    if let Ok(runtime) = compiler_runtime(platform, explicit) {
+        for path in runtime {
+            let _ = runtime_definitions(&path);
+        }
+    }
+}
+
 /// The runtime archives for `platform`'s target: `explicit` if given (it must exist), else
 /// every one the platform's discovery commands print and that exists, in the file's order
 /// (libgcc, then compiler-rt: LLD takes each function from the first archive that has it, and

@@ -49,9 +49,14 @@ pub struct LinkJob<'a> {
     pub verbose: bool,
 }
 
-pub trait Linker {
+pub trait Linker: Sync {
     /// Links `job.archive` into a shared library at `job.output`.
     fn link(&self, job: &LinkJob) -> Result<PathBuf, LinkError>;
+
+    /// Finds ahead what a link for `platform` will look up on this machine, on a thread beside
+    /// the work before the link (which it must not race: it runs no linker). Errors are left
+    /// for the link to report.
+    fn warm_up(&self, _platform: &Platform) {}
 }
 
 #[derive(Debug, thiserror::Error)]

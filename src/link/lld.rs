@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::arguments::{expand_args, placeholders, write_symbol_lists};
-use super::compiler_runtime::runtime_archives;
+use super::compiler_runtime::{self, runtime_archives};
 use super::job::{LinkError, LinkJob, Linker};
 use super::lld_driver::run_lld;
 use super::macos_sdk::sdk_system_libraries;
@@ -115,5 +115,9 @@ impl Linker for Lld {
             }
             other => other.map(|()| job.output.clone()),
         }
+    }
+
+    fn warm_up(&self, platform: &crate::target::Platform) {
+        compiler_runtime::warm_up(platform, self.compiler_runtime.as_deref());
     }
 }
