@@ -38,21 +38,25 @@ pub enum CodeSignatureError {
     NoCodeDirectory,
 }
 
-/// Recomputes the page hashes covering `changed`; does nothing for files without a signature.
-pub fn rehash_pages(bytes: &mut [u8], changed: Range<usize>) -> Result<(), CodeSignatureError> {
+/// Recomputes the page hashes covering `changed`; returns the bytes it rewrote (`None`: the
+/// file has no signature).
+pub fn rehash_pages(
+    bytes: &mut [u8],
+    changed: Range<usize>,
+) -> Result<Option<Range<usize>>, CodeSignatureError> {
     let Some(cd) = code_directory(bytes)? else {
-        return Ok(());
+        return Ok(None);
     };
     let first = changed.start / cd.page_size;
-    let last = (changed.end - 1) / cd.page_size;
-    for page in first..=last.min(cd.code_slots - 1) {
+    let last = ((changed.end - 1) / cd.page_size).min(cd.code_slots - 1);
+    for page in first..=last {
         let start = page * cd.page_size;
         let end = (start + cd.page_size).min(cd.code_limit);
         let hash = Sha256::digest(&bytes[start..end]);
         let slot = cd.hashes + page * 32;
         bytes[slot..slot + 32].copy_from_slice(&hash);
     }
-    Ok(())
+    Ok(Some(cd.hashes + first * 32..cd.hashes + (last + 1) * 32))
 }
 
 fn code_directory(bytes: &[u8]) -> Result<Option<CodeDirectory>, CodeSignatureError> {

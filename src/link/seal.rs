@@ -2,6 +2,7 @@
 //! (and, for a Mach-O file with an ad-hoc code signature, the new hash of the page that holds
 //! them). Both wait for the link: the tables hold offsets only the linker resolves.
 
+use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
 use aotload::format::{CHECKSUM_OFFSET, TABLES_DIGEST_OFFSET};
@@ -41,8 +42,19 @@ pub fn seal(path: &Path) -> Result<u64, SealError> {
     let checksum = coverage.checksum(&bytes, at);
     bytes[at..at + 8].copy_from_slice(&checksum.to_le_bytes());
     // The signature hashes the pages before it, the pages of both fields included.
-    rehash_pages(&mut bytes, at.min(digest_at)..digest_at.max(at) + 8)?;
-    // The linker's temp file, not yet the output: rewriting it in place is safe.
-    std::fs::write(path, &bytes).map_err(SealError::Write)?;
+    let slots = rehash_pages(&mut bytes, at.min(digest_at)..digest_at.max(at) + 8)?;
+    // The linker's temp file, not yet the output: rewriting it in place is safe. Only what
+    // changed is written (an image is megabytes, the fields 16 bytes).
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(SealError::Write)?;
+    for range in [digest_at..digest_at + 8, at..at + 8]
+        .into_iter()
+        .chain(slots)
+    {
+        file.write_all_at(&bytes[range.clone()], range.start as u64)
+            .map_err(SealError::Write)?;
+    }
     Ok(checksum)
 }
