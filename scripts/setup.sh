@@ -58,6 +58,8 @@ venv_with() {
 if [ "${1:-}" = "--cross" ]; then
   # numba, for the test that builds images from its IR.
   venv_with numba 0.68.1 numba "${AOTLINK_NUMBA_VENV:-$HOME/.local/share/aotlink-test/numba-0.68.1}"
+  # BuildGrid, the REAPI server the remote-cache tests start (about 35 s).
+  venv_with buildgrid 0.4.4 buildgrid "${AOTLINK_BUILDGRID_VENV:-$HOME/.local/share/aotlink-test/buildgrid-0.4.4}"
   # ziglang, for the macOS tests (a 100 MB wheel, nothing compiled).
   venv_with ziglang 0.17.1 ziglang "${AOTLINK_ZIGLANG_VENV:-$HOME/.local/share/aotlink-test/ziglang-0.17.1}"
 fi

@@ -257,7 +257,9 @@ mod tests {
         let base = key(&tables(), "generic");
         assert_eq!(base, key(&tables(), "generic"));
         assert_ne!(base, key(&tables(), "haswell"), "the configuration");
-        let changes: [(&str, fn(&mut ShardTables)); 8] = [
+        // One change to the tables, named for the failure message.
+        type Change = (&'static str, fn(&mut ShardTables));
+        let changes: [Change; 8] = [
             ("an fvar number", |t| t.specs[1].fvars[0].0 = 3),
             ("an fvar's symbol", |t| t.specs[0].fvars[1].1 = "d".into()),
             ("a gvar", |t| t.specs[0].gvars.clear()),
@@ -268,7 +270,9 @@ mod tests {
                 t.specs[1].fvars.push(moved);
             }),
             ("an export", |t| t.exports.truncate(1)),
-            ("an interposable variable", |t| t.interposable.push("g".into())),
+            ("an interposable variable", |t| {
+                t.interposable.push("g".into())
+            }),
         ];
         for (what, change) in changes {
             let mut changed = tables();
