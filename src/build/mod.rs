@@ -32,4 +32,4 @@ mod run;
 
 pub use builder::{Build, CacheLocation};
 pub use error::BuildError;
-pub use report::{BuildReport, CacheCounts, Phase, Rebuild, ShardReport, Timings};
+pub use report::{BuildReport, CacheCounts, Origin, Phase, Rebuild, ShardReport, Timings};

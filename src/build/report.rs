@@ -89,13 +89,36 @@ pub struct CacheCounts {
     pub dump_reused: bool,
 }
 
-/// How a report names where a shard (or the shard tables) came from.
-fn source_name(source: &ShardSource) -> &'static str {
-    match source {
-        ShardSource::Emitted => "emitted",
-        ShardSource::Cached => "cached",
-        ShardSource::Remote => "remote",
-        ShardSource::Damaged(_) => "damaged",
+/// Where a shard (or the shard tables' object) came from, as the report names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Emitted,
+    Cached,
+    Remote,
+    /// The cache entry was damaged; emitted again.
+    Damaged,
+}
+
+impl From<&ShardSource> for Origin {
+    fn from(source: &ShardSource) -> Origin {
+        match source {
+            ShardSource::Emitted => Origin::Emitted,
+            ShardSource::Cached => Origin::Cached,
+            ShardSource::Remote => Origin::Remote,
+            ShardSource::Damaged(_) => Origin::Damaged,
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Origin::Emitted => "emitted",
+            Origin::Cached => "cached",
+            Origin::Remote => "remote",
+            Origin::Damaged => "damaged",
+        })
     }
 }
 
@@ -106,8 +129,7 @@ pub struct ShardReport {
     pub thread: usize,
     #[serde(rename = "ms", serialize_with = "as_ms")]
     pub time: Duration,
-    /// `emitted`, `cached` or `damaged` (emitted again).
-    pub source: &'static str,
+    pub source: Origin,
     /// Why the entry was damaged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub damage: Option<String>,
@@ -137,10 +159,9 @@ pub struct BuildReport {
     /// `None` where it could not have (no shard cache, bitcode, several inputs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rebuild: Option<Rebuild>,
-    /// Where the shard tables' object came from (`emitted`, `cached` or `damaged`: emitted
-    /// again), when the tables are not in the shards.
+    /// Where the shard tables' object came from, when the tables are not in the shards.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shard_tables: Option<&'static str>,
+    pub shard_tables: Option<Origin>,
 }
 
 /// How much of the input a build with a shard cache parsed.
@@ -182,7 +203,7 @@ impl BuildReport {
                         Some(why.clone())
                     }
                 };
-                let source = source_name(&r.source);
+                let source = Origin::from(&r.source);
                 ShardReport {
                     index: r.index,
                     thread: r.thread,
@@ -206,7 +227,7 @@ impl BuildReport {
             warnings: dumped.warnings.clone(),
             flat_lookup: Vec::new(),
             rebuild: None,
-            shard_tables: (dumped.tables.as_ref()).map(|t| source_name(&t.source)),
+            shard_tables: (dumped.tables.as_ref()).map(|t| Origin::from(&t.source)),
         }
     }
 

@@ -29,11 +29,12 @@ pub struct ShardPlan {
 /// Cost that makes one shard worth its overhead. A shard costs little besides its own code
 /// (split.rs gives it only its bodies and the declarations they use), and smaller shards mean
 /// less to emit again after an edit. Measured on 2 threads: 5,000 generated functions build
-/// as fast in 16 shards as in 64 (this weight gives 68), SQLite with 4 targets in 22.4 s in
-/// 512 shards, 25.0 s in 128.
+/// as fast in 16 shards as in 64 (this weight gives 68); SQLite with 4 targets (512 shards)
+/// about as fast as in 128 (22.4 s against 25.0 s in one run, 21.3 s against 20.6 s in
+/// another). A loader pays per shard too: 512 shards open 0.08 ms slower than 128 (SQLite).
 const WEIGHT_PER_SHARD: u64 = 1_024;
-/// At 50,000 functions, one function's edit re-emits one shard: 0.28-0.34 s of a 1.5 s
-/// rebuild with 128 shards, 0.07 s with 512, while a clean build took as long with either.
+/// At 50,000 functions, one function's edit re-emits one shard: 0.28-0.37 s of the rebuild
+/// with 128 shards, 0.06-0.08 s with 512, while a clean build took as long with either.
 const MAX_DEFAULT_SHARDS: u64 = 512;
 /// How far over the average a shard may grow before a group goes elsewhere.
 const SLACK_PERCENT: u64 = 10;
